@@ -1,0 +1,118 @@
+# a2dpsrc — Bluetooth A2DP source daemon.
+#
+# Cross builds follow the usual conventions: CC, AR, PKG_CONFIG, CFLAGS,
+# LDFLAGS, DESTDIR, PREFIX; `make CROSS=aarch64-linux-gnu` picks the
+# aarch64-linux-gnu-gcc toolchain and that triplet's pkg-config directory.
+
+VERSION    := 0.1.0
+
+CROSS      ?=
+ifneq ($(CROSS),)
+CC         := $(CROSS)-gcc
+AR         := $(CROSS)-ar
+PKG_CONFIG_LIBDIR ?= /usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig
+export PKG_CONFIG_LIBDIR
+endif
+PKG_CONFIG ?= pkg-config
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DATADIR    ?= $(PREFIX)/share
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DBUSPOLICYDIR  ?= $(DATADIR)/dbus-1/system.d
+DBUSSERVICEDIR ?= $(DATADIR)/dbus-1/system-services
+DESTDIR    ?=
+
+BUILD      ?= build
+PKGS       := dbus-1 alsa sbc libsystemd bluez
+
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+              -Wmissing-prototypes -Wno-unused-parameter
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs dbus-1 alsa sbc libsystemd)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) \
+              -DA2DPSRC_VERSION='"$(VERSION)"' $(CFLAGS) $(SAN)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+
+# Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
+CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c
+# Everything else the daemon is made of.
+DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
+               src/endpoint.c src/transport.c src/capture.c src/stream.c \
+               src/output.c src/dbus-util.c
+
+CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
+
+TEST_PLUGIN := $(BUILD)/tests/libasound_module_pcm_a2dpsrc_test.so
+ANALYZER    := $(BUILD)/tests/speaker-analyze
+
+PYTHON     ?= /usr/bin/python3
+
+.PHONY: all check check-unit check-integration demo install clean deps \
+        test-tools lint
+
+all: $(BUILD)/a2dpsrcd
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# ---- tests ---------------------------------------------------------------
+
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags check) -o $@ $^ \
+	    $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs check) $(PKG_LIBS) -lm
+
+$(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs alsa) -lm
+
+$(ANALYZER): tests/tools/speaker-analyze.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs sbc) -lm
+
+test-tools: $(TEST_PLUGIN) $(ANALYZER)
+
+deps:
+	@tools/install-deps.sh
+
+check: deps
+	$(MAKE) all $(UNIT_TESTS) test-tools
+	$(MAKE) check-unit
+	$(MAKE) check-integration
+
+check-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+check-integration: all test-tools
+	$(PYTHON) tests/integration/run.py $(TESTS)
+
+demo: deps
+	$(MAKE) all test-tools
+	$(PYTHON) tools/demo.py
+
+# ---- install -------------------------------------------------------------
+
+install: all
+	install -D -m 0755 $(BUILD)/a2dpsrcd $(DESTDIR)$(SBINDIR)/a2dpsrcd
+	install -D -m 0644 systemd/a2dpsrcd.service $(DESTDIR)$(UNITDIR)/a2dpsrcd.service
+	install -D -m 0644 dbus/org.a2dpsrc.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.a2dpsrc.conf
+	install -D -m 0644 dbus/org.a2dpsrc.service $(DESTDIR)$(DBUSSERVICEDIR)/org.a2dpsrc.service
+	install -D -m 0644 docs/a2dpsrcd.conf.example $(DESTDIR)$(SYSCONFDIR)/a2dpsrcd.conf.example
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

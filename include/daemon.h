@@ -1,0 +1,134 @@
+/* The daemon's shared state: what BlueZ has (adapters, devices,
+ * transports), what we registered, and the audio path. One instance,
+ * owned by main(); every module works on it from the main loop. */
+#ifndef A2DPSRC_DAEMON_H
+#define A2DPSRC_DAEMON_H
+
+#include <alsa/asoundlib.h>
+#include <dbus/dbus.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "options.h"
+#include "sbc-config.h"
+
+#define BLUEZ_SERVICE "org.bluez"
+#define A2DP_SOURCE_UUID "0000110a-0000-1000-8000-00805f9b34fb"
+#define A2DP_SINK_UUID "0000110b-0000-1000-8000-00805f9b34fb"
+#define A2DPSRC_BUS_NAME "org.a2dpsrc"
+#define A2DPSRC_APP_ROOT "/org/a2dpsrc/bluez"
+#define PATH_LEN 192
+
+enum registration { REG_NONE, REG_PENDING, REG_DONE };
+
+struct daemon;
+
+struct adapter {
+        struct adapter *next;
+        struct daemon *daemon;
+        char path[PATH_LEN];
+        char name[32];           /* hciN */
+        char address[18];
+        bool powered;
+        bool has_media;          /* org.bluez.Media1 present */
+        enum registration reg;
+        DBusPendingCall *reg_call;
+        sd_event_source *reg_retry;
+        unsigned reg_failures;
+};
+
+struct device {
+        struct device *next;
+        char path[PATH_LEN];
+        char address[18];
+        char name[128];
+        bool paired, trusted, connected;
+        bool audio_sink;         /* UUIDs list the A2DP sink */
+        bool has_rssi;
+        int16_t rssi;
+};
+
+enum transport_state { TRANSPORT_IDLE, TRANSPORT_PENDING, TRANSPORT_ACTIVE };
+enum acquire_state { ACQ_NONE, ACQ_REQUESTED, ACQ_HELD };
+
+struct transport {
+        struct transport *next;
+        struct daemon *daemon;
+        char path[PATH_LEN];
+        char device[PATH_LEN];
+        uint8_t config[A2DP_SBC_INFO_LEN];
+        struct sbc_params params;
+        enum transport_state state;
+        enum transport_state prev_state;  /* before the last PropertiesChanged */
+        bool has_delay, has_volume;
+        uint16_t delay;          /* 1/10 ms, as BlueZ reports it */
+        uint16_t volume;         /* 0-127 */
+        enum acquire_state acq;
+        DBusPendingCall *call;
+        int fd;
+        uint16_t read_mtu, write_mtu;
+};
+
+struct stream;
+
+struct daemon {
+        sd_event *event;
+        DBusConnection *conn;
+        struct options opts;
+        bool rt_granted;
+
+        char bluez_owner[64];    /* unique name of org.bluez, "" when gone */
+        DBusPendingCall *owner_call, *objects_call;
+        struct adapter *adapters;
+        struct device *devices;
+        struct transport *transports;
+
+        /* audio path */
+        bool want_bluetooth;     /* media is routed to Bluetooth */
+        struct stream *stream;
+        sd_event_source *stream_events;
+        struct transport *streaming;   /* transport the stream writes to */
+        snd_pcm_t *pcm;
+        sd_event_source *capture_retry;
+        unsigned capture_failures;
+        uint64_t link_errors;
+
+        bool ready_sent;
+        bool shutting_down;
+};
+
+/* bluez.c: following org.bluez on the bus */
+int bluez_init(struct daemon *d);
+void bluez_shutdown(struct daemon *d);
+struct adapter *bluez_adapter_by_path(struct daemon *d, const char *path);
+struct device *bluez_device_by_path(struct daemon *d, const char *path);
+bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg);
+
+/* endpoint.c: our MediaEndpoint1 and its application root */
+int endpoint_export(struct daemon *d);
+void endpoint_register(struct daemon *d, struct adapter *a);
+void endpoint_adapter_gone(struct daemon *d, struct adapter *a);
+void endpoint_unregister_all(struct daemon *d);
+
+/* transport.c: org.bluez.MediaTransport1 */
+struct transport *transport_by_path(struct daemon *d, const char *path);
+int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
+                     char *err, size_t err_len);
+void transport_remove(struct daemon *d, struct transport *t);
+void transport_properties_changed(struct daemon *d, struct transport *t, DBusMessageIter *changed);
+int transport_acquire(struct daemon *d, struct transport *t);
+void transport_release(struct daemon *d, struct transport *t, bool wait);
+void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume);
+
+/* output.c: when and how audio goes to the Bluetooth output */
+int output_init(struct daemon *d);
+void output_shutdown(struct daemon *d);
+void output_transport_added(struct daemon *d, struct transport *t);
+void output_transport_changed(struct daemon *d, struct transport *t);
+void output_transport_removing(struct daemon *d, struct transport *t);
+void output_acquired(struct daemon *d, struct transport *t);
+void output_acquire_failed(struct daemon *d, struct transport *t, const char *error);
+void output_update_status(struct daemon *d);
+
+#endif

@@ -1,0 +1,86 @@
+/* The real-time audio thread: ALSA capture -> SBC -> RTP -> transport.
+ *
+ * The main loop owns every resource and hands them over with a command
+ * through a lock-free ring and an eventfd; the thread never allocates,
+ * never takes a lock the main loop holds, never touches D-Bus. It reports
+ * back through a second ring and eventfd (errors, xrun bursts), and keeps
+ * its counters in atomics the main loop reads. */
+#ifndef A2DPSRC_STREAM_H
+#define A2DPSRC_STREAM_H
+
+#include <alsa/asoundlib.h>
+#include <sbc/sbc.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sbc-config.h"
+
+struct stream;
+
+/* What a stream needs; every resource stays owned by the caller. */
+struct stream_params {
+        snd_pcm_t *pcm;              /* capture, configured, not started */
+        unsigned pcm_channels;       /* channels the capture delivers */
+        unsigned period_frames;      /* capture period (frames) */
+        int fd;                      /* transport socket, non-blocking */
+        unsigned write_mtu;
+        struct sbc_params sbc;       /* negotiated configuration */
+        uint8_t config[A2DP_SBC_INFO_LEN];
+};
+
+enum stream_event_type {
+        STREAM_EV_LINK_ERROR,      /* value = errno from send() or POLLHUP/POLLERR */
+        STREAM_EV_CAPTURE_ERROR,   /* value = negative ALSA error that recover couldn't fix */
+        STREAM_EV_XRUN_BURST,      /* value = xruns in the burst (logged once per burst) */
+        STREAM_EV_BITPOOL,         /* value = new bitpool after congestion or recovery */
+};
+
+struct stream_event {
+        enum stream_event_type type;
+        int value;
+};
+
+#define STREAM_LATENCY_BUCKETS 256   /* 0.5 ms buckets up to 128 ms */
+#define STREAM_LATENCY_BUCKET_US 500
+
+struct stream_stats {
+        _Atomic uint64_t packets;
+        _Atomic uint64_t bytes;
+        _Atomic uint64_t frames;             /* SBC frames sent */
+        _Atomic uint64_t full_packets;       /* packets carrying as many frames as fit */
+        _Atomic uint64_t xruns;              /* capture overruns recovered */
+        _Atomic uint64_t congestion;         /* EAGAIN or socket queue over the bound */
+        _Atomic uint64_t dropped_frames;     /* PCM frames dropped to bound latency */
+        _Atomic uint64_t wakeups;
+        _Atomic uint32_t bitpool;
+        _Atomic uint32_t latency_last_us;    /* capture-read to socket-write, last packet */
+        _Atomic uint32_t latency_max_us;
+        _Atomic uint32_t latency_hist[STREAM_LATENCY_BUCKETS];
+        _Atomic uint32_t queue_us;           /* audio queued in our packet queue + socket */
+};
+
+/* Creates the thread (SCHED_FIFO at rt_priority when > 0 and permitted;
+ * *rt_granted tells). */
+int stream_create(struct stream **out, int rt_priority, bool *rt_granted);
+void stream_destroy(struct stream *s);
+
+/* Hands resources to the thread and starts capture. */
+int stream_start(struct stream *s, const struct stream_params *p);
+/* Takes the resources back; returns when the thread no longer uses them. */
+int stream_stop(struct stream *s);
+bool stream_running(struct stream *s);
+
+/* Software gain, 0..127 (127 = unity); takes effect on the next frame. */
+void stream_set_gain(struct stream *s, unsigned gain);
+
+/* Readable when events are queued; drain with stream_next_event. */
+int stream_event_fd(struct stream *s);
+bool stream_next_event(struct stream *s, struct stream_event *ev);
+
+const struct stream_stats *stream_stats(struct stream *s);
+void stream_stats_reset(struct stream *s);
+/* Latency percentile (0-100) in microseconds from the histogram. */
+uint32_t stream_latency_percentile(const struct stream_stats *st, unsigned pct);
+
+#endif

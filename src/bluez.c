@@ -1,0 +1,454 @@
+/* Following bluetoothd on the bus: its owner, its adapters, devices and
+ * transports (ObjectManager), and its restarts (NameOwnerChanged). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+
+#define IFACE_ADAPTER "org.bluez.Adapter1"
+#define IFACE_MEDIA "org.bluez.Media1"
+#define IFACE_DEVICE "org.bluez.Device1"
+#define IFACE_TRANSPORT "org.bluez.MediaTransport1"
+#define IFACE_OBJMGR "org.freedesktop.DBus.ObjectManager"
+#define IFACE_PROPS "org.freedesktop.DBus.Properties"
+
+static const char *const match_rules[] = {
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+        "member='NameOwnerChanged',arg0='org.bluez'",
+        "type='signal',sender='org.bluez',interface='org.freedesktop.DBus.ObjectManager'",
+        "type='signal',sender='org.bluez',interface='org.freedesktop.DBus.Properties',"
+        "member='PropertiesChanged'",
+};
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+        snprintf(dst, len, "%s", src);
+}
+
+struct adapter *bluez_adapter_by_path(struct daemon *d, const char *path)
+{
+        for (struct adapter *a = d->adapters; a; a = a->next)
+                if (strcmp(a->path, path) == 0)
+                        return a;
+        return NULL;
+}
+
+struct device *bluez_device_by_path(struct daemon *d, const char *path)
+{
+        for (struct device *v = d->devices; v; v = v->next)
+                if (strcmp(v->path, path) == 0)
+                        return v;
+        return NULL;
+}
+
+bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg)
+{
+        const char *sender = dbus_message_get_sender(msg);
+
+        return d->bluez_owner[0] && sender && strcmp(sender, d->bluez_owner) == 0;
+}
+
+/* ---- adapters ------------------------------------------------------------ */
+
+static bool adapter_wanted(struct daemon *d, const char *name)
+{
+        return d->opts.adapter[0] == '\0' || strcmp(d->opts.adapter, name) == 0;
+}
+
+static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
+{
+        struct adapter *a = ud;
+        const char *s;
+        dbus_bool_t b;
+
+        if (strcmp(key, "Address") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
+                copy_str(a->address, sizeof(a->address), s);
+        else if (strcmp(key, "Powered") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                a->powered = b;
+        return 0;
+}
+
+static struct adapter *adapter_get(struct daemon *d, const char *path)
+{
+        struct adapter *a = bluez_adapter_by_path(d, path);
+        const char *name;
+
+        if (a)
+                return a;
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return NULL;
+        a->daemon = d;
+        copy_str(a->path, sizeof(a->path), path);
+        name = strrchr(path, '/');
+        copy_str(a->name, sizeof(a->name), name ? name + 1 : path);
+        a->next = d->adapters;
+        d->adapters = a;
+        return a;
+}
+
+static void adapter_free(struct daemon *d, struct adapter *a)
+{
+        endpoint_adapter_gone(d, a);
+        free(a);
+}
+
+static void adapter_remove(struct daemon *d, const char *path)
+{
+        for (struct adapter **pp = &d->adapters; *pp; pp = &(*pp)->next) {
+                if (strcmp((*pp)->path, path) == 0) {
+                        struct adapter *a = *pp;
+                        *pp = a->next;
+                        log_info("adapter %s gone", a->name);
+                        adapter_free(d, a);
+                        return;
+                }
+        }
+}
+
+/* ---- devices ------------------------------------------------------------- */
+
+static int device_uuid(const char *uuid, void *ud)
+{
+        struct device *v = ud;
+
+        if (strcasecmp(uuid, A2DP_SINK_UUID) == 0)
+                v->audio_sink = true;
+        return 0;
+}
+
+static int device_prop(const char *key, DBusMessageIter *v, void *ud)
+{
+        struct device *dev = ud;
+        const char *s;
+        dbus_bool_t b;
+        int16_t n;
+
+        if (strcmp(key, "Address") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
+                copy_str(dev->address, sizeof(dev->address), s);
+        else if (strcmp(key, "Alias") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
+                copy_str(dev->name, sizeof(dev->name), s);
+        else if (strcmp(key, "Paired") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                dev->paired = b;
+        else if (strcmp(key, "Trusted") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                dev->trusted = b;
+        else if (strcmp(key, "Connected") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                dev->connected = b;
+        else if (strcmp(key, "RSSI") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_INT16, &n) == 0) {
+                dev->rssi = n;
+                dev->has_rssi = true;
+        } else if (strcmp(key, "UUIDs") == 0) {
+                dev->audio_sink = false;
+                dbus_variant_foreach_string(v, device_uuid, dev);
+        }
+        return 0;
+}
+
+static struct device *device_get(struct daemon *d, const char *path)
+{
+        struct device *v = bluez_device_by_path(d, path);
+
+        if (v)
+                return v;
+        v = calloc(1, sizeof(*v));
+        if (!v)
+                return NULL;
+        copy_str(v->path, sizeof(v->path), path);
+        v->next = d->devices;
+        d->devices = v;
+        return v;
+}
+
+static void device_remove(struct daemon *d, const char *path)
+{
+        for (struct device **pp = &d->devices; *pp; pp = &(*pp)->next) {
+                if (strcmp((*pp)->path, path) == 0) {
+                        struct device *v = *pp;
+                        *pp = v->next;
+                        free(v);
+                        return;
+                }
+        }
+}
+
+/* ---- objects ------------------------------------------------------------- */
+
+/* One object's interfaces (a{sa{sv}}) from GetManagedObjects or
+ * InterfacesAdded. */
+static void object_added(struct daemon *d, const char *path, DBusMessageIter *ifaces)
+{
+        DBusMessageIter dict;
+        bool adapter = false, media = false;
+        struct adapter *a = NULL;
+
+        if (dbus_message_iter_get_arg_type(ifaces) != DBUS_TYPE_ARRAY)
+                return;
+        dbus_message_iter_recurse(ifaces, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&dict)) {
+                DBusMessageIter entry;
+                const char *iface;
+
+                dbus_message_iter_recurse(&dict, &entry);
+                if (dbus_message_iter_get_arg_type(&entry) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&entry, &iface);
+                dbus_message_iter_next(&entry);
+
+                if (strcmp(iface, IFACE_ADAPTER) == 0) {
+                        adapter = true;
+                        a = adapter_get(d, path);
+                        if (a)
+                                dbus_dict_foreach(&entry, adapter_prop, a);
+                } else if (strcmp(iface, IFACE_MEDIA) == 0) {
+                        media = true;
+                } else if (strcmp(iface, IFACE_DEVICE) == 0) {
+                        struct device *v = device_get(d, path);
+                        if (v)
+                                dbus_dict_foreach(&entry, device_prop, v);
+                } else if (strcmp(iface, IFACE_TRANSPORT) == 0) {
+                        struct transport *t = transport_by_path(d, path);
+                        /* SetConfiguration usually comes first; this only
+                         * fills in what changed since */
+                        if (t)
+                                transport_properties_changed(d, t, &entry);
+                }
+        }
+        if (media && !adapter)
+                a = bluez_adapter_by_path(d, path);
+        if (media && a)
+                a->has_media = true;
+        if (a && a->has_media && adapter_wanted(d, a->name) && a->reg == REG_NONE) {
+                log_info("adapter %s (%s) has Media1", a->name, a->address);
+                endpoint_register(d, a);
+        }
+}
+
+static void object_removed(struct daemon *d, const char *path, DBusMessageIter *ifaces)
+{
+        DBusMessageIter arr;
+
+        if (dbus_message_iter_get_arg_type(ifaces) != DBUS_TYPE_ARRAY)
+                return;
+        dbus_message_iter_recurse(ifaces, &arr);
+        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_STRING; dbus_message_iter_next(&arr)) {
+                const char *iface;
+
+                dbus_message_iter_get_basic(&arr, &iface);
+                if (strcmp(iface, IFACE_ADAPTER) == 0) {
+                        adapter_remove(d, path);
+                } else if (strcmp(iface, IFACE_MEDIA) == 0) {
+                        struct adapter *a = bluez_adapter_by_path(d, path);
+                        if (a) {
+                                a->has_media = false;
+                                endpoint_adapter_gone(d, a);
+                        }
+                } else if (strcmp(iface, IFACE_DEVICE) == 0) {
+                        device_remove(d, path);
+                } else if (strcmp(iface, IFACE_TRANSPORT) == 0) {
+                        struct transport *t = transport_by_path(d, path);
+                        if (t) {
+                                log_info("transport %s removed by BlueZ", path);
+                                transport_remove(d, t);
+                        }
+                }
+        }
+}
+
+static void on_managed_objects(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        DBusMessageIter it, objs;
+
+        dbus_pending_call_unref(d->objects_call);
+        d->objects_call = NULL;
+        if (!reply) {
+                log_err("BlueZ GetManagedObjects failed: %s", err->message);
+                return;
+        }
+        dbus_message_iter_init(reply, &it);
+        if (dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY) {
+                log_err("BlueZ GetManagedObjects: unexpected reply signature %s",
+                        dbus_message_get_signature(reply));
+                return;
+        }
+        dbus_message_iter_recurse(&it, &objs);
+        for (; dbus_message_iter_get_arg_type(&objs) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&objs)) {
+                DBusMessageIter entry;
+                const char *path;
+
+                dbus_message_iter_recurse(&objs, &entry);
+                if (dbus_message_iter_get_arg_type(&entry) != DBUS_TYPE_OBJECT_PATH)
+                        continue;
+                dbus_message_iter_get_basic(&entry, &path);
+                dbus_message_iter_next(&entry);
+                object_added(d, path, &entry);
+        }
+        if (!d->adapters)
+                log_notice("BlueZ has no adapter yet; waiting for one");
+        output_update_status(d);
+}
+
+static void bluez_appeared(struct daemon *d, const char *owner)
+{
+        DBusMessage *m;
+
+        copy_str(d->bluez_owner, sizeof(d->bluez_owner), owner);
+        log_info("bluetoothd is on the bus as %s", owner);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/", IFACE_OBJMGR, "GetManagedObjects");
+        dbus_call_cancel(&d->objects_call);
+        if (dbus_call_async(d->conn, m, 5000, on_managed_objects, d, &d->objects_call) < 0)
+                log_err("cannot ask BlueZ for its objects");
+}
+
+static void bluez_vanished(struct daemon *d)
+{
+        if (!d->bluez_owner[0])
+                return;
+        log_warn("bluetoothd left the bus; waiting for it to come back");
+        d->bluez_owner[0] = '\0';
+        dbus_call_cancel(&d->objects_call);
+        while (d->transports)
+                transport_remove(d, d->transports);
+        while (d->adapters) {
+                struct adapter *a = d->adapters;
+                d->adapters = a->next;
+                adapter_free(d, a);
+        }
+        while (d->devices) {
+                struct device *v = d->devices;
+                d->devices = v->next;
+                free(v);
+        }
+        output_update_status(d);
+}
+
+static void on_name_owner(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        const char *owner;
+
+        dbus_pending_call_unref(d->owner_call);
+        d->owner_call = NULL;
+        if (!reply) {
+                log_notice("bluetoothd is not running; waiting for it");
+                output_update_status(d);
+                return;
+        }
+        if (dbus_message_get_args(reply, NULL, DBUS_TYPE_STRING, &owner, DBUS_TYPE_INVALID))
+                bluez_appeared(d, owner);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void handle_properties_changed(struct daemon *d, DBusMessage *msg)
+{
+        DBusMessageIter it;
+        const char *iface, *path = dbus_message_get_path(msg);
+
+        if (!path || !dbus_message_iter_init(msg, &it) ||
+            dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_STRING)
+                return;
+        dbus_message_iter_get_basic(&it, &iface);
+        dbus_message_iter_next(&it);
+
+        if (strcmp(iface, IFACE_TRANSPORT) == 0) {
+                struct transport *t = transport_by_path(d, path);
+                if (t)
+                        transport_properties_changed(d, t, &it);
+        } else if (strcmp(iface, IFACE_DEVICE) == 0) {
+                struct device *v = bluez_device_by_path(d, path);
+                if (v)
+                        dbus_dict_foreach(&it, device_prop, v);
+        } else if (strcmp(iface, IFACE_ADAPTER) == 0) {
+                struct adapter *a = bluez_adapter_by_path(d, path);
+                if (a) {
+                        dbus_dict_foreach(&it, adapter_prop, a);
+                        output_update_status(d);
+                }
+        }
+}
+
+static DBusHandlerResult filter(DBusConnection *conn, DBusMessage *msg, void *ud)
+{
+        struct daemon *d = ud;
+
+        if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_SIGNAL)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+
+        if (dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
+                const char *name, *old_owner, *new_owner;
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING,
+                                           &old_owner, DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID) ||
+                    strcmp(name, BLUEZ_SERVICE) != 0)
+                        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+                if (old_owner[0])
+                        bluez_vanished(d);
+                if (new_owner[0])
+                        bluez_appeared(d, new_owner);
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        }
+
+        /* anything else must come from the bluetoothd we follow */
+        if (!bluez_sender_is_owner(d, msg))
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+
+        if (dbus_message_is_signal(msg, IFACE_OBJMGR, "InterfacesAdded") ||
+            dbus_message_is_signal(msg, IFACE_OBJMGR, "InterfacesRemoved")) {
+                DBusMessageIter it;
+                const char *path;
+                bool added = strcmp(dbus_message_get_member(msg), "InterfacesAdded") == 0;
+
+                if (!dbus_message_iter_init(msg, &it) ||
+                    dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_OBJECT_PATH)
+                        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+                dbus_message_iter_get_basic(&it, &path);
+                dbus_message_iter_next(&it);
+                if (added)
+                        object_added(d, path, &it);
+                else
+                        object_removed(d, path, &it);
+                output_update_status(d);
+        } else if (dbus_message_is_signal(msg, IFACE_PROPS, "PropertiesChanged")) {
+                handle_properties_changed(d, msg);
+        }
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+int bluez_init(struct daemon *d)
+{
+        DBusMessage *m;
+        const char *name = BLUEZ_SERVICE;
+
+        for (size_t i = 0; i < sizeof(match_rules) / sizeof(match_rules[0]); i++)
+                dbus_bus_add_match(d->conn, match_rules[i], NULL);
+        if (!dbus_connection_add_filter(d->conn, filter, d, NULL))
+                return -ENOMEM;
+        m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
+                                         "GetNameOwner");
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID))
+                return -ENOMEM;
+        return dbus_call_async(d->conn, m, 5000, on_name_owner, d, &d->owner_call);
+}
+
+void bluez_shutdown(struct daemon *d)
+{
+        dbus_call_cancel(&d->owner_call);
+        dbus_call_cancel(&d->objects_call);
+        dbus_connection_remove_filter(d->conn, filter, d);
+        while (d->adapters) {
+                struct adapter *a = d->adapters;
+                d->adapters = a->next;
+                adapter_free(d, a);
+        }
+        while (d->devices) {
+                struct device *v = d->devices;
+                d->devices = v->next;
+                free(v);
+        }
+}

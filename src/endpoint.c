@@ -1,0 +1,375 @@
+/* Our A2DP source endpoint (org.bluez.MediaEndpoint1), one per adapter,
+ * each under its own application root that BlueZ reads through
+ * ObjectManager.GetManagedObjects when we call Media1.RegisterApplication. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+
+#define IFACE_ENDPOINT "org.bluez.MediaEndpoint1"
+#define IFACE_OBJMGR "org.freedesktop.DBus.ObjectManager"
+#define ENDPOINT_LEAF "a2dp_source_sbc"
+#define ERR_INVALID "org.bluez.Error.InvalidArguments"
+#define ERR_REJECTED "org.bluez.Error.Rejected"
+
+#define REG_RETRY_MAX_S 30
+
+static const char introspect_root[] =
+        DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+        "<node>\n"
+        " <interface name='org.freedesktop.DBus.ObjectManager'>\n"
+        "  <method name='GetManagedObjects'><arg type='a{oa{sa{sv}}}' direction='out'/></method>\n"
+        "  <signal name='InterfacesAdded'><arg type='o'/><arg type='a{sa{sv}}'/></signal>\n"
+        "  <signal name='InterfacesRemoved'><arg type='o'/><arg type='as'/></signal>\n"
+        " </interface>\n"
+        " <interface name='org.freedesktop.DBus.Introspectable'>\n"
+        "  <method name='Introspect'><arg type='s' direction='out'/></method>\n"
+        " </interface>\n"
+        " <node name='" ENDPOINT_LEAF "'/>\n"
+        "</node>\n";
+
+static const char introspect_endpoint[] =
+        DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+        "<node>\n"
+        " <interface name='org.bluez.MediaEndpoint1'>\n"
+        "  <method name='SelectConfiguration'><arg name='capabilities' type='ay' direction='in'/>"
+        "<arg name='configuration' type='ay' direction='out'/></method>\n"
+        "  <method name='SetConfiguration'><arg name='transport' type='o' direction='in'/>"
+        "<arg name='properties' type='a{sv}' direction='in'/></method>\n"
+        "  <method name='ClearConfiguration'><arg name='transport' type='o' direction='in'/></method>\n"
+        "  <method name='Release'/>\n"
+        "  <property name='UUID' type='s' access='read'/>\n"
+        "  <property name='Codec' type='y' access='read'/>\n"
+        "  <property name='Capabilities' type='ay' access='read'/>\n"
+        "  <property name='DelayReporting' type='b' access='read'/>\n"
+        " </interface>\n"
+        " <interface name='org.freedesktop.DBus.Introspectable'>\n"
+        "  <method name='Introspect'><arg type='s' direction='out'/></method>\n"
+        " </interface>\n"
+        "</node>\n";
+
+static void root_path(const struct adapter *a, char *buf, size_t len)
+{
+        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s", a->name);
+}
+
+/* "/org/a2dpsrc/bluez/hciN/a2dp_source_sbc" -> adapter hciN, or NULL */
+static struct adapter *adapter_for_path(struct daemon *d, const char *path, bool *is_endpoint)
+{
+        size_t rootlen = strlen(A2DPSRC_APP_ROOT);
+        const char *name, *slash;
+
+        if (strncmp(path, A2DPSRC_APP_ROOT "/", rootlen + 1) != 0)
+                return NULL;
+        name = path + rootlen + 1;
+        slash = strchr(name, '/');
+        if (slash && strcmp(slash + 1, ENDPOINT_LEAF) != 0)
+                return NULL;
+        *is_endpoint = slash != NULL;
+        for (struct adapter *a = d->adapters; a; a = a->next) {
+                size_t n = strlen(a->name);
+                if (strncmp(name, a->name, n) == 0 && (name[n] == '\0' || name[n] == '/'))
+                        return a;
+        }
+        return NULL;
+}
+
+static bool append_endpoint_props(DBusMessageIter *dict)
+{
+        const char *uuid = A2DP_SOURCE_UUID;
+        uint8_t codec = 0x00;   /* SBC */
+        dbus_bool_t delay = TRUE;
+
+        return dbus_dict_append_basic(dict, "UUID", DBUS_TYPE_STRING, &uuid) &&
+               dbus_dict_append_basic(dict, "Codec", DBUS_TYPE_BYTE, &codec) &&
+               dbus_dict_append_bytes(dict, "Capabilities", sbc_source_capabilities,
+                                      A2DP_SBC_INFO_LEN) &&
+               dbus_dict_append_basic(dict, "DelayReporting", DBUS_TYPE_BOOLEAN, &delay);
+}
+
+static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg, struct adapter *a)
+{
+        DBusMessage *reply = dbus_message_new_method_return(msg);
+        DBusMessageIter it, objs, obj, ifaces, iface, props;
+        char path[PATH_LEN + 32], *p = path;
+        const char *name = IFACE_ENDPOINT;
+
+        if (!reply)
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        root_path(a, path, sizeof(path));
+        strncat(path, "/" ENDPOINT_LEAF, sizeof(path) - strlen(path) - 1);
+        dbus_message_iter_init_append(reply, &it);
+        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{oa{sa{sv}}}", &objs) ||
+            !dbus_message_iter_open_container(&objs, DBUS_TYPE_DICT_ENTRY, NULL, &obj) ||
+            !dbus_message_iter_append_basic(&obj, DBUS_TYPE_OBJECT_PATH, &p) ||
+            !dbus_message_iter_open_container(&obj, DBUS_TYPE_ARRAY, "{sa{sv}}", &ifaces) ||
+            !dbus_message_iter_open_container(&ifaces, DBUS_TYPE_DICT_ENTRY, NULL, &iface) ||
+            !dbus_message_iter_append_basic(&iface, DBUS_TYPE_STRING, &name) ||
+            !dbus_message_iter_open_container(&iface, DBUS_TYPE_ARRAY, "{sv}", &props) ||
+            !append_endpoint_props(&props) ||
+            !dbus_message_iter_close_container(&iface, &props) ||
+            !dbus_message_iter_close_container(&ifaces, &iface) ||
+            !dbus_message_iter_close_container(&obj, &ifaces) ||
+            !dbus_message_iter_close_container(&objs, &obj) ||
+            !dbus_message_iter_close_container(&it, &objs)) {
+                dbus_message_unref(reply);
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        }
+        return dbus_send_reply(d->conn, reply);
+}
+
+static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg)
+{
+        DBusMessageIter it, arr;
+        const uint8_t *caps;
+        int len;
+        uint8_t config[A2DP_SBC_INFO_LEN];
+        const uint8_t *cp = config;
+        char err[160];
+        DBusMessage *reply;
+
+        if (!dbus_message_iter_init(msg, &it) ||
+            dbus_iter_get_bytes(&it, false, &caps, &len) < 0 || dbus_message_iter_next(&it))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "SelectConfiguration takes one byte array (ay), got '%s'",
+                                        dbus_message_get_signature(msg));
+        if (sbc_config_select(caps, (size_t)len, d->opts.rate, config, err, sizeof(err)) < 0) {
+                log_warn("SelectConfiguration refused: %s", err);
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
+        }
+        log_info("SelectConfiguration: %02x %02x %02x %02x", config[0], config[1], config[2], config[3]);
+        reply = dbus_message_new_method_return(msg);
+        if (!reply)
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        dbus_message_iter_init_append(reply, &it);
+        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "y", &arr) ||
+            !dbus_message_iter_append_fixed_array(&arr, DBUS_TYPE_BYTE, &cp, A2DP_SBC_INFO_LEN) ||
+            !dbus_message_iter_close_container(&it, &arr)) {
+                dbus_message_unref(reply);
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        }
+        return dbus_send_reply(d->conn, reply);
+}
+
+static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg)
+{
+        DBusMessageIter it;
+        const char *path;
+        char err[200];
+
+        if (!dbus_message_has_signature(msg, "oa{sv}"))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "SetConfiguration takes (o, a{sv}), got '%s'",
+                                        dbus_message_get_signature(msg));
+        dbus_message_iter_init(msg, &it);
+        dbus_message_iter_get_basic(&it, &path);
+        dbus_message_iter_next(&it);
+        if (transport_create(d, path, &it, err, sizeof(err)) < 0) {
+                log_warn("SetConfiguration %s refused: %s", path, err);
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
+        }
+        return dbus_reply_empty(d->conn, msg);
+}
+
+static DBusHandlerResult clear_configuration(struct daemon *d, DBusMessage *msg)
+{
+        const char *path;
+        struct transport *t;
+
+        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "ClearConfiguration takes (o), got '%s'",
+                                        dbus_message_get_signature(msg));
+        t = transport_by_path(d, path);
+        if (t) {
+                log_info("ClearConfiguration %s", path);
+                transport_remove(d, t);
+        }
+        /* an unknown transport is already clear: nothing to refuse */
+        return dbus_reply_empty(d->conn, msg);
+}
+
+static DBusHandlerResult endpoint_release(struct daemon *d, DBusMessage *msg, struct adapter *a)
+{
+        log_notice("BlueZ released our endpoint on %s", a->name);
+        a->reg = REG_NONE;
+        return dbus_reply_empty(d->conn, msg);
+}
+
+static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)
+{
+        struct daemon *d = ud;
+        const char *path = dbus_message_get_path(msg);
+        const char *iface = dbus_message_get_interface(msg);
+        const char *member = dbus_message_get_member(msg);
+        bool is_endpoint = false;
+        struct adapter *a;
+
+        if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL || !path || !member)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        a = adapter_for_path(d, path, &is_endpoint);
+        if (!a)
+                return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_OBJECT, "No such object %s", path);
+
+        if (strcmp(member, "Introspect") == 0 &&
+            (!iface || strcmp(iface, DBUS_INTERFACE_INTROSPECTABLE) == 0)) {
+                const char *xml = is_endpoint ? introspect_endpoint : introspect_root;
+                DBusMessage *reply = dbus_message_new_method_return(msg);
+                if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
+                        dbus_message_unref(reply);
+                        reply = NULL;
+                }
+                return dbus_send_reply(conn, reply);
+        }
+
+        /* Only the bluetoothd we registered with may configure us. */
+        if (!bluez_sender_is_owner(d, msg))
+                return dbus_reply_error(conn, msg, DBUS_ERROR_ACCESS_DENIED,
+                                        "Only the owner of org.bluez may call %s", member);
+
+        if (!is_endpoint) {
+                if (strcmp(member, "GetManagedObjects") == 0 &&
+                    (!iface || strcmp(iface, IFACE_OBJMGR) == 0))
+                        return get_managed_objects(d, msg, a);
+                return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s", member);
+        }
+        if (iface && strcmp(iface, IFACE_ENDPOINT) != 0)
+                return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s.%s",
+                                        iface, member);
+        if (strcmp(member, "SelectConfiguration") == 0)
+                return select_configuration(d, msg);
+        if (strcmp(member, "SetConfiguration") == 0)
+                return set_configuration(d, msg);
+        if (strcmp(member, "ClearConfiguration") == 0)
+                return clear_configuration(d, msg);
+        if (strcmp(member, "Release") == 0)
+                return endpoint_release(d, msg, a);
+        return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s", member);
+}
+
+int endpoint_export(struct daemon *d)
+{
+        static const DBusObjectPathVTable vtable = { .message_function = message_handler };
+
+        if (!dbus_connection_register_fallback(d->conn, A2DPSRC_APP_ROOT, &vtable, d))
+                return -ENOMEM;
+        return 0;
+}
+
+/* ---- registration ---------------------------------------------------------- */
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *ud);
+
+static void schedule_retry(struct daemon *d, struct adapter *a)
+{
+        unsigned delay = 1u << (a->reg_failures < 5 ? a->reg_failures : 5);
+
+        if (delay > REG_RETRY_MAX_S)
+                delay = REG_RETRY_MAX_S;
+        a->reg_failures++;
+        sd_event_source_disable_unref(a->reg_retry);
+        a->reg_retry = NULL;
+        if (sd_event_add_time_relative(d->event, &a->reg_retry, CLOCK_MONOTONIC,
+                                       (uint64_t)delay * 1000000, 10000, on_retry, a) < 0)
+                log_err("cannot schedule registration retry for %s", a->name);
+}
+
+static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct adapter *a = ud;
+        struct daemon *d = a->daemon;
+
+        dbus_pending_call_unref(a->reg_call);
+        a->reg_call = NULL;
+        if (!reply) {
+                a->reg = REG_NONE;
+                log_err("RegisterApplication on %s failed: %s: %s", a->name, err->name, err->message);
+                schedule_retry(d, a);
+                output_update_status(d);
+                return;
+        }
+        a->reg = REG_DONE;
+        a->reg_failures = 0;
+        log_info("A2DP source endpoint registered on %s", a->name);
+        output_update_status(d);
+}
+
+void endpoint_register(struct daemon *d, struct adapter *a)
+{
+        char root[PATH_LEN + 32];
+        const char *rp = root;
+        DBusMessage *m;
+        DBusMessageIter it, opts;
+
+        if (a->reg != REG_NONE || !d->bluez_owner[0])
+                return;
+        root_path(a, root, sizeof(root));
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1",
+                                         "RegisterApplication");
+        if (!m)
+                goto fail;
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_OBJECT_PATH, &rp) ||
+            !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &opts) ||
+            !dbus_message_iter_close_container(&it, &opts)) {
+                dbus_message_unref(m);
+                goto fail;
+        }
+        /* BlueZ answers after it has read our objects back */
+        if (dbus_call_async(d->conn, m, 10000, on_register_reply, a, &a->reg_call) < 0)
+                goto fail;
+        a->reg = REG_PENDING;
+        return;
+fail:
+        log_err("cannot send RegisterApplication to %s", a->name);
+        schedule_retry(d, a);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct adapter *a = ud;
+
+        sd_event_source_disable_unref(a->reg_retry);
+        a->reg_retry = NULL;
+        endpoint_register(a->daemon, a);
+        return 0;
+}
+
+void endpoint_adapter_gone(struct daemon *d, struct adapter *a)
+{
+        dbus_call_cancel(&a->reg_call);
+        sd_event_source_disable_unref(a->reg_retry);
+        a->reg_retry = NULL;
+        a->reg = REG_NONE;
+}
+
+/* On shutdown: tell BlueZ, and wait briefly, so the SDP record goes at
+ * once rather than when BlueZ notices we left. */
+void endpoint_unregister_all(struct daemon *d)
+{
+        for (struct adapter *a = d->adapters; a; a = a->next) {
+                char root[PATH_LEN + 32];
+                const char *rp = root;
+                DBusMessage *m, *reply;
+
+                if (a->reg != REG_DONE)
+                        continue;
+                root_path(a, root, sizeof(root));
+                m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1",
+                                                 "UnregisterApplication");
+                if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &rp, DBUS_TYPE_INVALID)) {
+                        if (m)
+                                dbus_message_unref(m);
+                        continue;
+                }
+                reply = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
+                dbus_message_unref(m);
+                if (reply)
+                        dbus_message_unref(reply);
+                a->reg = REG_NONE;
+        }
+}

@@ -1,0 +1,183 @@
+/* a2dpsrcd: start-up, the main loop, shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "dbus-loop.h"
+#include "log.h"
+#include "options.h"
+
+#define CONFIG_MAX (64 * 1024)
+
+/* Reads the configuration file; a missing default file is fine, a missing
+ * file named with --config is not. */
+static int load_config(struct options *o, char *err, size_t err_len)
+{
+        char *text = NULL;
+        FILE *f = fopen(o->config, "re");
+        size_t n;
+        int r = 0;
+
+        if (!f) {
+                if (errno == ENOENT && !o->config_given)
+                        return 0;
+                snprintf(err, err_len, "%s: %s", o->config, strerror(errno));
+                return -errno;
+        }
+        text = malloc(CONFIG_MAX + 1);
+        if (!text) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        n = fread(text, 1, CONFIG_MAX + 1, f);
+        if (ferror(f)) {
+                snprintf(err, err_len, "%s: read error", o->config);
+                r = -EIO;
+        } else if (n > CONFIG_MAX) {
+                snprintf(err, err_len, "%s: larger than %d bytes", o->config, CONFIG_MAX);
+                r = -EFBIG;
+        } else {
+                char msg[200];
+                text[n] = '\0';
+                if (strlen(text) != n) {
+                        snprintf(err, err_len, "%s: contains a NUL byte", o->config);
+                        r = -EINVAL;
+                } else if (options_parse_config(o, text, msg, sizeof(msg)) < 0) {
+                        snprintf(err, err_len, "%s: %s", o->config, msg);
+                        r = -EINVAL;
+                }
+        }
+        free(text);
+        fclose(f);
+        return r;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
+{
+        struct daemon *d = ud;
+
+        log_info("%s: shutting down", strsignal((int)si->ssi_signo));
+        d->shutting_down = true;
+        sd_notify(0, "STOPPING=1");
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_disconnected(sd_event_source *s, void *ud)
+{
+        log_err("lost the system bus");
+        return sd_event_exit(sd_event_source_get_event(s), 1);
+}
+
+static DBusHandlerResult bus_filter(DBusConnection *conn, DBusMessage *msg, void *ud)
+{
+        struct daemon *d = ud;
+
+        if (dbus_message_is_signal(msg, DBUS_INTERFACE_LOCAL, "Disconnected"))
+                sd_event_add_defer(d->event, NULL, on_disconnected, d);
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+static int connect_bus(struct daemon *d)
+{
+        DBusError err;
+        int r;
+
+        dbus_error_init(&err);
+        /* honours DBUS_SYSTEM_BUS_ADDRESS */
+        d->conn = dbus_bus_get_private(DBUS_BUS_SYSTEM, &err);
+        if (!d->conn) {
+                log_err("cannot connect to the system bus: %s", err.message);
+                dbus_error_free(&err);
+                return -ECONNREFUSED;
+        }
+        dbus_connection_set_exit_on_disconnect(d->conn, FALSE);
+        r = dbus_bus_request_name(d->conn, A2DPSRC_BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE, &err);
+        if (r != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER) {
+                log_err("cannot own %s: %s", A2DPSRC_BUS_NAME,
+                        dbus_error_is_set(&err) ? err.message : "another a2dpsrcd is running");
+                dbus_error_free(&err);
+                return -EEXIST;
+        }
+        if (!dbus_connection_add_filter(d->conn, bus_filter, d, NULL))
+                return -ENOMEM;
+        return dbus_loop_attach(d->conn, d->event);
+}
+
+int main(int argc, char **argv)
+{
+        struct daemon d;
+        char err[1024];
+        sigset_t mask;
+        int r;
+
+        memset(&d, 0, sizeof(d));
+        options_defaults(&d.opts);
+        r = options_parse_args(&d.opts, argc, argv, 1, err, sizeof(err));
+        if (r == 0 && (r = load_config(&d.opts, err, sizeof(err))) == 0)
+                r = options_parse_args(&d.opts, argc, argv, 0, err, sizeof(err));
+        if (r == 1)
+                return 0;
+        if (r < 0) {
+                fprintf(stderr, "a2dpsrcd: %s\nTry 'a2dpsrcd --help'.\n", err);
+                return 2;
+        }
+        log_init(d.opts.verbose);
+        log_info("a2dpsrcd %s starting; capture %s", A2DPSRC_VERSION, d.opts.capture[CAT_MEDIA]);
+        d.want_bluetooth = true;
+
+        r = sd_event_default(&d.event);
+        if (r < 0)
+                goto fail;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGPIPE);
+        /* blocked before any thread starts, so only the loop sees them */
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d)) < 0 ||
+            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0)
+                goto fail;
+        /* WATCHDOG=1 at half of WatchdogSec= while the loop turns */
+        sd_event_set_watchdog(d.event, true);
+
+        if ((r = output_init(&d)) < 0) {
+                log_err("cannot start the audio thread: %s", strerror(-r));
+                goto fail;
+        }
+        if ((r = connect_bus(&d)) < 0)
+                goto fail;
+        if ((r = endpoint_export(&d)) < 0 || (r = bluez_init(&d)) < 0) {
+                log_err("D-Bus set-up failed: %s", strerror(-r));
+                goto fail;
+        }
+
+        r = sd_event_loop(d.event);
+        d.shutting_down = true;
+        output_shutdown(&d);
+        endpoint_unregister_all(&d);
+        while (d.transports)
+                transport_remove(&d, d.transports);
+        bluez_shutdown(&d);
+        dbus_loop_detach(d.conn);
+        dbus_connection_close(d.conn);
+        dbus_connection_unref(d.conn);
+        sd_event_unref(d.event);
+        log_info("stopped");
+        return r == 0 ? 0 : 1;
+fail:
+        if (d.stream)
+                output_shutdown(&d);
+        if (d.conn) {
+                dbus_connection_close(d.conn);
+                dbus_connection_unref(d.conn);
+        }
+        sd_event_unref(d.event);
+        return 1;
+}

@@ -1,0 +1,337 @@
+/* org.bluez.MediaTransport1: the configured A2DP stream to one speaker.
+ * Created by SetConfiguration, acquired for a socket when audio goes to
+ * Bluetooth, released when it stops, removed by ClearConfiguration or
+ * InterfacesRemoved. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+
+#define IFACE_TRANSPORT "org.bluez.MediaTransport1"
+
+struct transport *transport_by_path(struct daemon *d, const char *path)
+{
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->path, path) == 0)
+                        return t;
+        return NULL;
+}
+
+static int parse_state(const char *s, enum transport_state *out)
+{
+        if (strcmp(s, "idle") == 0)
+                *out = TRANSPORT_IDLE;
+        else if (strcmp(s, "pending") == 0)
+                *out = TRANSPORT_PENDING;
+        else if (strcmp(s, "active") == 0)
+                *out = TRANSPORT_ACTIVE;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+struct config_parse {
+        struct transport *t;
+        bool have_config, have_codec, have_uuid;
+        char *err;
+        size_t err_len;
+};
+
+static int config_prop(const char *key, DBusMessageIter *v, void *ud)
+{
+        struct config_parse *cp = ud;
+        struct transport *t = cp->t;
+        const char *s;
+        uint8_t y;
+        uint16_t q;
+
+        if (strcmp(key, "Device") == 0) {
+                if (dbus_variant_get_basic(v, DBUS_TYPE_OBJECT_PATH, &s) < 0)
+                        goto bad;
+                snprintf(t->device, sizeof(t->device), "%s", s);
+        } else if (strcmp(key, "UUID") == 0) {
+                if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0)
+                        goto bad;
+                /* BlueZ reports the local endpoint's UUID: ours, the source */
+                if (strcasecmp(s, A2DP_SOURCE_UUID) != 0) {
+                        snprintf(cp->err, cp->err_len, "UUID %s is not the A2DP source", s);
+                        return -EINVAL;
+                }
+                cp->have_uuid = true;
+        } else if (strcmp(key, "Codec") == 0) {
+                if (dbus_variant_get_basic(v, DBUS_TYPE_BYTE, &y) < 0)
+                        goto bad;
+                if (y != 0x00) {
+                        snprintf(cp->err, cp->err_len, "codec 0x%02x is not SBC", y);
+                        return -EINVAL;
+                }
+                cp->have_codec = true;
+        } else if (strcmp(key, "Configuration") == 0) {
+                const uint8_t *b;
+                int n;
+                if (dbus_iter_get_bytes(v, false, &b, &n) < 0)
+                        goto bad;
+                if (sbc_config_parse(b, (size_t)n, &t->params, cp->err, cp->err_len) < 0)
+                        return -EINVAL;
+                memcpy(t->config, b, A2DP_SBC_INFO_LEN);
+                cp->have_config = true;
+        } else if (strcmp(key, "State") == 0) {
+                if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0 || parse_state(s, &t->state) < 0)
+                        goto bad;
+        } else if (strcmp(key, "Delay") == 0) {
+                if (dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) < 0)
+                        goto bad;
+                t->delay = q;
+                t->has_delay = true;
+        } else if (strcmp(key, "Volume") == 0) {
+                if (dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) < 0 || q > 127)
+                        goto bad;
+                t->volume = q;
+                t->has_volume = true;
+        }
+        /* other properties (Endpoint, Links, ...) are not ours to judge */
+        return 0;
+bad:
+        snprintf(cp->err, cp->err_len, "property %s has the wrong type or value", key);
+        return -EINVAL;
+}
+
+int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
+                     char *err, size_t err_len)
+{
+        struct transport *t;
+        struct config_parse cp = { .err = err, .err_len = err_len };
+
+        if (strlen(path) >= PATH_LEN) {
+                snprintf(err, err_len, "transport path too long");
+                return -EINVAL;
+        }
+        if (transport_by_path(d, path)) {
+                snprintf(err, err_len, "transport %s is already configured", path);
+                return -EEXIST;
+        }
+        t = calloc(1, sizeof(*t));
+        if (!t) {
+                snprintf(err, err_len, "out of memory");
+                return -ENOMEM;
+        }
+        t->fd = -1;
+        t->daemon = d;
+        snprintf(t->path, sizeof(t->path), "%s", path);
+        cp.t = t;
+        if (dbus_dict_foreach(props, config_prop, &cp) < 0) {
+                if (!err[0])
+                        snprintf(err, err_len, "properties are not a{sv}");
+                goto fail;
+        }
+        if (!cp.have_config || !t->device[0]) {
+                snprintf(err, err_len, "missing %s", !cp.have_config ? "Configuration" : "Device");
+                goto fail;
+        }
+        /* Codec and UUID are optional in the call; when present they were checked */
+        t->next = d->transports;
+        d->transports = t;
+        {
+                char desc[96];
+                sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
+                log_info("transport %s configured: %s%s", path, desc,
+                         t->has_volume ? ", absolute volume" : "");
+        }
+        output_transport_added(d, t);
+        return 0;
+fail:
+        free(t);
+        return -EINVAL;
+}
+
+static void close_fd(struct transport *t)
+{
+        if (t->fd >= 0 && close(t->fd) < 0)
+                log_warn("closing transport socket: %s", strerror(errno));
+        t->fd = -1;
+}
+
+void transport_remove(struct daemon *d, struct transport *t)
+{
+        output_transport_removing(d, t);
+        dbus_call_cancel(&t->call);
+        close_fd(t);
+        for (struct transport **pp = &d->transports; *pp; pp = &(*pp)->next) {
+                if (*pp == t) {
+                        *pp = t->next;
+                        break;
+                }
+        }
+        free(t);
+}
+
+static int changed_prop(const char *key, DBusMessageIter *v, void *ud)
+{
+        struct transport *t = ud;
+        const char *s;
+        uint16_t q;
+
+        if (strcmp(key, "State") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0) {
+                enum transport_state st;
+                if (parse_state(s, &st) == 0)
+                        t->state = st;
+        } else if (strcmp(key, "Delay") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) == 0) {
+                t->delay = q;
+                t->has_delay = true;
+        } else if (strcmp(key, "Volume") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) == 0 &&
+                   q <= 127) {
+                t->volume = q;
+                t->has_volume = true;
+        }
+        return 0;
+}
+
+void transport_properties_changed(struct daemon *d, struct transport *t, DBusMessageIter *changed)
+{
+        enum transport_state before = t->state;
+
+        dbus_dict_foreach(changed, changed_prop, t);
+        t->prev_state = before;
+        if (t->state != before)
+                log_debug("transport %s state %d -> %d", t->path, before, t->state);
+        output_transport_changed(d, t);
+}
+
+static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct transport *t = ud;
+        struct daemon *d = t->daemon;
+        int fd = -1, flags;
+        uint16_t read_mtu = 0, write_mtu = 0;
+        DBusError derr;
+
+        dbus_pending_call_unref(t->call);
+        t->call = NULL;
+        if (!reply) {
+                t->acq = ACQ_NONE;
+                output_acquire_failed(d, t, err->message ? err->message : err->name);
+                return;
+        }
+        dbus_error_init(&derr);
+        if (!dbus_message_get_args(reply, &derr, DBUS_TYPE_UNIX_FD, &fd, DBUS_TYPE_UINT16, &read_mtu,
+                                   DBUS_TYPE_UINT16, &write_mtu, DBUS_TYPE_INVALID)) {
+                t->acq = ACQ_NONE;
+                log_err("Acquire %s: unexpected reply (%s): %s", t->path,
+                        dbus_message_get_signature(reply), derr.message);
+                dbus_error_free(&derr);
+                output_acquire_failed(d, t, "malformed Acquire reply");
+                return;
+        }
+        if (write_mtu <= 13) {
+                close(fd);
+                t->acq = ACQ_NONE;
+                output_acquire_failed(d, t, "write MTU too small for A2DP");
+                return;
+        }
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+            fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+                log_err("transport socket flags: %s", strerror(errno));
+                close(fd);
+                t->acq = ACQ_NONE;
+                output_acquire_failed(d, t, "bad transport socket");
+                return;
+        }
+        close_fd(t);
+        t->fd = fd;
+        t->read_mtu = read_mtu;
+        t->write_mtu = write_mtu;
+        t->acq = ACQ_HELD;
+        log_info("acquired %s: fd %d, MTU read %u write %u", t->path, fd, read_mtu, write_mtu);
+        output_acquired(d, t);
+}
+
+int transport_acquire(struct daemon *d, struct transport *t)
+{
+        /* TryAcquire only works while the speaker has started the stream;
+         * otherwise Acquire asks BlueZ to start it */
+        const char *method = t->state == TRANSPORT_PENDING ? "TryAcquire" : "Acquire";
+        DBusMessage *m;
+        int r;
+
+        if (t->acq != ACQ_NONE)
+                return 0;
+        dbus_call_cancel(&t->call);    /* a Release still in flight needs no answer */
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, t->path, IFACE_TRANSPORT, method);
+        r = dbus_call_async(d->conn, m, 5000, on_acquire_reply, t, &t->call);
+        if (r < 0)
+                return r;
+        t->acq = ACQ_REQUESTED;
+        log_debug("%s %s", method, t->path);
+        return 0;
+}
+
+static void on_release_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct transport *t = ud;
+
+        dbus_pending_call_unref(t->call);
+        t->call = NULL;
+        if (!reply)
+                log_debug("Release %s: %s", t->path, err->message);
+}
+
+void transport_release(struct daemon *d, struct transport *t, bool wait)
+{
+        DBusMessage *m;
+
+        if (t->acq == ACQ_NONE)
+                return;
+        dbus_call_cancel(&t->call);
+        close_fd(t);
+        t->acq = ACQ_NONE;
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, t->path, IFACE_TRANSPORT, "Release");
+        if (!m)
+                return;
+        if (wait) {
+                /* shutting down: no main loop will run to see the reply */
+                DBusMessage *reply = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
+                dbus_message_unref(m);
+                if (reply)
+                        dbus_message_unref(reply);
+                return;
+        }
+        if (dbus_call_async(d->conn, m, 5000, on_release_reply, t, &t->call) < 0)
+                log_warn("cannot send Release for %s", t->path);
+}
+
+static void on_volume_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        if (!reply)
+                log_warn("setting the speaker's volume failed: %s", err->message);
+}
+
+void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, t->path,
+                                                      DBUS_INTERFACE_PROPERTIES, "Set");
+        const char *iface = IFACE_TRANSPORT, *name = "Volume";
+        DBusMessageIter it, var;
+
+        if (!m)
+                return;
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) ||
+            !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &name) ||
+            !dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "q", &var) ||
+            !dbus_message_iter_append_basic(&var, DBUS_TYPE_UINT16, &volume) ||
+            !dbus_message_iter_close_container(&it, &var)) {
+                dbus_message_unref(m);
+                return;
+        }
+        /* the reply carries nothing we wait on; the transport's
+         * PropertiesChanged confirms the new volume */
+        if (dbus_call_async(d->conn, m, 5000, on_volume_reply, NULL, NULL) < 0)
+                log_warn("cannot send the volume to %s", t->path);
+}
