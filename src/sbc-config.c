@@ -152,8 +152,11 @@ int sbc_config_select(const uint8_t *caps, size_t caps_len, unsigned preferred_r
         if (spec_max_bitpool(mode->value, subbands->value) < max_bp)
                 max_bp = spec_max_bitpool(mode->value, subbands->value);
         min_bp = caps[2];
+        /* a sink whose minimum is above our usual choice gets its minimum */
         if (min_bp > max_bp)
-                return fail(err, err_len, "bitpool: the sink's minimum is above what this layout allows");
+                max_bp = min_bp;
+        if (max_bp > spec_max_bitpool(mode->value, subbands->value))
+                return fail(err, err_len, "bitpool: the sink's minimum is above what SBC allows for this layout");
 
         config[0] = freq->bit | mode->bit;
         config[1] = blocks->bit | subbands->bit | alloc->bit;

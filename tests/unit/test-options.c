@@ -1,0 +1,143 @@
+/* Command line and configuration file parsing. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+START_TEST(defaults)
+{
+        struct options o;
+
+        options_defaults(&o);
+        ck_assert_str_eq(o.capture[CAT_MEDIA], "hw:Loopback,1,0");
+        ck_assert_str_eq(o.capture[CAT_ALERTS], "");
+        ck_assert_uint_eq(o.rate, 48000);
+        ck_assert_int_eq(o.rt_priority, 0);
+        ck_assert_str_eq(o.config, DEFAULT_CONFIG);
+}
+END_TEST
+
+START_TEST(args)
+{
+        struct options o;
+        char err[256];
+        char *argv[] = { "a2dpsrcd", "--capture", "plug:x", "-c", "voice=hw:1", "--adapter", "hci1",
+                         "--rt-priority", "40", "-r", "44100", "-v", "-v", NULL };
+
+        options_defaults(&o);
+        ck_assert_int_eq(options_parse_args(&o, 13, argv, 0, err, sizeof(err)), 0);
+        ck_assert_str_eq(o.capture[CAT_MEDIA], "plug:x");
+        ck_assert_str_eq(o.capture[CAT_VOICE], "hw:1");
+        ck_assert_str_eq(o.adapter, "hci1");
+        ck_assert_int_eq(o.rt_priority, 40);
+        ck_assert_uint_eq(o.rate, 44100);
+        ck_assert_int_eq(o.verbose, 2);
+}
+END_TEST
+
+START_TEST(bad_args)
+{
+        struct options o;
+        char err[256];
+        char *a1[] = { "a2dpsrcd", "--nope", NULL };
+        char *a2[] = { "a2dpsrcd", "--rt-priority", "100", NULL };
+        char *a3[] = { "a2dpsrcd", "--adapter", "wlan0", NULL };
+        char *a4[] = { "a2dpsrcd", "--capture", NULL };
+        char *a5[] = { "a2dpsrcd", "stray", NULL };
+        char *a6[] = { "a2dpsrcd", "--rate", "48000x", NULL };
+
+        options_defaults(&o);
+        ck_assert_int_eq(options_parse_args(&o, 2, a1, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "--nope"));
+        ck_assert_int_eq(options_parse_args(&o, 3, a2, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "rt-priority"));
+        ck_assert_int_eq(options_parse_args(&o, 3, a3, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "hciN"));
+        ck_assert_int_eq(options_parse_args(&o, 2, a4, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "needs a value"));
+        ck_assert_int_eq(options_parse_args(&o, 2, a5, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_args(&o, 3, a6, 0, err, sizeof(err)), -EINVAL);
+        /* nothing half-applied */
+        ck_assert_int_eq(o.rt_priority, 0);
+        ck_assert_str_eq(o.adapter, "");
+}
+END_TEST
+
+START_TEST(config_file)
+{
+        struct options o;
+        char err[256];
+        const char *text = "# board config\n"
+                           "capture = hw:Loopback,1,0\n"
+                           "  capture=alerts=hw:Loopback,1,1  \n"
+                           "\n"
+                           "rt-priority=20\n"
+                           "rate = 44100\n";
+
+        options_defaults(&o);
+        ck_assert_int_eq(options_parse_config(&o, text, err, sizeof(err)), 0);
+        ck_assert_str_eq(o.capture[CAT_ALERTS], "hw:Loopback,1,1");
+        ck_assert_int_eq(o.rt_priority, 20);
+        ck_assert_uint_eq(o.rate, 44100);
+}
+END_TEST
+
+START_TEST(config_errors_name_the_line)
+{
+        struct options o;
+        char err[256];
+
+        options_defaults(&o);
+        ck_assert_int_eq(options_parse_config(&o, "rate = 44100\nbogus\n", err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "line 2"));
+        ck_assert_int_eq(options_parse_config(&o, "\n\ncolour = blue", err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "line 3"));
+        ck_assert_ptr_nonnull(strstr(err, "colour"));
+        ck_assert_int_eq(options_parse_config(&o, "capture =\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_config(&o, "capture = a\tb\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_config(&o, "capture = a\x01" "b\n", err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+START_TEST(config_long_line)
+{
+        struct options o;
+        char err[256];
+        char *text = malloc(5000);
+
+        memset(text, 'a', 4999);
+        text[4999] = '\0';
+        options_defaults(&o);
+        ck_assert_int_eq(options_parse_config(&o, text, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "too long"));
+        free(text);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("options");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, defaults);
+        tcase_add_test(tc, args);
+        tcase_add_test(tc, bad_args);
+        tcase_add_test(tc, config_file);
+        tcase_add_test(tc, config_errors_name_the_line);
+        tcase_add_test(tc, config_long_line);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
