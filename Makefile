@@ -57,7 +57,11 @@ PYTHON     ?= /usr/bin/python3
 .PHONY: all check check-unit check-integration demo install clean deps \
         test-tools lint
 
-all: $(BUILD)/a2dpsrcd
+all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcd.service
+
+$(BUILD)/a2dpsrcd.service: systemd/a2dpsrcd.service
+	@mkdir -p $(dir $@)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -107,7 +111,7 @@ demo: deps
 
 install: all
 	install -D -m 0755 $(BUILD)/a2dpsrcd $(DESTDIR)$(SBINDIR)/a2dpsrcd
-	install -D -m 0644 systemd/a2dpsrcd.service $(DESTDIR)$(UNITDIR)/a2dpsrcd.service
+	install -D -m 0644 $(BUILD)/a2dpsrcd.service $(DESTDIR)$(UNITDIR)/a2dpsrcd.service
 	install -D -m 0644 dbus/org.a2dpsrc.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.service $(DESTDIR)$(DBUSSERVICEDIR)/org.a2dpsrc.service
 	install -D -m 0644 docs/a2dpsrcd.conf.example $(DESTDIR)$(SYSCONFDIR)/a2dpsrcd.conf.example
