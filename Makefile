@@ -38,14 +38,22 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
-CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c
+CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
-               src/endpoint.c src/transport.c src/capture.c src/stream.c \
+               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
                src/output.c src/dbus-util.c
+
+# Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
+# state; linked into the daemon and their own unit tests.
+UTIL_SRCS  := src/state.c src/power.c
+# The command-line client; ctl-format.c is its testable half.
+CTL_SRCS   := src/a2dpsrcctl.c src/ctl-format.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+UTIL_OBJS   := $(UTIL_SRCS:%.c=$(BUILD)/%.o)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
 
@@ -57,7 +65,7 @@ PYTHON     ?= /usr/bin/python3
 .PHONY: all check check-unit check-integration demo install clean deps \
         test-tools lint
 
-all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcd.service
+all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
 
 $(BUILD)/a2dpsrcd.service: systemd/a2dpsrcd.service
 	@mkdir -p $(dir $@)
@@ -67,8 +75,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS)
+$(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS) $(UTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+$(BUILD)/a2dpsrcctl: $(CTL_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs dbus-1)
 
 # ---- tests ---------------------------------------------------------------
 
@@ -76,6 +87,11 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags check) -o $@ $^ \
 	    $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs check) $(PKG_LIBS) -lm
+
+# unit tests of objects outside CORE_OBJS name them here
+$(BUILD)/tests/test-state: $(BUILD)/src/state.o
+$(BUILD)/tests/test-power: $(BUILD)/src/power.o
+$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-format.o
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 	@mkdir -p $(dir $@)
@@ -111,6 +127,7 @@ demo: deps
 
 install: all
 	install -D -m 0755 $(BUILD)/a2dpsrcd $(DESTDIR)$(SBINDIR)/a2dpsrcd
+	install -D -m 0755 $(BUILD)/a2dpsrcctl $(DESTDIR)$(BINDIR)/a2dpsrcctl
 	install -D -m 0644 $(BUILD)/a2dpsrcd.service $(DESTDIR)$(UNITDIR)/a2dpsrcd.service
 	install -D -m 0644 dbus/org.a2dpsrc.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.service $(DESTDIR)$(DBUSSERVICEDIR)/org.a2dpsrc.service

@@ -85,13 +85,18 @@ struct daemon {
         struct transport *transports;
 
         /* audio path */
-        bool want_bluetooth;     /* media is routed to Bluetooth */
+        bool want_bluetooth;     /* speaker mode: a Bluetooth output is wanted */
+        unsigned routes;         /* categories routed to Bluetooth: 1 << category */
         struct stream *stream;
         sd_event_source *stream_events;
-        struct transport *streaming;   /* transport the stream writes to */
-        snd_pcm_t *pcm;
-        sd_event_source *capture_retry;
-        unsigned capture_failures;
+        struct transport *streaming;   /* transport the audio thread writes to */
+        snd_pcm_t *capture[CAT_COUNT];
+        snd_pcm_t *local;
+        unsigned engine_rate;
+        unsigned engine_period;  /* frames, as asked of the capture */
+        sd_event_source *engine_retry;
+        unsigned engine_failures;
+        bool local_warned;
         uint64_t link_errors;
 
         bool ready_sent;

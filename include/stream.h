@@ -14,24 +14,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "options.h"
 #include "sbc-config.h"
 
 struct stream;
 
-/* What a stream needs; every resource stays owned by the caller. */
+/* The engine: captures (one per category) mixed to the Bluetooth output
+ * and/or the local output. Every resource stays owned by the caller. */
 struct stream_params {
-        snd_pcm_t *pcm;              /* capture, configured, not started */
-        unsigned pcm_channels;       /* channels the capture delivers */
-        unsigned period_frames;      /* capture period (frames) */
-        int fd;                      /* transport socket, non-blocking */
+        snd_pcm_t *capture[CAT_COUNT];   /* configured, not started; NULL = absent */
+        snd_pcm_t *local;                /* playback, configured; NULL = none */
+        unsigned rate;
+        unsigned period_frames;          /* capture period */
+};
+
+/* The Bluetooth output, attached while a transport is held. */
+struct stream_bt_params {
+        int fd;                          /* transport socket, non-blocking */
         unsigned write_mtu;
-        struct sbc_params sbc;       /* negotiated configuration */
+        struct sbc_params sbc;
         uint8_t config[A2DP_SBC_INFO_LEN];
 };
 
 enum stream_event_type {
-        STREAM_EV_LINK_ERROR,      /* value = errno from send() or POLLHUP/POLLERR */
-        STREAM_EV_CAPTURE_ERROR,   /* value = negative ALSA error that recover couldn't fix */
+        STREAM_EV_LINK_ERROR,      /* value = errno; audio already moved local */
+        STREAM_EV_STALLED,         /* the speaker stopped taking audio; moved local */
+        STREAM_EV_RESUMED,         /* it takes audio again; back on Bluetooth */
+        STREAM_EV_CAPTURE_ERROR,   /* value = ALSA error recover couldn't fix; category */
+        STREAM_EV_LOCAL_ERROR,     /* value = ALSA error on the local output */
         STREAM_EV_XRUN_BURST,      /* value = xruns in the burst (logged once per burst) */
         STREAM_EV_BITPOOL,         /* value = new bitpool after congestion or recovery */
 };
@@ -39,6 +49,7 @@ enum stream_event_type {
 struct stream_event {
         enum stream_event_type type;
         int value;
+        int category;
 };
 
 #define STREAM_LATENCY_BUCKETS 256   /* 0.5 ms buckets up to 128 ms */
@@ -58,6 +69,13 @@ struct stream_stats {
         _Atomic uint32_t latency_max_us;
         _Atomic uint32_t latency_hist[STREAM_LATENCY_BUCKETS];
         _Atomic uint32_t queue_us;           /* audio queued in our packet queue + socket */
+        _Atomic uint64_t stalls;             /* times the speaker stopped taking audio */
+        _Atomic uint64_t local_frames;       /* frames played on the local output */
+        _Atomic uint64_t local_underruns;
+        _Atomic uint64_t local_dropped;      /* frames the local output had no room for */
+        _Atomic uint64_t capture_frames;     /* frames read from the master capture */
+        _Atomic uint64_t bt_frames;          /* PCM frames handed to the SBC encoder */
+        _Atomic uint64_t local_start_ns;     /* CLOCK_MONOTONIC of the first local write */
 };
 
 /* Creates the thread (SCHED_FIFO at rt_priority when > 0 and permitted;
@@ -65,13 +83,24 @@ struct stream_stats {
 int stream_create(struct stream **out, int rt_priority, bool *rt_granted);
 void stream_destroy(struct stream *s);
 
-/* Hands resources to the thread and starts capture. */
+/* Hands the captures and local output to the thread and starts capture. */
 int stream_start(struct stream *s, const struct stream_params *p);
-/* Takes the resources back; returns when the thread no longer uses them. */
+/* Takes every resource back (Bluetooth too); returns when the thread no
+ * longer uses them. */
 int stream_stop(struct stream *s);
 bool stream_running(struct stream *s);
+unsigned stream_rate(struct stream *s);
 
-/* Software gain, 0..127 (127 = unity); takes effect on the next frame. */
+/* Starts sending to Bluetooth (the engine must run at the SBC rate). */
+int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt);
+/* Stops sending; the socket is the caller's again when this returns. */
+int stream_detach_bt(struct stream *s);
+bool stream_bt_attached(struct stream *s);
+
+/* Which categories go to Bluetooth while it is attached and healthy: bit
+ * (1 << category). The rest, and everything otherwise, plays locally. */
+void stream_set_routes(struct stream *s, unsigned bt_mask);
+/* Software gain on the Bluetooth mix, 0..127 (127 = unity). */
 void stream_set_gain(struct stream *s, unsigned gain);
 
 /* Readable when events are queued; drain with stream_next_event. */
@@ -79,7 +108,6 @@ int stream_event_fd(struct stream *s);
 bool stream_next_event(struct stream *s, struct stream_event *ev);
 
 const struct stream_stats *stream_stats(struct stream *s);
-void stream_stats_reset(struct stream *s);
 /* Latency percentile (0-100) in microseconds from the histogram. */
 uint32_t stream_latency_percentile(const struct stream_stats *st, unsigned pct);
 

@@ -131,6 +131,7 @@ int main(int argc, char **argv)
         log_init(d.opts.verbose);
         log_info("a2dpsrcd %s starting; capture %s", A2DPSRC_VERSION, d.opts.capture[CAT_MEDIA]);
         d.want_bluetooth = true;
+        d.routes = 1u << CAT_MEDIA;
 
         r = sd_event_default(&d.event);
         if (r < 0)

@@ -1,6 +1,7 @@
-/* The Bluetooth output: when a configured transport is acquired, how the
- * capture device and socket are set up for the audio thread, and what
- * happens when any of them fails. */
+/* Where audio goes: the audio engine runs whenever a capture can be
+ * opened, playing locally; a held transport is attached to it as the
+ * Bluetooth output. This file decides when a transport is acquired, opens
+ * the devices at the right rate, and handles what fails. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,16 +9,19 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
-#include "capture.h"
 #include "daemon.h"
 #include "log.h"
+#include "pcm.h"
 #include "rtp.h"
 #include "stream.h"
 
 #define CAPTURE_PERIODS 4
+#define LOCAL_PERIODS 4
 #define RETRY_MAX_S 30
+/* Period used while no transport dictates one: 20 ms. */
+#define LOCAL_PERIOD_MS 20
 
-static int on_capture_retry(sd_event_source *s, uint64_t usec, void *ud);
+static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud);
 
 static struct transport *held_transport(struct daemon *d)
 {
@@ -27,49 +31,108 @@ static struct transport *held_transport(struct daemon *d)
         return NULL;
 }
 
-static void close_capture(struct daemon *d)
+static void close_devices(struct daemon *d)
 {
-        if (d->pcm) {
-                snd_pcm_close(d->pcm);
-                d->pcm = NULL;
+        for (int c = 0; c < CAT_COUNT; c++) {
+                if (d->capture[c])
+                        snd_pcm_close(d->capture[c]);
+                d->capture[c] = NULL;
         }
+        if (d->local)
+                snd_pcm_close(d->local);
+        d->local = NULL;
+        d->engine_rate = 0;
+        d->engine_period = 0;
 }
 
-static void stop_streaming(struct daemon *d)
+static void stop_engine(struct daemon *d)
 {
-        if (!d->streaming)
-                return;
-        if (stream_stop(d->stream) < 0)
-                log_err("audio thread did not stop in time");
-        close_capture(d);
+        if (stream_running(d->stream) && stream_stop(d->stream) < 0)
+                log_err("the audio thread did not stop in time");
         d->streaming = NULL;
-        output_update_status(d);
+        close_devices(d);
 }
 
-static void maybe_acquire(struct daemon *d, struct transport *t)
+static void schedule_engine_retry(struct daemon *d)
 {
-        struct transport *held = held_transport(d);
+        unsigned delay = 1u << (d->engine_failures < 5 ? d->engine_failures : 5);
 
-        if (!d->want_bluetooth || d->shutting_down || (held && held != t))
+        if (d->engine_retry || d->shutting_down)
                 return;
-        if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
-                log_err("cannot acquire %s", t->path);
-}
-
-static void schedule_capture_retry(struct daemon *d)
-{
-        unsigned delay = 1u << (d->capture_failures < 5 ? d->capture_failures : 5);
-
         if (delay > RETRY_MAX_S)
                 delay = RETRY_MAX_S;
-        d->capture_failures++;
-        sd_event_source_disable_unref(d->capture_retry);
-        d->capture_retry = NULL;
-        if (sd_event_add_time_relative(d->event, &d->capture_retry, CLOCK_MONOTONIC,
-                                       (uint64_t)delay * 1000000, 10000, on_capture_retry, d) < 0)
+        d->engine_failures++;
+        if (sd_event_add_time_relative(d->event, &d->engine_retry, CLOCK_MONOTONIC,
+                                       (uint64_t)delay * 1000000, 10000, on_engine_retry, d) < 0)
                 log_err("cannot schedule a capture retry");
         else
-                log_notice("retrying capture in %u s", delay);
+                log_notice("retrying the capture in %u s", delay);
+}
+
+/* Opens the captures and the local output at rate with a period of
+ * period_frames and starts the audio thread on them. */
+static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames)
+{
+        struct stream_params p = { .rate = rate };
+        struct pcm_config cc = { .rate = rate, .channels = 2, .period_frames = period_frames,
+                                 .periods = CAPTURE_PERIODS };
+        unsigned period = 0, got = 0;
+        char err[256];
+        int r, opened = 0;
+
+        stop_engine(d);
+        for (int c = 0; c < CAT_COUNT; c++) {
+                if (!d->opts.capture[c][0])
+                        continue;
+                r = pcm_open(&d->capture[c], d->opts.capture[c], SND_PCM_STREAM_CAPTURE, &cc,
+                             c == CAT_MEDIA || !opened ? &period : &got, err, sizeof(err));
+                if (r < 0) {
+                        log_err("%s", err);
+                        continue;
+                }
+                opened++;
+                p.capture[c] = d->capture[c];
+        }
+        if (!opened) {
+                schedule_engine_retry(d);
+                return -ENODEV;
+        }
+        if (d->opts.local_output[0] && strcmp(d->opts.local_output, "none") != 0) {
+                struct pcm_config lc = { .rate = rate, .channels = 2, .period_frames = period,
+                                         .periods = LOCAL_PERIODS };
+                r = pcm_open(&d->local, d->opts.local_output, SND_PCM_STREAM_PLAYBACK, &lc, &got,
+                             err, sizeof(err));
+                if (r < 0 && !d->local_warned) {
+                        log_warn("%s; local playback disabled", err);
+                        d->local_warned = true;
+                } else if (r == 0) {
+                        d->local_warned = false;
+                }
+        }
+        p.local = d->local;
+        p.period_frames = period;
+        r = stream_start(d->stream, &p);
+        if (r < 0) {
+                log_err("cannot start the audio thread: %s", strerror(-r));
+                close_devices(d);
+                schedule_engine_retry(d);
+                return r;
+        }
+        stream_set_routes(d->stream, d->routes);
+        d->engine_rate = rate;
+        d->engine_period = period_frames;
+        d->engine_failures = 0;
+        log_info("audio engine at %u Hz, period %u frames%s", rate, period,
+                 d->local ? "" : ", no local output");
+        return 0;
+}
+
+static unsigned packet_frames(const struct transport *t)
+{
+        size_t mtu = t->write_mtu < 2048 ? t->write_mtu : 2048;
+        unsigned fpp = rtp_sbc_frames_per_packet(mtu, sbc_frame_length(&t->params, t->params.max_bitpool));
+
+        return (fpp ? fpp : 1) * sbc_frame_samples(&t->params);
 }
 
 /* Socket set-up for low, bounded latency: a send buffer of a few packets
@@ -86,64 +149,66 @@ static void tune_socket(int fd, unsigned write_mtu)
                 log_warn("SO_PRIORITY on the transport: %s", strerror(errno));
 }
 
-static int start_streaming(struct daemon *d, struct transport *t)
+static int attach(struct daemon *d, struct transport *t)
 {
-        struct stream_params p = { 0 };
-        struct capture_config cc;
-        unsigned fpp, period = 0;
-        char err[256];
-        size_t mtu = t->write_mtu < 2048 ? t->write_mtu : 2048;
+        struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .sbc = t->params };
+        char desc[96];
         int r;
 
-        fpp = rtp_sbc_frames_per_packet(mtu, sbc_frame_length(&t->params, t->params.max_bitpool));
-        cc.rate = t->params.rate;
-        cc.channels = 2;
-        cc.period_frames = (fpp ? fpp : 1) * sbc_frame_samples(&t->params);
-        cc.periods = CAPTURE_PERIODS;
-
-        r = capture_open(&d->pcm, d->opts.capture[CAT_MEDIA], &cc, &period, err, sizeof(err));
-        if (r < 0) {
-                log_err("%s", err);
-                schedule_capture_retry(d);
-                return r;
+        /* the engine runs at the speaker's rate, with one packet per period:
+         * one wake-up per packet */
+        if (d->engine_rate != t->params.rate || d->engine_period != packet_frames(t) ||
+            !stream_running(d->stream)) {
+                r = start_engine(d, t->params.rate, packet_frames(t));
+                if (r < 0)
+                        return r;
         }
-        d->capture_failures = 0;
         tune_socket(t->fd, t->write_mtu);
-
-        p.pcm = d->pcm;
-        p.pcm_channels = 2;
-        p.period_frames = period;
-        p.fd = t->fd;
-        p.write_mtu = t->write_mtu;
-        p.sbc = t->params;
-        memcpy(p.config, t->config, sizeof(p.config));
-        r = stream_start(d->stream, &p);
+        memcpy(bt.config, t->config, sizeof(bt.config));
+        r = stream_attach_bt(d->stream, &bt);
         if (r < 0) {
-                log_err("cannot start the audio thread: %s", strerror(-r));
-                close_capture(d);
+                log_err("cannot attach Bluetooth to the audio thread: %s", strerror(-r));
                 return r;
         }
         d->streaming = t;
-        {
-                char desc[96];
-                sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
-                log_info("streaming %s to %s: %u frames/packet, capture period %u", desc, t->device,
-                         fpp, period);
-        }
+        sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
+        log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
         output_update_status(d);
         return 0;
 }
 
-static int on_capture_retry(sd_event_source *s, uint64_t usec, void *ud)
+static void detach(struct daemon *d)
+{
+        if (!d->streaming)
+                return;
+        if (stream_detach_bt(d->stream) < 0)
+                log_err("the audio thread did not let go of the transport in time");
+        d->streaming = NULL;
+        output_update_status(d);
+}
+
+static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;
         struct transport *t = held_transport(d);
 
-        sd_event_source_disable_unref(d->capture_retry);
-        d->capture_retry = NULL;
+        sd_event_source_disable_unref(d->engine_retry);
+        d->engine_retry = NULL;
         if (t && t->acq == ACQ_HELD && !d->streaming)
-                start_streaming(d, t);
+                attach(d, t);
+        else if (!stream_running(d->stream))
+                start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000);
         return 0;
+}
+
+static void maybe_acquire(struct daemon *d, struct transport *t)
+{
+        struct transport *held = held_transport(d);
+
+        if (!d->want_bluetooth || d->shutting_down || (held && held != t))
+                return;
+        if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
+                log_err("cannot acquire %s", t->path);
 }
 
 void output_transport_added(struct daemon *d, struct transport *t)
@@ -158,7 +223,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                 /* the speaker suspended the stream: our socket is dead */
                 log_info("%s suspended by the speaker", t->path);
                 if (d->streaming == t)
-                        stop_streaming(d);
+                        detach(d);
                 transport_release(d, t, false);
         } else if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
                 /* the speaker started the stream: take it */
@@ -170,11 +235,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
 void output_transport_removing(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
-                stop_streaming(d);
-        if (held_transport(d) == t) {
-                sd_event_source_disable_unref(d->capture_retry);
-                d->capture_retry = NULL;
-        }
+                detach(d);
 }
 
 void output_acquired(struct daemon *d, struct transport *t)
@@ -183,7 +244,8 @@ void output_acquired(struct daemon *d, struct transport *t)
                 transport_release(d, t, false);
                 return;
         }
-        start_streaming(d, t);
+        if (attach(d, t) < 0)
+                schedule_engine_retry(d);
 }
 
 void output_acquire_failed(struct daemon *d, struct transport *t, const char *error)
@@ -202,26 +264,36 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
 
                 switch (ev.type) {
                 case STREAM_EV_LINK_ERROR:
+                        /* the audio thread already plays locally */
                         d->link_errors++;
-                        log_warn("link to the speaker lost: %s", strerror(ev.value));
+                        log_warn("link to the speaker lost (%s); playing locally", strerror(ev.value));
                         if (t) {
-                                stop_streaming(d);
+                                detach(d);
                                 transport_release(d, t, false);
                         }
                         break;
+                case STREAM_EV_STALLED:
+                        log_warn("the speaker stopped taking audio; playing locally until it does");
+                        break;
+                case STREAM_EV_RESUMED:
+                        log_notice("the speaker takes audio again");
+                        break;
                 case STREAM_EV_CAPTURE_ERROR:
-                        log_err("capture failed: %s", snd_strerror(ev.value));
-                        if (t) {
-                                stop_streaming(d);
-                                schedule_capture_retry(d);
-                        }
+                        log_err("capture %s failed: %s", audio_category_name(ev.category),
+                                snd_strerror(ev.value));
+                        /* reopen everything after a pause; the transport stays held */
+                        stop_engine(d);
+                        schedule_engine_retry(d);
+                        break;
+                case STREAM_EV_LOCAL_ERROR:
+                        log_err("local output failed: %s", snd_strerror(ev.value));
                         break;
                 case STREAM_EV_XRUN_BURST:
                         log_warn("capture overrun: %d xrun(s) recovered", ev.value);
                         break;
                 case STREAM_EV_BITPOOL:
-                        log_info("bitpool now %d (link %s)", ev.value,
-                                 ev.value < (int)(t ? t->params.max_bitpool : 0) ? "congested" : "clear");
+                        log_info("bitpool now %d (%s)", ev.value,
+                                 t && ev.value < (int)t->params.max_bitpool ? "link congested" : "link clear");
                         break;
                 }
         }
@@ -235,16 +307,22 @@ int output_init(struct daemon *d)
         if (r < 0)
                 return r;
         if (d->rt_granted)
-                log_info("audio thread runs SCHED_FIFO priority %d", d->opts.rt_priority);
-        return sd_event_add_io(d->event, &d->stream_events, stream_event_fd(d->stream), EPOLLIN,
-                               on_stream_event, d);
+                log_info("the audio thread runs SCHED_FIFO priority %d", d->opts.rt_priority);
+        r = sd_event_add_io(d->event, &d->stream_events, stream_event_fd(d->stream), EPOLLIN,
+                            on_stream_event, d);
+        if (r < 0)
+                return r;
+        /* local playback from the start; a speaker re-opens at its rate */
+        start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000);
+        return 0;
 }
 
 void output_shutdown(struct daemon *d)
 {
-        stop_streaming(d);
-        sd_event_source_disable_unref(d->capture_retry);
-        d->capture_retry = NULL;
+        detach(d);
+        stop_engine(d);
+        sd_event_source_disable_unref(d->engine_retry);
+        d->engine_retry = NULL;
         for (struct transport *t = d->transports; t; t = t->next)
                 transport_release(d, t, true);
         sd_event_source_disable_unref(d->stream_events);

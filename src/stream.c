@@ -1,3 +1,7 @@
+/* The real-time audio thread: reads every capture once per period of the
+ * master capture (media, or the first one present), mixes each category
+ * into the Bluetooth mix or the local mix as routed, hands the Bluetooth
+ * mix to the SBC sender and writes the local mix to the local output. */
 #include "stream.h"
 
 #include <errno.h>
@@ -7,51 +11,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/sockios.h>
 
 #include "log.h"
+#include "mixer.h"
 #include "ring.h"
-#include "rtp.h"
+#include "sbc-sender.h"
 
-#ifndef AF_BLUETOOTH
-#define AF_BLUETOOTH 31
-#endif
-
-/* Largest packet we build; a bigger write MTU is simply not filled. */
-#define MAX_PACKET 2048
-/* Packets we hold while the socket is full (on top of what the kernel
- * queues); with ~20 ms packets this bounds our share of latency. */
-#define QUEUE_PACKETS 4
-/* Slots: QUEUE_PACKETS whole packets, or the fragments of one frame. */
-#define QUEUE_SLOTS 16
-/* PCM staging: a capture burst after a stall is read in chunks this big. */
-#define PCM_CHUNK_FRAMES 2048
+/* Frames handled per step; a burst after a stall is taken in such steps. */
+#define CHUNK_FRAMES 1024
 #define MAX_POLL_FDS 8
+/* A speaker that takes nothing for this long has stalled: its audio plays
+ * locally until it takes packets again. */
+#define STALL_NS 300000000ull
 
-/* Bitpool adaptation: step down at most once a second under congestion,
- * step up after five calm seconds. */
-#define BITPOOL_DOWN_INTERVAL_NS 1000000000ull
-#define BITPOOL_UP_CALM_NS 5000000000ull
-
-enum command_type { CMD_START, CMD_STOP, CMD_QUIT };
+enum command_type { CMD_START, CMD_STOP, CMD_ATTACH_BT, CMD_DETACH_BT, CMD_QUIT };
 
 struct command {
         enum command_type type;
         struct stream_params params;
-};
-
-struct packet {
-        size_t len;             /* bytes including the RTP + SBC headers */
-        unsigned samples;       /* audio the packet completes (0 for a leading fragment) */
-        uint8_t sbc_header;     /* frame count, or fragment flags + fragments left */
-        uint32_t timestamp;     /* RTP time of the first sample */
-        uint64_t read_ns;       /* when its newest sample left ALSA */
-        uint8_t data[MAX_PACKET];
+        struct stream_bt_params bt;
 };
 
 struct stream {
@@ -64,32 +46,27 @@ struct stream {
         struct stream_event ev_buf[64];
         struct stream_stats stats;
         _Atomic unsigned gain;
+        _Atomic unsigned routes;
         _Atomic bool running;
+        _Atomic bool bt_attached;
         bool thread_started;
-        sbc_t sbc;              /* set up by the main thread before START */
+        unsigned rate;
+        sbc_t sbc;              /* set up by the main thread before ATTACH */
         bool sbc_ready;
 
-        /* Everything below belongs to the thread while a stream runs. */
+        /* Everything below belongs to the thread while the engine runs. */
         bool active;
-        bool failed;            /* stopped on an error; waiting for CMD_STOP */
         struct stream_params p;
-        int sock_family;
-        size_t sndbuf;
-        struct rtp_stream rtp;
-        uint32_t next_ts;       /* RTP time of pcm[0] */
-        int16_t pcm[PCM_CHUNK_FRAMES * 2];
-        size_t pcm_fill;        /* frames staged in pcm[] */
-        uint64_t pcm_read_ns;
-        struct packet queue[QUEUE_SLOTS];
-        unsigned q_head, q_count;
-        unsigned q_audio_packets;  /* queued entries that carry audio */
-        struct packet *building;   /* == &queue[(q_head + q_count) % N] while open */
-        uint8_t frame_buf[MAX_PACKET];  /* one frame too big for a packet */
-        unsigned bitpool;
-        size_t frame_len;
-        unsigned frames_per_packet;
-        unsigned frame_samples;
-        uint64_t last_congestion_ns, last_bitpool_change_ns;
+        int master;             /* category whose capture paces the thread */
+        bool cap_failed[CAT_COUNT];
+        bool local_failed;
+        bool local_running;
+        bool bt;                /* Bluetooth attached and not failed */
+        bool bt_stalled;
+        struct sbc_sender sender;
+        int16_t cap[CAT_COUNT][CHUNK_FRAMES * 2];
+        int16_t bt_mix[CHUNK_FRAMES * 2];
+        int16_t local_mix[CHUNK_FRAMES * 2];
         unsigned xrun_burst;
         uint64_t last_xrun_ns;
 };
@@ -102,16 +79,16 @@ static uint64_t now_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void emit(struct stream *s, enum stream_event_type type, int value)
+static void emit(struct stream *s, enum stream_event_type type, int value, int category)
 {
-        struct stream_event ev = { .type = type, .value = value };
+        struct stream_event ev = { .type = type, .value = value, .category = category };
         uint64_t one = 1;
 
         if (!ring_push(&s->ev_ring, &ev))
                 return;         /* main loop is behind; counters still tell */
         if (write(s->ev_fd, &one, sizeof(one)) < 0) {
-                /* eventfd overflow is impossible at these counts; nothing
-                 * else the thread could do about it */
+                /* an eventfd write fails only on counter overflow, which
+                 * cannot happen at these rates */
         }
 }
 
@@ -124,442 +101,302 @@ static void ack(struct stream *s)
         }
 }
 
-/* ---- packets ------------------------------------------------------------ */
+/* ---- Bluetooth ------------------------------------------------------------ */
 
-static size_t usable_mtu(const struct stream *s)
+static void bt_fail(struct stream *s, int err)
 {
-        return s->p.write_mtu < MAX_PACKET ? s->p.write_mtu : MAX_PACKET;
+        s->bt = false;
+        emit(s, STREAM_EV_LINK_ERROR, err, -1);
 }
 
-static void packet_geometry(struct stream *s)
+static void bt_flush(struct stream *s, uint64_t t)
 {
-        s->frame_len = sbc_frame_length(&s->p.sbc, s->bitpool);
-        s->frames_per_packet = rtp_sbc_frames_per_packet(usable_mtu(s), s->frame_len);
-}
+        bool changed = false;
+        int err = sbc_sender_flush(&s->sender, t, &changed);
 
-static bool queue_full(const struct stream *s)
-{
-        return s->q_audio_packets >= QUEUE_PACKETS || s->q_count == QUEUE_SLOTS;
-}
-
-static void pop_head(struct stream *s)
-{
-        if (s->queue[s->q_head].samples)
-                s->q_audio_packets--;
-        s->q_head = (s->q_head + 1) % QUEUE_SLOTS;
-        s->q_count--;
-}
-
-/* Drops the oldest queued audio, and with a fragment all the rest of its
- * frame (a sink cannot use the tail of a frame). */
-static void drop_oldest(struct stream *s)
-{
-        unsigned samples = 0;
-
-        do {
-                samples += s->queue[s->q_head].samples;
-                bool last = s->queue[s->q_head].samples != 0;
-                pop_head(s);
-                if (last)
-                        break;
-        } while (s->q_count);
-        atomic_fetch_add(&s->stats.dropped_frames, samples);
-}
-
-static struct packet *next_slot(struct stream *s)
-{
-        return &s->queue[(s->q_head + s->q_count) % QUEUE_SLOTS];
-}
-
-static struct packet *open_packet(struct stream *s)
-{
-        struct packet *pk;
-
-        if (s->building)
-                return s->building;
-        if (queue_full(s))
-                drop_oldest(s);     /* the oldest audio goes: latency stays bounded */
-        pk = next_slot(s);
-        pk->len = RTP_SBC_OVERHEAD;
-        pk->samples = 0;
-        pk->sbc_header = 0;
-        pk->timestamp = s->next_ts;
-        s->building = pk;
-        return pk;
-}
-
-static void close_packet(struct stream *s)
-{
-        struct packet *pk = s->building;
-
-        if (!pk)
+        if (err) {
+                bt_fail(s, err);
                 return;
-        pk->read_ns = s->pcm_read_ns;
-        s->building = NULL;
-        s->q_count++;
-        if (pk->samples)
-                s->q_audio_packets++;
-}
-
-static void apply_gain(struct stream *s, int16_t *pcm, size_t samples)
-{
-        unsigned gain = atomic_load_explicit(&s->gain, memory_order_relaxed);
-
-        if (gain >= 127)
-                return;
-        for (size_t i = 0; i < samples; i++)
-                pcm[i] = (int16_t)(((int32_t)pcm[i] * (int32_t)gain) / 127);
-}
-
-/* One frame larger than the MTU: split over fragment packets, all queued
- * together so dropping never leaves half a frame. */
-static int queue_fragments(struct stream *s, size_t frame_len)
-{
-        struct rtp_stream frag = { .ssrc = 0, .seq = 0, .timestamp = s->next_ts };
-        size_t offset = 0;
-
-        while (QUEUE_SLOTS - s->q_count < (frame_len + usable_mtu(s) - RTP_SBC_OVERHEAD - 1) /
-                                          (usable_mtu(s) - RTP_SBC_OVERHEAD) && s->q_count)
-                drop_oldest(s);
-        for (;;) {
-                struct packet *pk = next_slot(s);
-                int n = rtp_sbc_pack_fragment(&frag, pk->data, usable_mtu(s), s->frame_buf,
-                                              frame_len, &offset, s->frame_samples);
-                if (n < 0)
-                        return n;
-                if (n == 0)
-                        return 0;
-                pk->len = (size_t)n;
-                pk->sbc_header = pk->data[RTP_HEADER_LEN];
-                pk->timestamp = s->next_ts;
-                pk->samples = offset == frame_len ? s->frame_samples : 0;
-                pk->read_ns = s->pcm_read_ns;
-                s->q_count++;
-                if (pk->samples)
-                        s->q_audio_packets++;
+        }
+        if (changed)
+                emit(s, STREAM_EV_BITPOOL, (int)s->sender.bitpool, -1);
+        if (!s->bt_stalled && sbc_sender_has_queued(&s->sender) &&
+            t - s->sender.last_send_ns > STALL_NS) {
+                s->bt_stalled = true;
+                atomic_fetch_add(&s->stats.stalls, 1);
+                emit(s, STREAM_EV_STALLED, 0, -1);
+        } else if (s->bt_stalled && !sbc_sender_has_queued(&s->sender)) {
+                s->bt_stalled = false;
+                emit(s, STREAM_EV_RESUMED, 0, -1);
         }
 }
 
-/* Encodes staged PCM into packets; a packet closes when full. Bitpool
- * changes happen only between packets so each packet has one frame size. */
-static void encode_staged(struct stream *s)
-{
-        size_t done = 0;
-        size_t in_bytes = (size_t)s->frame_samples * s->p.pcm_channels * sizeof(int16_t);
-
-        while (s->pcm_fill - done >= s->frame_samples) {
-                ssize_t consumed, written = 0;
-                int16_t *in = s->pcm + done * s->p.pcm_channels;
-                uint8_t *out;
-                size_t out_len;
-
-                if (!s->building && s->sbc.bitpool != s->bitpool) {
-                        s->sbc.bitpool = (uint8_t)s->bitpool;
-                        packet_geometry(s);
-                }
-                apply_gain(s, in, (size_t)s->frame_samples * s->p.pcm_channels);
-                if (s->frames_per_packet) {
-                        struct packet *pk = open_packet(s);
-                        out = pk->data + pk->len;
-                        out_len = sizeof(pk->data) - pk->len;
-                } else {
-                        out = s->frame_buf;
-                        out_len = sizeof(s->frame_buf);
-                }
-                consumed = sbc_encode(&s->sbc, in, in_bytes, out, out_len, &written);
-                if (consumed <= 0 || written <= 0) {
-                        emit(s, STREAM_EV_CAPTURE_ERROR, -EIO);
-                        s->failed = true;
-                        return;
-                }
-                if (s->frames_per_packet) {
-                        struct packet *pk = s->building;
-                        pk->len += (size_t)written;
-                        pk->sbc_header++;
-                        pk->samples += s->frame_samples;
-                        if (pk->sbc_header == s->frames_per_packet)
-                                close_packet(s);
-                } else if (queue_fragments(s, (size_t)written) < 0) {
-                        emit(s, STREAM_EV_CAPTURE_ERROR, -EMSGSIZE);
-                        s->failed = true;
-                        return;
-                }
-                done += s->frame_samples;
-                s->next_ts += s->frame_samples;
-        }
-        /* keep the partial frame's samples at the front */
-        if (done) {
-                memmove(s->pcm, s->pcm + done * s->p.pcm_channels,
-                        (s->pcm_fill - done) * s->p.pcm_channels * sizeof(int16_t));
-                s->pcm_fill -= done;
-        }
-}
-
-static size_t socket_queued_bytes(struct stream *s)
-{
-        int v = 0;
-
-        if (ioctl(s->p.fd, SIOCOUTQ, &v) < 0 || v < 0)
-                return 0;
-        /* Bluetooth sockets answer TIOCOUTQ (== SIOCOUTQ) with the free
-         * space in the send buffer, every other family with the bytes
-         * queued. */
-        if (s->sock_family == AF_BLUETOOTH)
-                return (size_t)v < s->sndbuf ? s->sndbuf - (size_t)v : 0;
-        return (size_t)v;
-}
-
-static void record_latency(struct stream *s, const struct packet *pk, uint64_t t)
-{
-        uint64_t us = t > pk->read_ns ? (t - pk->read_ns) / 1000 : 0;
-        unsigned b = (unsigned)(us / STREAM_LATENCY_BUCKET_US);
-
-        if (b >= STREAM_LATENCY_BUCKETS)
-                b = STREAM_LATENCY_BUCKETS - 1;
-        atomic_fetch_add_explicit(&s->stats.latency_hist[b], 1, memory_order_relaxed);
-        atomic_store_explicit(&s->stats.latency_last_us, (uint32_t)us, memory_order_relaxed);
-        if (us > atomic_load_explicit(&s->stats.latency_max_us, memory_order_relaxed))
-                atomic_store_explicit(&s->stats.latency_max_us, (uint32_t)us, memory_order_relaxed);
-}
-
-static void adapt_bitpool(struct stream *s, bool congested, uint64_t t)
-{
-        unsigned step = s->bitpool / 8 > 2 ? s->bitpool / 8 : 2;
-        unsigned nb = s->bitpool;
-
-        if (congested) {
-                s->last_congestion_ns = t;
-                if (t - s->last_bitpool_change_ns < BITPOOL_DOWN_INTERVAL_NS ||
-                    s->bitpool <= s->p.sbc.min_bitpool)
-                        return;
-                nb = s->bitpool > s->p.sbc.min_bitpool + step ? s->bitpool - step
-                                                               : s->p.sbc.min_bitpool;
-        } else {
-                if (s->bitpool >= s->p.sbc.max_bitpool ||
-                    t - s->last_congestion_ns < BITPOOL_UP_CALM_NS ||
-                    t - s->last_bitpool_change_ns < BITPOOL_UP_CALM_NS)
-                        return;
-                nb = s->bitpool + step < s->p.sbc.max_bitpool ? s->bitpool + step
-                                                               : s->p.sbc.max_bitpool;
-        }
-        s->bitpool = nb;
-        s->last_bitpool_change_ns = t;
-        atomic_store(&s->stats.bitpool, nb);
-        emit(s, STREAM_EV_BITPOOL, (int)nb);
-}
-
-static void link_failed(struct stream *s, int err)
-{
-        s->failed = true;
-        emit(s, STREAM_EV_LINK_ERROR, err);
-}
-
-/* Sends queued packets until the socket pushes back. */
-static void flush_queue(struct stream *s)
-{
-        uint64_t t = now_ns();
-        bool congested = false;
-
-        while (s->q_count) {
-                struct packet *pk = &s->queue[s->q_head];
-                ssize_t n;
-
-                /* The header is written at send time: sequence numbers stay
-                 * continuous over packets dropped from the queue, while the
-                 * timestamp keeps the capture time of the audio. */
-                rtp_sbc_write_header(&s->rtp, pk->data, pk->timestamp, pk->sbc_header);
-                n = send(s->p.fd, pk->data, pk->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-                if (n < 0) {
-                        s->rtp.seq--;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                                congested = true;
-                                atomic_fetch_add(&s->stats.congestion, 1);
-                                break;
-                        }
-                        if (errno == EINTR)
-                                continue;
-                        link_failed(s, errno);
-                        return;
-                }
-                record_latency(s, pk, t);
-                atomic_fetch_add_explicit(&s->stats.packets, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&s->stats.bytes, (uint64_t)n, memory_order_relaxed);
-                if (!(pk->sbc_header & RTP_SBC_FRAGMENTED)) {
-                        unsigned nframes = pk->sbc_header & 0x0f;
-                        atomic_fetch_add_explicit(&s->stats.frames, nframes, memory_order_relaxed);
-                        if (nframes == rtp_sbc_frames_per_packet(usable_mtu(s),
-                                                                 (pk->len - RTP_SBC_OVERHEAD) / nframes))
-                                atomic_fetch_add_explicit(&s->stats.full_packets, 1,
-                                                          memory_order_relaxed);
-                } else if (pk->sbc_header & RTP_SBC_LAST) {
-                        atomic_fetch_add_explicit(&s->stats.frames, 1, memory_order_relaxed);
-                        atomic_fetch_add_explicit(&s->stats.full_packets, 1, memory_order_relaxed);
-                }
-                pop_head(s);
-        }
-        {
-                uint64_t samples = (uint64_t)s->q_audio_packets * s->frames_per_packet * s->frame_samples +
-                                   (uint64_t)socket_queued_bytes(s) / (s->frame_len ? s->frame_len : 1) *
-                                   s->frame_samples;
-                atomic_store_explicit(&s->stats.queue_us,
-                                      (uint32_t)(samples * 1000000ull / s->p.sbc.rate),
-                                      memory_order_relaxed);
-        }
-        adapt_bitpool(s, congested, t);
-}
-
-/* ---- capture ------------------------------------------------------------ */
+/* ---- capture -------------------------------------------------------------- */
 
 static void note_xrun(struct stream *s, uint64_t t)
 {
         atomic_fetch_add(&s->stats.xruns, 1);
-        /* one event per burst: xruns closer than a second apart belong together */
+        /* one event per burst: xruns closer than a second belong together */
         if (s->xrun_burst && t - s->last_xrun_ns > 1000000000ull) {
-                emit(s, STREAM_EV_XRUN_BURST, (int)s->xrun_burst);
+                emit(s, STREAM_EV_XRUN_BURST, (int)s->xrun_burst, -1);
                 s->xrun_burst = 0;
         }
         s->xrun_burst++;
         s->last_xrun_ns = t;
 }
 
-static int recover(struct stream *s, int err)
+/* snd_pcm_recover, then restart: a capture stream stays stopped after an
+ * overrun until started again. The audio in between is lost; the RTP
+ * clock simply goes on with what comes next. */
+static int recover(struct stream *s, snd_pcm_t *pcm, int err)
 {
         int r;
 
         note_xrun(s, now_ns());
-        r = snd_pcm_recover(s->p.pcm, err, 1);
+        r = snd_pcm_recover(pcm, err, 1);
         if (r < 0)
                 return r;
-        /* after an overrun the audio in between is gone: the RTP clock
-         * keeps following capture time is not knowable, so it simply
-         * continues; what is lost is counted */
-        r = snd_pcm_start(s->p.pcm);
+        r = snd_pcm_start(pcm);
         return r == -EBADFD ? 0 : r;
 }
 
-static void capture_pump(struct stream *s)
+static void capture_failed(struct stream *s, int cat, int err)
 {
+        s->cap_failed[cat] = true;
+        emit(s, STREAM_EV_CAPTURE_ERROR, err, cat);
+}
+
+/* Reads up to n frames from a secondary capture; what it lacks is silence,
+ * what it has beyond two periods (a faster clock) is dropped. */
+static void read_secondary(struct stream *s, int cat, size_t n)
+{
+        snd_pcm_t *pcm = s->p.capture[cat];
+        snd_pcm_sframes_t got, avail;
+        size_t have = 0;
+
+        if (!pcm || s->cap_failed[cat]) {
+                memset(s->cap[cat], 0, n * 2 * sizeof(int16_t));
+                return;
+        }
+        avail = snd_pcm_avail_update(pcm);
+        if (avail < 0) {
+                if (recover(s, pcm, (int)avail) < 0)
+                        capture_failed(s, cat, (int)avail);
+        } else {
+                if ((size_t)avail > n + 2 * (size_t)s->p.period_frames)
+                        snd_pcm_forward(pcm, (snd_pcm_uframes_t)avail - n - s->p.period_frames);
+                got = snd_pcm_readi(pcm, s->cap[cat], n);
+                if (got > 0)
+                        have = (size_t)got;
+                else if (got < 0 && got != -EAGAIN && recover(s, pcm, (int)got) < 0)
+                        capture_failed(s, cat, (int)got);
+        }
+        if (have < n)
+                memset(s->cap[cat] + have * 2, 0, (n - have) * 2 * sizeof(int16_t));
+}
+
+static void play_local(struct stream *s, size_t n)
+{
+        snd_pcm_t *pcm = s->p.local;
+        const int16_t *buf = s->local_mix;
+        int retried = 0;
+
+        if (!pcm || s->local_failed)
+                return;
+        if (!s->local_running) {
+                if (snd_pcm_prepare(pcm) < 0) {
+                        s->local_failed = true;
+                        emit(s, STREAM_EV_LOCAL_ERROR, -EIO, -1);
+                        return;
+                }
+                s->local_running = true;
+        }
+        while (n) {
+                snd_pcm_sframes_t w = snd_pcm_writei(pcm, buf, n);
+
+                if (w == -EAGAIN) {
+                        /* the local clock runs slower than capture's */
+                        atomic_fetch_add(&s->stats.local_dropped, n);
+                        return;
+                }
+                if (w < 0) {
+                        if (retried++ || snd_pcm_recover(pcm, (int)w, 1) < 0) {
+                                s->local_failed = true;
+                                emit(s, STREAM_EV_LOCAL_ERROR, (int)w, -1);
+                                return;
+                        }
+                        atomic_fetch_add(&s->stats.local_underruns, 1);
+                        continue;
+                }
+                if (atomic_load_explicit(&s->stats.local_start_ns, memory_order_relaxed) == 0)
+                        atomic_store(&s->stats.local_start_ns, now_ns());
+                atomic_fetch_add_explicit(&s->stats.local_frames, (uint64_t)w, memory_order_relaxed);
+                buf += w * 2;
+                n -= (size_t)w;
+        }
+}
+
+/* One step: n frames from every capture, mixed and sent where routed. */
+static void process(struct stream *s, size_t n, uint64_t read_ns)
+{
+        unsigned routes = atomic_load_explicit(&s->routes, memory_order_relaxed);
+        bool to_bt = s->bt && !s->bt_stalled;
+        bool local_needed = false;
+
+        for (int c = 0; c < CAT_COUNT; c++)
+                if (c != s->master)
+                        read_secondary(s, c, n);
+        memset(s->bt_mix, 0, n * 2 * sizeof(int16_t));
+        memset(s->local_mix, 0, n * 2 * sizeof(int16_t));
+        for (int c = 0; c < CAT_COUNT; c++) {
+                bool bt = to_bt && (routes & (1u << c));
+                if (!s->p.capture[c])
+                        continue;
+                mixer_add(bt ? s->bt_mix : s->local_mix, s->cap[c], n * 2);
+                local_needed |= !bt;
+        }
+        if (s->bt) {
+                if (to_bt) {
+                        mixer_gain(s->bt_mix, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
+                        if (sbc_sender_push(&s->sender, s->bt_mix, n, read_ns) < 0)
+                                bt_fail(s, EIO);
+                        else
+                                atomic_fetch_add_explicit(&s->stats.bt_frames, n, memory_order_relaxed);
+                } else {
+                        /* stalled: keep RTP time true to capture time */
+                        sbc_sender_skip(&s->sender, n);
+                }
+        }
+        /* the local output runs only while something plays there, so a
+         * board streaming everything to Bluetooth keeps its amplifier idle */
+        if (local_needed) {
+                play_local(s, n);
+        } else if (s->local_running) {
+                snd_pcm_drop(s->p.local);
+                s->local_running = false;
+        }
+}
+
+static void pump_master(struct stream *s)
+{
+        snd_pcm_t *pcm = s->p.capture[s->master];
+
         for (;;) {
                 snd_pcm_sframes_t avail, got;
-                size_t room;
 
-                avail = snd_pcm_avail_update(s->p.pcm);
+                avail = snd_pcm_avail_update(pcm);
                 if (avail < 0) {
-                        int r = recover(s, (int)avail);
-                        if (r < 0) {
-                                s->failed = true;
-                                emit(s, STREAM_EV_CAPTURE_ERROR, r);
-                        }
+                        int r = recover(s, pcm, (int)avail);
+                        if (r < 0)
+                                capture_failed(s, s->master, r);
                         return;
                 }
                 if (avail == 0)
                         return;
-                room = PCM_CHUNK_FRAMES - s->pcm_fill;
-                if ((size_t)avail > room)
-                        avail = (snd_pcm_sframes_t)room;
-                got = snd_pcm_readi(s->p.pcm, s->pcm + s->pcm_fill * s->p.pcm_channels,
-                                    (snd_pcm_uframes_t)avail);
-                if (got == -EAGAIN)
+                if (avail > CHUNK_FRAMES)
+                        avail = CHUNK_FRAMES;
+                got = snd_pcm_readi(pcm, s->cap[s->master], (snd_pcm_uframes_t)avail);
+                if (got == -EAGAIN || got == 0)
                         return;
                 if (got < 0) {
-                        int r = recover(s, (int)got);
-                        if (r < 0) {
-                                s->failed = true;
-                                emit(s, STREAM_EV_CAPTURE_ERROR, r);
-                        }
+                        int r = recover(s, pcm, (int)got);
+                        if (r < 0)
+                                capture_failed(s, s->master, r);
                         return;
                 }
-                s->pcm_fill += (size_t)got;
-                s->pcm_read_ns = now_ns();
-                encode_staged(s);
-                if (s->failed)
-                        return;
+                atomic_fetch_add_explicit(&s->stats.capture_frames, (uint64_t)got, memory_order_relaxed);
+                process(s, (size_t)got, now_ns());
                 /* a full queue waits for the socket before more is read, so
-                 * an unclocked source is throttled by the speaker instead
-                 * of being dropped */
-                if (queue_full(s))
+                 * an unclocked source is throttled by the speaker instead of
+                 * being dropped */
+                if (s->bt && !s->bt_stalled && sbc_sender_queue_full(&s->sender))
                         return;
         }
 }
 
-/* ---- commands ----------------------------------------------------------- */
+/* ---- commands ------------------------------------------------------------- */
 
-static void start_stream(struct stream *s, const struct stream_params *p)
+static void start_engine(struct stream *s, const struct stream_params *p)
 {
-        uint32_t rnd[3] = { 0x1234, 0x5678, 0x9abc };
-        socklen_t sl = sizeof(int);
-        int v = 0;
-
         s->p = *p;
         s->active = true;
-        s->failed = false;
-        if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) < 0) {
-                /* fixed values are as valid for RTP, just less unique */
-        }
-        rtp_stream_init(&s->rtp, rnd[0], (uint16_t)rnd[1], rnd[2]);
-        s->next_ts = rnd[2];
-        s->pcm_fill = 0;
-        s->q_head = s->q_count = s->q_audio_packets = 0;
-        s->building = NULL;
-        s->frame_samples = sbc_frame_samples(&p->sbc);
-        s->bitpool = p->sbc.max_bitpool;
-        s->sbc.bitpool = (uint8_t)s->bitpool;
-        packet_geometry(s);
-        s->last_congestion_ns = 0;
-        s->last_bitpool_change_ns = now_ns();
+        s->local_failed = false;
+        s->local_running = true;    /* configured and prepared by the main thread */
         s->xrun_burst = 0;
-        atomic_store(&s->stats.bitpool, s->bitpool);
-        s->sock_family = 0;
-        if (getsockopt(p->fd, SOL_SOCKET, SO_DOMAIN, &v, &sl) == 0)
-                s->sock_family = v;
-        sl = sizeof(int);
-        s->sndbuf = 0;
-        if (getsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &v, &sl) == 0 && v > 0)
-                s->sndbuf = (size_t)v;
-
-        v = snd_pcm_start(p->pcm);
-        if (v < 0 && v != -EBADFD) {
-                s->failed = true;
-                emit(s, STREAM_EV_CAPTURE_ERROR, v);
+        s->master = -1;
+        for (int c = 0; c < CAT_COUNT; c++) {
+                s->cap_failed[c] = false;
+                if (p->capture[c] && s->master < 0)
+                        s->master = c;
+        }
+        for (int c = 0; c < CAT_COUNT; c++) {
+                int r;
+                if (!p->capture[c])
+                        continue;
+                r = snd_pcm_start(p->capture[c]);
+                if (r < 0 && r != -EBADFD)
+                        capture_failed(s, c, r);
         }
 }
 
-static void stop_stream(struct stream *s)
+static void stop_engine(struct stream *s)
 {
         if (!s->active)
                 return;
         if (s->xrun_burst)
-                emit(s, STREAM_EV_XRUN_BURST, (int)s->xrun_burst);
-        snd_pcm_drop(s->p.pcm);
+                emit(s, STREAM_EV_XRUN_BURST, (int)s->xrun_burst, -1);
+        for (int c = 0; c < CAT_COUNT; c++)
+                if (s->p.capture[c])
+                        snd_pcm_drop(s->p.capture[c]);
+        if (s->p.local)
+                snd_pcm_drop(s->p.local);
         s->active = false;
-        s->failed = false;
+        s->bt = false;
+}
+
+static void attach_bt(struct stream *s, const struct stream_bt_params *bt)
+{
+        uint32_t seeds[3] = { 0x1234, 0x5678, 0x9abc };
+
+        if (getrandom(seeds, sizeof(seeds), GRND_NONBLOCK) < 0) {
+                /* fixed values are as valid for RTP, just less unique */
+        }
+        sbc_sender_init(&s->sender, bt->fd, bt->write_mtu, &bt->sbc, &s->sbc, &s->stats, seeds);
+        s->bt = true;
+        s->bt_stalled = false;
+        s->sender.last_send_ns = now_ns();
 }
 
 /* Returns false when the thread must exit. */
 static bool handle_commands(struct stream *s)
 {
-        uint64_t n;
         struct command c;
+        uint64_t n;
 
-        if (read(s->cmd_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
-                /* eventfd reads only fail when empty */
+        if (read(s->cmd_fd, &n, sizeof(n)) < 0) {
+                /* EAGAIN: the counter was drained by an earlier read */
         }
         while (ring_pop(&s->cmd_ring, &c)) {
                 switch (c.type) {
                 case CMD_START:
-                        stop_stream(s);
-                        start_stream(s, &c.params);
-                        ack(s);
+                        stop_engine(s);
+                        start_engine(s, &c.params);
                         break;
                 case CMD_STOP:
-                        stop_stream(s);
-                        ack(s);
+                        stop_engine(s);
+                        break;
+                case CMD_ATTACH_BT:
+                        attach_bt(s, &c.bt);
+                        break;
+                case CMD_DETACH_BT:
+                        s->bt = false;
                         break;
                 case CMD_QUIT:
-                        stop_stream(s);
+                        stop_engine(s);
                         ack(s);
                         return false;
                 }
+                ack(s);
         }
         return true;
 }
@@ -571,30 +408,31 @@ static void *thread_main(void *data)
         for (;;) {
                 struct pollfd fds[MAX_POLL_FDS];
                 unsigned n = 0, npcm = 0, sock_idx = 0;
-                int timeout = -1;
+                int timeout = -1, r;
+                bool throttled = false;
 
                 fds[n++] = (struct pollfd){ .fd = s->cmd_fd, .events = POLLIN };
-                if (s->active && !s->failed) {
-                        bool full = queue_full(s);
-
-                        if (!full) {
-                                int c = snd_pcm_poll_descriptors(s->p.pcm, fds + n, MAX_POLL_FDS - 2);
+                if (s->active && s->master >= 0 && !s->cap_failed[s->master]) {
+                        throttled = s->bt && !s->bt_stalled && sbc_sender_queue_full(&s->sender);
+                        if (!throttled) {
+                                int c = snd_pcm_poll_descriptors(s->p.capture[s->master], fds + n,
+                                                                 MAX_POLL_FDS - 2);
                                 if (c > 0)
                                         npcm = (unsigned)c;
                         }
                         n += npcm;
+                }
+                if (s->active && s->bt) {
                         sock_idx = n;
-                        fds[n++] = (struct pollfd){ .fd = s->p.fd,
-                                                    .events = s->q_count ? POLLOUT : 0 };
-                        if (full) {
-                                /* wait for the socket at most one packet's time,
-                                 * then drop the oldest packet and read on */
-                                timeout = (int)((uint64_t)s->frames_per_packet * s->frame_samples *
-                                                1000 / s->p.sbc.rate) + 1;
-                        }
+                        fds[n++] = (struct pollfd){ .fd = s->sender.fd,
+                                                    .events = sbc_sender_has_queued(&s->sender) ? POLLOUT : 0 };
+                        /* wait for the socket at most one packet's time, then
+                         * drop the oldest packet and read on */
+                        if (throttled || sbc_sender_has_queued(&s->sender))
+                                timeout = (int)sbc_sender_packet_ms(&s->sender) + 1;
                 }
 
-                int r = poll(fds, n, timeout);
+                r = poll(fds, n, timeout);
                 if (r < 0 && errno != EINTR)
                         continue;
                 atomic_fetch_add_explicit(&s->stats.wakeups, 1, memory_order_relaxed);
@@ -604,31 +442,29 @@ static void *thread_main(void *data)
                                 return NULL;
                         continue;
                 }
-                if (!s->active || s->failed)
+                if (!s->active)
                         continue;
-
-                if (fds[sock_idx].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                if (s->bt && (fds[sock_idx].revents & (POLLHUP | POLLERR | POLLNVAL))) {
                         int err = 0;
                         socklen_t sl = sizeof(err);
-                        if (getsockopt(s->p.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err == 0)
+                        if (getsockopt(s->sender.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err == 0)
                                 err = fds[sock_idx].revents & POLLNVAL ? EBADF : ECONNRESET;
-                        link_failed(s, err);
-                        continue;
+                        bt_fail(s, err);
                 }
-                if (r == 0 && queue_full(s))
-                        drop_oldest(s);     /* the socket stayed full a packet's time */
+                if (r == 0 && s->bt && throttled)
+                        sbc_sender_drop_oldest(&s->sender);   /* the socket stayed full */
                 if (npcm) {
                         unsigned short rev = 0;
-                        if (snd_pcm_poll_descriptors_revents(s->p.pcm, fds + 1, npcm, &rev) < 0 ||
+                        if (snd_pcm_poll_descriptors_revents(s->p.capture[s->master], fds + 1, npcm, &rev) < 0 ||
                             (rev & (POLLIN | POLLERR)))
-                                capture_pump(s);
+                                pump_master(s);
                 }
-                if (!s->failed && s->q_count)
-                        flush_queue(s);
+                if (s->bt)
+                        bt_flush(s, now_ns());
         }
 }
 
-/* ---- main-thread API ------------------------------------------------------ */
+/* ---- main-thread API -------------------------------------------------------- */
 
 static int wait_ack(struct stream *s)
 {
@@ -668,7 +504,8 @@ int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
         if (!s)
                 return -ENOMEM;
         s->cmd_fd = s->ev_fd = s->ack_fd = -1;
-        atomic_init(&s->gain, 127);
+        atomic_init(&s->gain, MIXER_UNITY_GAIN);
+        atomic_init(&s->routes, 1u << CAT_MEDIA);
         if (ring_init(&s->cmd_ring, s->cmd_buf, sizeof(struct command), 4) < 0 ||
             ring_init(&s->ev_ring, s->ev_buf, sizeof(struct stream_event), 64) < 0) {
                 r = -EINVAL;
@@ -683,23 +520,22 @@ int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
         }
 
         pthread_attr_init(&attr);
+        r = EPERM;
         if (rt_priority > 0) {
                 struct sched_param sp = { .sched_priority = rt_priority };
                 pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
                 pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
                 pthread_attr_setschedparam(&attr, &sp);
                 r = pthread_create(&s->thread, &attr, thread_main, s);
-                if (r == 0) {
+                if (r == 0)
                         *rt_granted = true;
-                } else if (r == EPERM) {
-                        log_warn("real-time priority %d refused (needs CAP_SYS_NICE or an RLIMIT_RTPRIO); "
-                                 "audio thread runs at normal priority", rt_priority);
-                        pthread_attr_setinheritsched(&attr, PTHREAD_INHERIT_SCHED);
-                        r = pthread_create(&s->thread, &attr, thread_main, s);
-                }
-        } else {
-                r = pthread_create(&s->thread, &attr, thread_main, s);
+                else if (r == EPERM)
+                        log_warn("real-time priority %d refused (needs CAP_SYS_NICE or RLIMIT_RTPRIO); "
+                                 "the audio thread runs at normal priority", rt_priority);
+                pthread_attr_setinheritsched(&attr, PTHREAD_INHERIT_SCHED);
         }
+        if (r == EPERM)
+                r = pthread_create(&s->thread, &attr, thread_main, s);
         pthread_attr_destroy(&attr);
         if (r != 0) {
                 r = -r;
@@ -728,7 +564,7 @@ void stream_destroy(struct stream *s)
                 return;
         if (s->thread_started) {
                 if (send_command(s, &c) < 0)
-                        log_err("audio thread did not answer QUIT");
+                        log_err("the audio thread did not answer QUIT");
                 pthread_join(s->thread, NULL);
         }
         if (s->sbc_ready)
@@ -742,23 +578,20 @@ void stream_destroy(struct stream *s)
 int stream_start(struct stream *s, const struct stream_params *p)
 {
         struct command c = { .type = CMD_START, .params = *p };
+        bool any = false;
         int r;
 
+        for (int i = 0; i < CAT_COUNT; i++)
+                any |= p->capture[i] != NULL;
+        if (!any || p->rate == 0)
+                return -EINVAL;
         if (atomic_load(&s->running))
                 return -EBUSY;
-        if (p->pcm_channels != p->sbc.channels && !(p->pcm_channels == 2 && p->sbc.channels == 2))
-                return -EINVAL;
-        if (s->sbc_ready) {
-                sbc_finish(&s->sbc);
-                s->sbc_ready = false;
-        }
-        if (sbc_init_a2dp(&s->sbc, 0, p->config, A2DP_SBC_INFO_LEN) < 0)
-                return -EINVAL;
-        s->sbc.endian = SBC_LE;
-        s->sbc_ready = true;
         r = send_command(s, &c);
-        if (r == 0)
+        if (r == 0) {
+                s->rate = p->rate;
                 atomic_store(&s->running, true);
+        }
         return r;
 }
 
@@ -771,6 +604,7 @@ int stream_stop(struct stream *s)
                 return 0;
         r = send_command(s, &c);
         atomic_store(&s->running, false);
+        atomic_store(&s->bt_attached, false);
         return r;
 }
 
@@ -779,9 +613,59 @@ bool stream_running(struct stream *s)
         return atomic_load(&s->running);
 }
 
+unsigned stream_rate(struct stream *s)
+{
+        return atomic_load(&s->running) ? s->rate : 0;
+}
+
+int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt)
+{
+        struct command c = { .type = CMD_ATTACH_BT, .bt = *bt };
+        int r;
+
+        if (!atomic_load(&s->running) || bt->sbc.rate != s->rate || bt->sbc.channels != 2)
+                return -EINVAL;
+        if (atomic_load(&s->bt_attached))
+                return -EBUSY;
+        if (s->sbc_ready) {
+                sbc_finish(&s->sbc);
+                s->sbc_ready = false;
+        }
+        if (sbc_init_a2dp(&s->sbc, 0, bt->config, A2DP_SBC_INFO_LEN) < 0)
+                return -EINVAL;
+        s->sbc.endian = SBC_LE;
+        s->sbc_ready = true;
+        r = send_command(s, &c);
+        if (r == 0)
+                atomic_store(&s->bt_attached, true);
+        return r;
+}
+
+int stream_detach_bt(struct stream *s)
+{
+        struct command c = { .type = CMD_DETACH_BT };
+        int r;
+
+        if (!atomic_load(&s->bt_attached))
+                return 0;
+        r = send_command(s, &c);
+        atomic_store(&s->bt_attached, false);
+        return r;
+}
+
+bool stream_bt_attached(struct stream *s)
+{
+        return atomic_load(&s->bt_attached);
+}
+
+void stream_set_routes(struct stream *s, unsigned bt_mask)
+{
+        atomic_store(&s->routes, bt_mask);
+}
+
 void stream_set_gain(struct stream *s, unsigned gain)
 {
-        atomic_store(&s->gain, gain > 127 ? 127 : gain);
+        atomic_store(&s->gain, gain > MIXER_UNITY_GAIN ? MIXER_UNITY_GAIN : gain);
 }
 
 int stream_event_fd(struct stream *s)
@@ -802,23 +686,6 @@ bool stream_next_event(struct stream *s, struct stream_event *ev)
 const struct stream_stats *stream_stats(struct stream *s)
 {
         return &s->stats;
-}
-
-void stream_stats_reset(struct stream *s)
-{
-        struct stream_stats *st = &s->stats;
-
-        atomic_store(&st->packets, 0);
-        atomic_store(&st->bytes, 0);
-        atomic_store(&st->frames, 0);
-        atomic_store(&st->full_packets, 0);
-        atomic_store(&st->xruns, 0);
-        atomic_store(&st->congestion, 0);
-        atomic_store(&st->dropped_frames, 0);
-        atomic_store(&st->wakeups, 0);
-        atomic_store(&st->latency_max_us, 0);
-        for (unsigned i = 0; i < STREAM_LATENCY_BUCKETS; i++)
-                atomic_store(&st->latency_hist[i], 0);
 }
 
 uint32_t stream_latency_percentile(const struct stream_stats *st, unsigned pct)

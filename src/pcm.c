@@ -1,17 +1,12 @@
-#include "capture.h"
+#include "pcm.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-int capture_error_is_transient(int err)
+int pcm_open(snd_pcm_t **out, const char *name, snd_pcm_stream_t dir,
+             const struct pcm_config *cfg, unsigned *period_frames, char *err, size_t err_len)
 {
-        return err == -ENOENT || err == -EBUSY || err == -ENODEV || err == -EAGAIN ||
-               err == -ENXIO;
-}
-
-int capture_open(snd_pcm_t **out, const char *name, const struct capture_config *cfg,
-                 unsigned *period_frames, char *err, size_t err_len)
-{
+        const char *kind = dir == SND_PCM_STREAM_CAPTURE ? "capture" : "local output";
         snd_pcm_t *pcm = NULL;
         snd_pcm_hw_params_t *hw;
         snd_pcm_sw_params_t *sw;
@@ -20,9 +15,9 @@ int capture_open(snd_pcm_t **out, const char *name, const struct capture_config 
         const char *what;
         int r;
 
-        r = snd_pcm_open(&pcm, name, SND_PCM_STREAM_CAPTURE, SND_PCM_NONBLOCK);
+        r = snd_pcm_open(&pcm, name, dir, SND_PCM_NONBLOCK);
         if (r < 0) {
-                snprintf(err, err_len, "cannot open capture '%s': %s", name, snd_strerror(r));
+                snprintf(err, err_len, "cannot open %s '%s': %s", kind, name, snd_strerror(r));
                 return r;
         }
         snd_pcm_hw_params_alloca(&hw);
@@ -60,8 +55,10 @@ int capture_open(snd_pcm_t **out, const char *name, const struct capture_config 
         what = "software parameters refused";
         if ((r = snd_pcm_sw_params_current(pcm, sw)) < 0 ||
             (r = snd_pcm_sw_params_set_avail_min(pcm, sw, period)) < 0 ||
-            /* started explicitly by the audio thread */
-            (r = snd_pcm_sw_params_set_start_threshold(pcm, sw, buffer * 2)) < 0 ||
+            /* capture is started explicitly by the audio thread; playback
+             * starts once a period is queued */
+            (r = snd_pcm_sw_params_set_start_threshold(pcm, sw, dir == SND_PCM_STREAM_CAPTURE
+                                                                ? buffer * 2 : period)) < 0 ||
             (r = snd_pcm_sw_params_set_tstamp_mode(pcm, sw, SND_PCM_TSTAMP_ENABLE)) < 0 ||
             (r = snd_pcm_sw_params(pcm, sw)) < 0)
                 goto fail;
@@ -73,7 +70,7 @@ int capture_open(snd_pcm_t **out, const char *name, const struct capture_config 
         *out = pcm;
         return 0;
 fail:
-        snprintf(err, err_len, "capture '%s' (%u Hz, %u channels): %s: %s", name, cfg->rate,
+        snprintf(err, err_len, "%s '%s' (%u Hz, %u channels): %s: %s", kind, name, cfg->rate,
                  cfg->channels, what, snd_strerror(r));
         snd_pcm_close(pcm);
         return r;

@@ -1,0 +1,99 @@
+/* Saved user settings: what the user chose survives restarts and reboots.
+ *
+ * The file is <state-dir>/state, a small text file:
+ *
+ *   a2dpsrc-state 1
+ *   speaker-mode=false
+ *   route.media=bluetooth
+ *   route.alerts=local
+ *   route.voice=local
+ *   volume=64
+ *   idle-suspend=0
+ *   auto-reconnect=true
+ *   last-output=AA:BB:CC:DD:EE:FF
+ *   paired=11:22:33:44:55:66
+ *
+ * The first line names the format version. Keys a reader does not know are
+ * skipped, so adding a key never needs a new version; the version changes
+ * only when a key changes meaning, and a reader refuses versions it does not
+ * know. Missing keys keep their defaults. "paired" repeats, once per
+ * address. Blank lines and lines starting with '#' are skipped.
+ *
+ * The parse and format half is pure (fuzzed, unit tested); the load and save
+ * half is the only part that touches the disk. */
+#ifndef A2DPSRC_STATE_H
+#define A2DPSRC_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "options.h"
+
+#define STATE_VERSION 1
+#define STATE_FILE "state"
+#define STATE_MAX_PAIRED 32
+#define STATE_MAX_FILE (64 * 1024)     /* larger files are not ours */
+#define STATE_FORMAT_MAX 4096          /* fits the largest valid state */
+#define STATE_VOLUME_MAX 127           /* AVRCP absolute volume scale */
+/* Half scale: loud enough to hear that a speaker works, low enough not to
+ * blast a speaker of unknown loudness on its first connection. */
+#define STATE_VOLUME_DEFAULT 64
+#define STATE_ADDR_LEN 18              /* "AA:BB:CC:DD:EE:FF" and its NUL */
+
+enum route { ROUTE_BLUETOOTH, ROUTE_LOCAL };
+
+struct saved_state {
+        bool speaker_mode;
+        enum route routes[CAT_COUNT];
+        uint8_t volume;                          /* 0-127 */
+        uint32_t idle_suspend;                   /* seconds, 0 = never */
+        bool auto_reconnect;
+        char last_output[STATE_ADDR_LEN];        /* "" = none */
+        unsigned n_paired;
+        char paired[STATE_MAX_PAIRED][STATE_ADDR_LEN]; /* paired by us */
+};
+
+void state_defaults(struct saved_state *s);
+
+const char *route_name(enum route r);
+int route_from_name(const char *name);
+
+/* text need not be NUL-terminated. Returns 0, or -EINVAL with "line N: ..."
+ * in err (which may be NULL); out is then set to the defaults. Any byte
+ * sequence is safe to pass. */
+int state_parse(const char *text, size_t len, struct saved_state *out,
+                char *err, size_t err_len);
+
+/* Writes the file's text with a NUL after it. Returns its length, -EINVAL
+ * when s holds something state_parse would refuse (so nothing unreadable is
+ * ever saved), -ENOSPC when buf is too small (STATE_FORMAT_MAX is enough).
+ * Addresses are written in upper case, as BlueZ spells them; otherwise
+ * state_parse(state_format(s)) gives back s exactly. */
+int state_format(const struct saved_state *s, char *buf, size_t len);
+
+/* The list of devices we paired. Addresses are compared without regard to
+ * case. add: 0, or -EINVAL (bad address), -ENOSPC (list full); adding one
+ * that is there already is 0. remove: 0, or -ENOENT. */
+bool state_paired_contains(const struct saved_state *s, const char *addr);
+int state_paired_add(struct saved_state *s, const char *addr);
+int state_paired_remove(struct saved_state *s, const char *addr);
+
+/* Returned by state_load when the file was corrupt and was set aside. */
+#define STATE_LOAD_CORRUPT 1
+
+/* Reads <dir>/state into out. A missing file gives the defaults and 0. A
+ * corrupt one is renamed to state.corrupt-<unix time> (kept for a human to
+ * look at), out gets the defaults and the return is STATE_LOAD_CORRUPT with
+ * the reason and the new name in err, for the caller to log once. A file
+ * that cannot be read at all gives the defaults and a negative errno. A
+ * leftover state.tmp from an interrupted save is removed. */
+int state_load(const char *dir, struct saved_state *out, char *err, size_t err_len);
+
+/* Replaces <dir>/state atomically: state.tmp (mode 0600) is written and
+ * fsynced, renamed over state, and the directory is fsynced. On failure the
+ * negative errno is returned, state.tmp is removed and the previous file is
+ * still there, whole. */
+int state_save(const char *dir, const struct saved_state *s);
+
+#endif

@@ -1,0 +1,584 @@
+/* a2dpsrcctl: the command line over a2dpsrcd's org.a2dpsrc.Manager1.
+ * Arguments are checked (ctl-format.c) before anything touches the bus, so a
+ * typo never reaches the daemon. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <dbus/dbus.h>
+
+#include "ctl-format.h"
+
+#define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
+
+struct ctl {
+        DBusConnection *conn;
+        const struct ctl_args *args;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+        (void)sig;
+        interrupted = 1;
+}
+
+static int report(const struct ctl *c, const DBusError *e)
+{
+        char text[512];
+        bool not_running;
+
+        ctl_error_text(e->name, e->message, c->args->timeout_ms, text, sizeof(text), &not_running);
+        fprintf(stderr, "a2dpsrcctl: %s\n", text);
+        if (c->args->verbose)
+                fprintf(stderr, "a2dpsrcctl: D-Bus error %s: %s\n", e->name,
+                        e->message ? e->message : "");
+        return CTL_EXIT_FAILED;
+}
+
+static int out_of_memory(void)
+{
+        fprintf(stderr, "a2dpsrcctl: out of memory\n");
+        return CTL_EXIT_FAILED;
+}
+
+/* Sends m (consumed) and waits. NULL after the error was printed. */
+static DBusMessage *call(const struct ctl *c, DBusMessage *m)
+{
+        DBusMessage *reply;
+        DBusError e;
+
+        if (!m) {
+                out_of_memory();
+                return NULL;
+        }
+        dbus_error_init(&e);
+        reply = dbus_connection_send_with_reply_and_block(c->conn, m, c->args->timeout_ms, &e);
+        dbus_message_unref(m);
+        if (!reply) {
+                report(c, &e);
+                dbus_error_free(&e);
+        }
+        return reply;
+}
+
+static DBusMessage *method(const char *member)
+{
+        return dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, CTL_IFACE, member);
+}
+
+/* A method with no argument or one string; the reply carries nothing. */
+static int call_simple(const struct ctl *c, const char *member, const char *arg)
+{
+        DBusMessage *m = method(member), *reply;
+
+        if (m && arg && !dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        reply = call(c, m);
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        dbus_message_unref(reply);
+        return CTL_EXIT_OK;
+}
+
+/* Properties.Get: *reply holds the message *value points into. */
+static int get_property(const struct ctl *c, const char *name, DBusMessage **reply,
+                        DBusMessageIter *value)
+{
+        DBusMessage *m = dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, PROPERTIES_IFACE, "Get");
+        const char *iface = CTL_IFACE;
+        DBusMessageIter it;
+
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
+                                           DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        *reply = call(c, m);
+        if (!*reply)
+                return CTL_EXIT_FAILED;
+        if (!dbus_message_iter_init(*reply, &it) ||
+            dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_VARIANT) {
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed %s\n", name);
+                dbus_message_unref(*reply);
+                *reply = NULL;
+                return CTL_EXIT_FAILED;
+        }
+        dbus_message_iter_recurse(&it, value);
+        return CTL_EXIT_OK;
+}
+
+/* Properties.Set, up to the open variant; fill it, then set_property_send. */
+static DBusMessage *set_property_begin(const char *name, const char *sig,
+                                       DBusMessageIter *it, DBusMessageIter *var)
+{
+        DBusMessage *m = dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, PROPERTIES_IFACE, "Set");
+        const char *iface = CTL_IFACE;
+
+        if (!m)
+                return NULL;
+        dbus_message_iter_init_append(m, it);
+        if (!dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &iface) ||
+            !dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &name) ||
+            !dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, sig, var)) {
+                dbus_message_unref(m);
+                return NULL;
+        }
+        return m;
+}
+
+static int set_property_send(const struct ctl *c, DBusMessage *m, DBusMessageIter *it,
+                             DBusMessageIter *var)
+{
+        DBusMessage *reply;
+
+        if (!dbus_message_iter_close_container(it, var)) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        reply = call(c, m);
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        dbus_message_unref(reply);
+        return CTL_EXIT_OK;
+}
+
+static int set_basic(const struct ctl *c, const char *name, int type, const void *value)
+{
+        char sig[2] = { (char)type, '\0' };
+        DBusMessageIter it, var;
+        DBusMessage *m = set_property_begin(name, sig, &it, &var);
+
+        if (!m)
+                return out_of_memory();
+        if (!dbus_message_iter_append_basic(&var, type, value)) {
+                dbus_message_iter_abandon_container(&it, &var);
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        return set_property_send(c, m, &it, &var);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int cmd_status(const struct ctl *c)
+{
+        DBusMessage *m = dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, PROPERTIES_IFACE, "GetAll");
+        const char *iface = CTL_IFACE;
+        DBusMessage *reply;
+        DBusMessageIter it;
+        int r = CTL_EXIT_OK;
+
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        reply = call(c, m);
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        if (!dbus_message_iter_init(reply, &it) || ctl_print_properties(stdout, &it) < 0) {
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent malformed properties\n");
+                r = CTL_EXIT_FAILED;
+        }
+        dbus_message_unref(reply);
+        return r;
+}
+
+/* GetDevices; *devs is malloc'ed. */
+static int get_devices(const struct ctl *c, struct ctl_device **devs, size_t *n)
+{
+        DBusMessage *reply = call(c, method("GetDevices"));
+        DBusMessageIter it;
+        int r;
+
+        *devs = NULL;
+        *n = 0;
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        if (!dbus_message_iter_init(reply, &it) ||
+            strcmp(dbus_message_get_signature(reply), "aa{sv}") != 0) {
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed device list\n");
+                dbus_message_unref(reply);
+                return CTL_EXIT_FAILED;
+        }
+        r = ctl_devices_parse(&it, devs, n);
+        dbus_message_unref(reply);
+        if (r < 0)
+                return out_of_memory();
+        return CTL_EXIT_OK;
+}
+
+static void print_device(const char *prefix, const struct ctl_device *d)
+{
+        char line[256];
+
+        ctl_device_format(d, line, sizeof(line));
+        printf("%s%s\n", prefix, line);
+}
+
+static int cmd_devices(const struct ctl *c)
+{
+        struct ctl_device *devs;
+        size_t n;
+        int r = get_devices(c, &devs, &n);
+
+        if (r != CTL_EXIT_OK)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                print_device("", &devs[i]);
+        if (n == 0)
+                fprintf(stderr, "no devices known (a2dpsrcctl scan looks for some)\n");
+        free(devs);
+        return CTL_EXIT_OK;
+}
+
+static bool seen(char (*list)[18], size_t n, const char *addr)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i], addr) == 0)
+                        return true;
+        return false;
+}
+
+static int cmd_scan(const struct ctl *c)
+{
+        struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+        char (*known)[18] = NULL;
+        size_t n_known = 0, cap = 0;
+        struct ctl_device *devs;
+        bool failed = false;
+        size_t n;
+        int r;
+
+        r = call_simple(c, "StartDiscovery", NULL);
+        if (r != CTL_EXIT_OK)
+                return r;
+        /* Ctrl-C ends the scan early, but discovery must still be stopped;
+         * a second one (SA_RESETHAND) kills as usual */
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, NULL, &old_int);
+        sigaction(SIGTERM, NULL, &old_term);
+        /* an ignored signal stays ignored (nohup, background jobs) */
+        if (old_int.sa_handler != SIG_IGN)
+                sigaction(SIGINT, &sa, NULL);
+        if (old_term.sa_handler != SIG_IGN)
+                sigaction(SIGTERM, &sa, NULL);
+        printf("Scanning for %lu s...\n", (unsigned long)c->args->number);
+        fflush(stdout);
+
+        for (uint32_t t = 0; t <= c->args->number && !interrupted; t++) {
+                if (t > 0) {
+                        struct timespec second = { 1, 0 };
+                        /* EINTR on a signal: the loop condition sees it */
+                        nanosleep(&second, NULL);
+                        if (interrupted)
+                                break;
+                }
+                failed = get_devices(c, &devs, &n) != CTL_EXIT_OK;
+                if (failed)
+                        break;
+                for (size_t i = 0; i < n; i++) {
+                        if (seen(known, n_known, devs[i].address))
+                                continue;
+                        if (n_known == cap) {
+                                size_t ncap = cap ? cap * 2 : 32;
+                                char (*nk)[18] = realloc(known, ncap * sizeof(*nk));
+                                if (!nk)
+                                        break;
+                                known = nk;
+                                cap = ncap;
+                        }
+                        memcpy(known[n_known++], devs[i].address, 18);
+                        /* those known before the scan are in the list below */
+                        if (t > 0)
+                                print_device("found: ", &devs[i]);
+                }
+                free(devs);
+                fflush(stdout);
+        }
+        free(known);
+
+        r = call_simple(c, "StopDiscovery", NULL);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        if (failed || r != CTL_EXIT_OK)
+                return CTL_EXIT_FAILED;
+        printf("\n");
+        return cmd_devices(c);
+}
+
+static int cmd_route(const struct ctl *c)
+{
+        DBusMessage *reply, *m;
+        DBusMessageIter value, dict, it, var, out;
+        bool done = false;
+        int r;
+
+        /* read, change one entry, write back: entries this client does not
+         * know are kept as they are */
+        r = get_property(c, "Routes", &reply, &value);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (dbus_message_iter_get_arg_type(&value) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&value) != DBUS_TYPE_DICT_ENTRY) {
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent malformed Routes\n");
+                dbus_message_unref(reply);
+                return CTL_EXIT_FAILED;
+        }
+        m = set_property_begin("Routes", "a{ss}", &it, &var);
+        if (!m || !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "{ss}", &out))
+                goto oom;
+        dbus_message_iter_recurse(&value, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&dict)) {
+                DBusMessageIter e, entry;
+                const char *k, *v;
+
+                dbus_message_iter_recurse(&dict, &e);
+                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&e, &k);
+                if (!dbus_message_iter_next(&e) || dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&e, &v);
+                if (strcmp(k, c->args->category) == 0) {
+                        v = c->args->target;
+                        done = true;
+                }
+                if (!dbus_message_iter_open_container(&out, DBUS_TYPE_DICT_ENTRY, NULL, &entry) ||
+                    !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &k) ||
+                    !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &v) ||
+                    !dbus_message_iter_close_container(&out, &entry))
+                        goto oom;
+        }
+        if (!done) {
+                DBusMessageIter entry;
+                const char *k = c->args->category, *v = c->args->target;
+
+                if (!dbus_message_iter_open_container(&out, DBUS_TYPE_DICT_ENTRY, NULL, &entry) ||
+                    !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &k) ||
+                    !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &v) ||
+                    !dbus_message_iter_close_container(&out, &entry))
+                        goto oom;
+        }
+        dbus_message_unref(reply);
+        if (!dbus_message_iter_close_container(&var, &out)) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        return set_property_send(c, m, &it, &var);
+
+oom:
+        /* libdbus frees a message with open containers fine */
+        if (m)
+                dbus_message_unref(m);
+        dbus_message_unref(reply);
+        return out_of_memory();
+}
+
+/* ---- monitor ------------------------------------------------------------ */
+
+static void timestamp(char *buf, size_t len)
+{
+        struct timespec ts;
+        struct tm tm;
+        size_t n;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        localtime_r(&ts.tv_sec, &tm);
+        n = strftime(buf, len, "%H:%M:%S", &tm);
+        snprintf(buf + n, len - n, ".%03ld", ts.tv_nsec / 1000000);
+}
+
+static void print_changes(const struct ctl *c, DBusMessage *msg)
+{
+        DBusMessageIter it, dict, inv;
+        const char *iface;
+        char prefix[32];
+
+        if (!dbus_message_iter_init(msg, &it) ||
+            dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_STRING)
+                return;
+        dbus_message_iter_get_basic(&it, &iface);
+        if (strcmp(iface, CTL_IFACE) != 0 || !dbus_message_iter_next(&it) ||
+            dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&it) != DBUS_TYPE_DICT_ENTRY)
+                return;
+        timestamp(prefix, sizeof(prefix) - 1);
+        strcat(prefix, " ");
+        dbus_message_iter_recurse(&it, &dict);
+        while (dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY) {
+                DBusMessageIter e;
+                const char *name;
+
+                dbus_message_iter_recurse(&dict, &e);
+                if (dbus_message_iter_get_arg_type(&e) == DBUS_TYPE_STRING) {
+                        dbus_message_iter_get_basic(&e, &name);
+                        dbus_message_iter_next(&e);
+                        ctl_print_property(stdout, prefix, name, &e);
+                }
+                dbus_message_iter_next(&dict);
+        }
+        /* invalidated: changed without the value; ask for it */
+        if (!dbus_message_iter_next(&it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&it) != DBUS_TYPE_STRING)
+                goto out;
+        dbus_message_iter_recurse(&it, &inv);
+        for (; dbus_message_iter_get_arg_type(&inv) == DBUS_TYPE_STRING; dbus_message_iter_next(&inv)) {
+                DBusMessage *reply;
+                DBusMessageIter value;
+                const char *name;
+
+                dbus_message_iter_get_basic(&inv, &name);
+                if (get_property(c, name, &reply, &value) != CTL_EXIT_OK)
+                        continue;
+                ctl_print_property(stdout, prefix, name, &value);
+                dbus_message_unref(reply);
+        }
+out:
+        fflush(stdout);
+}
+
+static DBusHandlerResult on_signal(DBusConnection *conn, DBusMessage *msg, void *data)
+{
+        const struct ctl *c = data;
+        char prefix[32];
+
+        if (dbus_message_is_signal(msg, PROPERTIES_IFACE, "PropertiesChanged") &&
+            dbus_message_has_path(msg, CTL_PATH)) {
+                print_changes(c, msg);
+        } else if (dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
+                const char *name, *old_owner, *new_owner;
+
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name,
+                                           DBUS_TYPE_STRING, &old_owner, DBUS_TYPE_STRING,
+                                           &new_owner, DBUS_TYPE_INVALID) ||
+                    strcmp(name, CTL_BUS_NAME) != 0)
+                        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+                timestamp(prefix, sizeof(prefix));
+                printf("%s %s\n", prefix, *new_owner ? "a2dpsrcd started" : "a2dpsrcd stopped");
+                fflush(stdout);
+        }
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+static int cmd_monitor(struct ctl *c)
+{
+        static const char *const rules[] = {
+                "type='signal',sender='" CTL_BUS_NAME "',path='" CTL_PATH "',"
+                "interface='" PROPERTIES_IFACE "',member='PropertiesChanged',"
+                "arg0='" CTL_IFACE "'",
+                "type='signal',sender='" DBUS_SERVICE_DBUS "',interface='" DBUS_INTERFACE_DBUS "',"
+                "member='NameOwnerChanged',arg0='" CTL_BUS_NAME "'",
+        };
+        DBusMessage *reply;
+        DBusMessageIter value;
+        DBusError e;
+        int r;
+
+        dbus_error_init(&e);
+        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+                dbus_bus_add_match(c->conn, rules[i], &e);
+                if (dbus_error_is_set(&e)) {
+                        r = report(c, &e);
+                        dbus_error_free(&e);
+                        return r;
+                }
+        }
+        if (!dbus_connection_add_filter(c->conn, on_signal, c, NULL))
+                return out_of_memory();
+        /* subscribed first, then checked: no change falls in between; this
+         * also starts the daemon when the bus can */
+        r = get_property(c, "State", &reply, &value);
+        if (r != CTL_EXIT_OK)
+                return r;
+        dbus_message_unref(reply);
+        /* SIGINT ends us: the bus drops our match rules with the connection */
+        while (dbus_connection_read_write_dispatch(c->conn, -1))
+                ;
+        fprintf(stderr, "a2dpsrcctl: lost the connection to the system bus\n");
+        return CTL_EXIT_FAILED;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int run(struct ctl *c)
+{
+        const struct ctl_args *a = c->args;
+        dbus_bool_t b = a->flag;
+        dbus_uint16_t q = (dbus_uint16_t)a->number;
+        dbus_uint32_t u = a->number;
+
+        switch (a->command) {
+        case CTL_STATUS:
+                return cmd_status(c);
+        case CTL_SPEAKER_MODE:
+                return set_basic(c, "SpeakerMode", DBUS_TYPE_BOOLEAN, &b);
+        case CTL_SCAN:
+                return cmd_scan(c);
+        case CTL_DEVICES:
+                return cmd_devices(c);
+        case CTL_PAIR:
+                return call_simple(c, "Pair", a->address);
+        case CTL_CONNECT:
+                return call_simple(c, "Connect", a->address);
+        case CTL_DISCONNECT:
+                return call_simple(c, "Disconnect", NULL);
+        case CTL_FORGET:
+                return call_simple(c, "Forget", a->address);
+        case CTL_ROUTE:
+                return cmd_route(c);
+        case CTL_DEFAULT_OUTPUT:
+                return call_simple(c, "SetDefaultOutput", a->target);
+        case CTL_VOLUME:
+                return set_basic(c, "Volume", DBUS_TYPE_UINT16, &q);
+        case CTL_AUTO_RECONNECT:
+                return set_basic(c, "AutoReconnect", DBUS_TYPE_BOOLEAN, &b);
+        case CTL_IDLE_SUSPEND:
+                return set_basic(c, "IdleSuspend", DBUS_TYPE_UINT32, &u);
+        case CTL_RESET:
+                return call_simple(c, "Reset", NULL);
+        case CTL_MONITOR:
+                return cmd_monitor(c);
+        }
+        return CTL_EXIT_FAILED;
+}
+
+int main(int argc, char **argv)
+{
+        struct ctl_args args;
+        struct ctl c = { NULL, &args };
+        char err[256];
+        DBusError e;
+        int r;
+
+        r = ctl_parse_args(argc, argv, &args, stdout, err, sizeof(err));
+        if (r > 0)
+                return CTL_EXIT_OK;
+        if (r < 0) {
+                fprintf(stderr, "a2dpsrcctl: %s\nTry 'a2dpsrcctl --help'.\n", err);
+                return CTL_EXIT_USAGE;
+        }
+
+        /* libdbus reads DBUS_SYSTEM_BUS_ADDRESS itself */
+        dbus_error_init(&e);
+        c.conn = dbus_bus_get_private(DBUS_BUS_SYSTEM, &e);
+        if (!c.conn) {
+                fprintf(stderr, "a2dpsrcctl: cannot connect to the system bus: %s\n", e.message);
+                dbus_error_free(&e);
+                return CTL_EXIT_FAILED;
+        }
+        /* report a lost bus ourselves rather than have libdbus _exit() */
+        dbus_connection_set_exit_on_disconnect(c.conn, FALSE);
+        r = run(&c);
+        dbus_connection_close(c.conn);
+        dbus_connection_unref(c.conn);
+        return r;
+}
