@@ -38,11 +38,12 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
-CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c
+CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
-               src/output.c src/dbus-util.c
+               src/output.c src/dbus-util.c src/manager.c src/speaker.c src/agent.c \
+               src/discovery.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
@@ -59,10 +60,12 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 
 TEST_PLUGIN := $(BUILD)/tests/libasound_module_pcm_a2dpsrc_test.so
 ANALYZER    := $(BUILD)/tests/speaker-analyze
+PCM_CLIENT  := $(BUILD)/tests/pcm-client
+GEN_REC     := $(BUILD)/tests/gen-recording
 
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-integration demo install clean deps \
+.PHONY: all check check-unit check-tools check-integration demo install clean deps \
         test-tools lint
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
@@ -103,7 +106,22 @@ $(ANALYZER): tests/tools/speaker-analyze.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
 	    $(shell $(PKG_CONFIG) --libs sbc) -lm
 
-test-tools: $(TEST_PLUGIN) $(ANALYZER)
+$(PCM_CLIENT): tests/alsa/pcm-client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs alsa) -lm
+
+$(GEN_REC): tests/tools/gen-recording.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs sbc) -lm
+
+test-tools: $(TEST_PLUGIN) $(ANALYZER) $(PCM_CLIENT) $(GEN_REC)
+
+# the test instruments themselves: the ALSA plugin and the analyzer
+check-tools: test-tools
+	BUILD=$(BUILD) PYTHON=$(PYTHON) tests/alsa/test_plugin.sh
+	BUILD=$(BUILD) PYTHON=$(PYTHON) tests/tools/test_analyzer.sh
 
 deps:
 	@tools/install-deps.sh
@@ -111,6 +129,7 @@ deps:
 check: deps
 	$(MAKE) all $(UNIT_TESTS) test-tools
 	$(MAKE) check-unit
+	$(MAKE) check-tools
 	$(MAKE) check-integration
 
 check-unit: $(UNIT_TESTS)

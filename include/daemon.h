@@ -11,7 +11,9 @@
 #include <systemd/sd-event.h>
 
 #include "options.h"
+#include "policy.h"
 #include "sbc-config.h"
+#include "state.h"
 
 #define BLUEZ_SERVICE "org.bluez"
 #define A2DP_SOURCE_UUID "0000110a-0000-1000-8000-00805f9b34fb"
@@ -31,6 +33,8 @@ struct adapter {
         char name[32];           /* hciN */
         char address[18];
         bool powered;
+        bool discovering;
+        bool br_edr;             /* can do classic audio (see bluez.c) */
         bool has_media;          /* org.bluez.Media1 present */
         enum registration reg;
         DBusPendingCall *reg_call;
@@ -42,6 +46,7 @@ struct device {
         struct device *next;
         char path[PATH_LEN];
         char address[18];
+        char adapter[PATH_LEN];  /* the adapter's object path */
         char name[128];
         bool paired, trusted, connected;
         bool audio_sink;         /* UUIDs list the A2DP sink */
@@ -64,6 +69,7 @@ struct transport {
         bool has_delay, has_volume;
         uint16_t delay;          /* 1/10 ms, as BlueZ reports it */
         uint16_t volume;         /* 0-127 */
+        bool volume_changed;     /* by the last PropertiesChanged */
         enum acquire_state acq;
         DBusPendingCall *call;
         int fd;
@@ -86,7 +92,6 @@ struct daemon {
 
         /* audio path */
         bool want_bluetooth;     /* speaker mode: a Bluetooth output is wanted */
-        unsigned routes;         /* categories routed to Bluetooth: 1 << category */
         struct stream *stream;
         sd_event_source *stream_events;
         struct transport *streaming;   /* transport the audio thread writes to */
@@ -98,6 +103,32 @@ struct daemon {
         unsigned engine_failures;
         bool local_warned;
         uint64_t link_errors;
+
+        /* speaker mode and the one Bluetooth output */
+        struct saved_state state;        /* the user's settings, as saved */
+        bool on_battery;
+        sd_event_source *power_timer;
+        char output[18];                 /* address of the output device, "" none */
+        char connecting[18];             /* address being connected, "" none */
+        DBusMessage *connect_call;       /* Manager1.Connect waiting for BlueZ */
+        DBusPendingCall *connect_pending;
+        sd_event_source *reconnect_timer;
+        unsigned reconnect_attempt;
+        uint64_t reconnects;
+        bool user_disconnected;          /* no auto-reconnect after Disconnect() */
+        sd_event_source *idle_timer;
+
+        /* pairing and discovery */
+        DBusMessage *pair_call;          /* Manager1.Pair waiting for BlueZ */
+        DBusPendingCall *pair_pending;
+        char pairing[18];                /* address the agent may accept, "" none */
+        enum registration agent_reg;
+        DBusPendingCall *agent_call;
+        char discovery_owner[64];        /* client that asked for discovery */
+        struct adapter *discovery_adapter;
+
+        /* Manager1 PropertiesChanged bookkeeping */
+        char *prop_cache[16];
 
         bool ready_sent;
         bool shutting_down;
@@ -126,6 +157,10 @@ int transport_acquire(struct daemon *d, struct transport *t);
 void transport_release(struct daemon *d, struct transport *t, bool wait);
 void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume);
 
+/* adapter selection shared by the control modules */
+struct adapter *bluez_default_adapter(struct daemon *d);
+struct device *bluez_device_by_address(struct daemon *d, const char *address);
+
 /* output.c: when and how audio goes to the Bluetooth output */
 int output_init(struct daemon *d);
 void output_shutdown(struct daemon *d);
@@ -135,5 +170,45 @@ void output_transport_removing(struct daemon *d, struct transport *t);
 void output_acquired(struct daemon *d, struct transport *t);
 void output_acquire_failed(struct daemon *d, struct transport *t, const char *error);
 void output_update_status(struct daemon *d);
+void output_set_speaker_mode(struct daemon *d, bool on);
+void output_routes_changed(struct daemon *d);
+void output_volume_changed(struct daemon *d);
+uint32_t output_latency_us(struct daemon *d);
+
+/* manager.c: org.a2dpsrc.Manager1 */
+int manager_init(struct daemon *d);
+void manager_shutdown(struct daemon *d);
+/* Emits PropertiesChanged for whatever changed since the last call. */
+void manager_update(struct daemon *d);
+/* Saves the settings; returns a negative errno and logs on failure. */
+int manager_save(struct daemon *d);
+/* Categories routed to Bluetooth, as the audio thread's bit mask. */
+unsigned manager_route_mask(struct daemon *d);
+
+/* speaker.c: connecting, disconnecting and reconnecting the output */
+void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call);
+void speaker_disconnect(struct daemon *d);
+void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call);
+void speaker_transport_configured(struct daemon *d, struct transport *t);
+/* Whether t belongs to the output device (or the one being connected). */
+bool speaker_transport_is_output(struct daemon *d, struct transport *t);
+void speaker_link_lost(struct daemon *d, const char *device_path);
+void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected);
+void speaker_reconnect_soon(struct daemon *d);
+void speaker_reset(struct daemon *d);
+void speaker_shutdown(struct daemon *d);
+
+/* agent.c: our org.bluez.Agent1 and pairing */
+int agent_export(struct daemon *d);
+void agent_register(struct daemon *d);
+void agent_bluez_gone(struct daemon *d);
+void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call);
+void agent_shutdown(struct daemon *d);
+
+/* discovery.c: scanning on behalf of a D-Bus client */
+int discovery_start(struct daemon *d, DBusMessage *call);
+int discovery_stop(struct daemon *d, DBusMessage *call);
+void discovery_client_gone(struct daemon *d, const char *name);
+void discovery_bluez_gone(struct daemon *d);
 
 #endif

@@ -69,6 +69,8 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
                 copy_str(a->address, sizeof(a->address), s);
         else if (strcmp(key, "Powered") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 a->powered = b;
+        else if (strcmp(key, "Discovering") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                a->discovering = b;
         return 0;
 }
 
@@ -83,6 +85,7 @@ static struct adapter *adapter_get(struct daemon *d, const char *path)
         if (!a)
                 return NULL;
         a->daemon = d;
+        a->br_edr = true;
         copy_str(a->path, sizeof(a->path), path);
         name = strrchr(path, '/');
         copy_str(a->name, sizeof(a->name), name ? name + 1 : path);
@@ -158,6 +161,9 @@ static struct device *device_get(struct daemon *d, const char *path)
         if (!v)
                 return NULL;
         copy_str(v->path, sizeof(v->path), path);
+        copy_str(v->adapter, sizeof(v->adapter), path);
+        if (strrchr(v->adapter, '/'))
+                *strrchr(v->adapter, '/') = '\0';
         v->next = d->devices;
         d->devices = v;
         return v;
@@ -292,6 +298,7 @@ static void on_managed_objects(DBusMessage *reply, const DBusError *err, void *u
         if (!d->adapters)
                 log_notice("BlueZ has no adapter yet; waiting for one");
         output_update_status(d);
+        speaker_reconnect_soon(d);
 }
 
 static void bluez_appeared(struct daemon *d, const char *owner)
@@ -300,6 +307,7 @@ static void bluez_appeared(struct daemon *d, const char *owner)
 
         copy_str(d->bluez_owner, sizeof(d->bluez_owner), owner);
         log_info("bluetoothd is on the bus as %s", owner);
+        agent_register(d);
         m = dbus_message_new_method_call(BLUEZ_SERVICE, "/", IFACE_OBJMGR, "GetManagedObjects");
         dbus_call_cancel(&d->objects_call);
         if (dbus_call_async(d->conn, m, 5000, on_managed_objects, d, &d->objects_call) < 0)
@@ -313,6 +321,8 @@ static void bluez_vanished(struct daemon *d)
         log_warn("bluetoothd left the bus; waiting for it to come back");
         d->bluez_owner[0] = '\0';
         dbus_call_cancel(&d->objects_call);
+        agent_bluez_gone(d);
+        discovery_bluez_gone(d);
         while (d->transports)
                 transport_remove(d, d->transports);
         while (d->adapters) {
@@ -363,13 +373,18 @@ static void handle_properties_changed(struct daemon *d, DBusMessage *msg)
                         transport_properties_changed(d, t, &it);
         } else if (strcmp(iface, IFACE_DEVICE) == 0) {
                 struct device *v = bluez_device_by_path(d, path);
-                if (v)
+                if (v) {
+                        bool was = v->connected;
                         dbus_dict_foreach(&it, device_prop, v);
+                        speaker_device_changed(d, v, was);
+                }
         } else if (strcmp(iface, IFACE_ADAPTER) == 0) {
                 struct adapter *a = bluez_adapter_by_path(d, path);
                 if (a) {
                         dbus_dict_foreach(&it, adapter_prop, a);
                         output_update_status(d);
+                        if (a->powered)
+                                speaker_reconnect_soon(d);
                 }
         }
 }
@@ -384,9 +399,13 @@ static DBusHandlerResult filter(DBusConnection *conn, DBusMessage *msg, void *ud
         if (dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
                 const char *name, *old_owner, *new_owner;
                 if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING,
-                                           &old_owner, DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID) ||
-                    strcmp(name, BLUEZ_SERVICE) != 0)
+                                           &old_owner, DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID))
                         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+                if (strcmp(name, BLUEZ_SERVICE) != 0) {
+                        if (!new_owner[0])
+                                discovery_client_gone(d, name);
+                        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+                }
                 if (old_owner[0])
                         bluez_vanished(d);
                 if (new_owner[0])
@@ -451,4 +470,32 @@ void bluez_shutdown(struct daemon *d)
                 d->devices = v->next;
                 free(v);
         }
+}
+
+struct adapter *bluez_default_adapter(struct daemon *d)
+{
+        struct adapter *best = NULL;
+
+        /* the lowest-numbered usable adapter, so the choice is stable */
+        for (struct adapter *a = d->adapters; a; a = a->next) {
+                if (!a->has_media || !adapter_wanted(d, a->name))
+                        continue;
+                if (!best || strcmp(a->name, best->name) < 0)
+                        best = a;
+        }
+        return best;
+}
+
+struct device *bluez_device_by_address(struct daemon *d, const char *address)
+{
+        struct adapter *a = bluez_default_adapter(d);
+
+        /* on the adapter we use first, then anywhere */
+        for (struct device *v = d->devices; v; v = v->next)
+                if (strcasecmp(v->address, address) == 0 && (!a || strcmp(v->adapter, a->path) == 0))
+                        return v;
+        for (struct device *v = d->devices; v; v = v->next)
+                if (strcasecmp(v->address, address) == 0)
+                        return v;
+        return NULL;
 }

@@ -13,8 +13,13 @@
 #include "dbus-loop.h"
 #include "log.h"
 #include "options.h"
+#include "power.h"
+#include "state.h"
 
 #define CONFIG_MAX (64 * 1024)
+/* Power supplies have no change notification we can rely on everywhere;
+ * a poll every two seconds costs nothing and bounds the reaction time. */
+#define POWER_POLL_US 2000000ull
 
 /* Reads the configuration file; a missing default file is fine, a missing
  * file named with --config is not. */
@@ -57,6 +62,43 @@ static int load_config(struct options *o, char *err, size_t err_len)
         free(text);
         fclose(f);
         return r;
+}
+
+/* Restores the user's settings; a corrupt file was set aside by
+ * state_load and defaults apply. */
+static void load_state(struct daemon *d)
+{
+        char err[256] = "";
+        int r = state_load(d->opts.state_dir, &d->state, err, sizeof(err));
+
+        if (r == STATE_LOAD_CORRUPT)
+                log_warn("settings in %s were unreadable (%s); set aside, using defaults",
+                         d->opts.state_dir, err);
+        else if (r < 0)
+                log_warn("cannot read settings in %s: %s; using defaults", d->opts.state_dir,
+                         err[0] ? err : strerror(-r));
+        d->want_bluetooth = d->state.speaker_mode;
+        log_info("speaker mode %s, last output %s", d->state.speaker_mode ? "on" : "off",
+                 d->state.last_output[0] ? d->state.last_output : "none");
+}
+
+static int on_power_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+        bool on_battery = false;
+
+        if (power_read(d->opts.power_supply, &on_battery) == 0 && on_battery != d->on_battery) {
+                d->on_battery = on_battery;
+                log_info("the board now runs on %s", on_battery ? "battery" : "external power");
+                if (on_battery && d->state.speaker_mode) {
+                        log_notice("speaker mode switched off: the board runs on battery");
+                        output_set_speaker_mode(d, false);
+                        manager_save(d);
+                }
+                manager_update(d);
+        }
+        sd_event_source_set_time(s, usec + POWER_POLL_US);
+        return 0;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
@@ -130,8 +172,7 @@ int main(int argc, char **argv)
         }
         log_init(d.opts.verbose);
         log_info("a2dpsrcd %s starting; capture %s", A2DPSRC_VERSION, d.opts.capture[CAT_MEDIA]);
-        d.want_bluetooth = true;
-        d.routes = 1u << CAT_MEDIA;
+        load_state(&d);
 
         r = sd_event_default(&d.event);
         if (r < 0)
@@ -147,6 +188,20 @@ int main(int argc, char **argv)
                 goto fail;
         /* WATCHDOG=1 at half of WatchdogSec= while the loop turns */
         sd_event_set_watchdog(d.event, true);
+        {
+                bool on_battery = false;
+                if (power_read(d.opts.power_supply, &on_battery) == 0)
+                        d.on_battery = on_battery;
+                if (d.on_battery && d.state.speaker_mode) {
+                        log_notice("speaker mode off: the board runs on battery");
+                        d.state.speaker_mode = d.want_bluetooth = false;
+                }
+                r = sd_event_add_time_relative(d.event, &d.power_timer, CLOCK_MONOTONIC, POWER_POLL_US,
+                                               100000, on_power_timer, &d);
+                if (r < 0)
+                        goto fail;
+                sd_event_source_set_enabled(d.power_timer, SD_EVENT_ON);
+        }
 
         if ((r = output_init(&d)) < 0) {
                 log_err("cannot start the audio thread: %s", strerror(-r));
@@ -154,18 +209,23 @@ int main(int argc, char **argv)
         }
         if ((r = connect_bus(&d)) < 0)
                 goto fail;
-        if ((r = endpoint_export(&d)) < 0 || (r = bluez_init(&d)) < 0) {
+        if ((r = endpoint_export(&d)) < 0 || (r = agent_export(&d)) < 0 ||
+            (r = manager_init(&d)) < 0 || (r = bluez_init(&d)) < 0) {
                 log_err("D-Bus set-up failed: %s", strerror(-r));
                 goto fail;
         }
 
         r = sd_event_loop(d.event);
         d.shutting_down = true;
+        speaker_shutdown(&d);
         output_shutdown(&d);
+        agent_shutdown(&d);
         endpoint_unregister_all(&d);
         while (d.transports)
                 transport_remove(&d, d.transports);
         bluez_shutdown(&d);
+        manager_shutdown(&d);
+        sd_event_source_disable_unref(d.power_timer);
         dbus_loop_detach(d.conn);
         dbus_connection_close(d.conn);
         dbus_connection_unref(d.conn);

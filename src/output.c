@@ -118,7 +118,7 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames)
                 schedule_engine_retry(d);
                 return r;
         }
-        stream_set_routes(d->stream, d->routes);
+        stream_set_routes(d->stream, manager_route_mask(d));
         d->engine_rate = rate;
         d->engine_period = period_frames;
         d->engine_failures = 0;
@@ -165,6 +165,7 @@ static int attach(struct daemon *d, struct transport *t)
         }
         tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, sizeof(bt.config));
+        output_volume_changed(d);
         r = stream_attach_bt(d->stream, &bt);
         if (r < 0) {
                 log_err("cannot attach Bluetooth to the audio thread: %s", strerror(-r));
@@ -205,7 +206,8 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
 {
         struct transport *held = held_transport(d);
 
-        if (!d->want_bluetooth || d->shutting_down || (held && held != t))
+        if (!d->want_bluetooth || d->shutting_down || (held && held != t) ||
+            !speaker_transport_is_output(d, t))
                 return;
         if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
@@ -219,6 +221,14 @@ void output_transport_added(struct daemon *d, struct transport *t)
 
 void output_transport_changed(struct daemon *d, struct transport *t)
 {
+        if (t->volume_changed && speaker_transport_is_output(d, t)) {
+                /* the speaker's own buttons: follow them */
+                t->volume_changed = false;
+                if (d->state.volume != t->volume) {
+                        d->state.volume = (uint8_t)t->volume;
+                        manager_save(d);
+                }
+        }
         if (t->state == TRANSPORT_IDLE && t->acq == ACQ_HELD && t->prev_state != TRANSPORT_IDLE) {
                 /* the speaker suspended the stream: our socket is dead */
                 log_info("%s suspended by the speaker", t->path);
@@ -268,8 +278,11 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                         d->link_errors++;
                         log_warn("link to the speaker lost (%s); playing locally", strerror(ev.value));
                         if (t) {
+                                char dev[PATH_LEN];
+                                snprintf(dev, sizeof(dev), "%s", t->device);
                                 detach(d);
                                 transport_release(d, t, false);
+                                speaker_link_lost(d, dev);
                         }
                         break;
                 case STREAM_EV_STALLED:
@@ -364,4 +377,61 @@ void output_update_status(struct daemon *d)
         } else {
                 sd_notifyf(0, "STATUS=%s", status);
         }
+        manager_update(d);
+}
+
+void output_set_speaker_mode(struct daemon *d, bool on)
+{
+        if (d->state.speaker_mode == on && d->want_bluetooth == on)
+                return;
+        d->state.speaker_mode = on;
+        d->want_bluetooth = on;
+        log_info("speaker mode %s", on ? "on" : "off");
+        if (on) {
+                for (struct transport *t = d->transports; t; t = t->next)
+                        maybe_acquire(d, t);
+                speaker_reconnect_soon(d);
+        } else {
+                detach(d);
+                for (struct transport *t = d->transports; t; t = t->next)
+                        transport_release(d, t, false);
+        }
+        output_update_status(d);
+}
+
+void output_routes_changed(struct daemon *d)
+{
+        stream_set_routes(d->stream, manager_route_mask(d));
+}
+
+void output_volume_changed(struct daemon *d)
+{
+        struct transport *t = d->streaming;
+
+        /* AVRCP absolute volume when the speaker has it, software gain else */
+        if (t && t->has_volume) {
+                stream_set_gain(d->stream, 127);
+                if (t->volume != d->state.volume)
+                        transport_set_volume(d, t, d->state.volume);
+        } else {
+                stream_set_gain(d->stream, d->state.volume);
+        }
+}
+
+uint32_t output_latency_us(struct daemon *d)
+{
+        struct transport *t = d->streaming;
+        uint64_t us;
+
+        if (!t || !d->engine_rate)
+                return 0;
+        /* one capture period waits to be read, then what sits in our queue
+         * and the socket, the encoder's look-ahead, and the speaker's own
+         * reported delay */
+        us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
+        us += atomic_load(&stream_stats(d->stream)->queue_us);
+        us += (uint64_t)sbc_encoder_delay(&t->params) * 1000000 / t->params.rate;
+        if (t->has_delay)
+                us += (uint64_t)t->delay * 100;
+        return (uint32_t)us;
 }

@@ -143,6 +143,7 @@ int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
                 log_info("transport %s configured: %s%s", path, desc,
                          t->has_volume ? ", absolute volume" : "");
         }
+        speaker_transport_configured(d, t);
         output_transport_added(d, t);
         return 0;
 fail:
@@ -188,6 +189,7 @@ static int changed_prop(const char *key, DBusMessageIter *v, void *ud)
                    q <= 127) {
                 t->volume = q;
                 t->has_volume = true;
+                t->volume_changed = true;
         }
         return 0;
 }

@@ -1,0 +1,49 @@
+/* Speaker-mode decisions as pure functions of what the daemon knows:
+ * why speaker mode cannot be on, what State the companion app sees, which
+ * categories go to Bluetooth, how long to wait before reconnecting. */
+#ifndef A2DPSRC_POLICY_H
+#define A2DPSRC_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "options.h"
+
+enum blocker {
+        BLOCKER_NONE,
+        BLOCKER_NO_ADAPTER,
+        BLOCKER_NO_BR_EDR,
+        BLOCKER_ADAPTER_OFF,
+        BLOCKER_ON_BATTERY,
+};
+
+struct policy_inputs {
+        bool have_adapter;       /* an adapter we may use, with Media1 */
+        bool br_edr;             /* it can do classic (BR/EDR) audio */
+        bool powered;
+        bool on_battery;
+};
+
+enum output_state {
+        OUT_OFF,                 /* speaker mode off */
+        OUT_IDLE,                /* on, no speaker connected */
+        OUT_CONNECTING,
+        OUT_CONNECTED,           /* configured transport, not streaming */
+        OUT_STREAMING,
+};
+
+enum blocker policy_blocker(const struct policy_inputs *in);
+/* "", "no-adapter", "no-br-edr", "adapter-off", "on-battery" */
+const char *policy_blocker_name(enum blocker b);
+/* A sentence for an error reply / the log. */
+const char *policy_blocker_message(enum blocker b);
+/* The org.a2dpsrc.Error.* name that refuses speaker mode for b. */
+const char *policy_blocker_error(enum blocker b);
+
+enum output_state policy_state(bool speaker_mode, bool connecting, bool configured, bool streaming);
+const char *policy_state_name(enum output_state s);
+
+/* Exponential backoff for reconnecting a lost speaker: 1, 2, 4 ... 60 s. */
+unsigned policy_reconnect_delay_s(unsigned attempt);
+
+#endif

@@ -1,0 +1,361 @@
+/* Pairing: our org.bluez.Agent1 (NoInputNoOutput, as speakers are) and
+ * the Pair flow behind Manager1.Pair. The agent says yes only to the
+ * device the user asked to pair, while that pairing runs; every
+ * unsolicited request is rejected. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+
+#define AGENT_PATH "/org/a2dpsrc/agent"
+#define AGENT_CAPABILITY "NoInputNoOutput"
+#define ERR_PREFIX "org.a2dpsrc.Error."
+#define ERR_REJECTED "org.bluez.Error.Rejected"
+#define PAIR_TIMEOUT_MS 60000
+
+static const char introspect_xml[] =
+        DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+        "<node>\n"
+        " <interface name='org.bluez.Agent1'>\n"
+        "  <method name='Release'/>\n"
+        "  <method name='RequestPinCode'><arg type='o' direction='in'/><arg type='s' direction='out'/></method>\n"
+        "  <method name='DisplayPinCode'><arg type='o' direction='in'/><arg type='s' direction='in'/></method>\n"
+        "  <method name='RequestPasskey'><arg type='o' direction='in'/><arg type='u' direction='out'/></method>\n"
+        "  <method name='DisplayPasskey'><arg type='o' direction='in'/><arg type='u' direction='in'/>"
+        "<arg type='q' direction='in'/></method>\n"
+        "  <method name='RequestConfirmation'><arg type='o' direction='in'/><arg type='u' direction='in'/></method>\n"
+        "  <method name='RequestAuthorization'><arg type='o' direction='in'/></method>\n"
+        "  <method name='AuthorizeService'><arg type='o' direction='in'/><arg type='s' direction='in'/></method>\n"
+        "  <method name='Cancel'/>\n"
+        " </interface>\n"
+        " <interface name='org.freedesktop.DBus.Introspectable'>\n"
+        "  <method name='Introspect'><arg type='s' direction='out'/></method>\n"
+        " </interface>\n"
+        "</node>\n";
+
+/* Whether the device at path is the one the user is pairing now. */
+static bool is_pairing_target(struct daemon *d, const char *path)
+{
+        struct device *dev = bluez_device_by_path(d, path);
+
+        return d->pairing[0] && dev && strcasecmp(dev->address, d->pairing) == 0;
+}
+
+static DBusHandlerResult reply_basic(struct daemon *d, DBusMessage *msg, int type, const void *v)
+{
+        DBusMessage *reply = dbus_message_new_method_return(msg);
+
+        if (reply && !dbus_message_append_args(reply, type, v, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(reply);
+                reply = NULL;
+        }
+        return dbus_send_reply(d->conn, reply);
+}
+
+static DBusHandlerResult agent_call(struct daemon *d, DBusMessage *msg, const char *member)
+{
+        const char *path = NULL, *str = NULL;
+        uint32_t u = 0;
+        uint16_t q = 0;
+
+        if (strcmp(member, "Release") == 0 || strcmp(member, "Cancel") == 0) {
+                if (!dbus_message_has_signature(msg, ""))
+                        goto bad_args;
+                if (member[0] == 'R') {
+                        log_notice("BlueZ released our pairing agent");
+                        d->agent_reg = REG_NONE;
+                } else {
+                        log_info("BlueZ cancelled the agent request");
+                }
+                return dbus_reply_empty(d->conn, msg);
+        }
+        if (strcmp(member, "RequestPinCode") == 0) {
+                const char *pin = "0000";   /* what legacy speakers use */
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
+                        goto bad_args;
+                if (!is_pairing_target(d, path))
+                        goto reject;
+                return reply_basic(d, msg, DBUS_TYPE_STRING, &pin);
+        }
+        if (strcmp(member, "RequestPasskey") == 0) {
+                uint32_t zero = 0;
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
+                        goto bad_args;
+                if (!is_pairing_target(d, path))
+                        goto reject;
+                return reply_basic(d, msg, DBUS_TYPE_UINT32, &zero);
+        }
+        if (strcmp(member, "DisplayPinCode") == 0) {
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_STRING, &str,
+                                           DBUS_TYPE_INVALID))
+                        goto bad_args;
+                if (!is_pairing_target(d, path))
+                        goto reject;
+                log_info("PIN for %s: %s", d->pairing, str);
+                return dbus_reply_empty(d->conn, msg);
+        }
+        if (strcmp(member, "DisplayPasskey") == 0) {
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_UINT32, &u,
+                                           DBUS_TYPE_UINT16, &q, DBUS_TYPE_INVALID))
+                        goto bad_args;
+                return dbus_reply_empty(d->conn, msg);
+        }
+        if (strcmp(member, "RequestConfirmation") == 0) {
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_UINT32, &u,
+                                           DBUS_TYPE_INVALID))
+                        goto bad_args;
+                if (!is_pairing_target(d, path))
+                        goto reject;
+                log_info("confirming passkey %06u for %s", u, d->pairing);
+                return dbus_reply_empty(d->conn, msg);
+        }
+        if (strcmp(member, "RequestAuthorization") == 0) {
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
+                        goto bad_args;
+                if (!is_pairing_target(d, path))
+                        goto reject;
+                return dbus_reply_empty(d->conn, msg);
+        }
+        if (strcmp(member, "AuthorizeService") == 0) {
+                struct device *dev;
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_STRING, &str,
+                                           DBUS_TYPE_INVALID))
+                        goto bad_args;
+                dev = bluez_device_by_path(d, path);
+                /* a speaker we paired may bring up its audio profiles */
+                if (is_pairing_target(d, path) ||
+                    (dev && state_paired_contains(&d->state, dev->address)))
+                        return dbus_reply_empty(d->conn, msg);
+                goto reject;
+        }
+        return dbus_reply_error(d->conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %.64s", member);
+bad_args:
+        return dbus_reply_error(d->conn, msg, "org.bluez.Error.InvalidArguments",
+                                "%s: wrong arguments '%s'", member, dbus_message_get_signature(msg));
+reject:
+        log_warn("rejected unsolicited %s for %s", member, path ? path : "?");
+        return dbus_reply_error(d->conn, msg, ERR_REJECTED, "a2dpsrc is not pairing with this device");
+}
+
+static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)
+{
+        struct daemon *d = ud;
+        const char *iface = dbus_message_get_interface(msg);
+        const char *member = dbus_message_get_member(msg);
+
+        if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL || !member)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+        if (strcmp(member, "Introspect") == 0 &&
+            (!iface || strcmp(iface, DBUS_INTERFACE_INTROSPECTABLE) == 0)) {
+                const char *xml = introspect_xml;
+                return reply_basic(d, msg, DBUS_TYPE_STRING, &xml);
+        }
+        if (!bluez_sender_is_owner(d, msg))
+                return dbus_reply_error(conn, msg, DBUS_ERROR_ACCESS_DENIED,
+                                        "Only the owner of org.bluez may call the agent");
+        if (iface && strcmp(iface, "org.bluez.Agent1") != 0)
+                return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %.64s.%.64s",
+                                        iface, member);
+        return agent_call(d, msg, member);
+}
+
+int agent_export(struct daemon *d)
+{
+        static const DBusObjectPathVTable vtable = { .message_function = message_handler };
+
+        if (!dbus_connection_register_object_path(d->conn, AGENT_PATH, &vtable, d))
+                return -ENOMEM;
+        return 0;
+}
+
+/* ---- registration ------------------------------------------------------------- */
+
+static void on_default_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+
+        dbus_pending_call_unref(d->agent_call);
+        d->agent_call = NULL;
+        if (!reply)
+                log_warn("RequestDefaultAgent failed: %s", err->message);
+        log_info("pairing agent registered");
+}
+
+static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        const char *path = AGENT_PATH;
+        DBusMessage *m;
+
+        dbus_pending_call_unref(d->agent_call);
+        d->agent_call = NULL;
+        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.AlreadyExists")) {
+                log_err("RegisterAgent failed: %s", err->message);
+                d->agent_reg = REG_NONE;
+                return;
+        }
+        d->agent_reg = REG_DONE;
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez", "org.bluez.AgentManager1",
+                                         "RequestDefaultAgent");
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID) ||
+            dbus_call_async(d->conn, m, 5000, on_default_reply, d, &d->agent_call) < 0)
+                log_err("cannot send RequestDefaultAgent");
+}
+
+void agent_register(struct daemon *d)
+{
+        const char *path = AGENT_PATH, *cap = AGENT_CAPABILITY;
+        DBusMessage *m;
+
+        if (d->agent_reg != REG_NONE || !d->bluez_owner[0])
+                return;
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez", "org.bluez.AgentManager1",
+                                         "RegisterAgent");
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_STRING, &cap,
+                                            DBUS_TYPE_INVALID) ||
+            dbus_call_async(d->conn, m, 5000, on_register_reply, d, &d->agent_call) < 0) {
+                log_err("cannot send RegisterAgent");
+                return;
+        }
+        d->agent_reg = REG_PENDING;
+}
+
+static void finish_pair(struct daemon *d, const char *err_name, const char *text)
+{
+        if (d->pair_call) {
+                if (err_name)
+                        dbus_reply_error(d->conn, d->pair_call, err_name, "%s", text);
+                else
+                        dbus_reply_empty(d->conn, d->pair_call);
+                dbus_message_unref(d->pair_call);
+                d->pair_call = NULL;
+        }
+        d->pairing[0] = '\0';
+}
+
+void agent_bluez_gone(struct daemon *d)
+{
+        dbus_call_cancel(&d->agent_call);
+        dbus_call_cancel(&d->pair_pending);
+        d->agent_reg = REG_NONE;
+        if (d->pair_call)
+                finish_pair(d, ERR_PREFIX "Failed", "bluetoothd went away during pairing");
+}
+
+void agent_shutdown(struct daemon *d)
+{
+        if (d->agent_reg == REG_DONE && d->bluez_owner[0]) {
+                const char *path = AGENT_PATH;
+                DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez",
+                                                              "org.bluez.AgentManager1", "UnregisterAgent");
+                if (m && dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID)) {
+                        DBusMessage *r = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
+                        if (r)
+                                dbus_message_unref(r);
+                }
+                if (m)
+                        dbus_message_unref(m);
+        }
+        agent_bluez_gone(d);
+}
+
+/* ---- pairing -------------------------------------------------------------------- */
+
+static void trust(struct daemon *d, const char *path)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, path, DBUS_INTERFACE_PROPERTIES, "Set");
+        const char *iface = "org.bluez.Device1", *name = "Trusted";
+        dbus_bool_t yes = TRUE;
+        DBusMessageIter it, var;
+
+        if (!m)
+                return;
+        dbus_message_iter_init_append(m, &it);
+        if (dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) &&
+            dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &name) &&
+            dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "b", &var) &&
+            dbus_message_iter_append_basic(&var, DBUS_TYPE_BOOLEAN, &yes) &&
+            dbus_message_iter_close_container(&it, &var)) {
+                /* trusted, the speaker may reconnect without asking */
+                dbus_message_set_no_reply(m, TRUE);
+                dbus_connection_send(d->conn, m, NULL);
+        }
+        dbus_message_unref(m);
+}
+
+static void paired(struct daemon *d, struct device *dev)
+{
+        log_info("paired with %s (%s)", dev->address, dev->name);
+        trust(d, dev->path);
+        if (!state_paired_contains(&d->state, dev->address) &&
+            state_paired_add(&d->state, dev->address) == -ENOSPC) {
+                /* the oldest of ours makes room: a reset still forgets the rest */
+                state_paired_remove(&d->state, d->state.paired[0]);
+                state_paired_add(&d->state, dev->address);
+        }
+        manager_save(d);
+        finish_pair(d, NULL, NULL);
+}
+
+static void on_pair_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        struct device *dev = bluez_device_by_address(d, d->pairing);
+        char text[256];
+        const char *name = ERR_PREFIX "Failed";
+
+        dbus_pending_call_unref(d->pair_pending);
+        d->pair_pending = NULL;
+        if (reply || dbus_error_has_name(err, "org.bluez.Error.AlreadyExists")) {
+                if (dev) {
+                        paired(d, dev);
+                } else {
+                        finish_pair(d, ERR_PREFIX "NotFound", "the device went away while pairing");
+                }
+                manager_update(d);
+                return;
+        }
+        if (dbus_error_has_name(err, "org.bluez.Error.AuthenticationFailed") ||
+            dbus_error_has_name(err, "org.bluez.Error.AuthenticationRejected") ||
+            dbus_error_has_name(err, "org.bluez.Error.AuthenticationCanceled")) {
+                name = ERR_PREFIX "AuthenticationFailed";
+                snprintf(text, sizeof(text), "pairing with %s failed: %s", d->pairing,
+                         err->message ? err->message : "authentication failed");
+        } else if (dbus_error_has_name(err, "org.bluez.Error.AuthenticationTimeout") ||
+                   dbus_error_has_name(err, "org.bluez.Error.ConnectionAttemptFailed") ||
+                   dbus_error_has_name(err, DBUS_ERROR_NO_REPLY)) {
+                name = ERR_PREFIX "Timeout";
+                snprintf(text, sizeof(text), "%s did not answer; put it in pairing mode and retry",
+                         d->pairing);
+        } else if (dbus_error_has_name(err, "org.bluez.Error.InProgress")) {
+                name = ERR_PREFIX "InProgress";
+                snprintf(text, sizeof(text), "BlueZ is already pairing with %s", d->pairing);
+        } else {
+                snprintf(text, sizeof(text), "pairing with %s failed: %s", d->pairing,
+                         err->message ? err->message : err->name);
+        }
+        log_warn("%s", text);
+        finish_pair(d, name, text);
+}
+
+void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call)
+{
+        DBusMessage *m;
+
+        d->pair_call = dbus_message_ref(call);
+        snprintf(d->pairing, sizeof(d->pairing), "%s", dev->address);
+        if (dev->paired) {
+                paired(d, dev);
+                return;
+        }
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "Pair");
+        if (dbus_call_async(d->conn, m, PAIR_TIMEOUT_MS, on_pair_reply, d, &d->pair_pending) < 0) {
+                finish_pair(d, ERR_PREFIX "Failed", "cannot reach bluetoothd");
+                return;
+        }
+        log_info("pairing with %s", dev->address);
+}

@@ -1,0 +1,830 @@
+/* org.a2dpsrc.Manager1 on /org/a2dpsrc: the companion app's and busctl's
+ * view of speaker mode. This file only decodes calls, checks arguments and
+ * encodes properties; the work is done by output.c, speaker.c, agent.c and
+ * discovery.c. A rejected call never changes anything. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+#include "stream.h"
+
+#define MANAGER_PATH "/org/a2dpsrc"
+#define MANAGER_IFACE "org.a2dpsrc.Manager1"
+#define ERR_PREFIX "org.a2dpsrc.Error."
+#define ERR_INVALID ERR_PREFIX "InvalidArguments"
+#define ERR_NOT_FOUND ERR_PREFIX "NotFound"
+#define ERR_NOT_SINK ERR_PREFIX "NotAudioSink"
+#define ERR_IN_PROGRESS ERR_PREFIX "InProgress"
+#define ERR_FAILED ERR_PREFIX "Failed"
+
+static const char introspect_xml[] =
+        DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
+        "<node>\n"
+        " <interface name='org.a2dpsrc.Manager1'>\n"
+        "  <method name='StartDiscovery'/>\n"
+        "  <method name='StopDiscovery'/>\n"
+        "  <method name='GetDevices'><arg name='devices' type='aa{sv}' direction='out'/></method>\n"
+        "  <method name='Pair'><arg name='address' type='s' direction='in'/></method>\n"
+        "  <method name='Connect'><arg name='address' type='s' direction='in'/></method>\n"
+        "  <method name='Disconnect'/>\n"
+        "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
+        "  <method name='SetDefaultOutput'><arg name='output' type='s' direction='in'/></method>\n"
+        "  <method name='Reset'/>\n"
+        "  <property name='SpeakerMode' type='b' access='readwrite'/>\n"
+        "  <property name='SpeakerModeBlocker' type='s' access='read'/>\n"
+        "  <property name='State' type='s' access='read'/>\n"
+        "  <property name='Output' type='s' access='read'/>\n"
+        "  <property name='Routes' type='a{ss}' access='readwrite'/>\n"
+        "  <property name='Volume' type='q' access='readwrite'/>\n"
+        "  <property name='AutoReconnect' type='b' access='readwrite'/>\n"
+        "  <property name='IdleSuspend' type='u' access='readwrite'/>\n"
+        "  <property name='Codec' type='s' access='read'/>\n"
+        "  <property name='Latency' type='u' access='read'/>\n"
+        "  <property name='Discovering' type='b' access='read'/>\n"
+        "  <property name='Statistics' type='a{sv}' access='read'>\n"
+        "   <annotation name='org.freedesktop.DBus.Property.EmitsChangedSignal' value='false'/>\n"
+        "  </property>\n"
+        " </interface>\n"
+        " <interface name='org.freedesktop.DBus.Properties'>\n"
+        "  <method name='Get'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+        "<arg type='v' direction='out'/></method>\n"
+        "  <method name='GetAll'><arg type='s' direction='in'/><arg type='a{sv}' direction='out'/></method>\n"
+        "  <method name='Set'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+        "<arg type='v' direction='in'/></method>\n"
+        "  <signal name='PropertiesChanged'><arg type='s'/><arg type='a{sv}'/><arg type='as'/></signal>\n"
+        " </interface>\n"
+        " <interface name='org.freedesktop.DBus.Introspectable'>\n"
+        "  <method name='Introspect'><arg type='s' direction='out'/></method>\n"
+        " </interface>\n"
+        " <interface name='org.freedesktop.DBus.Peer'>\n"
+        "  <method name='Ping'/>\n"
+        "  <method name='GetMachineId'><arg type='s' direction='out'/></method>\n"
+        " </interface>\n"
+        "</node>\n";
+
+/* ---- property values ------------------------------------------------------ */
+
+static enum blocker current_blocker(struct daemon *d)
+{
+        struct adapter *a = bluez_default_adapter(d);
+        struct policy_inputs in = {
+                .have_adapter = a != NULL,
+                .br_edr = a && a->br_edr,
+                .powered = a && a->powered,
+                .on_battery = d->on_battery,
+        };
+
+        return policy_blocker(&in);
+}
+
+static struct transport *output_transport(struct daemon *d)
+{
+        struct device *dev;
+
+        if (d->streaming)
+                return d->streaming;
+        if (!d->output[0] || !(dev = bluez_device_by_address(d, d->output)))
+                return NULL;
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->device, dev->path) == 0)
+                        return t;
+        return NULL;
+}
+
+static const char *current_state(struct daemon *d)
+{
+        return policy_state_name(policy_state(d->state.speaker_mode, d->connecting[0] != 0,
+                                              output_transport(d) != NULL, d->streaming != NULL));
+}
+
+static void current_codec(struct daemon *d, char *buf, size_t len)
+{
+        struct transport *t = output_transport(d);
+        unsigned bitpool;
+
+        buf[0] = '\0';
+        if (!t)
+                return;
+        bitpool = t->params.max_bitpool;
+        if (d->streaming == t) {
+                unsigned now = atomic_load(&stream_stats(d->stream)->bitpool);
+                if (now)
+                        bitpool = now;
+        }
+        sbc_params_describe(&t->params, bitpool, buf, len);
+}
+
+static unsigned route_mask(const struct saved_state *s)
+{
+        unsigned mask = 0;
+
+        for (int c = 0; c < CAT_COUNT; c++)
+                if (s->routes[c] == ROUTE_BLUETOOTH)
+                        mask |= 1u << c;
+        return mask;
+}
+
+typedef bool (*prop_get_fn)(struct daemon *d, DBusMessageIter *var);
+
+static bool get_basic(DBusMessageIter *var, int type, const void *v)
+{
+        return dbus_message_iter_append_basic(var, type, v);
+}
+
+static bool get_speaker_mode(struct daemon *d, DBusMessageIter *v)
+{
+        dbus_bool_t b = d->state.speaker_mode;
+        return get_basic(v, DBUS_TYPE_BOOLEAN, &b);
+}
+
+static bool get_blocker(struct daemon *d, DBusMessageIter *v)
+{
+        const char *s = policy_blocker_name(current_blocker(d));
+        return get_basic(v, DBUS_TYPE_STRING, &s);
+}
+
+static bool get_state(struct daemon *d, DBusMessageIter *v)
+{
+        const char *s = current_state(d);
+        return get_basic(v, DBUS_TYPE_STRING, &s);
+}
+
+static bool get_output(struct daemon *d, DBusMessageIter *v)
+{
+        const char *s = d->output;
+        return get_basic(v, DBUS_TYPE_STRING, &s);
+}
+
+static bool get_routes(struct daemon *d, DBusMessageIter *v)
+{
+        DBusMessageIter arr, entry;
+
+        if (!dbus_message_iter_open_container(v, DBUS_TYPE_ARRAY, "{ss}", &arr))
+                return false;
+        for (int c = 0; c < CAT_COUNT; c++) {
+                const char *k = audio_category_name((enum audio_category)c);
+                const char *val = route_name(d->state.routes[c]);
+                if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_DICT_ENTRY, NULL, &entry) ||
+                    !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &k) ||
+                    !dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &val) ||
+                    !dbus_message_iter_close_container(&arr, &entry))
+                        return false;
+        }
+        return dbus_message_iter_close_container(v, &arr);
+}
+
+static bool get_volume(struct daemon *d, DBusMessageIter *v)
+{
+        uint16_t q = d->state.volume;
+        return get_basic(v, DBUS_TYPE_UINT16, &q);
+}
+
+static bool get_auto_reconnect(struct daemon *d, DBusMessageIter *v)
+{
+        dbus_bool_t b = d->state.auto_reconnect;
+        return get_basic(v, DBUS_TYPE_BOOLEAN, &b);
+}
+
+static bool get_idle_suspend(struct daemon *d, DBusMessageIter *v)
+{
+        uint32_t u = d->state.idle_suspend;
+        return get_basic(v, DBUS_TYPE_UINT32, &u);
+}
+
+static bool get_codec(struct daemon *d, DBusMessageIter *v)
+{
+        char buf[96];
+        const char *s = buf;
+
+        current_codec(d, buf, sizeof(buf));
+        return get_basic(v, DBUS_TYPE_STRING, &s);
+}
+
+static bool get_latency(struct daemon *d, DBusMessageIter *v)
+{
+        uint32_t u = output_latency_us(d);
+        return get_basic(v, DBUS_TYPE_UINT32, &u);
+}
+
+static bool get_discovering(struct daemon *d, DBusMessageIter *v)
+{
+        dbus_bool_t b = d->discovery_adapter ? d->discovery_adapter->discovering : FALSE;
+        return get_basic(v, DBUS_TYPE_BOOLEAN, &b);
+}
+
+static bool get_statistics(struct daemon *d, DBusMessageIter *v)
+{
+        const struct stream_stats *st = stream_stats(d->stream);
+        DBusMessageIter dict;
+        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
+        uint64_t packets = atomic_load(&st->packets), full = atomic_load(&st->full_packets);
+        uint64_t bytes = atomic_load(&st->bytes), frames = atomic_load(&st->frames);
+        uint64_t xruns = atomic_load(&st->xruns), congestion = atomic_load(&st->congestion);
+        uint64_t dropped_ms = atomic_load(&st->dropped_frames) * 1000 / rate;
+        uint64_t local_underruns = atomic_load(&st->local_underruns);
+        uint64_t stalls = atomic_load(&st->stalls), wakeups = atomic_load(&st->wakeups);
+        uint64_t capture = atomic_load(&st->capture_frames), local = atomic_load(&st->local_frames);
+        uint64_t bt = atomic_load(&st->bt_frames);
+        uint32_t p50 = stream_latency_percentile(st, 50), p99 = stream_latency_percentile(st, 99);
+        uint32_t lmax = atomic_load(&st->latency_max_us), bitpool = atomic_load(&st->bitpool);
+        uint32_t queue = atomic_load(&st->queue_us);
+
+        return dbus_message_iter_open_container(v, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+               dbus_dict_append_basic(&dict, "Packets", DBUS_TYPE_UINT64, &packets) &&
+               dbus_dict_append_basic(&dict, "FullPackets", DBUS_TYPE_UINT64, &full) &&
+               dbus_dict_append_basic(&dict, "Bytes", DBUS_TYPE_UINT64, &bytes) &&
+               dbus_dict_append_basic(&dict, "SbcFrames", DBUS_TYPE_UINT64, &frames) &&
+               dbus_dict_append_basic(&dict, "Underruns", DBUS_TYPE_UINT64, &congestion) &&
+               dbus_dict_append_basic(&dict, "LocalUnderruns", DBUS_TYPE_UINT64, &local_underruns) &&
+               dbus_dict_append_basic(&dict, "CaptureXruns", DBUS_TYPE_UINT64, &xruns) &&
+               dbus_dict_append_basic(&dict, "DroppedMs", DBUS_TYPE_UINT64, &dropped_ms) &&
+               dbus_dict_append_basic(&dict, "Stalls", DBUS_TYPE_UINT64, &stalls) &&
+               dbus_dict_append_basic(&dict, "Reconnects", DBUS_TYPE_UINT64, &d->reconnects) &&
+               dbus_dict_append_basic(&dict, "LinkErrors", DBUS_TYPE_UINT64, &d->link_errors) &&
+               dbus_dict_append_basic(&dict, "Wakeups", DBUS_TYPE_UINT64, &wakeups) &&
+               dbus_dict_append_basic(&dict, "CapturedFrames", DBUS_TYPE_UINT64, &capture) &&
+               dbus_dict_append_basic(&dict, "BluetoothFrames", DBUS_TYPE_UINT64, &bt) &&
+               dbus_dict_append_basic(&dict, "LocalFrames", DBUS_TYPE_UINT64, &local) &&
+               dbus_dict_append_basic(&dict, "Bitpool", DBUS_TYPE_UINT32, &bitpool) &&
+               dbus_dict_append_basic(&dict, "QueueUs", DBUS_TYPE_UINT32, &queue) &&
+               dbus_dict_append_basic(&dict, "LatencyP50Us", DBUS_TYPE_UINT32, &p50) &&
+               dbus_dict_append_basic(&dict, "LatencyP99Us", DBUS_TYPE_UINT32, &p99) &&
+               dbus_dict_append_basic(&dict, "LatencyMaxUs", DBUS_TYPE_UINT32, &lmax) &&
+               dbus_message_iter_close_container(v, &dict);
+}
+
+/* ---- property writes -------------------------------------------------------- */
+
+struct set_error {
+        const char *name;
+        char text[256];
+};
+
+static int set_fail(struct set_error *e, const char *name, const char *text)
+{
+        e->name = name;
+        snprintf(e->text, sizeof(e->text), "%s", text);
+        return -EINVAL;
+}
+
+static int set_speaker_mode(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        dbus_bool_t b;
+        enum blocker bl;
+
+        if (dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) < 0)
+                return set_fail(e, ERR_INVALID, "SpeakerMode is a boolean (b)");
+        bl = current_blocker(d);
+        if (b && bl != BLOCKER_NONE)
+                return set_fail(e, policy_blocker_error(bl), policy_blocker_message(bl));
+        output_set_speaker_mode(d, b);
+        return 0;
+}
+
+static int set_routes(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        DBusMessageIter arr;
+        enum route routes[CAT_COUNT];
+
+        if (dbus_message_iter_get_arg_type(v) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(v) != DBUS_TYPE_DICT_ENTRY ||
+            strcmp(dbus_message_iter_get_signature(v), "a{ss}") != 0)
+                return set_fail(e, ERR_INVALID, "Routes is a{ss}: category -> bluetooth|local");
+        memcpy(routes, d->state.routes, sizeof(routes));
+        dbus_message_iter_recurse(v, &arr);
+        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&arr)) {
+                DBusMessageIter entry;
+                const char *cat, *route;
+                int c, r;
+
+                dbus_message_iter_recurse(&arr, &entry);
+                dbus_message_iter_get_basic(&entry, &cat);
+                dbus_message_iter_next(&entry);
+                dbus_message_iter_get_basic(&entry, &route);
+                c = audio_category_from_name(cat);
+                if (c < 0) {
+                        snprintf(e->text, sizeof(e->text),
+                                 "unknown category '%.64s' (media, alerts, voice)", cat);
+                        e->name = ERR_INVALID;
+                        return -EINVAL;
+                }
+                r = route_from_name(route);
+                if (r < 0) {
+                        snprintf(e->text, sizeof(e->text),
+                                 "route for %s must be 'bluetooth' or 'local', not '%.64s'", cat, route);
+                        e->name = ERR_INVALID;
+                        return -EINVAL;
+                }
+                routes[c] = (enum route)r;
+        }
+        memcpy(d->state.routes, routes, sizeof(routes));
+        output_routes_changed(d);
+        return 0;
+}
+
+static int set_volume(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        uint16_t q;
+
+        if (dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) < 0)
+                return set_fail(e, ERR_INVALID, "Volume is a uint16 (q) from 0 to 127");
+        if (q > 127)
+                return set_fail(e, ERR_INVALID, "Volume must be between 0 and 127");
+        d->state.volume = (uint8_t)q;
+        output_volume_changed(d);
+        return 0;
+}
+
+static int set_auto_reconnect(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        dbus_bool_t b;
+
+        if (dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) < 0)
+                return set_fail(e, ERR_INVALID, "AutoReconnect is a boolean (b)");
+        d->state.auto_reconnect = b;
+        if (b)
+                speaker_reconnect_soon(d);
+        return 0;
+}
+
+static int set_idle_suspend(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        uint32_t u;
+
+        if (dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) < 0)
+                return set_fail(e, ERR_INVALID, "IdleSuspend is a uint32 (u), seconds");
+        if (u > 86400)
+                return set_fail(e, ERR_INVALID, "IdleSuspend is at most 86400 seconds");
+        d->state.idle_suspend = u;
+        return 0;
+}
+
+typedef int (*prop_set_fn)(struct daemon *d, DBusMessageIter *var, struct set_error *e);
+
+static const struct property {
+        const char *name;
+        const char *sig;
+        prop_get_fn get;
+        prop_set_fn set;
+        bool emits;             /* PropertiesChanged on change */
+} properties[] = {
+        { "SpeakerMode", "b", get_speaker_mode, set_speaker_mode, true },
+        { "SpeakerModeBlocker", "s", get_blocker, NULL, true },
+        { "State", "s", get_state, NULL, true },
+        { "Output", "s", get_output, NULL, true },
+        { "Routes", "a{ss}", get_routes, set_routes, true },
+        { "Volume", "q", get_volume, set_volume, true },
+        { "AutoReconnect", "b", get_auto_reconnect, set_auto_reconnect, true },
+        { "IdleSuspend", "u", get_idle_suspend, set_idle_suspend, true },
+        { "Codec", "s", get_codec, NULL, true },
+        { "Latency", "u", get_latency, NULL, true },
+        { "Discovering", "b", get_discovering, NULL, true },
+        { "Statistics", "a{sv}", get_statistics, NULL, false },
+};
+#define N_PROPS (sizeof(properties) / sizeof(properties[0]))
+
+static const struct property *find_property(const char *name)
+{
+        for (size_t i = 0; i < N_PROPS; i++)
+                if (strcmp(properties[i].name, name) == 0)
+                        return &properties[i];
+        return NULL;
+}
+
+static bool append_variant(struct daemon *d, DBusMessageIter *it, const struct property *p)
+{
+        DBusMessageIter var;
+
+        return dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, p->sig, &var) &&
+               p->get(d, &var) && dbus_message_iter_close_container(it, &var);
+}
+
+static bool append_entry(struct daemon *d, DBusMessageIter *dict, const struct property *p)
+{
+        DBusMessageIter entry;
+
+        return dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+               dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &p->name) &&
+               append_variant(d, &entry, p) && dbus_message_iter_close_container(dict, &entry);
+}
+
+/* ---- PropertiesChanged ------------------------------------------------------ */
+
+/* A property's value, marshalled, as the key for "did it change". */
+static char *value_key(struct daemon *d, const struct property *p)
+{
+        DBusMessage *m = dbus_message_new_signal(MANAGER_PATH, MANAGER_IFACE, "X");
+        DBusMessageIter it;
+        char *buf = NULL;
+        int len = 0;
+
+        if (!m)
+                return NULL;
+        /* a fixed serial makes equal values marshal to equal bytes */
+        dbus_message_set_serial(m, 1);
+        dbus_message_iter_init_append(m, &it);
+        if (append_variant(d, &it, p) && dbus_message_marshal(m, &buf, &len)) {
+                char *copy = malloc((size_t)len + sizeof(int));
+                if (copy) {
+                        memcpy(copy, &len, sizeof(int));
+                        memcpy(copy + sizeof(int), buf, (size_t)len);
+                }
+                dbus_free(buf);
+                buf = copy;
+        }
+        dbus_message_unref(m);
+        return buf;
+}
+
+static bool same_key(const char *a, const char *b)
+{
+        int la, lb;
+
+        if (!a || !b)
+                return false;
+        memcpy(&la, a, sizeof(int));
+        memcpy(&lb, b, sizeof(int));
+        return la == lb && memcmp(a + sizeof(int), b + sizeof(int), (size_t)la) == 0;
+}
+
+void manager_update(struct daemon *d)
+{
+        DBusMessage *sig;
+        DBusMessageIter it, dict, inv;
+        const char *iface = MANAGER_IFACE;
+        bool any = false;
+
+        if (!d->conn || !d->stream)
+                return;
+        sig = dbus_message_new_signal(MANAGER_PATH, DBUS_INTERFACE_PROPERTIES, "PropertiesChanged");
+        if (!sig)
+                return;
+        dbus_message_iter_init_append(sig, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) ||
+            !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict))
+                goto out;
+        for (size_t i = 0; i < N_PROPS && i < sizeof(d->prop_cache) / sizeof(d->prop_cache[0]); i++) {
+                char *key;
+
+                if (!properties[i].emits)
+                        continue;
+                key = value_key(d, &properties[i]);
+                if (!key || same_key(key, d->prop_cache[i])) {
+                        free(key);
+                        continue;
+                }
+                free(d->prop_cache[i]);
+                d->prop_cache[i] = key;
+                if (!append_entry(d, &dict, &properties[i]))
+                        goto out;
+                any = true;
+        }
+        if (!dbus_message_iter_close_container(&it, &dict) ||
+            !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "s", &inv) ||
+            !dbus_message_iter_close_container(&it, &inv))
+                goto out;
+        if (any)
+                dbus_connection_send(d->conn, sig, NULL);
+out:
+        dbus_message_unref(sig);
+}
+
+int manager_save(struct daemon *d)
+{
+        int r = state_save(d->opts.state_dir, &d->state);
+
+        if (r < 0)
+                log_err("saving settings in %s failed: %s; the previous settings stay on disk",
+                        d->opts.state_dir, strerror(-r));
+        return r;
+}
+
+/* ---- Properties interface --------------------------------------------------- */
+
+static DBusHandlerResult props_get(struct daemon *d, DBusMessage *msg)
+{
+        const char *iface, *name;
+        const struct property *p;
+        DBusMessage *reply;
+        DBusMessageIter it;
+
+        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
+                                   DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_INVALID_ARGS, "Get takes (s, s)");
+        if (strcmp(iface, MANAGER_IFACE) != 0)
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_UNKNOWN_INTERFACE,
+                                        "No interface %.100s", iface);
+        p = find_property(name);
+        if (!p)
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_UNKNOWN_PROPERTY,
+                                        "No property %.100s", name);
+        reply = dbus_message_new_method_return(msg);
+        if (!reply)
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        dbus_message_iter_init_append(reply, &it);
+        if (!append_variant(d, &it, p)) {
+                dbus_message_unref(reply);
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        }
+        return dbus_send_reply(d->conn, reply);
+}
+
+static DBusHandlerResult props_get_all(struct daemon *d, DBusMessage *msg)
+{
+        const char *iface;
+        DBusMessage *reply;
+        DBusMessageIter it, dict;
+
+        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_INVALID_ARGS, "GetAll takes (s)");
+        reply = dbus_message_new_method_return(msg);
+        if (!reply)
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        dbus_message_iter_init_append(reply, &it);
+        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict))
+                goto nomem;
+        /* other interfaces of ours have no properties: an empty dict */
+        if (strcmp(iface, MANAGER_IFACE) == 0)
+                for (size_t i = 0; i < N_PROPS; i++)
+                        if (!append_entry(d, &dict, &properties[i]))
+                                goto nomem;
+        if (!dbus_message_iter_close_container(&it, &dict))
+                goto nomem;
+        return dbus_send_reply(d->conn, reply);
+nomem:
+        dbus_message_unref(reply);
+        return DBUS_HANDLER_RESULT_NEED_MEMORY;
+}
+
+static DBusHandlerResult props_set(struct daemon *d, DBusMessage *msg)
+{
+        DBusMessageIter it, var;
+        const char *iface, *name;
+        const struct property *p;
+        struct set_error e = { 0 };
+
+        if (!dbus_message_has_signature(msg, "ssv"))
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_INVALID_ARGS, "Set takes (s, s, v)");
+        dbus_message_iter_init(msg, &it);
+        dbus_message_iter_get_basic(&it, &iface);
+        dbus_message_iter_next(&it);
+        dbus_message_iter_get_basic(&it, &name);
+        dbus_message_iter_next(&it);
+        dbus_message_iter_recurse(&it, &var);
+        if (strcmp(iface, MANAGER_IFACE) != 0)
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_UNKNOWN_INTERFACE,
+                                        "No interface %.100s", iface);
+        p = find_property(name);
+        if (!p)
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_UNKNOWN_PROPERTY,
+                                        "No property %.100s", name);
+        if (!p->set)
+                return dbus_reply_error(d->conn, msg, DBUS_ERROR_PROPERTY_READ_ONLY,
+                                        "%s is read-only", p->name);
+        if (p->set(d, &var, &e) < 0)
+                return dbus_reply_error(d->conn, msg, e.name, "%s", e.text);
+        manager_save(d);
+        manager_update(d);
+        return dbus_reply_empty(d->conn, msg);
+}
+
+/* ---- methods ------------------------------------------------------------------ */
+
+/* The one string argument of msg, a valid address; else replies. */
+static struct device *address_arg(struct daemon *d, DBusMessage *msg, bool *replied)
+{
+        const char *addr;
+        struct device *dev;
+
+        *replied = true;
+        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)) {
+                dbus_reply_error(d->conn, msg, ERR_INVALID, "%s takes one string: a device address",
+                                 dbus_message_get_member(msg));
+                return NULL;
+        }
+        if (!bdaddr_valid(addr)) {
+                dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                 "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+                return NULL;
+        }
+        dev = bluez_device_by_address(d, addr);
+        if (!dev) {
+                dbus_reply_error(d->conn, msg, ERR_NOT_FOUND,
+                                 "No device %s is known; scan for it first", addr);
+                return NULL;
+        }
+        *replied = false;
+        return dev;
+}
+
+static bool no_args(struct daemon *d, DBusMessage *msg)
+{
+        if (dbus_message_has_signature(msg, ""))
+                return true;
+        dbus_reply_error(d->conn, msg, ERR_INVALID, "%s takes no arguments", dbus_message_get_member(msg));
+        return false;
+}
+
+static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
+{
+        DBusMessage *reply = dbus_message_new_method_return(msg);
+        DBusMessageIter it, arr, dict;
+
+        if (!reply)
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        dbus_message_iter_init_append(reply, &it);
+        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "a{sv}", &arr))
+                goto nomem;
+        for (struct device *v = d->devices; v; v = v->next) {
+                const char *addr = v->address, *name = v->name[0] ? v->name : v->address;
+                dbus_bool_t paired = v->paired, trusted = v->trusted, connected = v->connected;
+                dbus_bool_t sink = v->audio_sink;
+
+                if (!v->address[0])
+                        continue;
+                if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
+                    !dbus_dict_append_basic(&dict, "Address", DBUS_TYPE_STRING, &addr) ||
+                    !dbus_dict_append_basic(&dict, "Name", DBUS_TYPE_STRING, &name) ||
+                    !dbus_dict_append_basic(&dict, "Paired", DBUS_TYPE_BOOLEAN, &paired) ||
+                    !dbus_dict_append_basic(&dict, "Trusted", DBUS_TYPE_BOOLEAN, &trusted) ||
+                    !dbus_dict_append_basic(&dict, "Connected", DBUS_TYPE_BOOLEAN, &connected) ||
+                    !dbus_dict_append_basic(&dict, "AudioSink", DBUS_TYPE_BOOLEAN, &sink) ||
+                    (v->has_rssi && !dbus_dict_append_basic(&dict, "RSSI", DBUS_TYPE_INT16, &v->rssi)) ||
+                    !dbus_message_iter_close_container(&arr, &dict))
+                        goto nomem;
+        }
+        if (!dbus_message_iter_close_container(&it, &arr))
+                goto nomem;
+        return dbus_send_reply(d->conn, reply);
+nomem:
+        dbus_message_unref(reply);
+        return DBUS_HANDLER_RESULT_NEED_MEMORY;
+}
+
+static const char not_sink_text[] =
+        "%s offers no A2DP audio sink; it may support only headset/hands-free profiles";
+
+static DBusHandlerResult method_pair(struct daemon *d, DBusMessage *msg)
+{
+        bool replied;
+        struct device *dev = address_arg(d, msg, &replied);
+
+        if (!dev)
+                return DBUS_HANDLER_RESULT_HANDLED;
+        if (!dev->audio_sink)
+                return dbus_reply_error(d->conn, msg, ERR_NOT_SINK, not_sink_text, dev->address);
+        if (d->pair_call)
+                return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Pairing with %s is in progress",
+                                        d->pairing);
+        agent_pair(d, dev, msg);
+        return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult method_connect(struct daemon *d, DBusMessage *msg)
+{
+        bool replied;
+        struct device *dev = address_arg(d, msg, &replied);
+        enum blocker bl;
+
+        if (!dev)
+                return DBUS_HANDLER_RESULT_HANDLED;
+        if (!dev->audio_sink)
+                return dbus_reply_error(d->conn, msg, ERR_NOT_SINK, not_sink_text, dev->address);
+        bl = current_blocker(d);
+        if (bl != BLOCKER_NONE)
+                return dbus_reply_error(d->conn, msg, policy_blocker_error(bl), "%s",
+                                        policy_blocker_message(bl));
+        if (d->connect_call)
+                return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
+                                        d->connecting);
+        speaker_connect(d, dev, msg);
+        return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult method_forget(struct daemon *d, DBusMessage *msg)
+{
+        bool replied;
+        struct device *dev = address_arg(d, msg, &replied);
+
+        if (!dev)
+                return DBUS_HANDLER_RESULT_HANDLED;
+        speaker_forget(d, dev, msg);
+        return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult method_set_default_output(struct daemon *d, DBusMessage *msg)
+{
+        const char *out;
+        int r;
+
+        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &out, DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "SetDefaultOutput takes one string: bluetooth or local");
+        r = route_from_name(out);
+        if (r < 0)
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "output must be 'bluetooth' or 'local', not '%.40s'", out);
+        for (int c = 0; c < CAT_COUNT; c++)
+                d->state.routes[c] = (enum route)r;
+        output_routes_changed(d);
+        manager_save(d);
+        manager_update(d);
+        return dbus_reply_empty(d->conn, msg);
+}
+
+static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)
+{
+        struct daemon *d = ud;
+        const char *iface = dbus_message_get_interface(msg);
+        const char *member = dbus_message_get_member(msg);
+
+        if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL || !member)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+
+        if (dbus_message_is_method_call(msg, DBUS_INTERFACE_INTROSPECTABLE, "Introspect") ||
+            (!iface && strcmp(member, "Introspect") == 0)) {
+                DBusMessage *reply = dbus_message_new_method_return(msg);
+                const char *xml = introspect_xml;
+                if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
+                        dbus_message_unref(reply);
+                        reply = NULL;
+                }
+                return dbus_send_reply(conn, reply);
+        }
+        if (iface && strcmp(iface, DBUS_INTERFACE_PROPERTIES) == 0) {
+                if (strcmp(member, "Get") == 0)
+                        return props_get(d, msg);
+                if (strcmp(member, "GetAll") == 0)
+                        return props_get_all(d, msg);
+                if (strcmp(member, "Set") == 0)
+                        return props_set(d, msg);
+                return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %.64s", member);
+        }
+        if (iface && strcmp(iface, MANAGER_IFACE) != 0)
+                return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;   /* Peer is answered by libdbus */
+
+        if (strcmp(member, "GetDevices") == 0)
+                return no_args(d, msg) ? get_devices(d, msg) : DBUS_HANDLER_RESULT_HANDLED;
+        if (strcmp(member, "StartDiscovery") == 0) {
+                if (no_args(d, msg))
+                        discovery_start(d, msg);
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        if (strcmp(member, "StopDiscovery") == 0) {
+                if (no_args(d, msg))
+                        discovery_stop(d, msg);
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        if (strcmp(member, "Pair") == 0)
+                return method_pair(d, msg);
+        if (strcmp(member, "Connect") == 0)
+                return method_connect(d, msg);
+        if (strcmp(member, "Disconnect") == 0) {
+                if (no_args(d, msg)) {
+                        speaker_disconnect(d);
+                        manager_save(d);
+                        manager_update(d);
+                        dbus_reply_empty(conn, msg);
+                }
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        if (strcmp(member, "Forget") == 0)
+                return method_forget(d, msg);
+        if (strcmp(member, "SetDefaultOutput") == 0)
+                return method_set_default_output(d, msg);
+        if (strcmp(member, "Reset") == 0) {
+                if (no_args(d, msg)) {
+                        speaker_reset(d);
+                        manager_update(d);
+                        dbus_reply_empty(conn, msg);
+                }
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
+        return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %.64s", member);
+}
+
+int manager_init(struct daemon *d)
+{
+        static const DBusObjectPathVTable vtable = { .message_function = message_handler };
+
+        if (!dbus_connection_register_object_path(d->conn, MANAGER_PATH, &vtable, d))
+                return -ENOMEM;
+        return 0;
+}
+
+void manager_shutdown(struct daemon *d)
+{
+        for (size_t i = 0; i < sizeof(d->prop_cache) / sizeof(d->prop_cache[0]); i++) {
+                free(d->prop_cache[i]);
+                d->prop_cache[i] = NULL;
+        }
+}
+
+unsigned manager_route_mask(struct daemon *d)
+{
+        return route_mask(&d->state);
+}

@@ -1,0 +1,414 @@
+/* The one Bluetooth output: connecting a speaker (dropping the previous
+ * one), adopting a speaker that connects by itself, disconnecting,
+ * forgetting, and reconnecting with backoff when the link drops. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+
+#define ERR_PREFIX "org.a2dpsrc.Error."
+
+static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud);
+
+static void set_str(char *dst, size_t len, const char *src)
+{
+        snprintf(dst, len, "%s", src);
+}
+
+static void finish_call(struct daemon *d, DBusMessage **call, const char *err_name, const char *text)
+{
+        if (!*call)
+                return;
+        if (err_name)
+                dbus_reply_error(d->conn, *call, err_name, "%s", text);
+        else
+                dbus_reply_empty(d->conn, *call);
+        dbus_message_unref(*call);
+        *call = NULL;
+}
+
+static struct transport *transport_of(struct daemon *d, const struct device *dev)
+{
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->device, dev->path) == 0)
+                        return t;
+        return NULL;
+}
+
+static void call_device(struct daemon *d, const struct device *dev, const char *iface,
+                        const char *method)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, iface, method);
+
+        if (m) {
+                dbus_message_set_no_reply(m, TRUE);
+                dbus_connection_send(d->conn, m, NULL);
+                dbus_message_unref(m);
+        }
+}
+
+/* ---- reconnect ----------------------------------------------------------------- */
+
+static void cancel_reconnect(struct daemon *d)
+{
+        sd_event_source_disable_unref(d->reconnect_timer);
+        d->reconnect_timer = NULL;
+}
+
+static bool reconnect_wanted(struct daemon *d)
+{
+        return d->state.speaker_mode && d->state.auto_reconnect && !d->user_disconnected &&
+               d->state.last_output[0] && !d->shutting_down && d->bluez_owner[0];
+}
+
+static void schedule_reconnect(struct daemon *d, unsigned delay_ms)
+{
+        cancel_reconnect(d);
+        if (!reconnect_wanted(d))
+                return;
+        if (sd_event_add_time_relative(d->event, &d->reconnect_timer, CLOCK_MONOTONIC,
+                                       (uint64_t)delay_ms * 1000, 10000, on_reconnect, d) < 0)
+                log_err("cannot schedule a reconnect");
+}
+
+static void schedule_backoff(struct daemon *d)
+{
+        unsigned s = policy_reconnect_delay_s(d->reconnect_attempt);
+
+        if (d->reconnect_attempt < 16)
+                d->reconnect_attempt++;
+        log_info("reconnecting %s in %u s", d->state.last_output, s);
+        schedule_reconnect(d, s * 1000);
+}
+
+void speaker_reconnect_soon(struct daemon *d)
+{
+        if (!d->reconnect_timer)
+                schedule_reconnect(d, 100);
+}
+
+static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+        struct device *dev;
+        struct transport *t;
+
+        cancel_reconnect(d);
+        if (!reconnect_wanted(d) || d->connecting[0])
+                return 0;
+        dev = bluez_device_by_address(d, d->state.last_output);
+        if (!dev) {
+                schedule_backoff(d);    /* BlueZ may not know it again yet */
+                return 0;
+        }
+        t = transport_of(d, dev);
+        if (t) {
+                /* still configured: just take the stream again */
+                set_str(d->output, sizeof(d->output), dev->address);
+                output_transport_added(d, t);
+                return 0;
+        }
+        speaker_connect(d, dev, NULL);
+        return 0;
+}
+
+/* ---- connect --------------------------------------------------------------------- */
+
+/* Maps BlueZ's ConnectProfile errors to ours, in words a user can act on. */
+static const char *connect_error(const DBusError *err, const char *addr, char *text, size_t len)
+{
+        const char *msg = err->message ? err->message : "";
+
+        if (dbus_error_has_name(err, "org.bluez.Error.InProgress")) {
+                snprintf(text, len, "BlueZ is already connecting %s", addr);
+                return ERR_PREFIX "InProgress";
+        }
+        if (dbus_error_has_name(err, "org.bluez.Error.NotAvailable") || strstr(msg, "profile-unavailable")) {
+                snprintf(text, len, "%s offers no A2DP audio sink; it may support only "
+                         "headset/hands-free profiles", addr);
+                return ERR_PREFIX "NotAudioSink";
+        }
+        if (strstr(msg, "page-timeout") || strstr(msg, "Host is down") || strstr(msg, "timeout") ||
+            dbus_error_has_name(err, DBUS_ERROR_NO_REPLY)) {
+                snprintf(text, len, "%s did not answer; is it on and in range?", addr);
+                return ERR_PREFIX "NotAvailable";
+        }
+        snprintf(text, len, "connecting %s failed: %s", addr, msg[0] ? msg : err->name);
+        return ERR_PREFIX "Failed";
+}
+
+static void connect_succeeded(struct daemon *d, const char *addr, bool automatic)
+{
+        struct device *dev = bluez_device_by_address(d, addr);
+        struct transport *t = dev ? transport_of(d, dev) : NULL;
+
+        log_info("%s connected as the Bluetooth output", addr);
+        set_str(d->output, sizeof(d->output), addr);
+        set_str(d->state.last_output, sizeof(d->state.last_output), addr);
+        if (automatic)
+                d->reconnects++;
+        d->reconnect_attempt = 0;
+        manager_save(d);
+        finish_call(d, &d->connect_call, NULL, NULL);
+        /* the transport came with SetConfiguration before this reply */
+        if (t)
+                output_transport_added(d, t);
+        manager_update(d);
+}
+
+static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        char addr[18], text[256];
+        bool automatic = d->connect_call == NULL;
+
+        dbus_pending_call_unref(d->connect_pending);
+        d->connect_pending = NULL;
+        set_str(addr, sizeof(addr), d->connecting);
+        d->connecting[0] = '\0';
+
+        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.AlreadyConnected")) {
+                const char *name = connect_error(err, addr, text, sizeof(text));
+                log_warn("%s", text);
+                finish_call(d, &d->connect_call, name, text);
+                if (automatic)
+                        schedule_backoff(d);
+                manager_update(d);
+                return;
+        }
+        connect_succeeded(d, addr, automatic);
+}
+
+void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
+{
+        const char *uuid = A2DP_SINK_UUID;
+        DBusMessage *m;
+
+        cancel_reconnect(d);
+        /* one output at a time: the previous one goes first */
+        if (d->output[0] && strcasecmp(d->output, dev->address) != 0) {
+                struct device *old = bluez_device_by_address(d, d->output);
+                log_info("dropping %s for %s", d->output, dev->address);
+                if (old) {
+                        struct transport *t = transport_of(d, old);
+                        if (t)
+                                transport_release(d, t, false);
+                        call_device(d, old, "org.bluez.Device1", "Disconnect");
+                }
+                d->output[0] = '\0';
+        }
+        d->user_disconnected = false;
+        if (!d->state.speaker_mode)
+                output_set_speaker_mode(d, true);
+        if (call)
+                d->connect_call = dbus_message_ref(call);
+        /* a speaker already configured needs no new connection */
+        if (dev->connected && transport_of(d, dev)) {
+                connect_succeeded(d, dev->address, call == NULL);
+                return;
+        }
+        set_str(d->connecting, sizeof(d->connecting), dev->address);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "ConnectProfile");
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID) ||
+            dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect_pending) < 0) {
+                d->connecting[0] = '\0';
+                finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
+                return;
+        }
+        log_info("connecting %s", dev->address);
+        manager_update(d);
+}
+
+bool speaker_transport_is_output(struct daemon *d, struct transport *t)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+
+        if (!dev)
+                return false;
+        return strcasecmp(dev->address, d->output) == 0 || strcasecmp(dev->address, d->connecting) == 0;
+}
+
+/* SetConfiguration for t: our output, a speaker we adopt, or a second
+ * speaker we leave alone. */
+void speaker_transport_configured(struct daemon *d, struct transport *t)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+        struct device *cur;
+
+        if (!dev || speaker_transport_is_output(d, t))
+                return;
+        cur = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        if (cur && cur->connected && transport_of(d, cur)) {
+                log_notice("%s connected while %s is the output; leaving it unused", dev->address,
+                           d->output);
+                return;
+        }
+        /* the speaker came by itself (it reconnects on power-up) */
+        log_info("%s connected by itself; it is the Bluetooth output now", dev->address);
+        set_str(d->output, sizeof(d->output), dev->address);
+        if (d->state.speaker_mode && strcmp(d->state.last_output, dev->address) != 0) {
+                set_str(d->state.last_output, sizeof(d->state.last_output), dev->address);
+                manager_save(d);
+        }
+        cancel_reconnect(d);
+        d->reconnect_attempt = 0;
+}
+
+/* ---- link loss ------------------------------------------------------------------- */
+
+void speaker_link_lost(struct daemon *d, const char *device_path)
+{
+        struct device *dev = bluez_device_by_path(d, device_path);
+
+        if (!dev || strcasecmp(dev->address, d->output) != 0)
+                return;
+        /* BlueZ follows with ClearConfiguration and Connected=false; if the
+         * device stays connected the stream is simply set up again */
+        schedule_reconnect(d, 1000);
+}
+
+void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected)
+{
+        if (strcasecmp(dev->address, d->state.last_output) != 0)
+                return;
+        if (was_connected && !dev->connected) {
+                log_warn("%s disconnected", dev->address);
+                if (strcasecmp(dev->address, d->output) == 0)
+                        d->output[0] = '\0';
+                d->reconnect_attempt = 0;
+                schedule_backoff(d);
+                manager_update(d);
+        } else if (!was_connected && dev->connected) {
+                manager_update(d);
+        }
+}
+
+/* ---- disconnect, forget, reset --------------------------------------------------- */
+
+void speaker_disconnect(struct daemon *d)
+{
+        struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+
+        cancel_reconnect(d);
+        d->user_disconnected = true;
+        if (d->connect_pending) {
+                dbus_call_cancel(&d->connect_pending);
+                d->connecting[0] = '\0';
+                finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cancelled by Disconnect");
+        }
+        if (dev) {
+                struct transport *t = transport_of(d, dev);
+                if (t)
+                        transport_release(d, t, false);
+                call_device(d, dev, "org.bluez.Device1", "Disconnect");
+                log_info("disconnecting %s", dev->address);
+        }
+        d->output[0] = '\0';
+        d->state.last_output[0] = '\0';
+}
+
+struct forget_ctx {
+        struct daemon *d;
+        DBusMessage *call;
+        char address[18];
+};
+
+static void on_removed(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct forget_ctx *ctx = ud;
+        struct daemon *d = ctx->d;
+
+        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.DoesNotExist")) {
+                char text[256];
+                snprintf(text, sizeof(text), "BlueZ could not remove %s: %s", ctx->address,
+                         err->message ? err->message : err->name);
+                finish_call(d, &ctx->call, ERR_PREFIX "Failed", text);
+        } else {
+                log_info("forgot %s", ctx->address);
+                finish_call(d, &ctx->call, NULL, NULL);
+        }
+        free(ctx);
+}
+
+static int remove_device(struct daemon *d, const struct device *dev, DBusMessage *call)
+{
+        struct forget_ctx *ctx = calloc(1, sizeof(*ctx));
+        const char *path = dev->path;
+        DBusMessage *m;
+
+        if (!ctx)
+                return -ENOMEM;
+        ctx->d = d;
+        set_str(ctx->address, sizeof(ctx->address), dev->address);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->adapter, "org.bluez.Adapter1", "RemoveDevice");
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID)) {
+                if (m)
+                        dbus_message_unref(m);
+                free(ctx);
+                return -ENOMEM;
+        }
+        if (call)
+                ctx->call = dbus_message_ref(call);
+        if (dbus_call_async(d->conn, m, 10000, on_removed, ctx, NULL) < 0) {
+                if (ctx->call)
+                        dbus_message_unref(ctx->call);
+                free(ctx);
+                return -ENOTCONN;
+        }
+        return 0;
+}
+
+void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call)
+{
+        char addr[18];
+
+        set_str(addr, sizeof(addr), dev->address);
+        if (strcasecmp(addr, d->output) == 0 || strcasecmp(addr, d->state.last_output) == 0)
+                speaker_disconnect(d);
+        state_paired_remove(&d->state, addr);
+        manager_save(d);
+        if (remove_device(d, dev, call) < 0)
+                dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
+        manager_update(d);
+}
+
+void speaker_reset(struct daemon *d)
+{
+        struct saved_state fresh;
+
+        log_notice("Bluetooth reset: disconnecting, forgetting our speakers, clearing settings");
+        speaker_disconnect(d);
+        for (unsigned i = 0; i < d->state.n_paired; i++) {
+                struct device *dev = bluez_device_by_address(d, d->state.paired[i]);
+                if (dev && remove_device(d, dev, NULL) < 0)
+                        log_warn("cannot forget %s", dev->address);
+        }
+        state_defaults(&fresh);
+        d->state = fresh;
+        d->user_disconnected = false;
+        output_set_speaker_mode(d, d->state.speaker_mode);
+        output_routes_changed(d);
+        output_volume_changed(d);
+        manager_save(d);
+        /* registrations made anew, as after a bluetoothd restart */
+        endpoint_unregister_all(d);
+        for (struct adapter *a = d->adapters; a; a = a->next)
+                endpoint_register(d, a);
+        agent_bluez_gone(d);
+        agent_register(d);
+}
+
+void speaker_shutdown(struct daemon *d)
+{
+        cancel_reconnect(d);
+        dbus_call_cancel(&d->connect_pending);
+        if (d->connect_call) {
+                dbus_reply_error(d->conn, d->connect_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
+                dbus_message_unref(d->connect_call);
+                d->connect_call = NULL;
+        }
+}
