@@ -117,6 +117,7 @@ struct daemon {
         uint64_t reconnects;
         bool user_disconnected;          /* no auto-reconnect after Disconnect() */
         sd_event_source *idle_timer;
+        bool idle_suspended;             /* released for silence; sound takes it back */
 
         /* pairing and discovery */
         DBusMessage *pair_call;          /* Manager1.Pair waiting for BlueZ */

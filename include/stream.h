@@ -76,6 +76,7 @@ struct stream_stats {
         _Atomic uint64_t capture_frames;     /* frames read from the master capture */
         _Atomic uint64_t bt_frames;          /* PCM frames handed to the SBC encoder */
         _Atomic uint64_t local_start_ns;     /* CLOCK_MONOTONIC of the first local write */
+        _Atomic uint64_t silent_run;         /* frames of silence in a row on Bluetooth-routed captures */
 };
 
 /* Creates the thread (SCHED_FIFO at rt_priority when > 0 and permitted;

@@ -202,12 +202,42 @@ static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
         return 0;
 }
 
+/* Idle suspend: released after IdleSuspend seconds of silence, taken back
+ * when sound comes. Polled: four times a second is quick enough to come
+ * back and costs nothing. */
+#define IDLE_POLL_US 250000ull
+
+static void maybe_acquire(struct daemon *d, struct transport *t);
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+        uint64_t silent = atomic_load(&stream_stats(d->stream)->silent_run);
+        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
+
+        if (d->streaming && d->state.idle_suspend &&
+            silent >= (uint64_t)d->state.idle_suspend * rate) {
+                struct transport *t = d->streaming;
+                log_info("%u s of silence: releasing the speaker until sound comes", d->state.idle_suspend);
+                detach(d);
+                transport_release(d, t, false);
+                d->idle_suspended = true;
+        } else if (d->idle_suspended && silent < rate / 8) {
+                log_info("sound again: taking the speaker back");
+                d->idle_suspended = false;
+                for (struct transport *t = d->transports; t; t = t->next)
+                        maybe_acquire(d, t);
+        }
+        sd_event_source_set_time(s, usec + IDLE_POLL_US);
+        return 0;
+}
+
 static void maybe_acquire(struct daemon *d, struct transport *t)
 {
         struct transport *held = held_transport(d);
 
         if (!d->want_bluetooth || d->shutting_down || (held && held != t) ||
-            !speaker_transport_is_output(d, t))
+            !speaker_transport_is_output(d, t) || d->idle_suspended)
                 return;
         if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
@@ -325,6 +355,11 @@ int output_init(struct daemon *d)
                             on_stream_event, d);
         if (r < 0)
                 return r;
+        r = sd_event_add_time_relative(d->event, &d->idle_timer, CLOCK_MONOTONIC, IDLE_POLL_US,
+                                       50000, on_idle_timer, d);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(d->idle_timer, SD_EVENT_ON);
         /* local playback from the start; a speaker re-opens at its rate */
         start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000);
         return 0;
@@ -336,6 +371,8 @@ void output_shutdown(struct daemon *d)
         stop_engine(d);
         sd_event_source_disable_unref(d->engine_retry);
         d->engine_retry = NULL;
+        sd_event_source_disable_unref(d->idle_timer);
+        d->idle_timer = NULL;
         for (struct transport *t = d->transports; t; t = t->next)
                 transport_release(d, t, true);
         sd_event_source_disable_unref(d->stream_events);
@@ -386,6 +423,7 @@ void output_set_speaker_mode(struct daemon *d, bool on)
                 return;
         d->state.speaker_mode = on;
         d->want_bluetooth = on;
+        d->idle_suspended = false;
         log_info("speaker mode %s", on ? "on" : "off");
         if (on) {
                 for (struct transport *t = d->transports; t; t = t->next)

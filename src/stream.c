@@ -241,7 +241,7 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
 {
         unsigned routes = atomic_load_explicit(&s->routes, memory_order_relaxed);
         bool to_bt = s->bt && !s->bt_stalled;
-        bool local_needed = false;
+        bool local_needed = false, silent = true;
 
         for (int c = 0; c < CAT_COUNT; c++)
                 if (c != s->master)
@@ -252,6 +252,8 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
                 bool bt = to_bt && (routes & (1u << c));
                 if (!s->p.capture[c])
                         continue;
+                if ((routes & (1u << c)) && !mixer_is_silent(s->cap[c], n * 2))
+                        silent = false;
                 mixer_add(bt ? s->bt_mix : s->local_mix, s->cap[c], n * 2);
                 local_needed |= !bt;
         }
@@ -267,6 +269,11 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
                         sbc_sender_skip(&s->sender, n);
                 }
         }
+        /* for idle suspend: how long the Bluetooth-bound audio is silent */
+        if (silent)
+                atomic_fetch_add_explicit(&s->stats.silent_run, n, memory_order_relaxed);
+        else
+                atomic_store_explicit(&s->stats.silent_run, 0, memory_order_relaxed);
         /* the local output runs only while something plays there, so a
          * board streaming everything to Bluetooth keeps its amplifier idle */
         if (local_needed) {
