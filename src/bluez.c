@@ -64,6 +64,7 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
         struct adapter *a = ud;
         const char *s;
         dbus_bool_t b;
+        uint32_t u;
 
         if (strcmp(key, "Address") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
                 copy_str(a->address, sizeof(a->address), s);
@@ -71,6 +72,11 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
                 a->powered = b;
         else if (strcmp(key, "Discovering") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 a->discovering = b;
+        else if (strcmp(key, "Class") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) == 0)
+                /* BlueZ 5.66 shows an LE-only controller like any other,
+                 * Media1 included; only its Class of Device stays 0, since
+                 * a Class exists only on BR/EDR */
+                a->br_edr = u != 0;
         return 0;
 }
 

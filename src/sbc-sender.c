@@ -304,6 +304,11 @@ static bool adapt_bitpool(struct sbc_sender *s, bool congested, uint64_t t)
 int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
 {
         struct stream_stats *st = s->stats;
+        /* Congestion is audio waiting too long, not EAGAIN as such: an
+         * unclocked source meets EAGAIN all the time and is simply
+         * throttled, while a speaker that drains slower than capture fills
+         * makes packets old. */
+        uint64_t old_ns = (uint64_t)sbc_sender_packet_ms(s) * 3000000ull / 2;
         bool congested = false;
 
         while (s->q_count) {
@@ -320,13 +325,14 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                                congested = true;
                                 atomic_fetch_add(&st->congestion, 1);
+                                congested |= t - pk->read_ns > old_ns;
                                 break;
                         }
                         return errno;
                 }
                 s->last_send_ns = t;
+                congested |= t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);
                 atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&st->bytes, (uint64_t)n, memory_order_relaxed);

@@ -39,6 +39,8 @@ static struct transport *transport_of(struct daemon *d, const struct device *dev
         return NULL;
 }
 
+static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud);
+
 static void call_device(struct daemon *d, const struct device *dev, const char *iface,
                         const char *method)
 {
@@ -183,35 +185,17 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         connect_succeeded(d, addr, automatic);
 }
 
-void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
+static void send_connect_profile(struct daemon *d, const char *address)
 {
+        struct device *dev = bluez_device_by_address(d, address);
         const char *uuid = A2DP_SINK_UUID;
         DBusMessage *m;
 
-        cancel_reconnect(d);
-        /* one output at a time: the previous one goes first */
-        if (d->output[0] && strcasecmp(d->output, dev->address) != 0) {
-                struct device *old = bluez_device_by_address(d, d->output);
-                log_info("dropping %s for %s", d->output, dev->address);
-                if (old) {
-                        struct transport *t = transport_of(d, old);
-                        if (t)
-                                transport_release(d, t, false);
-                        call_device(d, old, "org.bluez.Device1", "Disconnect");
-                }
-                d->output[0] = '\0';
-        }
-        d->user_disconnected = false;
-        if (!d->state.speaker_mode)
-                output_set_speaker_mode(d, true);
-        if (call)
-                d->connect_call = dbus_message_ref(call);
-        /* a speaker already configured needs no new connection */
-        if (dev->connected && transport_of(d, dev)) {
-                connect_succeeded(d, dev->address, call == NULL);
+        if (!dev) {
+                d->connecting[0] = '\0';
+                finish_call(d, &d->connect_call, ERR_PREFIX "NotFound", "the device went away");
                 return;
         }
-        set_str(d->connecting, sizeof(d->connecting), dev->address);
         m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "ConnectProfile");
         if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID) ||
             dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect_pending) < 0) {
@@ -220,6 +204,58 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
                 return;
         }
         log_info("connecting %s", dev->address);
+}
+
+/* The previous output is gone (or going): BlueZ 5.66 carries one stream
+ * per local endpoint, so the new speaker is asked only now. */
+static void on_old_disconnected(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+
+        dbus_pending_call_unref(d->connect_pending);
+        d->connect_pending = NULL;
+        if (!reply)
+                log_debug("disconnecting the previous output: %s", err->message);
+        send_connect_profile(d, d->connecting);
+}
+
+void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
+{
+        struct device *old = NULL;
+
+        cancel_reconnect(d);
+        d->user_disconnected = false;
+        if (!d->state.speaker_mode)
+                output_set_speaker_mode(d, true);
+        /* a speaker already configured needs no new connection */
+        if (dev->connected && transport_of(d, dev) && strcasecmp(d->output, dev->address) == 0) {
+                if (call)
+                        d->connect_call = dbus_message_ref(call);
+                connect_succeeded(d, dev->address, call == NULL);
+                return;
+        }
+        if (call)
+                d->connect_call = dbus_message_ref(call);
+        set_str(d->connecting, sizeof(d->connecting), dev->address);
+
+        /* one output at a time: the previous one goes first */
+        if (d->output[0] && strcasecmp(d->output, dev->address) != 0)
+                old = bluez_device_by_address(d, d->output);
+        d->output[0] = '\0';
+        if (old && old->connected) {
+                struct transport *t = transport_of(d, old);
+                DBusMessage *m;
+
+                log_info("dropping %s for %s", old->address, dev->address);
+                if (t)
+                        transport_release(d, t, false);
+                m = dbus_message_new_method_call(BLUEZ_SERVICE, old->path, "org.bluez.Device1", "Disconnect");
+                if (m && dbus_call_async(d->conn, m, 10000, on_old_disconnected, d, &d->connect_pending) == 0) {
+                        manager_update(d);
+                        return;
+                }
+        }
+        send_connect_profile(d, dev->address);
         manager_update(d);
 }
 

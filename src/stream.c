@@ -284,7 +284,9 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
         }
 }
 
-static void pump_master(struct stream *s)
+/* force: read on even with a full queue (the socket stayed full past the
+ * bound: the oldest queued audio makes room) */
+static void pump_master(struct stream *s, bool force)
 {
         snd_pcm_t *pcm = s->p.capture[s->master];
 
@@ -316,7 +318,7 @@ static void pump_master(struct stream *s)
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
                  * being dropped */
-                if (s->bt && !s->bt_stalled && sbc_sender_queue_full(&s->sender))
+                if (!force && s->bt && !s->bt_stalled && sbc_sender_queue_full(&s->sender))
                         return;
         }
 }
@@ -433,9 +435,12 @@ static void *thread_main(void *data)
                         sock_idx = n;
                         fds[n++] = (struct pollfd){ .fd = s->sender.fd,
                                                     .events = sbc_sender_has_queued(&s->sender) ? POLLOUT : 0 };
-                        /* wait for the socket at most one packet's time, then
-                         * drop the oldest packet and read on */
-                        if (throttled || sbc_sender_has_queued(&s->sender))
+                        /* with a full queue, wait for the socket at most two
+                         * packets' time (the capture buffer holds four), then
+                         * read on and let the oldest queued audio go */
+                        if (throttled)
+                                timeout = 2 * (int)sbc_sender_packet_ms(&s->sender) + 1;
+                        else if (sbc_sender_has_queued(&s->sender))
                                 timeout = (int)sbc_sender_packet_ms(&s->sender) + 1;
                 }
 
@@ -458,13 +463,13 @@ static void *thread_main(void *data)
                                 err = fds[sock_idx].revents & POLLNVAL ? EBADF : ECONNRESET;
                         bt_fail(s, err);
                 }
-                if (r == 0 && s->bt && throttled)
-                        sbc_sender_drop_oldest(&s->sender);   /* the socket stayed full */
-                if (npcm) {
+                if (r == 0 && s->bt && throttled) {
+                        pump_master(s, true);   /* the socket stayed full */
+                } else if (npcm) {
                         unsigned short rev = 0;
                         if (snd_pcm_poll_descriptors_revents(s->p.capture[s->master], fds + 1, npcm, &rev) < 0 ||
                             (rev & (POLLIN | POLLERR)))
-                                pump_master(s);
+                                pump_master(s, false);
                 }
                 if (s->bt)
                         bt_flush(s, now_ns());

@@ -1,0 +1,11 @@
+"""Helpers for the bluetoothd 5.66 test double (tests/double/bluez_a2dp.py).
+
+The template file is what python-dbusmock loads; everything of substance
+lives in this package so that it can be read and tested in pieces:
+
+  consts    UUIDs, D-Bus names, BlueZ error constructors
+  sbc       SBC capability/configuration helpers (pure)
+  recorder  the "speaker" end of an acquired transport (a thread)
+  base      D-Bus object base class: properties, signals, signature checks
+  world     the simulated bluetoothd: adapters, devices, media, agents
+"""

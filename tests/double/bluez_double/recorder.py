@@ -1,0 +1,176 @@
+"""The speaker end of an acquired transport.
+
+One thread per Acquire: it recv()s every SEQPACKET the daemon writes and
+appends it to a recording file.  The thread never touches D-Bus; the main
+loop talks to it only through the attributes and methods below.
+
+File format (little-endian):
+  header, 20 bytes: b'A2DPREC1', 4 bytes SBC configuration, u16 write_mtu,
+                    u16 read_mtu, u32 0
+  records:          u64 t_ns (CLOCK_MONOTONIC at receipt), u32 length, data
+Each record is written with one os.write() so readers see whole records
+(except possibly the last one while it is being written).
+"""
+
+import os
+import select
+import socket
+import struct
+import threading
+import time
+
+MAGIC = b'A2DPREC1'
+HEADER = struct.Struct('<8s4sHHI')
+RECORD = struct.Struct('<QI')
+
+
+def now_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+class Recorder(threading.Thread):
+    POLL_S = 0.02
+
+    def __init__(self, sock, path, config, write_mtu, read_mtu):
+        super().__init__(name='speaker-' + os.path.basename(path), daemon=True)
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.path = path
+        cfg = bytes(config)[:4].ljust(4, b'\0')
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(self._fd, HEADER.pack(MAGIC, cfg, write_mtu, read_mtu, 0))
+        self.write_mtu = write_mtu
+        self.lock = threading.Lock()
+        self.packets = 0
+        self.bytes = 0
+        self.oversize = 0            # packets longer than the write MTU
+        self.stall_until = 0.0       # monotonic seconds
+        self.discard = False         # stream suspended: read but do not record
+        self.peer_closed = False     # daemon closed its end (EOF)
+        self.finished = False
+        self.idle_at = 0             # last time the socket was seen empty
+        self._stop = None            # None, 'drain' or 'close'
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    # -- called from the main loop ---------------------------------------
+    def stall(self, ms):
+        with self.lock:
+            self.stall_until = max(self.stall_until,
+                                   time.monotonic() + ms / 1000.0)
+        self._wake()
+
+    def stop(self, drain):
+        """drain=True: record what is already queued, then close (Release).
+        drain=False: close at once, queued data is lost (link loss)."""
+        with self.lock:
+            if self._stop is None or self._stop == 'drain':
+                self._stop = 'drain' if drain else 'close'
+        self._wake()
+
+    def is_idle_since(self, t_ns):
+        return self.finished or self.idle_at > t_ns
+
+    def stats(self):
+        with self.lock:
+            return {'Packets': self.packets, 'Bytes': self.bytes,
+                    'Oversize': self.oversize,
+                    'PeerClosed': self.peer_closed,
+                    'Finished': self.finished}
+
+    def _wake(self):
+        try:
+            os.write(self._wake_w, b'x')
+        except OSError:
+            pass
+
+    # -- thread ------------------------------------------------------------
+    def _record(self, data):
+        t = now_ns()
+        with self.lock:
+            if self.discard:
+                return
+            self.packets += 1
+            self.bytes += len(data)
+            if len(data) > self.write_mtu:
+                self.oversize += 1
+        os.write(self._fd, RECORD.pack(t, len(data)) + data)
+
+    def _recv_one(self):
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.peer_closed = True
+            return None
+        if not data:
+            self.peer_closed = True
+            return None
+        self._record(data)
+        return True
+
+    def run(self):
+        try:
+            while True:
+                with self.lock:
+                    stop = self._stop
+                    stall = self.stall_until - time.monotonic()
+                if stop == 'close':
+                    break
+                if stop == 'drain':
+                    while self._recv_one():
+                        pass
+                    break
+                if stall > 0:
+                    select.select([self._wake_r], [], [], min(stall, 0.05))
+                    self._drain_wake()
+                    continue
+                if self.peer_closed:
+                    self.idle_at = now_ns()
+                    select.select([self._wake_r], [], [], 0.2)
+                    self._drain_wake()
+                    continue
+                t0 = now_ns()
+                r, _, _ = select.select([self.sock, self._wake_r], [], [],
+                                        self.POLL_S)
+                if self._wake_r in r:
+                    self._drain_wake()
+                if self.sock in r:
+                    # a bounded burst, so a stall or stop acts promptly
+                    got, n = True, 0
+                    while got and n < 32:
+                        got = self._recv_one()
+                        n += 1
+                    if got is False:
+                        self.idle_at = now_ns()
+                elif not r:
+                    self.idle_at = t0
+        finally:
+            self.finished = True
+            for fd in (self._fd, self._wake_r, self._wake_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _drain_wake(self):
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except BlockingIOError:
+            pass
+        except OSError:
+            pass
+
+
+def make_pair():
+    """(daemon_end, speaker_end) SEQPACKET sockets, like an L2CAP channel."""
+    daemon_end, speaker_end = socket.socketpair(socket.AF_UNIX,
+                                                socket.SOCK_SEQPACKET)
+    return daemon_end, speaker_end

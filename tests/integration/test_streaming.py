@@ -1,0 +1,269 @@
+"""The streaming core end to end: BlueZ double -> a2dpsrcd -> ALSA capture
+-> SBC -> RTP on the transport socket, judged by decoding what the
+speaker received."""
+
+import os
+import random
+import signal
+import struct
+import subprocess
+import time
+import unittest
+
+import dbus
+
+from common import (A2dpTestCase, TONE_HZ, SPEAKER, SPEAKER_PATH, HCI0, ANALYZER, file_pcm,
+                    wait_for)
+
+
+class StreamTests(A2dpTestCase):
+
+    def stream_tone(self, seconds=5.0, caps=None, args=(), **tone):
+        opts = {}
+        if caps is not None:
+            opts['SinkCapabilities'] = bytes(caps)
+        self.add_speaker(**opts)
+        self.add_tone(duration=seconds, channel_offset_hz=1, **tone)
+        self.start_daemon(args=args)
+        self.connect_speaker()
+        time.sleep(seconds + 0.6)
+        self.bluez.flush()
+        return self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1',
+                            '--latency', self.starts_file)
+
+    def assert_full_duration(self, a, seconds):
+        tone = a['audio']['tone']
+        # the duration received equals the duration fed (one SBC frame of slack)
+        self.assertAlmostEqual(tone['tone_s'], seconds, delta=0.01,
+                               msg='fed %.3f s, the speaker got %.3f s' % (seconds, tone['tone_s']))
+
+    def test_stream_48k(self):
+        a = self.stream_tone(5.0)
+        self.assert_clean_stream(a, min_snr=50, rate=48000)
+        self.assert_full_duration(a, 5.0)
+        self.assertEqual(a['config']['mode'], 'joint-stereo')
+        self.assertEqual(a['config']['max_bitpool'], 51)
+        self.assertEqual(a['bitpools_seen']['max'], 51)
+        self.assertGreaterEqual(a['full_packets_pct'], 95.0)
+        lat = a['latency']['latency_ms']
+        # one packet (18.7 ms) of capture plus scheduling; generous for a busy machine
+        self.assertLess(lat['p50'], 40.0, a['latency'])
+
+    def test_stream_44k1(self):
+        a = self.stream_tone(5.0, caps=[0x2f, 0xff, 2, 53])
+        self.assert_clean_stream(a, min_snr=50, rate=44100)
+        self.assert_full_duration(a, 5.0)
+        self.assertEqual(a['bitpools_seen']['max'], 53)
+        self.assertGreaterEqual(a['full_packets_pct'], 95.0)
+
+    def test_prefers_44k1_when_configured(self):
+        a = self.stream_tone(2.0, args=['--rate', '44100'])
+        self.assert_clean_stream(a, rate=44100)
+
+    def test_speaker_max_bitpool_35(self):
+        a = self.stream_tone(2.0, caps=[0xff, 0xff, 2, 35])
+        self.assert_clean_stream(a, min_snr=30)
+        self.assertEqual(a['config']['max_bitpool'], 35)
+        self.assertLessEqual(a['bitpools_seen']['max'], 35)
+
+    def test_speaker_48k_only(self):
+        a = self.stream_tone(2.0, caps=[0x1f, 0xff, 2, 53], args=['--rate', '44100'])
+        self.assert_clean_stream(a, rate=48000)
+
+    def test_small_mtu_still_whole_frames(self):
+        # 300 bytes: two 115-byte frames per packet
+        opts = {'WriteMTU': 300}
+        self.add_speaker(**opts)
+        self.add_tone(duration=2.0)
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(2.6)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+        self.assertEqual(a['max_frames_fit'], 2)
+        self.assertEqual(a['frames_per_packet'], {'2': a['packets']})
+
+    def test_frame_bigger_than_mtu_is_fragmented(self):
+        # 100 bytes cannot carry a 115-byte frame: fragments, S/L flags
+        self.add_speaker(WriteMTU=100)
+        self.add_tone(duration=2.0)
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(2.6)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assertGreater(a['fragments'], 0)
+        self.assertGreater(a['frames_reassembled'], 0)
+        self.assert_clean_stream(a)
+
+
+class RefusalTests(A2dpTestCase):
+
+    def connect_fails(self, caps):
+        self.add_speaker(SinkCapabilities=bytes(caps))
+        self.start_daemon()
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.bluez.connect_speaker(SPEAKER_PATH)
+        self.assertIsNone(self.daemon.returncode, 'the daemon died')
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+
+    def test_mono_only_speaker_refused_with_reason(self):
+        self.connect_fails([0xf8, 0xff, 2, 53])
+        self.daemon.wait_for(lambda: 'only mono' in self.daemon.log_text(), 2)
+
+    def test_malformed_capabilities(self):
+        bad = {
+            'no sampling frequency': [0x0f, 0xff, 2, 53],
+            'block length': [0xff, 0x0f, 2, 53],
+            'subbands': [0xff, 0xf3, 2, 53],
+            'allocation': [0xff, 0xfc, 2, 53],
+            'minimum bitpool': [0xff, 0xff, 0, 53],
+            'bitpool: minimum above maximum': [0xff, 0xff, 60, 40],
+        }
+        self.start_daemon()
+        ep = self.bus.conn.get_object(self.bus.name_owner('org.a2dpsrc'),
+                                      '/org/a2dpsrc/bluez/hci0/a2dp_source_sbc')
+        for i, (what, caps) in enumerate(bad.items()):
+            addr = '00:11:22:33:44:%02X' % (0x60 + i)
+            path = self.bluez.add_device('hci0', addr, 'Bad %d' % i,
+                                         {'Paired': True, 'Trusted': True,
+                                          'SinkCapabilities': bytes(caps), 'StrictConfig': False})
+            with self.assertRaises(dbus.exceptions.DBusException, msg=what):
+                self.bluez.connect_speaker(path)
+            self.assertIsNone(self.daemon.returncode, 'the daemon died on ' + what)
+        log = self.daemon.log_text()
+        for what in ('sampling frequency', 'block length', 'subbands', 'allocation',
+                     'minimum bitpool', 'minimum above maximum'):
+            self.assertIn(what, log)
+        # the daemon still streams to a good speaker afterwards
+        self.add_speaker()
+        self.connect_speaker()
+
+    def test_endpoint_refuses_callers_other_than_bluez(self):
+        self.start_daemon()
+        ep = self.bus.conn.get_object('org.a2dpsrc', '/org/a2dpsrc/bluez/hci0/a2dp_source_sbc')
+        for method, args in (('SelectConfiguration', [dbus.Array([dbus.Byte(0xff)] * 4, signature='y')]),
+                             ('SetConfiguration', [dbus.ObjectPath('/x'), dbus.Dictionary({}, signature='sv')]),
+                             ('ClearConfiguration', [dbus.ObjectPath('/x')]),
+                             ('Release', [])):
+            with self.assertRaises(dbus.exceptions.DBusException) as cm:
+                getattr(ep, method)(*args, dbus_interface='org.bluez.MediaEndpoint1')
+            self.assertEqual(cm.exception.get_dbus_name(), 'org.freedesktop.DBus.Error.AccessDenied')
+        # and the registration is untouched
+        self.assertTrue(self.bluez.registered_endpoints())
+
+
+class LifecycleTests(A2dpTestCase):
+
+    def test_registers_on_start_with_full_sbc_caps(self):
+        self.start_daemon()
+        details = self.bluez.GetEndpointDetails()
+        self.assertEqual(len(details), 1)
+        adapter, owner, path, props = details[0]
+        self.assertEqual(str(props['UUID']), '0000110a-0000-1000-8000-00805f9b34fb')
+        self.assertEqual(int(props['Codec']), 0)
+        self.assertEqual(bytes(props['Capabilities']), bytes([0xff, 0xff, 0x02, 0xfa]))
+        self.assertTrue(bool(props['DelayReporting']))
+
+    def test_waits_for_bluetoothd(self):
+        self.bluez.stop()
+        self.add_tone()
+        self.start_daemon(wait_registered=False)
+        time.sleep(0.5)
+        self.assertIsNone(self.daemon.returncode)
+        self.bluez.start()
+        t0 = time.monotonic()
+        self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 2, what='registration')
+        self.assertLess(time.monotonic() - t0, 1.0)
+
+    def test_speaker_link_loss_mid_stream(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.0)
+        self.bluez.LinkLoss(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 2)
+        time.sleep(0.3)
+        self.assertIsNone(self.daemon.returncode, 'the daemon died')
+        self.bluez.flush()
+        a = self.analyze(self.recording(0), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+        self.assertGreater(a['audio']['tone']['tone_s'], 0.7)
+
+    def test_speaker_closes_socket_mid_stream(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(0.5)
+        self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: 'link to the speaker lost' in self.daemon.log_text(), 2)
+        self.assertIsNone(self.daemon.returncode)
+
+    def test_bluetoothd_restart_mid_stream(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.0)
+        self.bluez.stop(signal.SIGKILL)
+        self.bluez.start()
+        t0 = time.monotonic()
+        self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 2, what='re-registration')
+        self.assertLess(time.monotonic() - t0, 1.0, 're-registered too slowly')
+        # auto-reconnect brings the stream back to the same speaker
+        self.wait_streaming(timeout=8)
+        time.sleep(1.0)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+
+    def test_sigterm_releases_the_transport(self):
+        self.add_speaker()
+        self.start_daemon()
+        t = self.connect_speaker()
+        time.sleep(0.5)
+        self.bluez.ClearLog()
+        self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
+        log = '\n'.join(self.bluez.event_log())
+        self.assertIn('Release', log)
+        self.assertIn('UnregisterApplication', log)
+        props = self.bluez.transports().get(t)
+        self.assertTrue(props is None or str(props['State']) == 'idle')
+
+
+class ExactnessTests(A2dpTestCase):
+
+    def test_unpaced_capture_is_encoded_bit_exact(self):
+        # music-like: a few partials and noise, so alignment is unambiguous
+        rng = random.Random(7)
+        rate, seconds = 48000, 2.0
+        n = int(rate * seconds)
+        import math
+        samples = bytearray()
+        for i in range(n):
+            t = i / rate
+            v = (0.25 * math.sin(2 * math.pi * 440 * t) + 0.15 * math.sin(2 * math.pi * 1234.5 * t)
+                 + 0.1 * math.sin(2 * math.pi * 97 * t) + 0.05 * (rng.random() - 0.5))
+            l = int(v * 32767)
+            r = int((v * 0.8 + 0.02 * (rng.random() - 0.5)) * 32767)
+            samples += struct.pack('<hh', l, r)
+        ref = os.path.join(self.tmp, 'music.raw')
+        with open(ref, 'wb') as f:
+            f.write(samples)
+        self.pcms['music'] = file_pcm('music', ref)
+        self.add_speaker()
+        self.start_daemon(capture='music')
+        self.connect_speaker()
+        # unclocked: the whole file is through as fast as the speaker reads
+        time.sleep(1.5)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--ref', ref, '--ref-sbc')
+        ref_res = a['audio']['ref']
+        self.assertFalse(ref_res.get('error'), ref_res)
+        self.assertGreater(ref_res['frames_compared'], int(n / 128) - 5)
+        self.assertEqual(ref_res['frames_identical'], ref_res['frames_compared'], ref_res)
+        self.assertGreater(ref_res['snr_vs_ref_db'], 20)
+
+
+if __name__ == '__main__':
+    unittest.main()
