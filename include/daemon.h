@@ -70,8 +70,11 @@ struct transport {
         uint16_t delay;          /* 1/10 ms, as BlueZ reports it */
         uint16_t volume;         /* 0-127 */
         bool volume_changed;     /* by the last PropertiesChanged */
+        bool volume_appeared;    /* AVRCP came up: Volume is new */
         enum acquire_state acq;
         DBusPendingCall *call;
+        sd_event_source *acquire_timer;  /* next Acquire attempt */
+        unsigned acquire_failures;
         int fd;
         uint16_t read_mtu, write_mtu;
 };

@@ -217,6 +217,9 @@ int main(int argc, char **argv)
 
         r = sd_event_loop(d.event);
         d.shutting_down = true;
+        /* the loop is finished and takes no new sources: libdbus does its
+         * own blocking I/O for the goodbyes below */
+        dbus_loop_detach(d.conn);
         speaker_shutdown(&d);
         output_shutdown(&d);
         agent_shutdown(&d);
@@ -226,7 +229,7 @@ int main(int argc, char **argv)
         bluez_shutdown(&d);
         manager_shutdown(&d);
         sd_event_source_disable_unref(d.power_timer);
-        dbus_loop_detach(d.conn);
+        dbus_connection_flush(d.conn);
         dbus_connection_close(d.conn);
         dbus_connection_unref(d.conn);
         sd_event_unref(d.event);

@@ -243,15 +243,42 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
                 log_err("cannot acquire %s", t->path);
 }
 
+static int on_acquire_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct transport *t = ud;
+
+        sd_event_source_disable_unref(t->acquire_timer);
+        t->acquire_timer = NULL;
+        maybe_acquire(t->daemon, t);
+        return 0;
+}
+
+/* Acquire a little later: BlueZ opens the AVDTP stream only after our
+ * SetConfiguration reply, and refuses Acquire until then. */
+static void schedule_acquire(struct daemon *d, struct transport *t, unsigned ms)
+{
+        if (t->acquire_timer)
+                return;
+        if (sd_event_add_time_relative(d->event, &t->acquire_timer, CLOCK_MONOTONIC,
+                                       (uint64_t)ms * 1000, 1000, on_acquire_timer, t) < 0)
+                log_err("cannot schedule Acquire");
+}
+
 void output_transport_added(struct daemon *d, struct transport *t)
 {
-        maybe_acquire(d, t);
+        t->acquire_failures = 0;
+        schedule_acquire(d, t, 20);
         output_update_status(d);
 }
 
 void output_transport_changed(struct daemon *d, struct transport *t)
 {
-        if (t->volume_changed && speaker_transport_is_output(d, t)) {
+        if (t->volume_appeared && speaker_transport_is_output(d, t)) {
+                /* AVRCP just came up: the speaker takes our volume, and the
+                 * software gain steps aside */
+                t->volume_appeared = t->volume_changed = false;
+                output_volume_changed(d);
+        } else if (t->volume_changed && speaker_transport_is_output(d, t)) {
                 /* the speaker's own buttons: follow them */
                 t->volume_changed = false;
                 if (d->state.volume != t->volume) {
@@ -280,6 +307,7 @@ void output_transport_removing(struct daemon *d, struct transport *t)
 
 void output_acquired(struct daemon *d, struct transport *t)
 {
+        t->acquire_failures = 0;
         if (!d->want_bluetooth || d->shutting_down) {
                 transport_release(d, t, false);
                 return;
@@ -290,7 +318,16 @@ void output_acquired(struct daemon *d, struct transport *t)
 
 void output_acquire_failed(struct daemon *d, struct transport *t, const char *error)
 {
-        log_err("acquiring %s failed: %s", t->path, error);
+        /* the stream may still be opening, or the speaker busy: a few quick
+         * retries, then wait for the speaker to start it or a reconnect */
+        if (t->acquire_failures < 6) {
+                unsigned ms = 50u << t->acquire_failures;
+                log_debug("acquiring %s failed (%s); retrying in %u ms", t->path, error, ms);
+                t->acquire_failures++;
+                schedule_acquire(d, t, ms);
+        } else {
+                log_err("acquiring %s failed: %s", t->path, error);
+        }
         output_update_status(d);
 }
 

@@ -290,7 +290,9 @@ static void pump_master(struct stream *s, bool force)
 {
         snd_pcm_t *pcm = s->p.capture[s->master];
 
-        for (;;) {
+        /* a bounded number of steps, then back to poll(): commands are
+         * answered even when a capture never runs dry (unclocked) */
+        for (int step = 0; step < 8; step++) {
                 snd_pcm_sframes_t avail, got;
 
                 avail = snd_pcm_avail_update(pcm);

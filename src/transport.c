@@ -161,6 +161,8 @@ static void close_fd(struct transport *t)
 void transport_remove(struct daemon *d, struct transport *t)
 {
         output_transport_removing(d, t);
+        sd_event_source_disable_unref(t->acquire_timer);
+        t->acquire_timer = NULL;
         dbus_call_cancel(&t->call);
         close_fd(t);
         for (struct transport **pp = &d->transports; *pp; pp = &(*pp)->next) {
@@ -187,6 +189,7 @@ static int changed_prop(const char *key, DBusMessageIter *v, void *ud)
                 t->has_delay = true;
         } else if (strcmp(key, "Volume") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) == 0 &&
                    q <= 127) {
+                t->volume_appeared |= !t->has_volume;
                 t->volume = q;
                 t->has_volume = true;
                 t->volume_changed = true;
@@ -298,10 +301,17 @@ void transport_release(struct daemon *d, struct transport *t, bool wait)
                 return;
         if (wait) {
                 /* shutting down: no main loop will run to see the reply */
-                DBusMessage *reply = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
+                DBusError err;
+                DBusMessage *reply;
+
+                dbus_error_init(&err);
+                reply = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, &err);
                 dbus_message_unref(m);
                 if (reply)
                         dbus_message_unref(reply);
+                else
+                        log_warn("Release %s: %s", t->path, err.message);
+                dbus_error_free(&err);
                 return;
         }
         if (dbus_call_async(d->conn, m, 5000, on_release_reply, t, &t->call) < 0)

@@ -50,7 +50,9 @@ def pcm(name, **keys):
 
 
 def file_pcm(name, path, slave='null'):
-    """alsa-lib's own file plugin over null: unclocked, sample-exact."""
+    """alsa-lib's own file plugin: the samples of path, exactly, read in
+    place of the slave's (over "null" unclocked, over a paced test PCM at
+    real time)."""
     return ('pcm.%s {\n  type file\n  slave.pcm "%s"\n  file "%s"\n'
             '  infile "%s"\n  format "raw"\n}\n' % (name, slave, '/dev/null', path))
 

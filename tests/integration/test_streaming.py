@@ -41,7 +41,7 @@ class StreamTests(A2dpTestCase):
         a = self.stream_tone(5.0)
         self.assert_clean_stream(a, min_snr=50, rate=48000)
         self.assert_full_duration(a, 5.0)
-        self.assertEqual(a['config']['mode'], 'joint-stereo')
+        self.assertEqual(a['config']['mode'], 'joint_stereo')
         self.assertEqual(a['config']['max_bitpool'], 51)
         self.assertEqual(a['bitpools_seen']['max'], 51)
         self.assertGreaterEqual(a['full_packets_pct'], 95.0)
@@ -224,16 +224,21 @@ class LifecycleTests(A2dpTestCase):
         time.sleep(0.5)
         self.bluez.ClearLog()
         self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
-        log = '\n'.join(self.bluez.event_log())
-        self.assertIn('Release', log)
-        self.assertIn('UnregisterApplication', log)
+        log = self.bluez.event_log()
+        text = '\n'.join(log)
+        self.assertIn('active -> suspending', text)      # our Release suspends the stream
+        # the endpoint was unregistered by us, not dropped because we left
+        unreg = [i for i, l in enumerate(log) if 'Endpoint unregistered' in l]
+        left = [i for i, l in enumerate(log) if 'left the bus' in l]
+        self.assertTrue(unreg, text)
+        self.assertTrue(not left or unreg[0] < left[0], text)
         props = self.bluez.transports().get(t)
         self.assertTrue(props is None or str(props['State']) == 'idle')
 
 
 class ExactnessTests(A2dpTestCase):
 
-    def test_unpaced_capture_is_encoded_bit_exact(self):
+    def test_capture_is_encoded_bit_exact(self):
         # music-like: a few partials and noise, so alignment is unambiguous
         rng = random.Random(7)
         rate, seconds = 48000, 2.0
@@ -242,27 +247,34 @@ class ExactnessTests(A2dpTestCase):
         samples = bytearray()
         for i in range(n):
             t = i / rate
-            v = (0.25 * math.sin(2 * math.pi * 440 * t) + 0.15 * math.sin(2 * math.pi * 1234.5 * t)
-                 + 0.1 * math.sin(2 * math.pi * 97 * t) + 0.05 * (rng.random() - 0.5))
+            # partials with a drifting pitch over noise: nothing repeats
+            v = (0.2 * math.sin(2 * math.pi * (440 + 40 * t) * t) + 0.1 * math.sin(2 * math.pi * 1234.5 * t)
+                 + 0.3 * (rng.random() - 0.5))
             l = int(v * 32767)
             r = int((v * 0.8 + 0.02 * (rng.random() - 0.5)) * 32767)
             samples += struct.pack('<hh', l, r)
         ref = os.path.join(self.tmp, 'music.raw')
         with open(ref, 'wb') as f:
             f.write(samples)
-        self.pcms['music'] = file_pcm('music', ref)
+        # alsa-lib's file plugin reads the file in place of a silent, paced
+        # test source: sample-exact input at real time. (Over "null" it is
+        # unclocked: the daemon would then bound latency by dropping what
+        # the speaker cannot take as fast as it is produced.)
+        self.pcms['clock'] = 'pcm.clock {\n  type a2dpsrc_test\n  amplitude 0\n}\n'
+        self.pcms['music'] = file_pcm('music', ref, slave='clock')
         self.add_speaker()
+        self.write_state(speaker_mode=True, volume=127)   # unity: no software gain
         self.start_daemon(capture='music')
         self.connect_speaker()
-        # unclocked: the whole file is through as fast as the speaker reads
-        time.sleep(1.5)
+        time.sleep(seconds + 0.6)
         self.bluez.flush()
         a = self.analyze(self.recording(), '--ref', ref, '--ref-sbc')
         ref_res = a['audio']['ref']
         self.assertFalse(ref_res.get('error'), ref_res)
         self.assertGreater(ref_res['frames_compared'], int(n / 128) - 5)
         self.assertEqual(ref_res['frames_identical'], ref_res['frames_compared'], ref_res)
-        self.assertGreater(ref_res['snr_vs_ref_db'], 20)
+        # noise-heavy material: SBC at bitpool 51 keeps it well above the floor
+        self.assertGreater(ref_res['snr_vs_ref_db'], 12)
 
 
 if __name__ == '__main__':
