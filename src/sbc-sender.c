@@ -44,6 +44,7 @@ void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
         s->last_congestion_ns = 0;
         s->last_bitpool_change_ns = 0;
         s->last_send_ns = 0;
+        s->packet_cost = 0;
         s->staged = 0;
         s->q_head = s->q_count = s->q_audio_packets = 0;
         s->building = NULL;
@@ -255,8 +256,11 @@ static size_t socket_queued_bytes(const struct sbc_sender *s)
 
 uint32_t sbc_sender_queued_us(const struct sbc_sender *s)
 {
-        uint64_t frames = (uint64_t)s->q_audio_packets * s->frames_per_packet +
-                          socket_queued_bytes(s) / (s->frame_len ? s->frame_len : 1);
+        /* the kernel counts buffer overhead too: a packet costs what its
+         * send was seen to add to the queue */
+        size_t cost = s->packet_cost ? s->packet_cost : s->mtu;
+        size_t in_socket = (socket_queued_bytes(s) + cost / 2) / cost;
+        uint64_t frames = ((uint64_t)s->q_audio_packets + in_socket) * s->frames_per_packet;
 
         return (uint32_t)(frames * s->frame_samples * 1000000ull / s->params.rate);
 }
@@ -313,6 +317,7 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
 
         while (s->q_count) {
                 struct sender_packet *pk = &s->queue[s->q_head];
+                size_t before = s->packet_cost ? 0 : socket_queued_bytes(s);
                 ssize_t n;
 
                 /* The header is written at send time: sequence numbers stay
@@ -332,6 +337,11 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                         return errno;
                 }
                 s->last_send_ns = t;
+                if (!s->packet_cost) {
+                        size_t after = socket_queued_bytes(s);
+                        if (after > before)
+                                s->packet_cost = after - before;
+                }
                 congested |= t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);
                 atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
