@@ -5,6 +5,7 @@
 # aarch64-linux-gnu-gcc toolchain and that triplet's pkg-config directory.
 
 VERSION    := 0.1.0
+SHELL      := /bin/bash
 
 CROSS      ?=
 ifneq ($(CROSS),)
@@ -65,7 +66,8 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-tools check-integration demo install clean deps \
+.PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
+        check-all fuzz demo install clean deps \
         test-tools lint
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
@@ -137,6 +139,57 @@ check-unit: $(UNIT_TESTS)
 
 check-integration: all test-tools
 	$(PYTHON) tests/integration/run.py $(TESTS)
+
+# ---- reliability gates (issue: sanitizers, leaks, fuzzing) ---------------------
+
+ASAN_BUILD := $(BUILD)/asan
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+# The whole integration suite again against a daemon built with ASan+UBSan;
+# any sanitizer report in a daemon log fails the test that produced it.
+check-asan: deps
+	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" all test-tools
+	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(UNIT_TESTS))
+	@set -e; for t in $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(UNIT_TESTS)); do echo "== $$t"; \
+	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$t; done
+	BUILD=$(ASAN_BUILD) A2DPSRC_SANITIZED=1 \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(PYTHON) tests/integration/run.py $(TESTS)
+
+# One streaming scenario (connect, stream, link loss, reconnect, shutdown)
+# under valgrind: no definite leak, no invalid access.
+check-valgrind: all test-tools
+	A2DPSRC_VALGRIND=1 $(PYTHON) tests/integration/run.py test_valgrind
+
+# libFuzzer targets for everything a peer or a disk hands us; each runs
+# FUZZ_SECONDS in CI. A crash fails the run and its input is kept under
+# tests/fuzz/regressions/<target>/ to be replayed by every later run.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZERS      := sbc-config rtp state options
+FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
+
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRCS) $(UTIL_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
+	    $(FUZZ_FLAGS) -o $@ $^ -lm
+
+fuzz: deps
+	$(MAKE) $(FUZZERS:%=$(FUZZ_BUILD)/fuzz-%)
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$f tests/fuzz/regressions/$$f; \
+	    echo "== fuzz-$$f: regressions"; \
+	    $(FUZZ_BUILD)/fuzz-$$f -runs=0 tests/fuzz/regressions/$$f tests/fuzz/corpus/$$f >/dev/null 2>&1 || \
+	        { $(FUZZ_BUILD)/fuzz-$$f -runs=0 tests/fuzz/regressions/$$f tests/fuzz/corpus/$$f; exit 1; }; \
+	    echo "== fuzz-$$f: $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=tests/fuzz/regressions/$$f/ $(FUZZ_BUILD)/corpus-$$f tests/fuzz/corpus/$$f \
+	        2>&1 | grep -E "^stat::number_of_executed_units|^stat::peak_rss|ERROR|SUMMARY|==[0-9]+==" ; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+check-all: check check-asan check-valgrind fuzz
 
 demo: deps
 	$(MAKE) all test-tools

@@ -233,6 +233,9 @@ int main(int argc, char **argv)
         dbus_connection_close(d.conn);
         dbus_connection_unref(d.conn);
         sd_event_unref(d.event);
+        /* libraries' caches too, so leak checkers see only real leaks */
+        dbus_shutdown();
+        snd_config_update_free_global();
         log_info("stopped");
         return r == 0 ? 0 : 1;
 fail:

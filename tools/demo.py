@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 
 from harness import PrivateBus, BlueZDouble, Daemon, wait_for  # noqa: E402
 
-BUILD = os.environ.get('BUILD', os.path.join(ROOT, 'build'))
+BUILD = os.path.abspath(os.environ.get('BUILD', os.path.join(ROOT, 'build')))
 SECONDS = float(os.environ.get('DEMO_SECONDS', '5'))
 TONE = 997
 SPEAKER = '00:11:22:33:44:55'

@@ -20,7 +20,7 @@ import dbus
 import harness
 from harness import PrivateBus, BlueZDouble, Daemon, wait_for, ROOT
 
-BUILD = os.environ.get('BUILD', os.path.join(ROOT, 'build'))
+BUILD = os.path.abspath(os.environ.get('BUILD', os.path.join(ROOT, 'build')))
 DAEMON = os.path.join(BUILD, 'a2dpsrcd')
 CTL = os.path.join(BUILD, 'a2dpsrcctl')
 PLUGIN = os.path.join(BUILD, 'tests', 'libasound_module_pcm_a2dpsrc_test.so')
@@ -32,9 +32,20 @@ PROPS = 'org.freedesktop.DBus.Properties'
 HCI0 = '/org/bluez/hci0'
 SPEAKER = '00:11:22:33:44:55'
 SPEAKER_PATH = HCI0 + '/dev_00_11_22_33_44_55'
+SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                     'Invalid read', 'Invalid write', 'definitely lost: 1', 'definitely lost: 2',
+                     'Conditional jump or move depends on uninitialised')
+# valgrind wraps the daemon when asked (make check-valgrind)
+VALGRIND = ['valgrind', '--leak-check=full', '--error-exitcode=99', '--errors-for-leak-kinds=definite',
+            '--show-leak-kinds=definite', '--track-fds=no']
+
 # 997 Hz, not 1 kHz: at 48 kHz a packet of 3 frames is a whole number of
 # 1 kHz periods, and a lost packet would leave no trace in the phase.
 TONE_HZ = 997
+
+
+# under valgrind or sanitizers everything is slower
+SLOW = bool(os.environ.get('A2DPSRC_VALGRIND') or os.environ.get('A2DPSRC_SANITIZED'))
 
 
 def pcm(name, **keys):
@@ -131,18 +142,28 @@ class A2dpTestCase(unittest.TestCase):
         env = {'ALSA_CONFIG_PATH': self.alsa_conf()}
         argv = ['--capture', capture, '--local-output', local, '--state-dir', self.state_dir,
                 '--power-supply', self.power_dir, '-v'] + list(args)
-        self.daemon = Daemon(self.bus, DAEMON, log_dir=self.tmp).start(argv, env)
+        self.daemon = Daemon(self.bus, DAEMON, log_dir=self.tmp)
+        if os.environ.get('A2DPSRC_VALGRIND'):
+            self.daemon.path = VALGRIND[0]
+            argv = VALGRIND[1:] + [DAEMON] + argv
+        self.daemon.start(argv, env)
         self.addCleanup(self._stop_daemon)
         if wait_registered:
-            self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 5,
+            self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 30 if SLOW else 5,
                                  what='endpoint registered')
         return self.daemon
 
     def _stop_daemon(self):
         if self.daemon and self.daemon.returncode is None:
-            self.daemon.stop(signal.SIGTERM, 5)
+            self.daemon.stop(signal.SIGTERM, 10)
+        log = self.daemon.log_text()
         if self._outcome_failed():
-            print('\n--- daemon log ---\n' + self.daemon.log_text()[-6000:])
+            print('\n--- daemon log ---\n' + log[-6000:])
+        # a sanitizer or valgrind report anywhere fails the test
+        for marker in SANITIZER_MARKERS:
+            if marker in log:
+                i = log.index(marker)
+                self.fail('%s in the daemon log:\n%s' % (marker, log[max(0, i - 500):i + 4000]))
 
     def _outcome_failed(self):
         outcome = getattr(self, '_outcome', None)
