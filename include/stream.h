@@ -83,6 +83,8 @@ struct stream_stats {
  * *rt_granted tells). */
 int stream_create(struct stream **out, int rt_priority, bool *rt_granted);
 void stream_destroy(struct stream *s);
+/* The audio thread's kernel id (for rtkit). */
+int stream_thread_id(struct stream *s);
 
 /* Hands the captures and local output to the thread and starts capture. */
 int stream_start(struct stream *s, const struct stream_params *p);

@@ -180,7 +180,8 @@ static DBusHandlerResult clear_configuration(struct daemon *d, DBusMessage *msg)
         const char *path;
         struct transport *t;
 
-        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
+        if (!dbus_message_has_signature(msg, "o") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "ClearConfiguration takes (o), got '%s'",
                                         dbus_message_get_signature(msg));
@@ -247,7 +248,8 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         if (strcmp(member, "ClearConfiguration") == 0)
                 return clear_configuration(d, msg);
         if (strcmp(member, "Release") == 0)
-                return endpoint_release(d, msg, a);
+                return dbus_message_has_signature(msg, "") ? endpoint_release(d, msg, a)
+                       : dbus_reply_error(conn, msg, ERR_INVALID, "Release takes no arguments");
         return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s", member);
 }
 

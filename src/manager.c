@@ -512,7 +512,8 @@ static DBusHandlerResult props_get(struct daemon *d, DBusMessage *msg)
         DBusMessage *reply;
         DBusMessageIter it;
 
-        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
+        if (!dbus_message_has_signature(msg, "ss") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
                                    DBUS_TYPE_INVALID))
                 return dbus_reply_error(d->conn, msg, DBUS_ERROR_INVALID_ARGS, "Get takes (s, s)");
         if (strcmp(iface, MANAGER_IFACE) != 0)
@@ -539,7 +540,8 @@ static DBusHandlerResult props_get_all(struct daemon *d, DBusMessage *msg)
         DBusMessage *reply;
         DBusMessageIter it, dict;
 
-        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID))
+        if (!dbus_message_has_signature(msg, "s") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID))
                 return dbus_reply_error(d->conn, msg, DBUS_ERROR_INVALID_ARGS, "GetAll takes (s)");
         reply = dbus_message_new_method_return(msg);
         if (!reply)
@@ -601,7 +603,10 @@ static struct device *address_arg(struct daemon *d, DBusMessage *msg, bool *repl
         struct device *dev;
 
         *replied = true;
-        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)) {
+        /* get_args alone would ignore extra arguments: Forget(s, b) must
+         * not forget anything */
+        if (!dbus_message_has_signature(msg, "s") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)) {
                 dbus_reply_error(d->conn, msg, ERR_INVALID, "%s takes one string: a device address",
                                  dbus_message_get_member(msg));
                 return NULL;
@@ -643,6 +648,10 @@ static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
                 const char *addr = v->address, *name = v->name[0] ? v->name : v->address;
                 dbus_bool_t paired = v->paired, trusted = v->trusted, connected = v->connected;
                 dbus_bool_t sink = v->audio_sink;
+                struct adapter *a = bluez_adapter_by_path(d, v->adapter);
+                /* an RSSI is news only while a scan runs; BlueZ drops it
+                 * when the scan ends */
+                bool rssi = v->has_rssi && a && a->discovering;
 
                 if (!v->address[0])
                         continue;
@@ -653,7 +662,7 @@ static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
                     !dbus_dict_append_basic(&dict, "Trusted", DBUS_TYPE_BOOLEAN, &trusted) ||
                     !dbus_dict_append_basic(&dict, "Connected", DBUS_TYPE_BOOLEAN, &connected) ||
                     !dbus_dict_append_basic(&dict, "AudioSink", DBUS_TYPE_BOOLEAN, &sink) ||
-                    (v->has_rssi && !dbus_dict_append_basic(&dict, "RSSI", DBUS_TYPE_INT16, &v->rssi)) ||
+                    (rssi && !dbus_dict_append_basic(&dict, "RSSI", DBUS_TYPE_INT16, &v->rssi)) ||
                     !dbus_message_iter_close_container(&arr, &dict))
                         goto nomem;
         }
@@ -721,7 +730,8 @@ static DBusHandlerResult method_set_default_output(struct daemon *d, DBusMessage
         const char *out;
         int r;
 
-        if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &out, DBUS_TYPE_INVALID))
+        if (!dbus_message_has_signature(msg, "s") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &out, DBUS_TYPE_INVALID))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "SetDefaultOutput takes one string: bluetooth or local");
         r = route_from_name(out);

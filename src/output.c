@@ -386,8 +386,6 @@ int output_init(struct daemon *d)
 
         if (r < 0)
                 return r;
-        if (d->rt_granted)
-                log_info("the audio thread runs SCHED_FIFO priority %d", d->opts.rt_priority);
         r = sd_event_add_io(d->event, &d->stream_events, stream_event_fd(d->stream), EPOLLIN,
                             on_stream_event, d);
         if (r < 0)

@@ -49,6 +49,7 @@ struct stream {
         _Atomic unsigned routes;
         _Atomic bool running;
         _Atomic bool bt_attached;
+        _Atomic int tid;        /* kernel thread id, for rtkit */
         bool thread_started;
         unsigned rate;
         sbc_t sbc;              /* set up by the main thread before ATTACH */
@@ -416,6 +417,7 @@ static void *thread_main(void *data)
 {
         struct stream *s = data;
 
+        atomic_store(&s->tid, (int)gettid());
         for (;;) {
                 struct pollfd fds[MAX_POLL_FDS];
                 unsigned n = 0, npcm = 0, sock_idx = 0;
@@ -543,9 +545,6 @@ int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
                 r = pthread_create(&s->thread, &attr, thread_main, s);
                 if (r == 0)
                         *rt_granted = true;
-                else if (r == EPERM)
-                        log_warn("real-time priority %d refused (needs CAP_SYS_NICE or RLIMIT_RTPRIO); "
-                                 "the audio thread runs at normal priority", rt_priority);
                 pthread_attr_setinheritsched(&attr, PTHREAD_INHERIT_SCHED);
         }
         if (r == EPERM)
@@ -665,6 +664,13 @@ int stream_detach_bt(struct stream *s)
         r = send_command(s, &c);
         atomic_store(&s->bt_attached, false);
         return r;
+}
+
+int stream_thread_id(struct stream *s)
+{
+        for (int i = 0; i < 100 && !atomic_load(&s->tid); i++)
+                usleep(1000);   /* the thread has just been created */
+        return atomic_load(&s->tid);
 }
 
 bool stream_bt_attached(struct stream *s)
