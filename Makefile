@@ -189,7 +189,12 @@ fuzz: deps
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done
 
-check-all: check check-asan check-valgrind fuzz
+# Warnings as errors with clang too, and gcc's static analyzer.
+lint:
+	$(MAKE) BUILD=$(BUILD)/clang CC=clang all
+	$(MAKE) BUILD=$(BUILD)/analyzer CFLAGS="-O1 -g -fanalyzer" all
+
+check-all: check lint check-asan check-valgrind fuzz
 
 demo: deps
 	$(MAKE) all test-tools
