@@ -2,6 +2,10 @@
 speaker that stops reading. Audio is judged from what the speaker got."""
 
 import os
+import random
+import shutil
+import signal
+import subprocess
 import time
 import unittest
 
@@ -90,6 +94,101 @@ class FaultTests(A2dpTestCase):
         a = self.analyze(rec, '--tone', str(TONE_HZ))
         self.assertEqual(a['rtp']['seq_gaps'], 0)
         self.assertEqual(a['frame_errors'], 0)
+
+
+    def fd_count(self):
+        return len(os.listdir('/proc/%d/fd' % self.daemon.pid))
+
+    def test_bluetoothd_killed_and_restarted(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.0)
+        fds_before = self.fd_count()
+        for round_ in range(3):
+            self.bluez.stop(signal.SIGKILL)
+            self.bluez.start()
+            t0 = time.monotonic()
+            self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 2, what='endpoint again')
+            self.daemon.wait_for(lambda: self.bluez.GetAgents(), 2, what='agent again')
+            self.assertLess(time.monotonic() - t0, 1.0, 'registration took too long')
+            self.wait_streaming(timeout=8)
+            time.sleep(0.5)
+        # one transport socket and nothing else more than before
+        self.assertLessEqual(self.fd_count(), fds_before, 'file descriptors leaked')
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+
+    def test_stall_moves_audio_local(self):
+        self.add_speaker()
+        self.start_daemon(local='local')
+        self.connect_speaker()
+        time.sleep(0.5)
+        local_before = int(self.stats()['LocalFrames'])
+        self.bluez.SpeakerStall(SPEAKER_PATH, dbus.UInt32(2000))
+        # the speaker takes nothing: within the stall bound (300 ms) plus a
+        # period, media plays locally
+        self.daemon.wait_for(lambda: int(self.stats()['LocalFrames']) > local_before + 4800, 1.5,
+                             what='media on the local output')
+        # and it comes back to Bluetooth after the stall
+        self.daemon.wait_for(lambda: 'takes audio again' in self.daemon.log_text(), 4)
+
+    def test_kill_9_during_state_writes_never_tears_the_file(self):
+        """100 times: settings change as fast as the API takes them, the
+        daemon is killed -9 at a random moment; the state file is always a
+        whole old or new version."""
+        rng = random.Random(5)
+        state = os.path.join(self.state_dir, 'state')
+        self.add_tone()
+        for i in range(100):
+            self.start_daemon(wait_registered=False)
+            mgr = None
+            for _ in range(200):
+                try:
+                    self.set_mprop('Volume', dbus.UInt16(rng.randrange(128)))
+                    break
+                except dbus.exceptions.DBusException:
+                    time.sleep(0.005)
+            deadline = time.monotonic() + rng.random() * 0.05
+            while time.monotonic() < deadline:
+                try:
+                    self.set_mprop('Volume', dbus.UInt16(rng.randrange(128)))
+                    self.set_mprop('IdleSuspend', dbus.UInt32(rng.randrange(1000)))
+                except dbus.exceptions.DBusException:
+                    break
+            os.kill(self.daemon.pid, signal.SIGKILL)
+            self.daemon.proc.wait(5)
+            with open(state) as f:
+                text = f.read()
+            lines = text.split('\n')
+            self.assertEqual(lines[0], 'a2dpsrc-state 1', 'round %d: %r' % (i, text))
+            self.assertTrue(text.endswith('\n'), 'round %d: torn: %r' % (i, text))
+            self.assertTrue(any(l.startswith('volume=') for l in lines), text)
+            self.assertFalse([n for n in os.listdir(self.state_dir) if n.startswith('state.corrupt')])
+        # the last daemon reads it without complaint
+        self.start_daemon(wait_registered=False)
+        self.daemon.wait_for(lambda: 'speaker mode' in self.daemon.log_text(), 3)
+        self.assertNotIn('unreadable', self.daemon.log_text())
+
+    @unittest.skipUnless(shutil.which('stress-ng'), 'stress-ng is not installed')
+    def test_cpu_starvation_with_realtime_thread(self):
+        seconds = float(os.environ.get('STARVATION_SECONDS', '20'))
+        self.add_speaker()
+        self.add_tone(duration=seconds, channel_offset_hz=1)
+        self.start_daemon(args=['--rt-priority', '50'])
+        if 'SCHED_FIFO priority 50' not in self.daemon.log_text():
+            self.skipTest('the kernel refused SCHED_FIFO here: %s' % self.daemon.log_text()[-300:])
+        hogs = subprocess.Popen(['stress-ng', '--cpu', '2', '--timeout', '%ds' % int(seconds + 10), '--quiet'])
+        self.addCleanup(lambda: (hogs.kill(), hogs.wait()))
+        time.sleep(1.0)
+        self.connect_speaker()
+        time.sleep(seconds + 0.8)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1')
+        self.assert_clean_stream(a)
+        self.assertAlmostEqual(a['audio']['tone']['tone_s'], seconds, delta=0.05)
+        self.assertEqual(int(self.stats()['DroppedMs']), 0)
 
 
 if __name__ == '__main__':
