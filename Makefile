@@ -67,7 +67,7 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 PYTHON     ?= /usr/bin/python3
 
 .PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
-        check-all fuzz demo install clean deps \
+        check-all fuzz soak lint demo install clean deps \
         test-tools lint
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
@@ -188,6 +188,11 @@ fuzz: deps
 	        2>&1 | grep -E "^stat::number_of_executed_units|^stat::peak_rss|ERROR|SUMMARY|==[0-9]+==" ; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done
+
+# Streaming through repeated disruptions; RSS and fds must stay flat.
+SOAK_SECONDS ?= 3600
+soak: all test-tools
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/integration/run.py test_soak
 
 # Warnings as errors with clang too, and gcc's static analyzer.
 lint:
