@@ -1,5 +1,7 @@
 /* a2dpsrcctl: argument checks and how the daemon's values are shown. */
 #include <check.h>
+
+#include "check-main.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -553,13 +555,4 @@ static Suite *suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

@@ -1,5 +1,7 @@
 /* Saturating mix and gain. */
 #include <check.h>
+
+#include "check-main.h"
 #include <stdlib.h>
 
 #include "mixer.h"
@@ -46,13 +48,4 @@ static Suite *suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

@@ -1,5 +1,7 @@
 /* On battery or not, from fake /sys/class/power_supply trees. */
 #include <check.h>
+
+#include "check-main.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -318,13 +320,4 @@ static Suite *suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

@@ -1,5 +1,7 @@
 /* The lock-free ring that feeds the audio thread. */
 #include <check.h>
+
+#include "check-main.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -83,13 +85,4 @@ static Suite *suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

@@ -1,6 +1,8 @@
 /* RTP/SBC packetizing: headers, frame counts, sequence and timestamps,
  * fragmentation. */
 #include <check.h>
+
+#include "check-main.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,13 +171,4 @@ static Suite *suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

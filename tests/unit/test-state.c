@@ -1,5 +1,7 @@
 /* Saved settings: the text format and the file that holds it. */
 #include <check.h>
+
+#include "check-main.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -811,13 +813,4 @@ static Suite *suite(void)
         return s;
 }
 
-int main(void)
-{
-        SRunner *sr = srunner_create(suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)
