@@ -1,8 +1,12 @@
 # a2dpsrc — Bluetooth A2DP source daemon.
 #
-# Cross builds follow the usual conventions: CC, AR, PKG_CONFIG, CFLAGS,
-# LDFLAGS, DESTDIR, PREFIX; `make CROSS=aarch64-linux-gnu` picks the
+# Cross builds follow the usual conventions: CC, AR, PKG_CONFIG (and
+# PKG_CONFIG_LIBDIR, PKG_CONFIG_PATH, PKG_CONFIG_SYSROOT_DIR), CPPFLAGS,
+# CFLAGS, LDFLAGS, DESTDIR, PREFIX; `make CROSS=aarch64-linux-gnu` picks the
 # aarch64-linux-gnu-gcc toolchain and that triplet's pkg-config directory.
+# WERROR= builds without -Werror (other compilers, other warnings);
+# TEST_RUNNER prefixes each unit test (e.g. qemu-aarch64-static -L ...).
+# `make cross-check ARCH=arm64|armhf` proves a cross build: tools/cross-check.sh.
 
 VERSION    := 0.1.0
 SHELL      := /bin/bash
@@ -15,6 +19,12 @@ PKG_CONFIG_LIBDIR ?= /usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig
 export PKG_CONFIG_LIBDIR
 endif
 PKG_CONFIG ?= pkg-config
+# $(shell) in GNU make < 4.4 sees neither exported variables nor those given
+# on the command line: hand pkg-config's search variables over explicitly, or
+# a cross build silently gets the build machine's -I paths.
+PKG_CONFIG_ENV := $(foreach v,PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR,\
+                    $(if $(filter file override command%,$(origin $(v))),$(v)='$($(v))'))
+override PKG_CONFIG := $(strip $(PKG_CONFIG_ENV) $(PKG_CONFIG))
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -30,12 +40,15 @@ BUILD      ?= build
 PKGS       := dbus-1 alsa sbc libsystemd bluez
 
 CFLAGS     ?= -O2 -g
-WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+WERROR     ?= -Werror
+WARN       := -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wstrict-prototypes \
               -Wmissing-prototypes -Wno-unused-parameter
 PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    = $(shell $(PKG_CONFIG) --libs dbus-1 alsa sbc libsystemd)
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) \
-              -DA2DPSRC_VERSION='"$(VERSION)"' $(CFLAGS) $(SAN)
+# _FILE_OFFSET_BITS=64: 32-bit boards (armhf) get the 64-bit readdir/stat,
+# without which readdir fails with EOVERFLOW on 64-bit directory offsets.
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(WARN) $(PKG_CFLAGS) \
+              -DA2DPSRC_VERSION='"$(VERSION)"' $(CPPFLAGS) $(CFLAGS) $(SAN)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
@@ -72,7 +85,9 @@ PYTHON     ?= /usr/bin/python3
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
 
-$(BUILD)/a2dpsrcd.service: systemd/a2dpsrcd.service
+# remade every time: `make && make install PREFIX=/usr` must not install a
+# unit that names the first run's SBINDIR
+$(BUILD)/a2dpsrcd.service: systemd/a2dpsrcd.service FORCE
 	@mkdir -p $(dir $@)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
 
@@ -135,7 +150,13 @@ check: deps
 	$(MAKE) check-integration
 
 check-unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(TEST_RUNNER) $$t; done
+
+# cross-build for an ARM board and run the unit tests under qemu-user
+.PHONY: cross-check FORCE
+cross-check:
+	tools/cross-check.sh $(ARCH)
+FORCE:
 
 check-integration: all test-tools
 	$(PYTHON) tests/integration/run.py $(TESTS)

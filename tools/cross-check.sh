@@ -18,10 +18,11 @@
 #                      the Makefile's short spelling `make CROSS=<triplet>`.
 #   sysroot   (armhf)  the :armhf -dev packages and their dependencies
 #                      downloaded with a private apt state and unpacked into
-#                      build/sysroot-armhf/, built with the toolchain given
-#                      as make arguments (CC=... --sysroot, PKG_CONFIG_LIBDIR,
-#                      PKG_CONFIG_SYSROOT_DIR), the way Buildroot and Yocto
-#                      drive a Makefile. It leaves the host's dpkg alone:
+#                      a sysroot ($SYSROOT_CACHE/sysroot-armhf); built with
+#                      the toolchain given as make arguments (CC=...
+#                      --sysroot, PKG_CONFIG_LIBDIR, PKG_CONFIG_SYSROOT_DIR),
+#                      the way Buildroot and Yocto drive a Makefile. It
+#                      leaves the host's dpkg alone:
 #                      multiarch needs every Multi-Arch: same library at the
 #                      exact version of the host's, which a mirror that lags
 #                      for one architecture (or a host with newer security
@@ -35,15 +36,19 @@
 # Environment:
 #   SYSROOT_ARCHS="armhf"    which architectures use the sysroot way
 #                            ("" = all multiarch, "arm64 armhf" = all sysroot)
+#   SYSROOT_CACHE=dir        where sysroots are kept (~/.cache/a2dpsrc-cross);
+#                            outside build/, whose *.d files the Makefile reads
 #   JOBS=n                   parallel make jobs (default: nproc)
 #   CK_TIMEOUT_MULTIPLIER=n  Check's per-test timeouts x n under qemu (default 10)
 #   CK_FORK=no               run Check tests in-process (faster under qemu)
+#   TEST_TIMEOUT=s           stop a unit test binary after s seconds (300)
 set -eu
 cd "$(dirname "$0")/.."
 
 MAKE=${MAKE:-make}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SYSROOT_ARCHS=${SYSROOT_ARCHS-armhf}
+SYSROOT_CACHE=${SYSROOT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/a2dpsrc-cross}
 MANIFEST=packaging/install-manifest.txt
 # the target's libraries: the five the daemon links plus Check (unit tests)
 TARGET_DEV="libc6-dev libdbus-1-dev libasound2-dev libsbc-dev libsystemd-dev
@@ -81,7 +86,7 @@ arch_vars() {
         [ "$s" = "$1" ] && MODE=sysroot
     done
     BUILD=build/$1
-    SYSROOT=build/sysroot-$1
+    SYSROOT=$SYSROOT_CACHE/sysroot-$1
 }
 
 # ---- host packages ----------------------------------------------------------
@@ -149,13 +154,14 @@ install_packages() {
 make_sysroot() {
     root=$SYSROOT/root
     stamp=$SYSROOT/stamp
-    want="$ARCH $TARGET_DEV"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(echo $want)" ]; then
+    # shellcheck disable=SC2086,SC2116
+    want=$(echo "$ARCH" $TARGET_DEV)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         say "[$ARCH] sysroot $root is up to date"
         return 0
     fi
     t0=$(now)
-    apt_dir=$(pwd)/$SYSROOT/apt
+    apt_dir=$SYSROOT/apt
     rm -rf "$root" "$stamp"
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$root"
     : >"$apt_dir/status"
@@ -182,7 +188,7 @@ make_sysroot() {
     find "$root" -type l -lname '/*' | while read -r l; do
         ln -sfr "$root$(readlink "$l")" "$l"
     done
-    echo $want >"$stamp"
+    echo "$want" >"$stamp"
     say "[$ARCH] sysroot: $n packages in $(($(now) - t0)) s"
 }
 
@@ -193,7 +199,7 @@ xmake() {
     if [ "$MODE" = multiarch ]; then
         $MAKE BUILD="$BUILD" CROSS="$TRIPLET" "$@"
     else
-        r=$(pwd)/$SYSROOT/root
+        r=$SYSROOT/root
         $MAKE BUILD="$BUILD" CC="$TRIPLET-gcc --sysroot=$r" AR="$TRIPLET-ar" \
             PKG_CONFIG=pkg-config PKG_CONFIG_SYSROOT_DIR="$r" \
             PKG_CONFIG_LIBDIR="$r/usr/lib/$TRIPLET/pkgconfig:$r/usr/share/pkgconfig" \
@@ -277,7 +283,11 @@ cross_check() {
         make_sysroot
         ld_prefix=$SYSROOT/root
     else
-        ld_prefix=/usr/$TRIPLET
+        # The target's own runtime libc6:<arch>, which the -dev packages
+        # brought in, as on a Debian board. Not /usr/<triplet> (the cross
+        # toolchain's libc6-<arch>-cross): under qemu 7.2 every forked Check
+        # test hangs with it, the child spinning right after fork().
+        ld_prefix=/
     fi
     [ -d "$ld_prefix" ] || die "$ld_prefix missing"
     t_deps=$(now)
@@ -299,10 +309,12 @@ cross_check() {
 
     # Always through qemu, named: binfmt_misc may be missing (containers) and
     # where it is there this is the same thing.
+    # A test binary that hangs is stopped after TEST_TIMEOUT seconds.
     say "[$ARCH] running the unit tests under $QEMU -L $ld_prefix"
     CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}
     export CK_TIMEOUT_MULTIPLIER
-    xmake check-unit TEST_RUNNER="$QEMU -L $ld_prefix"
+    xmake check-unit \
+        TEST_RUNNER="timeout -k 10 ${TEST_TIMEOUT:-300} $QEMU -L $ld_prefix"
     t_test=$(now)
 
     say "[$ARCH] make install PREFIX=/usr vs $MANIFEST"
