@@ -180,9 +180,12 @@ static void on_default_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
         dbus_pending_call_unref(d->agent_call);
         d->agent_call = NULL;
+        /* registered either way; only as the default does it also answer
+         * for pairings other clients start */
         if (!reply)
-                log_warn("RequestDefaultAgent failed: %s", err->message);
-        log_info("pairing agent registered");
+                log_warn("pairing agent registered, but not as the default: %s", err->message);
+        else
+                log_info("pairing agent registered");
 }
 
 static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)

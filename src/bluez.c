@@ -157,6 +157,25 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
         return 0;
 }
 
+/* Properties BlueZ invalidated (the "as" after the changed dict): they
+ * no longer exist. RSSI is dropped this way when a scan ends. */
+static void device_invalidated(struct device *dev, DBusMessageIter *changed)
+{
+        DBusMessageIter inv = *changed, names;
+
+        if (!dbus_message_iter_next(&inv) || dbus_message_iter_get_arg_type(&inv) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&inv) != DBUS_TYPE_STRING)
+                return;
+        dbus_message_iter_recurse(&inv, &names);
+        for (; dbus_message_iter_get_arg_type(&names) == DBUS_TYPE_STRING; dbus_message_iter_next(&names)) {
+                const char *name;
+
+                dbus_message_iter_get_basic(&names, &name);
+                if (strcmp(name, "RSSI") == 0)
+                        dev->has_rssi = false;
+        }
+}
+
 static struct device *device_get(struct daemon *d, const char *path)
 {
         struct device *v = bluez_device_by_path(d, path);
@@ -382,6 +401,7 @@ static void handle_properties_changed(struct daemon *d, DBusMessage *msg)
                 if (v) {
                         bool was = v->connected;
                         dbus_dict_foreach(&it, device_prop, v);
+                        device_invalidated(v, &it);
                         speaker_device_changed(d, v, was);
                 }
         } else if (strcmp(iface, IFACE_ADAPTER) == 0) {

@@ -36,6 +36,58 @@ static void owner_match(struct daemon *d, const char *owner, bool add)
                 dbus_bus_remove_match(d->conn, rule, NULL);
 }
 
+/* The adapter our scan runs on, if it is still plugged in: bluez.c frees
+ * an adapter that goes away, so the pointer is only trusted while it is
+ * in the list. d->discovery_adapter is set only while a scan we asked for
+ * runs (or is being started). */
+static struct adapter *scan_adapter(struct daemon *d)
+{
+        for (struct adapter *a = d->adapters; a; a = a->next)
+                if (a == d->discovery_adapter)
+                        return a;
+        d->discovery_adapter = NULL;
+        return NULL;
+}
+
+struct owner_check {
+        struct daemon *d;
+        char name[64];
+};
+
+static void on_owner_check(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct owner_check *c = ud;
+        dbus_bool_t has = TRUE;
+
+        if (reply && dbus_message_get_args(reply, NULL, DBUS_TYPE_BOOLEAN, &has, DBUS_TYPE_INVALID) &&
+            !has)
+                discovery_client_gone(c->d, c->name);
+        free(c);
+}
+
+/* A client may leave before its call is even read: its NameOwnerChanged
+ * then came before our match for it. Asked after the match is added (the
+ * bus keeps our messages in order), so no departure falls in between. */
+static void check_owner_still_there(struct daemon *d, const char *name)
+{
+        struct owner_check *c = calloc(1, sizeof(*c));
+        DBusMessage *m;
+
+        if (!c)
+                return;
+        c->d = d;
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
+                                         "NameHasOwner");
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                m = NULL;
+        }
+        /* takes m, even when it fails */
+        if (dbus_call_async(d->conn, m, 5000, on_owner_check, c, NULL) < 0)
+                free(c);
+}
+
 static void forget_owner(struct daemon *d)
 {
         if (d->discovery_owner[0])
@@ -52,8 +104,10 @@ static void on_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
         /* BlueZ's InProgress on start means it is already scanning for us */
         if (!reply && !(ctx->start && dbus_error_has_name(err, "org.bluez.Error.InProgress"))) {
-                if (ctx->start)
+                if (ctx->start) {
                         forget_owner(d);
+                        d->discovery_adapter = NULL;
+                }
                 if (ctx->call)
                         dbus_reply_error(d->conn, ctx->call, ERR_PREFIX "Failed", "%s discovery failed: %s",
                                          ctx->start ? "starting" : "stopping",
@@ -114,6 +168,7 @@ int discovery_start(struct daemon *d, DBusMessage *call)
         if (sender && !d->discovery_owner[0]) {
                 snprintf(d->discovery_owner, sizeof(d->discovery_owner), "%s", sender);
                 owner_match(d, sender, true);
+                check_owner_still_there(d, sender);
         }
         d->discovery_adapter = a;
         sd_event_source_disable_unref(limit_timer);
@@ -131,13 +186,19 @@ int discovery_start(struct daemon *d, DBusMessage *call)
 
 int discovery_stop(struct daemon *d, DBusMessage *call)
 {
-        struct adapter *a = d->discovery_adapter;
+        struct adapter *a = scan_adapter(d);
 
         forget_owner(d);
-        if (!a || !a->discovering) {
+        /* Stopped as far as the app is concerned, now. Not a->discovering:
+         * a StartDiscovery still on its way to BlueZ has not turned it on
+         * yet, and BlueZ handles our Stop after it, so the Stop is due
+         * all the same. */
+        d->discovery_adapter = NULL;
+        if (!a) {
                 /* nothing to stop is not an error for the app */
                 if (call)
                         dbus_reply_empty(d->conn, call);
+                manager_update(d);
                 return 0;
         }
         if (send_discovery(d, a, false, call) < 0) {

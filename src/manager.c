@@ -212,7 +212,13 @@ static bool get_latency(struct daemon *d, DBusMessageIter *v)
 
 static bool get_discovering(struct daemon *d, DBusMessageIter *v)
 {
-        dbus_bool_t b = d->discovery_adapter ? d->discovery_adapter->discovering : FALSE;
+        dbus_bool_t b = FALSE;
+
+        /* the scan's adapter may have been unplugged (and freed) since: only
+         * one still in the list is looked at */
+        for (struct adapter *a = d->adapters; a; a = a->next)
+                if (a == d->discovery_adapter)
+                        b = a->discovering;
         return get_basic(v, DBUS_TYPE_BOOLEAN, &b);
 }
 
@@ -289,10 +295,15 @@ static int set_routes(struct daemon *d, DBusMessageIter *v, struct set_error *e)
 {
         DBusMessageIter arr;
         enum route routes[CAT_COUNT];
+        char *sig = NULL;
+        bool typed;
 
-        if (dbus_message_iter_get_arg_type(v) != DBUS_TYPE_ARRAY ||
-            dbus_message_iter_get_element_type(v) != DBUS_TYPE_DICT_ENTRY ||
-            strcmp(dbus_message_iter_get_signature(v), "a{ss}") != 0)
+        /* the iterator's signature is a copy of ours to free */
+        typed = dbus_message_iter_get_arg_type(v) == DBUS_TYPE_ARRAY &&
+                dbus_message_iter_get_element_type(v) == DBUS_TYPE_DICT_ENTRY &&
+                (sig = dbus_message_iter_get_signature(v)) && strcmp(sig, "a{ss}") == 0;
+        dbus_free(sig);
+        if (!typed)
                 return set_fail(e, ERR_INVALID, "Routes is a{ss}: category -> bluetooth|local");
         memcpy(routes, d->state.routes, sizeof(routes));
         dbus_message_iter_recurse(v, &arr);

@@ -14,6 +14,17 @@
 
 static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud);
 
+/* What the one call in d->connect_pending is: the previous output being
+ * disconnected, or ConnectProfile to `inflight`. Such a call is never
+ * cancelled on our side when the user changes their mind (Disconnect, or
+ * Connect to another speaker during an automatic reconnect): BlueZ goes on
+ * with it regardless and keeps our one local endpoint meanwhile, so its
+ * outcome is awaited, a speaker no longer wanted is sent away, and only
+ * then does the next connection start. */
+enum pending_kind { PENDING_NONE, PENDING_DROP_OLD, PENDING_CONNECT };
+static enum pending_kind pending_kind;
+static char inflight[18];
+
 static void set_str(char *dst, size_t len, const char *src)
 {
         snprintf(dst, len, "%s", src);
@@ -40,6 +51,15 @@ static struct transport *transport_of(struct daemon *d, const struct device *dev
 }
 
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud);
+
+/* Lets go of t's stream: the audio thread first, since it may be writing
+ * to the very socket transport_release closes (and whose number the next
+ * open() hands out again). */
+static void release_stream(struct daemon *d, struct transport *t)
+{
+        output_transport_removing(d, t);
+        transport_release(d, t, false);
+}
 
 static void call_device(struct daemon *d, const struct device *dev, const char *iface,
                         const char *method)
@@ -81,6 +101,12 @@ static void schedule_backoff(struct daemon *d)
 {
         unsigned s = policy_reconnect_delay_s(d->reconnect_attempt);
 
+        /* with AutoReconnect off (or after Disconnect) nothing will come:
+         * the log must not promise it */
+        if (!reconnect_wanted(d)) {
+                cancel_reconnect(d);
+                return;
+        }
         if (d->reconnect_attempt < 16)
                 d->reconnect_attempt++;
         log_info("reconnecting %s in %u s", d->state.last_output, s);
@@ -149,6 +175,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         struct transport *t = dev ? transport_of(d, dev) : NULL;
 
         log_info("%s connected as the Bluetooth output", addr);
+        cancel_reconnect(d);
         set_str(d->output, sizeof(d->output), addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
         if (automatic)
@@ -162,18 +189,55 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         manager_update(d);
 }
 
+static void send_connect_profile(struct daemon *d, const char *address);
+static void on_old_disconnected(DBusMessage *reply, const DBusError *err, void *ud);
+
+/* Disconnects old, then connects d->connecting: BlueZ 5.66 carries one
+ * stream per local endpoint, so the next speaker is asked only after. */
+static bool drop_then_connect(struct daemon *d, struct device *old)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, old->path, "org.bluez.Device1",
+                                                      "Disconnect");
+
+        if (!m || dbus_call_async(d->conn, m, 10000, on_old_disconnected, d, &d->connect_pending) < 0)
+                return false;
+        pending_kind = PENDING_DROP_OLD;
+        return true;
+}
+
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
         char addr[18], text[256];
         bool automatic = d->connect_call == NULL;
+        bool ok = reply || dbus_error_has_name(err, "org.bluez.Error.AlreadyConnected");
 
         dbus_pending_call_unref(d->connect_pending);
         d->connect_pending = NULL;
-        set_str(addr, sizeof(addr), d->connecting);
+        pending_kind = PENDING_NONE;
+        set_str(addr, sizeof(addr), inflight);
+        inflight[0] = '\0';
+
+        if (strcasecmp(addr, d->connecting) != 0) {
+                /* called off meanwhile: undo it, then go on with what is
+                 * wanted now, if anything */
+                struct device *dev = bluez_device_by_address(d, addr);
+
+                if (ok && dev) {
+                        log_info("%s connected, but is no longer wanted; disconnecting it", addr);
+                        if (!d->connecting[0] || !drop_then_connect(d, dev))
+                                call_device(d, dev, "org.bluez.Device1", "Disconnect");
+                        else
+                                return;
+                }
+                if (d->connecting[0])
+                        send_connect_profile(d, d->connecting);
+                manager_update(d);
+                return;
+        }
         d->connecting[0] = '\0';
 
-        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.AlreadyConnected")) {
+        if (!ok) {
                 const char *name = connect_error(err, addr, text, sizeof(text));
                 log_warn("%s", text);
                 finish_call(d, &d->connect_call, name, text);
@@ -203,20 +267,25 @@ static void send_connect_profile(struct daemon *d, const char *address)
                 finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return;
         }
+        pending_kind = PENDING_CONNECT;
+        set_str(inflight, sizeof(inflight), dev->address);
         log_info("connecting %s", dev->address);
 }
 
-/* The previous output is gone (or going): BlueZ 5.66 carries one stream
- * per local endpoint, so the new speaker is asked only now. */
+/* The previous output is gone (or going): the new speaker is asked now. */
 static void on_old_disconnected(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
 
         dbus_pending_call_unref(d->connect_pending);
         d->connect_pending = NULL;
+        pending_kind = PENDING_NONE;
         if (!reply)
                 log_debug("disconnecting the previous output: %s", err->message);
-        send_connect_profile(d, d->connecting);
+        /* Disconnect() may have called the new one off meanwhile */
+        if (d->connecting[0])
+                send_connect_profile(d, d->connecting);
+        manager_update(d);
 }
 
 void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
@@ -227,15 +296,31 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         d->user_disconnected = false;
         if (!d->state.speaker_mode)
                 output_set_speaker_mode(d, true);
+        if (call)
+                d->connect_call = dbus_message_ref(call);
         /* a speaker already configured needs no new connection */
-        if (dev->connected && transport_of(d, dev) && strcasecmp(d->output, dev->address) == 0) {
-                if (call)
-                        d->connect_call = dbus_message_ref(call);
+        if (!d->connect_pending && dev->connected && transport_of(d, dev) &&
+            strcasecmp(d->output, dev->address) == 0) {
                 connect_succeeded(d, dev->address, call == NULL);
                 return;
         }
-        if (call)
-                d->connect_call = dbus_message_ref(call);
+        if (d->connect_pending) {
+                /* a call is under way (an automatic reconnect, or one called
+                 * off): it finishes first, and what follows is for dev */
+                if (pending_kind == PENDING_CONNECT && strcasecmp(inflight, dev->address) != 0 &&
+                    strcasecmp(inflight, d->connecting) == 0) {
+                        struct device *c = bluez_device_by_address(d, inflight);
+
+                        log_info("giving up connecting %s for %s", inflight, dev->address);
+                        /* BlueZ cancels a connection in progress on Disconnect */
+                        if (c)
+                                call_device(d, c, "org.bluez.Device1", "Disconnect");
+                }
+                set_str(d->connecting, sizeof(d->connecting), dev->address);
+                d->output[0] = '\0';
+                manager_update(d);
+                return;
+        }
         set_str(d->connecting, sizeof(d->connecting), dev->address);
 
         /* one output at a time: the previous one goes first */
@@ -244,13 +329,11 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         d->output[0] = '\0';
         if (old && old->connected) {
                 struct transport *t = transport_of(d, old);
-                DBusMessage *m;
 
                 log_info("dropping %s for %s", old->address, dev->address);
                 if (t)
-                        transport_release(d, t, false);
-                m = dbus_message_new_method_call(BLUEZ_SERVICE, old->path, "org.bluez.Device1", "Disconnect");
-                if (m && dbus_call_async(d->conn, m, 10000, on_old_disconnected, d, &d->connect_pending) == 0) {
+                        release_stream(d, t);
+                if (drop_then_connect(d, old)) {
                         manager_update(d);
                         return;
                 }
@@ -277,6 +360,12 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
 
         if (!dev || speaker_transport_is_output(d, t))
                 return;
+        if (pending_kind == PENDING_CONNECT && strcasecmp(inflight, dev->address) == 0) {
+                /* our own connection, called off: not a speaker coming by
+                 * itself; on_connect_reply sends it away */
+                log_info("%s is being configured, but is no longer wanted", dev->address);
+                return;
+        }
         cur = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
         if (cur && cur->connected && transport_of(d, cur)) {
                 log_notice("%s connected while %s is the output; leaving it unused", dev->address,
@@ -316,7 +405,9 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
                 if (strcasecmp(dev->address, d->output) == 0)
                         d->output[0] = '\0';
                 d->reconnect_attempt = 0;
-                schedule_backoff(d);
+                /* not when it was dropped for another speaker */
+                if (!d->connecting[0] || strcasecmp(d->connecting, dev->address) == 0)
+                        schedule_backoff(d);
                 manager_update(d);
         } else if (!was_connected && dev->connected) {
                 manager_update(d);
@@ -331,15 +422,25 @@ void speaker_disconnect(struct daemon *d)
 
         cancel_reconnect(d);
         d->user_disconnected = true;
-        if (d->connect_pending) {
-                dbus_call_cancel(&d->connect_pending);
+        if (d->connecting[0]) {
+                /* the call under way stays: its outcome is undone when it
+                 * comes (on_connect_reply, on_old_disconnected) */
+                if (pending_kind == PENDING_CONNECT && strcasecmp(inflight, d->connecting) == 0) {
+                        struct device *c = bluez_device_by_address(d, inflight);
+
+                        /* BlueZ cancels a connection in progress on Disconnect */
+                        if (c && c != dev) {
+                                call_device(d, c, "org.bluez.Device1", "Disconnect");
+                                log_info("cancelling the connection to %s", c->address);
+                        }
+                }
                 d->connecting[0] = '\0';
                 finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cancelled by Disconnect");
         }
         if (dev) {
                 struct transport *t = transport_of(d, dev);
                 if (t)
-                        transport_release(d, t, false);
+                        release_stream(d, t);
                 call_device(d, dev, "org.bluez.Device1", "Disconnect");
                 log_info("disconnecting %s", dev->address);
         }
@@ -442,6 +543,8 @@ void speaker_shutdown(struct daemon *d)
 {
         cancel_reconnect(d);
         dbus_call_cancel(&d->connect_pending);
+        pending_kind = PENDING_NONE;
+        inflight[0] = '\0';
         if (d->connect_call) {
                 dbus_reply_error(d->conn, d->connect_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
                 dbus_message_unref(d->connect_call);

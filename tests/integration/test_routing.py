@@ -1,0 +1,428 @@
+"""Where the audio goes, judged by listening: each capture category carries
+its own tone, the speaker's recording is decoded with speaker-analyze and
+the local output lands in a raw file; Goertzel filters tell which tones
+are in which output. Also the fallback to the local output when the link
+drops and the way back, volume (AVRCP and software gain) and idle
+suspend."""
+
+import array
+import math
+import os
+import time
+import unittest
+
+import dbus
+
+from common import SPEAKER, SPEAKER_PATH, TONE_HZ, pcm
+from harness import REC_HEADER, REC_RECORD, read_recording
+from test_control import ControlCase, plain
+
+RATE = 48000
+TONES = {'media': 997, 'alerts': 1499, 'voice': 2003}
+PRESENT = 0.1       # a 0.3 amplitude tone measures ~0.3
+ABSENT = 0.003      # -40 dB below it: leakage and codec noise stay far under
+
+
+def goertzel(samples, freq, rate=RATE):
+    """Amplitude (0..1 of full scale) of freq in samples (ints), through a
+    Hann window so neighbouring tones do not leak in."""
+    n = len(samples)
+    if n < 64:
+        return 0.0
+    k = 2.0 * math.cos(2.0 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    w = 2.0 * math.pi / (n - 1)
+    for i, x in enumerate(samples):
+        s0 = x * (0.5 - 0.5 * math.cos(w * i)) + k * s1 - s2
+        s2, s1 = s1, s0
+    power = s1 * s1 + s2 * s2 - k * s1 * s2
+    # the Hann window's coherent gain is 1/2
+    return 2.0 * math.sqrt(max(power, 0.0)) / (n * 0.5) / 32768.0
+
+
+def left_channel(raw, max_frames=None):
+    a = array.array('h')
+    a.frombytes(raw[:len(raw) - len(raw) % 4])
+    left = a[0::2]
+    if max_frames and len(left) > max_frames:
+        mid = (len(left) - max_frames) // 2
+        left = left[mid:mid + max_frames]
+    return left
+
+
+def tones_in(samples, rate=RATE):
+    return {cat: goertzel(samples, f, rate) for cat, f in TONES.items()}
+
+
+def write_partial_recording(src, dst, t_from_ns, t_to_ns):
+    """The packets of src received within [t_from_ns, t_to_ns], as a
+    recording of their own."""
+    with open(src, 'rb') as f:
+        head = f.read(REC_HEADER.size)
+    _, records = read_recording(src)
+    n = 0
+    with open(dst, 'wb') as f:
+        f.write(head)
+        for t, pkt in records:
+            if t_from_ns <= t <= t_to_ns:
+                f.write(REC_RECORD.pack(t, len(pkt)))
+                f.write(pkt)
+                n += 1
+    return n
+
+
+class RoutingCase(ControlCase):
+
+    def add_category_tones(self, amplitude=0.3):
+        for cat, f in TONES.items():
+            self.pcms[cat] = pcm(cat, source='sine', frequency=f, amplitude=amplitude)
+
+    def start_three_categories(self, **kw):
+        self.add_category_tones()
+        return self.start_daemon(capture='media=media', local='localout',
+                                 args=['--capture', 'alerts=alerts', '--capture', 'voice=voice'], **kw)
+
+    def decode(self, rec, t_from_ns=None, t_to_ns=None):
+        """Left channel of what the speaker got (within a time window)."""
+        if t_from_ns is not None:
+            part = os.path.join(self.tmp, 'part-%d.rec' % time.monotonic_ns())
+            self.assertGreater(write_partial_recording(rec, part, t_from_ns, t_to_ns), 10,
+                               'too few packets in the window')
+            rec = part
+        pcm_out = os.path.join(self.tmp, 'decoded-%d.raw' % time.monotonic_ns())
+        a = self.analyze(rec, '--pcm-out', pcm_out)
+        with open(pcm_out, 'rb') as f:
+            raw = f.read()
+        os.unlink(pcm_out)
+        self.assertEqual(a['config']['channels'], 2)
+        return left_channel(raw, RATE // 2), a['config']['rate']
+
+    def local_size(self):
+        try:
+            return os.path.getsize(self.local_file)
+        except OSError:
+            return 0
+
+    def local_between(self, off_from, off_to):
+        with open(self.local_file, 'rb') as f:
+            f.seek(off_from - off_from % 4)
+            raw = f.read(off_to - off_from)
+        return left_channel(raw, RATE // 2)
+
+    def listen(self, seconds=0.6, settle=0.3):
+        """What each output played during the next `seconds`, after
+        `settle` for a change to take hold: ({cat: amplitude} on Bluetooth
+        or None, {cat: amplitude} locally or None)."""
+        time.sleep(settle)
+        t0, off0 = time.monotonic_ns(), self.local_size()
+        frames0 = self.stats()['LocalFrames']
+        time.sleep(seconds)
+        t1 = time.monotonic_ns()
+        frames1 = self.stats()['LocalFrames']
+        bt = None
+        if self.transport_state(SPEAKER_PATH) == 'active':
+            self.bluez.flush()
+            samples, rate = self.decode(self.recording(), t0, t1)
+            bt = tones_in(samples, rate)
+        local = None
+        if frames1 > frames0:
+            # the file plugin writes in blocks: wait for the window's audio
+            want = off0 + (frames1 - frames0) * 4
+            self.daemon.wait_for(lambda: self.local_size() >= want, 2, what='local file catching up')
+            local = tones_in(self.local_between(off0, want))
+        return bt, local
+
+    def assert_heard(self, heard, expect, where):
+        self.assertIsNotNone(heard, 'nothing played on %s' % where)
+        for cat, amp in heard.items():
+            if cat in expect:
+                self.assertGreater(amp, PRESENT, '%s (%d Hz) missing on %s: %r' % (
+                    cat, TONES[cat], where, heard))
+            else:
+                self.assertLess(amp, ABSENT, '%s (%d Hz) leaks into %s: %r' % (
+                    cat, TONES[cat], where, heard))
+
+
+class RoutingTests(RoutingCase):
+
+    def test_routes_move_each_category_to_its_output(self):
+        self.add_speaker()
+        self.write_state(speaker_mode=True, volume=127)
+        self.start_three_categories()
+        # no speaker yet: everything plays locally
+        bt, local = self.listen()
+        self.assertIsNone(bt)
+        self.assert_heard(local, {'media', 'alerts', 'voice'}, 'local (no speaker)')
+
+        self.connect_speaker()
+        bt, local = self.listen()
+        self.assert_heard(bt, {'media'}, 'Bluetooth (default routes)')
+        self.assert_heard(local, {'alerts', 'voice'}, 'local (default routes)')
+
+        self.set_mprop('Routes', dbus.Dictionary({'alerts': 'bluetooth'}, signature='ss'))
+        bt, local = self.listen()
+        self.assert_heard(bt, {'media', 'alerts'}, 'Bluetooth (alerts moved)')
+        self.assert_heard(local, {'voice'}, 'local (alerts moved)')
+
+        self.ctl('route', 'media', 'local')
+        bt, local = self.listen()
+        self.assert_heard(bt, {'alerts'}, 'Bluetooth (media local)')
+        self.assert_heard(local, {'media', 'voice'}, 'local (media local)')
+
+        self.busctl('call', 'org.a2dpsrc', '/org/a2dpsrc', 'org.a2dpsrc.Manager1', 'SetDefaultOutput', 's',
+                    'local')
+        bt, local = self.listen()
+        self.assert_heard(bt, set(), 'Bluetooth (all local)')
+        self.assert_heard(local, {'media', 'alerts', 'voice'}, 'local (all local)')
+
+        self.ctl('default-output', 'bluetooth')
+        bt, local = self.listen()
+        self.assert_heard(bt, {'media', 'alerts', 'voice'}, 'Bluetooth (all Bluetooth)')
+        # the local output rests while nothing plays there
+        self.assertIsNone(local, 'the local output played while everything went to Bluetooth')
+
+        # speaker mode off: all back home, the speaker released
+        self.set_mprop('SpeakerMode', False)
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_PATH) == 'idle', 2)
+        bt, local = self.listen()
+        self.assertIsNone(bt)
+        self.assert_heard(local, {'media', 'alerts', 'voice'}, 'local (speaker mode off)')
+
+    def test_mix_saturates_instead_of_wrapping(self):
+        # three tones at 0.45 peak at 1.35 of full scale together: clipped,
+        # not wrapped around (a wrap is a burst of broadband noise)
+        for cat, f in TONES.items():
+            self.pcms[cat] = pcm(cat, source='sine', frequency=f, amplitude=0.45)
+        self.start_daemon(capture='media=media', local='localout', speaker_mode=False,
+                          args=['--capture', 'alerts=alerts', '--capture', 'voice=voice'])
+        self.daemon.wait_for(lambda: self.local_size() > RATE * 4, 3)
+        off = self.local_size()
+        self.daemon.wait_for(lambda: self.local_size() > off + RATE * 2, 3)
+        samples = self.local_between(off, off + RATE * 2)
+        self.assertEqual(max(samples), 32767)
+        self.assertEqual(min(samples), -32768)
+        # a wrapped sum jumps by ~65536 between neighbours; a clipped one
+        # moves at most by what three tones can move in one sample
+        step = max(abs(samples[i + 1] - samples[i]) for i in range(len(samples) - 1))
+        self.assertLess(step, 10000)
+
+
+class FallbackTests(RoutingCase):
+
+    def start_media_only(self, **opts):
+        self.add_speaker(**opts)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=127)
+        self.start_daemon(local='localout')
+        self.connect_speaker()
+        # streaming: nothing goes to the local output
+        f0 = self.stats()['LocalFrames']
+        time.sleep(0.3)
+        self.assertEqual(self.stats()['LocalFrames'], f0, 'the local output played during streaming')
+        return f0
+
+    def measure_fallback(self, action):
+        """Runs action() and returns how long until the local output gets
+        audio, polling the daemon's LocalFrames every 10 ms."""
+        base = self.stats()['LocalFrames']
+        t0 = time.monotonic()
+        action()
+        while time.monotonic() - t0 < 2.0:
+            if self.stats()['LocalFrames'] > base:
+                return time.monotonic() - t0
+            time.sleep(0.01)
+        self.fail('no local audio within 2 s of losing the speaker')
+
+    def wait_back_on_bluetooth(self, n_recordings, timeout=5):
+        self.daemon.wait_for(lambda: len(self.bluez.recordings()) > n_recordings, timeout,
+                             what='a new recording')
+        self.wait_streaming(timeout=timeout)
+        rec = self.bluez.recordings()[-1]
+        size = os.path.getsize(rec)
+        self.daemon.wait_for(lambda: os.path.getsize(rec) > size + 4000, 2, what='new recording grows')
+        # and the local output rests again
+        self.wait_prop('State', 'streaming')
+        f = self.stats()['LocalFrames']
+        time.sleep(0.3)
+        self.assertEqual(self.stats()['LocalFrames'], f, 'still playing locally after the speaker returned')
+        self.bluez.flush()
+        a = self.analyze(rec, '--tone', str(TONE_HZ))
+        self.assertTrue(a['audio']['tone']['present'])
+
+    def test_link_loss_plays_locally_within_200ms_then_reconnects(self):
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        dt = self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        self.assertLess(dt, 0.2, 'local playback began %.0f ms after the link dropped' % (dt * 1000))
+        # the local output carries the media tone
+        off = self.local_size()
+        self.daemon.wait_for(lambda: self.local_size() > off + RATE * 2, 3, what='local audio')
+        self.assertGreater(goertzel(self.local_between(off, off + RATE * 2), TONE_HZ), PRESENT)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        # the speaker is in range: reconnected after about a second
+        t0 = time.monotonic()
+        self.wait_back_on_bluetooth(n)
+        self.assertGreater(time.monotonic() - t0, 0.5, 'reconnected without the backoff')
+        st = self.stats()
+        self.assertEqual(st['Reconnects'], 1)
+        self.assertIn('reconnecting %s in 1 s' % SPEAKER, self.daemon.log_text())
+
+    def test_speaker_closing_the_socket_falls_back(self):
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        dt = self.measure_fallback(lambda: self.bluez.SpeakerCloseSocket(SPEAKER_PATH))
+        self.assertLess(dt, 0.2, 'local playback began %.0f ms after the socket closed' % (dt * 1000))
+        # the ACL is up: the stream is set up again
+        self.wait_back_on_bluetooth(n)
+
+    def test_out_of_range_retries_with_backoff(self):
+        self.start_media_only(PageTimeoutMs=100)
+        n = len(self.bluez.recordings())
+        dt = self.measure_fallback(lambda: self.bluez.SetInRange(SPEAKER_PATH, False))
+        self.assertLess(dt, 0.2)
+        # 1 s, then 2 s, then 4 s between attempts
+        self.log_has('reconnecting %s in 4 s' % SPEAKER, timeout=6)
+        log = self.daemon.log_text()
+        times = {}
+        for line in log.splitlines():
+            for s in (1, 2, 4):
+                if line.endswith('reconnecting %s in %d s' % (SPEAKER, s)) and s not in times:
+                    times[s] = float(line[1:line.index(']')])
+        self.assertEqual(sorted(times), [1, 2, 4], log)
+        self.assertAlmostEqual(times[4] - times[2], 2.1, delta=0.5)
+        self.assertAlmostEqual(times[2] - times[1], 1.1, delta=0.5)
+        self.assertEqual(self.stats()['Reconnects'], 0)
+        self.assertEqual(plain(self.mprop('State')), 'idle')
+        self.bluez.SetInRange(SPEAKER_PATH, True)
+        self.wait_back_on_bluetooth(n, timeout=6)
+        self.assertEqual(self.stats()['Reconnects'], 1)
+
+    def test_speaker_coming_back_by_itself(self):
+        self.start_media_only()
+        self.set_mprop('AutoReconnect', False)
+        n = len(self.bluez.recordings())
+        self.bluez.ClearLog()
+        dt = self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        self.assertLess(dt, 0.2)
+        time.sleep(1.5)
+        self.assertNotIn('ConnectProfile', '\n'.join(self.bluez.event_log()), 'reconnected with AutoReconnect off')
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        self.assertNotIn('reconnecting %s' % SPEAKER, self.daemon.log_text())
+        # the speaker is switched on again and connects: it is the output again
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        self.wait_back_on_bluetooth(n)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+
+
+class VolumeTests(RoutingCase):
+
+    def test_absolute_volume_goes_over_avrcp_and_follows_the_knob(self):
+        self.add_speaker()
+        self.add_tone()
+        self.start_daemon()
+        t = self.connect_speaker()
+        # AVRCP comes up a little after the stream
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        rec = self.recorder()
+        self.set_mprop('Volume', dbus.UInt16(100))
+        self.daemon.wait_for(lambda: 100 in plain(self.bluez.GetVolumeWrites(t)), 2,
+                             what='volume written over AVRCP')
+        self.ctl('volume', '90')
+        self.daemon.wait_for(lambda: plain(self.bluez.GetVolumeWrites(t))[-1] == 90, 2)
+        # the speaker confirms it (AVRCP round trip) before the knob turns
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 90, 2)
+        # the speaker's own knob
+        self.bluez.SpeakerSetVolume(SPEAKER_PATH, 30)
+        rec.wait('Volume', 30)
+        self.assertEqual(plain(self.mprop('Volume')), 30)
+        self.daemon.wait_for(lambda: 'volume=30\n' in self.state_file(), 2)
+        # following the speaker sends nothing back
+        self.assertNotIn(30, plain(self.bluez.GetVolumeWrites(t)))
+        # and the audio is not scaled: the speaker does that
+        time.sleep(0.5)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        for level in a['audio']['tone']['level_dbfs_per_channel']:
+            self.assertAlmostEqual(level, 20 * math.log10(0.5), delta=0.5)
+
+    def test_volume_set_before_connecting_reaches_the_speaker(self):
+        self.add_speaker(Volume=20)
+        self.add_tone()
+        self.start_daemon()
+        self.set_mprop('Volume', dbus.UInt16(111))
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: plain(self.bluez.GetVolumeWrites(t)) == [111], 2,
+                             what='our volume sent when AVRCP came up')
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t].get('Volume')) == 111, 2)
+        time.sleep(0.2)
+        self.assertEqual(plain(self.mprop('Volume')), 111)
+
+    def test_software_gain_without_absolute_volume(self):
+        self.add_speaker(AbsoluteVolume=False)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=127)
+        self.start_daemon()
+        t = self.connect_speaker()
+        time.sleep(1.0)
+        t_mid = time.monotonic_ns()
+        self.set_mprop('Volume', dbus.UInt16(32))
+        time.sleep(1.0)
+        t_end = time.monotonic_ns()
+        self.bluez.flush()
+        self.assertEqual(plain(self.bluez.GetVolumeWrites(t)), [])
+        rec = self.recording()
+        _, records = read_recording(rec)
+        start = records[0][0]
+        levels = []
+        for lo, hi in ((start + 200_000_000, t_mid - 100_000_000), (t_mid + 300_000_000, t_end)):
+            part = os.path.join(self.tmp, 'part%d.rec' % len(levels))
+            self.assertGreater(write_partial_recording(rec, part, lo, hi), 10)
+            a = self.analyze(part, '--tone', str(TONE_HZ))
+            levels.append(a['audio']['tone']['level_dbfs_per_channel'][0])
+        self.assertAlmostEqual(levels[0], 20 * math.log10(0.5), delta=0.5)
+        self.assertAlmostEqual(levels[1] - levels[0], 20 * math.log10(32 / 127), delta=0.5,
+                               msg='levels %r' % levels)
+
+
+class IdleSuspendTests(RoutingCase):
+
+    def test_silence_releases_the_speaker_and_sound_takes_it_back(self):
+        # 1 s of tone, 2.5 s of silence, then tone again
+        n_tone, n_gap, n_again = RATE, RATE * 5 // 2, RATE * 3
+        a = array.array('h', bytes(4 * (n_tone + n_gap + n_again)))
+        w = 2 * math.pi * TONE_HZ / RATE
+        for i in list(range(n_tone)) + list(range(n_tone + n_gap, n_tone + n_gap + n_again)):
+            v = int(round(0.5 * 32767 * math.sin(w * i)))
+            a[2 * i] = a[2 * i + 1] = v
+        src = os.path.join(self.tmp, 'bursts.raw')
+        with open(src, 'wb') as f:
+            f.write(a.tobytes())
+        self.pcms['bursts'] = pcm('bursts', source='file', file=src)
+        self.add_speaker()
+        self.write_state(speaker_mode=True, idle_suspend=1)
+        self.start_daemon(capture='bursts')
+        self.connect_speaker()
+        t0 = time.monotonic()
+        rec = self.recorder()
+        # released about a second into the silence (1 s + 1 s + a poll)
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_PATH) == 'idle', 3.5,
+                             what='transport released for silence')
+        self.assertGreater(time.monotonic() - t0, 1.6)
+        self.log_has('1 s of silence: releasing the speaker')
+        rec.wait('State', 'connected')
+        n = len(self.bluez.recordings())
+        # the tone comes back at 3.5 s: the stream is taken again
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_PATH) == 'active', 4,
+                             what='transport re-acquired')
+        self.assertLess(time.monotonic() - t0, 3.5 + 1.0)
+        rec.wait('State', 'streaming')
+        self.assertEqual(len(self.bluez.recordings()), n + 1)
+        time.sleep(0.5)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assertTrue(a['audio']['tone']['present'])
+        self.assertGreater(a['audio']['tone']['tone_s'], 0.3)
+
+
+if __name__ == '__main__':
+    unittest.main()
