@@ -441,7 +441,11 @@ void speaker_disconnect(struct daemon *d)
                 struct transport *t = transport_of(d, dev);
                 if (t)
                         release_stream(d, t);
-                call_device(d, dev, "org.bluez.Device1", "Disconnect");
+                /* tracked when nothing else is under way: a Connect right
+                 * after waits for the link to be down, or BlueZ would cancel
+                 * the new connection with the old link */
+                if (d->connect_pending || !drop_then_connect(d, dev))
+                        call_device(d, dev, "org.bluez.Device1", "Disconnect");
                 log_info("disconnecting %s", dev->address);
         }
         d->output[0] = '\0';
