@@ -198,6 +198,9 @@ int main(int argc, char **argv)
         r = sd_event_default(&d.event);
         if (r < 0)
                 goto fail;
+        /* a file size limit (or a full quota) must fail the write, not kill
+         * the daemon: the state file is written atomically and survives */
+        signal(SIGXFSZ, SIG_IGN);
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);

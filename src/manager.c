@@ -514,6 +514,21 @@ int manager_save(struct daemon *d)
         return r;
 }
 
+/* The change is made; whether it survives a restart depends on the disk.
+ * A settings file that cannot be written (full, read-only) is reported,
+ * and the previous file stays as it was. */
+static DBusHandlerResult reply_saved(struct daemon *d, DBusMessage *msg)
+{
+        int r = manager_save(d);
+
+        if (r < 0)
+                return dbus_reply_error(d->conn, msg, ERR_FAILED,
+                                        "The change applies now but could not be saved in %s (%s); "
+                                        "it will be lost at the next restart",
+                                        d->opts.state_dir, strerror(-r));
+        return dbus_reply_empty(d->conn, msg);
+}
+
 /* ---- Properties interface --------------------------------------------------- */
 
 static DBusHandlerResult props_get(struct daemon *d, DBusMessage *msg)
@@ -600,9 +615,8 @@ static DBusHandlerResult props_set(struct daemon *d, DBusMessage *msg)
                                         "%s is read-only", p->name);
         if (p->set(d, &var, &e) < 0)
                 return dbus_reply_error(d->conn, msg, e.name, "%s", e.text);
-        manager_save(d);
         manager_update(d);
-        return dbus_reply_empty(d->conn, msg);
+        return reply_saved(d, msg);
 }
 
 /* ---- methods ------------------------------------------------------------------ */
@@ -752,9 +766,8 @@ static DBusHandlerResult method_set_default_output(struct daemon *d, DBusMessage
         for (int c = 0; c < CAT_COUNT; c++)
                 d->state.routes[c] = (enum route)r;
         output_routes_changed(d);
-        manager_save(d);
         manager_update(d);
-        return dbus_reply_empty(d->conn, msg);
+        return reply_saved(d, msg);
 }
 
 static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)
@@ -807,9 +820,8 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         if (strcmp(member, "Disconnect") == 0) {
                 if (no_args(d, msg)) {
                         speaker_disconnect(d);
-                        manager_save(d);
                         manager_update(d);
-                        dbus_reply_empty(conn, msg);
+                        reply_saved(d, msg);
                 }
                 return DBUS_HANDLER_RESULT_HANDLED;
         }

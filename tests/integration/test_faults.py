@@ -171,6 +171,40 @@ class FaultTests(A2dpTestCase):
         self.daemon.wait_for(lambda: 'speaker mode' in self.daemon.log_text(), 3)
         self.assertNotIn('unreadable', self.daemon.log_text())
 
+    @unittest.skipUnless(shutil.which('prlimit'), 'prlimit is not installed')
+    def test_full_or_read_only_disk_reported_and_old_settings_kept(self):
+        state = os.path.join(self.state_dir, 'state')
+        self.start_daemon()
+        self.set_mprop('Volume', dbus.UInt16(50))
+        with open(state) as f:
+            old = f.read()
+        self.assertIn('volume=50', old)
+        # a full disk: writes beyond 16 bytes fail (EFBIG), as on a full
+        # filesystem they would with ENOSPC
+        subprocess.run(['prlimit', '--pid', str(self.daemon.pid), '--fsize=16:'], check=True)
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.set_mprop('Volume', dbus.UInt16(90))
+        self.assertEqual(cm.exception.get_dbus_name(), 'org.a2dpsrc.Error.Failed')
+        self.assertIn('could not be saved', cm.exception.get_dbus_message())
+        with open(state) as f:
+            self.assertEqual(f.read(), old, 'the old settings file was damaged')
+        self.assertEqual(int(self.mprop('Volume')), 90)     # applies now
+        self.assertIsNone(self.daemon.returncode, 'SIGXFSZ killed the daemon')
+        # a directory that cannot take the new file (as read-only would)
+        subprocess.run(['prlimit', '--pid', str(self.daemon.pid), '--fsize=unlimited:'], check=True)
+        os.mkdir(state + '.tmp')
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.set_mprop('IdleSuspend', dbus.UInt32(30))
+        with open(state) as f:
+            self.assertEqual(f.read(), old)
+        os.rmdir(state + '.tmp')
+        # the disk is back: the next change saves everything
+        self.set_mprop('Volume', dbus.UInt16(91))
+        with open(state) as f:
+            text = f.read()
+        self.assertIn('volume=91', text)
+        self.assertIn('idle-suspend=30', text)
+
     @unittest.skipUnless(shutil.which('stress-ng'), 'stress-ng is not installed')
     def test_cpu_starvation_with_realtime_thread(self):
         seconds = float(os.environ.get('STARVATION_SECONDS', '20'))
