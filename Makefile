@@ -188,13 +188,20 @@ check-valgrind: all test-tools
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := $(BUILD)/fuzz
-FUZZERS      := sbc-config rtp state options
+FUZZERS      := sbc-config rtp state options dbus-args
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
 
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRCS) $(UTIL_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
 	    $(FUZZ_FLAGS) -o $@ $^ -lm
+
+# the D-Bus decoders live in the daemon's files: link all but main()
+$(FUZZ_BUILD)/fuzz-dbus-args: tests/fuzz/fuzz-dbus-args.c $(CORE_SRCS) $(UTIL_SRCS) \
+                              $(filter-out src/main.c,$(DAEMON_SRCS))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
+	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 fuzz: deps
 	$(MAKE) $(FUZZERS:%=$(FUZZ_BUILD)/fuzz-%)

@@ -161,6 +161,14 @@ int transport_acquire(struct daemon *d, struct transport *t);
 void transport_release(struct daemon *d, struct transport *t, bool wait);
 void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume);
 
+/* Decoders of what peers send, free of side effects (also fuzzed). */
+int transport_parse_properties(DBusMessageIter *props, struct transport *t, char *err, size_t err_len);
+void transport_parse_changed(DBusMessageIter *changed, struct transport *t);
+int bluez_parse_adapter_props(DBusMessageIter *dict, struct adapter *a);
+int bluez_parse_device_props(DBusMessageIter *dict, struct device *dev);
+void bluez_device_invalidated(struct device *dev, DBusMessageIter *changed);
+int manager_decode_routes(DBusMessageIter *v, enum route routes[CAT_COUNT], char *err, size_t err_len);
+
 /* adapter selection shared by the control modules */
 struct adapter *bluez_default_adapter(struct daemon *d);
 struct device *bluez_device_by_address(struct daemon *d, const char *address);

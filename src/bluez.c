@@ -157,9 +157,19 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
         return 0;
 }
 
+int bluez_parse_adapter_props(DBusMessageIter *dict, struct adapter *a)
+{
+        return dbus_dict_foreach(dict, adapter_prop, a);
+}
+
+int bluez_parse_device_props(DBusMessageIter *dict, struct device *dev)
+{
+        return dbus_dict_foreach(dict, device_prop, dev);
+}
+
 /* Properties BlueZ invalidated (the "as" after the changed dict): they
  * no longer exist. RSSI is dropped this way when a scan ends. */
-static void device_invalidated(struct device *dev, DBusMessageIter *changed)
+void bluez_device_invalidated(struct device *dev, DBusMessageIter *changed)
 {
         DBusMessageIter inv = *changed, names;
 
@@ -234,13 +244,13 @@ static void object_added(struct daemon *d, const char *path, DBusMessageIter *if
                         adapter = true;
                         a = adapter_get(d, path);
                         if (a)
-                                dbus_dict_foreach(&entry, adapter_prop, a);
+                                bluez_parse_adapter_props(&entry, a);
                 } else if (strcmp(iface, IFACE_MEDIA) == 0) {
                         media = true;
                 } else if (strcmp(iface, IFACE_DEVICE) == 0) {
                         struct device *v = device_get(d, path);
                         if (v)
-                                dbus_dict_foreach(&entry, device_prop, v);
+                                bluez_parse_device_props(&entry, v);
                 } else if (strcmp(iface, IFACE_TRANSPORT) == 0) {
                         struct transport *t = transport_by_path(d, path);
                         /* SetConfiguration usually comes first; this only
@@ -400,14 +410,14 @@ static void handle_properties_changed(struct daemon *d, DBusMessage *msg)
                 struct device *v = bluez_device_by_path(d, path);
                 if (v) {
                         bool was = v->connected;
-                        dbus_dict_foreach(&it, device_prop, v);
-                        device_invalidated(v, &it);
+                        bluez_parse_device_props(&it, v);
+                        bluez_device_invalidated(v, &it);
                         speaker_device_changed(d, v, was);
                 }
         } else if (strcmp(iface, IFACE_ADAPTER) == 0) {
                 struct adapter *a = bluez_adapter_by_path(d, path);
                 if (a) {
-                        dbus_dict_foreach(&it, adapter_prop, a);
+                        bluez_parse_adapter_props(&it, a);
                         output_update_status(d);
                         if (a->powered)
                                 speaker_reconnect_soon(d);

@@ -291,10 +291,10 @@ static int set_speaker_mode(struct daemon *d, DBusMessageIter *v, struct set_err
         return 0;
 }
 
-static int set_routes(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+int manager_decode_routes(DBusMessageIter *v, enum route routes[CAT_COUNT], char *err, size_t err_len)
 {
         DBusMessageIter arr;
-        enum route routes[CAT_COUNT];
+        enum route out[CAT_COUNT];
         char *sig = NULL;
         bool typed;
 
@@ -303,9 +303,11 @@ static int set_routes(struct daemon *d, DBusMessageIter *v, struct set_error *e)
                 dbus_message_iter_get_element_type(v) == DBUS_TYPE_DICT_ENTRY &&
                 (sig = dbus_message_iter_get_signature(v)) && strcmp(sig, "a{ss}") == 0;
         dbus_free(sig);
-        if (!typed)
-                return set_fail(e, ERR_INVALID, "Routes is a{ss}: category -> bluetooth|local");
-        memcpy(routes, d->state.routes, sizeof(routes));
+        if (!typed) {
+                snprintf(err, err_len, "Routes is a{ss}: category -> bluetooth|local");
+                return -EINVAL;
+        }
+        memcpy(out, routes, sizeof(out));
         dbus_message_iter_recurse(v, &arr);
         for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&arr)) {
                 DBusMessageIter entry;
@@ -318,21 +320,28 @@ static int set_routes(struct daemon *d, DBusMessageIter *v, struct set_error *e)
                 dbus_message_iter_get_basic(&entry, &route);
                 c = audio_category_from_name(cat);
                 if (c < 0) {
-                        snprintf(e->text, sizeof(e->text),
-                                 "unknown category '%.64s' (media, alerts, voice)", cat);
-                        e->name = ERR_INVALID;
+                        snprintf(err, err_len, "unknown category '%.64s' (media, alerts, voice)", cat);
                         return -EINVAL;
                 }
                 r = route_from_name(route);
                 if (r < 0) {
-                        snprintf(e->text, sizeof(e->text),
-                                 "route for %s must be 'bluetooth' or 'local', not '%.64s'", cat, route);
-                        e->name = ERR_INVALID;
+                        snprintf(err, err_len, "route for %s must be 'bluetooth' or 'local', not '%.64s'",
+                                 cat, route);
                         return -EINVAL;
                 }
-                routes[c] = (enum route)r;
+                out[c] = (enum route)r;
         }
-        memcpy(d->state.routes, routes, sizeof(routes));
+        /* all or nothing: a refused entry leaves every route as it was */
+        memcpy(routes, out, sizeof(out));
+        return 0;
+}
+
+static int set_routes(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        if (manager_decode_routes(v, d->state.routes, e->text, sizeof(e->text)) < 0) {
+                e->name = ERR_INVALID;
+                return -EINVAL;
+        }
         output_routes_changed(d);
         return 0;
 }

@@ -102,11 +102,28 @@ bad:
         return -EINVAL;
 }
 
+int transport_parse_properties(DBusMessageIter *props, struct transport *t, char *err, size_t err_len)
+{
+        struct config_parse cp = { .t = t, .err = err, .err_len = err_len };
+
+        err[0] = '\0';
+        if (dbus_dict_foreach(props, config_prop, &cp) < 0) {
+                if (!err[0])
+                        snprintf(err, err_len, "properties are not a{sv}");
+                return -EINVAL;
+        }
+        if (!cp.have_config || !t->device[0]) {
+                snprintf(err, err_len, "missing %s", !cp.have_config ? "Configuration" : "Device");
+                return -EINVAL;
+        }
+        /* Codec and UUID are optional in the call; when present they were checked */
+        return 0;
+}
+
 int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
                      char *err, size_t err_len)
 {
         struct transport *t;
-        struct config_parse cp = { .err = err, .err_len = err_len };
 
         if (strlen(path) >= PATH_LEN) {
                 snprintf(err, err_len, "transport path too long");
@@ -124,17 +141,8 @@ int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
         t->fd = -1;
         t->daemon = d;
         snprintf(t->path, sizeof(t->path), "%s", path);
-        cp.t = t;
-        if (dbus_dict_foreach(props, config_prop, &cp) < 0) {
-                if (!err[0])
-                        snprintf(err, err_len, "properties are not a{sv}");
+        if (transport_parse_properties(props, t, err, err_len) < 0)
                 goto fail;
-        }
-        if (!cp.have_config || !t->device[0]) {
-                snprintf(err, err_len, "missing %s", !cp.have_config ? "Configuration" : "Device");
-                goto fail;
-        }
-        /* Codec and UUID are optional in the call; when present they were checked */
         t->next = d->transports;
         d->transports = t;
         {
@@ -197,11 +205,16 @@ static int changed_prop(const char *key, DBusMessageIter *v, void *ud)
         return 0;
 }
 
+void transport_parse_changed(DBusMessageIter *changed, struct transport *t)
+{
+        dbus_dict_foreach(changed, changed_prop, t);
+}
+
 void transport_properties_changed(struct daemon *d, struct transport *t, DBusMessageIter *changed)
 {
         enum transport_state before = t->state;
 
-        dbus_dict_foreach(changed, changed_prop, t);
+        transport_parse_changed(changed, t);
         t->prev_state = before;
         if (t->state != before)
                 log_debug("transport %s state %d -> %d", t->path, before, t->state);
