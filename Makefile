@@ -52,7 +52,8 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(WARN) $(
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
-CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c
+CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c \
+              src/bdaddr.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
@@ -98,7 +99,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS) $(UTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-$(BUILD)/a2dpsrcctl: $(CTL_OBJS)
+$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs dbus-1)
 
 # ---- tests ---------------------------------------------------------------

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bdaddr.h"
+
 /* reply is NULL when the call failed; err then says why. */
 typedef void (*dbus_reply_cb)(DBusMessage *reply, const DBusError *err, void *userdata);
 
@@ -44,7 +46,5 @@ int dbus_variant_foreach_string(DBusMessageIter *variant,
 bool dbus_dict_append_basic(DBusMessageIter *dict, const char *key, int type, const void *value);
 bool dbus_dict_append_bytes(DBusMessageIter *dict, const char *key, const uint8_t *bytes, int len);
 
-/* Object path built from an address: "AA:BB:.." -> "dev_AA_BB_..". */
-bool bdaddr_valid(const char *s);
 
 #endif

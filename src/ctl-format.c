@@ -1,3 +1,4 @@
+#include "bdaddr.h"
 #include "ctl-format.h"
 
 #include <ctype.h>
@@ -27,22 +28,9 @@ int ctl_parse_on_off(const char *s, bool *out)
         return -EINVAL;
 }
 
-static bool address_valid(const char *s)
-{
-        for (int i = 0; i < 17; i++) {
-                if (i % 3 == 2) {
-                        if (s[i] != ':')
-                                return false;
-                } else if (!isxdigit((unsigned char)s[i])) {
-                        return false;
-                }
-        }
-        return s[17] == '\0';
-}
-
 int ctl_parse_address(const char *s, char out[18])
 {
-        if (!address_valid(s))
+        if (!bdaddr_valid(s))
                 return -EINVAL;
         /* BlueZ spells addresses in upper case; the daemon may compare them */
         for (int i = 0; i < 17; i++)

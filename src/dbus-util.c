@@ -228,16 +228,3 @@ bool dbus_dict_append_bytes(DBusMessageIter *dict, const char *key, const uint8_
                dbus_message_iter_close_container(&entry, &var) &&
                dbus_message_iter_close_container(dict, &entry);
 }
-
-bool bdaddr_valid(const char *s)
-{
-        for (int i = 0; i < 17; i++) {
-                if (i % 3 == 2) {
-                        if (s[i] != ':')
-                                return false;
-                } else if (!isxdigit((unsigned char)s[i])) {
-                        return false;
-                }
-        }
-        return s[17] == '\0';
-}
