@@ -77,6 +77,8 @@ void sbc_sender_skip(struct sbc_sender *s, size_t frames);
 int sbc_sender_flush(struct sbc_sender *s, uint64_t now_ns, bool *bitpool_changed);
 
 bool sbc_sender_queue_full(const struct sbc_sender *s);
+/* PCM frames that complete the packet being filled. */
+size_t sbc_sender_frames_to_packet(const struct sbc_sender *s);
 bool sbc_sender_has_queued(const struct sbc_sender *s);
 /* Drops the oldest queued audio (whole frames), counting it. */
 void sbc_sender_drop_oldest(struct sbc_sender *s);

@@ -64,6 +64,16 @@ bool sbc_sender_queue_full(const struct sbc_sender *s)
         return s->q_audio_packets >= SENDER_QUEUE_PACKETS || s->q_count == SENDER_QUEUE_SLOTS;
 }
 
+size_t sbc_sender_frames_to_packet(const struct sbc_sender *s)
+{
+        size_t per = s->frames_per_packet ? s->frames_per_packet : 1;
+        size_t have = s->staged + (s->building ? (size_t)s->building->sbc_header * s->frame_samples : 0);
+        size_t want = per * s->frame_samples;
+
+        /* staging can hold a partial frame beyond an open packet */
+        return have < want ? want - have : s->frame_samples;
+}
+
 bool sbc_sender_has_queued(const struct sbc_sender *s)
 {
         return s->q_count > 0;

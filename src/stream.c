@@ -21,8 +21,9 @@
 #include "ring.h"
 #include "sbc-sender.h"
 
-/* Frames handled per step; a burst after a stall is taken in such steps. */
-#define CHUNK_FRAMES 1024
+/* Frames handled per step (a whole packet of 15 frames of 128 fits); a
+ * burst after a stall is taken in such steps. */
+#define CHUNK_FRAMES 2048
 #define MAX_POLL_FDS 8
 /* A speaker that takes nothing for this long has stalled: its audio plays
  * locally until it takes packets again. */
@@ -285,6 +286,19 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
         }
 }
 
+/* When the newest frame just read was captured: now, less what the
+ * device has captured since (still waiting in its buffer). Latency is
+ * counted from there, not from the read. */
+static uint64_t capture_time_of_last(struct stream *s, snd_pcm_t *pcm)
+{
+        uint64_t t = now_ns();
+        snd_pcm_sframes_t behind = snd_pcm_avail_update(pcm);
+
+        if (behind > 0 && s->p.rate)
+                t -= (uint64_t)behind * 1000000000ull / s->p.rate;
+        return t;
+}
+
 /* force: read on even with a full queue (the socket stayed full past the
  * bound: the oldest queued audio makes room) */
 static void pump_master(struct stream *s, bool force)
@@ -307,6 +321,22 @@ static void pump_master(struct stream *s, bool force)
                         return;
                 if (avail > CHUNK_FRAMES)
                         avail = CHUNK_FRAMES;
+                if (s->bt && !s->bt_stalled) {
+                        /* read up to the end of the packet being filled, no
+                         * further: a packet then leaves at the wake-up that
+                         * completes it, and reads never drift against the
+                         * capture periods (a read past the boundary would
+                         * hold the next packet's start for a whole period) */
+                        size_t need = sbc_sender_frames_to_packet(&s->sender);
+                        /* short of a packet: wait for the period that
+                         * completes it (poll wakes at a period; a packet
+                         * larger than one, after a bitpool step down, is
+                         * read in parts instead of spinning) */
+                        if ((size_t)avail < need && need <= s->p.period_frames)
+                                return;
+                        if ((size_t)avail > need)
+                                avail = (snd_pcm_sframes_t)need;
+                }
                 got = snd_pcm_readi(pcm, s->cap[s->master], (snd_pcm_uframes_t)avail);
                 if (got == -EAGAIN || got == 0)
                         return;
@@ -317,7 +347,7 @@ static void pump_master(struct stream *s, bool force)
                         return;
                 }
                 atomic_fetch_add_explicit(&s->stats.capture_frames, (uint64_t)got, memory_order_relaxed);
-                process(s, (size_t)got, now_ns());
+                process(s, (size_t)got, capture_time_of_last(s, pcm));
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
                  * being dropped */
@@ -333,7 +363,7 @@ static void start_engine(struct stream *s, const struct stream_params *p)
         s->p = *p;
         s->active = true;
         s->local_failed = false;
-        s->local_running = true;    /* configured and prepared by the main thread */
+        s->local_running = p->local != NULL;  /* prepared by the main thread */
         s->xrun_burst = 0;
         s->master = -1;
         for (int c = 0; c < CAT_COUNT; c++) {
