@@ -81,7 +81,7 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 PYTHON     ?= /usr/bin/python3
 
 .PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
-        check-all fuzz soak lint demo install clean deps \
+        check-all fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps \
         test-tools lint
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
@@ -233,6 +233,41 @@ check-all: check lint check-asan check-valgrind fuzz
 demo: deps
 	$(MAKE) all test-tools
 	$(PYTHON) tools/demo.py
+
+# ---- benchmarks (bench/: not part of make check) ---------------------------
+
+BENCH_TOOLS := $(BUILD)/bench/sbc-floor $(BUILD)/bench/gen-audio $(BUILD)/bench/capture-floor
+BENCH_DEBS  := stress-ng valgrind bluez-alsa-utils libasound2-plugin-bluez \
+               pipewire pipewire-bin wireplumber libspa-0.2-bluetooth
+
+$(BUILD)/bench/sbc-floor: bench/sbc-floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs sbc)
+$(BUILD)/bench/capture-floor: bench/capture-floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs alsa)
+$(BUILD)/bench/gen-audio: bench/gen-audio.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lm
+
+bench-tools: $(BENCH_TOOLS)
+
+bench-deps: deps
+	@if [ "$$(id -u)" -eq 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y --no-install-recommends $(BENCH_DEBS) >/dev/null || \
+	    { apt-get update -qq && apt-get install -y --no-install-recommends $(BENCH_DEBS) >/dev/null; }; \
+	else echo "bench: as root this installs $(BENCH_DEBS)"; fi
+
+# ~12 min: writes docs/performance.md and bench/results/latest.json
+bench: bench-deps
+	$(MAKE) all test-tools bench-tools
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
+
+# CI: ~70 s, no peers, leaves docs/ alone
+bench-quick: deps
+	$(MAKE) all test-tools bench-tools
+	@if [ "$$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends stress-ng valgrind >/dev/null; fi
+	$(PYTHON) bench/bench.py --quick --no-doc --json $(BUILD)/bench/quick.json
 
 # ---- install -------------------------------------------------------------
 
