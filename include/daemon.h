@@ -50,6 +50,9 @@ struct device {
         char name[128];
         bool paired, trusted, connected;
         bool audio_sink;         /* UUIDs list the A2DP sink */
+        bool uuids_known;        /* UUIDs resolved (not empty) */
+        bool has_class;
+        uint32_t class_of_device;
         bool has_rssi;
         int16_t rssi;
 };
@@ -172,6 +175,8 @@ int manager_decode_routes(DBusMessageIter *v, enum route routes[CAT_COUNT], char
 /* adapter selection shared by the control modules */
 struct adapter *bluez_default_adapter(struct daemon *d);
 struct device *bluez_device_by_address(struct daemon *d, const char *address);
+/* An A2DP sink, or not known yet and audio equipment by its class. */
+bool bluez_device_may_be_sink(const struct device *dev);
 
 /* output.c: when and how audio goes to the Bluetooth output */
 int output_init(struct daemon *d);

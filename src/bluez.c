@@ -125,9 +125,20 @@ static int device_uuid(const char *uuid, void *ud)
 {
         struct device *v = ud;
 
+        v->uuids_known = true;
         if (strcasecmp(uuid, A2DP_SINK_UUID) == 0)
                 v->audio_sink = true;
         return 0;
+}
+
+bool bluez_device_may_be_sink(const struct device *dev)
+{
+        /* a speaker found by inquiry may list no UUIDs until it is paired
+         * (its services come from SDP then): its Class of Device says
+         * whether it is audio equipment (major class 0x04, Audio/Video) */
+        if (dev->uuids_known)
+                return dev->audio_sink;
+        return !dev->has_class || ((dev->class_of_device >> 8) & 0x1f) == 0x04;
 }
 
 static int device_prop(const char *key, DBusMessageIter *v, void *ud)
@@ -151,8 +162,12 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
                 dev->rssi = n;
                 dev->has_rssi = true;
         } else if (strcmp(key, "UUIDs") == 0) {
-                dev->audio_sink = false;
+                /* an empty list means not resolved yet, not "none" */
+                dev->audio_sink = dev->uuids_known = false;
                 dbus_variant_foreach_string(v, device_uuid, dev);
+        } else if (strcmp(key, "Class") == 0 &&
+                   dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &dev->class_of_device) == 0) {
+                dev->has_class = true;
         }
         return 0;
 }

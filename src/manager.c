@@ -718,7 +718,7 @@ static DBusHandlerResult method_pair(struct daemon *d, DBusMessage *msg)
 
         if (!dev)
                 return DBUS_HANDLER_RESULT_HANDLED;
-        if (!dev->audio_sink)
+        if (!bluez_device_may_be_sink(dev))
                 return dbus_reply_error(d->conn, msg, ERR_NOT_SINK, not_sink_text, dev->address);
         if (d->pair_call)
                 return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Pairing with %s is in progress",
@@ -735,7 +735,7 @@ static DBusHandlerResult method_connect(struct daemon *d, DBusMessage *msg)
 
         if (!dev)
                 return DBUS_HANDLER_RESULT_HANDLED;
-        if (!dev->audio_sink)
+        if (!bluez_device_may_be_sink(dev))
                 return dbus_reply_error(d->conn, msg, ERR_NOT_SINK, not_sink_text, dev->address);
         bl = current_blocker(d);
         if (bl != BLOCKER_NONE)

@@ -31,7 +31,8 @@ Template parameters (JSON object, all optional):
   *_ms / temporary_timeout_s  timings, see bluez_double/world.py DEFAULTS
 
 AddDevice options (a{sv}; also the "opts" of the devices parameter):
-  UUIDs as             default HSP HS, A2DP sink, AVRCP TG+CT, HFP HF, PnP
+  UUIDs as             default HSP HS, A2DP sink, AVRCP TG+CT, HFP HF, PnP;
+                       [] = not resolved yet (inquiry without EIR UUIDs)
   SinkCapabilities ay  default ff ff 02 35 (SBC everything, bitpool 2..53)
   SinkEndpoints        [{SEID, Codec, Capabilities}] (default one SBC SEP 1)
   Class u (0x240414 loudspeaker), Icon s, Modalias s, Le b

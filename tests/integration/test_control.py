@@ -1452,3 +1452,22 @@ class PolicyTests(ControlCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class UnresolvedServicesTests(A2dpTestCase):
+    """A speaker found by inquiry may list no UUIDs until paired: its
+    Class of Device decides whether Pair may go ahead."""
+
+    def test_pair_with_unknown_uuids_follows_class_of_device(self):
+        self.start_daemon()
+        spk = self.bluez.add_device('hci0', '00:11:22:33:44:77', 'Quiet Speaker',
+                                    {'UUIDs': [], 'Class': 0x240414, 'Paired': False, 'Known': True})
+        phone = self.bluez.add_device('hci0', '00:11:22:33:44:78', 'Phone',
+                                      {'UUIDs': [], 'Class': 0x5a020c, 'Paired': False, 'Known': True})
+        self.daemon.wait_for(lambda: len(self.manager().GetDevices()) >= 2, 3)
+        self.manager().Pair('00:11:22:33:44:77', timeout=30)
+        self.assertTrue(bool(self.bluez.prop(spk, 'org.bluez.Device1', 'Paired')))
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.manager().Pair('00:11:22:33:44:78', timeout=30)
+        self.assertEqual(cm.exception.get_dbus_name(), 'org.a2dpsrc.Error.NotAudioSink')
+        self.assertFalse(bool(self.bluez.prop(phone, 'org.bluez.Device1', 'Paired')))

@@ -207,7 +207,7 @@ class FaultTests(A2dpTestCase):
 
     @unittest.skipUnless(shutil.which('stress-ng'), 'stress-ng is not installed')
     def test_cpu_starvation_with_realtime_thread(self):
-        seconds = float(os.environ.get('STARVATION_SECONDS', '20'))
+        seconds = float(os.environ.get('STARVATION_SECONDS', '60'))
         self.add_speaker()
         self.add_tone(duration=seconds, channel_offset_hz=1)
         self.start_daemon(args=['--rt-priority', '50'])

@@ -149,9 +149,10 @@ class Device(BzObject):
                 o.pop(k, None)
             self.opts = o
             stored = {}
-        self.uuids = sorted(set(C.normalize_uuid(u) or u for u in (
-            o.get('UUIDs') or stored.get('UUIDs') or
-            C.DEFAULT_SPEAKER_UUIDS)))
+        # an explicit empty list: services not resolved yet (an inquiry
+        # result without EIR UUIDs), as BlueZ shows such a device
+        uuids = o['UUIDs'] if 'UUIDs' in o else (stored.get('UUIDs') or C.DEFAULT_SPEAKER_UUIDS)
+        self.uuids = sorted(set(C.normalize_uuid(u) or u for u in uuids))
         self.cls = int(o.get('Class', stored.get('Class',
                                                  C.DEFAULT_SPEAKER_CLASS)))
         self.icon = o.get('Icon') or class_to_icon(self.cls)

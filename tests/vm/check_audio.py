@@ -1,0 +1,479 @@
+#!/usr/bin/python3
+"""Judges what check-vm's loopback recordings heard (stdlib only).
+
+A recording is raw S16_LE stereo at 48 kHz made by arecord in the VM, with
+NAME.start beside it: the ALSA trigger time of the capture in CLOCK_MONOTONIC
+seconds, the clock of the guest's "events" file. Sample n of a recording
+was thus heard at start + n / rate, and every judgement is on one timeline.
+
+The analysis cuts the left channel (and the right, for the level) into 20 ms
+windows and fits a sine of the expected frequency plus a constant to each by
+least squares:
+
+- present: the fit explains the window (SNR > 10 dB) at a level above -40
+  dBFS;
+- SNR: fitted power over residual power, per window and over a span;
+- frequency: the slope of the fitted phase over a continuous span;
+- glitches: the phase of the fit must advance steadily; a step between
+  windows (audio dropped, repeated or zero-filled: a 997 Hz tone makes no
+  packet length a whole number of periods) or a window whose fit is far
+  worse than the span's median counts as one.
+
+Usage:
+  check_audio.py analyze FILE [--freq HZ]      one recording, a summary
+  check_audio.py judge SCENARIO DIR            a check-vm scenario's verdict
+"""
+
+import array
+import math
+import operator
+import os
+import sys
+
+RATE = 48000
+CHANNELS = 2
+FREQ = 997.0
+WINDOW_S = 0.020
+PRESENT_SNR_DB = 10.0
+PRESENT_LEVEL = 32768 * 0.01          # -40 dBFS
+PHASE_TOL_RAD = math.radians(6.0)
+SNR_MIN_DB = 30.0
+FREQ_TOL_HZ = 1.0
+
+
+class Window:
+    __slots__ = ('t', 'amp', 'snr_db', 'sig', 'res', 'phase', 'present')
+
+
+def load(path):
+    a = array.array('h')
+    with open(path, 'rb') as f:
+        data = f.read()
+    data = data[:len(data) - len(data) % (2 * CHANNELS)]
+    a.frombytes(data)
+    if sys.byteorder != 'little':
+        a.byteswap()
+    return a
+
+
+def read_start(path):
+    """The recording's start (monotonic s) from NAME.start, or 0."""
+    base = path[:-4] if path.endswith('.raw') else path
+    try:
+        with open(base + '.start') as f:
+            return float(f.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def analyze(path, freq=FREQ, start=None):
+    """Windows of a recording: each with its absolute time (centre)."""
+    pcm = load(path)
+    left = pcm[0::CHANNELS]
+    if start is None:
+        start = read_start(path)
+    n = int(RATE * WINDOW_S)
+    w = 2 * math.pi * freq / RATE
+    cos_t = [math.cos(w * i) for i in range(n)]
+    sin_t = [math.sin(w * i) for i in range(n)]
+    # normal equations of [cos, sin, 1]; the same for every window
+    g = [[sum(map(operator.mul, p, q)) for q in (cos_t, sin_t, [1.0] * n)]
+         for p in (cos_t, sin_t, [1.0] * n)]
+    ginv = invert3(g)
+    out = []
+    for k in range(len(left) // n):
+        x = left[k * n:(k + 1) * n]
+        rhs = (sum(map(operator.mul, x, cos_t)), sum(map(operator.mul, x, sin_t)), float(sum(x)))
+        a, b, c = (sum(ginv[i][j] * rhs[j] for j in range(3)) for i in range(3))
+        energy = float(sum(map(operator.mul, x, x)))
+        fitted = a * rhs[0] + b * rhs[1] + c * rhs[2]
+        dc_energy = c * c * n
+        win = Window()
+        win.t = start + (k * n + n / 2) / RATE
+        win.amp = math.hypot(a, b)
+        win.sig = max(fitted - dc_energy, 0.0)
+        win.res = max(energy - fitted, 1e-3 * n)
+        win.snr_db = 10 * math.log10(max(win.sig, 1e-9) / win.res)
+        # x ~ A cos(w (i + k n) + phase): the phase on the absolute sample axis
+        win.phase = wrap(math.atan2(-b, a) - w * k * n)
+        win.present = win.snr_db > PRESENT_SNR_DB and win.amp > PRESENT_LEVEL
+        out.append(win)
+    return out
+
+
+def invert3(m):
+    (a, b, c), (d, e, f), (g, h, i) = m
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    return [[(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
+            [(f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det],
+            [(d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det]]
+
+
+def wrap(p):
+    return (p + math.pi) % (2 * math.pi) - math.pi
+
+
+def segments(wins, min_gap=1):
+    """Spans (t_first, t_last) of consecutive present windows."""
+    spans, cur = [], None
+    for w in wins:
+        if w.present:
+            if cur is None:
+                cur = [w.t, w.t]
+            cur[1] = w.t
+        elif cur is not None:
+            spans.append(tuple(cur))
+            cur = None
+    if cur is not None:
+        spans.append(tuple(cur))
+    return spans
+
+
+def onset(path, after, level=1000, start=None):
+    """Time of the first sample after `after` whose magnitude passes level
+    (about -30 dBFS): where a tone begins, to the sample, in a recording
+    that was digital silence before it."""
+    if start is None:
+        start = read_start(path)
+    first = max(0, int((after - start) * RATE))
+    pcm = load(path)
+    for i in range(first * CHANNELS, len(pcm), CHANNELS):
+        if abs(pcm[i]) > level:
+            return start + (i // CHANNELS) / RATE
+    return None
+
+
+def first_present(wins, after=-1e18, before=1e18):
+    for w in wins:
+        if after <= w.t <= before and w.present:
+            return w.t
+    return None
+
+
+def last_present(wins, after=-1e18, before=1e18):
+    t = None
+    for w in wins:
+        if after <= w.t <= before and w.present:
+            t = w.t
+    return t
+
+
+def span_report(wins, t0, t1, freq=FREQ):
+    """What the span [t0, t1] of a recording heard: a dict of figures and
+    the list of problems (empty when the tone is clean and whole)."""
+    sel = [w for w in wins if t0 <= w.t <= t1]
+    rep = {'from': t0, 'to': t1, 'windows': len(sel)}
+    problems = []
+    if not sel:
+        rep['problems'] = ['no audio recorded in this span']
+        return rep
+    missing = [w for w in sel if not w.present]
+    amps = sorted(w.amp for w in sel if w.present)
+    med_amp = amps[len(amps) // 2] if amps else 0.0
+    low = [w for w in sel if w.present and w.amp < 0.5 * med_amp]
+    gaps = sorted({round(w.t, 2) for w in missing + low})
+    rep['present_s'] = round(sum(1 for w in sel if w.present) * WINDOW_S, 2)
+    rep['level_dbfs'] = round(20 * math.log10(max(med_amp, 1e-9) / 32768), 1)
+    sig = sum(w.sig for w in sel if w.present)
+    res = sum(w.res for w in sel if w.present)
+    rep['snr_db'] = round(10 * math.log10(sig / res), 1) if sig > 0 else None
+    snrs = sorted(w.snr_db for w in sel if w.present)
+    rep['snr_worst_window_db'] = round(snrs[0], 1) if snrs else None
+    med_snr = snrs[len(snrs) // 2] if snrs else 0.0
+    # frequency: the phase slope over the present windows (unwrapped)
+    rep['freq_hz'] = None
+    glitches = []
+    pres = [w for w in sel if w.present]
+    if len(pres) >= 10:
+        ts, ph = [pres[0].t], [pres[0].phase]
+        for w in pres[1:]:
+            ph.append(ph[-1] + wrap(w.phase - ph[-1]))
+            ts.append(w.t)
+        mt, mp = sum(ts) / len(ts), sum(ph) / len(ph)
+        num = sum((t - mt) * (p - mp) for t, p in zip(ts, ph))
+        den = sum((t - mt) ** 2 for t in ts) or 1e-12
+        slope = num / den
+        rep['freq_hz'] = round(freq + slope / (2 * math.pi), 3)
+        for prev, cur in zip(sel, sel[1:]):
+            if not (prev.present and cur.present):
+                continue
+            step = wrap(cur.phase - prev.phase - slope * (cur.t - prev.t))
+            if abs(step) > PHASE_TOL_RAD:
+                glitches.append((round(cur.t, 3), 'phase step %.0f deg' % math.degrees(step)))
+        for w in pres:
+            if w.snr_db < med_snr - 20:
+                glitches.append((round(w.t, 3), 'bad window, SNR %.0f dB' % w.snr_db))
+    rep['gaps'] = len(gaps)
+    rep['glitches'] = len(glitches)
+    if gaps:
+        problems.append('%d window(s) without the tone, first at %s' % (len(gaps), fmt_times(gaps)))
+    if glitches:
+        problems.append('%d glitch(es): %s' % (len(glitches), '; '.join(
+            '%.3f %s' % g for g in sorted(glitches)[:5])))
+    if rep['snr_db'] is not None and rep['snr_db'] < SNR_MIN_DB:
+        problems.append('SNR %.1f dB < %.0f dB' % (rep['snr_db'], SNR_MIN_DB))
+    if rep['freq_hz'] is not None and abs(rep['freq_hz'] - freq) > FREQ_TOL_HZ:
+        problems.append('frequency %.2f Hz, expected %.0f Hz' % (rep['freq_hz'], freq))
+    rep['problems'] = problems
+    return rep
+
+
+def silent_report(wins, t0, t1):
+    """The span must hold no tone (the other output has the audio)."""
+    sel = [w for w in wins if t0 <= w.t <= t1]
+    heard = [w.t for w in sel if w.present]
+    return {'from': t0, 'to': t1, 'windows': len(sel), 'tone_s': round(len(heard) * WINDOW_S, 2),
+            'problems': ['tone heard for %.2f s, first at %.3f' % (len(heard) * WINDOW_S, heard[0])]
+                        if heard else []}
+
+
+def fmt_times(ts):
+    return ', '.join('%.2f' % t for t in ts[:5]) + (' ...' if len(ts) > 5 else '')
+
+
+# ---- scenario judgement -------------------------------------------------------
+
+class Run:
+    """A scenario's results folder: events, measures, recordings."""
+
+    def __init__(self, folder):
+        self.dir = folder
+        self.events = {}
+        self.order = []
+        try:
+            with open(os.path.join(folder, 'events')) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 2:
+                        name, t = parts[0], int(parts[1]) / 1e9
+                        self.events.setdefault(name, []).append(t)
+                        self.order.append((t, name))
+        except OSError:
+            pass
+        self.measures = {}
+        try:
+            with open(os.path.join(folder, 'measures')) as f:
+                for line in f:
+                    parts = line.split(None, 1)
+                    if len(parts) == 2:
+                        self.measures[parts[0]] = parts[1].strip()
+        except OSError:
+            pass
+        self.verdicts = []
+        self.figures = []
+        self.notes = []
+        self._rec = {}
+
+    def ev(self, name, i=0):
+        v = self.events.get(name)
+        if not v or len(v) <= i:
+            raise Missing('event %s%s missing' % (name, '' if i == 0 else ' #%d' % (i + 1)))
+        return v[i]
+
+    def rec(self, name):
+        if name not in self._rec:
+            path = os.path.join(self.dir, name + '.raw')
+            if not os.path.exists(path) or os.path.getsize(path) == 0:
+                raise Missing('recording %s.raw missing or empty' % name)
+            if read_start(path) == 0.0:
+                raise Missing('%s.start missing: recording not on the timeline' % name)
+            self._rec[name] = analyze(path)
+        return self._rec[name]
+
+    def check(self, what, rep):
+        ok = not rep['problems']
+        keys = ('present_s', 'snr_db', 'snr_worst_window_db', 'freq_hz', 'level_dbfs', 'gaps',
+                'glitches', 'tone_s')
+        figs = ', '.join('%s=%s' % (k, rep[k]) for k in keys if k in rep)
+        self.verdicts.append((ok, '%s [%.2f s]: %s%s' % (what, rep['to'] - rep['from'], figs,
+                                                         '' if ok else ' -- ' + '; '.join(rep['problems']))))
+        return ok
+
+    def require(self, ok, text):
+        self.verdicts.append((bool(ok), text))
+        return ok
+
+    def note(self, what, rep):
+        """Reported, not judged: what the VM's own hiccups can spoil."""
+        keys = ('present_s', 'snr_db', 'gaps', 'glitches')
+        self.notes.append('%s [%.2f s]: %s%s' % (what, rep['to'] - rep['from'],
+                          ', '.join('%s=%s' % (k, rep[k]) for k in keys if k in rep),
+                          '' if not rep['problems'] else ' -- ' + '; '.join(rep['problems'])))
+
+    def figure(self, name, value, unit=''):
+        self.figures.append('%s %s%s' % (name, value, unit))
+
+
+class Missing(Exception):
+    pass
+
+
+def ms(t):
+    return int(round(t * 1000))
+
+
+SETTLE_S = 1.0    # start-up of a stream on the far side: bluealsa's buffer fills
+
+
+def judge_stream(run):
+    """Scenario 1: board audio -> a2dpsrcd -> hci0 -> hci1 -> bluealsa."""
+    bt = run.rec('bt')
+    t_on = run.ev('a2dpsrcd_up')
+    t_stream = run.ev('streaming')
+    t_end = run.ev('observe_end')
+    first = first_present(bt, after=t_on)
+    if not run.require(first is not None, 'the far side heard the tone'):
+        return
+    run.figure('connect', ms(t_stream - t_on), ' ms (a2dpsrcd up -> State streaming)')
+    run.figure('first_tone_far_side', ms(first - t_on), ' ms after a2dpsrcd was up')
+    run.check('far side, %.0f s after start-up' % (t_end - first - SETTLE_S),
+              span_report(bt, first + SETTLE_S, t_end - 0.1))
+    run.require(t_end - first - SETTLE_S >= 10, 'observed at least 10 s of streaming')
+    local = run.rec('local')
+    run.check('local output silent while the speaker streams',
+              silent_report(local, first + SETTLE_S, t_end - 0.1))
+
+
+def judge_pair(run):
+    """Scenario 2: discovery, Pair, Connect through org.a2dpsrc.Manager1."""
+    bt = run.rec('bt')
+    t_conn = run.ev('connected')
+    t_end = run.ev('observe_end')
+    first = first_present(bt, after=t_conn - 5)
+    if not run.require(first is not None, 'the far side heard the tone after Connect'):
+        return
+    run.figure('first_tone_far_side', ms(first - t_conn), ' ms after Connect returned')
+    run.check('far side after Connect', span_report(bt, first + SETTLE_S, t_end - 0.1))
+    run.check('local output silent while the speaker streams',
+              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
+    run.require(t_end - first - SETTLE_S >= 5, 'observed at least 5 s of streaming')
+
+
+def judge_linkloss(run):
+    """Scenario 3: the speaker's controller drops the link mid-stream."""
+    bt, local = run.rec('bt'), run.rec('local')
+    t_stream = run.ev('streaming')
+    t_loss = run.ev('link_loss')
+    t_back = run.ev('speaker_back')
+    first = first_present(bt, after=t_stream - 5)
+    if not run.require(first is not None, 'the far side heard the tone before the link loss'):
+        return
+    run.check('far side before the link loss', span_report(bt, first + SETTLE_S, t_loss - 0.05))
+    run.check('local output silent while the speaker streams',
+              silent_report(local, first + SETTLE_S, t_loss - 0.05))
+    # the fallback: the tone on the local output after the link loss (a
+    # window's time is its centre: its onset is half a window earlier)
+    back_local = first_present(local, after=t_loss)
+    if run.require(back_local is not None, 'the local output took over after the link loss'):
+        fallback = onset(os.path.join(run.dir, 'local.raw'), t_loss) - t_loss
+        run.figure('fallback_to_local', ms(fallback), ' ms after the link loss began')
+        if 'link_dropped' in run.events:
+            run.figure('link_drop_command', ms(run.ev('link_dropped') - t_loss), ' ms (hcitool dc, inside that)')
+        run.require(fallback <= 0.200, 'local output within 200 ms of the link loss (%d ms)' % ms(fallback))
+    back_bt = first_present(bt, after=t_back)
+    if not run.require(back_bt is not None, 'the far side heard the tone again after the speaker came back'):
+        return
+    run.figure('reconnect_to_tone', ms(back_bt - t_loss), ' ms after the link loss')
+    t_end = run.ev('observe_end')
+    last_local = last_present(local, after=t_loss, before=back_bt)
+    if back_local is not None and last_local is not None and last_local - back_local > 0.3:
+        run.note('local output while the speaker is away',
+                 span_report(local, back_local + 0.05, last_local - 0.05))
+    run.check('far side after the reconnect', span_report(bt, back_bt + SETTLE_S, t_end - 0.1))
+    run.check('local output silent after the reconnect',
+              silent_report(local, back_bt + SETTLE_S, t_end - 0.1))
+    run.require(t_end - back_bt - SETTLE_S >= 4, 'observed at least 4 s after the reconnect')
+
+
+def judge_btd_restart(run):
+    """Scenario 4: bluetoothd restarted mid-session."""
+    bt, local = run.rec('bt'), run.rec('local')
+    t_stream = run.ev('streaming')
+    t_kill = run.ev('bluetoothd_stop')
+    t_up = run.ev('bluetoothd_up')
+    t_end = run.ev('observe_end')
+    first = first_present(bt, after=t_stream - 5)
+    if not run.require(first is not None, 'the far side heard the tone before the restart'):
+        return
+    run.check('far side before the restart', span_report(bt, first + SETTLE_S, t_kill - 0.05))
+    back_local = first_present(local, after=t_kill)
+    if run.require(back_local is not None, 'the local output took over while bluetoothd was away'):
+        run.figure('fallback_to_local', ms(onset(os.path.join(run.dir, 'local.raw'), t_kill) - t_kill),
+                   ' ms after bluetoothd was sent SIGTERM')
+    back_bt = first_present(bt, after=t_up)
+    if not run.require(back_bt is not None, 'the far side heard the tone again after the restart'):
+        return
+    run.figure('reconnect_to_tone', ms(back_bt - t_up), ' ms after bluetoothd came back')
+    run.check('far side after the restart', span_report(bt, back_bt + SETTLE_S, t_end - 0.1))
+    run.check('local output silent after the reconnect',
+              silent_report(local, back_bt + SETTLE_S, t_end - 0.1))
+    run.require(t_end - back_bt - SETTLE_S >= 4, 'observed at least 4 s after the reconnect')
+
+
+def judge_speaker_connects(run):
+    """Scenario 5: the speaker opens the stream with its own configuration."""
+    bt = run.rec('bt')
+    t_conn = run.ev('connected')
+    t_end = run.ev('observe_end')
+    first = first_present(bt, after=t_conn - 5)
+    if not run.require(first is not None, 'the far side heard the tone after the speaker connected'):
+        return
+    run.figure('first_tone_far_side', ms(first - t_conn), ' ms after the speaker\'s ConnectProfile returned')
+    try:
+        with open(os.path.join(run.dir, 'codec.txt')) as f:
+            codecs = [line.strip().strip('"') for line in f if line.strip()]
+    except OSError:
+        codecs = []
+    bitpools = [int(c.rsplit(' ', 1)[1]) for c in codecs if c.rsplit(' ', 1)[-1].isdigit()]
+    run.figure('codec', '; '.join(codecs) or '?')
+    run.require(bitpools and max(bitpools) <= 53,
+                'sends with a bitpool a link carries (<= 53; Codec says %s)' % (bitpools or '?'))
+    run.check('far side after the speaker connected', span_report(bt, first + SETTLE_S, t_end - 0.1))
+    run.check('local output silent while the speaker streams',
+              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
+    run.require(t_end - first - SETTLE_S >= 5, 'observed at least 5 s of streaming')
+
+
+JUDGES = {'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
+          'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects}
+
+
+def judge(scenario, folder):
+    run = Run(folder)
+    try:
+        JUDGES[scenario](run)
+    except Missing as e:
+        run.require(False, str(e))
+    for f in run.figures:
+        print('  time  %s' % f)
+    for ok, text in run.verdicts:
+        print('  %s  %s' % ('ok  ' if ok else 'FAIL', text))
+    for text in run.notes:
+        print('  note  %s' % text)
+    if not run.verdicts:
+        print('  FAIL  nothing was judged')
+        return 1
+    return 0 if all(ok for ok, _ in run.verdicts) else 1
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == 'analyze':
+        freq = float(argv[argv.index('--freq') + 1]) if '--freq' in argv else FREQ
+        wins = analyze(argv[2], freq)
+        if not wins:
+            print('empty recording')
+            return 1
+        print('windows %d (%.2f s), start %.3f' % (len(wins), len(wins) * WINDOW_S, wins[0].t))
+        for s in segments(wins):
+            print('tone %.3f .. %.3f (%.2f s)' % (s[0], s[1], s[1] - s[0] + WINDOW_S))
+            rep = span_report(wins, s[0], s[1], freq)
+            print('   ', {k: v for k, v in rep.items() if k not in ('from', 'to')})
+        return 0
+    if len(argv) == 4 and argv[1] == 'judge' and argv[2] in JUDGES:
+        return judge(argv[2], argv[3])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

@@ -1,0 +1,352 @@
+# shellcheck shell=bash
+# Sourced by the guest scripts (tests/vm/guest-*.sh) inside the check-vm VM.
+# The guest is the host's own Debian system (read-only over 9p) with tmpfs
+# on /run, /tmp and /var/lib/bluetooth; this file starts the real stack in
+# it: snd-aloop, hci_vhci + btvirt (two BR/EDR controllers on one virtual
+# air), the system bus, bluetoothd, the far-side sink (bluealsa on hci1,
+# bluealsa-aplay into a loopback substream) and a2dpsrcd on hci0.
+#
+# Loopback substreams (what is played on hw:Loopback,0,N is captured on
+# hw:Loopback,1,N):
+#   0  the board's audio: aplay plays the tone, a2dpsrcd captures it
+#   1  a2dpsrcd's local output, recorded as local.raw
+#   2  the far side: bluealsa-aplay plays what hci1 received, recorded as bt.raw
+#
+# Every process the guest starts writes its log into the results folder,
+# which run-vm.sh reads after the VM is gone; "events" holds the guest's
+# timeline (CLOCK_MONOTONIC ms) and *.start the exact start of each
+# recording (the ALSA trigger time, same clock).
+
+R=/run/vm/results
+REPO=/run/vm/repo
+BUILD=$REPO/${VM_BUILD:-build}
+A2DPSRCD=$REPO/${VM_DAEMON:-${VM_BUILD:-build}/a2dpsrcd}
+SRC_ADDR=00:AA:01:00:00:00          # hci0: a2dpsrcd's adapter
+SINK_ADDR=00:AA:01:01:00:01         # hci1: the speaker's
+SRC_HCI=/org/bluez/hci0
+SINK_HCI=/org/bluez/hci1
+SPEAKER=$SRC_HCI/dev_${SINK_ADDR//:/_}   # the speaker, seen from hci0
+BOARD=$SINK_HCI/dev_${SRC_ADDR//:/_}     # the board, seen from hci1
+A2DP_SINK_UUID=0000110b-0000-1000-8000-00805f9b34fb
+A2DP_SOURCE_UUID=0000110a-0000-1000-8000-00805f9b34fb
+RATE=48000
+TONE=$REPO/${VM_DATA:-${VM_BUILD:-build}/vm}/tone.raw
+STATE_DIR=/tmp/state
+
+BTD_DEBUG=${VM_BTD_DEBUG:-}
+declare -A PIDS=()
+
+# ---- time and the record --------------------------------------------------
+
+# MONO_NS/MONO_MS: CLOCK_MONOTONIC now (the clock of ALSA's trigger times),
+# without forking: the first "now at" line of /proc/timer_list.
+mono() {
+    local a b c
+    while read -r a b c _; do
+        if [[ $a == now && $b == at ]]; then
+            MONO_NS=$c
+            MONO_MS=$((c / 1000000))
+            return 0
+        fi
+    done < /proc/timer_list
+    MONO_NS=0 MONO_MS=0
+    return 1
+}
+
+log() {
+    mono
+    printf '%d.%03d %s\n' $((MONO_MS / 1000)) $((MONO_MS % 1000)) "$*" | tee -a "$R/guest.log" >/dev/console
+}
+
+# event NAME [VALUE]: a point of the timeline, judged on the host
+event() {
+    mono
+    echo "$1 $MONO_NS ${2:-}" >> "$R/events"
+    log "event $1 ${2:-}"
+}
+
+# measure NAME VALUE: a figure the host prints (e.g. connect_ms 812)
+measure() {
+    echo "$1 $2" >> "$R/measures"
+    log "measure $1 = $2"
+}
+
+fail() {
+    log "FAIL: $*"
+    echo "$*" >> "$R/failures"
+    exit 1
+}
+
+# env_fail: the VM's own stack (modules, btvirt, the bus, bluetoothd,
+# bluealsa) did not come up: not a2dpsrcd's doing, reported as such
+env_fail() {
+    echo "$*" >> "$R/env-failure"
+    fail "$*"
+}
+
+# wait_until SECONDS WHAT COMMAND...: polls COMMAND every 50 ms
+wait_until() {
+    local limit=$1 what=$2 start
+    shift 2
+    mono; start=$MONO_MS
+    while ! "$@" >/dev/null 2>&1; do
+        mono
+        if (( MONO_MS - start > limit * 1000 )); then
+            log "timed out after ${limit} s waiting for: $what"
+            return 1
+        fi
+        sleep 0.05
+    done
+    mono
+    WAITED_MS=$((MONO_MS - start))
+    return 0
+}
+
+# ---- processes ------------------------------------------------------------
+
+# spawn NAME COMMAND...: runs COMMAND in the background, log in $R/NAME.log
+spawn() {
+    local name=$1
+    shift
+    "$@" > "$R/$name.log" 2>&1 &
+    PIDS[$name]=$!
+    log "started $name (pid $!): $*"
+}
+
+alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
+
+# stop NAME [SIGNAL]: signals it and waits up to 5 s; status in $R/NAME.exit
+stop() {
+    local name=$1 sig=${2:-TERM} pid=${PIDS[$1]:-} i rc
+    [[ -n $pid ]] || return 0
+    kill -"$sig" "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name did not exit on SIG$sig within 5 s; killing it"
+        echo "hung" > "$R/$name.exit"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    rc=$?
+    [[ -f $R/$name.exit ]] || echo "$rc" > "$R/$name.exit"
+    unset 'PIDS[$name]'
+    log "stopped $name (status $rc)"
+}
+
+stop_all() {
+    local n
+    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa bluetoothd btvirt dbus; do
+        [[ -n ${PIDS[$n]:-} ]] && stop "$n" "$([[ $n == rec_* ]] && echo INT || echo TERM)"
+    done
+    for n in "${!PIDS[@]}"; do stop "$n"; done
+}
+
+# ---- D-Bus ----------------------------------------------------------------
+
+# prop SERVICE PATH IFACE NAME: the value alone (busctl's second field on)
+prop() {
+    local v
+    v=$(busctl --system get-property "$1" "$2" "$3" "$4" 2>/dev/null) || return 1
+    echo "${v#* }"
+}
+
+bz() { prop org.bluez "$1" "$2" "$3"; }
+mgr() { prop org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 "$1"; }
+has_name() {
+    [[ $(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+             NameHasOwner s "$1" 2>/dev/null) == "b true" ]]
+}
+bz_is() { [[ $(bz "$1" "$2" "$3") == "$4" ]]; }
+mgr_is() { [[ $(mgr "$1") == "$2" ]]; }
+
+# ---- the stack ------------------------------------------------------------
+
+load_modules() {
+    modprobe hci_vhci || env_fail "modprobe hci_vhci failed"
+    modprobe snd-aloop || env_fail "modprobe snd-aloop failed"
+    [[ -e /proc/asound/Loopback ]] || env_fail "snd-aloop loaded but no Loopback card"
+}
+
+start_bus() {
+    mkdir -p /run/dbus
+    spawn dbus dbus-daemon --config-file="$REPO/tests/vm/system-bus.conf" --nofork --nopidfile --nosyslog
+    wait_until 10 "the system bus" test -S /run/dbus/system_bus_socket || env_fail "no system bus"
+    wait_until 5 "the system bus to answer" has_name org.freedesktop.DBus || env_fail "system bus does not answer"
+}
+
+# a controller whose initialisation completed knows its address
+both_controllers_ready() {
+    [[ $(hciconfig hci0 2>/dev/null) == *"BD Address: $SRC_ADDR"* &&
+       $(hciconfig hci1 2>/dev/null) == *"BD Address: $SINK_ADDR"* ]]
+}
+
+# btvirt's two controllers. On a loaded host the kernel's HCI Reset of a
+# new controller can time out before btvirt serves it ("hci0: Opcode
+# 0x0c03 failed: -110"), and that controller never reaches the management
+# interface: then btvirt is started again.
+start_radio() {
+    local try
+    for try in 1 2 3; do
+        spawn btvirt btvirt -l2
+        if wait_until 15 "hci0 and hci1 ready" both_controllers_ready; then
+            [[ $try == 1 ]] || measure btvirt_tries "$try"
+            return 0
+        fi
+        log "btvirt's controllers did not come up (try $try): $(dmesg | grep -i 'hci[01]:' | tail -n 3 | tr '\n' ' ')"
+        stop btvirt KILL
+        rm -f "$R/btvirt.exit"
+        sleep 1
+    done
+    env_fail "btvirt's controllers did not come up in 3 tries"
+}
+
+start_bluetoothd() {
+    spawn bluetoothd /usr/libexec/bluetooth/bluetoothd -n ${BTD_DEBUG:+-d}
+    wait_until 10 "org.bluez" has_name org.bluez || env_fail "bluetoothd did not come on the bus"
+    wait_until 10 "hci0 in bluetoothd" bz "$SRC_HCI" org.bluez.Adapter1 Address ||
+        env_fail "bluetoothd does not show hci0"
+    wait_until 10 "hci1 in bluetoothd" bz "$SINK_HCI" org.bluez.Adapter1 Address ||
+        env_fail "bluetoothd does not show hci1"
+}
+
+power() {   # power hciN true|false
+    busctl --system set-property org.bluez "/org/bluez/$1" org.bluez.Adapter1 Powered b "$2"
+}
+
+# The check that a listed address really is what btvirt made, so that the
+# fixed addresses used for bonding files stay true.
+check_addresses() {
+    local a
+    a=$(bz "$SRC_HCI" org.bluez.Adapter1 Address) || env_fail "hci0 has no Address"
+    [[ $a == "\"$SRC_ADDR\"" ]] || env_fail "hci0 is $a, expected $SRC_ADDR"
+    a=$(bz "$SINK_HCI" org.bluez.Adapter1 Address) || env_fail "hci1 has no Address"
+    [[ $a == "\"$SINK_ADDR\"" ]] || env_fail "hci1 is $a, expected $SINK_ADDR"
+}
+
+power_on_both() {
+    power hci0 true && power hci1 true || env_fail "cannot power the adapters on"
+    wait_until 10 "hci0 powered" bz_is "$SRC_HCI" org.bluez.Adapter1 Powered true || env_fail "hci0 not powered"
+    wait_until 10 "hci1 powered" bz_is "$SINK_HCI" org.bluez.Adapter1 Powered true || env_fail "hci1 not powered"
+}
+
+# The base: modules, radio, bus, bluetoothd, both adapters powered.
+# Bonding files, if any, must be written before (write_bonding).
+start_stack() {
+    load_modules
+    start_bus
+    start_radio
+    start_bluetoothd
+    check_addresses
+    power_on_both
+    event stack_up
+}
+
+# The speaker: bluealsa's A2DP sink on hci1, played into substream 2 and
+# recorded there.
+start_sink() {
+    spawn bluealsa bluealsa -i hci1 -p a2dp-sink
+    wait_until 10 "org.bluealsa" has_name org.bluealsa || env_fail "bluealsa did not come on the bus"
+    record rec_bt 2 "$R/bt.raw"
+    spawn aplay bluealsa-aplay -v -D hw:Loopback,0,2 --pcm-buffer-time=200000 --pcm-period-time=20000 "$SRC_ADDR"
+}
+
+# record NAME SUBSTREAM FILE: arecord from hw:Loopback,1,SUBSTREAM; the
+# exact start (ALSA trigger time) goes to $R/NAME.start
+record() {
+    local name=$1 sub=$2 file=$3 status=/proc/asound/Loopback/pcm1c/sub$2/status
+    spawn "$name" arecord -D "hw:Loopback,1,$sub" -f S16_LE -r $RATE -c 2 -t raw -B 500000 -F 20000 "$file"
+    wait_until 10 "$name running" grep -q "state: RUNNING" "$status" || env_fail "$name: arecord did not start"
+    awk '/^trigger_time:/ { print $2 }' "$status" > "${file%.raw}.start"
+}
+
+# The board's audio: the tone played into substream 0, looped for as long
+# as the scenario lasts.
+start_tone() {
+    local status=/proc/asound/Loopback/pcm0p/sub0/status
+    spawn tone aplay -D hw:Loopback,0,0 -f S16_LE -r $RATE -c 2 -t raw -B 500000 -F 20000 "$TONE"
+    wait_until 10 "the tone playing" grep -q "state: RUNNING" "$status" || env_fail "aplay of the tone did not start"
+    awk '/^trigger_time:/ { print $2 }' "$status" > "$R/tone.start"
+}
+
+# write_state KEY=VALUE...: a2dpsrcd's saved settings
+write_state() {
+    mkdir -p "$STATE_DIR" /tmp/no-power-supply
+    { echo "a2dpsrc-state 1"; printf '%s\n' "$@"; } > "$STATE_DIR/state"
+}
+
+start_a2dpsrcd() {
+    spawn a2dpsrcd "$A2DPSRCD" --capture hw:Loopback,1,0 --local-output hw:Loopback,0,1 \
+        --adapter hci0 --state-dir "$STATE_DIR" --power-supply /tmp/no-power-supply \
+        --rt-priority 40 -v "$@"
+    wait_until 10 "org.a2dpsrc" has_name org.a2dpsrc || fail "a2dpsrcd did not come on the bus"
+    event a2dpsrcd_up
+}
+
+# ---- bonding ----------------------------------------------------------------
+
+# The pairing of hci0 and hci1 as bluetoothd stores it, written before
+# bluetoothd starts, so that a scenario begins with a paired, trusted
+# speaker (the addresses are btvirt's and its link key is fixed: a Pair
+# on btvirt stores exactly this key). The AVDTP endpoint caches make
+# each side skip discovering the other's endpoints: with both ends on
+# BlueZ 5.66, the sink's "reverse discover" during the first
+# source-initiated connection ends in "Transaction label doesn't match"
+# (fixed in later BlueZ) and leaves the device br-connection-busy.
+LINK_KEY=00010203040506070809000102030405
+
+write_bond() {   # write_bond LOCAL REMOTE SERVICES
+    local dir=/var/lib/bluetooth/$1/$2
+    mkdir -p "$dir"
+    cat > "$dir/info" <<END
+[General]
+Name=BlueZ 5.66
+SupportedTechnologies=BR/EDR;
+Trusted=true
+Blocked=false
+Services=$3
+
+[LinkKey]
+Key=$LINK_KEY
+Type=7
+PINLength=0
+END
+}
+
+# write_endpoint_cache LOCAL REMOTE ENDPOINT-LINES...
+write_endpoint_cache() {
+    local dir=/var/lib/bluetooth/$1/cache
+    mkdir -p "$dir"
+    { printf '[General]\nName=BlueZ 5.66\n\n[Endpoints]\n'; printf '%s\n' "${@:3}"; } > "$dir/$2"
+}
+
+# The speaker remembers the board's SBC source endpoint (seid 1, delay
+# reporting, our capabilities ff ff 02 fa): enough to dodge the BlueZ 5.66
+# bug, also for a fresh pairing.
+write_sink_endpoint_cache() {
+    write_endpoint_cache "$SINK_ADDR" "$SRC_ADDR" 01=00:00:01:ffff02fa LastUsed=01:01
+}
+
+write_bonding() {
+    write_bond "$SRC_ADDR" "$SINK_ADDR" "$A2DP_SINK_UUID;0000110c-0000-1000-8000-00805f9b34fb;0000110e-0000-1000-8000-00805f9b34fb;"
+    write_bond "$SINK_ADDR" "$SRC_ADDR" "$A2DP_SOURCE_UUID;0000110c-0000-1000-8000-00805f9b34fb;0000110e-0000-1000-8000-00805f9b34fb;"
+    # bluealsa's two SBC sink endpoints, as the board's bluetoothd saw them
+    write_endpoint_cache "$SRC_ADDR" "$SINK_ADDR" 01=01:00:01:ffff02fa 02=01:00:01:ffff02fa
+    write_sink_endpoint_cache
+}
+
+# ---- diagnostics ----------------------------------------------------------
+
+# cpu_sample NAME: /proc/stat's cpu line, to tell later how busy the VM was
+cpu_sample() { echo "$1 $(head -1 /proc/stat)" >> "$R/cpu"; }
+
+# ---- collection -----------------------------------------------------------
+
+collect() {
+    cp -r /var/lib/bluetooth "$R/var-lib-bluetooth" 2>/dev/null
+    dmesg > "$R/dmesg.txt" 2>/dev/null
+    cat /proc/asound/Loopback/pcm*/sub*/status > "$R/alsa-status.txt" 2>/dev/null
+    sync
+}

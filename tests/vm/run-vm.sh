@@ -1,0 +1,260 @@
+#!/bin/bash
+# make check-vm: a2dpsrcd end to end on the real stack, in throwaway VMs.
+#
+# Each scenario boots Debian's own kernel (linux-image-amd64: Bluetooth and
+# sound as modules) under qemu (TCG) with a tiny busybox initramfs that
+# mounts this machine's root read-only over virtio-9p and switch_roots into
+# it: the guest runs the host's own bluetoothd, btvirt, bluealsa, alsa-utils
+# and the a2dpsrcd just built, on the real kernel L2CAP/AVDTP stack and
+# snd-aloop. tests/vm/guest-SCENARIO.sh runs inside; its recordings and logs
+# come back through a second, writable 9p share (BUILD/vm/results/SCENARIO)
+# and tests/vm/check_audio.py judges them here.
+#
+#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects
+#
+# Environment: BUILD (default build; must be inside the repository),
+# VM_KERNEL (a version in /lib/modules; default the newest with a
+# /boot/vmlinuz), VM_ACCEL (default tcg), VM_SMP (2), VM_MEM (512),
+# VM_KEEP=1 (keep earlier results), and the guest's knobs VM_STREAM_S,
+# VM_BEFORE_S, VM_AFTER_S, VM_AWAY_S, VM_LINKLOSS, VM_DAEMON, VM_BTD_DEBUG
+# (see the guest scripts). Exit status: 0 all passed, 1 a scenario failed,
+# 2 the VM could not be made to run (packages, kernel, qemu, boot).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 2
+BUILD=${BUILD:-build}
+[[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
+VM_BUILD=${BUILD#"$ROOT"/}
+VMDIR=$BUILD/vm
+SCENARIOS=("$@")
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects)
+PYTHON=${PYTHON:-/usr/bin/python3}
+PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod bluez bluez-test-tools
+bluez-alsa-utils alsa-utils dbus python3"
+# guest time limits (s), from the kernel's start; qemu gets 60 s more to boot
+declare -A LIMIT=([stream]=120 [pair]=120 [linkloss]=120 [btd-restart]=120 [speaker-connects]=120)
+QEMU_PID=
+
+say() { echo "check-vm: $*"; }
+no_vm() { say "VM did not boot: $*"; exit 2; }
+
+cleanup() {
+    if [[ -n $QEMU_PID ]] && kill -0 "$QEMU_PID" 2>/dev/null; then
+        kill "$QEMU_PID" 2>/dev/null
+        sleep 1
+        kill -9 "$QEMU_PID" 2>/dev/null
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[[ $VM_BUILD != /* ]] || no_vm "BUILD ($BUILD) is outside the repository; the guest sees only the repository"
+[[ -x $BUILD/a2dpsrcd && -x $BUILD/a2dpsrcctl ]] || { say "no $BUILD/a2dpsrcd: run make all first"; exit 1; }
+for s in "${SCENARIOS[@]}"; do
+    [[ -f tests/vm/guest-$s.sh ]] || { say "no such scenario: $s (tests/vm/guest-$s.sh)"; exit 1; }
+done
+
+# ---- packages ---------------------------------------------------------------
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [[ -n $missing ]]; then
+    [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null ||
+        no_vm "missing Debian packages:$missing (run as root: apt-get install$missing)"
+    say "installing:$missing"
+    mkdir -p "$VMDIR"
+    # INITRD=No: the kernel is booted with our own initramfs; no bootloader
+    # or initramfs-tools run is wanted
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -qq --no-install-recommends $missing
+         } > "$VMDIR/apt.log" 2>&1; then
+        no_vm "cannot install$missing: $(grep -E '^(E|W):' "$VMDIR/apt.log" | head -n 1) (log: $VMDIR/apt.log)"
+    fi
+fi
+
+# ---- kernel -----------------------------------------------------------------
+
+kernel_ok() {
+    [[ -r /boot/vmlinuz-$1 && -f /lib/modules/$1/modules.dep ]] &&
+        modinfo -k "$1" -n hci_vhci snd-aloop 9p 9pnet_virtio >/dev/null 2>&1
+}
+KVER=${VM_KERNEL:-}
+if [[ -z $KVER ]]; then
+    for v in $(ls /lib/modules 2>/dev/null | sort -rV); do
+        if kernel_ok "$v"; then KVER=$v; break; fi
+    done
+fi
+[[ -n $KVER ]] || no_vm "no kernel with Bluetooth, snd-aloop and 9p modules (/boot/vmlinuz-* with /lib/modules/*; apt-get install linux-image-amd64)"
+kernel_ok "$KVER" || no_vm "kernel $KVER: no readable /boot/vmlinuz-$KVER or no hci_vhci/snd-aloop/9p modules"
+QEMU=$(command -v qemu-system-x86_64) || no_vm "qemu-system-x86_64 not found"
+
+# ---- initramfs: busybox + what mounting 9p needs ------------------------------
+
+# modules in load order: each one's dependencies (modules.dep lists them
+# nearest last) before it; built-in ones are skipped
+module_order() {
+    local m f dep seen=" "
+    for m in "$@"; do
+        f=$(modinfo -k "$KVER" -n "$m" 2>/dev/null) || continue
+        [[ $f == /* ]] || continue
+        f=${f#/lib/modules/"$KVER"/}
+        for dep in $(awk -v m="$f:" '$1 == m { for (i = NF; i > 1; i--) print $i }' "/lib/modules/$KVER/modules.dep") "$f"; do
+            [[ $seen == *" $dep "* ]] && continue
+            seen="$seen$dep "
+            echo "$dep"
+        done
+    done
+}
+
+mkdir -p "$VMDIR"
+IRD=$VMDIR/initramfs
+rm -rf "$IRD"
+mkdir -p "$IRD/bin" "$IRD/modules"
+cp /bin/busybox "$IRD/bin/busybox" || no_vm "no /bin/busybox (busybox-static)"
+cp tests/vm/initramfs-init.sh "$IRD/init"
+chmod 0755 "$IRD/init"
+: > "$IRD/modules.order"
+for rel in $(module_order virtio_pci 9pnet_virtio 9p); do
+    name=$(basename "$rel")
+    name=${name%%.ko*}
+    case $rel in
+        *.ko) cp "/lib/modules/$KVER/$rel" "$IRD/modules/$name.ko" ;;
+        *.ko.xz) xz -dc "/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
+        *.ko.zst) zstd -qdc "/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
+        *.ko.gz) gzip -dc "/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
+        *) no_vm "kernel $KVER: cannot unpack module $rel" ;;
+    esac || no_vm "kernel $KVER: cannot copy module $rel"
+    echo "$name" >> "$IRD/modules.order"
+done
+(cd "$IRD" && find . | cpio -o -H newc --quiet | gzip -1) > "$VMDIR/initramfs.cpio.gz" ||
+    no_vm "cannot build the initramfs"
+
+# the board's audio: 997 Hz (no packet of SBC frames is a whole number of
+# its periods, so a lost or repeated packet shows as a phase step), -6 dBFS,
+# 48 kHz stereo, 90 s: one second repeats exactly
+if [[ ! -s $VMDIR/tone.raw ]]; then
+    "$PYTHON" - "$VMDIR/tone.raw" <<'EOF' || no_vm "cannot write the tone"
+import array, math, sys
+one = array.array('h')
+for i in range(48000):
+    v = int(round(16383 * math.sin(2 * math.pi * 997 * i / 48000)))
+    one.extend((v, v))
+if sys.byteorder != 'little':
+    one.byteswap()
+with open(sys.argv[1], 'wb') as f:
+    f.write(one.tobytes() * 90)
+EOF
+fi
+
+# ---- one scenario -------------------------------------------------------------
+
+# why a VM that left no "booted" mark did not come up, from its console
+boot_failure() {
+    local con=$1 qerr=$2 qrc=$3 line
+    line=$(grep -a -m1 "vm-init: FAIL:" "$con" 2>/dev/null) && { echo "${line#*FAIL: }"; return; }
+    line=$(grep -a -m1 -E "Kernel panic|not syncing" "$con" 2>/dev/null) && { echo "kernel: ${line#*] }"; return; }
+    line=$(grep -v -i warning "$qerr" 2>/dev/null | head -n 1) && [[ -n $line ]] && { echo "qemu: $line"; return; }
+    [[ -s $con ]] || { echo "nothing on the serial console (qemu or the kernel did not start)"; return; }
+    line=$(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' "$con" | tr -d '\r' | grep -a . | tail -n 1 | cut -c1-100)
+    if [[ $qrc == timeout ]]; then
+        echo "the guest never started its scenario (last console line: $line)"
+    else
+        echo "the VM stopped before the guest started (qemu exit status $qrc; last console line: $line)"
+    fi
+}
+
+guest_vars() {
+    local v
+    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG; do
+        [[ -n ${!v:-} ]] && printf ' %s=%s' "$v" "${!v}"
+    done
+}
+
+ACCEL=${VM_ACCEL:-tcg}
+[[ $ACCEL == tcg ]] && ACCEL=tcg,thread=multi,tb-size=256
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# the whole run stays within VM_BUDGET_S (default 540 s): a scenario that
+# cannot finish in what is left is not started, and fails
+BUDGET_S=${VM_BUDGET_S:-540}
+START_MS=$(now_ms)
+passed=0 failed=0
+for s in "${SCENARIOS[@]}"; do
+    res=$VMDIR/results/$s
+    [[ ${VM_KEEP:-} == 1 ]] || rm -rf "$res"
+    mkdir -p "$res"
+    limit=${LIMIT[$s]:-120}
+    left=$((BUDGET_S - ($(now_ms) - START_MS) / 1000))
+    if ((left < 60)); then
+        say "$s: FAIL  not run: only $left s left of the ${BUDGET_S} s budget"
+        failed=$((failed + 1))
+        continue
+    fi
+    ((limit + 60 > left)) && limit=$((left - 60))
+    t0=$(now_ms)
+    "$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
+        -accel "$ACCEL" -cpu max -smp "${VM_SMP:-2}" -m "${VM_MEM:-512}" \
+        -kernel "/boot/vmlinuz-$KVER" -initrd "$VMDIR/initramfs.cpio.gz" \
+        -append "console=ttyS0 panic=-1 loglevel=4 VM_SCENARIO=$s VM_LIMIT=$limit VM_BUILD=$VM_BUILD$(guest_vars)" \
+        -serial "file:$res/console.log" -monitor none \
+        -fsdev local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap \
+        -device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot \
+        -fsdev local,id=fsrepo,path="$ROOT",security_model=none,readonly=on,multidevs=remap \
+        -device virtio-9p-pci,fsdev=fsrepo,mount_tag=repo \
+        -fsdev local,id=fsres,path="$res",security_model=none \
+        -device virtio-9p-pci,fsdev=fsres,mount_tag=results \
+        > "$res/qemu.log" 2>&1 &
+    QEMU_PID=$!
+    deadline=$((SECONDS + limit + 60))
+    while kill -0 "$QEMU_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+    timed_out=0
+    if kill -0 "$QEMU_PID" 2>/dev/null; then
+        timed_out=1
+        cleanup
+    fi
+    wait "$QEMU_PID" 2>/dev/null
+    qrc=$?
+    ((timed_out)) && qrc=timeout
+    QEMU_PID=
+    wall_ms=$(($(now_ms) - t0))
+    wall=$((wall_ms / 1000)).$((wall_ms % 1000 / 100))
+
+    if [[ ! -f $res/booted ]]; then
+        reason=$(boot_failure "$res/console.log" "$res/qemu.log" "$qrc")
+        ((timed_out)) && reason="$reason; killed after $((limit + 60)) s"
+        no_vm "$reason (scenario $s, $wall s; console: $res/console.log)"
+    fi
+    read -r _ boot_s < "$res/booted"
+    if [[ -f $res/env-failure ]]; then
+        say "$s: FAIL ($wall s): the VM's stack did not come up: $(head -n 1 "$res/env-failure")"
+        failed=$((failed + 1))
+        continue
+    fi
+    verdict=PASS
+    notes=()
+    if [[ ! -f $res/status ]]; then
+        verdict=FAIL
+        notes+=("the guest left no status (hung or killed after $((limit + 60)) s; console: $res/console.log)")
+    elif [[ $(cat "$res/status") != 0 ]]; then
+        verdict=FAIL
+        notes+=("guest: $(tr '\n' ';' < "$res/failures" 2>/dev/null || echo "exit status $(cat "$res/status")")")
+    fi
+    judged=$("$PYTHON" tests/vm/check_audio.py judge "$s" "$res" 2>&1) || verdict=FAIL
+    say "$s: $verdict  $wall s in all (guest up at ${boot_s} s)"
+    while read -r m v; do
+        [[ -n $m ]] && echo "  time  $m $v"
+    done < <(cat "$res/measures" 2>/dev/null)
+    [[ -n $judged ]] && echo "$judged"
+    for n in "${notes[@]}"; do echo "  FAIL  $n"; done
+    if [[ $verdict == PASS ]]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "  logs  $res/ (a2dpsrcd.log, bluetoothd.log, guest.log, console.log)"
+    fi
+done
+say "kernel $KVER, $($QEMU --version | head -n 1 | awk '{print $4}') ${VM_ACCEL:-tcg}, results in $VMDIR/results"
+echo "check-vm: $passed passed, $failed failed"
+((failed == 0))
