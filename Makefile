@@ -81,7 +81,7 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 PYTHON     ?= /usr/bin/python3
 
 .PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
-        check-all fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps \
+        check-all fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps bench-arm64 \
         test-tools lint
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
@@ -236,7 +236,8 @@ demo: deps
 
 # ---- benchmarks (bench/: not part of make check) ---------------------------
 
-BENCH_TOOLS := $(BUILD)/bench/sbc-floor $(BUILD)/bench/gen-audio $(BUILD)/bench/capture-floor
+BENCH_TOOLS := $(BUILD)/bench/sbc-floor $(BUILD)/bench/gen-audio $(BUILD)/bench/capture-floor \
+               $(BUILD)/bench/encode-path
 BENCH_DEBS  := stress-ng valgrind bluez-alsa-utils libasound2-plugin-bluez \
                pipewire pipewire-bin wireplumber libspa-0.2-bluetooth
 
@@ -250,7 +251,21 @@ $(BUILD)/bench/gen-audio: bench/gen-audio.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lm
 
+$(BUILD)/bench/encode-path: bench/encode-path.c src/sbc-sender.c src/rtp.c src/sbc-config.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs sbc) -lm
+
 bench-tools: $(BENCH_TOOLS)
+
+# The encode path for arm64 under qemu-user, next to the libsbc floor
+# there: an emulated figure, not a board measurement (cross-check installs
+# the toolchain and libraries).
+bench-arm64: bench-tools
+	$(MAKE) CROSS=aarch64-linux-gnu BUILD=$(BUILD)/arm64 $(BUILD)/arm64/bench/sbc-floor \
+	    $(BUILD)/arm64/bench/encode-path
+	$(BUILD)/bench/gen-audio music --rate 44100 --seconds 10 $(BUILD)/bench/arm64-music.raw
+	qemu-aarch64-static -L / $(BUILD)/arm64/bench/sbc-floor --min-cpu 3 $(BUILD)/bench/arm64-music.raw
+	qemu-aarch64-static -L / $(BUILD)/arm64/bench/encode-path --min-cpu 3 $(BUILD)/bench/arm64-music.raw
 
 bench-deps: deps
 	@if [ "$$(id -u)" -eq 0 ]; then export DEBIAN_FRONTEND=noninteractive; \
