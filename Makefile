@@ -81,7 +81,7 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 PYTHON     ?= /usr/bin/python3
 
 .PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
-        check-all fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps bench-arm64 \
+        check-all check-vm fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps bench-arm64 \
         test-tools lint
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
@@ -217,6 +217,12 @@ fuzz: deps
 	        2>&1 | grep -E "^stat::number_of_executed_units|^stat::peak_rss|ERROR|SUMMARY|==[0-9]+==" ; \
 	    test $${PIPESTATUS[0]} -eq 0; \
 	done
+
+# End to end on the real stack (bluetoothd 5.66, kernel L2CAP/AVDTP, snd-aloop)
+# in throwaway qemu VMs; installs its Debian packages (root). docs/vm-testing.md
+check-vm: deps
+	$(MAKE) all
+	BUILD=$(BUILD) PYTHON=$(PYTHON) tests/vm/run-vm.sh $(VM_SCENARIOS)
 
 # Streaming through repeated disruptions; RSS and fds must stay flat.
 SOAK_SECONDS ?= 3600

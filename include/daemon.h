@@ -101,6 +101,7 @@ struct daemon {
         struct stream *stream;
         sd_event_source *stream_events;
         struct transport *streaming;   /* transport the audio thread writes to */
+        int bitpool_logged;            /* the audio thread's bitpool, as last logged */
         snd_pcm_t *capture[CAT_COUNT];
         snd_pcm_t *local;
         unsigned engine_rate;

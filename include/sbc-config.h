@@ -65,6 +65,13 @@ int sbc_config_select(const uint8_t *caps, size_t caps_len, unsigned preferred_r
 int sbc_config_parse(const uint8_t *config, size_t len, struct sbc_params *p,
                      char *err, size_t err_len);
 
+/* The highest bitpool a2dpsrc sends with in this configuration: the
+ * configured maximum, but no more than the A2DP high-quality bitpool (or the
+ * sink's minimum, when that is higher). A sink that starts the stream
+ * itself may configure up to 250; frames carry their bitpool, so any value
+ * in the configured range is valid. */
+unsigned sbc_params_working_bitpool(const struct sbc_params *p);
+
 /* Bytes in one SBC frame of these parameters at this bitpool (A2DP spec
  * 12.9 frame_length formula). */
 size_t sbc_frame_length(const struct sbc_params *p, unsigned bitpool);

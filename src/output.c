@@ -172,6 +172,7 @@ static int attach(struct daemon *d, struct transport *t)
                 return r;
         }
         d->streaming = t;
+        d->bitpool_logged = (int)t->params.max_bitpool;
         sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
         output_update_status(d);
@@ -372,8 +373,11 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                         log_warn("capture overrun: %d xrun(s) recovered", ev.value);
                         break;
                 case STREAM_EV_BITPOOL:
+                        /* a step back up (51 -> 45 -> 50) is the link
+                         * clearing, though still below the maximum */
                         log_info("bitpool now %d (%s)", ev.value,
-                                 t && ev.value < (int)t->params.max_bitpool ? "link congested" : "link clear");
+                                 ev.value < d->bitpool_logged ? "link congested" : "link clear");
+                        d->bitpool_logged = ev.value;
                         break;
                 }
         }

@@ -202,6 +202,15 @@ int sbc_config_parse(const uint8_t *config, size_t len, struct sbc_params *p,
         return 0;
 }
 
+unsigned sbc_params_working_bitpool(const struct sbc_params *p)
+{
+        unsigned bp = hq_bitpool(p->rate);
+
+        if (bp < p->min_bitpool)
+                bp = p->min_bitpool;
+        return bp < p->max_bitpool ? bp : p->max_bitpool;
+}
+
 size_t sbc_frame_length(const struct sbc_params *p, unsigned bitpool)
 {
         size_t bits = 0;

@@ -250,6 +250,31 @@ void sbc_sender_skip(struct sbc_sender *s, size_t frames)
         s->staged = 0;
 }
 
+/* Packets the socket may hold (what sits there is latency we cannot take
+ * back, but one is too few: any late wake-up then finds it full). */
+#define SOCKET_PACKETS 3
+
+/* The kernel charges a packet the truesize of every buffer it is cut into,
+ * one per ACL fragment on Bluetooth: with a controller's 192-byte ACL
+ * buffers a 588-byte packet costs 3.3 kB, more than half of the smallest
+ * send buffer (4.6 kB). Sized in bytes of payload, the buffer then holds a
+ * single packet, and POLLOUT (half the buffer free) comes while the next
+ * packet still does not fit: poll, send, EAGAIN, poll... Once the cost of
+ * a packet is known, the buffer is sized in packets. */
+static void fit_sndbuf(struct sbc_sender *s)
+{
+        size_t want = SOCKET_PACKETS * s->packet_cost;
+        socklen_t sl = sizeof(int);
+        int v;
+
+        if (s->sock_family != AF_BLUETOOTH || s->sndbuf >= want)
+                return;
+        v = (int)((want + 1) / 2);      /* the kernel doubles what it is given */
+        if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) == 0 &&
+            getsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &v, &sl) == 0 && v > 0)
+                s->sndbuf = (size_t)v;
+}
+
 static size_t socket_queued_bytes(const struct sbc_sender *s)
 {
         int v = 0;
@@ -349,8 +374,10 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                 s->last_send_ns = t;
                 if (!s->packet_cost) {
                         size_t after = socket_queued_bytes(s);
-                        if (after > before)
+                        if (after > before) {
                                 s->packet_cost = after - before;
+                                fit_sndbuf(s);
+                        }
                 }
                 congested |= t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);

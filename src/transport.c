@@ -79,6 +79,9 @@ static int config_prop(const char *key, DBusMessageIter *v, void *ud)
                         goto bad;
                 if (sbc_config_parse(b, (size_t)n, &t->params, cp->err, cp->err_len) < 0)
                         return -EINVAL;
+                /* what we send with: a speaker's own configuration may
+                 * allow bitpool 250, which no real link carries */
+                t->params.max_bitpool = sbc_params_working_bitpool(&t->params);
                 memcpy(t->config, b, A2DP_SBC_INFO_LEN);
                 cp->have_config = true;
         } else if (strcmp(key, "State") == 0) {

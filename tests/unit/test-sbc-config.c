@@ -241,6 +241,22 @@ START_TEST(frame_lengths)
 }
 END_TEST
 
+START_TEST(working_bitpool_capped)
+{
+        struct sbc_params p;
+        const uint8_t speaker_chose_250[4] = { 0x21, 0x15, 2, 250 };
+        const uint8_t min_above_hq[4] = { 0x11, 0x15, 60, 80 };
+        const uint8_t low[4] = { 0x11, 0x15, 2, 35 };
+
+        ck_assert_int_eq(sbc_config_parse(speaker_chose_250, 4, &p, NULL, 0), 0);
+        ck_assert_uint_eq(sbc_params_working_bitpool(&p), 53);
+        ck_assert_int_eq(sbc_config_parse(min_above_hq, 4, &p, NULL, 0), 0);
+        ck_assert_uint_eq(sbc_params_working_bitpool(&p), 60);
+        ck_assert_int_eq(sbc_config_parse(low, 4, &p, NULL, 0), 0);
+        ck_assert_uint_eq(sbc_params_working_bitpool(&p), 35);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("sbc-config");
@@ -260,6 +276,7 @@ static Suite *suite(void)
         tcase_add_test(tc, exhaustive_choice_is_valid);
         tcase_add_test(tc, parse_rejects_multi_bits);
         tcase_add_test(tc, frame_lengths);
+        tcase_add_test(tc, working_bitpool_capped);
         suite_add_tcase(s, tc);
         return s;
 }
