@@ -2,6 +2,7 @@
 #include <check.h>
 
 #include "check-main.h"
+#include "tmptree.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,35 +17,13 @@ static char root[64];
 
 static void setup(void)
 {
-        snprintf(root, sizeof(root), "/tmp/a2dpsrc-power-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(root));
-}
-
-static void remove_tree(const char *path)
-{
-        DIR *d = opendir(path);
-        struct dirent *e;
-
-        if (!d) {
-                unlink(path);
-                return;
-        }
-        chmod(path, 0700);
-        while ((e = readdir(d))) {
-                char sub[512];
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                snprintf(sub, sizeof(sub), "%.200s/%.255s", path, e->d_name);
-                remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
+        tmptree_make(root, sizeof(root), "power");
 }
 
 static void teardown(void)
 {
         if (root[0])
-                remove_tree(root);
+                tmptree_remove(root);
         root[0] = '\0';
 }
 

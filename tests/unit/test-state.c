@@ -2,6 +2,7 @@
 #include <check.h>
 
 #include "check-main.h"
+#include "tmptree.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -456,35 +457,13 @@ static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-        snprintf(tmpdir, sizeof(tmpdir), "/tmp/a2dpsrc-state-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tree(const char *path)
-{
-        DIR *d = opendir(path);
-        struct dirent *e;
-
-        if (!d) {
-                unlink(path);
-                return;
-        }
-        chmod(path, 0700);
-        while ((e = readdir(d))) {
-                char sub[512];
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                snprintf(sub, sizeof(sub), "%.200s/%.255s", path, e->d_name);
-                remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
+        tmptree_make(tmpdir, sizeof(tmpdir), "state");
 }
 
 static void teardown(void)
 {
         if (tmpdir[0])
-                remove_tree(tmpdir);
+                tmptree_remove(tmpdir);
         tmpdir[0] = '\0';
 }
 
