@@ -779,6 +779,48 @@ static DBusHandlerResult method_set_default_output(struct daemon *d, DBusMessage
         return reply_saved(d, msg);
 }
 
+static DBusHandlerResult method_start_discovery(struct daemon *d, DBusMessage *msg)
+{
+        discovery_start(d, msg);
+        return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult method_stop_discovery(struct daemon *d, DBusMessage *msg)
+{
+        discovery_stop(d, msg);
+        return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+static DBusHandlerResult method_disconnect(struct daemon *d, DBusMessage *msg)
+{
+        speaker_disconnect(d);
+        manager_update(d);
+        return reply_saved(d, msg);
+}
+
+static DBusHandlerResult method_reset(struct daemon *d, DBusMessage *msg)
+{
+        speaker_reset(d);
+        manager_update(d);
+        return dbus_reply_empty(d->conn, msg);
+}
+
+static const struct method {
+        const char *name;
+        bool no_args;
+        DBusHandlerResult (*handle)(struct daemon *d, DBusMessage *msg);
+} methods[] = {
+        { "GetDevices", true, get_devices },
+        { "StartDiscovery", true, method_start_discovery },
+        { "StopDiscovery", true, method_stop_discovery },
+        { "Pair", false, method_pair },
+        { "Connect", false, method_connect },
+        { "Disconnect", true, method_disconnect },
+        { "Forget", false, method_forget },
+        { "SetDefaultOutput", false, method_set_default_output },
+        { "Reset", true, method_reset },
+};
+
 static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)
 {
         struct daemon *d = ud;
@@ -810,41 +852,14 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         if (iface && strcmp(iface, MANAGER_IFACE) != 0)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;   /* Peer is answered by libdbus */
 
-        if (strcmp(member, "GetDevices") == 0)
-                return no_args(d, msg) ? get_devices(d, msg) : DBUS_HANDLER_RESULT_HANDLED;
-        if (strcmp(member, "StartDiscovery") == 0) {
-                if (no_args(d, msg))
-                        discovery_start(d, msg);
-                return DBUS_HANDLER_RESULT_HANDLED;
-        }
-        if (strcmp(member, "StopDiscovery") == 0) {
-                if (no_args(d, msg))
-                        discovery_stop(d, msg);
-                return DBUS_HANDLER_RESULT_HANDLED;
-        }
-        if (strcmp(member, "Pair") == 0)
-                return method_pair(d, msg);
-        if (strcmp(member, "Connect") == 0)
-                return method_connect(d, msg);
-        if (strcmp(member, "Disconnect") == 0) {
-                if (no_args(d, msg)) {
-                        speaker_disconnect(d);
-                        manager_update(d);
-                        reply_saved(d, msg);
-                }
-                return DBUS_HANDLER_RESULT_HANDLED;
-        }
-        if (strcmp(member, "Forget") == 0)
-                return method_forget(d, msg);
-        if (strcmp(member, "SetDefaultOutput") == 0)
-                return method_set_default_output(d, msg);
-        if (strcmp(member, "Reset") == 0) {
-                if (no_args(d, msg)) {
-                        speaker_reset(d);
-                        manager_update(d);
-                        dbus_reply_empty(conn, msg);
-                }
-                return DBUS_HANDLER_RESULT_HANDLED;
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+                if (strcmp(member, methods[i].name) != 0)
+                        continue;
+                /* argument-less methods are checked here; the others
+                 * check their own arguments */
+                if (methods[i].no_args && !no_args(d, msg))
+                        return DBUS_HANDLER_RESULT_HANDLED;
+                return methods[i].handle(d, msg);
         }
         return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %.64s", member);
 }
