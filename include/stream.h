@@ -65,7 +65,6 @@ struct stream_stats {
         _Atomic uint64_t dropped_frames;     /* PCM frames dropped to bound latency */
         _Atomic uint64_t wakeups;
         _Atomic uint32_t bitpool;
-        _Atomic uint32_t latency_last_us;    /* capture-read to socket-write, last packet */
         _Atomic uint32_t latency_max_us;
         _Atomic uint32_t latency_hist[STREAM_LATENCY_BUCKETS];
         _Atomic uint32_t queue_us;           /* audio queued in our packet queue + socket */
@@ -75,7 +74,6 @@ struct stream_stats {
         _Atomic uint64_t local_dropped;      /* frames the local output had no room for */
         _Atomic uint64_t capture_frames;     /* frames read from the master capture */
         _Atomic uint64_t bt_frames;          /* PCM frames handed to the SBC encoder */
-        _Atomic uint64_t local_start_ns;     /* CLOCK_MONOTONIC of the first local write */
         _Atomic uint64_t silent_run;         /* frames of silence in a row on Bluetooth-routed captures */
 };
 

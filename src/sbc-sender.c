@@ -309,7 +309,6 @@ static void record_latency(struct sbc_sender *s, const struct sender_packet *pk,
         if (b >= STREAM_LATENCY_BUCKETS)
                 b = STREAM_LATENCY_BUCKETS - 1;
         atomic_fetch_add_explicit(&st->latency_hist[b], 1, memory_order_relaxed);
-        atomic_store_explicit(&st->latency_last_us, (uint32_t)us, memory_order_relaxed);
         if (us > atomic_load_explicit(&st->latency_max_us, memory_order_relaxed))
                 atomic_store_explicit(&st->latency_max_us, (uint32_t)us, memory_order_relaxed);
 }

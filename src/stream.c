@@ -230,8 +230,6 @@ static void play_local(struct stream *s, size_t n)
                         atomic_fetch_add(&s->stats.local_underruns, 1);
                         continue;
                 }
-                if (atomic_load_explicit(&s->stats.local_start_ns, memory_order_relaxed) == 0)
-                        atomic_store(&s->stats.local_start_ns, now_ns());
                 atomic_fetch_add_explicit(&s->stats.local_frames, (uint64_t)w, memory_order_relaxed);
                 buf += w * 2;
                 n -= (size_t)w;
