@@ -280,7 +280,9 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
         }
         if (span_is(key, "last-output")) {
                 if (value.n == 0) {
-                        s->last_output[0] = '\0';
+                        /* whole field cleared: a parsed state has one
+                         * representation, whatever the file said before */
+                        memset(s->last_output, 0, sizeof(s->last_output));
                         return 0;
                 }
                 if (!addr_valid_n(value.p, value.n))

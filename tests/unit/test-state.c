@@ -191,6 +191,20 @@ START_TEST(last_value_wins)
 }
 END_TEST
 
+/* Found by fuzz-state: an address cleared by a later empty line left its old
+ * bytes behind the NUL, so two equal states compared unequal byte-wise. */
+START_TEST(cleared_address_leaves_nothing_behind)
+{
+        struct saved_state s, d;
+        char err[128];
+
+        state_defaults(&d);
+        ck_assert_int_eq(parse_str("a2dpsrc-state 1\nlast-output=00:11:22:33:44:55\n"
+                                   "last-output=\n", &s, err, sizeof(err)), 0);
+        ck_assert_int_eq(memcmp(&s, &d, sizeof(s)), 0);
+}
+END_TEST
+
 START_TEST(malformed_fields_named)
 {
         static const struct {
@@ -765,6 +779,7 @@ static Suite *suite(void)
         tcase_add_test(tc, lenient_layout);
         tcase_add_test(tc, unknown_keys_ignored);
         tcase_add_test(tc, last_value_wins);
+        tcase_add_test(tc, cleared_address_leaves_nothing_behind);
         tcase_add_test(tc, malformed_fields_named);
         tcase_add_test(tc, too_many_paired);
         tcase_add_test(tc, bad_files);
