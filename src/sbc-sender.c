@@ -16,6 +16,7 @@
  * step back up after five calm seconds. */
 #define BITPOOL_DOWN_INTERVAL_NS 1000000000ull
 #define BITPOOL_UP_CALM_NS 5000000000ull
+#define QUEUE_SAMPLE_INTERVAL_NS 200000000ull
 
 static void geometry(struct sbc_sender *s)
 {
@@ -44,6 +45,7 @@ void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
         s->last_congestion_ns = 0;
         s->last_bitpool_change_ns = 0;
         s->last_send_ns = 0;
+        s->last_queue_sample_ns = 0;
         s->packet_cost = 0;
         s->staged = 0;
         s->q_head = s->q_count = s->q_audio_packets = 0;
@@ -393,7 +395,13 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                 }
                 pop_head(s);
         }
-        atomic_store_explicit(&st->queue_us, sbc_sender_queued_us(s), memory_order_relaxed);
+        /* queue_us only feeds the Latency property, read by people: asking
+         * the kernel a few times a second is enough, and spares every
+         * packet a system call */
+        if (!s->last_queue_sample_ns || t - s->last_queue_sample_ns >= QUEUE_SAMPLE_INTERVAL_NS) {
+                atomic_store_explicit(&st->queue_us, sbc_sender_queued_us(s), memory_order_relaxed);
+                s->last_queue_sample_ns = t;
+        }
         *bitpool_changed = adapt_bitpool(s, congested, t);
         return 0;
 }

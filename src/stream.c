@@ -176,7 +176,9 @@ static void read_secondary(struct stream *s, int cat, size_t n)
         snd_pcm_sframes_t got, avail;
         size_t have = 0;
 
-        if (!pcm || s->cap_failed[cat]) {
+        if (!pcm)
+                return;         /* not captured: mixing skips it */
+        if (s->cap_failed[cat]) {
                 memset(s->cap[cat], 0, n * 2 * sizeof(int16_t));
                 return;
         }
@@ -197,10 +199,9 @@ static void read_secondary(struct stream *s, int cat, size_t n)
                 memset(s->cap[cat] + have * 2, 0, (n - have) * 2 * sizeof(int16_t));
 }
 
-static void play_local(struct stream *s, size_t n)
+static void play_local(struct stream *s, const int16_t *buf, size_t n)
 {
         snd_pcm_t *pcm = s->p.local;
-        const int16_t *buf = s->local_mix;
         int retried = 0;
 
         if (!pcm || s->local_failed)
@@ -236,31 +237,59 @@ static void play_local(struct stream *s, size_t n)
         }
 }
 
+/* The audio one output plays from the captures in cats: a capture's own
+ * buffer when it alone goes there (the usual case, media only: no copy, no
+ * mix), else their mix in mix; NULL when none goes there. */
+static int16_t *mix_for(struct stream *s, int16_t *mix, unsigned cats, size_t n)
+{
+        int16_t *only = NULL;
+        bool mixed = false;
+
+        for (int c = 0; c < CAT_COUNT; c++) {
+                if (!(cats & (1u << c)) || !s->p.capture[c])
+                        continue;
+                if (!only) {
+                        only = s->cap[c];
+                        continue;
+                }
+                if (!mixed) {
+                        memcpy(mix, only, n * 2 * sizeof(int16_t));
+                        mixed = true;
+                }
+                mixer_add(mix, s->cap[c], n * 2);
+        }
+        return mixed ? mix : only;
+}
+
 /* One step: n frames from every capture, mixed and sent where routed. */
 static void process(struct stream *s, size_t n, uint64_t read_ns)
 {
         unsigned routes = atomic_load_explicit(&s->routes, memory_order_relaxed);
         bool to_bt = s->bt && !s->bt_stalled;
-        bool local_needed = false, silent = true;
+        unsigned all = (1u << CAT_COUNT) - 1;
+        unsigned bt_cats = to_bt ? routes & all : 0;
+        int16_t *bt_out, *local_out;
+        bool silent = true;
 
-        for (int c = 0; c < CAT_COUNT; c++)
+        for (int c = 0; c < CAT_COUNT; c++) {
                 if (c != s->master)
                         read_secondary(s, c, n);
-        memset(s->bt_mix, 0, n * 2 * sizeof(int16_t));
-        memset(s->local_mix, 0, n * 2 * sizeof(int16_t));
-        for (int c = 0; c < CAT_COUNT; c++) {
-                bool bt = to_bt && (routes & (1u << c));
-                if (!s->p.capture[c])
-                        continue;
-                if ((routes & (1u << c)) && !mixer_is_silent(s->cap[c], n * 2))
+                if (s->p.capture[c] && (routes & (1u << c)) && silent &&
+                    !mixer_is_silent(s->cap[c], n * 2))
                         silent = false;
-                mixer_add(bt ? s->bt_mix : s->local_mix, s->cap[c], n * 2);
-                local_needed |= !bt;
         }
+        bt_out = mix_for(s, s->bt_mix, bt_cats, n);
+        local_out = mix_for(s, s->local_mix, all & ~bt_cats, n);
         if (s->bt) {
                 if (to_bt) {
-                        mixer_gain(s->bt_mix, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
-                        if (sbc_sender_push(&s->sender, s->bt_mix, n, read_ns) < 0)
+                        if (!bt_out) {
+                                /* everything captured plays locally: the
+                                 * speaker hears silence, the link stays up */
+                                memset(s->bt_mix, 0, n * 2 * sizeof(int16_t));
+                                bt_out = s->bt_mix;
+                        }
+                        mixer_gain(bt_out, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
+                        if (sbc_sender_push(&s->sender, bt_out, n, read_ns) < 0)
                                 bt_fail(s, EIO);
                         else
                                 atomic_fetch_add_explicit(&s->stats.bt_frames, n, memory_order_relaxed);
@@ -276,8 +305,8 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
                 atomic_store_explicit(&s->stats.silent_run, 0, memory_order_relaxed);
         /* the local output runs only while something plays there, so a
          * board streaming everything to Bluetooth keeps its amplifier idle */
-        if (local_needed) {
-                play_local(s, n);
+        if (local_out) {
+                play_local(s, local_out, n);
         } else if (s->local_running) {
                 snd_pcm_drop(s->p.local);
                 s->local_running = false;
