@@ -50,6 +50,7 @@ ANALYZER = os.path.join(BUILD, 'tests', 'speaker-analyze')
 FLOOR = os.path.join(BUILD, 'bench', 'sbc-floor')
 GEN = os.path.join(BUILD, 'bench', 'gen-audio')
 CAPTURE_FLOOR = os.path.join(BUILD, 'bench', 'capture-floor')
+RSS_FLOOR = os.path.join(BUILD, 'bench', 'rss-floor')
 
 RATE = 44100
 TONE = 997          # not 1000: see docs/performance.md ("Signals")
@@ -137,7 +138,21 @@ def proc_memory(pid):
     return {'peak_rss_kib': kb(status, 'VmHWM'), 'rss_kib': kb(status, 'VmRSS'),
             'pss_kib': kb(rollup, 'Pss'), 'private_dirty_kib': kb(rollup, 'Private_Dirty'),
             'private_clean_kib': kb(rollup, 'Private_Clean'),
-            'shared_clean_kib': kb(rollup, 'Shared_Clean')}
+            'shared_clean_kib': kb(rollup, 'Shared_Clean'),
+            'rss_by_mapping_kib': rss_by_mapping(pid)}
+
+
+def rss_by_mapping(pid):
+    """Resident KiB per mapped file (or [heap], [anon], [stack]): where
+    the peak RSS goes."""
+    out, name = {}, None
+    for line in (_read('/proc/%d/smaps' % pid) or '').splitlines():
+        if re.match(r'^[0-9a-f]+-[0-9a-f]+ ', line):
+            parts = line.split()
+            name = os.path.basename(parts[5]) if len(parts) > 5 else '[anon]'
+        elif line.startswith('Rss:') and name:
+            out[name] = out.get(name, 0) + int(line.split()[1])
+    return dict(sorted(((k, v) for k, v in out.items() if v), key=lambda kv: -kv[1]))
 
 
 def children_named(ppid, name):
@@ -368,6 +383,10 @@ def run_floor(audio, min_cpu, paced_seconds, tmp):
     r = subprocess.run([FLOOR, '--config', CONFIG_HEX, '--paced', str(paced_seconds), '--mtu', str(WRITE_MTU),
                         audio['sine_raw']], capture_output=True, text=True, check=True)
     out['paced'] = json.loads(r.stdout)
+    # the libraries alone: what any process linking them is resident for
+    rss = sorted(json.loads(subprocess.run([RSS_FLOOR], capture_output=True, text=True,
+                                           check=True).stdout)['peak_rss_kib'] for _ in range(5))
+    out['rss_floor'] = {'peak_rss_kib_median': rss[2], 'runs': rss}
     # capture alone, in-process, through the same test plugin with the
     # daemon's period: what "capture included" adds here
     for kind in ('sine', 'music'):
@@ -1119,6 +1138,14 @@ def build_table(R):
                  ratio(val(o, rss_sum), val(ba, rss_sum)), ratio(val(o, rss_sum), val(pw, rss_sum)),
                  verdict(ok_rss)])
 
+    lib_floor = (R.get('floor') or {}).get('rss_floor', {}).get('peak_rss_kib_median')
+    if lib_floor:
+        own = lambda r: rss_sum(r) - lib_floor / 1024.0   # noqa: E731
+        rows.append(['… the daemon\'s libraries alone (rss-floor: a process that loads them and exits, '
+                     'median of 5, same run), MiB', '—', fmt(lib_floor / 1024.0, 2), '', '', '', '', '', ''])
+        rows.append(['… peak RSS above that floor (the daemon\'s own code, data and the library pages it '
+                     'touches), MiB', '—', fmt(val(o, own), 2), fmt(val(ol, own), 2), '', '', '', '', ''])
+
     def pd(r):
         m = r['memory']
         if 'private_dirty_kib' in m:
@@ -1203,7 +1230,7 @@ def main():
         with open(a.table_from) as f:
             print(markdown_table(build_table(json.load(f))))
         return 0
-    for p in (DAEMON, PLUGIN, ANALYZER, FLOOR, GEN, CAPTURE_FLOOR):
+    for p in (DAEMON, PLUGIN, ANALYZER, FLOOR, GEN, CAPTURE_FLOOR, RSS_FLOOR):
         if not os.path.exists(p):
             say('%s is missing: run make all test-tools bench-tools' % p)
             return 2
