@@ -37,14 +37,6 @@ unsigned rtp_sbc_frames_per_packet(size_t mtu, size_t frame_len);
 void rtp_sbc_write_header(struct rtp_stream *s, uint8_t *out, uint32_t timestamp,
                           uint8_t sbc_header);
 
-/* Write one packet of nframes whole frames into out (out_len >= header +
- * payload). Uses the stream's seq and timestamp, then advances them by one
- * packet and by nframes * samples_per_frame. Returns the packet length or
- * -EINVAL/-EMSGSIZE. */
-int rtp_sbc_pack(struct rtp_stream *s, uint8_t *out, size_t out_len,
-                 const uint8_t *frames, unsigned nframes, size_t frame_len,
-                 unsigned samples_per_frame);
-
 /* Fragmentation of one frame that exceeds the MTU. Call repeatedly with the
  * same frame; *offset starts at 0 and is advanced; returns the packet
  * length, 0 when the frame is done, or a negative errno. All fragments
@@ -52,10 +44,6 @@ int rtp_sbc_pack(struct rtp_stream *s, uint8_t *out, size_t out_len,
 int rtp_sbc_pack_fragment(struct rtp_stream *s, uint8_t *out, size_t mtu,
                           const uint8_t *frame, size_t frame_len, size_t *offset,
                           unsigned samples_per_frame);
-
-/* Advance the RTP clock over audio that was dropped and never sent, so the
- * timestamps keep saying when each sent sample was captured. */
-void rtp_stream_skip(struct rtp_stream *s, uint32_t samples);
 
 /* Parsed view of a received packet (for tests and tools). */
 struct rtp_sbc_view {

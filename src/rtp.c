@@ -38,22 +38,6 @@ void rtp_sbc_write_header(struct rtp_stream *s, uint8_t *out, uint32_t ts, uint8
         s->seq++;
 }
 
-int rtp_sbc_pack(struct rtp_stream *s, uint8_t *out, size_t out_len,
-                 const uint8_t *frames, unsigned nframes, size_t frame_len,
-                 unsigned samples_per_frame)
-{
-        size_t len = RTP_SBC_OVERHEAD + (size_t)nframes * frame_len;
-
-        if (nframes == 0 || nframes > RTP_SBC_MAX_FRAMES || frame_len == 0)
-                return -EINVAL;
-        if (len > out_len)
-                return -EMSGSIZE;
-        rtp_sbc_write_header(s, out, s->timestamp, (uint8_t)nframes);
-        memcpy(out + RTP_SBC_OVERHEAD, frames, (size_t)nframes * frame_len);
-        s->timestamp += nframes * samples_per_frame;
-        return (int)len;
-}
-
 int rtp_sbc_pack_fragment(struct rtp_stream *s, uint8_t *out, size_t mtu,
                           const uint8_t *frame, size_t frame_len, size_t *offset,
                           unsigned samples_per_frame)
@@ -84,11 +68,6 @@ int rtp_sbc_pack_fragment(struct rtp_stream *s, uint8_t *out, size_t mtu,
         if (*offset == frame_len)
                 s->timestamp += samples_per_frame;
         return (int)(RTP_SBC_OVERHEAD + chunk);
-}
-
-void rtp_stream_skip(struct rtp_stream *s, uint32_t samples)
-{
-        s->timestamp += samples;
 }
 
 int rtp_sbc_parse(const uint8_t *pkt, size_t len, struct rtp_sbc_view *v)
