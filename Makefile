@@ -219,7 +219,8 @@ fuzz: deps
 	done
 
 # End to end on the real stack (bluetoothd 5.66, kernel L2CAP/AVDTP, snd-aloop)
-# in throwaway qemu VMs; installs its Debian packages (root). docs/vm-testing.md
+# in throwaway qemu VMs booting Debian 12's linux-image-6.12 (downloaded once
+# into build/vm/kernel); installs its Debian packages (root). docs/vm-testing.md
 check-vm: deps
 	$(MAKE) all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) tests/vm/run-vm.sh $(VM_SCENARIOS)

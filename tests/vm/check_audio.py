@@ -350,24 +350,34 @@ def judge_pair(run):
 
 
 def judge_linkloss(run):
-    """Scenario 3: the speaker's controller drops the link mid-stream."""
+    """Scenario 3: the speaker is switched off mid-stream (or drops the link)
+    and comes back. The fallback is timed from the link going down: hci0's
+    Disconnection Complete (link_down, from hci_watch.py), the moment a
+    board learns that its speaker is gone; what the speaker's side took to
+    get there from the request (link_loss) is a figure of its own."""
     bt, local = run.rec('bt'), run.rec('local')
     t_stream = run.ev('streaming')
-    t_loss = run.ev('link_loss')
+    t_request = run.ev('link_loss')
+    t_loss = run.ev('link_down') if 'link_down' in run.events else t_request
     t_back = run.ev('speaker_back')
     first = first_present(bt, after=t_stream - 5)
     if not run.require(first is not None, 'the far side heard the tone before the link loss'):
         return
-    run.check('far side before the link loss', span_report(bt, first + SETTLE_S, t_loss - 0.05))
+    run.check('far side before the link loss', span_report(bt, first + SETTLE_S, t_request - 0.05))
     run.check('local output silent while the speaker streams',
-              silent_report(local, first + SETTLE_S, t_loss - 0.05))
+              silent_report(local, first + SETTLE_S, t_request - 0.05))
     # the fallback: the tone on the local output after the link loss (a
     # window's time is its centre: its onset is half a window earlier)
     back_local = first_present(local, after=t_loss)
     if run.require(back_local is not None, 'the local output took over after the link loss'):
         fallback = onset(os.path.join(run.dir, 'local.raw'), t_loss) - t_loss
-        run.figure('fallback_to_local', ms(fallback), ' ms after the link loss began')
-        if 'link_dropped' in run.events:
+        run.figure('fallback_to_local', ms(fallback), ' ms after the link went down'
+                   if 'link_down' in run.events else ' ms after the link loss began')
+        if 'link_down' in run.events:
+            run.figure('power_off_to_link_down' if 'power_off_returned' in run.events
+                       else 'drop_command_to_link_down', ms(t_loss - t_request),
+                       ' ms (the speaker side, before that)')
+        elif 'link_dropped' in run.events:
             run.figure('link_drop_command', ms(run.ev('link_dropped') - t_loss), ' ms (hcitool dc, inside that)')
         run.require(fallback <= 0.200, 'local output within 200 ms of the link loss (%d ms)' % ms(fallback))
     back_bt = first_present(bt, after=t_back)
@@ -434,7 +444,13 @@ def judge_speaker_connects(run):
     run.require(t_end - first - SETTLE_S >= 5, 'observed at least 5 s of streaming')
 
 
-JUDGES = {'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
+def judge_pagefail(run):
+    """Diagnostic: a failed page and close() of its L2CAP socket (no audio);
+    the guest fails it if the kernel oopses."""
+    run.require('closed' in run.events, 'the L2CAP socket was closed and the guest went on')
+
+
+JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
           'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects}
 
 

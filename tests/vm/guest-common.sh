@@ -203,8 +203,15 @@ start_radio() {
     env_fail "btvirt's controllers did not come up in 3 tries"
 }
 
+# VM_BTD_GDB=1: bluetoothd runs under gdb (batch): on a crash its log ends
+# with the signal, a backtrace and the registers (Debian's bluetoothd is
+# stripped: frames inside it show as addresses or the nearest exported name)
 start_bluetoothd() {
-    spawn bluetoothd /usr/libexec/bluetooth/bluetoothd -n ${BTD_DEBUG:+-d}
+    local gdb=()
+    [[ -n ${VM_BTD_GDB:-} ]] && gdb=(gdb -q -batch -nx -ex 'set pagination off'
+        -ex 'handle SIGTERM nostop noprint pass' -ex 'handle SIGPIPE nostop noprint pass' -ex run
+        -ex 'bt full' -ex 'info registers' -ex 'x/8i $pc-16' -ex 'info proc mappings' --args)
+    spawn bluetoothd "${gdb[@]}" /usr/libexec/bluetooth/bluetoothd -n ${BTD_DEBUG:+-d}
     wait_until 10 "org.bluez" has_name org.bluez || env_fail "bluetoothd did not come on the bus"
     wait_until 10 "hci0 in bluetoothd" bz "$SRC_HCI" org.bluez.Adapter1 Address ||
         env_fail "bluetoothd does not show hci0"

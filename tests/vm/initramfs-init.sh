@@ -42,6 +42,12 @@ fi
 busybox mkdir -p /newroot/run/vm/repo /newroot/run/vm/results
 busybox mount -t 9p -o "$opts,ro,cache=loose" repo /newroot/run/vm/repo || fail "cannot mount the repository (tag repo)"
 busybox mount -t 9p -o "$opts,rw,cache=none" results /newroot/run/vm/results || fail "cannot mount the results folder (tag results)"
+# VM_KMODS (run-vm.sh's VM_KERNEL_ROOT): the booted kernel's modules are
+# in the repository, not on the host's /lib/modules
+if [ -n "${VM_KMODS:-}" ]; then
+    busybox mount --bind "/newroot/run/vm/repo/$VM_KMODS" /newroot/usr/lib/modules ||
+        fail "cannot bind $VM_KMODS over /usr/lib/modules"
+fi
 
 busybox mount --move /dev /newroot/dev || fail "cannot move /dev"
 busybox umount /proc /sys

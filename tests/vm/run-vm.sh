@@ -1,8 +1,9 @@
 #!/bin/bash
 # make check-vm: a2dpsrcd end to end on the real stack, in throwaway VMs.
 #
-# Each scenario boots Debian's own kernel (linux-image-amd64: Bluetooth and
-# sound as modules) under qemu (TCG) with a tiny busybox initramfs that
+# Each scenario boots a Debian kernel (by default bookworm's linux-image-6.12,
+# fetched into BUILD/vm/kernel: Bluetooth and sound as modules; see "kernel"
+# below for why not 6.1) under qemu (TCG) with a tiny busybox initramfs that
 # mounts this machine's root read-only over virtio-9p and switch_roots into
 # it: the guest runs the host's own bluetoothd, btvirt, bluealsa, alsa-utils
 # and the a2dpsrcd just built, on the real kernel L2CAP/AVDTP stack and
@@ -13,11 +14,13 @@
 #   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects
 #
 # Environment: BUILD (default build; must be inside the repository),
-# VM_KERNEL (a version in /lib/modules; default the newest with a
-# /boot/vmlinuz), VM_ACCEL (default tcg), VM_SMP (2), VM_MEM (512),
-# VM_KEEP=1 (keep earlier results), and the guest's knobs VM_STREAM_S,
-# VM_BEFORE_S, VM_AFTER_S, VM_AWAY_S, VM_LINKLOSS, VM_DAEMON, VM_BTD_DEBUG
-# (see the guest scripts). Exit status: 0 all passed, 1 a scenario failed,
+# VM_KERNEL_PKG (default linux-image-6.12-amd64), VM_KERNEL_ROOT (a folder
+# with boot/ and lib/modules/ instead; / for the host's kernel), VM_KERNEL (a
+# version in its lib/modules; default the newest with a boot/vmlinuz),
+# VM_ACCEL (default tcg), VM_SMP (2), VM_MEM (512), VM_KEEP=1 (keep earlier
+# results), and the guest's knobs VM_STREAM_S, VM_BEFORE_S, VM_AFTER_S,
+# VM_AWAY_S, VM_LINKLOSS, VM_DAEMON, VM_BTD_DEBUG, VM_BTD_GDB (see the guest
+# scripts). Exit status: 0 all passed, 1 a scenario failed,
 # 2 the VM could not be made to run (packages, kernel, qemu, boot).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,8 +32,10 @@ VMDIR=$BUILD/vm
 SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects)
 PYTHON=${PYTHON:-/usr/bin/python3}
-PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio kmod bluez bluez-test-tools
-bluez-alsa-utils alsa-utils dbus python3"
+PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
+alsa-utils dbus python3"
+# the host's own kernel only when it is the one booted (see "kernel" below)
+[[ ${VM_KERNEL_ROOT:-} == / ]] && PKGS="$PKGS linux-image-amd64"
 # guest time limits (s), from the kernel's start; qemu gets 60 s more to boot
 declare -A LIMIT=([stream]=120 [pair]=120 [linkloss]=120 [btd-restart]=120 [speaker-connects]=120)
 QEMU_PID=
@@ -76,18 +81,70 @@ fi
 
 # ---- kernel -----------------------------------------------------------------
 
+# The VM's kernel. By default Debian's linux-image-6.12 for bookworm
+# (VM_KERNEL_PKG, a package or a meta-package naming one), fetched with
+# apt-get download, unpacked and depmod'ed into BUILD/vm/kernel/PACKAGE (no
+# root needed, the host's /boot and /lib/modules untouched; the initramfs
+# bind-mounts its modules over the guest's /lib/modules). Not bookworm's
+# default 6.1 kernel: 6.1.0-56 (6.1.192) hits "list_del corruption" in
+# hci_chan_del (kernel BUG) when an L2CAP socket whose ACL connection
+# failed (a page to a switched-off speaker) is closed, killing bluetoothd
+# (docs/vm-testing.md). VM_KERNEL_ROOT=DIR boots DIR/boot/vmlinuz-V with
+# DIR/lib/modules/V instead (DIR inside the repository); VM_KERNEL_ROOT=/
+# boots the host's own kernel (linux-image-amd64) as before.
+KROOT=
+KMODS_REL=
+fetch_kernel() {
+    local pkg=${VM_KERNEL_PKG:-linux-image-6.12-amd64} dep dir ver
+    dep=$(apt-cache depends "$pkg" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+    [[ -n $dep ]] && pkg=$dep
+    dir=$VMDIR/kernel/$pkg
+    if [[ ! -f $dir/unpacked ]]; then
+        say "fetching the VM's kernel: $pkg"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        # as root, with stale or no package lists, once more after an update
+        (cd "$dir" && apt-get download "$pkg") > "$VMDIR/kernel.log" 2>&1 ||
+            { [[ $(id -u) == 0 ]] && apt-get update -qq >> "$VMDIR/kernel.log" 2>&1 &&
+              (cd "$dir" && apt-get download "$pkg") >> "$VMDIR/kernel.log" 2>&1; } ||
+            no_vm "cannot download $pkg: $(grep -E '^(E|W):' "$VMDIR/kernel.log" | head -n 1) (log: $VMDIR/kernel.log; VM_KERNEL_ROOT=/ boots the host's kernel)"
+        dpkg-deb -x "$dir"/*.deb "$dir/root" >> "$VMDIR/kernel.log" 2>&1 || no_vm "cannot unpack $pkg (log: $VMDIR/kernel.log)"
+        rm -f "$dir"/*.deb
+        for ver in "$dir"/root/lib/modules/*/; do
+            ver=$(basename "$ver")
+            depmod -b "$dir/root" "$ver" >> "$VMDIR/kernel.log" 2>&1 || no_vm "depmod $ver failed (log: $VMDIR/kernel.log)"
+        done
+        touch "$dir/unpacked"
+    fi
+    KROOT=$dir/root
+}
+if [[ ${VM_KERNEL_ROOT:-} == / ]]; then
+    KROOT=
+elif [[ -n ${VM_KERNEL_ROOT:-} ]]; then
+    KROOT=$(cd "$VM_KERNEL_ROOT" 2>/dev/null && pwd) || no_vm "VM_KERNEL_ROOT $VM_KERNEL_ROOT: no such folder"
+else
+    mkdir -p "$VMDIR"
+    fetch_kernel
+fi
+if [[ -n $KROOT ]]; then
+    [[ $KROOT == "$ROOT"/* ]] || no_vm "the kernel's folder ($KROOT) is outside the repository; the guest sees only the repository"
+    KMODS_REL=${KROOT#"$ROOT"/}/lib/modules
+fi
+kmodinfo() {
+    if [[ -n $KROOT ]]; then modinfo -b "$KROOT" "$@"; else modinfo "$@"; fi
+}
 kernel_ok() {
-    [[ -r /boot/vmlinuz-$1 && -f /lib/modules/$1/modules.dep ]] &&
-        modinfo -k "$1" -n hci_vhci snd-aloop 9p 9pnet_virtio >/dev/null 2>&1
+    [[ -r $KROOT/boot/vmlinuz-$1 && -f $KROOT/lib/modules/$1/modules.dep ]] &&
+        kmodinfo -k "$1" -n hci_vhci snd-aloop 9p 9pnet_virtio >/dev/null 2>&1
 }
 KVER=${VM_KERNEL:-}
 if [[ -z $KVER ]]; then
-    for v in $(ls /lib/modules 2>/dev/null | sort -rV); do
+    for v in $(ls "$KROOT/lib/modules" 2>/dev/null | sort -rV); do
         if kernel_ok "$v"; then KVER=$v; break; fi
     done
 fi
-[[ -n $KVER ]] || no_vm "no kernel with Bluetooth, snd-aloop and 9p modules (/boot/vmlinuz-* with /lib/modules/*; apt-get install linux-image-amd64)"
-kernel_ok "$KVER" || no_vm "kernel $KVER: no readable /boot/vmlinuz-$KVER or no hci_vhci/snd-aloop/9p modules"
+[[ -n $KVER ]] || no_vm "no kernel with Bluetooth, snd-aloop and 9p modules (${KROOT:-}/boot/vmlinuz-* with ${KROOT:-}/lib/modules/*)"
+kernel_ok "$KVER" || no_vm "kernel $KVER: no readable $KROOT/boot/vmlinuz-$KVER or no hci_vhci/snd-aloop/9p modules"
 QEMU=$(command -v qemu-system-x86_64) || no_vm "qemu-system-x86_64 not found"
 
 # ---- initramfs: busybox + what mounting 9p needs ------------------------------
@@ -97,10 +154,10 @@ QEMU=$(command -v qemu-system-x86_64) || no_vm "qemu-system-x86_64 not found"
 module_order() {
     local m f dep seen=" "
     for m in "$@"; do
-        f=$(modinfo -k "$KVER" -n "$m" 2>/dev/null) || continue
+        f=$(kmodinfo -k "$KVER" -n "$m" 2>/dev/null) || continue
         [[ $f == /* ]] || continue
-        f=${f#/lib/modules/"$KVER"/}
-        for dep in $(awk -v m="$f:" '$1 == m { for (i = NF; i > 1; i--) print $i }' "/lib/modules/$KVER/modules.dep") "$f"; do
+        f=${f#"$KROOT"/lib/modules/"$KVER"/}
+        for dep in $(awk -v m="$f:" '$1 == m { for (i = NF; i > 1; i--) print $i }' "$KROOT/lib/modules/$KVER/modules.dep") "$f"; do
             [[ $seen == *" $dep "* ]] && continue
             seen="$seen$dep "
             echo "$dep"
@@ -120,10 +177,10 @@ for rel in $(module_order virtio_pci 9pnet_virtio 9p); do
     name=$(basename "$rel")
     name=${name%%.ko*}
     case $rel in
-        *.ko) cp "/lib/modules/$KVER/$rel" "$IRD/modules/$name.ko" ;;
-        *.ko.xz) xz -dc "/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
-        *.ko.zst) zstd -qdc "/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
-        *.ko.gz) gzip -dc "/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
+        *.ko) cp "$KROOT/lib/modules/$KVER/$rel" "$IRD/modules/$name.ko" ;;
+        *.ko.xz) xz -dc "$KROOT/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
+        *.ko.zst) zstd -qdc "$KROOT/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
+        *.ko.gz) gzip -dc "$KROOT/lib/modules/$KVER/$rel" > "$IRD/modules/$name.ko" ;;
         *) no_vm "kernel $KVER: cannot unpack module $rel" ;;
     esac || no_vm "kernel $KVER: cannot copy module $rel"
     echo "$name" >> "$IRD/modules.order"
@@ -167,7 +224,7 @@ boot_failure() {
 
 guest_vars() {
     local v
-    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG; do
+    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG VM_BTD_GDB; do
         [[ -n ${!v:-} ]] && printf ' %s=%s' "$v" "${!v}"
     done
 }
@@ -196,8 +253,8 @@ for s in "${SCENARIOS[@]}"; do
     t0=$(now_ms)
     "$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
         -accel "$ACCEL" -cpu max -smp "${VM_SMP:-2}" -m "${VM_MEM:-512}" \
-        -kernel "/boot/vmlinuz-$KVER" -initrd "$VMDIR/initramfs.cpio.gz" \
-        -append "console=ttyS0 panic=-1 loglevel=4 VM_SCENARIO=$s VM_LIMIT=$limit VM_BUILD=$VM_BUILD$(guest_vars)" \
+        -kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VMDIR/initramfs.cpio.gz" \
+        -append "console=ttyS0 panic=-1 loglevel=4 VM_SCENARIO=$s VM_LIMIT=$limit VM_BUILD=$VM_BUILD${KMODS_REL:+ VM_KMODS=$KMODS_REL}$(guest_vars)" \
         -serial "file:$res/console.log" -monitor none \
         -fsdev local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap \
         -device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot \
