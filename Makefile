@@ -53,7 +53,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c \
-              src/bdaddr.c
+              src/bdaddr.c src/err-text.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
@@ -99,7 +99,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS) $(UTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o
+$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs dbus-1)
 
 # ---- tests ---------------------------------------------------------------
@@ -231,9 +231,13 @@ soak: all test-tools
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/integration/run.py test_soak
 
 # Warnings as errors with clang too, and gcc's static analyzer.
+# clang and gcc -fanalyzer builds, and clang-tidy with .clang-tidy's checks
+CLANG_TIDY ?= clang-tidy
 lint:
 	$(MAKE) BUILD=$(BUILD)/clang CC=clang all
 	$(MAKE) BUILD=$(BUILD)/analyzer CFLAGS="-O1 -g -fanalyzer" all
+	$(CLANG_TIDY) --quiet $(wildcard src/*.c) -- -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	    -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"'
 
 check-all: check lint check-asan check-valgrind fuzz
 
@@ -262,7 +266,7 @@ $(BUILD)/bench/gen-audio: bench/gen-audio.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lm
 
-$(BUILD)/bench/encode-path: bench/encode-path.c src/sbc-sender.c src/rtp.c src/sbc-config.c
+$(BUILD)/bench/encode-path: bench/encode-path.c src/sbc-sender.c src/rtp.c src/sbc-config.c src/err-text.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs sbc) -lm
 

@@ -33,7 +33,7 @@
 #define STATE_VERSION 1
 #define STATE_FILE "state"
 #define STATE_MAX_PAIRED 32
-#define STATE_MAX_FILE (64 * 1024)     /* larger files are not ours */
+#define STATE_MAX_FILE ((size_t)64 * 1024) /* larger files are not ours */
 #define STATE_FORMAT_MAX 4096          /* fits the largest valid state */
 #define STATE_VOLUME_MAX 127           /* AVRCP absolute volume scale */
 /* Half scale: loud enough to hear that a speaker works, low enough not to

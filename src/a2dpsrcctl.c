@@ -411,8 +411,9 @@ static void print_changes(const struct ctl *c, DBusMessage *msg)
             dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY ||
             dbus_message_iter_get_element_type(&it) != DBUS_TYPE_DICT_ENTRY)
                 return;
-        timestamp(prefix, sizeof(prefix) - 1);
-        strcat(prefix, " ");
+        timestamp(prefix, sizeof(prefix));
+        /* "HH:MM:SS.mmm " before each property */
+        snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), " ");
         dbus_message_iter_recurse(&it, &dict);
         while (dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY) {
                 DBusMessageIter e;

@@ -1,5 +1,6 @@
-#include "bdaddr.h"
 #include "ctl-format.h"
+#include "bdaddr.h"
+#include "err-text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -56,17 +57,6 @@ int ctl_parse_uint(const char *s, uint32_t max, uint32_t *out)
         return 0;
 }
 
-static int __attribute__((format(printf, 3, 4))) error(char *err, size_t err_len, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (err && err_len) {
-                va_start(ap, fmt);
-                vsnprintf(err, err_len, fmt, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 struct command {
         const char *name;
@@ -117,7 +107,7 @@ static int parse_output(const char *cmd, const char *arg, struct ctl_args *a,
                         char *err, size_t err_len)
 {
         if (strcmp(arg, "bluetooth") != 0 && strcmp(arg, "local") != 0)
-                return error(err, err_len, "%s: '%s' is not bluetooth or local", cmd, arg);
+                return err_text(err, err_len, "%s: '%s' is not bluetooth or local", cmd, arg);
         snprintf(a->target, sizeof(a->target), "%s", arg);
         return 0;
 }
@@ -131,37 +121,37 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
         case CTL_SPEAKER_MODE:
         case CTL_AUTO_RECONNECT:
                 if (ctl_parse_on_off(arg, &a->flag) < 0)
-                        return error(err, err_len, "%s: '%s' is not on or off", c->name, arg);
+                        return err_text(err, err_len, "%s: '%s' is not on or off", c->name, arg);
                 return 0;
         case CTL_SCAN:
                 a->number = CTL_DEFAULT_SCAN_S;
                 if (arg && (ctl_parse_uint(arg, CTL_MAX_SCAN_S, &a->number) < 0 || a->number == 0))
-                        return error(err, err_len, "scan: '%s' is not 1-%d seconds",
+                        return err_text(err, err_len, "scan: '%s' is not 1-%d seconds",
                                      arg, CTL_MAX_SCAN_S);
                 return 0;
         case CTL_PAIR:
         case CTL_CONNECT:
         case CTL_FORGET:
                 if (ctl_parse_address(arg, a->address) < 0)
-                        return error(err, err_len,
+                        return err_text(err, err_len,
                                      "%s: '%s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)",
                                      c->name, arg);
                 return 0;
         case CTL_ROUTE:
                 if (strcmp(arg, "media") != 0 && strcmp(arg, "alerts") != 0 &&
                     strcmp(arg, "voice") != 0)
-                        return error(err, err_len, "route: '%s' is not media, alerts or voice", arg);
+                        return err_text(err, err_len, "route: '%s' is not media, alerts or voice", arg);
                 snprintf(a->category, sizeof(a->category), "%s", arg);
                 return parse_output(c->name, args[1], a, err, err_len);
         case CTL_DEFAULT_OUTPUT:
                 return parse_output(c->name, arg, a, err, err_len);
         case CTL_VOLUME:
                 if (ctl_parse_uint(arg, CTL_VOLUME_MAX, &a->number) < 0)
-                        return error(err, err_len, "volume: '%s' is not 0-%d", arg, CTL_VOLUME_MAX);
+                        return err_text(err, err_len, "volume: '%s' is not 0-%d", arg, CTL_VOLUME_MAX);
                 return 0;
         case CTL_IDLE_SUSPEND:
                 if (ctl_parse_uint(arg, UINT32_MAX, &a->number) < 0)
-                        return error(err, err_len, "idle-suspend: '%s' is not a number of seconds", arg);
+                        return err_text(err, err_len, "idle-suspend: '%s' is not a number of seconds", arg);
                 return 0;
         default:
                 return 0;
@@ -191,7 +181,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
                 switch (opt) {
                 case 't':
                         if (ctl_parse_uint(optarg, CTL_MAX_TIMEOUT_MS, &v) < 0 || v == 0)
-                                return error(err, err_len, "--timeout: '%s' is not 1-%d ms",
+                                return err_text(err, err_len, "--timeout: '%s' is not 1-%d ms",
                                              optarg, CTL_MAX_TIMEOUT_MS);
                         a->timeout_ms = (int)v;
                         break;
@@ -205,24 +195,24 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
                         fprintf(out, "a2dpsrcctl %s\n", A2DPSRC_VERSION);
                         return 1;
                 case ':':
-                        return error(err, err_len, "option '%s' needs a value", argv[optind - 1]);
+                        return err_text(err, err_len, "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        return error(err, err_len, "unknown option '%s'", argv[optind - 1]);
+                        return err_text(err, err_len, "unknown option '%s'", argv[optind - 1]);
                 }
         }
         if (optind >= argc)
-                return error(err, err_len, "no command given");
+                return err_text(err, err_len, "no command given");
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[optind], commands[i].name) == 0)
                         c = &commands[i];
         if (!c)
-                return error(err, err_len, "unknown command '%s'", argv[optind]);
+                return err_text(err, err_len, "unknown command '%s'", argv[optind]);
         a->command = c->command;
         nargs = argc - optind - 1;
         if (nargs < c->min_args || nargs > c->max_args) {
                 if (c->max_args == 0)
-                        return error(err, err_len, "%s takes no arguments", c->name);
-                return error(err, err_len, "usage: a2dpsrcctl %s %s", c->name, c->args);
+                        return err_text(err, err_len, "%s takes no arguments", c->name);
+                return err_text(err, err_len, "usage: a2dpsrcctl %s %s", c->name, c->args);
         }
         return parse_command_args(c, argv + optind + 1, a, err, err_len);
 }

@@ -18,7 +18,7 @@
 #include "stream.h"
 #include "state.h"
 
-#define CONFIG_MAX (64 * 1024)
+#define CONFIG_MAX ((size_t)64 * 1024)
 /* Power supplies have no change notification we can rely on everywhere;
  * a poll every two seconds costs nothing and bounds the reaction time. */
 #define POWER_POLL_US 2000000ull
@@ -48,7 +48,7 @@ static int load_config(struct options *o, char *err, size_t err_len)
                 snprintf(err, err_len, "%s: read error", o->config);
                 r = -EIO;
         } else if (n > CONFIG_MAX) {
-                snprintf(err, err_len, "%s: larger than %d bytes", o->config, CONFIG_MAX);
+                snprintf(err, err_len, "%s: larger than %zu bytes", o->config, CONFIG_MAX);
                 r = -EFBIG;
         } else {
                 char msg[200];
@@ -196,8 +196,10 @@ int main(int argc, char **argv)
         load_state(&d);
 
         r = sd_event_default(&d.event);
-        if (r < 0)
+        if (r < 0) {
+                log_err("cannot create the event loop: %s", strerror(-r));
                 goto fail;
+        }
         /* a file size limit (or a full quota) must fail the write, not kill
          * the daemon: the state file is written atomically and survives */
         signal(SIGXFSZ, SIG_IGN);
@@ -208,8 +210,10 @@ int main(int argc, char **argv)
         /* blocked before any thread starts, so only the loop sees them */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d)) < 0 ||
-            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0)
+            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0) {
+                log_err("cannot watch SIGTERM/SIGINT: %s", strerror(-r));
                 goto fail;
+        }
         /* WATCHDOG=1 at half of WatchdogSec= while the loop turns */
         sd_event_set_watchdog(d.event, true);
         {
@@ -222,8 +226,10 @@ int main(int argc, char **argv)
                 }
                 r = sd_event_add_time_relative(d.event, &d.power_timer, CLOCK_MONOTONIC, POWER_POLL_US,
                                                100000, on_power_timer, &d);
-                if (r < 0)
+                if (r < 0) {
+                        log_err("cannot schedule the power supply check: %s", strerror(-r));
                         goto fail;
+                }
                 sd_event_source_set_enabled(d.power_timer, SD_EVENT_ON);
         }
 
@@ -231,8 +237,8 @@ int main(int argc, char **argv)
                 log_err("cannot start the audio thread: %s", strerror(-r));
                 goto fail;
         }
-        if ((r = connect_bus(&d)) < 0)
-                goto fail;
+        if (connect_bus(&d) < 0)
+                goto fail;      /* connect_bus said why */
         setup_realtime(&d);
         if ((r = endpoint_export(&d)) < 0 || (r = agent_export(&d)) < 0 ||
             (r = manager_init(&d)) < 0 || (r = bluez_init(&d)) < 0) {

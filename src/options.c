@@ -1,4 +1,5 @@
 #include "options.h"
+#include "err-text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,29 +38,18 @@ void options_defaults(struct options *o)
         o->rt_priority = 0;
 }
 
-static int __attribute__((format(printf, 3, 4))) error(char *err, size_t err_len, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (err && err_len) {
-                va_start(ap, fmt);
-                vsnprintf(err, err_len, fmt, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 static int set_string(char *dst, const char *key, const char *value, char *err, size_t err_len)
 {
         size_t n = strlen(value);
 
         if (n == 0)
-                return error(err, err_len, "%s: empty value", key);
+                return err_text(err, err_len, "%s: empty value", key);
         if (n >= OPT_STR)
-                return error(err, err_len, "%s: value too long", key);
+                return err_text(err, err_len, "%s: value too long", key);
         for (size_t i = 0; i < n; i++)
                 if (iscntrl((unsigned char)value[i]))
-                        return error(err, err_len, "%s: control character in value", key);
+                        return err_text(err, err_len, "%s: control character in value", key);
         memcpy(dst, value, n + 1);
         return 0;
 }
@@ -116,7 +106,7 @@ int options_set(struct options *o, const char *key, const char *value,
                 return set_string(o->local_output, key, value, err, err_len);
         if (strcmp(key, "adapter") == 0) {
                 if (strncmp(value, "hci", 3) != 0 || parse_uint(value + 3, 255, &v) < 0)
-                        return error(err, err_len, "adapter: '%s' is not of the form hciN", value);
+                        return err_text(err, err_len, "adapter: '%s' is not of the form hciN", value);
                 return set_string(o->adapter, key, value, err, err_len);
         }
         if (strcmp(key, "state-dir") == 0)
@@ -125,23 +115,23 @@ int options_set(struct options *o, const char *key, const char *value,
                 return set_string(o->power_supply, key, value, err, err_len);
         if (strcmp(key, "rt-priority") == 0) {
                 if (parse_uint(value, 99, &v) < 0)
-                        return error(err, err_len, "rt-priority: '%s' is not 0-99", value);
+                        return err_text(err, err_len, "rt-priority: '%s' is not 0-99", value);
                 o->rt_priority = (int)v;
                 return 0;
         }
         if (strcmp(key, "rate") == 0) {
                 if (parse_uint(value, 48000, &v) < 0 || (v != 44100 && v != 48000))
-                        return error(err, err_len, "rate: '%s' is not 44100 or 48000", value);
+                        return err_text(err, err_len, "rate: '%s' is not 44100 or 48000", value);
                 o->rate = (unsigned)v;
                 return 0;
         }
         if (strcmp(key, "verbose") == 0) {
                 if (parse_uint(value, 3, &v) < 0)
-                        return error(err, err_len, "verbose: '%s' is not 0-3", value);
+                        return err_text(err, err_len, "verbose: '%s' is not 0-3", value);
                 o->verbose = (int)v;
                 return 0;
         }
-        return error(err, err_len, "unknown key '%s'", key);
+        return err_text(err, err_len, "unknown key '%s'", key);
 }
 
 static char *trim(char *s)
@@ -261,10 +251,10 @@ int options_parse_args(struct options *o, int argc, char **argv, int config_only
                         printf("a2dpsrcd %s\n", A2DPSRC_VERSION);
                         return 1;
                 case ':':
-                        return error(err, err_len, "option '%s' needs a value",
+                        return err_text(err, err_len, "option '%s' needs a value",
                                      argv[optind - 1]);
                 case '?':
-                        return error(err, err_len, "unknown option '%s'", argv[optind - 1]);
+                        return err_text(err, err_len, "unknown option '%s'", argv[optind - 1]);
                 default:
                         if (config_only)
                                 break;
@@ -276,6 +266,6 @@ int options_parse_args(struct options *o, int argc, char **argv, int config_only
                 }
         }
         if (optind < argc)
-                return error(err, err_len, "unexpected argument '%s'", argv[optind]);
+                return err_text(err, err_len, "unexpected argument '%s'", argv[optind]);
         return 0;
 }

@@ -1,4 +1,5 @@
 #include "sbc-config.h"
+#include "err-text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,9 +54,7 @@ static const char *const mode_names[] = {
 
 static int fail(char *err, size_t err_len, const char *msg)
 {
-        if (err && err_len)
-                snprintf(err, err_len, "%s", msg);
-        return -EINVAL;
+        return err_text(err, err_len, "%s", msg);
 }
 
 /* First preferred value whose bit the mask has, or NULL. */

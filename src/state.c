@@ -1,4 +1,5 @@
 #include "state.h"
+#include "err-text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -181,7 +182,7 @@ fail(char *err, size_t err_len, unsigned line, const char *fmt, ...)
         if (n < 0 || (size_t)n >= err_len)
                 return -EINVAL;
         va_start(ap, fmt);
-        vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
+        err_vtext(err + n, err_len - (size_t)n, fmt, ap);
         va_end(ap);
         return -EINVAL;
 }
@@ -561,7 +562,7 @@ int state_load(const char *dir, struct saved_state *out, char *err, size_t err_l
                 goto out;
         }
         if (len > STATE_MAX_FILE) {
-                snprintf(msg, sizeof(msg), "larger than %d KiB", STATE_MAX_FILE / 1024);
+                snprintf(msg, sizeof(msg), "larger than %zu KiB", STATE_MAX_FILE / 1024);
                 goto corrupt;
         }
         if (state_parse(buf, len, out, msg, sizeof(msg)) == 0) {
