@@ -1049,12 +1049,16 @@ def build_table(R):
     cg = R.get('callgrind') or {}
     if cg.get('daemon') and cg.get('floor'):
         fpa = cg['floor']['per_audio_s']
-        rows.append(['Instructions per audio-second (callgrind, %.0f s, sine): daemon process / floor (sbc_encode only)'
-                     % cg['daemon']['audio_s'],
-                     '—', '%.2fM / %.2fM = %s' % (cg['daemon']['per_audio_s'] / 1e6, fpa / 1e6,
-                                                  ratio(cg['daemon']['per_audio_s'], fpa, 2)),
+        # user-space instructions only: the kernel's share (wake-ups,
+        # system calls), which dominates CPU time on this VM, is not in it
+        rows.append(['User-space instructions per audio-second (callgrind, %.0f s, sine, capture included): '
+                     'daemon process / floor (sbc_encode only)' % cg['daemon']['audio_s'],
+                     '≤ 3×', '%.2fM / %.2fM = %s' % (cg['daemon']['per_audio_s'] / 1e6, fpa / 1e6,
+                                                    ratio(cg['daemon']['per_audio_s'], fpa, 2)),
                      '', 'not measured', 'not measured', '', '',
-                     'sbc_encode is %.0f%% of the daemon\'s instructions' % (100 * (cg['daemon'].get('sbc_encode_share') or 0))])
+                     'in user-space instructions: %s (kernel time not counted); sbc_encode is %.0f%% of them'
+                     % (verdict(cg['daemon']['per_audio_s'] <= 3 * fpa),
+                        100 * (cg['daemon'].get('sbc_encode_share') or 0))])
         rows.append(['… without the test capture plugin (its copy of the signal is %.0f%% of the daemon\'s instructions)'
                      % (100.0 * cg['daemon']['test_plugin_inclusive'] / cg['daemon']['instructions']),
                      '—', '%.2fM / %.2fM = %s' % (cg['daemon']['without_test_plugin_per_audio_s'] / 1e6, fpa / 1e6,
