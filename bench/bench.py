@@ -576,7 +576,7 @@ def time_to_registration(bluez, t0, timeout=15.0):
     return None
 
 
-def run_callgrind(tmp, audio, seconds):
+def run_callgrind(tmp, audio, seconds, peers=True):
     """Instructions per audio-second: a2dpsrcd (whole process, streaming
     window only) and the floor (sbc_encode only), under callgrind."""
     say('== callgrind: %g s of audio' % seconds)
@@ -609,6 +609,27 @@ def run_callgrind(tmp, audio, seconds):
                          'sbc_encode_inclusive': enc,
                          'sbc_encode_share': enc / total if enc and total else None,
                          'top_inclusive': top[:30]}
+    if peers and not peer_missing('bluealsa'):
+        # bluez-alsa's daemon the same way; its feed (aplay) runs in the
+        # client, as in the CPU rows. Audio seconds: what the speaker got
+        # in the window (under valgrind a sender may fall behind real time)
+        bvg = ['valgrind', '--tool=callgrind', '--callgrind-out-file=%s/bluealsa.%%p' % cg]
+        try:
+            pres = run_peer(tmp, 'bluealsa', 'sine', audio, seconds, warmup=2.0, valgrind=bvg)
+            bd = sorted(f for f in os.listdir(cg) if f.startswith('bluealsa.') and f.endswith('.1'))
+            frames = pres['speaker'].get('frames')
+            audio_s = frames * 128 / RATE if frames else None
+            if bd and audio_s:
+                bpath = os.path.join(cg, bd[0])
+                btotal = callgrind_total(bpath)
+                out['bluealsa'] = {'instructions': btotal, 'audio_s': audio_s,
+                                   'per_audio_s': btotal / audio_s if btotal else None,
+                                   'sbc_encode_inclusive': callgrind_inclusive(bpath, 'sbc_encode'),
+                                   'top_inclusive': callgrind_top(bpath, 400)[:30]}
+            else:
+                out['bluealsa_error'] = 'no callgrind dump or no frames received'
+        except Exception as e:     # noqa: BLE001 - a peer failing is a figure, not a crash
+            out['bluealsa_error'] = str(e)
     fl = os.path.join(cg, 'floor.out')
     subprocess.run(['valgrind', '--tool=callgrind', '--callgrind-out-file=' + fl,
                     '--toggle-collect=sbc_encode', FLOOR, '--config', CONFIG_HEX, '--audio-seconds',
@@ -737,8 +758,9 @@ def pipewire_env(bus, tmp):
 class Peer:
     """Start/stop one peer stack; pids() names the daemon processes."""
 
-    def __init__(self, kind, bus, tmp):
+    def __init__(self, kind, bus, tmp, valgrind=None):
         self.kind, self.bus, self.tmp = kind, bus, tmp
+        self.valgrind = valgrind or []
         self.proc = None
         self.wp = None
         self.log = os.path.join(tmp, '%s.log' % kind)
@@ -746,7 +768,7 @@ class Peer:
     def start(self):
         if self.kind == 'bluealsa':
             self.env = peer_env(self.bus, self.tmp)
-            argv = ['bluealsa', '-p', 'a2dp-source']
+            argv = self.valgrind + ['bluealsa', '-p', 'a2dp-source']
         else:
             self.env, conf = pipewire_env(self.bus, self.tmp)
             argv = ['pipewire', '-c', conf]
@@ -818,13 +840,13 @@ def peer_missing(kind):
     return missing
 
 
-def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0):
-    name = '%s-%s' % (kind, sig)
+def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0, valgrind=None):
+    name = '%s-%s%s' % (kind, sig, '-callgrind' if valgrind else '')
     say('== %s: %g s' % (name, seconds))
     ptmp = os.path.join(tmp, name)
     os.makedirs(ptmp, exist_ok=True)
     bus, bluez, rt = new_world()
-    peer = Peer(kind, bus, ptmp)
+    peer = Peer(kind, bus, ptmp, valgrind)
     res = {'config': name, 'signal': sig, 'double_rt': rt}
     try:
         t0 = time.monotonic()
@@ -844,11 +866,15 @@ def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0):
         pids = peer.daemon_pids()
         if kind == 'pipewire' and 'wireplumber' not in pids:
             raise RuntimeError('WirePlumber process not found')
+        if valgrind:
+            subprocess.run(['callgrind_control', '-z', str(peer.proc.pid)], capture_output=True, check=True)
         snaps0 = {k: proc_snapshot(p) for k, p in pids.items()}
         c0 = proc_snapshot(client.pid)
         w0 = time.monotonic()
         time.sleep(seconds)
         w1 = time.monotonic()
+        if valgrind:
+            subprocess.run(['callgrind_control', '-d', str(peer.proc.pid)], capture_output=True, check=True)
         snaps1 = {k: proc_snapshot(p) for k, p in pids.items()}
         c1 = proc_snapshot(client.pid)
         if client.poll() is not None:
@@ -1049,13 +1075,18 @@ def build_table(R):
     cg = R.get('callgrind') or {}
     if cg.get('daemon') and cg.get('floor'):
         fpa = cg['floor']['per_audio_s']
+        bcg = cg.get('bluealsa') or {}
         # user-space instructions only: the kernel's share (wake-ups,
         # system calls), which dominates CPU time on this VM, is not in it
         rows.append(['User-space instructions per audio-second (callgrind, %.0f s, sine, capture included): '
                      'daemon process / floor (sbc_encode only)' % cg['daemon']['audio_s'],
                      '≤ 3×', '%.2fM / %.2fM = %s' % (cg['daemon']['per_audio_s'] / 1e6, fpa / 1e6,
                                                     ratio(cg['daemon']['per_audio_s'], fpa, 2)),
-                     '', 'not measured', 'not measured', '', '',
+                     '', '%.2fM' % (bcg['per_audio_s'] / 1e6) if bcg.get('per_audio_s') else
+                     'not measured' + (': ' + cg['bluealsa_error'] if cg.get('bluealsa_error') else ''),
+                     'not measured (valgrind)',
+                     ratio(cg['daemon']['per_audio_s'], bcg.get('per_audio_s')) if bcg.get('per_audio_s') else '',
+                     '',
                      'in user-space instructions: %s (kernel time not counted); sbc_encode is %.0f%% of them'
                      % (verdict(cg['daemon']['per_audio_s'] <= 3 * fpa),
                         100 * (cg['daemon'].get('sbc_encode_share') or 0))])
@@ -1299,7 +1330,7 @@ def main():
             R['startup']['ours'] = run_startup(tmp, audio, 10)
         if want('callgrind') and not a.no_callgrind and shutil.which('valgrind'):
             try:
-                R['callgrind'] = run_callgrind(tmp, audio, 4.0 if quick else 10.0)
+                R["callgrind"] = run_callgrind(tmp, audio, 4.0 if quick else 10.0, peers=peers)
             except Exception as e:      # an instrument failing is reported, not fatal
                 R['callgrind'] = {'error': str(e)}
                 say('callgrind failed: %s' % e)
