@@ -191,6 +191,7 @@ void output_update_status(struct daemon *d);
 void output_set_speaker_mode(struct daemon *d, bool on);
 void output_routes_changed(struct daemon *d);
 void output_volume_changed(struct daemon *d);
+void output_idle_suspend_changed(struct daemon *d);
 uint32_t output_latency_us(struct daemon *d);
 
 /* manager.c: org.a2dpsrc.Manager1 */

@@ -380,6 +380,7 @@ static int set_idle_suspend(struct daemon *d, DBusMessageIter *v, struct set_err
         if (u > 86400)
                 return set_fail(e, ERR_INVALID, "IdleSuspend is at most 86400 seconds");
         d->state.idle_suspend = u;
+        output_idle_suspend_changed(d);
         return 0;
 }
 

@@ -204,11 +204,27 @@ static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
 }
 
 /* Idle suspend: released after IdleSuspend seconds of silence, taken back
- * when sound comes. Polled: four times a second is quick enough to come
- * back and costs nothing. */
+ * when sound comes. Polled four times a second, quick enough to come back,
+ * and only while it can change something: streaming with an IdleSuspend,
+ * or suspended and waiting for sound (a board that never suspends never
+ * wakes for it). */
 #define IDLE_POLL_US 250000ull
 
 static void maybe_acquire(struct daemon *d, struct transport *t);
+
+static void idle_watch_update(struct daemon *d)
+{
+        bool needed = (d->streaming && d->state.idle_suspend) || d->idle_suspended;
+
+        if (d->idle_timer && sd_event_source_set_enabled(d->idle_timer, needed ? SD_EVENT_ON
+                                                                                : SD_EVENT_OFF) < 0)
+                log_err("cannot %s the idle-suspend check", needed ? "start" : "stop");
+}
+
+void output_idle_suspend_changed(struct daemon *d)
+{
+        idle_watch_update(d);
+}
 
 static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
 {
@@ -230,6 +246,7 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
                         maybe_acquire(d, t);
         }
         sd_event_source_set_time(s, usec + IDLE_POLL_US);
+        idle_watch_update(d);
         return 0;
 }
 
@@ -398,7 +415,7 @@ int output_init(struct daemon *d)
                                        50000, on_idle_timer, d);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(d->idle_timer, SD_EVENT_ON);
+        idle_watch_update(d);
         /* local playback from the start; a speaker re-opens at its rate */
         start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000);
         return 0;
@@ -425,6 +442,8 @@ void output_update_status(struct daemon *d)
         char status[512];
         struct adapter *reg = NULL;
         bool pending = false;
+
+        idle_watch_update(d);   /* streaming may have started or stopped */
 
         for (struct adapter *a = d->adapters; a; a = a->next) {
                 if (a->reg == REG_DONE && !reg)
@@ -463,6 +482,7 @@ void output_set_speaker_mode(struct daemon *d, bool on)
         d->state.speaker_mode = on;
         d->want_bluetooth = on;
         d->idle_suspended = false;
+        idle_watch_update(d);
         log_info("speaker mode %s", on ? "on" : "off");
         if (on) {
                 for (struct transport *t = d->transports; t; t = t->next)

@@ -423,6 +423,33 @@ class IdleSuspendTests(RoutingCase):
         self.assertTrue(a['audio']['tone']['present'])
         self.assertGreater(a['audio']['tone']['tone_s'], 0.3)
 
+    def test_idle_suspend_set_while_streaming_takes_effect(self):
+        # 1 s of tone, then silence; IdleSuspend is 0 (never) when the
+        # stream starts and is set over D-Bus once 1.5 s of silence passed
+        n_tone, n_gap = RATE, RATE * 10
+        a = array.array('h', bytes(4 * (n_tone + n_gap)))
+        w = 2 * math.pi * TONE_HZ / RATE
+        for i in range(n_tone):
+            a[2 * i] = a[2 * i + 1] = int(round(0.5 * 32767 * math.sin(w * i)))
+        src = os.path.join(self.tmp, 'then-silence.raw')
+        with open(src, 'wb') as f:
+            f.write(a.tobytes())
+        self.pcms['then_silence'] = pcm('then_silence', source='file', file=src)
+        self.add_speaker()
+        self.write_state(speaker_mode=True)
+        self.start_daemon(capture='then_silence')
+        self.connect_speaker()
+        self.wait_streaming()
+        time.sleep(2.5)
+        self.assertEqual(self.transport_state(SPEAKER_PATH), 'active')
+        t_set = time.monotonic()
+        self.set_mprop('IdleSuspend', dbus.UInt32(1))
+        # already more than 1 s silent: released at the next check
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_PATH) == 'idle', 2,
+                             what='transport released after IdleSuspend was set')
+        self.assertLess(time.monotonic() - t_set, 1.0)
+        self.log_has('1 s of silence: releasing the speaker')
+
 
 if __name__ == '__main__':
     unittest.main()
