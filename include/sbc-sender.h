@@ -49,6 +49,7 @@ struct sbc_sender {
         uint64_t last_congestion_ns, last_bitpool_change_ns, last_send_ns;
         uint64_t last_queue_sample_ns;  /* queue_us published at */
         size_t packet_cost;     /* socket queue bytes one packet costs (truesize) */
+        unsigned cost_probes;   /* sends measured to learn packet_cost */
         int16_t staging[SENDER_STAGING_FRAMES * 2];
         size_t staged;          /* frames in staging */
         uint64_t staged_read_ns;

@@ -17,6 +17,10 @@
 #define BITPOOL_DOWN_INTERVAL_NS 1000000000ull
 #define BITPOOL_UP_CALM_NS 5000000000ull
 #define QUEUE_SAMPLE_INTERVAL_NS 200000000ull
+/* A link that sends each packet before send() returns never shows what a
+ * packet costs in the socket: stop asking (two ioctls a packet) after this
+ * many sends; the write MTU then stands in for the cost. */
+#define COST_PROBES_MAX 32u
 
 static void geometry(struct sbc_sender *s)
 {
@@ -47,6 +51,7 @@ void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
         s->last_send_ns = 0;
         s->last_queue_sample_ns = 0;
         s->packet_cost = 0;
+        s->cost_probes = 0;
         s->staged = 0;
         s->q_head = s->q_count = s->q_audio_packets = 0;
         s->building = NULL;
@@ -353,7 +358,8 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
 
         while (s->q_count) {
                 struct sender_packet *pk = &s->queue[s->q_head];
-                size_t before = s->packet_cost ? 0 : socket_queued_bytes(s);
+                bool probe = !s->packet_cost && s->cost_probes < COST_PROBES_MAX;
+                size_t before = probe ? socket_queued_bytes(s) : 0;
                 ssize_t n;
 
                 /* The header is written at send time: sequence numbers stay
@@ -373,8 +379,10 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                         return errno;
                 }
                 s->last_send_ns = t;
-                if (!s->packet_cost) {
+                if (probe) {
                         size_t after = socket_queued_bytes(s);
+
+                        s->cost_probes++;
                         if (after > before) {
                                 s->packet_cost = after - before;
                                 fit_sndbuf(s);
