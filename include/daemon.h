@@ -125,6 +125,11 @@ struct daemon {
         bool user_disconnected;          /* no auto-reconnect after Disconnect() */
         sd_event_source *idle_timer;
         bool idle_suspended;             /* released for silence; sound takes it back */
+        /* the speaker suspended the stream (AVDTP SUSPEND): taken back when
+         * there is sound, not before resume_not_before (CLOCK_MONOTONIC
+         * us); the hold-off doubles when the speaker keeps suspending */
+        uint64_t resume_not_before, resumed_at;
+        unsigned resume_holdoff_ms;
 
         /* pairing and discovery */
         DBusMessage *pair_call;          /* Manager1.Pair waiting for BlueZ */

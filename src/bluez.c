@@ -432,9 +432,13 @@ static void handle_properties_changed(struct daemon *d, DBusMessage *msg)
         } else if (strcmp(iface, IFACE_ADAPTER) == 0) {
                 struct adapter *a = bluez_adapter_by_path(d, path);
                 if (a) {
+                        bool was_powered = a->powered;
+
                         bluez_parse_adapter_props(&it, a);
                         output_update_status(d);
-                        if (a->powered)
+                        /* only an adapter coming up is news for the
+                         * speaker; a scan starting is not */
+                        if (a->powered && !was_powered)
                                 speaker_reconnect_soon(d);
                 }
         }

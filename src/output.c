@@ -239,9 +239,10 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
                 detach(d);
                 transport_release(d, t, false);
                 d->idle_suspended = true;
-        } else if (d->idle_suspended && silent < rate / 8) {
+        } else if (d->idle_suspended && silent < rate / 8 && usec >= d->resume_not_before) {
                 log_info("sound again: taking the speaker back");
                 d->idle_suspended = false;
+                d->resumed_at = usec;
                 for (struct transport *t = d->transports; t; t = t->next)
                         maybe_acquire(d, t);
         }
@@ -289,6 +290,31 @@ void output_transport_added(struct daemon *d, struct transport *t)
         output_update_status(d);
 }
 
+/* Sinks rarely start a stream themselves: after a suspend the source starts
+ * it again when it has something to play. Not at once (a speaker switching
+ * to its other input would be fought), and later each time the speaker
+ * suspends again soon after a resume. */
+#define RESUME_HOLDOFF_MIN_MS 1000u
+#define RESUME_HOLDOFF_MAX_MS 60000u
+#define RESUME_CALM_US 30000000ull
+
+static void speaker_suspended(struct daemon *d, struct transport *t)
+{
+        uint64_t now = 0;
+
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        if (d->resumed_at && now - d->resumed_at < RESUME_CALM_US && d->resume_holdoff_ms)
+                d->resume_holdoff_ms = d->resume_holdoff_ms * 2 < RESUME_HOLDOFF_MAX_MS
+                                               ? d->resume_holdoff_ms * 2 : RESUME_HOLDOFF_MAX_MS;
+        else
+                d->resume_holdoff_ms = RESUME_HOLDOFF_MIN_MS;
+        d->resume_not_before = now + (uint64_t)d->resume_holdoff_ms * 1000;
+        d->idle_suspended = true;
+        idle_watch_update(d);
+        log_info("%s suspended by the speaker; starting it again in %u s when there is sound",
+                 t->path, d->resume_holdoff_ms / 1000);
+}
+
 void output_transport_changed(struct daemon *d, struct transport *t)
 {
         if (t->volume_appeared && speaker_transport_is_output(d, t)) {
@@ -304,14 +330,25 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                         manager_save(d);
                 }
         }
-        if (t->state == TRANSPORT_IDLE && t->acq == ACQ_HELD && t->prev_state != TRANSPORT_IDLE) {
-                /* the speaker suspended the stream: our socket is dead */
-                log_info("%s suspended by the speaker", t->path);
+        if (t->acq == ACQ_HELD && t->state != TRANSPORT_ACTIVE && t->prev_state == TRANSPORT_ACTIVE) {
+                /* the speaker suspended the stream (BlueZ may show the
+                 * suspend and a new start as one change, active->pending):
+                 * BlueZ has dropped us as owner and our socket is dead */
                 if (d->streaming == t)
                         detach(d);
                 transport_release(d, t, false);
-        } else if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
-                /* the speaker started the stream: take it */
+                if (t->state == TRANSPORT_IDLE)
+                        speaker_suspended(d, t);
+                else
+                        log_info("%s suspended and started again by the speaker", t->path);
+        }
+        if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
+                /* the speaker started the stream: take it, even while we
+                 * were holding off after its suspend or idling for silence */
+                if (d->idle_suspended && speaker_transport_is_output(d, t)) {
+                        d->idle_suspended = false;
+                        idle_watch_update(d);
+                }
                 maybe_acquire(d, t);
         }
         output_update_status(d);

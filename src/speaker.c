@@ -241,7 +241,9 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 const char *name = connect_error(err, addr, text, sizeof(text));
                 log_warn("%s", text);
                 finish_call(d, &d->connect_call, name, text);
-                if (automatic)
+                /* the link may have come and gone first: its Connected=false
+                 * planned the next try already */
+                if (automatic && !d->reconnect_timer)
                         schedule_backoff(d);
                 manager_update(d);
                 return;
@@ -401,12 +403,21 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
         if (strcasecmp(dev->address, d->state.last_output) != 0)
                 return;
         if (was_connected && !dev->connected) {
+                bool was_output = strcasecmp(dev->address, d->output) == 0;
+
                 log_warn("%s disconnected", dev->address);
-                if (strcasecmp(dev->address, d->output) == 0)
+                /* a speaker that played and went away starts the backoff
+                 * afresh; one whose connect failed after its link came up
+                 * (busy with a phone, bond lost, A2DP refused) goes on
+                 * with it, or it would be paged every second for ever */
+                if (was_output) {
                         d->output[0] = '\0';
-                d->reconnect_attempt = 0;
-                /* not when it was dropped for another speaker */
-                if (!d->connecting[0] || strcasecmp(d->connecting, dev->address) == 0)
+                        d->reconnect_attempt = 0;
+                }
+                /* not when it was dropped for another speaker, nor when the
+                 * failed connect has planned the next try already */
+                if ((!d->connecting[0] || strcasecmp(d->connecting, dev->address) == 0) &&
+                    (was_output || !d->reconnect_timer))
                         schedule_backoff(d);
                 manager_update(d);
         } else if (!was_connected && dev->connected) {

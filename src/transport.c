@@ -79,6 +79,14 @@ static int config_prop(const char *key, DBusMessageIter *v, void *ud)
                         goto bad;
                 if (sbc_config_parse(b, (size_t)n, &t->params, cp->err, cp->err_len) < 0)
                         return -EINVAL;
+                /* SelectConfiguration never picks mono; a speaker that
+                 * sets it up itself is refused here, not left holding a
+                 * started stream the audio thread cannot feed */
+                if (t->params.channels != 2) {
+                        snprintf(cp->err, cp->err_len,
+                                 "configuration: channel mode mono is not supported; a2dpsrc streams stereo");
+                        return -EINVAL;
+                }
                 /* what we send with: a speaker's own configuration may
                  * allow bitpool 250, which no real link carries */
                 t->params.max_bitpool = sbc_params_working_bitpool(&t->params);
@@ -224,6 +232,16 @@ void transport_properties_changed(struct daemon *d, struct transport *t, DBusMes
         output_transport_changed(d, t);
 }
 
+/* An Acquire that succeeded with a socket we cannot use: released, so
+ * that BlueZ does not keep us as the owner of a started stream. */
+static void refuse_acquired(struct daemon *d, struct transport *t, int fd, const char *why)
+{
+        t->fd = fd;
+        t->acq = ACQ_HELD;
+        transport_release(d, t, false);
+        output_acquire_failed(d, t, why);
+}
+
 static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct transport *t = ud;
@@ -249,22 +267,20 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 output_acquire_failed(d, t, "malformed Acquire reply");
                 return;
         }
+        close_fd(t);
         if (write_mtu <= 13) {
-                close(fd);
-                t->acq = ACQ_NONE;
-                output_acquire_failed(d, t, "write MTU too small for A2DP");
+                /* BlueZ started the stream and counts us as its owner: give
+                 * it back, or every later Acquire is NotAuthorized */
+                refuse_acquired(d, t, fd, "write MTU too small for A2DP");
                 return;
         }
         flags = fcntl(fd, F_GETFL);
         if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
             fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
                 log_err("transport socket flags: %s", strerror(errno));
-                close(fd);
-                t->acq = ACQ_NONE;
-                output_acquire_failed(d, t, "bad transport socket");
+                refuse_acquired(d, t, fd, "bad transport socket");
                 return;
         }
-        close_fd(t);
         t->fd = fd;
         t->read_mtu = read_mtu;
         t->write_mtu = write_mtu;

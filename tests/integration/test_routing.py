@@ -207,7 +207,8 @@ class RoutingTests(RoutingCase):
         self.assertLess(step, 10000)
 
 
-class FallbackTests(RoutingCase):
+class SpeakerCase(RoutingCase):
+    """Streaming media to one speaker, and watching the local output."""
 
     def start_media_only(self, **opts):
         self.add_speaker(**opts)
@@ -248,6 +249,9 @@ class FallbackTests(RoutingCase):
         self.bluez.flush()
         a = self.analyze(rec, '--tone', str(TONE_HZ))
         self.assertTrue(a['audio']['tone']['present'])
+
+
+class FallbackTests(SpeakerCase):
 
     def test_link_loss_plays_locally_within_200ms_then_reconnects(self):
         self.start_media_only()
@@ -312,6 +316,57 @@ class FallbackTests(RoutingCase):
         self.bluez.speaker_connect(SPEAKER_PATH)
         self.wait_back_on_bluetooth(n)
         self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+
+
+class SpeakerBehaviourTests(SpeakerCase):
+    """What real speakers do besides coming and going: suspend the stream,
+    refuse A2DP while their link comes up."""
+
+    def test_speaker_suspend_resumes_when_there_is_sound(self):
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        dt = self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.assertLess(dt, 0.3)
+        self.log_has('suspended by the speaker; starting it again in 1 s')
+        t0 = time.monotonic()
+        # the tone plays on: after the 1 s hold-off the stream is started
+        # again (Acquire: AVDTP START) and media is back on the speaker
+        self.wait_back_on_bluetooth(n, timeout=4)
+        self.assertGreater(time.monotonic() - t0, 0.9)
+        # suspended again soon after: the hold-off doubles
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker; starting it again in 2 s')
+        t0 = time.monotonic()
+        self.wait_back_on_bluetooth(n, timeout=5)
+        self.assertGreater(time.monotonic() - t0, 1.9)
+
+    def test_speaker_restarting_the_stream_is_taken_at_once(self):
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker')
+        t0 = time.monotonic()
+        self.bluez.SpeakerStart(SPEAKER_PATH)     # AVDTP START from the sink
+        self.wait_back_on_bluetooth(n, timeout=3)
+        self.assertLess(time.monotonic() - t0, 0.9, 'waited for the hold-off although the speaker started')
+
+    def test_reachable_speaker_refusing_a2dp_is_retried_with_backoff(self):
+        # the speaker answers pages (its link comes up) but refuses the
+        # stream's configuration, as a speaker busy with a phone or with a
+        # lost bond does: the link drops ~2 s after each failed attempt
+        self.start_media_only()
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectConfiguration', True)
+        self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        self.bluez.ClearLog()
+        time.sleep(16)
+        attempts = [l for l in self.bluez.event_log() if 'ConnectProfile' in l]
+        log = self.daemon.log_text()
+        # 1, 2, 4, 8 s apart (plus each attempt's own time): 4 or 5 in
+        # 16 s; restarting at 1 s after every drop made it 6 or more
+        self.assertLessEqual(len(attempts), 5, '\n'.join(attempts) + '\n' + log)
+        self.assertGreaterEqual(len(attempts), 3, '\n'.join(attempts))
+        self.assertIn('reconnecting %s in 8 s' % SPEAKER, log)
 
 
 class VolumeTests(RoutingCase):

@@ -112,6 +112,20 @@ class RefusalTests(A2dpTestCase):
         self.connect_fails([0xf8, 0xff, 2, 53])
         self.daemon.wait_for(lambda: 'only mono' in self.daemon.log_text(), 2)
 
+    def test_speaker_setting_up_mono_itself_is_refused(self):
+        # a sink may configure the stream itself (AVDTP SET_CONFIGURATION
+        # from its side: BlueZ calls SetConfiguration with no
+        # SelectConfiguration); mono is refused there too, with the field
+        # named, instead of a started stream the audio thread cannot feed
+        self.add_speaker(SpeakerConnectMode='remote-config',
+                         RemoteConfiguration=bytes([0x28, 0x15, 2, 53]))
+        self.start_daemon()
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.bluez.speaker_connect(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: 'channel mode mono is not supported' in self.daemon.log_text(), 2)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        self.assertIsNone(self.daemon.returncode, 'the daemon died')
+
     def test_malformed_capabilities(self):
         bad = {
             'no sampling frequency': [0x0f, 0xff, 2, 53],
