@@ -75,6 +75,8 @@ struct transport {
         bool volume_changed;     /* by the last PropertiesChanged */
         bool volume_appeared;    /* AVRCP came up: Volume is new */
         enum acquire_state acq;
+        bool try_acquire;        /* the request in flight is TryAcquire */
+        bool release_on_reply;   /* released while a TryAcquire was in flight */
         DBusPendingCall *call;
         sd_event_source *acquire_timer;  /* next Acquire attempt */
         unsigned acquire_failures;

@@ -252,6 +252,18 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
         dbus_pending_call_unref(t->call);
         t->call = NULL;
+        if (t->release_on_reply) {
+                /* no longer wanted: what BlueZ gave is given back */
+                t->release_on_reply = false;
+                t->acq = ACQ_NONE;
+                if (reply && dbus_message_get_args(reply, NULL, DBUS_TYPE_UNIX_FD, &fd,
+                                                   DBUS_TYPE_INVALID)) {
+                        t->fd = fd;
+                        t->acq = ACQ_HELD;
+                        transport_release(d, t, false);
+                }
+                return;
+        }
         if (!reply) {
                 t->acq = ACQ_NONE;
                 output_acquire_failed(d, t, err->message ? err->message : err->name);
@@ -297,6 +309,10 @@ int transport_acquire(struct daemon *d, struct transport *t)
         DBusMessage *m;
         int r;
 
+        if (t->acq == ACQ_REQUESTED && t->release_on_reply) {
+                t->release_on_reply = false;    /* wanted again after all */
+                return 0;
+        }
         if (t->acq != ACQ_NONE)
                 return 0;
         dbus_call_cancel(&t->call);    /* a Release still in flight needs no answer */
@@ -305,6 +321,7 @@ int transport_acquire(struct daemon *d, struct transport *t)
         if (r < 0)
                 return r;
         t->acq = ACQ_REQUESTED;
+        t->try_acquire = t->state == TRANSPORT_PENDING;
         log_debug("%s %s", method, t->path);
         return 0;
 }
@@ -325,6 +342,13 @@ void transport_release(struct daemon *d, struct transport *t, bool wait)
 
         if (t->acq == ACQ_NONE)
                 return;
+        if (t->acq == ACQ_REQUESTED && t->try_acquire && !wait) {
+                /* BlueZ 5.66 cancels a pending Acquire on Release but
+                 * answers InProgress while a TryAcquire is pending, and
+                 * then completes it: wait for it and give it back */
+                t->release_on_reply = true;
+                return;
+        }
         dbus_call_cancel(&t->call);
         close_fd(t);
         t->acq = ACQ_NONE;

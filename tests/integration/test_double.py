@@ -445,6 +445,29 @@ class TestA2DP(DoubleTest):
         os.close(fd.take())
         self.assertEqual(c.get(tpath, TRANSPORT, 'State'), 'active')
 
+    def test_release_during_try_acquire(self):
+        # 5.66 release(): cancels a pending Acquire, but a pending
+        # TryAcquire gets InProgress and still completes
+        dev = self.add_speaker(TryAcquireMs=300)
+        c = self.client()
+        c.register_app()
+        tpath = self.connect(c, dev)
+        call(self.control.SpeakerStart, dbus.ObjectPath(dev))
+        spin_until(lambda: 'pending' in c.prop_changes(tpath, 'State'))
+        box = {}
+        c.iface(tpath, TRANSPORT).TryAcquire(
+            reply_handler=lambda *r: box.setdefault('r', r),
+            error_handler=lambda e: box.setdefault('e', e))
+        # sent after the TryAcquire on the same connection: bluetoothd sees
+        # them in that order
+        with self.assertRaises(dbus.DBusException) as cm:
+            call(c.iface(tpath, TRANSPORT).Release)
+        self.assertEqual(cm.exception.get_dbus_name(), 'org.bluez.Error.InProgress')
+        spin_until(lambda: box, what='TryAcquire reply')
+        self.assertIn('r', box)
+        os.close(box['r'][0].take())
+        self.assertEqual(c.get(tpath, TRANSPORT, 'State'), 'active')
+
     def test_volume(self):
         dev = self.add_speaker(Volume=40)
         c = self.client()

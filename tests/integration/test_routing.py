@@ -351,6 +351,23 @@ class SpeakerBehaviourTests(SpeakerCase):
         self.wait_back_on_bluetooth(n, timeout=3)
         self.assertLess(time.monotonic() - t0, 0.9, 'waited for the hold-off although the speaker started')
 
+    def test_speaker_mode_off_while_try_acquire_is_pending(self):
+        # BlueZ 5.66 answers Release with InProgress while a TryAcquire is
+        # pending, then completes the TryAcquire: the daemon must give that
+        # stream back, or every later Acquire is NotAuthorized
+        self.start_media_only(TryAcquireMs=600)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker')
+        self.bluez.SpeakerStart(SPEAKER_PATH)      # -> pending: TryAcquire
+        time.sleep(0.2)
+        self.set_mprop('SpeakerMode', False)       # Release meets it
+        time.sleep(1.2)
+        self.assertNotEqual(self.transport_state(SPEAKER_PATH), 'active',
+                            'the completed TryAcquire was not given back')
+        self.set_mprop('SpeakerMode', True)
+        self.wait_back_on_bluetooth(n, timeout=5)
+
     def test_reachable_speaker_refusing_a2dp_is_retried_with_backoff(self):
         # the speaker answers pages (its link comes up) but refuses the
         # stream's configuration, as a speaker busy with a phone or with a

@@ -221,9 +221,15 @@ class Transport(BzObject):
         self.pending = (method, ok, err)
         gen = self.gen
         if self.state == 'pending':
-            # Already streaming (remote START): a2dp_resume completes at once.
+            # Already streaming (remote START): a2dp_resume completes at
+            # once (TryAcquireMs: later, to open the window in which a
+            # Release meets the pending request).
             self.world.cancel_timer(self.suspend_timer)
-            self.world.idle(self._resume_done, gen, ok)
+            delay = self.device.opt('TryAcquireMs', 0)
+            if delay:
+                self.world.timer(delay, self._resume_done, gen, ok)
+            else:
+                self.world.idle(self._resume_done, gen, ok)
             return
         self.set_state('requesting')
         self.world.timer(self.device.start_ms, self._resume_done, gen, ok)
@@ -269,13 +275,15 @@ class Transport(BzObject):
         if self.owner is None or self.owner != sender:
             return err(C.not_authorized())
         if self.pending is not None:
-            if self.pending[0] in ('Acquire', 'TryAcquire'):
-                # 5.66 release(): the pending Acquire is dropped without a
+            if self.pending[0] == 'Acquire':
+                # 5.66 release(): a pending Acquire is dropped without a
                 # reply (media_owner_remove), the caller's call times out.
-                self.world.log('Release cancels pending %s (no reply)' %
-                               self.pending[0])
+                self.world.log('Release cancels pending Acquire (no reply)')
                 self.pending = None
             else:
+                # ... but only "Acquire": a pending TryAcquire (or Release)
+                # gets InProgress, and the TryAcquire still completes
+                self.world.log('Release refused: %s pending' % self.pending[0])
                 return err(C.in_progress())
         if self.state == 'requesting':
             self._remove_owner()
