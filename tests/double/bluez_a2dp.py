@@ -54,6 +54,8 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
                 rejects our AVDTP SET_CONFIGURATION
   StrictConfig b (true): reject configurations outside the sink caps
   RejectStart b: the speaker rejects AVDTP START (Acquire fails)
+  TryAcquireMs i: a TryAcquire of a pending stream completes after this
+    long (default at once), so a Release can meet it (InProgress)
   ConnectError s: fail connects with this "br-connection-*" reason / errno
   SpeakerConnectMode s: local-config (bluetoothd selects: SelectConfiguration
                 then SetConfiguration) | remote-config (the speaker
