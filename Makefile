@@ -113,6 +113,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 $(BUILD)/tests/test-state: $(BUILD)/src/state.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-format.o
+$(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 	@mkdir -p $(dir $@)

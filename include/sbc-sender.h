@@ -20,6 +20,10 @@
 /* Slots: the whole packets, or the fragments of one oversized frame. */
 #define SENDER_QUEUE_SLOTS 16
 #define SENDER_STAGING_FRAMES 4096
+/* A link that sends each packet before send() returns never shows what a
+ * packet costs in the socket: the sender stops asking (two ioctls a
+ * packet) after this many sends; the write MTU then stands in for it. */
+#define SENDER_COST_PROBES_MAX 32u
 
 struct stream_stats;
 

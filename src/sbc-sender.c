@@ -17,10 +17,6 @@
 #define BITPOOL_DOWN_INTERVAL_NS 1000000000ull
 #define BITPOOL_UP_CALM_NS 5000000000ull
 #define QUEUE_SAMPLE_INTERVAL_NS 200000000ull
-/* A link that sends each packet before send() returns never shows what a
- * packet costs in the socket: stop asking (two ioctls a packet) after this
- * many sends; the write MTU then stands in for the cost. */
-#define COST_PROBES_MAX 32u
 
 static void geometry(struct sbc_sender *s)
 {
@@ -358,7 +354,7 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
 
         while (s->q_count) {
                 struct sender_packet *pk = &s->queue[s->q_head];
-                bool probe = !s->packet_cost && s->cost_probes < COST_PROBES_MAX;
+                bool probe = !s->packet_cost && s->cost_probes < SENDER_COST_PROBES_MAX;
                 size_t before = probe ? socket_queued_bytes(s) : 0;
                 ssize_t n;
 

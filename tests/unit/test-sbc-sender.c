@@ -1,0 +1,211 @@
+/* The sender over a real socket pair: packets filled to the MTU with whole
+ * frames, RTP sequence and timestamps, the bounded queue that drops the
+ * oldest audio (counted) and keeps the sequence continuous, and what it
+ * learns of the socket. */
+#include <check.h>
+
+#include "check-main.h"
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rtp.h"
+#include "sbc-sender.h"
+#include "stream.h"
+
+/* 44.1 kHz joint stereo, 16 blocks, 8 subbands, loudness, bitpool 2..53:
+ * 119-byte frames, 7 to a 895-byte packet, 896 samples a packet */
+static const uint8_t config[4] = { 0x21, 0x15, 0x02, 0x35 };
+#define MTU 895
+#define FRAME_LEN 119
+#define PACKET_SAMPLES 896
+
+struct rig {
+        int sv[2];
+        sbc_t sbc;
+        struct sbc_params params;
+        struct stream_stats stats;
+        struct sbc_sender s;
+        int16_t pcm[PACKET_SAMPLES * 2];
+};
+
+static void rig_init(struct rig *r)
+{
+        static const uint32_t seeds[3] = { 0x11223344u, 0xfffe, 1000 };
+
+        memset(r, 0, sizeof(*r));
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, r->sv), 0);
+        ck_assert_int_eq(sbc_config_parse(config, sizeof(config), &r->params, NULL, 0), 0);
+        ck_assert_int_eq(sbc_init_a2dp(&r->sbc, 0, config, sizeof(config)), 0);
+        r->sbc.endian = SBC_LE;
+        for (size_t i = 0; i < PACKET_SAMPLES; i++)
+                r->pcm[2 * i] = r->pcm[2 * i + 1] = (int16_t)((i % 64) * 256 - 8192);
+        sbc_sender_init(&r->s, r->sv[0], MTU, &r->params, &r->sbc, &r->stats, seeds);
+}
+
+static void rig_free(struct rig *r)
+{
+        sbc_finish(&r->sbc);
+        close(r->sv[0]);
+        close(r->sv[1]);
+}
+
+static int receive(struct rig *r, struct rtp_sbc_view *v, uint8_t *buf, size_t len)
+{
+        ssize_t n = recv(r->sv[1], buf, len, 0);
+
+        if (n < 0)
+                return -errno;
+        ck_assert_int_le(n, MTU);
+        ck_assert_int_eq(rtp_sbc_parse(buf, (size_t)n, v), 0);
+        return (int)n;
+}
+
+START_TEST(packets_full_and_continuous)
+{
+        struct rig r;
+        struct rtp_sbc_view v;
+        uint8_t buf[4096];
+        bool changed;
+
+        rig_init(&r);
+        for (int p = 0; p < 3; p++) {
+                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+        }
+        for (int p = 0; p < 3; p++) {
+                ck_assert_int_eq(receive(&r, &v, buf, sizeof(buf)), RTP_SBC_OVERHEAD + 7 * FRAME_LEN);
+                ck_assert_uint_eq(v.payload_type, 96);
+                ck_assert_uint_eq(v.ssrc, 0x11223344u);
+                ck_assert_uint_eq(v.seq, (uint16_t)(0xfffe + p));        /* wraps */
+                ck_assert_uint_eq(v.timestamp, 1000u + (uint32_t)p * PACKET_SAMPLES);
+                ck_assert_uint_eq(v.sbc_header, 7);
+                ck_assert_uint_eq(v.payload[0], 0x9c);                  /* SBC sync word */
+        }
+        ck_assert_int_eq(receive(&r, &v, buf, sizeof(buf)), -EAGAIN);
+        ck_assert_uint_eq(atomic_load(&r.stats.packets), 3);
+        ck_assert_uint_eq(atomic_load(&r.stats.full_packets), 3);
+        ck_assert_uint_eq(atomic_load(&r.stats.frames), 21);
+        rig_free(&r);
+}
+END_TEST
+
+START_TEST(full_queue_drops_the_oldest_and_counts_it)
+{
+        struct rig r;
+        struct rtp_sbc_view v;
+        uint8_t buf[4096];
+        bool changed;
+        int got = 0, first_ts = -1, filler = 0;
+        uint16_t prev_seq = 0;
+
+        rig_init(&r);
+        memset(buf, 0, sizeof(buf));
+        /* a speaker that takes nothing: the socket is full */
+        while (send(r.sv[0], buf, MTU, MSG_DONTWAIT) > 0)
+                filler++;
+        ck_assert_int_eq(errno, EAGAIN);
+        for (int p = 0; p < SENDER_QUEUE_PACKETS + 3; p++) {
+                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+        }
+        /* the queue stayed bounded; what did not fit was dropped, counted */
+        ck_assert(sbc_sender_has_queued(&r.s));
+        ck_assert_uint_eq(atomic_load(&r.stats.dropped_frames), 3u * PACKET_SAMPLES);
+        ck_assert_uint_gt(atomic_load(&r.stats.congestion), 0);
+        /* the speaker reads again: the filler, then our newest packets */
+        for (int i = 0; i < filler; i++)
+                ck_assert_int_eq(recv(r.sv[1], buf, sizeof(buf), MSG_DONTWAIT), MTU);
+        ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+        while (receive(&r, &v, buf, sizeof(buf)) > 0) {
+                if (first_ts < 0)
+                        first_ts = (int)v.timestamp;
+                else
+                        ck_assert_uint_eq(v.seq, (uint16_t)(prev_seq + 1)); /* no gap in seq */
+                prev_seq = v.seq;
+                got++;
+        }
+        ck_assert_int_eq(got, SENDER_QUEUE_PACKETS);
+        /* the oldest three packets' audio went: time says so */
+        ck_assert_int_eq(first_ts, 1000 + 3 * PACKET_SAMPLES);
+        rig_free(&r);
+}
+END_TEST
+
+START_TEST(learns_what_a_packet_costs_once)
+{
+        struct rig r;
+        uint8_t buf[4096];
+        bool changed;
+
+        rig_init(&r);
+        ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+        ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+        /* a Unix socket shows the packet in its queue until it is read */
+        ck_assert_uint_gt(r.s.packet_cost, RTP_SBC_OVERHEAD + 7 * FRAME_LEN - 1);
+        ck_assert_uint_eq(r.s.cost_probes, 1);
+        for (int p = 0; p < 40; p++) {
+                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+                while (recv(r.sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                        ;
+        }
+        ck_assert_uint_eq(r.s.cost_probes, 1);   /* learnt once, not asked again */
+        rig_free(&r);
+}
+END_TEST
+
+/* Loopback UDP hands each datagram over inside send(): its queue never
+ * shows a packet, as a link that transmits at once would not */
+START_TEST(gives_up_learning_on_a_socket_that_never_queues)
+{
+        struct rig r;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof(sa);
+        uint8_t buf[4096];
+        bool changed;
+        int tx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        int rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+        ck_assert_int_ge(tx, 0);
+        ck_assert_int_ge(rx, 0);
+        ck_assert_int_eq(bind(rx, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(rx, (struct sockaddr *)&sa, &sl), 0);
+        ck_assert_int_eq(connect(tx, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        rig_init(&r);
+        close(r.sv[0]);
+        close(r.sv[1]);
+        r.sv[0] = tx;
+        r.sv[1] = rx;
+        sbc_sender_init(&r.s, tx, MTU, &r.params, &r.sbc, &r.stats, (const uint32_t[3]){ 1, 2, 3 });
+        for (unsigned p = 0; p < SENDER_COST_PROBES_MAX + 10; p++) {
+                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+                while (recv(rx, buf, sizeof(buf), 0) > 0)
+                        ;
+        }
+        ck_assert_uint_eq(atomic_load(&r.stats.packets), SENDER_COST_PROBES_MAX + 10);
+        ck_assert_uint_eq(r.s.packet_cost, 0);
+        ck_assert_uint_eq(r.s.cost_probes, SENDER_COST_PROBES_MAX);
+        rig_free(&r);
+}
+END_TEST
+
+static Suite *sender_suite(void)
+{
+        Suite *s = suite_create("sbc-sender");
+        TCase *tc = tcase_create("socket");
+
+        tcase_add_test(tc, packets_full_and_continuous);
+        tcase_add_test(tc, full_queue_drops_the_oldest_and_counts_it);
+        tcase_add_test(tc, learns_what_a_packet_costs_once);
+        tcase_add_test(tc, gives_up_learning_on_a_socket_that_never_queues);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+CHECK_MAIN(sender_suite)
