@@ -126,6 +126,26 @@ class RefusalTests(A2dpTestCase):
         self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
         self.assertIsNone(self.daemon.returncode, 'the daemon died')
 
+    def test_unusable_write_mtu_is_given_back(self):
+        # Acquire succeeds, but 13 bytes carry no SBC frame: the stream
+        # BlueZ started for us is released (or BlueZ keeps us as its owner
+        # and refuses every later Acquire)
+        self.add_tone()
+        self.add_speaker(WriteMTU=13)
+        self.write_state(speaker_mode=True)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        # a few quick retries, each given back, then it gives up
+        self.daemon.wait_for(lambda: 'failed: write MTU too small' in self.daemon.log_text(), 10)
+
+        def states():
+            return [str(p['State']) for p in self.bluez.transports().values()
+                    if str(p.get('Device')) == SPEAKER_PATH]
+        self.daemon.wait_for(lambda: states() == ['idle'], 3, what='the stream given back')
+        time.sleep(0.3)
+        self.assertEqual(states(), ['idle'])
+        self.assertIsNone(self.daemon.returncode, 'the daemon died')
+
     def test_malformed_capabilities(self):
         bad = {
             'no sampling frequency': [0x0f, 0xff, 2, 53],
