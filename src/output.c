@@ -298,7 +298,7 @@ void output_transport_added(struct daemon *d, struct transport *t)
 #define RESUME_HOLDOFF_MAX_MS 60000u
 #define RESUME_CALM_US 30000000ull
 
-static void speaker_suspended(struct daemon *d, struct transport *t)
+static void hold_off_after_suspend(struct daemon *d, struct transport *t)
 {
         uint64_t now = 0;
 
@@ -338,7 +338,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                         detach(d);
                 transport_release(d, t, false);
                 if (t->state == TRANSPORT_IDLE)
-                        speaker_suspended(d, t);
+                        hold_off_after_suspend(d, t);
                 else
                         log_info("%s suspended and started again by the speaker", t->path);
         }

@@ -282,6 +282,18 @@ class ControlCase(A2dpTestCase):
         self.addCleanup(m.close)
         return m
 
+    def wait_monitor_listening(self, mon):
+        """The monitor subscribes before its first Get; once it reports a
+        change (IdleSuspend set to 1, 2, ...) it is surely listening."""
+        n = 0
+
+        def primed():
+            nonlocal n
+            n += 1
+            self.ctl('idle-suspend', str(n))
+            return any('IdleSuspend: %d s' % n in l for l in mon.lines)
+        wait_for(primed, 5, interval=0.05, what='a2dpsrcctl monitor listening')
+
     def assert_error(self, name, fn, *args, **kw):
         with self.assertRaises(dbus.exceptions.DBusException) as cm:
             fn(*args, **kw)
@@ -442,16 +454,7 @@ class ApiContractTests(ControlCase):
 
         # a2dpsrcctl, watched by a2dpsrcctl monitor
         mon = self.monitor()
-        # the monitor subscribes before its first Get; once it reports a
-        # change it is surely listening
-        n = 0
-
-        def primed():
-            nonlocal n
-            n += 1
-            self.ctl('idle-suspend', str(n))
-            return any('IdleSuspend: %d s' % n in l for l in mon.lines)
-        wait_for(primed, 5, interval=0.05, what='a2dpsrcctl monitor listening')
+        self.wait_monitor_listening(mon)
         rec.clear()
         self.ctl('speaker-mode', 'on')
         mon.wait_line(r'^\d\d:\d\d:\d\d\.\d{3} SpeakerMode: on$')
@@ -1223,14 +1226,7 @@ class RestartTests(ControlCase):
         self.set_mprop('Volume', dbus.UInt16(77))
         mon = self.monitor()
         wait_for(lambda: mon.proc.poll() is None and self.bus.name_owner('org.a2dpsrc'), 2)
-        n = 0
-
-        def primed():
-            nonlocal n
-            n += 1
-            self.ctl('idle-suspend', str(n))
-            return any('IdleSuspend: %d s' % n in l for l in mon.lines)
-        wait_for(primed, 5, interval=0.05, what='monitor listening')
+        self.wait_monitor_listening(mon)
         self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
         mon.wait_line(r' a2dpsrcd stopped$')
         # a save cut short by a crash leaves state.tmp behind: not read

@@ -315,6 +315,15 @@ def ms(t):
 SETTLE_S = 1.0    # start-up of a stream on the far side: bluealsa's buffer fills
 
 
+def judge_streamed(run, bt, first, t_end, what, min_s):
+    """The far side heard the tone cleanly from first (+ settling) to
+    t_end, for at least min_s, while the local output stayed silent."""
+    run.check(what, span_report(bt, first + SETTLE_S, t_end - 0.1))
+    run.check('local output silent while the speaker streams',
+              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
+    run.require(t_end - first - SETTLE_S >= min_s, 'observed at least %d s of streaming' % min_s)
+
+
 def judge_stream(run):
     """Scenario 1: board audio -> a2dpsrcd -> hci0 -> hci1 -> bluealsa."""
     bt = run.rec('bt')
@@ -326,12 +335,7 @@ def judge_stream(run):
         return
     run.figure('connect', ms(t_stream - t_on), ' ms (a2dpsrcd up -> State streaming)')
     run.figure('first_tone_far_side', ms(first - t_on), ' ms after a2dpsrcd was up')
-    run.check('far side, %.0f s after start-up' % (t_end - first - SETTLE_S),
-              span_report(bt, first + SETTLE_S, t_end - 0.1))
-    run.require(t_end - first - SETTLE_S >= 10, 'observed at least 10 s of streaming')
-    local = run.rec('local')
-    run.check('local output silent while the speaker streams',
-              silent_report(local, first + SETTLE_S, t_end - 0.1))
+    judge_streamed(run, bt, first, t_end, 'far side, %.0f s after start-up' % (t_end - first - SETTLE_S), 10)
 
 
 def judge_pair(run):
@@ -343,10 +347,7 @@ def judge_pair(run):
     if not run.require(first is not None, 'the far side heard the tone after Connect'):
         return
     run.figure('first_tone_far_side', ms(first - t_conn), ' ms after Connect returned')
-    run.check('far side after Connect', span_report(bt, first + SETTLE_S, t_end - 0.1))
-    run.check('local output silent while the speaker streams',
-              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
-    run.require(t_end - first - SETTLE_S >= 5, 'observed at least 5 s of streaming')
+    judge_streamed(run, bt, first, t_end, 'far side after Connect', 5)
 
 
 def judge_linkloss(run):
@@ -438,10 +439,7 @@ def judge_speaker_connects(run):
     run.figure('codec', '; '.join(codecs) or '?')
     run.require(bitpools and max(bitpools) <= 53,
                 'sends with a bitpool a link carries (<= 53; Codec says %s)' % (bitpools or '?'))
-    run.check('far side after the speaker connected', span_report(bt, first + SETTLE_S, t_end - 0.1))
-    run.check('local output silent while the speaker streams',
-              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
-    run.require(t_end - first - SETTLE_S >= 5, 'observed at least 5 s of streaming')
+    judge_streamed(run, bt, first, t_end, 'far side after the speaker connected', 5)
 
 
 def judge_pagefail(run):

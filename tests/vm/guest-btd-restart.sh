@@ -9,15 +9,7 @@ trap 'stop_all; collect' EXIT
 registrations() { grep -c "Endpoint registered: sender=.* path=/org/a2dpsrc/" "$R/$1.log"; }
 registered_in() { [[ $(registrations "$1") -ge 1 ]]; }
 
-write_bonding
-start_stack
-start_sink
-record rec_local 1 "$R/local.raw"
-start_tone
-write_state speaker-mode=true volume=127 "last-output=$SINK_ADDR"
-start_a2dpsrcd
-wait_until 30 "State streaming" mgr_is State '"streaming"' || fail "a2dpsrcd never streamed (State $(mgr State))"
-event streaming
+stream_to_paired_speaker
 sleep "${VM_BEFORE_S:-5}"
 
 event bluetoothd_stop
@@ -36,4 +28,4 @@ event streaming_again
 sleep "${VM_AFTER_S:-6}"
 event observe_end
 alive a2dpsrcd || fail "a2dpsrcd is gone"
-busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+save_statistics

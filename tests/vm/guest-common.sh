@@ -292,6 +292,26 @@ start_a2dpsrcd() {
     event a2dpsrcd_up
 }
 
+# The common start of the scenarios with a speaker paired beforehand: the
+# stack, the sink (recorded), the local output recorded, the tone playing,
+# and a2dpsrcd connecting its last output by itself until it streams.
+stream_to_paired_speaker() {
+    write_bonding
+    start_stack
+    start_sink
+    record rec_local 1 "$R/local.raw"
+    start_tone
+    write_state speaker-mode=true volume=127 "last-output=$SINK_ADDR"
+    start_a2dpsrcd
+    wait_until 30 "State streaming" mgr_is State '"streaming"' || fail "a2dpsrcd never streamed (State $(mgr State))"
+    event streaming
+}
+
+# a2dpsrcd's Statistics at the end of a scenario, for check_audio.py
+save_statistics() {
+    busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+}
+
 # ---- bonding ----------------------------------------------------------------
 
 # The pairing of hci0 and hci1 as bluetoothd stores it, written before

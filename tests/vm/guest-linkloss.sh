@@ -28,15 +28,7 @@ source /run/vm/repo/tests/vm/guest-common.sh
 trap 'stop_all; collect' EXIT
 MODE=${VM_LINKLOSS:-power}
 
-write_bonding
-start_stack
-start_sink
-record rec_local 1 "$R/local.raw"
-start_tone
-write_state speaker-mode=true volume=127 "last-output=$SINK_ADDR"
-start_a2dpsrcd
-wait_until 30 "State streaming" mgr_is State '"streaming"' || fail "a2dpsrcd never streamed (State $(mgr State))"
-event streaming
+stream_to_paired_speaker
 spawn hci_watch /usr/bin/python3 "$REPO/tests/vm/hci_watch.py" hci0 "$R/events"
 wait_until 10 "hci_watch.py" grep -q watching "$R/hci_watch.log" || fail "hci_watch.py did not start"
 sleep "${VM_BEFORE_S:-5}"
@@ -71,4 +63,4 @@ wait_until 40 "State streaming again" mgr_is State '"streaming"' ||
 event streaming_again
 sleep "${VM_AFTER_S:-6}"
 event observe_end
-busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+save_statistics

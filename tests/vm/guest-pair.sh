@@ -54,4 +54,4 @@ event streaming
 mgr Codec > "$R/codec.txt"
 sleep "${VM_STREAM_S:-8}"
 event observe_end
-busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+save_statistics

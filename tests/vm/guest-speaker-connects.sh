@@ -29,4 +29,4 @@ mgr Codec > "$R/codec.txt"
 sleep "${VM_STREAM_S:-10}"
 event observe_end
 mgr Codec >> "$R/codec.txt"
-busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+save_statistics

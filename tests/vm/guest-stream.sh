@@ -7,20 +7,12 @@ source /run/vm/repo/tests/vm/guest-common.sh
 trap 'stop_all; collect' EXIT
 STREAM_S=${VM_STREAM_S:-15}
 
-write_bonding
-start_stack
-start_sink
-record rec_local 1 "$R/local.raw"
-start_tone
-write_state speaker-mode=true volume=127 "last-output=$SINK_ADDR"
+stream_to_paired_speaker
 hciconfig -a hci0 > "$R/hciconfig.txt" 2>&1
-start_a2dpsrcd
-wait_until 30 "State streaming" mgr_is State '"streaming"' || fail "a2dpsrcd never streamed (State $(mgr State))"
-event streaming
 mgr Codec > "$R/codec.txt"
 cpu_sample start
 sleep "$STREAM_S"
 cpu_sample end
 event observe_end
-busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+save_statistics
 ps -eo pid,comm,time,pcpu > "$R/ps.txt"
