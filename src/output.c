@@ -310,7 +310,6 @@ static void hold_off_after_suspend(struct daemon *d, struct transport *t)
                 d->resume_holdoff_ms = RESUME_HOLDOFF_MIN_MS;
         d->resume_not_before = now + (uint64_t)d->resume_holdoff_ms * 1000;
         d->idle_suspended = true;
-        idle_watch_update(d);
         log_info("%s suspended by the speaker; starting it again in %u s when there is sound",
                  t->path, d->resume_holdoff_ms / 1000);
 }
@@ -345,10 +344,8 @@ void output_transport_changed(struct daemon *d, struct transport *t)
         if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
                 /* the speaker started the stream: take it, even while we
                  * were holding off after its suspend or idling for silence */
-                if (d->idle_suspended && speaker_transport_is_output(d, t)) {
+                if (d->idle_suspended && speaker_transport_is_output(d, t))
                         d->idle_suspended = false;
-                        idle_watch_update(d);
-                }
                 maybe_acquire(d, t);
         }
         output_update_status(d);
@@ -480,7 +477,8 @@ void output_update_status(struct daemon *d)
         struct adapter *reg = NULL;
         bool pending = false;
 
-        idle_watch_update(d);   /* streaming may have started or stopped */
+        /* every change of streaming or suspension ends here */
+        idle_watch_update(d);
 
         for (struct adapter *a = d->adapters; a; a = a->next) {
                 if (a->reg == REG_DONE && !reg)
@@ -519,7 +517,6 @@ void output_set_speaker_mode(struct daemon *d, bool on)
         d->state.speaker_mode = on;
         d->want_bluetooth = on;
         d->idle_suspended = false;
-        idle_watch_update(d);
         log_info("speaker mode %s", on ? "on" : "off");
         if (on) {
                 for (struct transport *t = d->transports; t; t = t->next)
