@@ -31,9 +31,17 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
-DBUSPOLICYDIR  ?= $(DATADIR)/dbus-1/system.d
+# systemd-sysusers reads /usr/local/lib/sysusers.d as well as /usr/lib/...
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+# dbus-daemon reads policies only from /usr/share/dbus-1/system.d and
+# /etc/dbus-1/system.d, whatever PREFIX is: a policy under /usr/local would
+# leave the daemon unable to own its name
+DBUSPOLICYDIR  ?= /usr/share/dbus-1/system.d
 DBUSSERVICEDIR ?= $(DATADIR)/dbus-1/system-services
+DBUSIFACEDIR   ?= $(DATADIR)/dbus-1/interfaces
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
 
 BUILD      ?= build
@@ -80,9 +88,16 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 
 PYTHON     ?= /usr/bin/python3
 
+# man pages: scdoc source in man/, roff made at build time
+SCDOC      ?= scdoc
+MANPAGES   := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+# MAN=no: build and install no man page (a target image without them, and
+# no scdoc on the build machine)
+MAN        ?= yes
+
 .PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
         check-all check-vm fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps bench-arm64 \
-        test-tools lint
+        test-tools lint man check-man check-dbus-xml check-completion deb check-deb
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
 
@@ -91,6 +106,12 @@ all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
 $(BUILD)/a2dpsrcd.service: systemd/a2dpsrcd.service FORCE
 	@mkdir -p $(dir $@)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
+
+man: $(MANPAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -149,7 +170,13 @@ check: deps
 	$(MAKE) all $(UNIT_TESTS) test-tools
 	$(MAKE) check-unit
 	$(MAKE) check-tools
+	$(MAKE) check-man
 	$(MAKE) check-integration
+
+# man --warnings and lexgrog accept every page, and each page documents every
+# option of --help and every key of the config parser (tests/man/check_man.py)
+check-man: all man
+	$(PYTHON) tests/man/check_man.py $(BUILD)
 
 check-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $(TEST_RUNNER) $$t; done
@@ -302,13 +329,24 @@ bench-quick: deps
 
 # ---- install -------------------------------------------------------------
 
-install: all
+install: all $(if $(filter yes,$(MAN)),man)
 	install -D -m 0755 $(BUILD)/a2dpsrcd $(DESTDIR)$(SBINDIR)/a2dpsrcd
 	install -D -m 0755 $(BUILD)/a2dpsrcctl $(DESTDIR)$(BINDIR)/a2dpsrcctl
 	install -D -m 0644 $(BUILD)/a2dpsrcd.service $(DESTDIR)$(UNITDIR)/a2dpsrcd.service
+	install -D -m 0644 systemd/a2dpsrc.sysusers $(DESTDIR)$(SYSUSERSDIR)/a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.service $(DESTDIR)$(DBUSSERVICEDIR)/org.a2dpsrc.service
 	install -D -m 0644 docs/a2dpsrcd.conf.example $(DESTDIR)$(SYSCONFDIR)/a2dpsrcd.conf.example
+ifeq ($(MAN),yes)
+	set -e; for p in $(MANPAGES); do \
+	    install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; done
+endif
+	@# on the running system (no DESTDIR), as root: the unit's user now, so
+	@# that `systemctl start a2dpsrcd` works at once (packages run
+	@# systemd-sysusers from their postinst instead)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v systemd-sysusers >/dev/null; then \
+	    echo "systemd-sysusers $(SYSUSERSDIR)/a2dpsrc.conf"; \
+	    systemd-sysusers $(SYSUSERSDIR)/a2dpsrc.conf; fi
 
 clean:
 	rm -rf $(BUILD)

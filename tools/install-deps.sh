@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config libdbus-1-dev libasound2-dev libsbc-dev
 libsystemd-dev libbluetooth-dev check dbus python3 python3-dbus
 python3-dbusmock python3-gi sbc-tools alsa-utils valgrind systemd
-clang libclang-rt-14-dev stress-ng"
+clang libclang-rt-14-dev stress-ng scdoc man-db"
 
 missing=""
 for p in $PKGS; do

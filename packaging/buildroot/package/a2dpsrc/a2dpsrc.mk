@@ -23,12 +23,14 @@ A2DPSRC_DEPENDENCIES = host-pkgconf alsa-lib bluez5_utils dbus sbc systemd
 # sysroot) come with TARGET_CONFIGURE_OPTS. The same PREFIX for the build
 # and the install, so that the unit starts /usr/sbin/a2dpsrcd. WERROR=: the
 # project builds with -Werror, and this toolchain's compiler may warn where
-# the project's CI compiler does not.
+# the project's CI compiler does not. MAN=no: Buildroot strips
+# /usr/share/man from the target anyway, and then no host scdoc is needed.
 A2DPSRC_MAKE_OPTS = \
 	$(TARGET_CONFIGURE_OPTS) \
 	PREFIX=/usr \
 	SYSCONFDIR=/etc \
-	WERROR=
+	WERROR= \
+	MAN=no
 
 define A2DPSRC_BUILD_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) $(A2DPSRC_MAKE_OPTS) all
@@ -36,10 +38,12 @@ endef
 
 # /usr/sbin/a2dpsrcd, /usr/bin/a2dpsrcctl,
 # /usr/lib/systemd/system/a2dpsrcd.service,
+# /usr/lib/sysusers.d/a2dpsrc.conf,
 # /usr/share/dbus-1/system.d/org.a2dpsrc.conf,
 # /usr/share/dbus-1/system-services/org.a2dpsrc.service,
 # /etc/a2dpsrcd.conf.example: packaging/install-manifest.txt, which
-# tools/cross-check.sh holds `make install` to.
+# tools/cross-check.sh holds `make install` to (there with the man pages,
+# which MAN=no leaves out).
 define A2DPSRC_INSTALL_TARGET_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) $(A2DPSRC_MAKE_OPTS) \
 		DESTDIR=$(TARGET_DIR) install
@@ -47,7 +51,9 @@ endef
 
 # The unit runs as a2dpsrc with Group=audio; the D-Bus policy lets the
 # a2dpsrc group control the daemon. No login, no home: systemd creates
-# /var/lib/a2dpsrcd (StateDirectory=).
+# /var/lib/a2dpsrcd (StateDirectory=). The same user as the installed
+# sysusers.d entry, made here at image build time so that a read-only
+# rootfs has it too.
 define A2DPSRC_USERS
 	a2dpsrc -1 a2dpsrc -1 * - - audio a2dpsrc daemon
 endef
