@@ -336,6 +336,8 @@ install: all $(if $(filter yes,$(MAN)),man)
 	install -D -m 0644 systemd/a2dpsrc.sysusers $(DESTDIR)$(SYSUSERSDIR)/a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.service $(DESTDIR)$(DBUSSERVICEDIR)/org.a2dpsrc.service
+	install -D -m 0644 dbus/org.a2dpsrc.Manager1.xml $(DESTDIR)$(DBUSIFACEDIR)/org.a2dpsrc.Manager1.xml
+	install -D -m 0644 completion/a2dpsrcctl $(DESTDIR)$(BASHCOMPDIR)/a2dpsrcctl
 	install -D -m 0644 docs/a2dpsrcd.conf.example $(DESTDIR)$(SYSCONFDIR)/a2dpsrcd.conf.example
 ifeq ($(MAN),yes)
 	set -e; for p in $(MANPAGES); do \

@@ -41,6 +41,8 @@ endef
 # /usr/lib/sysusers.d/a2dpsrc.conf,
 # /usr/share/dbus-1/system.d/org.a2dpsrc.conf,
 # /usr/share/dbus-1/system-services/org.a2dpsrc.service,
+# /usr/share/dbus-1/interfaces/org.a2dpsrc.Manager1.xml,
+# /usr/share/bash-completion/completions/a2dpsrcctl,
 # /etc/a2dpsrcd.conf.example: packaging/install-manifest.txt, which
 # tools/cross-check.sh holds `make install` to (there with the man pages,
 # which MAN=no leaves out).
