@@ -193,7 +193,9 @@ void output_transport_added(struct daemon *d, struct transport *t);
 void output_transport_changed(struct daemon *d, struct transport *t);
 void output_transport_removing(struct daemon *d, struct transport *t);
 void output_acquired(struct daemon *d, struct transport *t);
-void output_acquire_failed(struct daemon *d, struct transport *t, const char *error);
+/* by_bluez: BlueZ refused (the speaker may accept later); else what it
+ * gave was unusable */
+void output_acquire_failed(struct daemon *d, struct transport *t, const char *error, bool by_bluez);
 void output_update_status(struct daemon *d);
 void output_set_speaker_mode(struct daemon *d, bool on);
 void output_routes_changed(struct daemon *d);

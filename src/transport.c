@@ -239,7 +239,7 @@ static void refuse_acquired(struct daemon *d, struct transport *t, int fd, const
         t->fd = fd;
         t->acq = ACQ_HELD;
         transport_release(d, t, false);
-        output_acquire_failed(d, t, why);
+        output_acquire_failed(d, t, why, false);
 }
 
 static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
@@ -266,7 +266,7 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
         }
         if (!reply) {
                 t->acq = ACQ_NONE;
-                output_acquire_failed(d, t, err->message ? err->message : err->name);
+                output_acquire_failed(d, t, err->message ? err->message : err->name, true);
                 return;
         }
         dbus_error_init(&derr);
@@ -276,7 +276,7 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 log_err("Acquire %s: unexpected reply (%s): %s", t->path,
                         dbus_message_get_signature(reply), derr.message);
                 dbus_error_free(&derr);
-                output_acquire_failed(d, t, "malformed Acquire reply");
+                output_acquire_failed(d, t, "malformed Acquire reply", false);
                 return;
         }
         close_fd(t);

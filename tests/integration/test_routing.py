@@ -368,6 +368,30 @@ class SpeakerBehaviourTests(SpeakerCase):
         self.set_mprop('SpeakerMode', True)
         self.wait_back_on_bluetooth(n, timeout=5)
 
+    def test_multipoint_speaker_refusing_start_is_retried_until_it_accepts(self):
+        # a multipoint speaker suspends us for a phone and refuses AVDTP
+        # START while the phone plays (BlueZ 5.66 answers Acquire with
+        # org.bluez.Error.Failed "Input/output error"); once the phone
+        # stops, the stream must come back: asked for again with a
+        # backoff (1 s doubling to 60 s) while there is sound
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectStart', True)
+        self.bluez.ClearLog()
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker')
+        # the phone plays for 7 s: 1 s hold-off, quick retries for ~3 s,
+        # then 1 s, 2 s, 4 s apart
+        time.sleep(7)
+        self.assertEqual(plain(self.mprop('State')), 'connected')
+        # the phone stops: the next attempt takes the stream back
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectStart', False)
+        self.wait_back_on_bluetooth(n, timeout=8)
+        refused = [l for l in self.bluez.event_log() if 'rejected AVDTP START' in l]
+        self.assertGreaterEqual(len(refused), 8, '\n'.join(refused))
+        log = self.daemon.log_text()
+        self.assertIn('(Input/output error); trying again in 1 s', log)
+
     def test_reachable_speaker_refusing_a2dp_is_retried_with_backoff(self):
         # the speaker answers pages (its link comes up) but refuses the
         # stream's configuration, as a speaker busy with a phone or with a
