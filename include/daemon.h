@@ -139,8 +139,8 @@ struct daemon {
         char pairing[18];                /* address the agent may accept, "" none */
         enum registration agent_reg;
         DBusPendingCall *agent_call;
-        char discovery_owner[64];        /* client that asked for discovery */
-        struct adapter *discovery_adapter;
+        struct adapter *discovery_adapter;    /* our scan runs there, NULL none */
+        sd_event_source *discovery_timer;     /* the scan's time limit */
 
         /* Manager1 PropertiesChanged bookkeeping */
         char *prop_cache[16];
@@ -233,10 +233,11 @@ void agent_bluez_gone(struct daemon *d);
 void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call);
 void agent_shutdown(struct daemon *d);
 
-/* discovery.c: scanning on behalf of a D-Bus client */
+/* discovery.c: a bounded BR/EDR scan on behalf of Manager1's callers */
 int discovery_start(struct daemon *d, DBusMessage *call);
 int discovery_stop(struct daemon *d, DBusMessage *call);
-void discovery_client_gone(struct daemon *d, const char *name);
+void discovery_streaming_started(struct daemon *d);
+/* Forgets the scan (bluetoothd gone, or the daemon stopping). */
 void discovery_bluez_gone(struct daemon *d);
 
 #endif

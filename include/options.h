@@ -18,6 +18,7 @@ struct options {
         char power_supply[OPT_STR];
         unsigned rate;                     /* preferred sampling rate */
         int rt_priority;                   /* SCHED_FIFO priority, 0 = none */
+        unsigned scan_timeout;             /* seconds a Manager1 scan may run */
         int verbose;
         int config_given;                  /* --config named explicitly */
 };

@@ -456,11 +456,8 @@ static DBusHandlerResult filter(DBusConnection *conn, DBusMessage *msg, void *ud
                 if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING,
                                            &old_owner, DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID))
                         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-                if (strcmp(name, BLUEZ_SERVICE) != 0) {
-                        if (!new_owner[0])
-                                discovery_client_gone(d, name);
+                if (strcmp(name, BLUEZ_SERVICE) != 0)
                         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-                }
                 if (old_owner[0])
                         bluez_vanished(d);
                 if (new_owner[0])

@@ -1,7 +1,10 @@
-/* Scanning for speakers on behalf of a D-Bus client (the companion app).
- * BlueZ ties discovery to the client that started it — here, the daemon —
- * so the daemon ties it to the app in turn: when the app leaves the bus,
- * or after a time limit, discovery stops. */
+/* Scanning for speakers on behalf of Manager1's callers. BlueZ ties a scan
+ * to the D-Bus client that started it -- here, the daemon -- so a scan
+ * asked for by a one-shot call (busctl) outlives that call. It is bounded,
+ * since inquiry takes air time from the stream: it ends on StopDiscovery,
+ * after scan-timeout seconds, or when streaming starts. It looks for
+ * BR/EDR devices only: A2DP sinks are BR/EDR, and LE advertisers would
+ * flood GetDevices and take air time as well. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,29 +15,12 @@
 #include "log.h"
 
 #define ERR_PREFIX "org.a2dpsrc.Error."
-/* A forgotten scan must not run for ever (it costs radio time). */
-#define DISCOVERY_MAX_S 300
-
-static sd_event_source *limit_timer;
 
 struct call_ctx {
         struct daemon *d;
         DBusMessage *call;
         bool start;
 };
-
-static void owner_match(struct daemon *d, const char *owner, bool add)
-{
-        char rule[256];
-
-        snprintf(rule, sizeof(rule),
-                 "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
-                 "member='NameOwnerChanged',arg0='%s'", owner);
-        if (add)
-                dbus_bus_add_match(d->conn, rule, NULL);
-        else
-                dbus_bus_remove_match(d->conn, rule, NULL);
-}
 
 /* The adapter our scan runs on, if it is still plugged in: bluez.c frees
  * an adapter that goes away, so the pointer is only trusted while it is
@@ -49,52 +35,10 @@ static struct adapter *scan_adapter(struct daemon *d)
         return NULL;
 }
 
-struct owner_check {
-        struct daemon *d;
-        char name[64];
-};
-
-static void on_owner_check(DBusMessage *reply, const DBusError *err, void *ud)
+static void stop_timer(struct daemon *d)
 {
-        struct owner_check *c = ud;
-        dbus_bool_t has = TRUE;
-
-        if (reply && dbus_message_get_args(reply, NULL, DBUS_TYPE_BOOLEAN, &has, DBUS_TYPE_INVALID) &&
-            !has)
-                discovery_client_gone(c->d, c->name);
-        free(c);
-}
-
-/* A client may leave before its call is even read: its NameOwnerChanged
- * then came before our match for it. Asked after the match is added (the
- * bus keeps our messages in order), so no departure falls in between. */
-static void check_owner_still_there(struct daemon *d, const char *name)
-{
-        struct owner_check *c = calloc(1, sizeof(*c));
-        DBusMessage *m;
-
-        if (!c)
-                return;
-        c->d = d;
-        snprintf(c->name, sizeof(c->name), "%s", name);
-        m = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
-                                         "NameHasOwner");
-        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
-                dbus_message_unref(m);
-                m = NULL;
-        }
-        /* takes m, even when it fails */
-        if (dbus_call_async(d->conn, m, 5000, on_owner_check, c, NULL) < 0)
-                free(c);
-}
-
-static void forget_owner(struct daemon *d)
-{
-        if (d->discovery_owner[0])
-                owner_match(d, d->discovery_owner, false);
-        d->discovery_owner[0] = '\0';
-        sd_event_source_disable_unref(limit_timer);
-        limit_timer = NULL;
+        sd_event_source_disable_unref(d->discovery_timer);
+        d->discovery_timer = NULL;
 }
 
 static void on_reply(DBusMessage *reply, const DBusError *err, void *ud)
@@ -105,7 +49,7 @@ static void on_reply(DBusMessage *reply, const DBusError *err, void *ud)
         /* BlueZ's InProgress on start means it is already scanning for us */
         if (!reply && !(ctx->start && dbus_error_has_name(err, "org.bluez.Error.InProgress"))) {
                 if (ctx->start) {
-                        forget_owner(d);
+                        stop_timer(d);
                         d->discovery_adapter = NULL;
                 }
                 if (ctx->call)
@@ -143,11 +87,41 @@ static int send_discovery(struct daemon *d, struct adapter *a, bool start, DBusM
         return 0;
 }
 
+static void on_filter_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        if (!reply)
+                log_warn("SetDiscoveryFilter refused (%s); the scan also finds LE devices",
+                         err->message ? err->message : err->name);
+}
+
+/* Transport=bredr for our scans. BlueZ keeps a client's filter until the
+ * client leaves the bus, but it is set before every scan: a bluetoothd
+ * restarted since has forgotten it. Sent before StartDiscovery on the
+ * same connection, so BlueZ applies it first. */
+static void send_filter(struct daemon *d, struct adapter *a)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Adapter1",
+                                                      "SetDiscoveryFilter");
+        const char *transport = "bredr";
+        DBusMessageIter it, dict;
+
+        if (!m)
+                return;
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
+            !dbus_dict_append_basic(&dict, "Transport", DBUS_TYPE_STRING, &transport) ||
+            !dbus_message_iter_close_container(&it, &dict)) {
+                dbus_message_unref(m);
+                return;
+        }
+        dbus_call_async(d->conn, m, 10000, on_filter_reply, d, NULL);
+}
+
 static int on_limit(sd_event_source *s, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;
 
-        log_info("discovery ran for %d s; stopping it", DISCOVERY_MAX_S);
+        log_info("the scan ran for %u s; stopping it", d->opts.scan_timeout);
         discovery_stop(d, NULL);
         return 0;
 }
@@ -155,7 +129,6 @@ static int on_limit(sd_event_source *s, uint64_t usec, void *ud)
 int discovery_start(struct daemon *d, DBusMessage *call)
 {
         struct adapter *a = bluez_default_adapter(d);
-        const char *sender = dbus_message_get_sender(call);
 
         if (!a || !a->powered) {
                 dbus_reply_error(d->conn, call, ERR_PREFIX "NotAvailable", "%s",
@@ -163,24 +136,23 @@ int discovery_start(struct daemon *d, DBusMessage *call)
                                    : "No Bluetooth adapter is available");
                 return -ENODEV;
         }
-        if (d->discovery_owner[0] && sender && strcmp(sender, d->discovery_owner) != 0)
-                forget_owner(d);   /* the newest asker owns the scan */
-        if (sender && !d->discovery_owner[0]) {
-                snprintf(d->discovery_owner, sizeof(d->discovery_owner), "%s", sender);
-                owner_match(d, sender, true);
-                check_owner_still_there(d, sender);
+        /* a new StartDiscovery starts the time limit again */
+        stop_timer(d);
+        if (sd_event_add_time_relative(d->event, &d->discovery_timer, CLOCK_MONOTONIC,
+                                       (uint64_t)d->opts.scan_timeout * 1000000, 1000000, on_limit,
+                                       d) < 0) {
+                dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot bound the scan in time");
+                return -ENOMEM;
         }
         d->discovery_adapter = a;
-        sd_event_source_disable_unref(limit_timer);
-        limit_timer = NULL;
-        sd_event_add_time_relative(d->event, &limit_timer, CLOCK_MONOTONIC,
-                                   (uint64_t)DISCOVERY_MAX_S * 1000000, 1000000, on_limit, d);
+        send_filter(d, a);
         if (send_discovery(d, a, true, call) < 0) {
-                forget_owner(d);
+                stop_timer(d);
+                d->discovery_adapter = NULL;
                 dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return -ENOTCONN;
         }
-        log_info("discovery started for %s", sender ? sender : "?");
+        log_info("scanning for speakers for at most %u s", d->opts.scan_timeout);
         return 0;
 }
 
@@ -188,7 +160,7 @@ int discovery_stop(struct daemon *d, DBusMessage *call)
 {
         struct adapter *a = scan_adapter(d);
 
-        forget_owner(d);
+        stop_timer(d);
         /* Stopped as far as the app is concerned, now. Not a->discovering:
          * a StartDiscovery still on its way to BlueZ has not turned it on
          * yet, and BlueZ handles our Stop after it, so the Stop is due
@@ -210,16 +182,16 @@ int discovery_stop(struct daemon *d, DBusMessage *call)
         return 0;
 }
 
-void discovery_client_gone(struct daemon *d, const char *name)
+void discovery_streaming_started(struct daemon *d)
 {
-        if (!d->discovery_owner[0] || strcmp(name, d->discovery_owner) != 0)
+        if (!scan_adapter(d))
                 return;
-        log_info("%s left the bus; stopping its discovery", name);
+        log_info("streaming started: stopping the scan, which takes air time from it");
         discovery_stop(d, NULL);
 }
 
 void discovery_bluez_gone(struct daemon *d)
 {
-        forget_owner(d);
+        stop_timer(d);
         d->discovery_adapter = NULL;
 }

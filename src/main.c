@@ -254,6 +254,7 @@ int main(int argc, char **argv)
         speaker_shutdown(&d);
         output_shutdown(&d);
         agent_shutdown(&d);
+        discovery_bluez_gone(&d);
         endpoint_unregister_all(&d);
         while (d.transports)
                 transport_remove(&d, d.transports);

@@ -36,6 +36,7 @@ void options_defaults(struct options *o)
         snprintf(o->power_supply, OPT_STR, "/sys/class/power_supply");
         o->rate = 48000;
         o->rt_priority = 0;
+        o->scan_timeout = 120;
 }
 
 
@@ -125,6 +126,12 @@ int options_set(struct options *o, const char *key, const char *value,
                 o->rate = (unsigned)v;
                 return 0;
         }
+        if (strcmp(key, "scan-timeout") == 0) {
+                if (parse_uint(value, 3600, &v) < 0 || v < 5)
+                        return err_text(err, err_len, "scan-timeout: '%s' is not 5-3600 (seconds)", value);
+                o->scan_timeout = (unsigned)v;
+                return 0;
+        }
         if (strcmp(key, "verbose") == 0) {
                 if (parse_uint(value, 3, &v) < 0)
                         return err_text(err, err_len, "verbose: '%s' is not 0-3", value);
@@ -197,6 +204,7 @@ void options_usage(const char *argv0)
                "  -p, --rt-priority N           SCHED_FIFO priority of the audio thread, 0 = off\n"
                "  -s, --state-dir DIR           saved settings (default /var/lib/a2dpsrcd)\n"
                "      --power-supply DIR        power supplies (default /sys/class/power_supply)\n"
+               "      --scan-timeout SECONDS    a scan ends after this long (default 120)\n"
                "  -f, --config FILE             configuration file (default " DEFAULT_CONFIG ")\n"
                "  -v, --verbose                 more logging (repeatable)\n"
                "  -h, --help                    this text\n"
@@ -214,6 +222,7 @@ int options_parse_args(struct options *o, int argc, char **argv, int config_only
                 { "rt-priority", required_argument, NULL, 'p' },
                 { "state-dir", required_argument, NULL, 's' },
                 { "power-supply", required_argument, NULL, 'P' },
+                { "scan-timeout", required_argument, NULL, 'T' },
                 { "config", required_argument, NULL, 'f' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -223,7 +232,7 @@ int options_parse_args(struct options *o, int argc, char **argv, int config_only
         static const char *const keys[128] = {
                 ['c'] = "capture", ['o'] = "local-output", ['a'] = "adapter",
                 ['r'] = "rate", ['p'] = "rt-priority", ['s'] = "state-dir",
-                ['P'] = "power-supply",
+                ['P'] = "power-supply", ['T'] = "scan-timeout",
         };
         int c;
 

@@ -172,6 +172,7 @@ static int attach(struct daemon *d, struct transport *t)
                 return r;
         }
         d->streaming = t;
+        discovery_streaming_started(d);
         d->bitpool_logged = (int)t->params.max_bitpool;
         sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);

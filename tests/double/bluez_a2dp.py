@@ -35,7 +35,9 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
                        [] = not resolved yet (inquiry without EIR UUIDs)
   SinkCapabilities ay  default ff ff 02 35 (SBC everything, bitpool 2..53)
   SinkEndpoints        [{SEID, Codec, Capabilities}] (default one SBC SEP 1)
-  Class u (0x240414 loudspeaker), Icon s, Modalias s, Le b
+  Class u (0x240414 loudspeaker), Icon s, Modalias s, Le b (advertises on
+                LE), BrEdr b (true; false = an LE-only device, which inquiry
+                and a Transport=bredr scan never find)
   Paired b, Bonded b, Trusted b, Blocked b, Alias s, LegacyPairing b
   Known b       object exists without discovery (default: Paired)
   InRange b     answers pages / inquiry (default true)
@@ -308,6 +310,31 @@ def GetDevices(self):
                                          if d.transport else ''),
                 'Pairing': dbus.Boolean(d.bonding is not None)},
                 signature='sv')
+    return out
+
+
+@dbus.service.method(TEST, in_signature='', out_signature='a(ssba{sv})')
+def GetDiscoveryClients(self):
+    '''Discovery clients of every adapter: (adapter name, owner, scanning,
+    filter as set by SetDiscoveryFilter; {} = none).'''
+    out = dbus.Array(signature='(ssba{sv})')
+    for ad in _w().adapters.values():
+        for c in ad.discovery.values():
+            flt = dbus.Dictionary(signature='sv')
+            for k, v in (c.filter or {}).items():
+                if v is None:
+                    continue
+                if isinstance(v, bool):
+                    v = dbus.Boolean(v)
+                elif isinstance(v, int):
+                    v = dbus.Int32(v)
+                elif isinstance(v, list):
+                    v = dbus.Array(v, signature='s')
+                else:
+                    v = dbus.String(v)
+                flt[k] = v
+            out.append(dbus.Struct((ad.name, c.owner, dbus.Boolean(c.active),
+                                    flt), signature='ssba{sv}'))
     return out
 
 

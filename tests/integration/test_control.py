@@ -642,33 +642,56 @@ class DiscoveryTests(ControlCase):
         self.assertIsNotNone(entry)     # still known for a while (temporary)
         self.assertNotIn('RSSI', entry)
 
-    def test_scan_stops_when_its_client_leaves_the_bus(self):
-        self.start_daemon()
-        app = self.bus.connect()
-        app.get_object('org.a2dpsrc', MANAGER_PATH, introspect=False).StartDiscovery(
-            dbus_interface=MANAGER)
+    def test_scan_outlives_its_caller_and_ends_at_its_time_limit(self):
+        # busctl leaves the bus right after its call: the scan it started
+        # goes on (BlueZ ties it to the daemon), bounded by scan-timeout
+        self.bluez.add_device('hci0', SPEAKER_B, 'Kitchen', {'Paired': False})
+        self.start_daemon(args=['--scan-timeout', '5'])
+        t0 = time.monotonic()
+        self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'StartDiscovery')
         self.daemon.wait_for(self.adapter_discovering, 2, what='adapter discovering')
         self.wait_prop('Discovering', True)
-        name = app.get_unique_name()
-        app.close()
-        self.daemon.wait_for(lambda: not self.adapter_discovering(), 3, what='discovery stopped')
+        time.sleep(1)
+        self.assertTrue(self.adapter_discovering(), 'the scan ended with its caller')
+        self.assertIsNotNone(self.device_entry(SPEAKER_B))
+        self.daemon.wait_for(lambda: not self.adapter_discovering(), 8, what='scan stopped at its limit')
+        self.assertGreater(time.monotonic() - t0, 4.5)
         self.wait_prop('Discovering', False)
-        self.assertIn('%s left the bus; stopping its discovery' % name, self.daemon.log_text())
-        # busctl leaves the bus right after its call: its scan ends at once
-        self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'StartDiscovery')
-        self.daemon.wait_for(lambda: self.daemon.log_text().count('left the bus; stopping its discovery') == 2,
-                             3, what='busctl scan stopped')
-        self.daemon.wait_for(lambda: not self.adapter_discovering(), 3)
+        self.assertIn('the scan ran for 5 s; stopping it', self.daemon.log_text())
+        # a caller gone before its call is read: the scan runs all the same
+        self.busctl('--expect-reply=no', 'call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'StartDiscovery')
+        self.daemon.wait_for(self.adapter_discovering, 2, what='adapter discovering')
         self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'StopDiscovery')
+        self.daemon.wait_for(lambda: not self.adapter_discovering(), 2, what='scan stopped')
 
-    def test_scan_of_a_client_gone_before_the_answer_stops(self):
-        # the app is gone by the time the daemon reads its call
+    def test_scan_looks_for_bredr_devices_only(self):
+        # LE advertisers (beacons, tags) would flood GetDevices and take
+        # air time: A2DP sinks are BR/EDR, so the scan is Transport=bredr
+        self.bluez.add_device('hci0', SPEAKER_B, 'Kitchen', {'Paired': False})
+        self.bluez.add_device('hci0', 'C4:7C:8D:6A:12:34', 'Beacon',
+                              {'Paired': False, 'Le': True, 'BrEdr': False, 'UUIDs': [],
+                               'Class': 0})
         self.start_daemon()
-        for _ in range(3):
-            self.busctl('--expect-reply=no', 'call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'StartDiscovery')
-            self.log_has('discovery started')
-            self.daemon.wait_for(lambda: not self.adapter_discovering() and
-                                 not plain(self.mprop('Discovering')), 3, what='orphan scan stopped')
+        self.call('StartDiscovery')
+        self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 3, what='speaker found')
+        time.sleep(0.3)      # several inquiry results' time
+        self.assertIsNone(self.device_entry('C4:7C:8D:6A:12:34'), 'an LE-only advertiser was listed')
+        clients = [plain(c) for c in self.bluez.GetDiscoveryClients()]
+        self.assertEqual([(c[0], c[2], c[3].get('Transport')) for c in clients],
+                         [('hci0', True, 'bredr')], clients)
+        self.call('StopDiscovery')
+        self.daemon.wait_for(lambda: not self.adapter_discovering(), 2, what='scan stopped')
+
+    def test_streaming_ends_the_scan(self):
+        self.add_speaker()
+        self.add_tone()
+        self.start_daemon()
+        self.call('StartDiscovery')
+        self.daemon.wait_for(self.adapter_discovering, 2, what='adapter discovering')
+        self.connect_speaker()
+        self.daemon.wait_for(lambda: not self.adapter_discovering(), 2, what='scan stopped')
+        self.wait_prop('Discovering', False)
+        self.assertIn('streaming started: stopping the scan', self.daemon.log_text())
 
     def test_ctl_scan_lists_what_it_found(self):
         self.bluez.add_device('hci0', SPEAKER_B, 'Kitchen', {'Paired': False, 'RSSI': -70})

@@ -17,6 +17,7 @@ START_TEST(defaults)
         ck_assert_str_eq(o.capture[CAT_ALERTS], "");
         ck_assert_uint_eq(o.rate, 48000);
         ck_assert_int_eq(o.rt_priority, 0);
+        ck_assert_uint_eq(o.scan_timeout, 120);
         ck_assert_str_eq(o.config, DEFAULT_CONFIG);
 }
 END_TEST
@@ -26,10 +27,12 @@ START_TEST(args)
         struct options o;
         char err[256];
         char *argv[] = { "a2dpsrcd", "--capture", "plug:x", "-c", "voice=hw:1", "--adapter", "hci1",
-                         "--rt-priority", "40", "-r", "44100", "-v", "-v", NULL };
+                         "--rt-priority", "40", "-r", "44100", "-v", "-v", "--scan-timeout", "30",
+                         NULL };
 
         options_defaults(&o);
-        ck_assert_int_eq(options_parse_args(&o, 13, argv, 0, err, sizeof(err)), 0);
+        ck_assert_int_eq(options_parse_args(&o, 15, argv, 0, err, sizeof(err)), 0);
+        ck_assert_uint_eq(o.scan_timeout, 30);
         ck_assert_str_eq(o.capture[CAT_MEDIA], "plug:x");
         ck_assert_str_eq(o.capture[CAT_VOICE], "hw:1");
         ck_assert_str_eq(o.adapter, "hci1");
@@ -49,6 +52,7 @@ START_TEST(bad_args)
         char *a4[] = { "a2dpsrcd", "--capture", NULL };
         char *a5[] = { "a2dpsrcd", "stray", NULL };
         char *a6[] = { "a2dpsrcd", "--rate", "48000x", NULL };
+        char *a7[] = { "a2dpsrcd", "--scan-timeout", "4", NULL };
 
         options_defaults(&o);
         ck_assert_int_eq(options_parse_args(&o, 2, a1, 0, err, sizeof(err)), -EINVAL);
@@ -61,6 +65,9 @@ START_TEST(bad_args)
         ck_assert_ptr_nonnull(strstr(err, "needs a value"));
         ck_assert_int_eq(options_parse_args(&o, 2, a5, 0, err, sizeof(err)), -EINVAL);
         ck_assert_int_eq(options_parse_args(&o, 3, a6, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_args(&o, 3, a7, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "5-3600"));
+        ck_assert_uint_eq(o.scan_timeout, 120);
         /* nothing half-applied */
         ck_assert_int_eq(o.rt_priority, 0);
         ck_assert_str_eq(o.adapter, "");

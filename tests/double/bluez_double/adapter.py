@@ -397,8 +397,14 @@ class Adapter(BzObject):
         client = self.discovery.get(sender)
         if client is None or not client.active:
             return err(C.failed('No discovery started'))
-        self.world.unwatch(client.watch)
-        del self.discovery[sender]
+        if client.filter is not None:
+            # adapter.c discovery_remove(): a client with a filter keeps it
+            # (set_filter_list) for its next StartDiscovery, until it
+            # leaves the bus or clears it
+            client.active = False
+        else:
+            self.world.unwatch(client.watch)
+            del self.discovery[sender]
         ok()
         self._update_discovering()
 
@@ -515,17 +521,19 @@ class Adapter(BzObject):
         if not (self.powered and self.discovering and dev.in_range and
                 dev.discoverable and not dev.blocked):
             return False
-        if not self.bredr and not dev.le:
-            return False            # LE-only controller: no inquiry
+        # what each scan type can hear: inquiry finds BR/EDR devices, LE
+        # scanning finds advertisers; a filter's Transport narrows the scan
+        # (adapter.c get_scan_type / discovery_filter_to_mgmt_cp)
+        bredr = self.bredr and dev.bredr
+        le = self.le and dev.le
         actives = [c for c in self.discovery.values() if c.active]
         for c in actives:
             f = c.filter
+            transport = f['Transport'] if f is not None else 'auto'
+            if not {'bredr': bredr, 'le': le}.get(transport, bredr or le):
+                continue
             if f is None:
                 return True
-            if f['Transport'] == 'le' and not dev.le:
-                continue
-            if f['Transport'] == 'bredr' and not self.bredr:
-                continue
             if f['UUIDs'] and not set(f['UUIDs']) & set(dev.uuids):
                 continue
             if f['RSSI'] is not None and dev.opt_rssi < f['RSSI']:

@@ -158,6 +158,7 @@ class Device(BzObject):
         self.icon = o.get('Icon') or class_to_icon(self.cls)
         self.modalias = o.get('Modalias')
         self.le = bool(o.get('Le', False))
+        self.bredr = bool(o.get('BrEdr', True))   # False: an LE-only device
         self.paired = bool(stored.get('Paired', o.get('Paired', False)))
         self.bonded = bool(stored.get('Bonded', o.get('Bonded',
                                                       self.paired)))
