@@ -26,6 +26,11 @@ enum registration { REG_NONE, REG_PENDING, REG_DONE };
 
 struct daemon;
 
+/* Called instead of replying to call when a pairing of ours ends: err_name
+ * is NULL on success; the callee replies to call (agent.c). */
+typedef void (*agent_pair_done_fn)(struct daemon *d, DBusMessage *call, const char *address,
+                                   const char *err_name, const char *text);
+
 struct adapter {
         struct adapter *next;
         struct daemon *daemon;
@@ -34,6 +39,7 @@ struct adapter {
         char address[18];
         bool powered;
         bool discovering;
+        bool pairable;           /* bondable: the kernel accepts new bonds */
         bool br_edr;             /* can do classic audio (see bluez.c) */
         bool has_media;          /* org.bluez.Media1 present */
         enum registration reg;
@@ -137,6 +143,8 @@ struct daemon {
         DBusMessage *pair_call;          /* Manager1.Pair waiting for BlueZ */
         DBusPendingCall *pair_pending;
         char pairing[18];                /* address the agent may accept, "" none */
+        agent_pair_done_fn pair_done;    /* Manager1.Connect waiting on Pair */
+        char pairable_adapter[PATH_LEN]; /* made Pairable for our pairing, "" none */
         enum registration agent_reg;
         DBusPendingCall *agent_call;
         struct adapter *discovery_adapter;    /* our scan runs there, NULL none */
@@ -230,7 +238,9 @@ void speaker_shutdown(struct daemon *d);
 int agent_export(struct daemon *d);
 void agent_register(struct daemon *d);
 void agent_bluez_gone(struct daemon *d);
-void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call);
+/* Pairs and trusts dev and remembers it as ours; replies to call, or
+ * hands it to done (may be NULL). */
+void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done);
 void agent_shutdown(struct daemon *d);
 
 /* discovery.c: a bounded BR/EDR scan on behalf of Manager1's callers */

@@ -44,6 +44,9 @@ int dbus_variant_foreach_string(DBusMessageIter *variant,
 
 /* Appends a{sv} entries to an open dict container. */
 bool dbus_dict_append_basic(DBusMessageIter *dict, const char *key, int type, const void *value);
+/* A Properties.Set call to dest for one basic-typed value; NULL on no memory. */
+DBusMessage *dbus_new_set_property(const char *dest, const char *path, const char *iface,
+                                   const char *name, int type, const void *value);
 bool dbus_dict_append_bytes(DBusMessageIter *dict, const char *key, const uint8_t *bytes, int len);
 
 

@@ -1,7 +1,17 @@
 /* Pairing: our org.bluez.Agent1 (NoInputNoOutput, as speakers are) and
- * the Pair flow behind Manager1.Pair. The agent says yes only to the
- * device the user asked to pair, while that pairing runs; every
- * unsolicited request is rejected. */
+ * the Pair flow behind Manager1.Pair and Manager1.Connect.
+ *
+ * The agent is registered but never asks to be the default one. BlueZ
+ * 5.66 gives Device1.Pair the caller's own agent, so ours serves our
+ * pairings; the default role would make bluetoothd set the controller's
+ * IO capability and make it bondable, and the kernel then accepts a
+ * stranger's Just-Works pairing without asking any agent; it would also
+ * put us in the way of every other pairing on the board (a phone's
+ * numeric comparison). For the same reason the adapter is made Pairable
+ * only for the length of a Pair of ours (without it the kernel forces a
+ * no-bonding pairing and the key is not kept), and set back afterwards.
+ * The agent says yes only to the device the user asked to pair, while
+ * that pairing runs, and authorizes only audio services. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +53,24 @@ static bool is_pairing_target(struct daemon *d, const char *path)
         struct device *dev = bluez_device_by_path(d, path);
 
         return d->pairing[0] && dev && strcasecmp(dev->address, d->pairing) == 0;
+}
+
+/* What a speaker brings up towards a source: A2DP (the signalling
+ * channel is authorized as "Advanced Audio", 0000110d) and AVRCP. */
+static bool speaker_service(const char *uuid)
+{
+        static const char *const allowed[] = {
+                A2DP_SOURCE_UUID, A2DP_SINK_UUID,
+                "0000110d-0000-1000-8000-00805f9b34fb",   /* Advanced Audio (AVDTP) */
+                "0000110c-0000-1000-8000-00805f9b34fb",   /* AVRCP target */
+                "0000110e-0000-1000-8000-00805f9b34fb",   /* AVRCP */
+                "0000110f-0000-1000-8000-00805f9b34fb",   /* AVRCP controller */
+        };
+
+        for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+                if (strcasecmp(uuid, allowed[i]) == 0)
+                        return true;
+        return false;
 }
 
 static DBusHandlerResult reply_basic(struct daemon *d, DBusMessage *msg, int type, const void *v)
@@ -126,9 +154,10 @@ static DBusHandlerResult agent_call(struct daemon *d, DBusMessage *msg, const ch
                                            DBUS_TYPE_INVALID))
                         goto bad_args;
                 dev = bluez_device_by_path(d, path);
-                /* a speaker we paired may bring up its audio profiles */
-                if (is_pairing_target(d, path) ||
-                    (dev && state_paired_contains(&d->state, dev->address)))
+                /* a speaker we paired may bring up its audio profiles,
+                 * and nothing else */
+                if (speaker_service(str) && (is_pairing_target(d, path) ||
+                    (dev && state_paired_contains(&d->state, dev->address))))
                         return dbus_reply_empty(d->conn, msg);
                 goto reject;
         }
@@ -174,25 +203,11 @@ int agent_export(struct daemon *d)
 
 /* ---- registration ------------------------------------------------------------- */
 
-static void on_default_reply(DBusMessage *reply, const DBusError *err, void *ud)
-{
-        struct daemon *d = ud;
-
-        dbus_pending_call_unref(d->agent_call);
-        d->agent_call = NULL;
-        /* registered either way; only as the default does it also answer
-         * for pairings other clients start */
-        if (!reply)
-                log_warn("pairing agent registered, but not as the default: %s", err->message);
-        else
-                log_info("pairing agent registered");
-}
+static void set_pairable(struct daemon *d, const char *adapter, bool on, dbus_reply_cb cb);
 
 static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
-        const char *path = AGENT_PATH;
-        DBusMessage *m;
 
         dbus_pending_call_unref(d->agent_call);
         d->agent_call = NULL;
@@ -202,11 +217,13 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
                 return;
         }
         d->agent_reg = REG_DONE;
-        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez", "org.bluez.AgentManager1",
-                                         "RequestDefaultAgent");
-        if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID) ||
-            dbus_call_async(d->conn, m, 5000, on_default_reply, d, &d->agent_call) < 0)
-                log_err("cannot send RequestDefaultAgent");
+        log_info("pairing agent registered (for our own pairings only)");
+        /* bluetoothd went away while a Pair of ours had the adapter
+         * pairable: the kernel still is */
+        if (d->pairable_adapter[0] && !d->pair_call) {
+                set_pairable(d, d->pairable_adapter, false, NULL);
+                d->pairable_adapter[0] = '\0';
+        }
 }
 
 void agent_register(struct daemon *d)
@@ -227,17 +244,49 @@ void agent_register(struct daemon *d)
         d->agent_reg = REG_PENDING;
 }
 
+static void on_pairable_off(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        if (!reply)
+                log_warn("cannot make the adapter non-pairable again: %s", err->message);
+}
+
+/* Adapter1.Pairable (mgmt Set Bondable). Turning it on is awaited
+ * (d->pair_pending, cb); turning it off is not. */
+static void set_pairable(struct daemon *d, const char *adapter, bool on, dbus_reply_cb cb)
+{
+        dbus_bool_t v = on;
+        DBusMessage *m = dbus_new_set_property(BLUEZ_SERVICE, adapter, "org.bluez.Adapter1", "Pairable",
+                                               DBUS_TYPE_BOOLEAN, &v);
+
+        if (dbus_call_async(d->conn, m, 5000, cb ? cb : on_pairable_off, d,
+                            cb ? &d->pair_pending : NULL) < 0 && cb)
+                cb(NULL, &(DBusError){ .name = DBUS_ERROR_NO_MEMORY, .message = "cannot send" }, d);
+}
+
 static void finish_pair(struct daemon *d, const char *err_name, const char *text)
 {
-        if (d->pair_call) {
-                if (err_name)
-                        dbus_reply_error(d->conn, d->pair_call, err_name, "%s", text);
-                else
-                        dbus_reply_empty(d->conn, d->pair_call);
-                dbus_message_unref(d->pair_call);
-                d->pair_call = NULL;
-        }
+        DBusMessage *call = d->pair_call;
+        agent_pair_done_fn done = d->pair_done;
+        char addr[sizeof(d->pairing)];
+
+        snprintf(addr, sizeof(addr), "%s", d->pairing);
+        d->pair_call = NULL;
+        d->pair_done = NULL;
         d->pairing[0] = '\0';
+        /* not pairable a moment longer than our pairing needs */
+        if (d->pairable_adapter[0] && d->bluez_owner[0]) {
+                set_pairable(d, d->pairable_adapter, false, NULL);
+                d->pairable_adapter[0] = '\0';
+        }
+        if (!call)
+                return;
+        if (done)
+                done(d, call, addr, err_name, text);
+        else if (err_name)
+                dbus_reply_error(d->conn, call, err_name, "%s", text);
+        else
+                dbus_reply_empty(d->conn, call);
+        dbus_message_unref(call);
 }
 
 void agent_bluez_gone(struct daemon *d)
@@ -270,23 +319,15 @@ void agent_shutdown(struct daemon *d)
 
 static void trust(struct daemon *d, const char *path)
 {
-        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, path, DBUS_INTERFACE_PROPERTIES, "Set");
-        const char *iface = "org.bluez.Device1", *name = "Trusted";
         dbus_bool_t yes = TRUE;
-        DBusMessageIter it, var;
+        DBusMessage *m = dbus_new_set_property(BLUEZ_SERVICE, path, "org.bluez.Device1", "Trusted",
+                                               DBUS_TYPE_BOOLEAN, &yes);
 
         if (!m)
                 return;
-        dbus_message_iter_init_append(m, &it);
-        if (dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) &&
-            dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &name) &&
-            dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "b", &var) &&
-            dbus_message_iter_append_basic(&var, DBUS_TYPE_BOOLEAN, &yes) &&
-            dbus_message_iter_close_container(&it, &var)) {
-                /* trusted, the speaker may reconnect without asking */
-                dbus_message_set_no_reply(m, TRUE);
-                dbus_connection_send(d->conn, m, NULL);
-        }
+        /* trusted, the speaker may reconnect without asking */
+        dbus_message_set_no_reply(m, TRUE);
+        dbus_connection_send(d->conn, m, NULL);
         dbus_message_unref(m);
 }
 
@@ -345,14 +386,13 @@ static void on_pair_reply(DBusMessage *reply, const DBusError *err, void *ud)
         finish_pair(d, name, text);
 }
 
-void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call)
+static void send_pair(struct daemon *d)
 {
+        struct device *dev = bluez_device_by_address(d, d->pairing);
         DBusMessage *m;
 
-        d->pair_call = dbus_message_ref(call);
-        snprintf(d->pairing, sizeof(d->pairing), "%s", dev->address);
-        if (dev->paired) {
-                paired(d, dev);
+        if (!dev) {
+                finish_pair(d, ERR_PREFIX "NotFound", "the device went away while pairing");
                 return;
         }
         m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "Pair");
@@ -361,4 +401,40 @@ void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call)
                 return;
         }
         log_info("pairing with %s", dev->address);
+}
+
+static void on_pairable_on(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+
+        if (d->pair_pending)
+                dbus_pending_call_unref(d->pair_pending);
+        d->pair_pending = NULL;
+        if (!reply) {
+                /* the pairing may still work, but the kernel will not keep
+                 * the key of a speaker that does not ask for bonding */
+                log_warn("cannot make %s pairable for the pairing: %s", d->pairable_adapter,
+                         err->message);
+                d->pairable_adapter[0] = '\0';
+        }
+        send_pair(d);
+}
+
+void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done)
+{
+        struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
+
+        d->pair_call = dbus_message_ref(call);
+        d->pair_done = done;
+        snprintf(d->pairing, sizeof(d->pairing), "%s", dev->address);
+        if (dev->paired) {
+                paired(d, dev);
+                return;
+        }
+        if (a && !a->pairable) {
+                snprintf(d->pairable_adapter, sizeof(d->pairable_adapter), "%s", a->path);
+                set_pairable(d, a->path, true, on_pairable_on);
+                return;
+        }
+        send_pair(d);
 }

@@ -72,6 +72,8 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
                 a->powered = b;
         else if (strcmp(key, "Discovering") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 a->discovering = b;
+        else if (strcmp(key, "Pairable") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                a->pairable = b;
         else if (strcmp(key, "Class") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) == 0)
                 /* BlueZ 5.66 shows an LE-only controller like any other,
                  * Media1 included; only its Class of Device stays 0, since

@@ -215,6 +215,26 @@ bool dbus_dict_append_basic(DBusMessageIter *dict, const char *key, int type, co
                dbus_message_iter_close_container(dict, &entry);
 }
 
+DBusMessage *dbus_new_set_property(const char *dest, const char *path, const char *iface,
+                                   const char *name, int type, const void *value)
+{
+        DBusMessage *m = dbus_message_new_method_call(dest, path, DBUS_INTERFACE_PROPERTIES, "Set");
+        DBusMessageIter it, var;
+
+        if (!m)
+                return NULL;
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) ||
+            !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &name) ||
+            !dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, type_sig(type), &var) ||
+            !dbus_message_iter_append_basic(&var, type, value) ||
+            !dbus_message_iter_close_container(&it, &var)) {
+                dbus_message_unref(m);
+                return NULL;
+        }
+        return m;
+}
+
 bool dbus_dict_append_bytes(DBusMessageIter *dict, const char *key, const uint8_t *bytes, int len)
 {
         DBusMessageIter entry, var, arr;

@@ -724,27 +724,68 @@ static DBusHandlerResult method_pair(struct daemon *d, DBusMessage *msg)
         if (d->pair_call)
                 return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Pairing with %s is in progress",
                                         d->pairing);
-        agent_pair(d, dev, msg);
+        agent_pair(d, dev, msg, NULL);
         return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+/* What Connect checks before connecting, now and again after pairing;
+ * false when it has replied. */
+static bool may_connect(struct daemon *d, DBusMessage *msg)
+{
+        enum blocker bl = current_blocker(d);
+
+        if (bl != BLOCKER_NONE) {
+                dbus_reply_error(d->conn, msg, policy_blocker_error(bl), "%s", policy_blocker_message(bl));
+                return false;
+        }
+        if (d->connect_call) {
+                dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
+                                 d->connecting);
+                return false;
+        }
+        return true;
+}
+
+static void connect_after_pair(struct daemon *d, DBusMessage *call, const char *address,
+                               const char *err_name, const char *text)
+{
+        struct device *dev;
+
+        if (err_name) {
+                dbus_reply_error(d->conn, call, err_name, "%s", text);
+                return;
+        }
+        dev = bluez_device_by_address(d, address);
+        if (!dev) {
+                dbus_reply_error(d->conn, call, ERR_NOT_FOUND, "%s went away while pairing", address);
+                return;
+        }
+        if (may_connect(d, call))
+                speaker_connect(d, dev, call);
 }
 
 static DBusHandlerResult method_connect(struct daemon *d, DBusMessage *msg)
 {
         bool replied;
         struct device *dev = address_arg(d, msg, &replied);
-        enum blocker bl;
 
         if (!dev)
                 return DBUS_HANDLER_RESULT_HANDLED;
         if (!bluez_device_may_be_sink(dev))
                 return dbus_reply_error(d->conn, msg, ERR_NOT_SINK, not_sink_text, dev->address);
-        bl = current_blocker(d);
-        if (bl != BLOCKER_NONE)
-                return dbus_reply_error(d->conn, msg, policy_blocker_error(bl), "%s",
-                                        policy_blocker_message(bl));
-        if (d->connect_call)
-                return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
-                                        d->connecting);
+        if (!may_connect(d, msg))
+                return DBUS_HANDLER_RESULT_HANDLED;
+        /* A speaker not paired through us is paired first, as Pair does:
+         * left to BlueZ, the connection would bond implicitly (general
+         * bonding, the default agent asked for a PIN), neither trusted nor
+         * ours, so its own reconnects are refused and Reset keeps it */
+        if (!dev->paired || !state_paired_contains(&d->state, dev->address)) {
+                if (d->pair_call)
+                        return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS,
+                                                "Pairing with %s is in progress", d->pairing);
+                agent_pair(d, dev, msg, connect_after_pair);
+                return DBUS_HANDLER_RESULT_HANDLED;
+        }
         speaker_connect(d, dev, msg);
         return DBUS_HANDLER_RESULT_HANDLED;
 }

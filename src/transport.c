@@ -382,24 +382,11 @@ static void on_volume_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
 void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume)
 {
-        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, t->path,
-                                                      DBUS_INTERFACE_PROPERTIES, "Set");
-        const char *iface = IFACE_TRANSPORT, *name = "Volume";
-        DBusMessageIter it, var;
+        DBusMessage *m = dbus_new_set_property(BLUEZ_SERVICE, t->path, IFACE_TRANSPORT, "Volume",
+                                               DBUS_TYPE_UINT16, &volume);
 
-        if (!m)
-                return;
-        dbus_message_iter_init_append(m, &it);
-        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) ||
-            !dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &name) ||
-            !dbus_message_iter_open_container(&it, DBUS_TYPE_VARIANT, "q", &var) ||
-            !dbus_message_iter_append_basic(&var, DBUS_TYPE_UINT16, &volume) ||
-            !dbus_message_iter_close_container(&it, &var)) {
-                dbus_message_unref(m);
-                return;
-        }
         /* the reply carries nothing we wait on; the transport's
          * PropertiesChanged confirms the new volume */
-        if (dbus_call_async(d->conn, m, 5000, on_volume_reply, NULL, NULL) < 0)
+        if (!m || dbus_call_async(d->conn, m, 5000, on_volume_reply, NULL, NULL) < 0)
                 log_warn("cannot send the volume to %s", t->path);
 }

@@ -25,6 +25,9 @@ Template parameters (JSON object, all optional):
   experimental true = bluetoothd -E (transport Endpoint, adapter PowerState)
   strict_acquire true = only the endpoint owner may Acquire (bluetoothd
                itself lets any client Acquire an unowned transport)
+  always_pairable  main.conf AlwaysPairable (default false: an adapter is
+               bondable, Pairable, only while a default agent is registered
+               or a client set Pairable)
   external_profiles  local UUIDs some other client registered through
                ProfileManager1 (e.g. HFP AG "0000111f-..."): Connect() then
                connects HFP on headsets
@@ -169,6 +172,20 @@ def SpeakerConnect(self, path, ok, err):
     dev.speaker_connect(ok, err)
 
 
+@dbus.service.method(TEST, in_signature='o', out_signature='',
+                     async_callbacks=('ok', 'err'))
+def RemotePair(self, path, ok, err):
+    '''The device (a phone, a stranger) asks the adapter to bond with it;
+    fails with ...Rejected when the kernel or the agent refuses.
+    PairingMethod just-works: accepted by the kernel alone while the
+    adapter is Pairable; confirm: asks the default agent.'''
+    try:
+        dev = _w().find_device(path)
+    except dbus.exceptions.DBusException as e:
+        return err(e)
+    dev.remote_pair(ok, err)
+
+
 @dbus.service.method(TEST, in_signature='o', out_signature='')
 def SpeakerStart(self, path):
     '''The speaker starts the stream (AVDTP START): idle -> pending.'''
@@ -223,6 +240,23 @@ def SpeakerSetVolume(self, path, volume):
 def SpeakerSetDelay(self, path, delay):
     '''The speaker sends a new delay report (1/10 ms).'''
     _w().find_device(path).speaker_set_delay(int(delay))
+
+
+@dbus.service.method(TEST, in_signature='sos', out_signature='s',
+                     async_callbacks=('ok', 'err'))
+def AskAgent(self, owner, device, uuid, ok, err):
+    '''Calls AuthorizeService(device, uuid) on the agent that owner
+    registered, as bluetoothd does; returns '' when granted, else the
+    error name.  (5.66 asks only the default agent; this reaches any.)'''
+    w = _w()
+    agent = w.agents.get(str(owner))
+    if agent is None:
+        return err(C.test_error('no agent of %s' % owner, 'DoesNotExist'))
+
+    def cb(kind, values):
+        ok(dbus.String('' if kind is None else 'org.bluez.Error.Rejected'))
+    w.agent_request(agent, 'AuthorizeService', 'os',
+                    [dbus.ObjectPath(device), str(uuid)], cb)
 
 
 @dbus.service.method(TEST, in_signature='', out_signature='a(sso)')
@@ -303,6 +337,7 @@ def GetDevices(self):
                 'Exported': dbus.Boolean(d.exported),
                 'Connected': dbus.Boolean(d.connected),
                 'Paired': dbus.Boolean(d.paired),
+                'Bonded': dbus.Boolean(d.bonded),
                 'Trusted': dbus.Boolean(d.trusted),
                 'InRange': dbus.Boolean(d.in_range),
                 'A2DP': dbus.String(d.a2dp),

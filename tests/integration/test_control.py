@@ -774,10 +774,19 @@ class PairingTests(ControlCase):
         self.daemon.wait_for(lambda: self.double_device(path)['Trusted'], 2, what='trusted in BlueZ')
         self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B)['Trusted'], 2)
         self.assertTrue(self.device_entry(SPEAKER_B)['Paired'])
-        # our agent is registered, as the default, NoInputNoOutput
+        # our agent is registered, NoInputNoOutput, and not as the default:
+        # Device1.Pair asks the caller's own agent
         agents = [tuple(plain(a)) for a in self.bluez.GetAgents()]
         owner = self.bus.name_owner('org.a2dpsrc')
-        self.assertIn((owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', True), agents)
+        self.assertIn((owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', False), agents)
+        # the adapter was pairable for the pairing only (without it the
+        # kernel keeps no key), and the bond is kept
+        self.assertTrue(dev['Bonded'], dev)
+        log = [l for l in self.bluez.event_log() if 'Adapter1.Pairable' in l or 'Pair from' in l]
+        self.assertEqual(['on' if 'Boolean(True' in l else 'off' if 'Boolean(False' in l else 'pair'
+                          for l in log], ['on', 'pair', 'off'], log)
+        self.daemon.wait_for(lambda: not plain(self.bluez.prop(HCI0, 'org.bluez.Adapter1', 'Pairable')),
+                             2, what='adapter not pairable')
         # remembered as ours: a reset forgets it
         self.assertIn('paired=%s\n' % SPEAKER_B, self.state_file())
         # pairing a paired speaker again is fine
@@ -862,17 +871,22 @@ class PairingTests(ControlCase):
 
     def test_unsolicited_agent_requests_are_rejected(self):
         # paired with someone else's help, not trusted, not paired by us:
-        # its incoming connection asks our agent, which says no
+        # its incoming connection needs the default agent, and ours is not
+        # one, so BlueZ refuses it without asking us
         stranger = self.add_speaker(SPEAKER_B, 'Stranger', Trusted=False)
         self.start_daemon()
         with self.assertRaises(dbus.exceptions.DBusException) as cm:
             self.bluez.speaker_connect(stranger)
         self.assertIn('Rejected', cm.exception.get_dbus_name())
-        self.log_has('rejected unsolicited AuthorizeService for %s' % stranger)
         self.assertIsNone(self.bluez.transport_for(stranger))
         self.assertEqual(plain(self.mprop('Output')), '')
         log = '\n'.join(self.bluez.event_log())
-        self.assertIn('incoming A2DP not authorized', log)
+        self.assertIn('incoming A2DP not authorized (rejected (no agent))', log)
+        # asked all the same (as a default agent would be), ours says no
+        owner = self.bus.name_owner('org.a2dpsrc')
+        self.assertEqual(str(self.bluez.AskAgent(owner, stranger, '0000110d-0000-1000-8000-00805f9b34fb')),
+                         'org.bluez.Error.Rejected')
+        self.log_has('rejected unsolicited AuthorizeService for %s' % stranger)
 
         # anyone but bluetoothd calling the agent is refused outright
         agent = self.bus.conn.get_object('org.a2dpsrc', '/org/a2dpsrc/agent', introspect=False)
@@ -883,13 +897,28 @@ class PairingTests(ControlCase):
             self.assert_error('org.freedesktop.DBus.Error.AccessDenied',
                               agent.get_dbus_method(method, 'org.bluez.Agent1'), *args, signature=sig)
 
-        # a speaker we paired may bring its audio up without trust
+        # a speaker we paired is trusted, so it reconnects by itself
         friend = self.bluez.add_device('hci0', '00:11:22:33:44:77', 'Friend',
                                        {'Paired': False, 'Known': True})
         self.call('Pair', '00:11:22:33:44:77')
-        self.bluez.set_prop(friend, 'org.bluez.Device1', 'Trusted', dbus.Boolean(False))
+        self.daemon.wait_for(lambda: self.double_device(friend)['Trusted'], 2, what='trusted')
         self.bluez.speaker_connect(friend)
         self.wait_streaming(friend)
+
+    def test_agent_authorizes_only_audio_services_of_our_speakers(self):
+        friend = self.add_unpaired('00:11:22:33:44:77')
+        self.start_daemon()
+        self.call('Pair', '00:11:22:33:44:77')
+        owner = self.bus.name_owner('org.a2dpsrc')
+        for uuid in ('0000110d-0000-1000-8000-00805f9b34fb',     # A2DP signalling
+                     '0000110a-0000-1000-8000-00805f9b34fb', '0000110b-0000-1000-8000-00805f9b34fb',
+                     '0000110e-0000-1000-8000-00805f9b34fb', '0000110c-0000-1000-8000-00805f9b34fb'):
+            self.assertEqual(str(self.bluez.AskAgent(owner, friend, uuid)), '', uuid)
+        # a speaker needs none of these: HID, serial port, OBEX push, PAN, HFP
+        for uuid in ('00001124-0000-1000-8000-00805f9b34fb', '00001101-0000-1000-8000-00805f9b34fb',
+                     '00001105-0000-1000-8000-00805f9b34fb', '00001116-0000-1000-8000-00805f9b34fb',
+                     '0000111e-0000-1000-8000-00805f9b34fb'):
+            self.assertEqual(str(self.bluez.AskAgent(owner, friend, uuid)), 'org.bluez.Error.Rejected', uuid)
 
 
 class OutputTests(ControlCase):

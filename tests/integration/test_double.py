@@ -60,6 +60,19 @@ def spin(seconds):
     spin_until(lambda: time.monotonic() >= end, seconds + 1)
 
 
+def plain_struct(v):
+    """dbus values -> plain Python, recursively (for comparisons)."""
+    if isinstance(v, dbus.Boolean):
+        return bool(v)
+    if isinstance(v, (dict, dbus.Dictionary)):
+        return {str(k): plain_struct(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain_struct(x) for x in v]
+    if isinstance(v, (dbus.String, dbus.ObjectPath)):
+        return str(v)
+    return v
+
+
 def call(method, *args, timeout=10.0, **kw):
     """Asynchronous D-Bus call, main loop spinning until the answer."""
     box = {}
@@ -808,6 +821,79 @@ class TestAgentsAndPairing(DoubleTest):
         self.assertLess(kinds.index('SelectConfiguration'),
                         kinds.index('SetConfiguration'))
         self.assertEqual(self.bluez.transport_for(dev), tpath)
+
+    def test_bondable_follows_the_default_agent(self):
+        # 5.66 without AlwaysPairable: adapter_set_io_capability() turns
+        # Set Bondable on with a default agent and off without one
+        c = self.client()
+        self.assertFalse(c.get(HCI0, ADAPTER, 'Pairable'))
+        call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
+        self.assertFalse(c.get(HCI0, ADAPTER, 'Pairable'))
+        call(self.am.RequestDefaultAgent, dbus.ObjectPath('/agent'))
+        self.assertTrue(c.get(HCI0, ADAPTER, 'Pairable'))
+        call(self.am.UnregisterAgent, dbus.ObjectPath('/agent'))
+        self.assertFalse(c.get(HCI0, ADAPTER, 'Pairable'))
+
+    def test_remote_pairing_follows_the_kernel(self):
+        stranger = self.bluez.add_device('hci0', '00:11:22:33:44:50', 'L', {})
+        phone = self.bluez.add_device('hci0', '00:11:22:33:44:51', 'P',
+                                      {'PairingMethod': 'confirm'})
+        c = self.client()
+        # not bondable: refused, no agent asked
+        call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
+        with self.assertRaises(dbus.DBusException) as cm:
+            call(self.control.RemotePair, dbus.ObjectPath(stranger))
+        self.assertIn('Rejected', cm.exception.get_dbus_name())
+        self.assertFalse(c.get(stranger, DEVICE, 'Paired'))
+        # bondable (a default agent): Just Works is accepted by the kernel
+        # alone; numeric comparison asks the default agent
+        call(self.am.RequestDefaultAgent, dbus.ObjectPath('/agent'))
+        call(self.control.RemotePair, dbus.ObjectPath(stranger))
+        self.assertTrue(c.get(stranger, DEVICE, 'Bonded'))
+        self.assertEqual([e for e in self.agent_client.events.kinds()
+                          if e.startswith('Agent.')], [])
+        call(self.control.RemotePair, dbus.ObjectPath(phone))
+        self.assertEqual(self.agent_client.events.find('Agent.RequestConfirmation'),
+                         [('Agent.RequestConfirmation', phone, 123456)])
+        self.assertTrue(c.get(phone, DEVICE, 'Paired'))
+
+    def test_pair_while_not_bondable_keeps_no_key(self):
+        # the kernel forces no-bonding: Paired until the link drops
+        dev = self.bluez.add_device('hci0', '00:11:22:33:44:52', 'S',
+                                    {'Known': True})
+        c = self.client()
+        call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
+        call(self.agent_client.iface(dev, DEVICE).Pair)
+        self.assertTrue(c.get(dev, DEVICE, 'Paired'))
+        self.assertFalse(c.get(dev, DEVICE, 'Bonded'))
+        call(self.control.LinkLoss, dbus.ObjectPath(dev))
+        spin_until(lambda: not c.get(dev, DEVICE, 'Paired'), what='unpaired')
+        # with Pairable set by the caller, the bond is kept
+        call(c.iface(HCI0, PROPS).Set, ADAPTER, 'Pairable', dbus.Boolean(True), signature='ssv')
+        call(self.agent_client.iface(dev, DEVICE).Pair)
+        self.assertTrue(c.get(dev, DEVICE, 'Bonded'))
+
+    def test_discovery_filter_transport_and_lifetime(self):
+        le = self.bluez.add_device('hci0', '00:11:22:33:44:53', 'Tag',
+                                   {'Le': True, 'BrEdr': False, 'UUIDs': []})
+        spk = self.bluez.add_device('hci0', '00:11:22:33:44:54', 'Spk', {})
+        a = self.client()
+        ad = a.iface(HCI0, ADAPTER)
+        call(ad.SetDiscoveryFilter, dbus.Dictionary({'Transport': 'bredr'},
+                                                    signature='sv'))
+        call(ad.StartDiscovery)
+        spin_until(lambda: a.events.find('InterfacesAdded', lambda e: e[1] == spk))
+        time.sleep(0.2)
+        self.assertEqual(a.events.find('InterfacesAdded', lambda e: e[1] == le), [])
+        call(ad.StopDiscovery)
+        # 5.66 keeps the filter after StopDiscovery (set_filter_list)
+        clients = [tuple(plain_struct(x)) for x in call(self.control.GetDiscoveryClients)]
+        self.assertEqual([(x[0], x[2], x[3].get('Transport')) for x in clients],
+                         [('hci0', False, 'bredr')])
+        # an unfiltered scan hears LE advertisers too
+        b = self.client()
+        call(b.iface(HCI0, ADAPTER).StartDiscovery)
+        spin_until(lambda: b.events.find('InterfacesAdded', lambda e: e[1] == le))
 
 
 if __name__ == '__main__':

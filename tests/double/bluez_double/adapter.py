@@ -168,7 +168,9 @@ class Adapter(BzObject):
         self.powered = bool(props.get('Powered', True))
         self.discoverable = bool(props.get('Discoverable', False))
         self.discoverable_timeout = int(props.get('DiscoverableTimeout', 180))
-        self.pairable = bool(props.get('Pairable', True))
+        # bondable: off unless AlwaysPairable or a default agent says so
+        self.pairable = bool(props.get('Pairable', world.always_pairable or
+                                       bool(world.default_agents)))
         self.pairable_timeout = int(props.get('PairableTimeout', 0))
         self.modalias = props.get('Modalias', 'usb:v1D6Bp0246d0542')
         self.discovering = False
@@ -309,6 +311,13 @@ class Adapter(BzObject):
             return None
         self.pairable = v
         return lambda: self.changed(C.ADAPTER_IFACE, 'Pairable')
+
+    def set_bondable(self, v):
+        """mgmt Set Bondable from bluetoothd itself (agents, timeout)."""
+        if self.pairable != v:
+            self.world.log('adapter %s bondable %s' % (self.name, v))
+            self.pairable = v
+            self.changed(C.ADAPTER_IFACE, 'Pairable')
 
     def _set_pairable_timeout(self, value, sender):
         self.pairable_timeout = int(value)

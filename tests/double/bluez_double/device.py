@@ -496,6 +496,11 @@ class Device(BzObject):
         if self.svc_refreshed:
             self.svc_refreshed = False
             self.changed(C.DEVICE_IFACE, 'ServicesResolved')
+        if was and self.paired and not self.bonded:
+            # device_remove_connection(): a pairing without a stored key
+            # ends with the link
+            self.paired = False
+            self.changed(C.DEVICE_IFACE, 'Paired')
         if was:
             self.changed(C.DEVICE_IFACE, 'Connected')
         waiters, self.disconnect_waiters = self.disconnect_waiters, []
@@ -875,7 +880,16 @@ class Device(BzObject):
                     if ep.setup_device is self:
                         ep.setup_device = None
                     return done(svc, errno)
-                self.a2dp_setup(ep, rsep, lambda e: done(svc, e))
+
+                def secured(errno):
+                    if gen != self.gen:
+                        return
+                    if errno is not None:
+                        if ep.setup_device is self:
+                            ep.setup_device = None
+                        return done(svc, errno)
+                    self.a2dp_setup(ep, rsep, lambda e: done(svc, e))
+                self._link_security(secured)
             self._page(paged)
             return None
         if name.startswith('avrcp'):
@@ -902,6 +916,65 @@ class Device(BzObject):
             self._page(paged)
             return None
         return 'ENOPROTOOPT'
+
+    def _link_security(self, done):
+        """AVDTP's L2CAP channel asks for security level medium (avdtp.c
+        BT_IO_SEC_MEDIUM): on a device without a key the kernel
+        authenticates first, with general bonding and no Pair() behind it.
+        Just Works needs no agent; a PIN goes to the default agent (after
+        the autopair plugin's 0000 for audio devices); the result is
+        Paired (Bonded only while the adapter is bondable) and not
+        Trusted.  done(errno or None)."""
+        if self.paired:
+            return done(None)
+        w = self.world
+        method = self.opt('PairingMethod', 'just-works')
+        pin = str(self.opt('PinCode', '0000'))
+        gen = self.gen
+
+        def bonded():
+            if gen != self.gen:
+                return
+            self.paired = True
+            if self.adapter.pairable and not self.bonded:
+                self.bonded = True
+                self.changed(C.DEVICE_IFACE, 'Bonded')
+            self.store()
+            self.changed(C.DEVICE_IFACE, 'Paired')
+            self.log('implicit bonding on connect (not trusted)')
+            done(None)
+
+        def refused(why):
+            if gen != self.gen:
+                return
+            self.log('implicit authentication failed: %s' % why)
+            done('ECONNREFUSED')      # l2cap: security block
+
+        if method in ('just-works', None, '') or \
+                (method == 'pin' and pin == '0000' and (self.cls >> 8) & 0x1f == 4):
+            return w.timer(self.ms('pair_ms'), bonded)
+        if method in ('fail', 'reject', 'timeout', 'cancel'):
+            return w.timer(self.ms('pair_ms'), refused, method)
+        agent = w.agent_get(None)
+        if agent is None:
+            return w.timer(self.ms('pair_ms'), refused, 'no agent')
+        dpath = dbus.ObjectPath(self.path)
+        if method == 'pin':
+            def got_pin(kind, values):
+                if kind is None and len(values) == 1 and str(values[0]) == pin:
+                    bonded()
+                else:
+                    refused('PIN %s' % (kind or 'wrong'))
+            return w.agent_request(agent, 'RequestPinCode', 'o', [dpath], got_pin)
+
+        def confirmed(kind, values):
+            if kind is None:
+                bonded()
+            else:
+                refused('agent said %s' % kind)
+        w.agent_request(agent, 'RequestConfirmation', 'ou',
+                        [dpath, dbus.UInt32(int(self.opt('Passkey', 123456)))],
+                        confirmed)
 
     def _connect_error(self):
         e = self.opt('ConnectError')
@@ -1013,8 +1086,13 @@ class Device(BzObject):
             self.world.agent_cancel(agent, b['req'], send=True)
         if kind is None:
             self.paired = True
-            first_bond = not self.bonded
-            self.bonded = True
+            # the kernel forces a no-bonding authentication when the
+            # adapter is not bondable (hci_io_capa_request_evt), even for
+            # the initiator: the key is not stored (store_hint 0), the
+            # device is Paired but not Bonded, and unpaired at disconnect
+            first_bond = not self.bonded and self.adapter.pairable
+            if first_bond:
+                self.bonded = True
             self.set_temporary(False)
             if first_bond:
                 self.changed(C.DEVICE_IFACE, 'Bonded')
@@ -1235,6 +1313,58 @@ class Device(BzObject):
             connected()
         else:
             w.timer(self.ms('connect_ms'), connected)
+
+    def remote_pair(self, ok, err):
+        """This device pages the adapter and asks to bond (general bonding),
+        as a phone or a stranger's laptop does. The kernel answers: without
+        HCI_BONDABLE (Pairable false) it refuses (IO Capability Negative
+        Reply, Pairing Not Allowed); with it, Just Works where neither side
+        wants MITM is accepted by the kernel without asking any agent
+        (hci_user_confirm_request_evt auto-accept); numeric comparison asks
+        the default agent (RequestConfirmation), and is rejected when there
+        is none."""
+        w = self.world
+        if not self.adapter.powered or not self.in_range:
+            return err(C.test_error('adapter off or device out of range'))
+        if self.bonded:
+            return ok()
+        if not self.exported:
+            self.export()          # bluetoothd makes an object for the ACL
+        self.acl_up()
+
+        def bonded():
+            self.paired = self.bonded = True
+            self.set_temporary(False)
+            self.changed(C.DEVICE_IFACE, 'Bonded')
+            self.store()
+            self.changed(C.DEVICE_IFACE, 'Paired')
+            self.log('incoming pairing: bonded (new key, store_hint 1)')
+            self.arm_idle()
+            ok()
+
+        def refused(why):
+            self.log('incoming pairing refused: %s' % why)
+            self.arm_idle()
+            err(C.test_error('pairing refused: %s' % why, 'Rejected'))
+
+        if not self.adapter.pairable:
+            return w.timer(self.ms('pair_ms'), refused, 'pairing not allowed')
+        method = self.opt('PairingMethod', 'just-works')
+        if method in ('just-works', None, ''):
+            return w.timer(self.ms('pair_ms'), bonded)
+        agent = w.agent_get(None)
+        if agent is None:
+            return w.timer(self.ms('pair_ms'), refused, 'no agent')
+
+        def answered(kind, values):
+            if kind is None:
+                bonded()
+            else:
+                refused('agent said %s' % kind)
+        w.agent_request(agent, 'RequestConfirmation', 'ou',
+                        [dbus.ObjectPath(self.path),
+                         dbus.UInt32(int(self.opt('Passkey', 123456)))],
+                        answered)
 
     def speaker_start(self):
         if self.transport is None:

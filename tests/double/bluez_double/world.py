@@ -131,6 +131,7 @@ class RootObject(BzObject):
             w.default_agents.remove(agent)
         w.default_agents.insert(0, agent)
         w.log('default agent %s %s' % (sender, path))
+        w.default_agent_changed()
 
     @dbus.service.method(C.PROFILE_MANAGER_IFACE, in_signature='osa{sv}',
                          out_signature='', sender_keyword='sender')
@@ -165,6 +166,9 @@ class World:
                 self.cfg[k] = self.params[k]
         self.experimental = bool(self.params.get('experimental', False))
         self.strict_acquire = bool(self.params.get('strict_acquire', False))
+        # main.conf AlwaysPairable (default false): the adapters are then
+        # bondable exactly while a default agent exists
+        self.always_pairable = bool(self.params.get('always_pairable', False))
         self.external_profiles = [C.normalize_uuid(u) for u in
                                   self.params.get('external_profiles', [])]
         self.recdir = self.params.get('recdir') or tempfile.mkdtemp(
@@ -328,13 +332,27 @@ class World:
         if self.agents.get(agent.owner) is agent:
             del self.agents[agent.owner]
         if agent in self.default_agents:
+            head = self.default_agents[0] is agent
             self.default_agents.remove(agent)
+            if head:
+                self.default_agent_changed()
         if agent.request is not None:
             req, agent.request = agent.request, None
             if not req.done:
                 req.done = True
                 req.callback('canceled', None)
         self.log('agent removed %s %s' % (agent.owner, agent.path))
+
+    def default_agent_changed(self):
+        """agent.c set_io_cap() -> adapter.c adapter_set_io_capability():
+        without AlwaysPairable, a default agent makes every adapter
+        bondable (mgmt Set Bondable, the Pairable property) and its
+        absence clears it."""
+        if self.always_pairable:
+            return
+        on = bool(self.default_agents)
+        for ad in self.adapters.values():
+            ad.set_bondable(on)
 
     def agent_get(self, owner=None):
         """agent.c agent_get(): the caller's agent, else the default one."""

@@ -1,0 +1,84 @@
+"""Who may bond with the board. BlueZ 5.66 makes every adapter bondable
+while a default agent is registered (without AlwaysPairable), and the kernel
+then accepts a remote's Just-Works pairing without asking any agent. The
+daemon's agent is therefore never the default, the adapter is Pairable only
+during a Pair of ours, and Connect pairs an unpaired speaker through the same
+flow instead of letting the connection bond implicitly."""
+
+import dbus
+
+from common import HCI0
+from test_control import ERR, SPEAKER_B, ControlCase, plain
+
+STRANGER = '5C:F3:70:AA:BB:CC'
+
+
+class BoardPairingTests(ControlCase):
+
+    def pairable(self):
+        return bool(plain(self.bluez.prop(HCI0, 'org.bluez.Adapter1', 'Pairable')))
+
+    def test_stranger_cannot_bond_with_a_discoverable_board_while_streaming(self):
+        self.add_speaker()
+        self.add_tone()
+        stranger = self.bluez.add_device('hci0', STRANGER, 'Laptop',
+                                         {'Paired': False, 'Class': 0x10010c})
+        self.start_daemon()
+        self.connect_speaker()
+        # another program's phone-pairing mode makes the board discoverable
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Discoverable', dbus.Boolean(True))
+        self.bluez.ClearLog()
+        with self.assertRaises(dbus.exceptions.DBusException) as cm:
+            self.bluez.RemotePair(stranger)
+        self.assertIn('Rejected', cm.exception.get_dbus_name(), cm.exception.get_dbus_message())
+        dev = self.double_device(stranger)
+        self.assertFalse(dev['Paired'] or dev['Bonded'], dev)
+        self.assertFalse(self.pairable())
+        log = '\n'.join(self.bluez.event_log())
+        self.assertIn('incoming pairing refused: pairing not allowed', log)
+        # the stream went on
+        self.wait_streaming()
+        self.assertEqual(plain(self.mprop('State')), 'streaming')
+
+    def test_agent_is_registered_but_never_the_default(self):
+        self.start_daemon()
+        owner = self.bus.name_owner('org.a2dpsrc')
+        agents = [tuple(plain(a)) for a in self.bluez.GetAgents()]
+        self.assertEqual(agents, [(owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', False)])
+        self.assertFalse(self.pairable())
+        self.assertNotIn('RequestDefaultAgent', '\n'.join(self.bluez.event_log()))
+
+    def test_connect_pairs_an_unpaired_speaker_first(self):
+        # Connect on a speaker never paired: paired and trusted through our
+        # flow, remembered as ours (so Reset forgets it), then connected
+        path = self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker',
+                                     {'Paired': False, 'Known': True})
+        self.add_tone()
+        self.start_daemon()
+        self.call('Connect', SPEAKER_B)
+        dev = self.double_device(path)
+        self.assertTrue(dev['Paired'] and dev['Bonded'], dev)
+        self.daemon.wait_for(lambda: self.double_device(path)['Trusted'], 2, what='trusted')
+        self.assertIn('paired=%s\n' % SPEAKER_B, self.state_file())
+        self.wait_streaming(path)
+        self.assertFalse(self.pairable())
+        # the speaker's own reconnect is let in (trusted)
+        self.bluez.LinkLoss(path)
+        self.set_mprop('AutoReconnect', False)
+        self.bluez.speaker_connect(path)
+        self.wait_streaming(path)
+        # and Reset forgets it
+        self.call('Reset')
+        self.daemon.wait_for(lambda: not self.double_device(path)['Paired'], 3, what='forgotten')
+
+    def test_connect_to_a_pin_speaker_says_pairing_failed(self):
+        # a legacy speaker with its own PIN (not 0000): the error names the
+        # pairing, not the connection
+        self.bluez.add_device('hci0', SPEAKER_B, 'Old Speaker',
+                              {'Paired': False, 'Known': True, 'PairingMethod': 'pin',
+                               'PinCode': '8888'})
+        self.start_daemon()
+        msg = self.assert_error(ERR + 'AuthenticationFailed', self.call, 'Connect', SPEAKER_B)
+        self.assertIn('pairing with %s failed' % SPEAKER_B, msg)
+        self.assertEqual(plain(self.mprop('State')), 'idle')
+        self.assertFalse(self.pairable())
