@@ -97,7 +97,7 @@ MAN        ?= yes
 
 .PHONY: all check check-unit check-tools check-integration check-asan check-valgrind \
         check-all check-vm fuzz soak lint demo install clean deps bench bench-quick bench-tools bench-deps bench-arm64 \
-        test-tools lint man check-man check-dbus-xml check-completion deb check-deb
+        test-tools lint man check-man deb check-deb check-install
 
 all: $(BUILD)/a2dpsrcd $(BUILD)/a2dpsrcctl $(BUILD)/a2dpsrcd.service
 
@@ -361,6 +361,10 @@ deb:
 # purge it, check what is left (tests/packaging/test-deb.sh)
 check-deb: deb
 	tests/packaging/test-deb.sh $(BUILD)/deb
+
+# as root: make install without DESTDIR makes the a2dpsrc user itself
+check-install: all
+	BUILD=$(BUILD) tests/packaging/test-install.sh
 
 clean:
 	rm -rf $(BUILD)
