@@ -61,12 +61,12 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c \
-              src/bdaddr.c src/err-text.c
+              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
                src/output.c src/dbus-util.c src/manager.c src/speaker.c src/agent.c \
-               src/discovery.c src/rtkit.c
+               src/discovery.c src/rtkit.c src/player.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.

@@ -91,6 +91,18 @@ struct transport {
 };
 
 struct stream;
+struct players;
+
+/* What bluez.c reports to the modules that follow adapters (player.c). */
+struct bluez_listener {
+        struct bluez_listener *next;
+        /* Media1 is usable on a (bluetoothd is up, the adapter is one we
+         * use); may be repeated for the same adapter */
+        void (*media_added)(struct adapter *a, void *ud);
+        /* a's Media1 went away, or a is about to be freed */
+        void (*media_gone)(struct adapter *a, void *ud);
+        void *ud;
+};
 
 struct daemon {
         sd_event *event;
@@ -103,6 +115,10 @@ struct daemon {
         struct adapter *adapters;
         struct device *devices;
         struct transport *transports;
+        struct bluez_listener *bluez_listeners;
+
+        /* the AVRCP player: the speaker's buttons, what plays (player.c) */
+        struct players *players;
 
         /* audio path */
         bool want_bluetooth;     /* speaker mode: a Bluetooth output is wanted */
@@ -163,6 +179,8 @@ void bluez_shutdown(struct daemon *d);
 struct adapter *bluez_adapter_by_path(struct daemon *d, const char *path);
 struct device *bluez_device_by_path(struct daemon *d, const char *path);
 bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg);
+void bluez_add_listener(struct daemon *d, struct bluez_listener *l);
+void bluez_remove_listener(struct daemon *d, struct bluez_listener *l);
 
 /* endpoint.c: our MediaEndpoint1 and its application root */
 int endpoint_export(struct daemon *d);

@@ -52,6 +52,32 @@ bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg)
         return d->bluez_owner[0] && sender && strcmp(sender, d->bluez_owner) == 0;
 }
 
+void bluez_add_listener(struct daemon *d, struct bluez_listener *l)
+{
+        l->next = d->bluez_listeners;
+        d->bluez_listeners = l;
+}
+
+void bluez_remove_listener(struct daemon *d, struct bluez_listener *l)
+{
+        for (struct bluez_listener **pp = &d->bluez_listeners; *pp; pp = &(*pp)->next) {
+                if (*pp == l) {
+                        *pp = l->next;
+                        return;
+                }
+        }
+}
+
+static void report_media(struct daemon *d, struct adapter *a, bool added)
+{
+        for (struct bluez_listener *l = d->bluez_listeners; l; l = l->next) {
+                if (added && l->media_added)
+                        l->media_added(a, l->ud);
+                else if (!added && l->media_gone)
+                        l->media_gone(a, l->ud);
+        }
+}
+
 /* ---- adapters ------------------------------------------------------------ */
 
 static bool adapter_wanted(struct daemon *d, const char *name)
@@ -104,6 +130,8 @@ static struct adapter *adapter_get(struct daemon *d, const char *path)
 
 static void adapter_free(struct daemon *d, struct adapter *a)
 {
+        if (a->has_media)
+                report_media(d, a, false);
         endpoint_adapter_gone(d, a);
         free(a);
 }
@@ -284,6 +312,8 @@ static void object_added(struct daemon *d, const char *path, DBusMessageIter *if
                 log_info("adapter %s (%s) has Media1", a->name, a->address);
                 endpoint_register(d, a);
         }
+        if (a && a->has_media && adapter_wanted(d, a->name))
+                report_media(d, a, true);
 }
 
 static void object_removed(struct daemon *d, const char *path, DBusMessageIter *ifaces)
@@ -302,6 +332,8 @@ static void object_removed(struct daemon *d, const char *path, DBusMessageIter *
                 } else if (strcmp(iface, IFACE_MEDIA) == 0) {
                         struct adapter *a = bluez_adapter_by_path(d, path);
                         if (a) {
+                                if (a->has_media)
+                                        report_media(d, a, false);
                                 a->has_media = false;
                                 endpoint_adapter_gone(d, a);
                         }

@@ -13,6 +13,7 @@
 #include "dbus-loop.h"
 #include "log.h"
 #include "options.h"
+#include "player.h"
 #include "power.h"
 #include "rtkit.h"
 #include "stream.h"
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
                 goto fail;      /* connect_bus said why */
         setup_realtime(&d);
         if ((r = endpoint_export(&d)) < 0 || (r = agent_export(&d)) < 0 ||
-            (r = manager_init(&d)) < 0 || (r = bluez_init(&d)) < 0) {
+            (r = player_init(&d)) < 0 || (r = manager_init(&d)) < 0 || (r = bluez_init(&d)) < 0) {
                 log_err("D-Bus set-up failed: %s", strerror(-r));
                 goto fail;
         }
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
         agent_shutdown(&d);
         discovery_bluez_gone(&d);
         endpoint_unregister_all(&d);
+        player_shutdown(&d);
         while (d.transports)
                 transport_remove(&d, d.transports);
         bluez_shutdown(&d);

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
+#include "player.h"
 #include "stream.h"
 
 #define MANAGER_PATH "/org/a2dpsrc"
@@ -34,6 +35,8 @@ static const char introspect_xml[] =
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetDefaultOutput'><arg name='output' type='s' direction='in'/></method>\n"
         "  <method name='Reset'/>\n"
+        "  <method name='SetNowPlaying'><arg name='track' type='a{sv}' direction='in'/></method>\n"
+        "  <signal name='MediaKey'><arg name='key' type='s'/><arg name='device' type='s'/></signal>\n"
         "  <property name='SpeakerMode' type='b' access='readwrite'/>\n"
         "  <property name='SpeakerModeBlocker' type='s' access='read'/>\n"
         "  <property name='State' type='s' access='read'/>\n"
@@ -45,6 +48,8 @@ static const char introspect_xml[] =
         "  <property name='Codec' type='s' access='read'/>\n"
         "  <property name='Latency' type='u' access='read'/>\n"
         "  <property name='Discovering' type='b' access='read'/>\n"
+        "  <property name='PlaybackStatus' type='s' access='readwrite'/>\n"
+        "  <property name='NowPlaying' type='a{sv}' access='read'/>\n"
         "  <property name='Statistics' type='a{sv}' access='read'>\n"
         "   <annotation name='org.freedesktop.DBus.Property.EmitsChangedSignal' value='false'/>\n"
         "  </property>\n"
@@ -263,6 +268,27 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
                dbus_message_iter_close_container(v, &dict);
 }
 
+static bool get_playback_status(struct daemon *d, DBusMessageIter *v)
+{
+        const char *s = playback_status_name(player_status(d));
+        return get_basic(v, DBUS_TYPE_STRING, &s);
+}
+
+static bool get_now_playing(struct daemon *d, DBusMessageIter *v)
+{
+        const struct now_playing *np = player_now_playing(d);
+        const char *title = np->title, *artist = np->artist, *album = np->album;
+        DBusMessageIter dict;
+
+        return dbus_message_iter_open_container(v, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+               dbus_dict_append_basic(&dict, "Title", DBUS_TYPE_STRING, &title) &&
+               dbus_dict_append_basic(&dict, "Artist", DBUS_TYPE_STRING, &artist) &&
+               dbus_dict_append_basic(&dict, "Album", DBUS_TYPE_STRING, &album) &&
+               dbus_dict_append_basic(&dict, "Duration", DBUS_TYPE_INT64, &np->duration_us) &&
+               dbus_dict_append_basic(&dict, "Position", DBUS_TYPE_INT64, &np->position_us) &&
+               dbus_message_iter_close_container(v, &dict);
+}
+
 /* ---- property writes -------------------------------------------------------- */
 
 struct set_error {
@@ -384,6 +410,20 @@ static int set_idle_suspend(struct daemon *d, DBusMessageIter *v, struct set_err
         return 0;
 }
 
+static int set_playback_status(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        const char *s;
+        int st;
+
+        if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0)
+                return set_fail(e, ERR_INVALID, "PlaybackStatus is a string (s): playing, paused or stopped");
+        st = playback_status_from_name(s);
+        if (st < 0)
+                return set_fail(e, ERR_INVALID, "PlaybackStatus must be playing, paused or stopped");
+        player_set_status(d, (enum playback_status)st);
+        return 0;
+}
+
 typedef int (*prop_set_fn)(struct daemon *d, DBusMessageIter *var, struct set_error *e);
 
 static const struct property {
@@ -404,6 +444,8 @@ static const struct property {
         { "Codec", "s", get_codec, NULL, true },
         { "Latency", "u", get_latency, NULL, true },
         { "Discovering", "b", get_discovering, NULL, true },
+        { "PlaybackStatus", "s", get_playback_status, set_playback_status, true },
+        { "NowPlaying", "a{sv}", get_now_playing, NULL, true },
         { "Statistics", "a{sv}", get_statistics, NULL, false },
 };
 #define N_PROPS (sizeof(properties) / sizeof(properties[0]))
@@ -626,6 +668,9 @@ static DBusHandlerResult props_set(struct daemon *d, DBusMessage *msg)
         if (p->set(d, &var, &e) < 0)
                 return dbus_reply_error(d->conn, msg, e.name, "%s", e.text);
         manager_update(d);
+        /* what plays is no setting to save */
+        if (p->set == set_playback_status)
+                return dbus_reply_empty(d->conn, msg);
         return reply_saved(d, msg);
 }
 
@@ -847,6 +892,42 @@ static DBusHandlerResult method_reset(struct daemon *d, DBusMessage *msg)
         return dbus_reply_empty(d->conn, msg);
 }
 
+static DBusHandlerResult method_set_now_playing(struct daemon *d, DBusMessage *msg)
+{
+        DBusMessageIter it;
+        char err[256];
+
+        if (!dbus_message_has_signature(msg, "a{sv}"))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "SetNowPlaying takes one a{sv} (Title, Artist, Album: s; "
+                                        "Duration, Position: x, microseconds), got '%.32s'",
+                                        dbus_message_get_signature(msg));
+        dbus_message_iter_init(msg, &it);
+        if (player_set_now_playing(d, &it, err, sizeof(err)) < 0)
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
+        manager_update(d);
+        return dbus_reply_empty(d->conn, msg);
+}
+
+/* A key from a speaker becomes MediaKey(key, device). BlueZ does not say
+ * which device pressed: the output is named when it is connected through
+ * the adapter whose player got the key, else the device is "". */
+static void on_media_key(struct daemon *d, enum media_key key, const char *adapter_path, void *ud)
+{
+        struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        const char *name = media_key_name(key), *addr = "";
+        DBusMessage *sig;
+
+        if (dev && dev->connected && strcmp(dev->adapter, adapter_path) == 0)
+                addr = dev->address;
+        sig = dbus_message_new_signal(MANAGER_PATH, MANAGER_IFACE, "MediaKey");
+        if (!sig)
+                return;
+        if (dbus_message_append_args(sig, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID))
+                dbus_connection_send(d->conn, sig, NULL);
+        dbus_message_unref(sig);
+}
+
 static const struct method {
         const char *name;
         bool no_args;
@@ -861,6 +942,7 @@ static const struct method {
         { "Forget", false, method_forget },
         { "SetDefaultOutput", false, method_set_default_output },
         { "Reset", true, method_reset },
+        { "SetNowPlaying", false, method_set_now_playing },
 };
 
 static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)
@@ -912,6 +994,7 @@ int manager_init(struct daemon *d)
 
         if (!dbus_connection_register_object_path(d->conn, MANAGER_PATH, &vtable, d))
                 return -ENOMEM;
+        player_set_key_listener(d, on_media_key, NULL);
         return 0;
 }
 
