@@ -120,7 +120,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS) $(UTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o
+$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o $(BUILD)/src/dbus-util.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs dbus-1)
 
 # ---- tests ---------------------------------------------------------------

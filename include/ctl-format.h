@@ -25,7 +25,8 @@ enum ctl_exit { CTL_EXIT_OK = 0, CTL_EXIT_FAILED = 1, CTL_EXIT_USAGE = 2 };
 enum ctl_command {
         CTL_STATUS, CTL_SPEAKER_MODE, CTL_SCAN, CTL_DEVICES, CTL_PAIR, CTL_CONNECT,
         CTL_DISCONNECT, CTL_FORGET, CTL_ROUTE, CTL_DEFAULT_OUTPUT, CTL_VOLUME,
-        CTL_AUTO_RECONNECT, CTL_IDLE_SUSPEND, CTL_RESET, CTL_MONITOR,
+        CTL_AUTO_RECONNECT, CTL_IDLE_SUSPEND, CTL_RESET, CTL_MONITOR, CTL_PLAYBACK_STATUS,
+        CTL_NOW_PLAYING,
 };
 
 struct ctl_args {
@@ -36,7 +37,9 @@ struct ctl_args {
         char address[18];       /* pair, connect, forget; upper case */
         char category[8];       /* route: media, alerts or voice */
         char target[16];        /* route, default-output: bluetooth or local */
-        uint32_t number;        /* volume, idle-suspend, scan seconds */
+        uint32_t number;        /* volume, idle-suspend, scan seconds, now-playing length */
+        /* now-playing: title, artist, album (argv's, "" when not given) */
+        const char *text[3];
 };
 
 /* Returns 0 to run the command, 1 when --help or --version was printed to
@@ -83,6 +86,10 @@ int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d);
 int ctl_devices_parse(DBusMessageIter *array, struct ctl_device **devs, size_t *n);
 /* "AA:BB:CC:DD:EE:FF  Name  [paired, connected, audio sink, -60 dBm]" */
 void ctl_device_format(const struct ctl_device *d, char *buf, size_t len);
+
+/* "MediaKey: play 00:11:22:33:44:55", or without the device when none
+ * was named; key and device come from the bus and are cleaned. */
+void ctl_format_media_key(const char *key, const char *device, char *buf, size_t len);
 
 /* The sentence to show for a failed call. not_running is set when the
  * daemon is not on the bus or could not be started. */

@@ -11,6 +11,7 @@
 #include <dbus/dbus.h>
 
 #include "ctl-format.h"
+#include "dbus-util.h"
 
 #define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
 
@@ -383,6 +384,34 @@ oom:
         return out_of_memory();
 }
 
+static int cmd_now_playing(const struct ctl *c)
+{
+        static const char *const keys[] = { "Title", "Artist", "Album" };
+        const struct ctl_args *a = c->args;
+        DBusMessage *m = method("SetNowPlaying"), *reply;
+        DBusMessageIter it, dict;
+        int64_t duration = (int64_t)a->number * 1000000;
+        bool ok;
+
+        if (!m)
+                return out_of_memory();
+        dbus_message_iter_init_append(m, &it);
+        ok = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict);
+        for (size_t i = 0; ok && i < sizeof(keys) / sizeof(keys[0]); i++)
+                ok = dbus_dict_append_basic(&dict, keys[i], DBUS_TYPE_STRING, &a->text[i]);
+        ok = ok && dbus_dict_append_basic(&dict, "Duration", DBUS_TYPE_INT64, &duration) &&
+             dbus_message_iter_close_container(&it, &dict);
+        if (!ok) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        reply = call(c, m);
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        dbus_message_unref(reply);
+        return CTL_EXIT_OK;
+}
+
 /* ---- monitor ------------------------------------------------------------ */
 
 static void timestamp(char *buf, size_t len)
@@ -455,6 +484,17 @@ static DBusHandlerResult on_signal(DBusConnection *conn, DBusMessage *msg, void 
         if (dbus_message_is_signal(msg, PROPERTIES_IFACE, "PropertiesChanged") &&
             dbus_message_has_path(msg, CTL_PATH)) {
                 print_changes(c, msg);
+        } else if (dbus_message_is_signal(msg, CTL_IFACE, "MediaKey") && dbus_message_has_path(msg, CTL_PATH)) {
+                const char *key, *device;
+                char line[160];
+
+                if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &key, DBUS_TYPE_STRING, &device,
+                                           DBUS_TYPE_INVALID))
+                        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+                timestamp(prefix, sizeof(prefix));
+                ctl_format_media_key(key, device, line, sizeof(line));
+                printf("%s %s\n", prefix, line);
+                fflush(stdout);
         } else if (dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
                 const char *name, *old_owner, *new_owner;
 
@@ -478,6 +518,8 @@ static int cmd_monitor(struct ctl *c)
                 "arg0='" CTL_IFACE "'",
                 "type='signal',sender='" DBUS_SERVICE_DBUS "',interface='" DBUS_INTERFACE_DBUS "',"
                 "member='NameOwnerChanged',arg0='" CTL_BUS_NAME "'",
+                "type='signal',sender='" CTL_BUS_NAME "',path='" CTL_PATH "',interface='" CTL_IFACE "',"
+                "member='MediaKey'",
         };
         DBusMessage *reply;
         DBusMessageIter value;
@@ -548,6 +590,12 @@ static int run(struct ctl *c)
                 return call_simple(c, "Reset", NULL);
         case CTL_MONITOR:
                 return cmd_monitor(c);
+        case CTL_PLAYBACK_STATUS: {
+                const char *s = a->target;
+                return set_basic(c, "PlaybackStatus", DBUS_TYPE_STRING, &s);
+        }
+        case CTL_NOW_PLAYING:
+                return cmd_now_playing(c);
         }
         return CTL_EXIT_FAILED;
 }

@@ -81,7 +81,11 @@ static const struct command commands[] = {
         { "auto-reconnect", CTL_AUTO_RECONNECT, 1, 1, "on|off", "reconnect to the last speaker by itself" },
         { "idle-suspend", CTL_IDLE_SUSPEND, 1, 1, "SECONDS", "let the speaker go after this much silence (0 = never)" },
         { "reset", CTL_RESET, 0, 0, "", "reset Bluetooth: forget the devices a2dpsrc paired" },
-        { "monitor", CTL_MONITOR, 0, 0, "", "print every change until interrupted" },
+        { "monitor", CTL_MONITOR, 0, 0, "", "print every change and key until interrupted" },
+        { "playback-status", CTL_PLAYBACK_STATUS, 1, 1, "playing|paused|stopped",
+          "tell the speaker whether music plays" },
+        { "now-playing", CTL_NOW_PLAYING, 1, 4, "TITLE [ARTIST [ALBUM [SECONDS]]]",
+          "show a track on the speaker" },
 };
 
 void ctl_usage(FILE *f)
@@ -153,6 +157,24 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                 if (ctl_parse_uint(arg, UINT32_MAX, &a->number) < 0)
                         return err_text(err, err_len, "idle-suspend: '%s' is not a number of seconds", arg);
                 return 0;
+        case CTL_PLAYBACK_STATUS:
+                if (strcmp(arg, "playing") != 0 && strcmp(arg, "paused") != 0 && strcmp(arg, "stopped") != 0)
+                        return err_text(err, err_len, "playback-status: '%s' is not playing, paused or stopped",
+                                        arg);
+                snprintf(a->target, sizeof(a->target), "%s", arg);
+                return 0;
+        case CTL_NOW_PLAYING: {
+                int n = 0;
+
+                while (n < 4 && args[n])
+                        n++;
+                for (int i = 0; i < 3; i++)
+                        a->text[i] = i < n ? args[i] : "";
+                /* a track of up to ten days, as the daemon takes */
+                if (n == 4 && ctl_parse_uint(args[3], 864000, &a->number) < 0)
+                        return err_text(err, err_len, "now-playing: '%s' is not a length in seconds", args[3]);
+                return 0;
+        }
         default:
                 return 0;
         }
@@ -486,6 +508,68 @@ static bool format_known(struct out *o, const char *name, DBusMessageIter *v)
         return false;
 }
 
+static void out_time(struct out *o, int64_t us)
+{
+        int64_t s = us / 1000000;
+
+        if (s >= 3600)
+                out_fmt(o, "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60),
+                        (long long)(s % 60));
+        else
+                out_fmt(o, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+}
+
+/* "Title" by Artist, Album (1:00 / 5:37), or "nothing" */
+static void format_now_playing(struct out *o, DBusMessageIter *v)
+{
+        const char *title = "", *artist = "", *album = "";
+        int64_t duration = 0, position = 0;
+        DBusMessageIter dict;
+
+        dbus_message_iter_recurse(v, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&dict)) {
+                DBusMessageIter e, val;
+                const char *key;
+
+                dbus_message_iter_recurse(&dict, &e);
+                dbus_message_iter_get_basic(&e, &key);
+                dbus_message_iter_next(&e);
+                dbus_message_iter_recurse(&e, &val);
+                if (strcmp(key, "Title") == 0)
+                        is_string(&val, &title);
+                else if (strcmp(key, "Artist") == 0)
+                        is_string(&val, &artist);
+                else if (strcmp(key, "Album") == 0)
+                        is_string(&val, &album);
+                else if (strcmp(key, "Duration") == 0)
+                        is_basic(&val, DBUS_TYPE_INT64, &duration);
+                else if (strcmp(key, "Position") == 0)
+                        is_basic(&val, DBUS_TYPE_INT64, &position);
+        }
+        if (!*title && !*artist && !*album && duration <= 0) {
+                out_str(o, "nothing");
+                return;
+        }
+        out_str(o, "\"");
+        out_clean(o, title);
+        out_str(o, "\"");
+        if (*artist) {
+                out_str(o, " by ");
+                out_clean(o, artist);
+        }
+        if (*album) {
+                out_str(o, ", ");
+                out_clean(o, album);
+        }
+        if (duration > 0) {
+                out_str(o, " (");
+                out_time(o, position);
+                out_str(o, " / ");
+                out_time(o, duration);
+                out_str(o, ")");
+        }
+}
+
 static bool is_vardict(DBusMessageIter *v)
 {
         char *sig;
@@ -511,6 +595,12 @@ void ctl_print_property(FILE *f, const char *prefix, const char *name, DBusMessa
         }
         out_init(&o, line, sizeof(line));
         out_clean(&o, name);
+        if (strcmp(name, "NowPlaying") == 0 && is_vardict(value)) {
+                out_str(&o, ": ");
+                format_now_playing(&o, value);
+                fprintf(f, "%s%s\n", prefix, line);
+                return;
+        }
         if (is_vardict(value)) {
                 /* Statistics: one counter a line, below the name */
                 DBusMessageIter dict;
@@ -543,9 +633,23 @@ void ctl_print_property(FILE *f, const char *prefix, const char *name, DBusMessa
         fprintf(f, "%s%s\n", prefix, line);
 }
 
+void ctl_format_media_key(const char *key, const char *device, char *buf, size_t len)
+{
+        struct out o;
+
+        out_init(&o, buf, len);
+        out_str(&o, "MediaKey: ");
+        out_clean(&o, key);
+        if (*device) {
+                out_str(&o, " ");
+                out_clean(&o, device);
+        }
+}
+
 static const char *const property_order[] = {
         "SpeakerMode", "SpeakerModeBlocker", "State", "Output", "Codec", "Latency",
-        "Volume", "Routes", "AutoReconnect", "IdleSuspend", "Discovering", "Statistics",
+        "Volume", "Routes", "AutoReconnect", "IdleSuspend", "Discovering", "PlaybackStatus",
+        "NowPlaying", "Statistics",
 };
 #define N_ORDER (sizeof(property_order) / sizeof(property_order[0]))
 

@@ -19,7 +19,8 @@ Template parameters (JSON object, all optional):
                BR/EDR+LE hci0).  props: Address, AddressType, Name, Alias,
                Class, Powered, Discoverable, DiscoverableTimeout, Pairable,
                PairableTimeout, Modalias, BrEdr (false = LE-only controller),
-               Le
+               Le, Avrcp (false = no AVRCP server: RegisterPlayer is
+               NotSupported)
   devices      [{"adapter": "hci0", "address": "AA:..", "name": "..",
                  "opts": {...}}]  see AddDevice
   experimental true = bluetoothd -E (transport Endpoint, adapter PowerState)
@@ -257,6 +258,44 @@ def AskAgent(self, owner, device, uuid, ok, err):
         ok(dbus.String('' if kind is None else 'org.bluez.Error.Rejected'))
     w.agent_request(agent, 'AuthorizeService', 'os',
                     [dbus.ObjectPath(device), str(uuid)], cb)
+
+
+@dbus.service.method(TEST, in_signature='os', out_signature='b')
+def SpeakerPressKey(self, path, key):
+    '''The user presses a button on the speaker: an AVRCP pass-through
+    press (then release) of key: play, pause, stop, next, previous,
+    fast-forward, rewind, volume-up, volume-down.  True when bluetoothd
+    handed it to a registered player (see bluez_double/player.py), false
+    when it went to the uinput device.'''
+    dev = _w().find_device(path)
+    return dbus.Boolean(dev.adapter.passthrough(dev, str(key)))
+
+
+@dbus.service.method(TEST, in_signature='osuu', out_signature='')
+def SpeakerHoldKey(self, path, key, presses, interval_ms):
+    '''The user holds a button: the speaker repeats the pass-through press
+    presses times, interval_ms apart, then releases it.'''
+    w = _w()
+    dev = w.find_device(path)
+    dev.adapter.passthrough(dev, str(key))
+    for n in range(1, int(presses)):
+        w.timer(n * int(interval_ms), dev.adapter.passthrough, dev, str(key))
+
+
+@dbus.service.method(TEST, in_signature='', out_signature='a(ssoa{sv})')
+def GetPlayers(self):
+    '''Registered players as bluetoothd holds them: (adapter name, owner,
+    path, {Status, Position (ms, running while playing), Duration (ms),
+    Track {Title, Artist, Album, Duration, ...}, Flags [control, play, ...],
+    Name, Events [AVRCP notifications it would send], Signals
+    (PropertiesChanged/Seeked received), Calls [methods sent to it]}).'''
+    out = dbus.Array(signature='(ssoa{sv})')
+    for ad in _w().adapters.values():
+        for p in ad.players:
+            out.append(dbus.Struct((ad.name, p.sender,
+                                    dbus.ObjectPath(p.path), p.describe()),
+                                   signature='ssoa{sv}'))
+    return out
 
 
 @dbus.service.method(TEST, in_signature='', out_signature='a(sso)')

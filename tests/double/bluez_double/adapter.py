@@ -2,7 +2,8 @@
 advertising manager interfaces as empty stubs, as 5.66 exports them).
 
 Sources: src/adapter.c (properties, discovery, RemoveDevice),
-profiles/audio/media.c (RegisterEndpoint/RegisterApplication and friends).
+profiles/audio/media.c (RegisterEndpoint/RegisterApplication and friends;
+RegisterPlayer in player.py).
 
 LE-only controllers (adapter option "BrEdr": false)
 ---------------------------------------------------
@@ -38,6 +39,7 @@ import dbus.service
 
 from . import consts as C
 from .base import BzObject, as_
+from .player import PlayerMixin
 from .world import plain
 
 
@@ -151,7 +153,7 @@ DISCOVERY_FILTERS = ['UUIDs', 'RSSI', 'Pathloss', 'Transport',
                      'DuplicateData', 'Discoverable', 'Pattern']
 
 
-class Adapter(BzObject):
+class Adapter(BzObject, PlayerMixin):
     def __init__(self, world, name, props):
         BzObject.__init__(self, world, '/org/bluez/' + name)
         self.name = name
@@ -177,7 +179,8 @@ class Adapter(BzObject):
         self.devices = {}
         self.endpoints = []
         self.apps = []
-        self.players = {}
+        self.players = []             # media.c adapter->players
+        self.avrcp = bool(props.get('Avrcp', True))   # AVRCP server
         self.discovery = {}
         self._disc_timer = None
         self._discoverable_timer = None
@@ -363,6 +366,7 @@ class Adapter(BzObject):
 
     def remove(self):
         """Controller unplugged."""
+        self.release_all_players()
         self.release_all_endpoints()
         for app in list(self.apps):
             self._free_app(app, release=False)
@@ -695,17 +699,12 @@ class Adapter(BzObject):
     @dbus.service.method(C.MEDIA_IFACE, in_signature='oa{sv}',
                          out_signature='', sender_keyword='sender')
     def RegisterPlayer(self, path, props, sender=None):
-        key = (sender, str(path))
-        if key in self.players:
-            raise C.already_exists()
-        self.players[key] = plain(props)
-        self.world.watch_name(sender, lambda: self.players.pop(key, None))
+        self.register_player(path, props, sender)
 
     @dbus.service.method(C.MEDIA_IFACE, in_signature='o', out_signature='',
                          sender_keyword='sender')
     def UnregisterPlayer(self, path, sender=None):
-        if self.players.pop((sender, str(path)), None) is None:
-            raise C.does_not_exist()
+        self.unregister_player(path, sender)
 
     @dbus.service.method(C.MEDIA_IFACE, in_signature='oa{sv}',
                          out_signature='', sender_keyword='sender',

@@ -565,6 +565,7 @@ class World:
             for ad in list(self.adapters.values()):
                 ad.power_off(reason='shutdown')
             for ad in list(self.adapters.values()):
+                ad.release_all_players()
                 ad.release_all_endpoints()
             for agent in list(self.agents.values()):
                 self.send_noreply(agent.owner, agent.path, C.AGENT_IFACE,
