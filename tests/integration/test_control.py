@@ -392,6 +392,9 @@ class ApiContractTests(ControlCase):
         self.assertEqual(all_['Codec'], '')
         self.assertEqual(all_['Latency'], 0)
         self.assertEqual(all_['Discovering'], False)
+        self.assertEqual(all_['PlaybackStatus'], 'stopped')
+        self.assertEqual(all_['NowPlaying'], {'Title': '', 'Artist': '', 'Album': '', 'Duration': 0,
+                                              'Position': 0})
 
         # Get, one by one, through busctl, with the documented type
         bc_all = self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, PROPS, 'GetAll', 's', MANAGER,
@@ -403,8 +406,11 @@ class ApiContractTests(ControlCase):
             self.assertEqual(got['type'], sig, name)
             self.assertEqual(bc_all[name]['type'], sig, name)
             if name not in VOLATILE:
-                self.assertEqual(got['data'], all_[name], name)
-                self.assertEqual(bc_all[name]['data'], all_[name], name)
+                # busctl's JSON gives an a{sv}'s values as {type, data}
+                unwrap = (lambda v: {k: e['data'] for k, e in v.items()}) if sig == 'a{sv}' else \
+                    (lambda v: v)
+                self.assertEqual(unwrap(got['data']), all_[name], name)
+                self.assertEqual(unwrap(bc_all[name]['data']), all_[name], name)
                 self.assertEqual(plain(self.mprop(name)), all_[name], name)
 
         # a2dpsrcctl status shows every property, in words
@@ -422,13 +428,16 @@ class ApiContractTests(ControlCase):
         self.assertEqual(lines['IdleSuspend'], 'never')
         self.assertEqual(lines['Codec'], 'none')
         self.assertEqual(lines['Discovering'], 'no')
+        self.assertEqual(lines['PlaybackStatus'], 'stopped')
+        self.assertEqual(lines['NowPlaying'], 'nothing')
         counters = re.findall(r'^    (\w+): \d+$', out, re.M)
         self.assertEqual(sorted(counters), sorted(parse_api_doc()[2]), out)
 
     def test_every_writable_property_set_by_busctl_and_ctl_signals_change(self):
         doc_props, _, _ = parse_api_doc()
         writable = sorted(n for n, (_, a, _) in doc_props.items() if a == 'readwrite')
-        self.assertEqual(writable, ['AutoReconnect', 'IdleSuspend', 'Routes', 'SpeakerMode', 'Volume'])
+        self.assertEqual(writable, ['AutoReconnect', 'IdleSuspend', 'PlaybackStatus', 'Routes', 'SpeakerMode',
+                                    'Volume'])
         self.start_daemon()
         rec = self.recorder()
 
@@ -439,6 +448,7 @@ class ApiContractTests(ControlCase):
             ('AutoReconnect', ['b', 'false'], False),
             ('Routes', ['a{ss}', '2', 'alerts', 'bluetooth', 'voice', 'bluetooth'],
              {'media': 'bluetooth', 'alerts': 'bluetooth', 'voice': 'bluetooth'}),
+            ('PlaybackStatus', ['s', 'paused'], 'paused'),
             ('SpeakerMode', ['b', 'false'], False),
         ]
         for name, args, value in sets:
