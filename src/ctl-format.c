@@ -92,11 +92,20 @@ void ctl_usage(FILE *f)
 {
         fprintf(f, "Usage: a2dpsrcctl [OPTION]... COMMAND [ARG]...\n"
                    "Controls a2dpsrcd, the Bluetooth A2DP source daemon.\n\nCommands:\n");
+        size_t width = 0;
+
+        /* the help text stands two spaces or more right of the longest
+         * command line: the bash completion splits there */
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-                char left[64];
+                size_t n = strlen(commands[i].name) + 1 + strlen(commands[i].args);
+                if (n > width)
+                        width = n;
+        }
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                char left[96];
 
                 snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
-                fprintf(f, "  %-31s %s\n", left, commands[i].help);
+                fprintf(f, "  %-*s  %s\n", (int)width, left, commands[i].help);
         }
         fprintf(f, "\nOptions:\n"
                    "  -t, --timeout MS   wait this long for each call (default %d)\n"
