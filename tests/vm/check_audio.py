@@ -448,8 +448,23 @@ def judge_pagefail(run):
     run.require('closed' in run.events, 'the L2CAP socket was closed and the guest went on')
 
 
+def judge_avrcp(run):
+    """The speaker's buttons (AVRCP pass-through from hci1's controller)
+    became MediaKey signals, and the title and status the board set reached
+    the speaker's side; the stream played on meanwhile."""
+    for key in ('play', 'pause', 'next'):
+        if run.require('key_' + key in run.events, 'the speaker\'s %s became MediaKey %s' % (key, key)):
+            run.figure('key_' + key, ms(run.ev('key_' + key) - run.ev('avrcp_up')), ' ms after AVRCP was up')
+    run.require('title_seen' in run.events, 'the speaker\'s side saw the title the board set')
+    run.require('status_seen' in run.events, 'the speaker\'s side saw PlaybackStatus playing')
+    bt = run.rec('bt')
+    first = first_present(bt, after=run.ev('a2dpsrcd_up'))
+    if run.require(first is not None, 'the far side heard the tone'):
+        judge_streamed(run, bt, first, run.ev('observe_end'), 'far side while keys were pressed', 2)
+
+
 JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
-          'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects}
+          'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects, 'avrcp': judge_avrcp}
 
 
 def statistics(folder):

@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 VM_BUILD=${BUILD#"$ROOT"/}
 VMDIR=$BUILD/vm
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
 alsa-utils dbus python3"
