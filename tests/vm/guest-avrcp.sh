@@ -10,6 +10,18 @@
 source /run/vm/repo/tests/vm/guest-common.sh
 trap 'stop_all; collect' EXIT
 
+# A speaker learns the board's AVRCP target record through SDP: its
+# version and features (category 1) decide whether its bluetoothd makes a
+# MediaPlayer1 and asks for track details. The bond written before
+# bluetoothd starts has no SDP records, so the speaker's cache gets the
+# record bluetoothd 5.66 publishes for an adapter's AVRCP target (as the
+# board's side read it from hci1 in a run: AVRCP 1.5, features 0x005f).
+BOARD_TG_RECORD=35640900000A00010005090001350319110C09000435103506190100090017350619001709010309000535031910020900093508350619110E09010509000D35123510350619010009001B35061900170901030901002508415652435020544709031109005F
+write_sink_endpoint_cache() {
+    write_endpoint_cache "$SINK_ADDR" "$SRC_ADDR" 01=00:00:01:ffff02fa LastUsed=01:01
+    printf '\n[ServiceRecords]\n0x00010005=%s\n' "$BOARD_TG_RECORD" >> "/var/lib/bluetooth/$SINK_ADDR/cache/$SRC_ADDR"
+}
+
 stream_to_paired_speaker
 # the board's media stack listening for keys
 spawn keys "$BUILD/a2dpsrcctl" monitor
