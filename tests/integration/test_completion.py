@@ -87,6 +87,22 @@ class CompletionTests(A2dpTestCase):
         self.assertEqual(self.complete('a2dpsrcctl volume '), [])
         self.assertEqual(self.complete('a2dpsrcctl status '), [])
 
+    def test_every_choice_in_help_completes(self):
+        # each argument --help writes as choices (on|off, playing|paused|...)
+        # is offered as those words, for commands added later too
+        text = subprocess.run([CTL, '--help'], capture_output=True, text=True).stdout
+        block = text.split('Commands:\n', 1)[1].split('\n\n', 1)[0]
+        seen = 0
+        for line in block.splitlines():
+            words = re.split(r'\s{2,}', line.strip())[0].split()
+            for i, spec in enumerate(words[1:]):
+                if re.fullmatch(r'[a-z]+(\|[a-z]+)+', spec):
+                    line_so_far = 'a2dpsrcctl %s ' % ' '.join(
+                        [words[0]] + ['media' if w == 'CATEGORY' else 'x' for w in words[1:i + 1]])
+                    self.assertEqual(self.complete(line_so_far), sorted(spec.split('|')), line_so_far)
+                    seen += 1
+        self.assertGreaterEqual(seen, 5)
+
     def test_addresses_from_the_daemon(self):
         self.start()
         every = sorted([SPK1, SPK2, PHONE])
