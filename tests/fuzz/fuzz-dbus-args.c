@@ -1,6 +1,6 @@
 /* D-Bus arguments from peers: what bluetoothd sends (SetConfiguration's
  * properties, InterfacesAdded, PropertiesChanged, capability blobs) and
- * what a client sends to Manager1 (Routes). The input either is a whole
+ * what a client sends to Manager1 (Routes, SetNowPlaying). The input either is a whole
  * marshalled message, or drives a small grammar that builds one, so the
  * fuzzer reaches the decoders with well-formed messages of any shape. */
 #include <dbus/dbus.h>
@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "dbus-util.h"
+#include "now-playing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,11 +33,12 @@ static const char *const keys[] = {
         "Device", "UUID", "Codec", "Configuration", "State", "Delay", "Volume", "Endpoint",
         "Address", "Alias", "Name", "Paired", "Trusted", "Connected", "RSSI", "UUIDs",
         "Powered", "Discovering", "Class", "media", "alerts", "voice", "", "x",
+        "Title", "Artist", "Album", "Duration", "Position",
 };
 static const char *const strings[] = {
         "", "idle", "pending", "active", "bluetooth", "local", "0000110a-0000-1000-8000-00805f9b34fb",
         "0000110b-0000-1000-8000-00805f9b34fb", "00:11:22:33:44:55", "\xc3\xa9", "media",
-        "/org/bluez/hci0/dev_00_11_22_33_44_55",
+        "/org/bluez/hci0/dev_00_11_22_33_44_55", "tab\there", "bell\a", "\xf0\x9f\x8e\xb5",
 };
 
 static const char *pick_string(struct cursor *c)
@@ -84,9 +86,9 @@ static bool append_dict(DBusMessageIter *it, struct cursor *c, int depth)
 /* a variant of a type chosen by the input */
 static bool append_value(DBusMessageIter *it, struct cursor *c, int depth)
 {
-        static const char *const sigs[] = { "s", "o", "y", "q", "n", "b", "u", "i", "ay", "as",
+        static const char *const sigs[] = { "s", "o", "y", "q", "n", "b", "u", "i", "x", "ay", "as",
                                             "a{sv}", "a{ss}" };
-        const char *sig = sigs[take(c) % (depth > 2 ? 9 : sizeof(sigs) / sizeof(sigs[0]))];
+        const char *sig = sigs[take(c) % (depth > 2 ? 10 : sizeof(sigs) / sizeof(sigs[0]))];
         DBusMessageIter var, arr;
         bool ok;
 
@@ -130,6 +132,12 @@ static bool append_value(DBusMessageIter *it, struct cursor *c, int depth)
         case 'b': {
                 dbus_bool_t b = take(c) & 1;
                 ok = dbus_message_iter_append_basic(&var, DBUS_TYPE_BOOLEAN, &b);
+                break;
+        }
+        case 'x': {
+                /* around the limits: negative, zero, small, huge */
+                int64_t x = (int64_t)((uint64_t)take(c) << 56 | (uint64_t)take(c) << 24 | take(c));
+                ok = dbus_message_iter_append_basic(&var, DBUS_TYPE_INT64, &x);
                 break;
         }
         case 'u': case 'i': {
@@ -199,6 +207,21 @@ static void decode_all(DBusMessage *m)
                         for (int c = 0; c < CAT_COUNT; c++)
                                 if (routes[c] != ROUTE_BLUETOOTH && routes[c] != ROUTE_LOCAL)
                                         abort();
+                {
+                        static struct now_playing np;
+                        int r;
+
+                        err[0] = '\0';
+                        r = now_playing_apply(&np, &it, err, sizeof(err));
+
+                        if (r < 0 && !err[0])
+                                abort();
+                        if (np.duration_us < 0 || np.position_us < 0 ||
+                            (np.position_us > np.duration_us && np.position_us > 0) ||
+                            !now_playing_text_valid(np.title, strlen(np.title)) ||
+                            strlen(np.artist) > NOW_PLAYING_TEXT_MAX)
+                                abort();
+                }
                 if (dbus_iter_get_bytes(&it, true, &bytes, &n) == 0)
                         sbc_config_select(bytes, (size_t)n, 48000, config, err, sizeof(err));
                 /* InterfacesAdded: a{sa{sv}} */
