@@ -348,3 +348,29 @@ class NowPlayingTests(PlayerCase):
         # the daemon is fine and still takes good input
         self.now_playing(Title='Flamenco Sketches')
         self.wait_player('good input', lambda d: d['Track'].get('Title') == 'Flamenco Sketches')
+
+
+class TwoDevicesTests(PlayerCase):
+    """BlueZ's player calls do not say which device pressed
+    (docs/dbus-api.md, MediaKey): what the signal names then."""
+
+    def test_player_on_each_adapter_and_keys_through_another_adapter_name_no_device(self):
+        self.bluez.AddAdapter('hci1', dbus.Dictionary({}, signature='sv'))
+        self.add_speaker()
+        other = str(self.bluez.add_device('hci1', '00:11:22:33:44:66', 'Other Speaker',
+                                          {'Paired': True, 'Trusted': True}))
+        self.start_daemon()
+        owner = self.bus.name_owner('org.a2dpsrc')
+        self.daemon.wait_for(lambda: sorted((a, p) for a, s, p, _ in self.players() if s == owner) ==
+                             [('hci0', PLAYER_PATH), ('hci1', '/org/a2dpsrc/player/hci1')], 5,
+                             what='a player on each adapter')
+        self.connect_speaker()
+        rec = self.keys()
+        wait_for(lambda: self.press('play'), 5, what='AVRCP up on the output')
+        self.assertEqual(rec.wait_keys(1), [('play', SPEAKER)])
+        # a second device connects on the other adapter and presses a key
+        self.bluez.speaker_connect(other)
+        time.sleep(0.2)
+        wait_for(lambda: self.press('pause', other), 5, what='AVRCP up on the other device')
+        self.assertEqual(rec.wait_keys(2)[1], ('pause', ''))
+        self.assertEqual(str(self.mprop('Output')), SPEAKER)
