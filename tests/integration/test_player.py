@@ -13,7 +13,7 @@ import time
 
 import dbus
 
-from common import MANAGER, MANAGER_PATH, PROPS, SPEAKER, SPEAKER_PATH, wait_for
+from common import MANAGER, MANAGER_PATH, PROPS, SLOW, SPEAKER, SPEAKER_PATH, wait_for
 from test_control import ControlCase, plain
 
 PLAYER_PATH = '/org/a2dpsrc/player/hci0'
@@ -112,10 +112,12 @@ class RegistrationTests(PlayerCase):
         # killed: no Release reaches the player, only the bus says it left
         self.bluez.restart(signal.SIGKILL)
         # a new bluetoothd knows nothing of the old registration
-        p = self.wait_player('player registered again', timeout=10)
+        p = self.wait_player('player registered again', timeout=30 if SLOW else 10)
         self.assertEqual(p['Track'], {'Title': 'Blue in Green', 'Artist': 'Miles Davis',
                                       'Album': 'Kind of Blue', 'Duration': '337000'})
         self.assertEqual(p['Status'], 'Playing')
+        self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 30 if SLOW else 5,
+                             what='endpoint registered again')
         self.connect_speaker()
         rec = self.keys()
         wait_for(lambda: self.press('pause'), 5, what='AVRCP up and the key taken by our player')
