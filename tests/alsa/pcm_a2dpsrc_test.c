@@ -71,6 +71,8 @@ struct tpcm {
 	double stall_ms;
 	char *file_path;
 	char *start_file;
+	unsigned fixed_rate;	/* `rate`: the only rate, 0 = any */
+	char *rate_file;	/* `rate_file`: the producer's rate (snd-aloop) */
 
 	/* file source, mapped read-only */
 	const uint8_t *file_map;
@@ -98,6 +100,9 @@ struct tpcm {
 	uint64_t g_next;	/* unpaced: where the next start resumes */
 	unsigned inject_next;	/* index of the next scheduled injection */
 	snd_pcm_sframes_t last_pos;
+	bool format_broken;	/* the producer changed rate under us */
+	struct timespec rate_mtime;	/* of rate_file when last read */
+	unsigned producer;	/* its rate then, 0 = no producer */
 };
 
 static uint64_t mono_ns(void)
@@ -173,6 +178,36 @@ static int16_t sample_at(const struct tpcm *t, uint64_t g, unsigned ch)
 	return (int16_t)v;
 }
 
+/* The rate the device is fixed at: `rate`, or what the producer named in
+ * rate_file holds (snd-aloop: whichever side opens first fixes the rate for
+ * the other); 0 = any.  The file is read again only when it changed. */
+static unsigned producer_rate(struct tpcm *t)
+{
+	struct stat st;
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if (!t->rate_file)
+		return t->fixed_rate;
+	if (stat(t->rate_file, &st) < 0) {
+		t->producer = 0;
+		return 0;
+	}
+	if (st.st_mtim.tv_sec == t->rate_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == t->rate_mtime.tv_nsec)
+		return t->producer;
+	t->rate_mtime = st.st_mtim;
+	fd = open(t->rate_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return t->producer = 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	t->producer = (unsigned)strtoul(buf, NULL, 10);
+	return t->producer;
+}
+
 /* Frames of the current start made available by the clock at `now`,
  * before fault injection and overrun are considered. */
 static uint64_t clock_frames(const struct tpcm *t, uint64_t now)
@@ -215,6 +250,17 @@ static uint64_t update(struct tpcm *t, uint64_t now)
 	sync_appl(t);
 	if (t->xrun)
 		return t->read;
+	if (t->rate_file) {
+		unsigned r = producer_rate(t);
+
+		/* snd-aloop stops a capture whose producer restarted at
+		 * another rate; it cannot start again at the old one */
+		if (r && r != t->io.rate) {
+			t->format_broken = true;
+			t->xrun = true;
+			return t->read;
+		}
+	}
 
 	double ims = inject_ms(t, t->inject_next);
 
@@ -383,6 +429,13 @@ static int tp_start(snd_pcm_ioplug_t *io)
 	struct tpcm *t = io->private_data;
 	uint64_t now = mono_ns();
 
+	if (t->rate_file) {
+		unsigned r = producer_rate(t);
+
+		/* as snd-aloop's trigger when the formats differ */
+		if (t->format_broken || (r && r != io->rate))
+			return -EIO;
+	}
 	if (t->paced) {
 		if (!t->started_once) {
 			t->origin_ns = now;
@@ -559,6 +612,7 @@ static int tp_hw_params(snd_pcm_ioplug_t *io, snd_pcm_hw_params_t *params)
 	/* a new configuration starts a new signal (index 0 at the next
 	 * start); its start_file line has 0 discarded and marks a new origin */
 	stop_run(t, false);
+	t->format_broken = false;
 	t->started_once = false;
 	t->delivered = 0;
 	t->g_next = 0;
@@ -642,6 +696,7 @@ static int tp_close(snd_pcm_ioplug_t *io)
 		munmap((void *)t->file_map, t->file_size);
 	free(t->file_path);
 	free(t->start_file);
+	free(t->rate_file);
 	free(t);
 	return 0;
 }
@@ -711,6 +766,18 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 			err = conf_string(n, id, &t->file_path);
 		} else if (!strcmp(id, "start_file")) {
 			err = conf_string(n, id, &t->start_file);
+		} else if (!strcmp(id, "rate_file")) {
+			err = conf_string(n, id, &t->rate_file);
+		} else if (!strcmp(id, "rate")) {
+			double r;
+
+			err = conf_number(n, id, &r);
+			if (err == 0 && !(r == 0 || (r >= 8000 && r <= 96000))) {
+				SNDERR("a2dpsrc_test: rate must be 0 or 8000..96000");
+				err = -EINVAL;
+			}
+			if (err == 0)
+				t->fixed_rate = (unsigned)r;
 		} else if (!strcmp(id, "paced")) {
 			int b = snd_config_get_bool(n);
 
@@ -800,7 +867,7 @@ static int map_file(struct tpcm *t)
 	return err;
 }
 
-static int set_constraints(snd_pcm_ioplug_t *io)
+static int set_constraints(snd_pcm_ioplug_t *io, unsigned rate)
 {
 	static const unsigned int access[] = {
 		SND_PCM_ACCESS_RW_INTERLEAVED,
@@ -816,7 +883,8 @@ static int set_constraints(snd_pcm_ioplug_t *io)
 	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_CHANNELS,
 						   1, 2)) < 0 ||
 	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_RATE,
-						   8000, 96000)) < 0 ||
+						   rate ? rate : 8000,
+						   rate ? rate : 96000)) < 0 ||
 	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_PERIOD_BYTES,
 						   PERIOD_BYTES_MIN,
 						   PERIOD_BYTES_MAX)) < 0 ||
@@ -885,7 +953,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(a2dpsrc_test)
 		tp_close(&t->io);
 		return err;
 	}
-	err = set_constraints(&t->io);
+	err = set_constraints(&t->io, producer_rate(t));
 	if (err < 0) {
 		snd_pcm_ioplug_delete(&t->io);	/* calls tp_close */
 		return err;

@@ -1,0 +1,135 @@
+"""The capture follows the board: its rate is the board's choice (a codec
+fixed at 44.1 or 48 kHz, snd-aloop fixed by whichever side opened first),
+negotiated with the speaker when it can take it, converted by alsa-lib's
+rate plugin when it cannot, followed when the producer changes it, and a
+speaker is never left connected and silent while the capture gives
+nothing."""
+
+import os
+import time
+import unittest
+
+from common import A2dpTestCase, TONE_HZ, SPEAKER_PATH, pcm
+
+BOTH = [0xff, 0xff, 2, 53]          # 16/32/44.1/48 kHz, everything
+ONLY_48K = [0x1f, 0xff, 2, 53]
+ONLY_44K1 = [0x2f, 0xff, 2, 53]
+
+
+class CaptureRateTests(A2dpTestCase):
+
+    def board(self, rate, name='tone', **keys):
+        """The board's capture: the test plugin fixed at one rate, as a
+        hardware device that does not convert."""
+        keys.setdefault('start_file', self.starts_file)
+        self.pcms[name] = pcm(name, source='sine', frequency=TONE_HZ, amplitude=0.5,
+                              rate=rate, **keys)
+        return name
+
+    def stream(self, caps, seconds=2.0, capture='tone', args=()):
+        self.add_speaker(SinkCapabilities=bytes(caps))
+        self.start_daemon(capture=capture, args=args)
+        self.connect_speaker()
+        time.sleep(seconds)
+        self.bluez.flush()
+        return self.analyze(self.recording(), '--tone', str(TONE_HZ))
+
+    # -- a device fixed at one rate, speakers offering both or one ----------
+    def test_hw_44k1_speaker_both_streams_44k1(self):
+        self.board(44100)
+        a = self.stream(BOTH)
+        self.assert_clean_stream(a, rate=44100)
+        self.assertNotIn('converting', self.daemon.log_text())
+
+    def test_hw_44k1_rate_preference_does_not_override_the_board(self):
+        self.board(44100)
+        a = self.stream(BOTH, args=['--rate', '48000'])
+        self.assert_clean_stream(a, rate=44100)
+
+    def test_hw_48k_speaker_both_streams_48k_despite_preference(self):
+        self.board(48000)
+        a = self.stream(BOTH, args=['--rate', '44100'])
+        self.assert_clean_stream(a, rate=48000)
+        self.assertNotIn('converting', self.daemon.log_text())
+
+    def test_hw_44k1_speaker_48k_only_is_converted(self):
+        self.board(44100)
+        a = self.stream(ONLY_48K)
+        # alsa-lib's rate plugin: the tone arrives whole, a little less clean
+        self.assert_clean_stream(a, rate=48000, min_snr=35)
+        self.assertIn('converting', self.daemon.log_text())
+
+    def test_hw_48k_speaker_44k1_only_is_converted(self):
+        self.board(48000)
+        a = self.stream(ONLY_44K1)
+        self.assert_clean_stream(a, rate=44100, min_snr=35)
+        self.assertIn('converting', self.daemon.log_text())
+
+    def test_preference_applies_when_the_board_leaves_the_choice_open(self):
+        self.add_tone()
+        a = self.stream(BOTH, args=['--rate', '44100'])
+        self.assert_clean_stream(a, rate=44100)
+
+    # -- a PCM the user configured to convert -------------------------------
+    def test_converting_pcm_is_allowed_to_convert(self):
+        # plug over a 44.1 kHz device, speaker 48 kHz only: today refused
+        # with "sampling rate not supported"
+        self.board(44100, name='dev44')
+        self.pcms['conv'] = 'pcm.conv {\n  type plug\n  slave.pcm "dev44"\n}\n'
+        a = self.stream(ONLY_48K, capture='conv')
+        self.assert_clean_stream(a, rate=48000, min_snr=35)
+
+    def test_converting_pcm_native_rate_negotiated(self):
+        # the same plug, a speaker taking both: no conversion needed
+        self.board(44100, name='dev44')
+        self.pcms['conv'] = 'pcm.conv {\n  type plug\n  slave.pcm "dev44"\n}\n'
+        a = self.stream(BOTH, capture='conv')
+        self.assert_clean_stream(a, rate=44100)
+
+    # -- the producer changes rate mid-stream ---------------------------------
+    def producer(self, rate):
+        with open(self.rate_file, 'w') as f:
+            f.write('%d\n' % rate)
+
+    def rate_change(self, caps, new_rate=44100):
+        self.rate_file = os.path.join(self.tmp, 'producer-rate')
+        self.producer(48000)
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=TONE_HZ, amplitude=0.5,
+                                rate_file=self.rate_file)
+        self.add_speaker(SinkCapabilities=bytes(caps))
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.5)
+        packets_before = int(self.mprop('Statistics')['Packets'])
+        self.producer(new_rate)
+        t0 = time.monotonic()
+        # back on the speaker within about a second or two
+        self.daemon.wait_for(lambda: 'capture media failed' in self.daemon.log_text(), 2,
+                             what='the capture break noticed')
+        self.wait_streaming(timeout=4)
+        self.daemon.wait_for(lambda: int(self.mprop('Statistics')['Packets']) > packets_before + 50, 4,
+                             what='packets after the change')
+        took = time.monotonic() - t0
+        self.assertLess(took, 3.0, 'took %.1f s to follow the producer' % took)
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+        time.sleep(1.5)
+        self.bluez.flush()
+        self.assertIsNone(self.daemon.returncode)
+        return self.analyze(self.recording(), '--tone', str(TONE_HZ))
+
+    def test_producer_rate_change_speaker_both(self):
+        a = self.rate_change(BOTH)
+        tone = a['audio']['tone']
+        self.assertTrue(tone['present'])
+        self.assertEqual(a['rtp']['seq_gaps'], 0)
+        self.assertEqual(a['frame_errors'], 0)
+
+    def test_producer_rate_change_speaker_48k_only(self):
+        a = self.rate_change(ONLY_48K)
+        self.assertEqual(a['config']['rate'], 48000)
+        self.assertTrue(a['audio']['tone']['present'])
+        self.assertIn('converting', self.daemon.log_text())
+
+
+if __name__ == '__main__':
+    unittest.main()
