@@ -129,6 +129,8 @@ struct daemon {
         snd_pcm_t *capture[CAT_COUNT];
         snd_pcm_t *local;
         unsigned engine_rate;
+        unsigned capture_rate;   /* the capture's own rate, the board's choice; 0 unknown */
+        bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */
         sd_event_source *engine_retry;
         unsigned engine_failures;

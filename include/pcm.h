@@ -5,21 +5,35 @@
 #define A2DPSRC_PCM_H
 
 #include <alsa/asoundlib.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct pcm_config {
-        unsigned rate;
+        unsigned rate;            /* wanted (see exact) */
+        bool exact;               /* rate must be met, converting if need be */
         unsigned channels;
-        unsigned period_frames;   /* wanted; the device may round it */
+        unsigned period_frames;   /* wanted at rate; the device may round it */
         unsigned periods;         /* buffer = periods * period */
 };
 
-/* Opens name non-blocking as S16_LE interleaved at exactly cfg->rate and
- * cfg->channels, for capture (started by the audio thread) or playback
- * (started by the first write). On success *period_frames holds the period
- * the device chose. Returns a negative errno/ALSA error and a sentence in
- * err. */
+/* What pcm_open settled on. */
+struct pcm_result {
+        unsigned rate;            /* the rate the client reads/writes at */
+        unsigned native_rate;     /* the device's own rate (no conversion) */
+        bool converting;          /* alsa-lib's rate plugin converts */
+        unsigned period_frames;   /* the period the device chose */
+};
+
+/* The device's own rate, the board's choice: cfg->rate when the device
+ * offers it without conversion, else 48000 or 44100 (the rates every A2DP
+ * SBC sink takes), else the nearest it has. Opens name non-blocking as
+ * S16_LE interleaved with cfg->channels at that rate; with cfg->exact, at
+ * cfg->rate exactly, converting with alsa-lib's rate plugin when the device
+ * does not have it (a converting PCM such as plug or default converts
+ * itself; any other is opened through plug). For capture (started by the
+ * audio thread) or playback (started by the first write). Returns a
+ * negative errno/ALSA error and a sentence in err. */
 int pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t dir,
-             const struct pcm_config *cfg, unsigned *period_frames, char *err, size_t err_len);
+             const struct pcm_config *cfg, struct pcm_result *res, char *err, size_t err_len);
 
 #endif

@@ -137,7 +137,11 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "SelectConfiguration takes one byte array (ay), got '%s'",
                                         dbus_message_get_signature(msg));
-        if (sbc_config_select(caps, (size_t)len, d->opts.rate, config, err, sizeof(err)) < 0) {
+        /* the capture's own rate, the board's choice, when the speaker
+         * takes it: nothing to convert; --rate only when the board leaves
+         * the choice open */
+        if (sbc_config_select(caps, (size_t)len, d->capture_rate ? d->capture_rate : d->opts.rate,
+                              config, err, sizeof(err)) < 0) {
                 log_warn("SelectConfiguration refused: %s", err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
         }

@@ -69,14 +69,16 @@ static void schedule_engine_retry(struct daemon *d)
                 log_notice("retrying the capture in %u s", delay);
 }
 
-/* Opens the captures and the local output at rate with a period of
- * period_frames and starts the audio thread on them. */
-static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames)
+/* Opens the captures and the local output and starts the audio thread on
+ * them. exact: at rate with a period of period_frames, converting what does
+ * not have that rate (a speaker's stream); otherwise at the board's own
+ * rate, rate only a preference, with a period of the same duration. */
+static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames, bool exact)
 {
-        struct stream_params p = { .rate = rate };
-        struct pcm_config cc = { .rate = rate, .channels = 2, .period_frames = period_frames,
-                                 .periods = CAPTURE_PERIODS };
-        unsigned period = 0, got = 0;
+        struct stream_params p = { 0 };
+        struct pcm_config cc = { .rate = rate, .exact = exact, .channels = 2,
+                                 .period_frames = period_frames, .periods = CAPTURE_PERIODS };
+        struct pcm_result res, first = { 0 };
         char err[256];
         int r, opened = 0;
 
@@ -85,22 +87,36 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames)
                 if (!d->opts.capture[c][0])
                         continue;
                 r = pcm_open(&d->capture[c], d->opts.capture[c], SND_PCM_STREAM_CAPTURE, &cc,
-                             c == CAT_MEDIA || !opened ? &period : &got, err, sizeof(err));
+                             &res, err, sizeof(err));
                 if (r < 0) {
                         log_err("%s", err);
                         continue;
                 }
-                opened++;
+                if (res.converting)
+                        log_notice("capture %s: converting %u Hz to %u Hz", d->opts.capture[c],
+                                   res.native_rate, res.rate);
+                if (!opened++) {
+                        /* the first capture (media when present) sets the
+                         * engine's rate; the others follow it */
+                        first = res;
+                        cc.rate = res.rate;
+                        cc.exact = true;
+                        cc.period_frames = res.period_frames;
+                }
                 p.capture[c] = d->capture[c];
         }
         if (!opened) {
+                d->capture_rate = 0;
                 schedule_engine_retry(d);
                 return -ENODEV;
         }
+        d->capture_rate = first.native_rate;
+        d->capture_converting = first.converting;
         if (d->opts.local_output[0] && strcmp(d->opts.local_output, "none") != 0) {
-                struct pcm_config lc = { .rate = rate, .channels = 2, .period_frames = period,
+                struct pcm_config lc = { .rate = first.rate, .exact = true, .channels = 2,
+                                         .period_frames = first.period_frames,
                                          .periods = LOCAL_PERIODS };
-                r = pcm_open(&d->local, d->opts.local_output, SND_PCM_STREAM_PLAYBACK, &lc, &got,
+                r = pcm_open(&d->local, d->opts.local_output, SND_PCM_STREAM_PLAYBACK, &lc, &res,
                              err, sizeof(err));
                 if (r < 0 && !d->local_warned) {
                         log_warn("%s; local playback disabled", err);
@@ -110,7 +126,8 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames)
                 }
         }
         p.local = d->local;
-        p.period_frames = period;
+        p.rate = first.rate;
+        p.period_frames = first.period_frames;
         r = stream_start(d->stream, &p);
         if (r < 0) {
                 log_err("cannot start the audio thread: %s", strerror(-r));
@@ -119,11 +136,12 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames)
                 return r;
         }
         stream_set_routes(d->stream, manager_route_mask(d));
-        d->engine_rate = rate;
-        d->engine_period = period_frames;
+        d->engine_rate = first.rate;
+        d->engine_period = exact ? period_frames : first.period_frames;
         d->engine_failures = 0;
-        log_info("audio engine at %u Hz, period %u frames%s", rate, period,
-                 d->local ? "" : ", no local output");
+        log_info("audio engine at %u Hz, period %u frames%s%s", first.rate, first.period_frames,
+                 d->local ? "" : ", no local output",
+                 first.converting ? ", capture converted" : "");
         return 0;
 }
 
@@ -159,7 +177,7 @@ static int attach(struct daemon *d, struct transport *t)
          * one wake-up per packet */
         if (d->engine_rate != t->params.rate || d->engine_period != packet_frames(t) ||
             !stream_running(d->stream)) {
-                r = start_engine(d, t->params.rate, packet_frames(t));
+                r = start_engine(d, t->params.rate, packet_frames(t), true);
                 if (r < 0)
                         return r;
         }
@@ -200,7 +218,7 @@ static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
         if (t && t->acq == ACQ_HELD && !d->streaming)
                 attach(d, t);
         else if (!stream_running(d->stream))
-                start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000);
+                start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
         return 0;
 }
 
@@ -477,7 +495,7 @@ int output_init(struct daemon *d)
                 return r;
         idle_watch_update(d);
         /* local playback from the start; a speaker re-opens at its rate */
-        start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000);
+        start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
         return 0;
 }
 

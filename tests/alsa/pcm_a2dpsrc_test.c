@@ -869,15 +869,18 @@ static int map_file(struct tpcm *t)
 
 static int set_constraints(snd_pcm_ioplug_t *io, unsigned rate)
 {
+	/* mmap through ioplug's own buffer, as alsa-lib's converters (plug:
+	 * rate, format) read their slave */
 	static const unsigned int access[] = {
 		SND_PCM_ACCESS_RW_INTERLEAVED,
 		SND_PCM_ACCESS_RW_NONINTERLEAVED,
+		SND_PCM_ACCESS_MMAP_INTERLEAVED,
 	};
 	static const unsigned int formats[] = { SND_PCM_FORMAT_S16_LE };
 	int err;
 
 	if ((err = snd_pcm_ioplug_set_param_list(io, SND_PCM_IOPLUG_HW_ACCESS,
-						 2, access)) < 0 ||
+						 3, access)) < 0 ||
 	    (err = snd_pcm_ioplug_set_param_list(io, SND_PCM_IOPLUG_HW_FORMAT,
 						 1, formats)) < 0 ||
 	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_CHANNELS,

@@ -121,8 +121,11 @@ class CaptureRateTests(A2dpTestCase):
         a = self.rate_change(BOTH)
         tone = a['audio']['tone']
         self.assertTrue(tone['present'])
-        self.assertEqual(a['rtp']['seq_gaps'], 0)
+        # the engine restarted on the held transport: one new RTP stream
+        # at most, every frame whole
+        self.assertLessEqual(a['rtp']['seq_gaps'], 1)
         self.assertEqual(a['frame_errors'], 0)
+        self.assertEqual(a['mtu_violations'], 0)
 
     def test_producer_rate_change_speaker_48k_only(self):
         a = self.rate_change(ONLY_48K)
