@@ -21,6 +21,9 @@
 #define A2DPSRC_BUS_NAME "org.a2dpsrc"
 #define A2DPSRC_APP_ROOT "/org/a2dpsrc/bluez"
 #define PATH_LEN 192
+/* Manager1.StreamBlocked reasons */
+#define BLOCKED_CAPTURE_UNAVAILABLE "capture-unavailable"
+#define BLOCKED_CAPTURE_NO_DATA "capture-no-data"
 
 enum registration { REG_NONE, REG_PENDING, REG_DONE };
 
@@ -130,6 +133,11 @@ struct daemon {
         snd_pcm_t *local;
         unsigned engine_rate;
         unsigned capture_rate;   /* the capture's own rate, the board's choice; 0 unknown */
+        /* why nothing streams to a connected speaker: "" none, else
+         * "<reason>: <sentence>" (Manager1.StreamBlocked) */
+        char stream_blocked[320];
+        sd_event_source *capture_watch;  /* does the capture deliver? */
+        uint64_t watch_frames, watch_moved_at;
         bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */
         sd_event_source *engine_retry;

@@ -50,6 +50,7 @@ static const char introspect_xml[] =
         "  <property name='Discovering' type='b' access='read'/>\n"
         "  <property name='PlaybackStatus' type='s' access='readwrite'/>\n"
         "  <property name='NowPlaying' type='a{sv}' access='read'/>\n"
+        "  <property name='StreamBlocked' type='s' access='read'/>\n"
         "  <property name='Statistics' type='a{sv}' access='read'>\n"
         "   <annotation name='org.freedesktop.DBus.Property.EmitsChangedSignal' value='false'/>\n"
         "  </property>\n"
@@ -206,6 +207,12 @@ static bool get_codec(struct daemon *d, DBusMessageIter *v)
         const char *s = buf;
 
         current_codec(d, buf, sizeof(buf));
+        return get_basic(v, DBUS_TYPE_STRING, &s);
+}
+
+static bool get_stream_blocked(struct daemon *d, DBusMessageIter *v)
+{
+        const char *s = d->stream_blocked;
         return get_basic(v, DBUS_TYPE_STRING, &s);
 }
 
@@ -443,6 +450,7 @@ static const struct property {
         { "IdleSuspend", "u", get_idle_suspend, set_idle_suspend, true },
         { "Codec", "s", get_codec, NULL, true },
         { "Latency", "u", get_latency, NULL, true },
+        { "StreamBlocked", "s", get_stream_blocked, NULL, true },
         { "Discovering", "b", get_discovering, NULL, true },
         { "PlaybackStatus", "s", get_playback_status, set_playback_status, true },
         { "NowPlaying", "a{sv}", get_now_playing, NULL, true },

@@ -69,6 +69,38 @@ static void schedule_engine_retry(struct daemon *d)
                 log_notice("retrying the capture in %u s", delay);
 }
 
+static void detach(struct daemon *d);
+static void maybe_acquire(struct daemon *d, struct transport *t);
+static bool blocked_for(const struct daemon *d, const char *reason);
+
+/* Never a speaker connected and silent: while the capture cannot be opened
+ * or delivers nothing, the speaker is given back (as idle suspend does)
+ * and taken again when audio comes. Why is in Manager1.StreamBlocked,
+ * "<reason>: <sentence>" (docs/dbus-api.md). */
+static void block_stream(struct daemon *d, const char *reason, const char *detail)
+{
+        bool was = d->stream_blocked[0] != '\0';
+
+        snprintf(d->stream_blocked, sizeof(d->stream_blocked), "%s: %s", reason, detail);
+        if (!was)
+                log_warn("%s; the speaker is given back until the capture delivers", detail);
+        detach(d);
+        for (struct transport *t = d->transports; t; t = t->next)
+                transport_release(d, t, false);
+        output_update_status(d);
+}
+
+static void unblock_stream(struct daemon *d)
+{
+        if (!d->stream_blocked[0])
+                return;
+        d->stream_blocked[0] = '\0';
+        log_info("the capture delivers again: taking the speaker back");
+        for (struct transport *t = d->transports; t; t = t->next)
+                maybe_acquire(d, t);
+        output_update_status(d);
+}
+
 /* Opens the captures and the local output and starts the audio thread on
  * them. exact: at rate with a period of period_frames, converting what does
  * not have that rate (a speaker's stream); otherwise at the board's own
@@ -108,6 +140,7 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         if (!opened) {
                 d->capture_rate = 0;
                 schedule_engine_retry(d);
+                block_stream(d, BLOCKED_CAPTURE_UNAVAILABLE, err);
                 return -ENODEV;
         }
         d->capture_rate = first.native_rate;
@@ -139,9 +172,13 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         d->engine_rate = first.rate;
         d->engine_period = exact ? period_frames : first.period_frames;
         d->engine_failures = 0;
+        d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
+        sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
         log_info("audio engine at %u Hz, period %u frames%s%s", first.rate, first.period_frames,
                  d->local ? "" : ", no local output",
                  first.converting ? ", capture converted" : "");
+        if (blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE))
+                unblock_stream(d);
         return 0;
 }
 
@@ -191,6 +228,8 @@ static int attach(struct daemon *d, struct transport *t)
         }
         d->streaming = t;
         discovery_streaming_started(d);
+        d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
+        sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
         d->bitpool_logged = (int)t->params.max_bitpool;
         sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
@@ -222,14 +261,56 @@ static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
         return 0;
 }
 
+/* A capture that delivers nothing (a stalled device, a producer that
+ * stopped its clock) while streaming: after CAPTURE_DRY_US the speaker is
+ * given back, and taken again when frames come. Checked only while
+ * streaming or waiting for such frames. */
+#define CAPTURE_WATCH_US 500000ull
+#define CAPTURE_DRY_US 1500000ull
+
+static bool blocked_for(const struct daemon *d, const char *reason)
+{
+        size_t n = strlen(reason);
+
+        return strncmp(d->stream_blocked, reason, n) == 0 && d->stream_blocked[n] == ':';
+}
+
+static void capture_watch_update(struct daemon *d)
+{
+        bool needed = d->streaming || blocked_for(d, BLOCKED_CAPTURE_NO_DATA);
+
+        if (d->capture_watch && sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON
+                                                                                      : SD_EVENT_OFF) < 0)
+                log_err("cannot %s the capture watch", needed ? "start" : "stop");
+}
+
+static int on_capture_watch(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+        uint64_t frames = atomic_load(&stream_stats(d->stream)->capture_frames);
+
+        if (frames != d->watch_frames) {
+                d->watch_frames = frames;
+                d->watch_moved_at = usec;
+                if (blocked_for(d, BLOCKED_CAPTURE_NO_DATA))
+                        unblock_stream(d);
+        } else if (d->streaming && usec - d->watch_moved_at >= CAPTURE_DRY_US) {
+                char detail[160];
+                snprintf(detail, sizeof(detail), "the capture has delivered nothing for %.1f s",
+                         (double)(usec - d->watch_moved_at) / 1e6);
+                block_stream(d, BLOCKED_CAPTURE_NO_DATA, detail);
+        }
+        sd_event_source_set_time(s, usec + CAPTURE_WATCH_US);
+        capture_watch_update(d);
+        return 0;
+}
+
 /* Idle suspend: released after IdleSuspend seconds of silence, taken back
  * when sound comes. Polled four times a second, quick enough to come back,
  * and only while it can change something: streaming with an IdleSuspend,
  * or suspended and waiting for sound (a board that never suspends never
  * wakes for it). */
 #define IDLE_POLL_US 250000ull
-
-static void maybe_acquire(struct daemon *d, struct transport *t);
 
 static void idle_watch_update(struct daemon *d)
 {
@@ -275,7 +356,7 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
         struct transport *held = held_transport(d);
 
         if (!d->want_bluetooth || d->shutting_down || (held && held != t) ||
-            !speaker_transport_is_output(d, t) || d->idle_suspended)
+            !speaker_transport_is_output(d, t) || d->idle_suspended || d->stream_blocked[0])
                 return;
         if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
@@ -397,7 +478,7 @@ void output_transport_removing(struct daemon *d, struct transport *t)
 void output_acquired(struct daemon *d, struct transport *t)
 {
         t->acquire_failures = 0;
-        if (!d->want_bluetooth || d->shutting_down) {
+        if (!d->want_bluetooth || d->shutting_down || d->stream_blocked[0]) {
                 transport_release(d, t, false);
                 return;
         }
@@ -493,6 +574,11 @@ int output_init(struct daemon *d)
                                        50000, on_idle_timer, d);
         if (r < 0)
                 return r;
+        r = sd_event_add_time_relative(d->event, &d->capture_watch, CLOCK_MONOTONIC,
+                                       CAPTURE_WATCH_US, 50000, on_capture_watch, d);
+        if (r < 0)
+                return r;
+        capture_watch_update(d);
         idle_watch_update(d);
         /* local playback from the start; a speaker re-opens at its rate */
         start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
@@ -507,6 +593,8 @@ void output_shutdown(struct daemon *d)
         d->engine_retry = NULL;
         sd_event_source_disable_unref(d->idle_timer);
         d->idle_timer = NULL;
+        sd_event_source_disable_unref(d->capture_watch);
+        d->capture_watch = NULL;
         for (struct transport *t = d->transports; t; t = t->next)
                 transport_release(d, t, true);
         sd_event_source_disable_unref(d->stream_events);
@@ -523,6 +611,7 @@ void output_update_status(struct daemon *d)
 
         /* every change of streaming or suspension ends here */
         idle_watch_update(d);
+        capture_watch_update(d);
 
         for (struct adapter *a = d->adapters; a; a = a->next) {
                 if (a->reg == REG_DONE && !reg)
@@ -535,6 +624,9 @@ void output_update_status(struct daemon *d)
                 sbc_params_describe(&d->streaming->params, d->streaming->params.max_bitpool, desc,
                                     sizeof(desc));
                 snprintf(status, sizeof(status), "Streaming to %s (%s)", d->streaming->device, desc);
+        } else if (d->transports && d->stream_blocked[0]) {
+                snprintf(status, sizeof(status), "Speaker connected, not streaming: %s",
+                         d->stream_blocked);
         } else if (d->transports) {
                 snprintf(status, sizeof(status), "Speaker connected, not streaming");
         } else if (!d->bluez_owner[0]) {

@@ -136,3 +136,49 @@ class CaptureRateTests(A2dpTestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class SilentSpeakerTests(A2dpTestCase):
+    """A speaker is never left connected and silent."""
+
+    def transport_state(self):
+        t = self.bluez.transport_for(SPEAKER_PATH)
+        if t is None:
+            return None
+        return str(self.bluez.transports()[t].get('State'))
+
+    def test_capture_unavailable_gives_the_speaker_back(self):
+        self.add_speaker()
+        self.start_daemon(capture='later')
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        time.sleep(2.0)
+        # configured, but not started: the speaker is free, not held silent
+        self.assertEqual(self.transport_state(), 'idle')
+        self.assertEqual(str(self.mprop('State')), 'connected')
+        self.assertTrue(str(self.mprop('StreamBlocked')).startswith('capture-unavailable: '))
+        self.assertIn("'later'", str(self.mprop('StreamBlocked')))
+        # the capture appears: taken back and streamed
+        self.add_tone(name='later')
+        time.sleep(1.1)           # alsa-lib notices a changed file by its mtime in seconds
+        self.alsa_conf()
+        self.wait_streaming(timeout=10)
+        self.daemon.wait_for(lambda: str(self.mprop('StreamBlocked')) == '', 3, what='unblocked')
+        self.daemon.wait_for(lambda: int(self.mprop('Statistics')['Packets']) > 20, 5, what='packets')
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+
+    def test_capture_delivering_nothing_gives_the_speaker_back(self):
+        # the device delivers nothing for 4 s from 1.5 s on (then an xrun
+        # and audio again), as a board whose producer stopped its clock
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=TONE_HZ, amplitude=0.5,
+                                xrun_at_ms=2500, stall_ms=4000)
+        self.add_speaker()
+        self.start_daemon()
+        self.connect_speaker()
+        # 2.5 s + 1.5 s without a frame: given back by 4.5 s
+        self.daemon.wait_for(lambda: self.transport_state() == 'idle', 5, what='speaker given back')
+        self.assertNotEqual(str(self.mprop('State')), 'streaming')
+        self.assertTrue(str(self.mprop('StreamBlocked')).startswith('capture-no-data: '))
+        # audio again: taken back
+        self.wait_streaming(timeout=8)
+        self.daemon.wait_for(lambda: str(self.mprop('StreamBlocked')) == '', 3, what='unblocked')
+        self.assertEqual(str(self.mprop('State')), 'streaming')
