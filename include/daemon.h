@@ -137,6 +137,10 @@ struct daemon {
          * "<reason>: <sentence>" (Manager1.StreamBlocked) */
         char stream_blocked[320];
         sd_event_source *capture_watch;  /* does the capture deliver? */
+        unsigned capture_period;         /* frames, as the captures run */
+        sd_event_source *capture_retry[CAT_COUNT];  /* reopening a failed secondary */
+        unsigned capture_retries[CAT_COUNT];
+        uint64_t capture_failures;       /* captures that failed beyond recovery */
         uint64_t watch_frames, watch_moved_at;
         bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */

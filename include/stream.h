@@ -98,6 +98,12 @@ int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt);
 int stream_detach_bt(struct stream *s);
 bool stream_bt_attached(struct stream *s);
 
+/* Hands a secondary (non-master) category a new capture, configured at
+ * the engine's rate and period, not started; the one it had is the
+ * caller's again when this returns. The master capture is changed only by
+ * a restart. */
+int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm);
+
 /* Which categories go to Bluetooth while it is attached and healthy: bit
  * (1 << category). The rest, and everything otherwise, plays locally. */
 void stream_set_routes(struct stream *s, unsigned bt_mask);

@@ -263,6 +263,7 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
                dbus_dict_append_basic(&dict, "Stalls", DBUS_TYPE_UINT64, &stalls) &&
                dbus_dict_append_basic(&dict, "Reconnects", DBUS_TYPE_UINT64, &d->reconnects) &&
                dbus_dict_append_basic(&dict, "LinkErrors", DBUS_TYPE_UINT64, &d->link_errors) &&
+               dbus_dict_append_basic(&dict, "CaptureFailures", DBUS_TYPE_UINT64, &d->capture_failures) &&
                dbus_dict_append_basic(&dict, "Wakeups", DBUS_TYPE_UINT64, &wakeups) &&
                dbus_dict_append_basic(&dict, "CapturedFrames", DBUS_TYPE_UINT64, &capture) &&
                dbus_dict_append_basic(&dict, "BluetoothFrames", DBUS_TYPE_UINT64, &bt) &&

@@ -29,12 +29,14 @@
  * locally until it takes packets again. */
 #define STALL_NS 300000000ull
 
-enum command_type { CMD_START, CMD_STOP, CMD_ATTACH_BT, CMD_DETACH_BT, CMD_QUIT };
+enum command_type { CMD_START, CMD_STOP, CMD_ATTACH_BT, CMD_DETACH_BT, CMD_SET_CAPTURE, CMD_QUIT };
 
 struct command {
         enum command_type type;
         struct stream_params params;
         struct stream_bt_params bt;
+        int category;            /* CMD_SET_CAPTURE */
+        snd_pcm_t *capture;
 };
 
 struct stream {
@@ -436,6 +438,25 @@ static void attach_bt(struct stream *s, const struct stream_bt_params *bt)
         s->sender.last_send_ns = now_ns();
 }
 
+/* A secondary capture replaced (reopened after it failed); the master
+ * paces the engine and is only changed by a restart. */
+static void set_capture(struct stream *s, int cat, snd_pcm_t *pcm)
+{
+        int r;
+
+        if (!s->active || cat == s->master || cat < 0 || cat >= CAT_COUNT)
+                return;
+        if (s->p.capture[cat])
+                snd_pcm_drop(s->p.capture[cat]);
+        s->p.capture[cat] = pcm;
+        s->cap_failed[cat] = false;
+        if (!pcm)
+                return;
+        r = snd_pcm_start(pcm);
+        if (r < 0 && r != -EBADFD)
+                capture_failed(s, cat, r);
+}
+
 /* Returns false when the thread must exit. */
 static bool handle_commands(struct stream *s)
 {
@@ -459,6 +480,9 @@ static bool handle_commands(struct stream *s)
                         break;
                 case CMD_DETACH_BT:
                         s->bt = false;
+                        break;
+                case CMD_SET_CAPTURE:
+                        set_capture(s, c.category, c.capture);
                         break;
                 case CMD_QUIT:
                         stop_engine(s);
@@ -721,6 +745,15 @@ int stream_detach_bt(struct stream *s)
         r = send_command(s, &c);
         atomic_store(&s->bt_attached, false);
         return r;
+}
+
+int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm)
+{
+        struct command c = { .type = CMD_SET_CAPTURE, .category = category, .capture = pcm };
+
+        if (!atomic_load(&s->running))
+                return -EINVAL;
+        return send_command(s, &c);
 }
 
 int stream_thread_id(struct stream *s)

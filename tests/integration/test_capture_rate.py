@@ -182,3 +182,39 @@ class SilentSpeakerTests(A2dpTestCase):
         self.wait_streaming(timeout=8)
         self.daemon.wait_for(lambda: str(self.mprop('StreamBlocked')) == '', 3, what='unblocked')
         self.assertEqual(str(self.mprop('State')), 'streaming')
+
+
+class SecondaryCaptureTests(A2dpTestCase):
+    """A failing alerts or voice capture loses that category only."""
+
+    def test_failing_alerts_capture_never_stops_bluetooth(self):
+        rate_file = os.path.join(self.tmp, 'alerts-rate')
+        with open(rate_file, 'w') as f:
+            f.write('48000\n')
+        self.add_tone(channel_offset_hz=1)
+        self.pcms['alert'] = pcm('alert', source='sine', frequency=1499, amplitude=0.3,
+                                 rate_file=rate_file)
+        self.add_speaker()
+        self.start_daemon(args=['--capture', 'alerts=alert'])
+        self.connect_speaker()
+        time.sleep(1.0)
+        # the alerts producer restarts at another rate: that capture breaks
+        with open(rate_file, 'w') as f:
+            f.write('44100\n')
+        self.daemon.wait_for(lambda: 'capture alerts failed' in self.daemon.log_text(), 3,
+                             what='the alerts capture failure noticed')
+        # retried and reopened, meanwhile media streams on
+        self.daemon.wait_for(lambda: 'capture alerts reopened' in self.daemon.log_text(), 5,
+                             what='the alerts capture reopened')
+        time.sleep(1.0)
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+        self.assertGreaterEqual(int(self.mprop('Statistics')['CaptureFailures']), 1)
+        self.assertEqual(self.daemon.log_text().count('capture alerts failed'), 1)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1')
+        # one RTP stream, no hole: the Bluetooth stream never stopped
+        self.assertEqual(a['rtp']['ssrc_changes'], 0)
+        self.assertEqual(a['rtp']['seq_gaps'], 0, a['rtp'])
+        self.assertEqual(a['rtp']['ts_errors'], 0, a['rtp'])
+        self.assertEqual(a['audio']['tone']['gaps'], 0, a['audio']['tone'])
+        self.assertEqual(len(self.bluez.recordings()), 1, 'the transport was taken again')
