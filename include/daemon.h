@@ -243,6 +243,10 @@ void output_volume_changed(struct daemon *d);
 void output_idle_suspend_changed(struct daemon *d);
 uint32_t output_latency_us(struct daemon *d);
 
+/* capture-retry.c: reopening a failed secondary capture while the engine runs */
+void capture_retry_schedule(struct daemon *d, int category);
+void capture_retry_cancel(struct daemon *d);
+
 /* manager.c: org.a2dpsrc.Manager1 */
 int manager_init(struct daemon *d);
 void manager_shutdown(struct daemon *d);

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Capture buffers hold this many periods. */
+#define CAPTURE_PERIODS 4
+
 struct pcm_config {
         unsigned rate;            /* wanted (see exact) */
         bool exact;               /* rate must be met, converting if need be */

@@ -15,7 +15,6 @@
 #include "rtp.h"
 #include "stream.h"
 
-#define CAPTURE_PERIODS 4
 #define LOCAL_PERIODS 4
 #define RETRY_MAX_S 30
 /* Period used while no transport dictates one: 20 ms. */
@@ -33,11 +32,7 @@ static struct transport *held_transport(struct daemon *d)
 
 static void close_devices(struct daemon *d)
 {
-        for (int c = 0; c < CAT_COUNT; c++) {
-                sd_event_source_disable_unref(d->capture_retry[c]);
-                d->capture_retry[c] = NULL;
-                d->capture_retries[c] = 0;
-        }
+        capture_retry_cancel(d);
         for (int c = 0; c < CAT_COUNT; c++) {
                 if (d->capture[c])
                         snd_pcm_close(d->capture[c]);
@@ -514,67 +509,6 @@ void output_acquire_failed(struct daemon *d, struct transport *t, const char *er
         output_update_status(d);
 }
 
-/* A secondary capture (alerts, voice) that fails loses its category only:
- * the audio thread plays it as silence, and it is reopened with backoff
- * (1 s doubling to 32 s) and handed to the running engine. Bluetooth and
- * the other categories go on. The master capture paces the engine: its
- * failure restarts the engine instead. */
-static int on_capture_retry(sd_event_source *src, uint64_t usec, void *ud);
-
-static void schedule_capture_retry(struct daemon *d, int c)
-{
-        unsigned n = d->capture_retries[c] < 5 ? d->capture_retries[c] : 5;
-
-        if (d->capture_retry[c])
-                return;
-        d->capture_retries[c]++;
-        if (sd_event_add_time_relative(d->event, &d->capture_retry[c], CLOCK_MONOTONIC,
-                                       (uint64_t)(1u << n) * 1000000, 10000, on_capture_retry, d) < 0)
-                log_err("cannot schedule reopening the %s capture", audio_category_name(c));
-}
-
-static int on_capture_retry(sd_event_source *src, uint64_t usec, void *ud)
-{
-        struct daemon *d = ud;
-        struct pcm_config cc = { .rate = d->engine_rate, .exact = true, .channels = 2,
-                                 .period_frames = d->capture_period, .periods = CAPTURE_PERIODS };
-        struct pcm_result res;
-        snd_pcm_t *pcm = NULL;
-        char err[256];
-        int c = 0, r;
-
-        while (c < CAT_COUNT && d->capture_retry[c] != src)
-                c++;
-        if (c == CAT_COUNT)
-                return 0;
-        sd_event_source_disable_unref(src);
-        d->capture_retry[c] = NULL;
-        if (!stream_running(d->stream))
-                return 0;       /* the engine's restart reopens every capture */
-        if (pcm_open(&pcm, d->opts.capture[c], SND_PCM_STREAM_CAPTURE, &cc, &res, err,
-                     sizeof(err)) < 0) {
-                log_debug("%s", err);   /* logged once, when it failed */
-                schedule_capture_retry(d, c);
-                return 0;
-        }
-        r = stream_set_capture(d->stream, c, pcm);
-        if (r < 0) {
-                /* not taken: ours to close; unanswered: the thread's */
-                if (r == -EINVAL || r == -EBUSY)
-                        snd_pcm_close(pcm);
-                log_err("cannot hand the reopened %s capture to the audio thread: %s",
-                        audio_category_name(c), strerror(-r));
-                schedule_capture_retry(d, c);
-                return 0;
-        }
-        if (d->capture[c])
-                snd_pcm_close(d->capture[c]);
-        d->capture[c] = pcm;
-        d->capture_retries[c] = 0;
-        log_notice("capture %s reopened", audio_category_name(c));
-        return 0;
-}
-
 static int master_category(const struct daemon *d)
 {
         for (int c = 0; c < CAT_COUNT; c++)
@@ -590,7 +524,7 @@ static void capture_failed(struct daemon *d, int c, int err)
         if (c != master_category(d) && c >= 0 && c < CAT_COUNT) {
                 log_notice("the %s category is silent until its capture reopens; the rest plays on",
                            audio_category_name(c));
-                schedule_capture_retry(d, c);
+                capture_retry_schedule(d, c);
                 return;
         }
         /* reopen everything after a pause; the transport stays held */
