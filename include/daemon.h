@@ -141,6 +141,12 @@ struct daemon {
         sd_event_source *capture_retry[CAT_COUNT];  /* reopening a failed secondary */
         unsigned capture_retries[CAT_COUNT];
         uint64_t capture_failures;       /* captures that failed beyond recovery */
+        /* reconfiguring the speaker's stream at the capture's rate */
+        DBusPendingCall *reconfig_call;
+        char reconfig_sep[PATH_LEN];
+        char reconfig_endpoint[PATH_LEN + 32];
+        unsigned reconfig_rate;
+        uint64_t reconfig_at;            /* CLOCK_MONOTONIC us of the last request */
         uint64_t watch_frames, watch_moved_at;
         bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */
@@ -201,6 +207,8 @@ int endpoint_export(struct daemon *d);
 void endpoint_register(struct daemon *d, struct adapter *a);
 void endpoint_adapter_gone(struct daemon *d, struct adapter *a);
 void endpoint_unregister_all(struct daemon *d);
+/* Our endpoint's object path on adapter a. */
+void endpoint_path(const struct adapter *a, char *buf, size_t len);
 
 /* transport.c: org.bluez.MediaTransport1 */
 struct transport *transport_by_path(struct daemon *d, const char *path);
@@ -242,6 +250,10 @@ void output_routes_changed(struct daemon *d);
 void output_volume_changed(struct daemon *d);
 void output_idle_suspend_changed(struct daemon *d);
 uint32_t output_latency_us(struct daemon *d);
+
+/* remote-sep.c: reconfiguring the speaker's stream at another rate */
+int remote_sep_reconfigure(struct daemon *d, const struct transport *t, unsigned rate);
+void remote_sep_cancel(struct daemon *d);
 
 /* capture-retry.c: reopening a failed secondary capture while the engine runs */
 void capture_retry_schedule(struct daemon *d, int category);

@@ -57,6 +57,11 @@ static void root_path(const struct adapter *a, char *buf, size_t len)
         snprintf(buf, len, A2DPSRC_APP_ROOT "/%s", a->name);
 }
 
+void endpoint_path(const struct adapter *a, char *buf, size_t len)
+{
+        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s/" ENDPOINT_LEAF, a->name);
+}
+
 /* "/org/a2dpsrc/bluez/hciN/a2dp_source_sbc" -> adapter hciN, or NULL */
 static struct adapter *adapter_for_path(struct daemon *d, const char *path, bool *is_endpoint)
 {

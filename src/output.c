@@ -53,20 +53,23 @@ static void stop_engine(struct daemon *d)
         close_devices(d);
 }
 
+/* The first retry comes quickly (a producer that restarted at another rate
+ * is followed within about a second), then 1 s doubling to RETRY_MAX_S. */
 static void schedule_engine_retry(struct daemon *d)
 {
-        unsigned delay = 1u << (d->engine_failures < 5 ? d->engine_failures : 5);
+        unsigned n = d->engine_failures, ms;
 
         if (d->engine_retry || d->shutting_down)
                 return;
-        if (delay > RETRY_MAX_S)
-                delay = RETRY_MAX_S;
+        ms = n == 0 ? 250 : 1000u << (n - 1 < 5 ? n - 1 : 5);
+        if (ms > RETRY_MAX_S * 1000)
+                ms = RETRY_MAX_S * 1000;
         d->engine_failures++;
         if (sd_event_add_time_relative(d->event, &d->engine_retry, CLOCK_MONOTONIC,
-                                       (uint64_t)delay * 1000000, 10000, on_engine_retry, d) < 0)
+                                       (uint64_t)ms * 1000, 10000, on_engine_retry, d) < 0)
                 log_err("cannot schedule a capture retry");
         else
-                log_notice("retrying the capture in %u s", delay);
+                log_notice("retrying the capture in %.2g s", ms / 1000.0);
 }
 
 static void detach(struct daemon *d);
@@ -205,6 +208,29 @@ static void tune_socket(int fd, unsigned write_mtu)
                 log_warn("SO_PRIORITY on the transport: %s", strerror(errno));
 }
 
+/* The capture's own rate differs from the stream's (the producer changed
+ * it, or the speaker chose): converted meanwhile, and the speaker is asked
+ * to take the capture's rate when it can. Not more often than every
+ * RECONFIG_MIN_US: rapid repeats have been seen to drop the profile. */
+#define RECONFIG_MIN_US 5000000ull
+
+static void maybe_reconfigure(struct daemon *d, struct transport *t)
+{
+        uint64_t now = 0;
+        int r;
+
+        if (!d->capture_converting || !d->capture_rate || d->capture_rate == t->params.rate)
+                return;
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        if (d->reconfig_at && now - d->reconfig_at < RECONFIG_MIN_US)
+                return;
+        d->reconfig_at = now;
+        r = remote_sep_reconfigure(d, t, d->capture_rate);
+        if (r < 0 && r != -EBUSY)
+                log_info("%s cannot be reconfigured (%s): the capture stays converted", t->path,
+                         strerror(-r));
+}
+
 static int attach(struct daemon *d, struct transport *t)
 {
         struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .sbc = t->params };
@@ -219,6 +245,7 @@ static int attach(struct daemon *d, struct transport *t)
                 if (r < 0)
                         return r;
         }
+        maybe_reconfigure(d, t);
         tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, sizeof(bt.config));
         output_volume_changed(d);
@@ -288,20 +315,23 @@ static void capture_watch_update(struct daemon *d)
 static int on_capture_watch(sd_event_source *s, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;
-        uint64_t frames = atomic_load(&stream_stats(d->stream)->capture_frames);
+        uint64_t frames = atomic_load(&stream_stats(d->stream)->capture_frames), now = usec;
 
+        /* usec is when the timer was due; the loop's now may be later */
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         if (frames != d->watch_frames) {
                 d->watch_frames = frames;
-                d->watch_moved_at = usec;
+                d->watch_moved_at = now;
                 if (blocked_for(d, BLOCKED_CAPTURE_NO_DATA))
                         unblock_stream(d);
-        } else if (d->streaming && usec - d->watch_moved_at >= CAPTURE_DRY_US) {
+        } else if (d->streaming && now > d->watch_moved_at &&
+                   now - d->watch_moved_at >= CAPTURE_DRY_US) {
                 char detail[160];
                 snprintf(detail, sizeof(detail), "the capture has delivered nothing for %.1f s",
-                         (double)(usec - d->watch_moved_at) / 1e6);
+                         (double)(now - d->watch_moved_at) / 1e6);
                 block_stream(d, BLOCKED_CAPTURE_NO_DATA, detail);
         }
-        sd_event_source_set_time(s, usec + CAPTURE_WATCH_US);
+        sd_event_source_set_time(s, now + CAPTURE_WATCH_US);
         capture_watch_update(d);
         return 0;
 }
@@ -543,6 +573,14 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 switch (ev.type) {
                 case STREAM_EV_LINK_ERROR:
                         /* the audio thread already plays locally */
+                        if (t && d->reconfig_call &&
+                            strncmp(t->path, d->reconfig_sep, strlen(d->reconfig_sep)) == 0) {
+                                /* BlueZ closes the stream we asked to reconfigure */
+                                log_info("%s closed for reconfiguration", t->path);
+                                detach(d);
+                                transport_release(d, t, false);
+                                break;
+                        }
                         d->link_errors++;
                         log_warn("link to the speaker lost (%s); playing locally", strerror(ev.value));
                         if (t) {
@@ -607,6 +645,7 @@ int output_init(struct daemon *d)
 
 void output_shutdown(struct daemon *d)
 {
+        remote_sep_cancel(d);
         detach(d);
         stop_engine(d);
         sd_event_source_disable_unref(d->engine_retry);
