@@ -328,6 +328,20 @@ static uint64_t capture_time_of_last(struct stream *s, snd_pcm_t *pcm)
         return t;
 }
 
+/* The master capture gave too little to read: a capture its driver
+ * stopped for good (snd-aloop when the producer restarts at another rate:
+ * DRAINING, then SETUP) polls as an error for ever, so waiting for more
+ * would spin. */
+static void check_stopped(struct stream *s, snd_pcm_t *pcm)
+{
+        snd_pcm_state_t st = snd_pcm_state(pcm);
+
+        if (st == SND_PCM_STATE_SETUP || st == SND_PCM_STATE_OPEN || st == SND_PCM_STATE_DRAINING)
+                capture_failed(s, s->master, -EBADFD);
+        else if (st == SND_PCM_STATE_DISCONNECTED)
+                capture_failed(s, s->master, -ENODEV);
+}
+
 /* force: read on even with a full queue (the socket stayed full past the
  * bound: the oldest queued audio makes room) */
 static void pump_master(struct stream *s, bool force)
@@ -346,8 +360,10 @@ static void pump_master(struct stream *s, bool force)
                                 capture_failed(s, s->master, r);
                         return;
                 }
-                if (avail == 0)
+                if (avail == 0) {
+                        check_stopped(s, pcm);
                         return;
+                }
                 if (avail > CHUNK_FRAMES)
                         avail = CHUNK_FRAMES;
                 if (s->bt && !s->bt_stalled) {
@@ -361,8 +377,10 @@ static void pump_master(struct stream *s, bool force)
                          * completes it (poll wakes at a period; a packet
                          * larger than one, after a bitpool step down, is
                          * read in parts instead of spinning) */
-                        if ((size_t)avail < need && need <= s->p.period_frames)
+                        if ((size_t)avail < need && need <= s->p.period_frames) {
+                                check_stopped(s, pcm);
                                 return;
+                        }
                         if ((size_t)avail > need)
                                 avail = (snd_pcm_sframes_t)need;
                 }

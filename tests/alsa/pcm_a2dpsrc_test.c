@@ -243,6 +243,8 @@ static void sync_appl(struct tpcm *t)
  * and whether an overrun or an injected xrun has happened.  Returns the
  * frames available in this start (hardware position).
  */
+static void timer_set(struct tpcm *t, uint64_t when_ns);
+
 static uint64_t update(struct tpcm *t, uint64_t now)
 {
 	if (!t->running)
@@ -254,10 +256,16 @@ static uint64_t update(struct tpcm *t, uint64_t now)
 		unsigned r = producer_rate(t);
 
 		/* snd-aloop stops a capture whose producer restarted at
-		 * another rate; it cannot start again at the old one */
+		 * another rate (DRAINING, SETUP once read empty: reads give
+		 * -EBADFD, poll an error); it cannot start again at the old
+		 * rate */
 		if (r && r != t->io.rate) {
 			t->format_broken = true;
-			t->xrun = true;
+			t->running = false;
+			/* pollers wake, and the fd stays readable: POLLERR
+			 * for as long as the state lasts, as the kernel's */
+			timer_set(t, now);
+			snd_pcm_ioplug_set_state(&t->io, SND_PCM_STATE_SETUP);
 			return t->read;
 		}
 	}
@@ -347,7 +355,8 @@ static void timer_disarm(struct tpcm *t)
 static void timer_arm_at(struct tpcm *t, uint64_t pos)
 {
 	if (!t->running) {
-		timer_disarm(t);
+		if (!t->format_broken)	/* that one stays readable */
+			timer_disarm(t);
 		return;
 	}
 	if (t->xrun || !t->paced) {
@@ -665,6 +674,10 @@ static int tp_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd,
 		return -EINVAL;
 	if (pfd[0].revents & (POLLERR | POLLNVAL)) {
 		*revents = POLLERR;
+		return 0;
+	}
+	if (t->format_broken) {
+		*revents = POLLIN | POLLERR;
 		return 0;
 	}
 	/* consume the expiry; readiness is recomputed from the model */
