@@ -62,6 +62,9 @@ pcm.stall { type a2dpsrc_test frequency 1000 amplitude 0.5 xrun_at_ms 300 stall_
 pcm.every { type a2dpsrc_test frequency 1000 amplitude 0.5 xrun_every_ms 300 start_file "$TMP/starts" }
 pcm.fastx { type a2dpsrc_test frequency 1000 amplitude 0.5 paced false xrun_at_ms 300 xrun_every_ms 250 stall_ms 100 start_file "$TMP/starts" }
 pcm.badkey { type a2dpsrc_test frequency 1000 nonsense 1 }
+pcm.fixed44 { type a2dpsrc_test frequency 1000 amplitude 0.5 rate 44100 paced false }
+pcm.conv44 { type plug slave.pcm "fixed44" }
+pcm.producer { type a2dpsrc_test frequency 1000 amplitude 0.5 rate_file "$TMP/producer" }
 EOF
 
 # -- arecord: paced real time, bit-exact ------------------------------------
@@ -181,6 +184,37 @@ rm -f "$TMP/starts"
 run "drop, pause, prepare: signal follows the clock across the restart" \
 	"$CLIENT" -D tone --nonblock --start-file "$TMP/starts" --expect-xruns 0 \
 	--drop-at 300 --pause 200
+
+# -- a device fixed at one rate; a producer's rate (snd-aloop) ----------------
+if "$CLIENT" -D fixed44 --rate 48000 --unpaced --seconds 0.1 >/dev/null 2>&1; then
+	ko "rate 44100: 48000 refused as by a hw device"
+else
+	ok "rate 44100: 48000 refused as by a hw device"
+fi
+arecord -q -D fixed44 -f S16_LE -c 2 -r 44100 -s 44100 "$TMP/f44.wav" 2>"$TMP/err"
+run "rate 44100: 44.1 kHz bit-exact" \
+	$CHECK "$TMP/f44.wav" --channels 2 --rate 44100 --freq 1000 --amp 0.5 --frames 44100
+arecord -q -D conv44 -f S16_LE -c 2 -r 48000 -s 4800 "$TMP/c48.wav" 2>"$TMP/err"
+if [ "$(stat -c %s "$TMP/c48.wav" 2>/dev/null || echo 0)" -ge 19200 ]; then
+	ok "plug over rate 44100 converts to 48000"
+else
+	ko "plug over rate 44100 did not convert: $(cat "$TMP/err")"
+fi
+echo 44100 >"$TMP/producer"
+if "$CLIENT" -D producer --rate 48000 --seconds 0.1 >/dev/null 2>&1; then
+	ko "rate_file 44100: another rate refused"
+else
+	ok "rate_file 44100: another rate refused"
+fi
+rm -f "$TMP/producer"
+(sleep 0.5; echo 44100 >"$TMP/producer") &
+if "$CLIENT" -D producer --rate 48000 --nonblock --seconds 2 >"$TMP/out" 2>&1; then
+	ko "rate_file: a producer changing rate breaks a running capture"
+else
+	ok "rate_file: a producer changing rate breaks a running capture"
+fi
+wait
+rm -f "$TMP/producer"
 
 # -- leaks and close while running --------------------------------------------
 if command -v valgrind >/dev/null; then

@@ -253,11 +253,13 @@ start_stack() {
 
 # The speaker: bluealsa's A2DP sink on hci1, played into substream 2 and
 # recorded there.
+# start_sink [PCM]: PCM plughw:Loopback,0,2 for a stream at another rate
+# than the 48 kHz recording
 start_sink() {
     spawn bluealsa bluealsa -i hci1 -p a2dp-sink
     wait_until 10 "org.bluealsa" has_name org.bluealsa || env_fail "bluealsa did not come on the bus"
     record rec_bt 2 "$R/bt.raw"
-    spawn aplay bluealsa-aplay -v -D hw:Loopback,0,2 --pcm-buffer-time=200000 --pcm-period-time=20000 "$SRC_ADDR"
+    spawn aplay bluealsa-aplay -v -D "${1:-hw:Loopback,0,2}" --pcm-buffer-time=200000 --pcm-period-time=20000 "$SRC_ADDR"
 }
 
 # record NAME SUBSTREAM FILE: arecord from hw:Loopback,1,SUBSTREAM; the
@@ -270,10 +272,11 @@ record() {
 }
 
 # The board's audio: the tone played into substream 0, looped for as long
-# as the scenario lasts.
+# as the scenario lasts. start_tone [RATE]: the 48 kHz tone file played at
+# another rate is a tone of 997 * RATE / 48000 Hz.
 start_tone() {
     local status=/proc/asound/Loopback/pcm0p/sub0/status
-    spawn tone aplay -D hw:Loopback,0,0 -f S16_LE -r $RATE -c 2 -t raw -B 500000 -F 20000 "$TONE"
+    spawn tone aplay -D hw:Loopback,0,0 -f S16_LE -r "${1:-$RATE}" -c 2 -t raw -B 500000 -F 20000 "$TONE"
     wait_until 10 "the tone playing" grep -q "state: RUNNING" "$status" || env_fail "aplay of the tone did not start"
     awk '/^trigger_time:/ { print $2 }' "$status" > "$R/tone.start"
 }
