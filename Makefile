@@ -61,18 +61,20 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c \
-              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c
+              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c \
+              src/doctor.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
                src/output.c src/capture-retry.c src/remote-sep.c src/dbus-util.c src/manager.c \
-               src/speaker.c src/agent.c src/discovery.c src/rtkit.c src/player.c
+               src/speaker.c src/agent.c src/discovery.c src/rtkit.c src/player.c src/diagnose.c \
+               src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
 UTIL_SRCS  := src/state.c src/power.c
 # The command-line client; ctl-format.c is its testable half.
-CTL_SRCS   := src/a2dpsrcctl.c src/ctl-format.c
+CTL_SRCS   := src/a2dpsrcctl.c src/ctl-format.c src/ctl-doctor.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
@@ -118,7 +120,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS) $(UTIL_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm
 
 $(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o $(BUILD)/src/dbus-util.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs dbus-1)
@@ -133,7 +135,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 # unit tests of objects outside CORE_OBJS name them here
 $(BUILD)/tests/test-state: $(BUILD)/src/state.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
-$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-format.o
+$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c

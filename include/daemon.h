@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "history.h"
 #include "options.h"
 #include "policy.h"
 #include "sbc-config.h"
@@ -44,6 +45,7 @@ struct adapter {
         bool discovering;
         bool pairable;           /* bondable: the kernel accepts new bonds */
         bool br_edr;             /* can do classic audio (see bluez.c) */
+        bool blocked;            /* rfkill: PowerState off-blocked (bluetoothd -E) */
         bool has_media;          /* org.bluez.Media1 present */
         enum registration reg;
         DBusPendingCall *reg_call;
@@ -60,6 +62,7 @@ struct device {
         bool paired, trusted, connected;
         bool audio_sink;         /* UUIDs list the A2DP sink */
         bool uuids_known;        /* UUIDs resolved (not empty) */
+        unsigned profiles;       /* enum doctor_profile bits of the UUIDs */
         bool has_class;
         uint32_t class_of_device;
         bool has_rssi;
@@ -75,6 +78,8 @@ struct transport {
         char path[PATH_LEN];
         char device[PATH_LEN];
         uint8_t config[A2DP_SBC_INFO_LEN];
+        uint8_t offered[A2DP_SBC_INFO_LEN];  /* the speaker's capabilities */
+        bool has_offered;
         struct sbc_params params;
         enum transport_state state;
         enum transport_state prev_state;  /* before the last PropertiesChanged */
@@ -154,6 +159,11 @@ struct daemon {
         unsigned engine_failures;
         bool local_warned;
         uint64_t link_errors;
+        /* the doctor's: events per device (history.h), and the SBC
+         * capabilities of the last SelectConfiguration */
+        struct history history;
+        uint8_t offered_caps[A2DP_SBC_INFO_LEN];
+        bool have_offered_caps;
 
         /* speaker mode and the one Bluetooth output */
         struct saved_state state;        /* the user's settings, as saved */
@@ -281,6 +291,13 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
 void speaker_reconnect_soon(struct daemon *d);
 void speaker_reset(struct daemon *d);
 void speaker_shutdown(struct daemon *d);
+
+/* diagnose.c: the doctor's view of the daemon. The control modules note
+ * what happens to a device into its history; Manager1.Diagnose reads it. */
+void diagnose_note(struct daemon *d, const char *address, enum history_kind kind, const char *detail);
+void diagnose_note_transport(struct daemon *d, const struct transport *t, enum history_kind kind,
+                             const char *detail);
+DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg);
 
 /* agent.c: our org.bluez.Agent1 and pairing */
 int agent_export(struct daemon *d);

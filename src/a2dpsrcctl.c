@@ -10,6 +10,7 @@
 
 #include <dbus/dbus.h>
 
+#include "ctl-doctor.h"
 #include "ctl-format.h"
 #include "dbus-util.h"
 
@@ -550,6 +551,38 @@ static int cmd_monitor(struct ctl *c)
         return CTL_EXIT_FAILED;
 }
 
+/* Manager1.Diagnose: the checklist, or JSON; 1 when a problem was found. */
+static int cmd_doctor(const struct ctl *c)
+{
+        DBusMessage *m = method("Diagnose"), *reply;
+        const char *addr = c->args->address;
+        struct ctl_finding *fs;
+        DBusMessageIter it;
+        size_t n;
+        int r;
+
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                return out_of_memory();
+        }
+        reply = call(c, m);
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        r = dbus_message_iter_init(reply, &it) ? ctl_findings_parse(&it, &fs, &n) : -EINVAL;
+        dbus_message_unref(reply);
+        if (r < 0) {
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent malformed findings\n");
+                return CTL_EXIT_FAILED;
+        }
+        if (c->args->json)
+                ctl_findings_json(stdout, addr, fs, n);
+        else
+                ctl_findings_print(stdout, addr, fs, n);
+        r = ctl_findings_problem(fs, n) ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+        free(fs);
+        return r;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int run(struct ctl *c)
@@ -596,6 +629,8 @@ static int run(struct ctl *c)
         }
         case CTL_NOW_PLAYING:
                 return cmd_now_playing(c);
+        case CTL_DOCTOR:
+                return cmd_doctor(c);
         }
         return CTL_EXIT_FAILED;
 }

@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "dbus-util.h"
+#include "doctor.h"
 #include "log.h"
 
 #define IFACE_ADAPTER "org.bluez.Adapter1"
@@ -100,6 +101,9 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
                 a->discovering = b;
         else if (strcmp(key, "Pairable") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 a->pairable = b;
+        else if (strcmp(key, "PowerState") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
+                /* experimental in 5.66 (bluetoothd -E): rfkill shows here */
+                a->blocked = strcmp(s, "off-blocked") == 0;
         else if (strcmp(key, "Class") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) == 0)
                 /* BlueZ 5.66 shows an LE-only controller like any other,
                  * Media1 included; only its Class of Device stays 0, since
@@ -156,6 +160,7 @@ static int device_uuid(const char *uuid, void *ud)
         struct device *v = ud;
 
         v->uuids_known = true;
+        v->profiles |= doctor_profile_of_uuid(uuid);
         if (strcasecmp(uuid, A2DP_SINK_UUID) == 0)
                 v->audio_sink = true;
         return 0;
@@ -194,6 +199,7 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
         } else if (strcmp(key, "UUIDs") == 0) {
                 /* an empty list means not resolved yet, not "none" */
                 dev->audio_sink = dev->uuids_known = false;
+                dev->profiles = 0;
                 dbus_variant_foreach_string(v, device_uuid, dev);
         } else if (strcmp(key, "Class") == 0 &&
                    dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &dev->class_of_device) == 0) {

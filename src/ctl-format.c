@@ -86,6 +86,8 @@ static const struct command commands[] = {
           "tell the speaker whether music plays" },
         { "now-playing", CTL_NOW_PLAYING, 1, 4, "TITLE [ARTIST [ALBUM [SECONDS]]]",
           "show a track on the speaker" },
+        { "doctor", CTL_DOCTOR, 0, 2, "[ADDRESS]",
+          "say what is wrong and how to fix it (exit 1 on a problem)" },
 };
 
 void ctl_usage(FILE *f)
@@ -110,6 +112,7 @@ void ctl_usage(FILE *f)
         fprintf(f, "\nOptions:\n"
                    "  -t, --timeout MS   wait this long for each call (default %d)\n"
                    "  -v, --verbose      also show D-Bus error names\n"
+                   "  -j, --json         doctor: print JSON for apps\n"
                    "  -h, --help         this text\n"
                    "  -V, --version      the version\n\n"
                    "Exit status: 0 done, 1 the call failed, 2 bad arguments.\n",
@@ -184,6 +187,16 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                         return err_text(err, err_len, "now-playing: '%s' is not a length in seconds", args[3]);
                 return 0;
         }
+        case CTL_DOCTOR:
+                for (int i = 0; i < 2 && args[i]; i++) {
+                        /* "doctor --json": the option after the command too */
+                        if (strcmp(args[i], "--json") == 0)
+                                a->json = true;
+                        else if (a->address[0] || ctl_parse_address(args[i], a->address) < 0)
+                                return err_text(err, err_len, "usage: a2dpsrcctl doctor %s ('%s' is "
+                                                "not a Bluetooth address)", c->args, args[i]);
+                }
+                return 0;
         default:
                 return 0;
         }
@@ -195,6 +208,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
         static const struct option longopts[] = {
                 { "timeout", required_argument, NULL, 't' },
                 { "verbose", no_argument, NULL, 'v' },
+                { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { NULL, 0, NULL, 0 },
@@ -208,7 +222,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
         optind = 0;
         opterr = 0;
         /* '+': options end at the command, so "volume -1" is an argument */
-        while ((opt = getopt_long(argc, argv, "+:t:vhV", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:t:vjhV", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 't':
                         if (ctl_parse_uint(optarg, CTL_MAX_TIMEOUT_MS, &v) < 0 || v == 0)
@@ -218,6 +232,9 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
                         break;
                 case 'v':
                         a->verbose++;
+                        break;
+                case 'j':
+                        a->json = true;
                         break;
                 case 'h':
                         ctl_usage(out);
@@ -239,6 +256,8 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
         if (!c)
                 return err_text(err, err_len, "unknown command '%s'", argv[optind]);
         a->command = c->command;
+        if (a->json && c->command != CTL_DOCTOR)
+                return err_text(err, err_len, "--json is for doctor only");
         nargs = argc - optind - 1;
         if (nargs < c->min_args || nargs > c->max_args) {
                 if (c->max_args == 0)

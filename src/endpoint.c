@@ -150,6 +150,10 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 log_warn("SelectConfiguration refused: %s", err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
         }
+        if ((size_t)len >= sizeof(d->offered_caps)) {
+                memcpy(d->offered_caps, caps, sizeof(d->offered_caps));
+                d->have_offered_caps = true;
+        }
         log_info("SelectConfiguration: %02x %02x %02x %02x", config[0], config[1], config[2], config[3]);
         reply = dbus_message_new_method_return(msg);
         if (!reply)

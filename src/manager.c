@@ -36,6 +36,8 @@ static const char introspect_xml[] =
         "  <method name='SetDefaultOutput'><arg name='output' type='s' direction='in'/></method>\n"
         "  <method name='Reset'/>\n"
         "  <method name='SetNowPlaying'><arg name='track' type='a{sv}' direction='in'/></method>\n"
+        "  <method name='Diagnose'><arg name='address' type='s' direction='in'/>"
+        "<arg name='findings' type='a(ssss)' direction='out'/></method>\n"
         "  <signal name='MediaKey'><arg name='key' type='s'/><arg name='device' type='s'/></signal>\n"
         "  <property name='SpeakerMode' type='b' access='readwrite'/>\n"
         "  <property name='SpeakerModeBlocker' type='s' access='read'/>\n"
@@ -952,6 +954,7 @@ static const struct method {
         { "SetDefaultOutput", false, method_set_default_output },
         { "Reset", true, method_reset },
         { "SetNowPlaying", false, method_set_now_playing },
+        { "Diagnose", false, diagnose_method },
 };
 
 static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg, void *ud)

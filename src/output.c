@@ -367,6 +367,7 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
             silent >= (uint64_t)d->state.idle_suspend * rate) {
                 struct transport *t = d->streaming;
                 log_info("%u s of silence: releasing the speaker until sound comes", d->state.idle_suspend);
+                diagnose_note_transport(d, t, HIST_IDLE_RELEASED, NULL);
                 detach(d);
                 transport_release(d, t, false);
                 d->idle_suspended = true;
@@ -485,6 +486,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                 if (d->streaming == t)
                         detach(d);
                 transport_release(d, t, false);
+                diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
                 if (t->state == TRANSPORT_IDLE)
                         hold_off_after_suspend(d, t);
                 else
@@ -523,6 +525,10 @@ void output_acquire_failed(struct daemon *d, struct transport *t, const char *er
 
         if (t->acquire_failures < ACQUIRE_FAILURES_MAX)
                 t->acquire_failures++;
+        /* the first refusals may be the stream still opening; from the
+         * third in a row the speaker refuses START */
+        if (by_bluez && n >= 2)
+                diagnose_note_transport(d, t, HIST_ACQUIRE_FAILED, error);
         if (n < ACQUIRE_QUICK_RETRIES) {
                 unsigned ms = 50u << n;
                 log_debug("acquiring %s failed (%s); retrying in %u ms", t->path, error, ms);
@@ -582,6 +588,8 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                                 break;
                         }
                         d->link_errors++;
+                        if (t)
+                                diagnose_note_transport(d, t, HIST_LINK_ERROR, strerror(ev.value));
                         log_warn("link to the speaker lost (%s); playing locally", strerror(ev.value));
                         if (t) {
                                 char dev[PATH_LEN];
@@ -592,6 +600,8 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                         }
                         break;
                 case STREAM_EV_STALLED:
+                        if (t)
+                                diagnose_note_transport(d, t, HIST_STALL, NULL);
                         log_warn("the speaker stopped taking audio; playing locally until it does");
                         break;
                 case STREAM_EV_RESUMED:
@@ -611,6 +621,11 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                          * clearing, though still below the maximum */
                         log_info("bitpool now %d (%s)", ev.value,
                                  ev.value < d->bitpool_logged ? "link congested" : "link clear");
+                        if (t && ev.value < d->bitpool_logged) {
+                                char bp[16];
+                                snprintf(bp, sizeof(bp), "%d", ev.value);
+                                diagnose_note_transport(d, t, HIST_BITPOOL_DOWN, bp);
+                        }
                         d->bitpool_logged = ev.value;
                         break;
                 }

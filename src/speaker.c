@@ -175,6 +175,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         struct transport *t = dev ? transport_of(d, dev) : NULL;
 
         log_info("%s connected as the Bluetooth output", addr);
+        diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
         cancel_reconnect(d);
         set_str(d->output, sizeof(d->output), addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
@@ -240,6 +241,8 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         if (!ok) {
                 const char *name = connect_error(err, addr, text, sizeof(text));
                 log_warn("%s", text);
+                diagnose_note(d, addr, HIST_CONNECT_FAILED,
+                              err->message && err->message[0] ? err->message : err->name);
                 finish_call(d, &d->connect_call, name, text);
                 /* the link may have come and gone first: its Connected=false
                  * planned the next try already */
@@ -376,6 +379,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
         }
         /* the speaker came by itself (it reconnects on power-up) */
         log_info("%s connected by itself; it is the Bluetooth output now", dev->address);
+        diagnose_note(d, dev->address, HIST_CONNECTED, "connected by itself");
         set_str(d->output, sizeof(d->output), dev->address);
         if (d->state.speaker_mode && strcmp(d->state.last_output, dev->address) != 0) {
                 set_str(d->state.last_output, sizeof(d->state.last_output), dev->address);
@@ -400,6 +404,8 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
 
 void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected)
 {
+        if (was_connected && !dev->connected)
+                diagnose_note(d, dev->address, HIST_DISCONNECTED, NULL);
         if (strcasecmp(dev->address, d->state.last_output) != 0)
                 return;
         if (was_connected && !dev->connected) {

@@ -156,6 +156,14 @@ int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
                 goto fail;
         t->next = d->transports;
         d->transports = t;
+        /* bluetoothd 5.66 asks SelectConfiguration with the speaker's
+         * capabilities right before this SetConfiguration; a speaker that
+         * configures the stream itself sends none */
+        if (d->have_offered_caps) {
+                memcpy(t->offered, d->offered_caps, sizeof(t->offered));
+                t->has_offered = true;
+                d->have_offered_caps = false;
+        }
         {
                 char desc[96];
                 sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));

@@ -71,9 +71,10 @@ class CompletionTests(A2dpTestCase):
         self.assertTrue({'status', 'connect', 'route', 'volume', 'monitor'} <= set(commands))
         self.assertEqual(self.complete('a2dpsrcctl '), commands)
         self.assertEqual(self.complete('a2dpsrcctl con'), ['connect'])
-        self.assertEqual(self.complete('a2dpsrcctl d'), ['default-output', 'devices', 'disconnect'])
+        self.assertEqual(self.complete('a2dpsrcctl d'), ['default-output', 'devices', 'disconnect',
+                                                        'doctor'])
         self.assertEqual(self.complete('a2dpsrcctl --'),
-                         ['--help', '--timeout', '--verbose', '--version'])
+                         ['--help', '--json', '--timeout', '--verbose', '--version'])
         # options before the command, and the timeout's value, are skipped
         self.assertEqual(self.complete('a2dpsrcctl -v --timeout 500 sp'), ['speaker-mode'])
         self.assertEqual(self.complete('a2dpsrcctl --timeout '), [])
@@ -106,7 +107,7 @@ class CompletionTests(A2dpTestCase):
     def test_addresses_from_the_daemon(self):
         self.start()
         every = sorted([SPK1, SPK2, PHONE])
-        for cmd in ('connect', 'pair', 'forget'):
+        for cmd in ('connect', 'pair', 'forget', 'doctor'):
             self.assertEqual(self.complete('a2dpsrcctl %s ' % cmd), every, cmd)
         # ':' is a word break for bash: what is offered is the address's
         # rest after the last ':' typed, as bash-completion does it

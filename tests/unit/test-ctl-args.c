@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-doctor.h"
 #include "ctl-format.h"
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])) - 1)
@@ -81,6 +82,96 @@ START_TEST(commands_parsed)
 }
 END_TEST
 
+START_TEST(doctor_arguments)
+{
+        struct ctl_args a;
+        char err[256];
+        char *board[] = { "a2dpsrcctl", "doctor", NULL };
+        char *dev[] = { "a2dpsrcctl", "doctor", "aa:bb:cc:dd:ee:0f", NULL };
+        char *json_after[] = { "a2dpsrcctl", "doctor", "aa:bb:cc:dd:ee:0f", "--json", NULL };
+        char *json_before[] = { "a2dpsrcctl", "-j", "doctor", NULL };
+
+        ck_assert_int_eq(parse(ARGC(board), board, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_DOCTOR);
+        ck_assert_str_eq(a.address, "");
+        ck_assert(!a.json);
+        ck_assert_int_eq(parse(ARGC(dev), dev, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:0F");
+        ck_assert_int_eq(parse(ARGC(json_after), json_after, &a, err, sizeof(err)), 0);
+        ck_assert(a.json);
+        ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:0F");
+        ck_assert_int_eq(parse(ARGC(json_before), json_before, &a, err, sizeof(err)), 0);
+        ck_assert(a.json);
+        ck_assert_str_eq(a.address, "");
+}
+END_TEST
+
+START_TEST(doctor_output)
+{
+        DBusMessage *m = dbus_message_new_signal("/", "a.b", "c");
+        DBusMessageIter it, arr, st;
+        const char *rows[2][4] = {
+                { "bond", "problem", "said \"no\"\x1b[31m\ttwice", "a2dpsrcctl forget X" },
+                { "volume", "ok", "Volume 100/127", "" },
+        };
+        struct ctl_finding *fs;
+        size_t n;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        dbus_message_iter_init_append(m, &it);
+        ck_assert(dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "(ssss)", &arr));
+        for (int i = 0; i < 2; i++) {
+                ck_assert(dbus_message_iter_open_container(&arr, DBUS_TYPE_STRUCT, NULL, &st));
+                for (int k = 0; k < 4; k++)
+                        ck_assert(dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &rows[i][k]));
+                ck_assert(dbus_message_iter_close_container(&arr, &st));
+        }
+        ck_assert(dbus_message_iter_close_container(&it, &arr));
+        dbus_message_iter_init(m, &it);
+        ck_assert_int_eq(ctl_findings_parse(&it, &fs, &n), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_str_eq(fs[0].id, "bond");
+        ck_assert(ctl_findings_problem(fs, n));
+        ck_assert(!ctl_findings_problem(fs + 1, 1));
+
+        f = open_memstream(&buf, &len);
+        ctl_findings_json(f, "00:11:22:33:44:55", fs, n);
+        fclose(f);
+        ck_assert_str_eq(buf, "{\"address\": \"00:11:22:33:44:55\", \"verdict\": \"problem\", \"findings\": "
+                              "[{\"id\": \"bond\", \"verdict\": \"problem\", \"seen\": "
+                              "\"said \\\"no\\\"\\u001b[31m\\u0009twice\", \"fix\": \"a2dpsrcctl forget X\"}, "
+                              "{\"id\": \"volume\", \"verdict\": \"ok\", \"seen\": \"Volume 100/127\", "
+                              "\"fix\": \"\"}]}\n");
+        free(buf);
+
+        f = open_memstream(&buf, &len);
+        ctl_findings_print(f, "", fs, n);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "a2dpsrc doctor: the board\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "[FAIL] bond    said \"no\"?[31m?twice\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "-> a2dpsrcctl forget X\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "[ ok ] volume  Volume 100/127\n"));
+        ck_assert_ptr_nonnull(strstr(buf, "1 problem, 0 warnings.\n"));
+        ck_assert_ptr_null(strchr(buf, 0x1b));
+        free(buf);
+        free(fs);
+
+        /* not an a(ssss): refused */
+        dbus_message_iter_init(m, &it);
+        dbus_message_unref(m);
+        m = dbus_message_new_signal("/", "a.b", "c");
+        {
+                const char *s = "x";
+                dbus_message_append_args(m, DBUS_TYPE_STRING, &s, DBUS_TYPE_INVALID);
+        }
+        dbus_message_iter_init(m, &it);
+        ck_assert_int_eq(ctl_findings_parse(&it, &fs, &n), -EINVAL);
+        dbus_message_unref(m);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
         static const struct {
@@ -116,6 +207,10 @@ START_TEST(bad_arguments)
                 { { "a2dpsrcctl", "idle-suspend", "4294967296", NULL }, "idle-suspend" },
                 { { "a2dpsrcctl", "auto-reconnect", "maybe", NULL }, "auto-reconnect" },
                 { { "a2dpsrcctl", "reset", "all", NULL }, "takes no arguments" },
+                { { "a2dpsrcctl", "doctor", "speaker", NULL }, "'speaker' is not a Bluetooth address" },
+                { { "a2dpsrcctl", "doctor", "AA:BB:CC:DD:EE:FF", "AA:BB:CC:DD:EE:FF", NULL }, "doctor" },
+                { { "a2dpsrcctl", "doctor", "--json", "AA:BB:CC:DD:EE:FF", "x", NULL }, "usage" },
+                { { "a2dpsrcctl", "--json", "status", NULL }, "--json is for doctor only" },
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -541,6 +636,7 @@ static Suite *suite(void)
         TCase *fmt = tcase_create("format");
 
         tcase_add_test(args, commands_parsed);
+        tcase_add_test(args, doctor_arguments);
         tcase_add_test(args, bad_arguments);
         tcase_add_test(args, help_and_version);
         tcase_add_test(args, options_end_at_the_command);
@@ -551,6 +647,7 @@ static Suite *suite(void)
         tcase_add_test(fmt, values_generic_and_clean);
         tcase_add_test(fmt, devices);
         tcase_add_test(fmt, error_sentences);
+        tcase_add_test(fmt, doctor_output);
         suite_add_tcase(s, fmt);
         return s;
 }

@@ -1,0 +1,250 @@
+/* The doctor's side in the daemon: events noted into the per-device
+ * history as the control modules see them, the snapshot the rules read
+ * (doctor.c), and Manager1.Diagnose, which returns the findings as
+ * a(ssss): id, verdict, seen, fix. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bdaddr.h"
+#include "daemon.h"
+#include "dbus-util.h"
+#include "doctor.h"
+#include "radio.h"
+#include "stream.h"
+
+#define ERR_INVALID "org.a2dpsrc.Error.InvalidArguments"
+#define ERR_NOT_FOUND "org.a2dpsrc.Error.NotFound"
+
+static uint64_t now_us(struct daemon *d)
+{
+        uint64_t now = 0;
+
+        if (!d->event || sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0)
+                return 0;
+        return now;
+}
+
+static uint64_t silent_ms(struct daemon *d)
+{
+        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
+
+        if (!d->stream)
+                return 0;
+        return atomic_load(&stream_stats(d->stream)->silent_run) * 1000 / rate;
+}
+
+void diagnose_note(struct daemon *d, const char *address, enum history_kind kind, const char *detail)
+{
+        uint64_t ms = silent_ms(d);
+
+        history_record(&d->history, address, kind, now_us(d), ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms,
+                       detail);
+}
+
+void diagnose_note_transport(struct daemon *d, const struct transport *t, enum history_kind kind,
+                             const char *detail)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+
+        if (dev && dev->address[0])
+                diagnose_note(d, dev->address, kind, detail);
+}
+
+/* ---- the snapshot ------------------------------------------------------------ */
+
+static struct transport *transport_of(struct daemon *d, const struct device *dev)
+{
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->device, dev->path) == 0)
+                        return t;
+        return NULL;
+}
+
+static void fill_board(struct daemon *d, struct doctor_snapshot *s)
+{
+        struct adapter *a = bluez_default_adapter(d);
+        struct policy_inputs in = {
+                .have_adapter = a != NULL,
+                .br_edr = a && a->br_edr,
+                .powered = a && a->powered,
+                .on_battery = d->on_battery,
+        };
+        struct doctor_board *b = &s->board;
+
+        b->bluetoothd = d->bluez_owner[0] != '\0';
+        b->blocker = policy_blocker(&in);
+        b->blocked = a && a->blocked;
+        snprintf(b->adapter, sizeof(b->adapter), "%s", a ? a->name : "");
+        b->speaker_mode = d->state.speaker_mode;
+        for (struct adapter *x = d->adapters; x; x = x->next) {
+                if (!x->discovering)
+                        continue;
+                b->discovering = true;
+                snprintf(b->adapter, sizeof(b->adapter), "%s", x->name);
+                if (x == d->discovery_adapter)
+                        b->our_scan = true;
+        }
+        if (d->streaming)
+                snprintf(b->output, sizeof(b->output), "%s", d->output);
+}
+
+static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct transport *t)
+{
+        struct doctor_audio *a = &s->audio;
+        const struct stream_stats *st = d->stream ? stream_stats(d->stream) : NULL;
+        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
+
+        a->engine_running = d->stream && stream_running(d->stream);
+        a->engine_failures = d->engine_failures;
+        a->engine_rate = a->engine_running ? d->engine_rate : 0;
+        snprintf(a->capture, sizeof(a->capture), "%.63s", d->opts.capture[CAT_MEDIA]);
+        a->silent_ms = silent_ms(d);
+        a->media_local = d->state.routes[CAT_MEDIA] == ROUTE_LOCAL;
+        for (int c = 0; c < CAT_COUNT; c++)
+                if (c != CAT_MEDIA && d->state.routes[c] == ROUTE_LOCAL && d->opts.capture[c][0])
+                        a->local_categories++;
+        a->volume = d->state.volume;
+        a->idle_suspend_s = d->state.idle_suspend;
+        if (t) {
+                a->avrcp_volume = t->has_volume;
+                a->have_codec = true;
+                a->sbc = t->params;
+                a->have_offer = t->has_offered;
+                memcpy(a->offer, t->offered, sizeof(a->offer));
+        }
+        if (st) {
+                a->bitpool_now = d->streaming == t && t ? atomic_load(&st->bitpool) : 0;
+                a->underruns = atomic_load(&st->congestion);
+                a->dropped_ms = atomic_load(&st->dropped_frames) * 1000 / rate;
+                a->stalls = atomic_load(&st->stalls);
+                a->xruns = atomic_load(&st->xruns);
+                a->packets = atomic_load(&st->packets);
+                a->queue_us = atomic_load(&st->queue_us);
+        }
+        a->link_errors = d->link_errors;
+        if (t && d->streaming == t && d->engine_rate) {
+                a->period_us = (uint32_t)((uint64_t)d->engine_period * 1000000 / d->engine_rate);
+                a->encoder_us = (uint32_t)((uint64_t)sbc_encoder_delay(&t->params) * 1000000 / t->params.rate);
+                a->speaker_delay_known = t->has_delay;
+                a->speaker_us = t->has_delay ? (uint32_t)t->delay * 100 : 0;
+        }
+}
+
+static void fill_device(struct daemon *d, struct doctor_snapshot *s, const char *address,
+                        struct device *dev, struct transport *t)
+{
+        struct doctor_device *v = &s->device;
+        const struct history_event *sus, *idle;
+
+        s->have_device = true;
+        snprintf(v->address, sizeof(v->address), "%s", dev ? dev->address : address);
+        v->ours = state_paired_contains(&d->state, v->address);
+        v->is_output = strcasecmp(v->address, d->output) == 0 || strcasecmp(v->address, d->connecting) == 0;
+        if (!dev)
+                return;
+        v->known = true;
+        snprintf(v->name, sizeof(v->name), "%.63s", dev->name);
+        v->paired = dev->paired;
+        v->trusted = dev->trusted;
+        v->connected = dev->connected;
+        v->uuids_known = dev->uuids_known;
+        v->profiles = dev->profiles;
+        v->configured = t != NULL;
+        v->streaming = t && d->streaming == t;
+        if (v->is_output && d->idle_suspended && !v->streaming) {
+                /* held back: for the speaker's suspend, or for silence */
+                sus = history_last(s->history, HIST_SUSPENDED);
+                idle = history_last(s->history, HIST_IDLE_RELEASED);
+                v->suspended = sus && (!idle || sus->at_us >= idle->at_us);
+                v->idle_released = !v->suspended;
+                if (d->resume_not_before > s->now_us)
+                        v->resume_in_s = (unsigned)((d->resume_not_before - s->now_us + 999999) / 1000000);
+        }
+        if (v->connected && !s->board.blocker) {
+                struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
+                s->radio.status = radio_read(a ? a->name : "hci0", dev->address, &s->radio.rssi,
+                                             &s->radio.link_quality);
+        } else {
+                s->radio.status = -ENOTCONN;
+        }
+}
+
+/* Fills s for address ("" the board); -ENOENT when nothing at all is
+ * known about it. */
+static int fill_snapshot(struct daemon *d, const char *address, struct doctor_snapshot *s)
+{
+        struct device *dev = NULL;
+        struct transport *t = NULL;
+
+        memset(s, 0, sizeof(*s));
+        s->now_us = now_us(d);
+        fill_board(d, s);
+        if (address[0]) {
+                dev = bluez_device_by_address(d, address);
+                s->history = history_find(&d->history, address);
+                if (!dev && !s->history && !state_paired_contains(&d->state, address))
+                        return -ENOENT;
+                t = dev ? transport_of(d, dev) : NULL;
+        } else if (d->streaming) {
+                t = d->streaming;
+        }
+        fill_audio(d, s, t);
+        if (address[0])
+                fill_device(d, s, address, dev, t);
+        else
+                s->radio.status = -ENOTCONN;
+        return 0;
+}
+
+/* ---- Manager1.Diagnose ----------------------------------------------------------- */
+
+DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg)
+{
+        static struct doctor_snapshot snap;     /* big; the main loop is one thread */
+        struct doctor_finding findings[DOCTOR_MAX_FINDINGS];
+        DBusMessage *reply;
+        DBusMessageIter it, arr, st;
+        const char *addr;
+        size_t n;
+
+        if (!dbus_message_has_signature(msg, "s") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "Diagnose takes one string: a device address, or \"\" for the board");
+        if (addr[0] && !bdaddr_valid(addr))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+        if (fill_snapshot(d, addr, &snap) < 0)
+                return dbus_reply_error(d->conn, msg, ERR_NOT_FOUND,
+                                        "No device %s is known; scan for it first", addr);
+        n = doctor_run(&snap, findings, DOCTOR_MAX_FINDINGS);
+        reply = dbus_message_new_method_return(msg);
+        if (!reply)
+                return DBUS_HANDLER_RESULT_NEED_MEMORY;
+        dbus_message_iter_init_append(reply, &it);
+        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "(ssss)", &arr))
+                goto nomem;
+        for (size_t i = 0; i < n; i++) {
+                const char *id = findings[i].id, *verdict = doctor_verdict_name(findings[i].verdict);
+                const char *seen = findings[i].seen, *fix = findings[i].fix;
+
+                /* device names come from the air: only valid UTF-8 goes out */
+                if (!dbus_validate_utf8(seen, NULL))
+                        seen = "(unreadable text)";
+                if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_STRUCT, NULL, &st) ||
+                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &id) ||
+                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &verdict) ||
+                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &seen) ||
+                    !dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &fix) ||
+                    !dbus_message_iter_close_container(&arr, &st))
+                        goto nomem;
+        }
+        if (!dbus_message_iter_close_container(&it, &arr))
+                goto nomem;
+        return dbus_send_reply(d->conn, reply);
+nomem:
+        dbus_message_unref(reply);
+        return DBUS_HANDLER_RESULT_NEED_MEMORY;
+}

@@ -1,0 +1,763 @@
+/* The doctor's rules (see doctor.h). Each check looks at the snapshot and
+ * adds one finding; the words are for the person holding the speaker. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "doctor.h"
+
+#define MIN_US 60000000ull
+#define RECENT_US (10 * MIN_US)         /* "lately" for failures and suspends */
+#define LINK_WINDOW_US (5 * MIN_US)     /* link quality over the last minutes */
+#define SILENCE_WARN_MS 2000u
+#define SLEEP_MIN_SILENCE_MS 5000u      /* a speaker's auto-off is seconds, not less */
+#define LOW_VOLUME 40u                  /* of 127: about -10 dB */
+#define SEED_LATENCY_LOW_MS 120u
+#define SEED_LATENCY_HIGH_MS 180u
+#define RSSI_LOW_DB (-10)               /* below the golden receive range */
+#define LINK_QUALITY_LOW 200u
+
+struct out {
+        struct doctor_finding *f;
+        size_t n, max;
+};
+
+static struct doctor_finding *add(struct out *o, const char *id, enum doctor_verdict v)
+{
+        static struct doctor_finding scratch;
+        struct doctor_finding *f;
+
+        if (o->n >= o->max) {
+                memset(&scratch, 0, sizeof(scratch));
+                return &scratch;        /* no room: written and dropped */
+        }
+        f = &o->f[o->n++];
+        memset(f, 0, sizeof(*f));
+        snprintf(f->id, sizeof(f->id), "%s", id);
+        f->verdict = v;
+        return f;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void put(char *dst, size_t len, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(dst, len, fmt, ap);
+        va_end(ap);
+}
+
+/* Appends to a string already in dst. */
+__attribute__((format(printf, 3, 4)))
+static void cat(char *dst, size_t len, const char *fmt, ...)
+{
+        size_t used = strlen(dst);
+        va_list ap;
+
+        if (used + 1 >= len)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(dst + used, len - used, fmt, ap);
+        va_end(ap);
+}
+
+#define SEEN(f, ...) put((f)->seen, sizeof((f)->seen), __VA_ARGS__)
+#define FIX(f, ...) put((f)->fix, sizeof((f)->fix), __VA_ARGS__)
+
+/* "12 s ago", "5 min ago", "2 h ago" */
+static const char *ago(uint64_t now, uint64_t at, char *buf, size_t len)
+{
+        uint64_t s = now > at ? (now - at) / 1000000 : 0;
+
+        if (s < 120)
+                snprintf(buf, len, "%llu s ago", (unsigned long long)s);
+        else if (s < 7200)
+                snprintf(buf, len, "%llu min ago", (unsigned long long)(s / 60));
+        else
+                snprintf(buf, len, "%llu h ago", (unsigned long long)(s / 3600));
+        return buf;
+}
+
+static uint64_t since(const struct doctor_snapshot *s, uint64_t window)
+{
+        return s->now_us > window ? s->now_us - window : 0;
+}
+
+const char *doctor_verdict_name(enum doctor_verdict v)
+{
+        switch (v) {
+        case DOCTOR_OK:
+                return "ok";
+        case DOCTOR_WARNING:
+                return "warning";
+        case DOCTOR_PROBLEM:
+                return "problem";
+        }
+        return "?";
+}
+
+enum doctor_verdict doctor_worst(const struct doctor_finding *f, size_t n)
+{
+        enum doctor_verdict w = DOCTOR_OK;
+
+        for (size_t i = 0; i < n; i++)
+                if (f[i].verdict > w)
+                        w = f[i].verdict;
+        return w;
+}
+
+unsigned doctor_profile_of_uuid(const char *uuid)
+{
+        static const struct {
+                const char *prefix;
+                unsigned bit;
+        } known[] = {
+                { "0000110b", PROF_A2DP_SINK }, { "0000110a", PROF_A2DP_SOURCE },
+                { "0000110e", PROF_AVRCP }, { "0000110c", PROF_AVRCP }, { "0000110f", PROF_AVRCP },
+                { "00001108", PROF_HSP }, { "00001112", PROF_HSP }, { "00001131", PROF_HSP },
+                { "0000111e", PROF_HFP }, { "0000111f", PROF_HFP },
+                /* neither audio nor anything a person would name here */
+                { "00001200", 0 }, { "00001800", 0 }, { "00001801", 0 },
+        };
+
+        if (!uuid)
+                return 0;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                if (strncasecmp(uuid, known[i].prefix, 8) == 0)
+                        return known[i].bit;
+        return PROF_OTHER;
+}
+
+static void profile_list(unsigned p, char *buf, size_t len)
+{
+        static const struct {
+                unsigned bit;
+                const char *name;
+        } names[] = {
+                { PROF_A2DP_SINK, "audio sink (A2DP)" }, { PROF_A2DP_SOURCE, "audio source (A2DP)" },
+                { PROF_AVRCP, "remote control (AVRCP)" }, { PROF_HSP, "headset (HSP)" },
+                { PROF_HFP, "hands-free (HFP)" }, { PROF_OTHER, "other services" },
+        };
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (p & names[i].bit)
+                        cat(buf, len, "%s%s", buf[0] ? ", " : "", names[i].name);
+        if (!buf[0])
+                snprintf(buf, len, "no audio profile");
+}
+
+/* ---- the board ------------------------------------------------------------ */
+
+static void check_bluetoothd(const struct doctor_snapshot *s, struct out *o)
+{
+        struct doctor_finding *f;
+
+        if (s->board.bluetoothd) {
+                f = add(o, "bluetoothd", DOCTOR_OK);
+                SEEN(f, "bluetoothd is running");
+                return;
+        }
+        f = add(o, "bluetoothd", DOCTOR_PROBLEM);
+        SEEN(f, "bluetoothd is not running: nothing Bluetooth works without it");
+        FIX(f, "Start it: systemctl start bluetooth");
+}
+
+static void check_speaker_mode(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_board *b = &s->board;
+        struct doctor_finding *f;
+
+        if (!b->bluetoothd)
+                return;         /* said by the bluetoothd finding */
+        switch (b->blocker) {
+        case BLOCKER_NO_ADAPTER:
+                f = add(o, "speaker-mode", DOCTOR_PROBLEM);
+                SEEN(f, "No Bluetooth adapter a2dpsrc may use is present");
+                FIX(f, "Plug in or enable the board's Bluetooth controller; `bluetoothctl list` must show it");
+                return;
+        case BLOCKER_NO_BR_EDR:
+                f = add(o, "speaker-mode", DOCTOR_PROBLEM);
+                SEEN(f, "%s is Bluetooth Low Energy only: it has no classic (BR/EDR) radio, "
+                     "which A2DP audio needs", b->adapter);
+                FIX(f, "Use a controller with Bluetooth Classic (BR/EDR); an LE-only chip cannot send audio");
+                return;
+        case BLOCKER_ADAPTER_OFF:
+                f = add(o, "speaker-mode", DOCTOR_PROBLEM);
+                if (b->blocked) {
+                        SEEN(f, "%s is blocked by rfkill (airplane mode or a radio switch)", b->adapter);
+                        FIX(f, "Unblock it: rfkill unblock bluetooth");
+                } else {
+                        SEEN(f, "%s is powered off", b->adapter);
+                        FIX(f, "Power it on: bluetoothctl power on");
+                }
+                return;
+        case BLOCKER_ON_BATTERY:
+                f = add(o, "speaker-mode", DOCTOR_PROBLEM);
+                SEEN(f, "The board runs on its battery: speaker mode is kept off to save it");
+                FIX(f, "Plug the board into mains power; speaker mode comes back by itself");
+                return;
+        case BLOCKER_NONE:
+                break;
+        }
+        if (!b->speaker_mode) {
+                f = add(o, "speaker-mode", DOCTOR_WARNING);
+                SEEN(f, "Speaker mode is off: audio plays on the board only");
+                FIX(f, "Turn it on: a2dpsrcctl speaker-mode on");
+                return;
+        }
+        f = add(o, "speaker-mode", DOCTOR_OK);
+        SEEN(f, "Speaker mode is on, on %s", b->adapter);
+}
+
+static void check_capture(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_audio *a = &s->audio;
+        struct doctor_finding *f;
+
+        if (strncmp(a->stream_blocked, "capture-", 8) == 0) {
+                f = add(o, "capture", DOCTOR_PROBLEM);
+                SEEN(f, "Nothing streams: %s", a->stream_blocked);
+        } else if (!a->engine_running) {
+                f = add(o, "capture", DOCTOR_PROBLEM);
+                SEEN(f, "The capture %s cannot be opened (%u attempt%s so far)", a->capture,
+                     a->engine_failures, a->engine_failures == 1 ? "" : "s");
+        } else {
+                f = add(o, "capture", DOCTOR_OK);
+                SEEN(f, "The capture %s runs at %u Hz", a->capture, a->engine_rate);
+                if (a->xruns)
+                        cat(f->seen, sizeof(f->seen), "; %llu overrun%s recovered",
+                            (unsigned long long)a->xruns, a->xruns == 1 ? "" : "s");
+                return;
+        }
+        FIX(f, "Check that the board's audio goes to %s: the snd-aloop module is loaded "
+            "(modprobe snd-aloop) and the player plays to its other end", a->capture);
+}
+
+static void check_capture_rate(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_audio *a = &s->audio;
+        struct doctor_finding *f;
+
+        if (strstr(a->stream_blocked, "rate")) {
+                f = add(o, "capture-rate", DOCTOR_PROBLEM);
+                SEEN(f, "Nothing streams: %s", a->stream_blocked);
+                FIX(f, "Have the player play at %u Hz, the rate the speaker takes",
+                    a->have_codec ? a->sbc.rate : 48000);
+                return;
+        }
+        if (a->capture_rate && a->engine_rate && a->capture_rate != a->engine_rate) {
+                f = add(o, "capture-rate", DOCTOR_WARNING);
+                SEEN(f, "The capture delivers %u Hz, the speaker's stream runs at %u Hz: "
+                     "a2dpsrc converts", a->capture_rate, a->engine_rate);
+                FIX(f, "For the best sound have the player play at %u Hz", a->engine_rate);
+                return;
+        }
+        if (!a->engine_running)
+                return;
+        f = add(o, "capture-rate", DOCTOR_OK);
+        SEEN(f, "The capture and the stream both run at %u Hz", a->engine_rate);
+}
+
+static void check_scan(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_board *b = &s->board;
+        bool streaming = s->have_device ? s->device.streaming : b->output[0] != '\0';
+        struct doctor_finding *f;
+
+        if (!b->bluetoothd)
+                return;
+        if (!b->discovering) {
+                f = add(o, "scan", DOCTOR_OK);
+                SEEN(f, "No scan is running");
+                return;
+        }
+        if (!streaming) {
+                f = add(o, "scan", DOCTOR_OK);
+                SEEN(f, "A scan runs on %s; nothing streams meanwhile", b->adapter);
+                return;
+        }
+        f = add(o, "scan", DOCTOR_WARNING);
+        SEEN(f, "A scan runs on %s while audio streams: inquiry takes radio time from the "
+             "speaker, and the sound stutters", b->adapter);
+        if (b->our_scan)
+                FIX(f, "Stop it: busctl call org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 StopDiscovery");
+        else
+                FIX(f, "Stop the scan another program started (bluetoothctl scan off, or close the "
+                    "phone app or settings page that searches)");
+}
+
+/* ---- one device --------------------------------------------------------------- */
+
+static void check_known(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_device *v = &s->device;
+        struct doctor_finding *f;
+
+        if (!v->known) {
+                f = add(o, "device-known", DOCTOR_PROBLEM);
+                SEEN(f, "bluetoothd does not know %s any more%s", v->address,
+                     v->ours ? ", though it was paired through a2dpsrc (removed, or "
+                               "bluetoothd's storage was reset)" : "");
+                FIX(f, "Put the speaker in pairing mode, then: a2dpsrcctl scan; a2dpsrcctl connect %s",
+                    v->address);
+                return;
+        }
+        f = add(o, "device-known", DOCTOR_OK);
+        SEEN(f, "%s (%s): %s, %s, %s", v->name[0] ? v->name : v->address, v->address,
+             v->paired ? "paired" : "not paired", v->trusted ? "trusted" : "not trusted",
+             v->connected ? "connected" : "not connected");
+}
+
+static bool is_page_timeout(const char *detail)
+{
+        return strstr(detail, "page-timeout") || strstr(detail, "Page Timeout") ||
+               strstr(detail, "Host is down") || strstr(detail, "did not answer");
+}
+
+static void check_range(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct device_history *h = s->history;
+        const struct history_event *fail = NULL, *conn = history_last(h, HIST_CONNECTED);
+        uint64_t from = since(s, RECENT_US);
+        unsigned pages = 0;
+        struct doctor_finding *f;
+        char t1[32], t2[32];
+
+        for (unsigned i = 0; h && i < h->count; i++) {
+                const struct history_event *ev = history_event_at(h, i);
+                if (ev->kind == HIST_CONNECT_FAILED && ev->at_us >= from && is_page_timeout(ev->detail) &&
+                    (!conn || ev->at_us > conn->at_us)) {
+                        pages++;
+                        fail = ev;
+                }
+        }
+        if (s->device.connected || !fail) {
+                f = add(o, "in-range", DOCTOR_OK);
+                if (s->device.connected)
+                        SEEN(f, "Connected: the speaker answers");
+                else
+                        SEEN(f, "No unanswered connection attempt recorded");
+                return;
+        }
+        f = add(o, "in-range", DOCTOR_PROBLEM);
+        SEEN(f, "%s did not answer %u connection attempt%s in the last 10 min (last %s); %s%s",
+             s->device.address, pages, pages == 1 ? "" : "s", ago(s->now_us, fail->at_us, t1, sizeof(t1)),
+             conn ? "last connected " : "not connected since a2dpsrcd started",
+             conn ? ago(s->now_us, conn->at_us, t2, sizeof(t2)) : "");
+        FIX(f, "Switch the speaker on and bring it within a few metres of the board (1 m is best), "
+            "then: a2dpsrcctl connect %s", s->device.address);
+}
+
+static void check_sink(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_device *v = &s->device;
+        const struct history_event *ev = history_last(s->history, HIST_CONNECT_FAILED);
+        bool refused = ev && strstr(ev->detail, "profile-unavailable");
+        struct doctor_finding *f;
+        char list[160];
+
+        if (!v->known)
+                return;
+        profile_list(v->profiles, list, sizeof(list));
+        if (!v->uuids_known && !refused) {
+                f = add(o, "a2dp-sink", DOCTOR_WARNING);
+                SEEN(f, "%s has not told its services yet", v->address);
+                FIX(f, "Put it in pairing mode and connect it once: a2dpsrcctl connect %s", v->address);
+                return;
+        }
+        if (!(v->profiles & PROF_A2DP_SINK) || refused) {
+                f = add(o, "a2dp-sink", DOCTOR_PROBLEM);
+                SEEN(f, "%s offers no A2DP audio sink%s; it offers: %s", v->address,
+                     refused ? " (it refused the audio connection)" : "", list);
+                FIX(f, "This device cannot play music from a2dpsrc (headset-only devices cannot); "
+                    "use a speaker that lists the A2DP audio sink");
+                return;
+        }
+        f = add(o, "a2dp-sink", DOCTOR_OK);
+        SEEN(f, "It offers %s", list);
+}
+
+static bool is_auth_failure(const char *detail)
+{
+        return strstr(detail, "refused") || strstr(detail, "Authentication") ||
+               strstr(detail, "key-missing") || strstr(detail, "auth");
+}
+
+static void check_bond(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_device *v = &s->device;
+        const struct device_history *h = s->history;
+        const struct history_event *conn = history_last(h, HIST_CONNECTED), *last = NULL;
+        unsigned n = 0;
+        struct doctor_finding *f;
+        char t[32];
+
+        if (!v->known)
+                return;
+        for (unsigned i = 0; h && i < h->count; i++) {
+                const struct history_event *ev = history_event_at(h, i);
+                if (ev->kind == HIST_CONNECT_FAILED && is_auth_failure(ev->detail) &&
+                    (!conn || ev->at_us > conn->at_us)) {
+                        n++;
+                        last = ev;
+                }
+        }
+        /* the link may still be up a moment after the refusal */
+        if (v->paired && last && !v->configured) {
+                f = add(o, "bond", DOCTOR_PROBLEM);
+                SEEN(f, "%s answered but refused the board %u time%s (last %s: %s) although they are "
+                     "paired: the speaker has forgotten the pairing", v->address, n, n == 1 ? "" : "s",
+                     ago(s->now_us, last->at_us, t, sizeof(t)), last->detail);
+                FIX(f, "Pair again: a2dpsrcctl forget %s, put the speaker in pairing mode, then "
+                    "a2dpsrcctl connect %s", v->address, v->address);
+                return;
+        }
+        f = add(o, "bond", DOCTOR_OK);
+        if (v->paired)
+                SEEN(f, "Paired%s; no refused connection since the last success",
+                     v->trusted ? " and trusted" : "");
+        else
+                SEEN(f, "Not paired yet: a2dpsrcctl connect pairs it first");
+}
+
+static void check_busy(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct device_history *h = s->history;
+        uint64_t from = since(s, RECENT_US);
+        const struct history_event *last_refusal = NULL, *last_snatch = NULL;
+        unsigned refusals = 0, snatches = 0;
+        struct doctor_finding *f;
+        char t[32];
+
+        for (unsigned i = 0; h && i < h->count; i++) {
+                const struct history_event *ev = history_event_at(h, i);
+                if (ev->at_us < from)
+                        continue;
+                if (ev->kind == HIST_ACQUIRE_FAILED) {
+                        refusals++;
+                        last_refusal = ev;
+                } else if (ev->kind == HIST_SUSPENDED && ev->silent_ms < SILENCE_WARN_MS) {
+                        snatches++;     /* suspended while we were playing sound */
+                        last_snatch = ev;
+                }
+        }
+        if (!refusals && !snatches) {
+                f = add(o, "busy", DOCTOR_OK);
+                SEEN(f, "The speaker has not refused or interrupted the stream in the last 10 min");
+                return;
+        }
+        f = add(o, "busy", DOCTOR_WARNING);
+        f->seen[0] = '\0';
+        if (refusals)
+                cat(f->seen, sizeof(f->seen), "It refused to start the stream %u time%s in the last "
+                    "10 min (last %s: %s)", refusals, refusals == 1 ? "" : "s",
+                    ago(s->now_us, last_refusal->at_us, t, sizeof(t)), last_refusal->detail);
+        if (snatches)
+                cat(f->seen, sizeof(f->seen), "%sit suspended the stream %u time%s while audio played "
+                    "(last %s)", refusals ? "; " : "It ", snatches, snatches == 1 ? "" : "s",
+                    ago(s->now_us, last_snatch->at_us, t, sizeof(t)));
+        cat(f->seen, sizeof(f->seen), ": it is busy with another source, such as a phone");
+        FIX(f, "Stop playback on the other device or disconnect it from the speaker; a2dpsrc takes "
+            "the speaker back when it is free");
+}
+
+static void check_auto_sleep(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct device_history *h = s->history;
+        uint32_t lo = UINT32_MAX, hi = 0;
+        const struct history_event *last = NULL;
+        unsigned n = 0;
+        struct doctor_finding *f;
+        char t[32];
+
+        /* suspends or disconnects that came after seconds of silence */
+        for (unsigned i = 0; h && i < h->count; i++) {
+                const struct history_event *ev = history_event_at(h, i);
+                if ((ev->kind != HIST_SUSPENDED && ev->kind != HIST_DISCONNECTED) ||
+                    ev->silent_ms < SLEEP_MIN_SILENCE_MS)
+                        continue;
+                n++;
+                last = ev;
+                lo = ev->silent_ms < lo ? ev->silent_ms : lo;
+                hi = ev->silent_ms > hi ? ev->silent_ms : hi;
+        }
+        /* the same time each time (within 10 %, at least 3 s): a timer in
+         * the speaker, not chance */
+        if (n >= 2 && hi - lo <= (hi / 10 > 3000 ? hi / 10 : 3000)) {
+                unsigned after = (lo + hi) / 2000;
+
+                f = add(o, "auto-sleep", DOCTOR_WARNING);
+                SEEN(f, "The speaker went to sleep %u times, each about %u s after the audio stopped "
+                     "(last %s): its auto-off timer", n, after, ago(s->now_us, last->at_us, t, sizeof(t)));
+                if (s->audio.idle_suspend_s && s->audio.idle_suspend_s < after)
+                        FIX(f, "Turn off the speaker's auto-off (auto-sleep) in its app or manual; "
+                            "IdleSuspend (%u s) already releases it first", s->audio.idle_suspend_s);
+                else
+                        FIX(f, "Turn off the speaker's auto-off (auto-sleep) in its app or manual, or "
+                            "let a2dpsrc release it first: a2dpsrcctl idle-suspend %u",
+                            after > 10 ? after - 10 : 5);
+                return;
+        }
+        f = add(o, "auto-sleep", DOCTOR_OK);
+        if (n == 1)
+                SEEN(f, "The speaker suspended or disconnected once after %u s of silence (%s); "
+                     "no pattern yet", last->silent_ms / 1000, ago(s->now_us, last->at_us, t, sizeof(t)));
+        else
+                SEEN(f, "No repeated sleep after silence");
+}
+
+/* Connected but no sound: each cause apart. */
+static void check_silence(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_device *v = &s->device;
+        struct doctor_finding *f;
+
+        if (v->idle_released) {
+                f = add(o, "silence", DOCTOR_WARNING);
+                SEEN(f, "The board plays digital silence: the speaker was released after %u s of "
+                     "it (IdleSuspend) and is taken back when sound comes", s->audio.idle_suspend_s);
+        } else if (v->streaming && s->audio.silent_ms >= SILENCE_WARN_MS) {
+                f = add(o, "silence", DOCTOR_WARNING);
+                SEEN(f, "The board has sent digital silence for %llu s: the capture gets zeros",
+                     (unsigned long long)(s->audio.silent_ms / 1000));
+        } else {
+                f = add(o, "silence", DOCTOR_OK);
+                SEEN(f, v->streaming ? "Sound is being sent" : "Not streaming: no silence to judge");
+                return;
+        }
+        FIX(f, "Start playback on the board and check that the player plays to %s, unmuted",
+            s->audio.capture);
+}
+
+static void check_routing(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_audio *a = &s->audio;
+        struct doctor_finding *f;
+
+        if (a->media_local) {
+                f = add(o, "routing", DOCTOR_PROBLEM);
+                SEEN(f, "Media is routed to the board's own output, not to the speaker");
+                FIX(f, "Send it to the speaker: a2dpsrcctl route media bluetooth");
+        } else if (a->local_categories) {
+                f = add(o, "routing", DOCTOR_OK);
+                SEEN(f, "Media goes to the speaker; %u other categor%s (alerts, voice) play%s on the "
+                     "board", a->local_categories, a->local_categories == 1 ? "y" : "ies",
+                     a->local_categories == 1 ? "s" : "");
+                FIX(f, "To send everything to the speaker: a2dpsrcctl default-output bluetooth");
+        } else {
+                f = add(o, "routing", DOCTOR_OK);
+                SEEN(f, "Everything is routed to the speaker");
+        }
+}
+
+static void check_volume(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_audio *a = &s->audio;
+        unsigned pct = a->volume * 100 / 127;
+        const char *how = a->avrcp_volume ? "the speaker's own volume (AVRCP)"
+                                          : "software gain on the board (the speaker has no AVRCP volume)";
+        struct doctor_finding *f;
+
+        if (a->volume == 0) {
+                f = add(o, "volume", DOCTOR_PROBLEM);
+                SEEN(f, "Volume is 0 (silent), set as %s", how);
+                FIX(f, "Raise it: a2dpsrcctl volume 100");
+        } else if (a->volume < LOW_VOLUME) {
+                f = add(o, "volume", DOCTOR_WARNING);
+                SEEN(f, "Volume is low: %u/127 (%u%%), set as %s", a->volume, pct, how);
+                FIX(f, "Raise it: a2dpsrcctl volume 100, or press the speaker's + button");
+        } else if (!a->avrcp_volume && a->volume < 127) {
+                f = add(o, "volume", DOCTOR_WARNING);
+                SEEN(f, "Volume %u/127 (%u%%) is software gain: the board scales the samples "
+                     "down, and the speaker plays quieter than it can", a->volume, pct);
+                FIX(f, "Set a2dpsrcctl volume 127 and use the speaker's own buttons");
+        } else {
+                f = add(o, "volume", DOCTOR_OK);
+                SEEN(f, "Volume %u/127 (%u%%), set as %s", a->volume, pct, how);
+        }
+}
+
+static void check_suspended(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct history_event *ev = history_last(s->history, HIST_SUSPENDED);
+        struct doctor_finding *f;
+        char t[32];
+
+        if (!s->device.suspended) {
+                f = add(o, "suspended", DOCTOR_OK);
+                if (ev)
+                        SEEN(f, "Not suspended now (the speaker last suspended the stream %s)",
+                             ago(s->now_us, ev->at_us, t, sizeof(t)));
+                else
+                        SEEN(f, "The speaker has not suspended the stream");
+                return;
+        }
+        f = add(o, "suspended", DOCTOR_WARNING);
+        SEEN(f, "The speaker suspended the stream%s%s; a2dpsrc starts it again in %u s when there "
+             "is sound", ev ? " " : "", ev ? ago(s->now_us, ev->at_us, t, sizeof(t)) : "",
+             s->device.resume_in_s);
+        FIX(f, "Nothing to do if it comes back; if it keeps suspending, see the busy and "
+            "auto-sleep findings");
+}
+
+static void describe_offer(const uint8_t c[4], char *buf, size_t len)
+{
+        static const char *const rates[] = { "48", "44.1", "32", "16" };
+        static const char *const modes[] = { "joint stereo", "stereo", "dual channel", "mono" };
+
+        buf[0] = '\0';
+        for (int i = 0; i < 4; i++)
+                if (c[0] & (0x10 << i))
+                        cat(buf, len, "%s%s", buf[0] ? "/" : "", rates[i]);
+        cat(buf, len, " kHz; ");
+        for (int i = 0, first = 1; i < 4; i++)
+                if (c[0] & (1 << i)) {
+                        cat(buf, len, "%s%s", first ? "" : ", ", modes[i]);
+                        first = 0;
+                }
+        cat(buf, len, "; bitpool %u-%u", c[2], c[3]);
+}
+
+static void check_codec(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_audio *a = &s->audio;
+        struct doctor_finding *f;
+        char desc[96], offer[96];
+
+        if (!a->have_codec || !s->device.configured) {
+                f = add(o, "codec", DOCTOR_OK);
+                SEEN(f, "No stream is configured with this speaker");
+                return;
+        }
+        sbc_params_describe(&a->sbc, a->bitpool_now ? a->bitpool_now : a->sbc.max_bitpool, desc,
+                            sizeof(desc));
+        f = add(o, "codec", a->sbc.max_bitpool < 32 ? DOCTOR_WARNING : DOCTOR_OK);
+        SEEN(f, "In use: %s. SBC is the codec a2dpsrc has, and every A2DP speaker must take it", desc);
+        if (a->have_offer) {
+                describe_offer(a->offer, offer, sizeof(offer));
+                cat(f->seen, sizeof(f->seen), "; the speaker offered SBC %s", offer);
+        }
+        cat(f->seen, sizeof(f->seen), "; %u Hz %s", a->sbc.rate,
+            a->capture_rate == a->sbc.rate ? "is the capture's own rate"
+                                           : "was the best rate both sides have");
+        if (a->sbc.max_bitpool < 32)
+                FIX(f, "The speaker allows bitpool %u at most, which sounds dull; nothing on the "
+                    "board raises it, a better speaker does", a->sbc.max_bitpool);
+}
+
+static void check_latency(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_audio *a = &s->audio;
+        uint32_t total = a->period_us + a->queue_us + a->encoder_us + a->speaker_us;
+        struct doctor_finding *f;
+
+        if (!s->device.streaming) {
+                f = add(o, "latency", DOCTOR_OK);
+                SEEN(f, "Not streaming: no latency to measure");
+                return;
+        }
+        f = add(o, "latency", total / 1000 > SEED_LATENCY_HIGH_MS ? DOCTOR_WARNING : DOCTOR_OK);
+        SEEN(f, "%u ms in all: capture period %u ms, queue %u ms, encoder %.1f ms, speaker %s%u ms; "
+             "typical Bluetooth speakers give %u-%u ms", total / 1000, a->period_us / 1000,
+             a->queue_us / 1000, a->encoder_us / 1000.0, a->speaker_delay_known ? "" : "(not reported) ",
+             a->speaker_us / 1000, SEED_LATENCY_LOW_MS, SEED_LATENCY_HIGH_MS);
+        if (f->verdict == DOCTOR_WARNING) {
+                if (a->speaker_us > total / 2)
+                        FIX(f, "Most of it is the speaker's own delay: nothing on the board shortens "
+                            "it; a low-latency speaker does");
+                else
+                        FIX(f, "Bring the speaker closer (a congested link queues audio) and keep "
+                            "the board's audio player's own buffer small");
+        }
+}
+
+static void check_link(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct device_history *h = s->history;
+        uint64_t from = since(s, LINK_WINDOW_US);
+        unsigned stalls = history_count(h, HIST_STALL, from);
+        unsigned drops = history_count(h, HIST_BITPOOL_DOWN, from);
+        unsigned errors = history_count(h, HIST_LINK_ERROR, from);
+        const struct history_event *bp = history_last(h, HIST_BITPOOL_DOWN);
+        const struct doctor_audio *a = &s->audio;
+        struct doctor_finding *f;
+
+        if (!stalls && !drops && !errors) {
+                f = add(o, "link-quality", DOCTOR_OK);
+                SEEN(f, "In the last 5 min: no stall, no bitpool step down, no link error");
+        } else {
+                f = add(o, "link-quality", DOCTOR_WARNING);
+                SEEN(f, "In the last 5 min: %u stall%s, %u bitpool step%s down%s%s%s, %u link error%s",
+                     stalls, stalls == 1 ? "" : "s", drops, drops == 1 ? "" : "s",
+                     drops && bp ? " (to " : "", drops && bp ? bp->detail : "", drops && bp ? ")" : "",
+                     errors, errors == 1 ? "" : "s");
+                FIX(f, "Bring the speaker within 1 m of the board, with no wall between, away from "
+                    "Wi-Fi routers, microwaves and USB 3 ports");
+        }
+        cat(f->seen, sizeof(f->seen), "; since a2dpsrcd started: %llu socket underrun%s, %llu ms of "
+            "audio dropped, %llu packets sent", (unsigned long long)a->underruns,
+            a->underruns == 1 ? "" : "s", (unsigned long long)a->dropped_ms,
+            (unsigned long long)a->packets);
+}
+
+static void check_radio(const struct doctor_snapshot *s, struct out *o)
+{
+        const struct doctor_radio *r = &s->radio;
+        struct doctor_finding *f;
+
+        if (r->status < 0) {
+                f = add(o, "radio", DOCTOR_OK);
+                if (!s->device.connected)
+                        SEEN(f, "Radio figures not available: the speaker is not connected");
+                else
+                        SEEN(f, "Radio figures not available: %s",
+                             r->status == -ENODEV ? "no HCI device on this board"
+                             : r->status == -ENOTCONN ? "no ACL link to the speaker"
+                             : r->status == -EPERM || r->status == -EACCES ? "the kernel refused the HCI read"
+                                                                   : "the HCI read failed");
+                return;
+        }
+        f = add(o, "radio", r->rssi < RSSI_LOW_DB || r->link_quality < LINK_QUALITY_LOW ? DOCTOR_WARNING
+                                                                                        : DOCTOR_OK);
+        SEEN(f, "RSSI %d dB %s, link quality %u/255", r->rssi,
+             r->rssi == 0 ? "(inside the golden receive range)"
+                          : r->rssi < 0 ? "below the golden receive range" : "above the golden receive range",
+             r->link_quality);
+        if (f->verdict == DOCTOR_WARNING)
+                FIX(f, "The signal is weak: bring the speaker within 1 m of the board, with no wall "
+                    "or metal between");
+}
+
+size_t doctor_run(const struct doctor_snapshot *s, struct doctor_finding *out, size_t max)
+{
+        struct out o = { .f = out, .max = max };
+
+        check_bluetoothd(s, &o);
+        check_speaker_mode(s, &o);
+        check_capture(s, &o);
+        check_capture_rate(s, &o);
+        if (!s->have_device) {
+                check_scan(s, &o);
+                return o.n;
+        }
+        check_known(s, &o);
+        check_sink(s, &o);
+        check_range(s, &o);
+        check_bond(s, &o);
+        check_busy(s, &o);
+        check_auto_sleep(s, &o);
+        check_suspended(s, &o);
+        check_silence(s, &o);
+        check_routing(s, &o);
+        check_volume(s, &o);
+        check_codec(s, &o);
+        check_latency(s, &o);
+        check_link(s, &o);
+        check_radio(s, &o);
+        check_scan(s, &o);
+        return o.n;
+}
