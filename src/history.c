@@ -78,11 +78,17 @@ void history_record(struct history *h, const char *address, enum history_kind ki
         snprintf(ev->detail, sizeof(ev->detail), "%s", detail ? detail : "");
 }
 
+/* i < dh->count */
+static const struct history_event *at(const struct device_history *dh, unsigned i)
+{
+        return &dh->ev[(dh->head + HISTORY_EVENTS - dh->count + i) % HISTORY_EVENTS];
+}
+
 const struct history_event *history_event_at(const struct device_history *dh, unsigned i)
 {
         if (!dh || i >= dh->count)
                 return NULL;
-        return &dh->ev[(dh->head + HISTORY_EVENTS - dh->count + i) % HISTORY_EVENTS];
+        return at(dh, i);
 }
 
 unsigned history_count(const struct device_history *dh, enum history_kind kind, uint64_t since_us)
@@ -90,7 +96,7 @@ unsigned history_count(const struct device_history *dh, enum history_kind kind, 
         unsigned n = 0;
 
         for (unsigned i = 0; dh && i < dh->count; i++) {
-                const struct history_event *ev = history_event_at(dh, i);
+                const struct history_event *ev = at(dh, i);
                 if (ev->kind == kind && ev->at_us >= since_us)
                         n++;
         }
@@ -100,7 +106,7 @@ unsigned history_count(const struct device_history *dh, enum history_kind kind, 
 const struct history_event *history_last(const struct device_history *dh, enum history_kind kind)
 {
         for (unsigned i = dh ? dh->count : 0; i-- > 0;) {
-                const struct history_event *ev = history_event_at(dh, i);
+                const struct history_event *ev = at(dh, i);
                 if (ev->kind == kind)
                         return ev;
         }
