@@ -100,6 +100,8 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
         a->engine_failures = d->engine_failures;
         a->engine_rate = a->engine_running ? d->engine_rate : 0;
         snprintf(a->capture, sizeof(a->capture), "%.63s", d->opts.capture[CAT_MEDIA]);
+        a->capture_rate = d->capture_rate;
+        snprintf(a->stream_blocked, sizeof(a->stream_blocked), "%s", d->stream_blocked);
         a->silent_ms = silent_ms(d);
         a->media_local = d->state.routes[CAT_MEDIA] == ROUTE_LOCAL;
         for (int c = 0; c < CAT_COUNT; c++)

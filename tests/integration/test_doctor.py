@@ -3,11 +3,12 @@ to fail on the double, and the verdict and the fix are read back, through
 D-Bus and through the command line (checklist, --json, exit status)."""
 
 import json
+import re
 import time
 
 import dbus
 
-from common import HCI0, SPEAKER, SPEAKER_PATH
+from common import HCI0, SPEAKER, SPEAKER_PATH, pcm
 from test_control import ControlCase, ERR, HEADSET, HEADSET_UUIDS, dev_path, plain
 
 
@@ -188,3 +189,173 @@ class DeviceTests(DoctorCase):
         v, seen, fix = self.wait_finding('device-known', 'problem')
         self.assertIn('does not know', seen)
         self.assertIn('pairing mode', fix)
+
+
+class StreamTests(DoctorCase):
+    """The checks of a connected speaker, each made to fail."""
+
+    def silent_capture(self):
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=997, amplitude=0.0,
+                                start_file=self.starts_file)
+
+    def stream(self, **opts):
+        self.add_speaker(**opts)
+        self.start_daemon()
+        self.connect_speaker()
+        self.wait_prop('State', 'streaming')
+
+    def test_busy_refusing_start(self):
+        # a multipoint speaker suspends us for a phone and refuses AVDTP
+        # START while the phone plays (5.66: Acquire fails with EIO)
+        self.stream()
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectStart', True)
+        self.bluez.SpeakerSuspend(SPEAKER_PATH)
+        v, seen, fix = self.wait_finding('busy', 'warning', timeout=10)
+        self.assertIn('suspended the stream 1 time while audio played', seen)
+        # 1 s hold-off, then quick retries the speaker refuses
+        v, seen, fix = self.wait_finding('suspended', 'warning', timeout=10)
+
+        def refused():
+            s = self.diagnose(SPEAKER)['busy'][1]
+            return 'refused to start the stream' in s and s
+        seen = self.daemon.wait_for(refused, 10, what='START refusals noted')
+        self.assertIn('Input/output error', seen)
+        self.assertIn('another source', seen)
+        self.assertIn('Stop playback on the other device', self.diagnose(SPEAKER)['busy'][2])
+
+    def test_suspended_by_speaker(self):
+        self.stream()
+        self.bluez.SpeakerSuspend(SPEAKER_PATH)
+        v, seen, fix = self.wait_finding('suspended', 'warning')
+        self.assertRegex(seen, r'suspended the stream \d+ s ago; a2dpsrc starts it again in \d+ s')
+        # sound plays: the daemon takes the stream back, and the finding clears
+        self.wait_streaming()
+        v, seen, fix = self.wait_finding('suspended', 'ok')
+        self.assertIn('last suspended the stream', seen)
+
+    def test_silence(self):
+        self.silent_capture()
+        self.stream()
+        v, seen, fix = self.wait_finding('silence', 'warning', timeout=6)
+        self.assertRegex(seen, r'digital silence for \d+ s')
+        self.assertIn('Start playback', fix)
+        self.assertEqual(self.diagnose(SPEAKER)['capture'][0], 'ok')
+
+    def test_silence_released_by_idle_suspend(self):
+        self.silent_capture()
+        self.stream()
+        self.set_mprop('IdleSuspend', dbus.UInt32(1))
+        v, seen, fix = self.wait_finding('silence', 'warning', timeout=6)
+        self.wait_prop('State', 'connected')
+        v, seen, fix = self.finding('silence', SPEAKER, 'warning')
+        self.assertIn('released after 1 s', seen)
+        # our own release is no sleep of the speaker's
+        self.assertEqual(self.diagnose(SPEAKER)['auto-sleep'][0], 'ok')
+
+    def test_media_routed_local(self):
+        self.stream()
+        self.ctl('route', 'media', 'local')
+        v, seen, fix = self.finding('routing', SPEAKER, 'problem')
+        self.assertIn('Media is routed', seen)
+        self.assertIn('a2dpsrcctl route media bluetooth', fix)
+        self.assertEqual(self.doctor(SPEAKER).returncode, 1)
+
+    def test_volume_zero_and_low(self):
+        self.stream()
+        self.ctl('volume', '0')
+        v, seen, fix = self.finding('volume', SPEAKER, 'problem')
+        self.assertIn('Volume is 0', seen)
+        self.assertIn('a2dpsrcctl volume', fix)
+        self.ctl('volume', '20')
+        v, seen, fix = self.finding('volume', SPEAKER, 'warning')
+        self.assertIn('20/127', seen)
+
+    def test_software_gain(self):
+        self.stream(AbsoluteVolume=False)
+        v, seen, fix = self.finding('volume', SPEAKER, 'warning')
+        self.assertIn('software gain', seen)
+        self.assertIn('volume 127', fix)
+
+    def test_codec(self):
+        self.stream()
+        v, seen, fix = self.finding('codec', SPEAKER, 'ok')
+        self.assertIn('In use: SBC', seen)
+        # the double's speaker offers ff ff 02 35: everything, bitpool 2-53
+        self.assertIn('the speaker offered SBC 48/44.1/32/16 kHz; joint stereo, stereo, dual channel, '
+                      'mono; bitpool 2-53', seen)
+        self.assertIn('48000 Hz', seen)
+
+    def test_codec_low_bitpool(self):
+        self.stream(SinkCapabilities=dbus.Array([0xff, 0xff, 2, 24], signature='y'))
+        v, seen, fix = self.finding('codec', SPEAKER, 'warning')
+        self.assertIn('bitpool 2-24', seen)
+        self.assertIn('bitpool 24 at most', fix)
+
+    def test_latency(self):
+        # the speaker reports 250 ms of its own: over the seed's 120-180 ms
+        self.stream(Delay=2500)
+        v, seen, fix = self.wait_finding('latency', 'warning')
+        self.assertRegex(seen, r'^\d+ ms in all: capture period \d+ ms, queue \d+ ms, encoder [\d.]+ ms, '
+                         r'speaker 250 ms; typical Bluetooth speakers give 120-180 ms')
+        self.assertIn("speaker's own delay", fix)
+
+    def test_link_quality_stall(self):
+        self.stream()
+        self.bluez.SpeakerStall(SPEAKER_PATH, 1500)
+
+        def stalled():
+            f = self.diagnose(SPEAKER)['link-quality']
+            return re.search(r'In the last 5 min: [1-9]\d* stalls?', f[1]) and f
+        v, seen, fix = self.daemon.wait_for(stalled, 8, what='a stall noted')
+        self.assertEqual(v, 'warning')
+        self.assertIn('within 1 m', fix)
+
+    def test_radio_not_available_on_the_double(self):
+        # no HCI device here: the figures are not invented
+        self.stream()
+        v, seen, fix = self.finding('radio', SPEAKER, 'ok')
+        self.assertIn('not available', seen)
+
+    def test_scan_while_streaming(self):
+        self.stream()
+        # another program scans (bluetoothctl scan on)
+        adapter = dbus.Interface(self.bluez.obj(HCI0), 'org.bluez.Adapter1')
+        adapter.StartDiscovery()
+        v, seen, fix = self.wait_finding('scan', 'warning')
+        self.assertIn('while audio streams', seen)
+        self.assertIn('bluetoothctl scan off', fix)
+        self.assertEqual(self.diagnose('')['scan'][0], 'warning')
+        adapter.StopDiscovery()
+        self.wait_finding('scan', 'ok')
+
+    def test_auto_sleep(self):
+        # the speaker's auto-off: it suspends the stream each time 6 s of
+        # silence have passed; sound comes back in between
+        import array
+        import math
+        import os
+        rate = 48000
+        tone = [(0, 1), (8, 10), (17, 19)]           # seconds of tone; silence between
+        a = array.array('h', bytes(4 * rate * 20))
+        w = 2 * math.pi * 997 / rate
+        for start, end in tone:
+            for i in range(start * rate, end * rate):
+                a[2 * i] = a[2 * i + 1] = int(round(0.5 * 32767 * math.sin(w * i)))
+        src = os.path.join(self.tmp, 'bursts.raw')
+        with open(src, 'wb') as f:
+            f.write(a.tobytes())
+        self.pcms['bursts'] = pcm('bursts', source='file', file=src)
+        self.add_speaker()
+        self.start_daemon(capture='bursts')
+        self.connect_speaker()
+        t0 = time.monotonic()
+        for at in (7.0, 16.0):                      # 6 s after each tone ends
+            time.sleep(max(0, at - (time.monotonic() - t0)))
+            self.wait_streaming(timeout=2)
+            self.bluez.SpeakerSuspend(SPEAKER_PATH)
+        v, seen, fix = self.wait_finding('auto-sleep', 'warning', timeout=3)
+        self.assertRegex(seen, r'went to sleep 2 times, each about [56] s after the audio stopped')
+        self.assertIn("auto-off", fix)
+        self.assertRegex(fix, r'a2dpsrcctl idle-suspend \d+')
+        # asleep after silence, not busy with a phone
+        self.assertEqual(self.diagnose(SPEAKER)['busy'][0], 'ok')
