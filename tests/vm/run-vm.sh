@@ -38,7 +38,7 @@ alsa-utils dbus python3"
 # the host's own kernel only when it is the one booted (see "kernel" below)
 [[ ${VM_KERNEL_ROOT:-} == / ]] && PKGS="$PKGS linux-image-amd64"
 # guest time limits (s), from the kernel's start; qemu gets 60 s more to boot
-declare -A LIMIT=([stream]=120 [pair]=120 [linkloss]=120 [btd-restart]=120 [speaker-connects]=120)
+declare -A LIMIT=([stream]=120 [pair]=120 [linkloss]=120 [btd-restart]=120 [speaker-connects]=120 [avrcp]=120)
 QEMU_PID=
 
 say() { echo "check-vm: $*"; }
