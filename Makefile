@@ -66,9 +66,9 @@ CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c sr
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
-               src/output.c src/capture-retry.c src/remote-sep.c src/dbus-util.c src/manager.c \
-               src/speaker.c src/agent.c src/discovery.c src/rtkit.c src/player.c src/diagnose.c \
-               src/radio.c
+               src/output.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
+               src/remote-sep.c src/dbus-util.c src/manager.c src/speaker.c src/agent.c \
+               src/discovery.c src/rtkit.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.

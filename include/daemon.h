@@ -25,6 +25,7 @@
 /* Manager1.StreamBlocked reasons */
 #define BLOCKED_CAPTURE_UNAVAILABLE "capture-unavailable"
 #define BLOCKED_CAPTURE_NO_DATA "capture-no-data"
+#define BLOCKED_NO_PRODUCER "capture-no-producer"
 
 enum registration { REG_NONE, REG_PENDING, REG_DONE };
 
@@ -142,6 +143,11 @@ struct daemon {
          * "<reason>: <sentence>" (Manager1.StreamBlocked) */
         char stream_blocked[320];
         sd_event_source *capture_watch;  /* does the capture deliver? */
+        /* snd-aloop: whether the producer plays into the capture's cable */
+        snd_ctl_t *producer_ctl;
+        snd_ctl_elem_value_t *producer_value;
+        sd_event_source *producer_io, *producer_timer;
+        bool producer_known, producer_playing;
         unsigned capture_period;         /* frames, as the captures run */
         sd_event_source *capture_retry[CAT_COUNT];  /* reopening a failed secondary */
         unsigned capture_retries[CAT_COUNT];
@@ -264,6 +270,26 @@ uint32_t output_latency_us(struct daemon *d);
 /* remote-sep.c: reconfiguring the speaker's stream at another rate */
 int remote_sep_reconfigure(struct daemon *d, const struct transport *t, unsigned rate);
 void remote_sep_cancel(struct daemon *d);
+
+/* output.c, for capture-health.c */
+void output_detach(struct daemon *d);
+void output_maybe_acquire(struct daemon *d, struct transport *t);
+void output_engine_resume(struct daemon *d);
+void output_engine_stop(struct daemon *d);
+
+/* capture-health.c: a speaker is never held silent (Manager1.StreamBlocked) */
+void output_block_stream(struct daemon *d, const char *reason, const char *detail);
+void output_unblock_stream(struct daemon *d);
+bool output_blocked_for(const struct daemon *d, const char *reason);
+void capture_watch_update(struct daemon *d);
+void output_producer_changed(struct daemon *d, bool playing);
+bool capture_health_producer_plays(struct daemon *d);
+int capture_health_init(struct daemon *d);
+void capture_health_shutdown(struct daemon *d);
+
+/* producer-watch.c: snd-aloop's producer side */
+int producer_watch_start(struct daemon *d, const char *capture);
+void producer_watch_stop(struct daemon *d);
 
 /* capture-retry.c: reopening a failed secondary capture while the engine runs */
 void capture_retry_schedule(struct daemon *d, int category);

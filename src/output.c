@@ -74,35 +74,6 @@ static void schedule_engine_retry(struct daemon *d)
 
 static void detach(struct daemon *d);
 static void maybe_acquire(struct daemon *d, struct transport *t);
-static bool blocked_for(const struct daemon *d, const char *reason);
-
-/* Never a speaker connected and silent: while the capture cannot be opened
- * or delivers nothing, the speaker is given back (as idle suspend does)
- * and taken again when audio comes. Why is in Manager1.StreamBlocked,
- * "<reason>: <sentence>" (docs/dbus-api.md). */
-static void block_stream(struct daemon *d, const char *reason, const char *detail)
-{
-        bool was = d->stream_blocked[0] != '\0';
-
-        snprintf(d->stream_blocked, sizeof(d->stream_blocked), "%s: %s", reason, detail);
-        if (!was)
-                log_warn("%s; the speaker is given back until the capture delivers", detail);
-        detach(d);
-        for (struct transport *t = d->transports; t; t = t->next)
-                transport_release(d, t, false);
-        output_update_status(d);
-}
-
-static void unblock_stream(struct daemon *d)
-{
-        if (!d->stream_blocked[0])
-                return;
-        d->stream_blocked[0] = '\0';
-        log_info("the capture delivers again: taking the speaker back");
-        for (struct transport *t = d->transports; t; t = t->next)
-                maybe_acquire(d, t);
-        output_update_status(d);
-}
 
 /* Opens the captures and the local output and starts the audio thread on
  * them. exact: at rate with a period of period_frames, converting what does
@@ -118,6 +89,8 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         int r, opened = 0;
 
         stop_engine(d);
+        if (!capture_health_producer_plays(d))
+                return -EAGAIN;         /* opened when it plays (capture-health.c) */
         for (int c = 0; c < CAT_COUNT; c++) {
                 if (!d->opts.capture[c][0])
                         continue;
@@ -143,7 +116,7 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         if (!opened) {
                 d->capture_rate = 0;
                 schedule_engine_retry(d);
-                block_stream(d, BLOCKED_CAPTURE_UNAVAILABLE, err);
+                output_block_stream(d, BLOCKED_CAPTURE_UNAVAILABLE, err);
                 return -ENODEV;
         }
         d->capture_rate = first.native_rate;
@@ -181,8 +154,9 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         log_info("audio engine at %u Hz, period %u frames%s%s", first.rate, first.period_frames,
                  d->local ? "" : ", no local output",
                  first.converting ? ", capture converted" : "");
-        if (blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE))
-                unblock_stream(d);
+        if (output_blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE) ||
+            output_blocked_for(d, BLOCKED_NO_PRODUCER))
+                output_unblock_stream(d);
         return 0;
 }
 
@@ -275,64 +249,43 @@ static void detach(struct daemon *d)
         output_update_status(d);
 }
 
-static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
+void output_detach(struct daemon *d)
 {
-        struct daemon *d = ud;
+        detach(d);
+}
+
+void output_maybe_acquire(struct daemon *d, struct transport *t)
+{
+        maybe_acquire(d, t);
+}
+
+/* The engine again: on a held transport when there is one, else local. */
+void output_engine_resume(struct daemon *d)
+{
         struct transport *t = held_transport(d);
 
-        sd_event_source_disable_unref(d->engine_retry);
-        d->engine_retry = NULL;
         if (t && t->acq == ACQ_HELD && !d->streaming)
                 attach(d, t);
         else if (!stream_running(d->stream))
                 start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
-        return 0;
 }
 
-/* A capture that delivers nothing (a stalled device, a producer that
- * stopped its clock) while streaming: after CAPTURE_DRY_US the speaker is
- * given back, and taken again when frames come. Checked only while
- * streaming or waiting for such frames. */
-#define CAPTURE_WATCH_US 500000ull
-#define CAPTURE_DRY_US 1500000ull
-
-static bool blocked_for(const struct daemon *d, const char *reason)
+/* The engine stopped and every capture closed; a held transport stays. */
+void output_engine_stop(struct daemon *d)
 {
-        size_t n = strlen(reason);
-
-        return strncmp(d->stream_blocked, reason, n) == 0 && d->stream_blocked[n] == ':';
+        sd_event_source_disable_unref(d->engine_retry);
+        d->engine_retry = NULL;
+        stop_engine(d);
+        output_update_status(d);
 }
 
-static void capture_watch_update(struct daemon *d)
-{
-        bool needed = d->streaming || blocked_for(d, BLOCKED_CAPTURE_NO_DATA);
-
-        if (d->capture_watch && sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON
-                                                                                      : SD_EVENT_OFF) < 0)
-                log_err("cannot %s the capture watch", needed ? "start" : "stop");
-}
-
-static int on_capture_watch(sd_event_source *s, uint64_t usec, void *ud)
+static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;
-        uint64_t frames = atomic_load(&stream_stats(d->stream)->capture_frames), now = usec;
 
-        /* usec is when the timer was due; the loop's now may be later */
-        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-        if (frames != d->watch_frames) {
-                d->watch_frames = frames;
-                d->watch_moved_at = now;
-                if (blocked_for(d, BLOCKED_CAPTURE_NO_DATA))
-                        unblock_stream(d);
-        } else if (d->streaming && now > d->watch_moved_at &&
-                   now - d->watch_moved_at >= CAPTURE_DRY_US) {
-                char detail[160];
-                snprintf(detail, sizeof(detail), "the capture has delivered nothing for %.1f s",
-                         (double)(now - d->watch_moved_at) / 1e6);
-                block_stream(d, BLOCKED_CAPTURE_NO_DATA, detail);
-        }
-        sd_event_source_set_time(s, now + CAPTURE_WATCH_US);
-        capture_watch_update(d);
+        sd_event_source_disable_unref(d->engine_retry);
+        d->engine_retry = NULL;
+        output_engine_resume(d);
         return 0;
 }
 
@@ -647,11 +600,9 @@ int output_init(struct daemon *d)
                                        50000, on_idle_timer, d);
         if (r < 0)
                 return r;
-        r = sd_event_add_time_relative(d->event, &d->capture_watch, CLOCK_MONOTONIC,
-                                       CAPTURE_WATCH_US, 50000, on_capture_watch, d);
+        r = capture_health_init(d);
         if (r < 0)
                 return r;
-        capture_watch_update(d);
         idle_watch_update(d);
         /* local playback from the start; a speaker re-opens at its rate */
         start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
@@ -667,8 +618,7 @@ void output_shutdown(struct daemon *d)
         d->engine_retry = NULL;
         sd_event_source_disable_unref(d->idle_timer);
         d->idle_timer = NULL;
-        sd_event_source_disable_unref(d->capture_watch);
-        d->capture_watch = NULL;
+        capture_health_shutdown(d);
         for (struct transport *t = d->transports; t; t = t->next)
                 transport_release(d, t, true);
         sd_event_source_disable_unref(d->stream_events);

@@ -270,15 +270,15 @@ class Run:
             raise Missing('event %s%s missing' % (name, '' if i == 0 else ' #%d' % (i + 1)))
         return v[i]
 
-    def rec(self, name):
-        if name not in self._rec:
+    def rec(self, name, freq=FREQ):
+        if (name, freq) not in self._rec:
             path = os.path.join(self.dir, name + '.raw')
             if not os.path.exists(path) or os.path.getsize(path) == 0:
                 raise Missing('recording %s.raw missing or empty' % name)
             if read_start(path) == 0.0:
                 raise Missing('%s.start missing: recording not on the timeline' % name)
-            self._rec[name] = analyze(path)
-        return self._rec[name]
+            self._rec[(name, freq)] = analyze(path, freq)
+        return self._rec[(name, freq)]
 
     def check(self, what, rep):
         ok = not rep['problems']
@@ -315,12 +315,12 @@ def ms(t):
 SETTLE_S = 1.0    # start-up of a stream on the far side: bluealsa's buffer fills
 
 
-def judge_streamed(run, bt, first, t_end, what, min_s):
+def judge_streamed(run, bt, first, t_end, what, min_s, freq=FREQ):
     """The far side heard the tone cleanly from first (+ settling) to
     t_end, for at least min_s, while the local output stayed silent."""
-    run.check(what, span_report(bt, first + SETTLE_S, t_end - 0.1))
+    run.check(what, span_report(bt, first + SETTLE_S, t_end - 0.1, freq))
     run.check('local output silent while the speaker streams',
-              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
+              silent_report(run.rec('local', freq), first + SETTLE_S, t_end - 0.1))
     run.require(t_end - first - SETTLE_S >= min_s, 'observed at least %d s of streaming' % min_s)
 
 
@@ -442,6 +442,51 @@ def judge_speaker_connects(run):
     judge_streamed(run, bt, first, t_end, 'far side after the speaker connected', 5)
 
 
+# The 48 kHz tone file played by a producer at 44.1 kHz
+FREQ_AT_44K1 = FREQ * 44100 / 48000
+
+
+def codec_lines(run):
+    try:
+        with open(os.path.join(run.dir, 'codec.txt')) as f:
+            return [line.strip().strip('"') for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def judge_rate44k_first(run):
+    """The producer plays at 44.1 kHz before a2dpsrcd starts: streamed at
+    44.1 kHz, the tone (916 Hz) clean on the far side."""
+    bt = run.rec('bt', FREQ_AT_44K1)
+    t_on = run.ev('a2dpsrcd_up')
+    t_end = run.ev('observe_end')
+    run.figure('codec', '; '.join(codec_lines(run)) or '?')
+    run.require(any('44100 Hz' in c for c in codec_lines(run)), 'streamed at the capture\'s 44.1 kHz')
+    first = first_present(bt, after=t_on)
+    if not run.require(first is not None, 'the far side heard the 44.1 kHz producer\'s tone'):
+        return
+    run.figure('first_tone_far_side', ms(first - t_on), ' ms after a2dpsrcd was up')
+    judge_streamed(run, bt, first, t_end, 'far side, the 44.1 kHz producer', 8, FREQ_AT_44K1)
+
+
+def judge_rate_change(run):
+    """The producer goes from 48 to 44.1 kHz mid-stream: the new tone
+    (916 Hz) on the far side soon after, cleanly, at 44.1 kHz."""
+    t_change = run.ev('rate_change')
+    t_44 = run.ev('streaming_44k')
+    t_end = run.ev('observe_end')
+    run.figure('codec', '; '.join(codec_lines(run)) or '?')
+    bt = run.rec('bt', FREQ_AT_44K1)
+    first = first_present(bt, after=t_change)
+    if not run.require(first is not None, 'the far side heard the producer\'s new tone'):
+        return
+    run.figure('new_tone_far_side', ms(first - t_change), ' ms after the producer restarted')
+    run.require(first - t_change < 5.0, 'the new tone reached the speaker within 5 s (%.1f s)'
+                % (first - t_change))
+    judge_streamed(run, bt, max(first, t_44), t_end, 'far side after the rate change', 5,
+                   FREQ_AT_44K1)
+
+
 def judge_pagefail(run):
     """Diagnostic: a failed page and close() of its L2CAP socket (no audio);
     the guest fails it if the kernel oopses."""
@@ -464,7 +509,8 @@ def judge_avrcp(run):
 
 
 JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
-          'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects, 'avrcp': judge_avrcp}
+          'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects, 'avrcp': judge_avrcp,
+          'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change}
 
 
 def statistics(folder):

@@ -1,0 +1,159 @@
+/* Whether the capture gives the speaker anything: a speaker is never
+ * left connected and silent. While the capture cannot be opened, delivers
+ * nothing, or (snd-aloop) nothing plays into it, the speaker is given back
+ * (as idle suspend does) and taken again when audio comes; why is in
+ * Manager1.StreamBlocked, "<reason>: <sentence>" (docs/dbus-api.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "stream.h"
+
+/* Never a speaker connected and silent: while the capture cannot be opened
+ * or delivers nothing, the speaker is given back (as idle suspend does)
+ * and taken again when audio comes. Why is in Manager1.StreamBlocked,
+ * "<reason>: <sentence>" (docs/dbus-api.md). */
+void output_block_stream(struct daemon *d, const char *reason, const char *detail)
+{
+        bool was = d->stream_blocked[0] != '\0';
+
+        snprintf(d->stream_blocked, sizeof(d->stream_blocked), "%s: %s", reason, detail);
+        if (!was)
+                log_warn("%s; the speaker is given back until the capture delivers", detail);
+        output_detach(d);
+        for (struct transport *t = d->transports; t; t = t->next)
+                transport_release(d, t, false);
+        output_update_status(d);
+}
+
+void output_unblock_stream(struct daemon *d)
+{
+        if (!d->stream_blocked[0])
+                return;
+        d->stream_blocked[0] = '\0';
+        log_info("the capture delivers again: taking the speaker back");
+        for (struct transport *t = d->transports; t; t = t->next)
+                output_maybe_acquire(d, t);
+        output_update_status(d);
+}
+
+/* A capture that delivers nothing (a stalled device, a producer that
+ * stopped its clock) while streaming: after CAPTURE_DRY_US the speaker is
+ * given back, and taken again when frames come. Checked only while
+ * streaming or waiting for such frames. */
+#define CAPTURE_WATCH_US 500000ull
+#define CAPTURE_DRY_US 1500000ull
+
+bool output_blocked_for(const struct daemon *d, const char *reason)
+{
+        size_t n = strlen(reason);
+
+        return strncmp(d->stream_blocked, reason, n) == 0 && d->stream_blocked[n] == ':';
+}
+
+void capture_watch_update(struct daemon *d)
+{
+        bool needed = d->streaming || output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA);
+
+        if (d->capture_watch && sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON
+                                                                                      : SD_EVENT_OFF) < 0)
+                log_err("cannot %s the capture watch", needed ? "start" : "stop");
+}
+
+static int on_capture_watch(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+        uint64_t frames = atomic_load(&stream_stats(d->stream)->capture_frames), now = usec;
+
+        /* usec is when the timer was due; the loop's now may be later */
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        if (frames != d->watch_frames) {
+                d->watch_frames = frames;
+                d->watch_moved_at = now;
+                if (output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA))
+                        output_unblock_stream(d);
+        } else if (d->streaming && now > d->watch_moved_at &&
+                   now - d->watch_moved_at >= CAPTURE_DRY_US) {
+                char detail[160];
+                snprintf(detail, sizeof(detail), "the capture has delivered nothing for %.1f s",
+                         (double)(now - d->watch_moved_at) / 1e6);
+                output_block_stream(d, BLOCKED_CAPTURE_NO_DATA, detail);
+        }
+        sd_event_source_set_time(s, now + CAPTURE_WATCH_US);
+        capture_watch_update(d);
+        return 0;
+}
+
+/* snd-aloop's producer (producer-watch.c). When it stops, the capture is
+ * let go at once, so that the next producer chooses its rate (a capture
+ * held open fixes it); a held transport waits PRODUCER_GRACE_US for it to
+ * come back (a new track, a new rate), then is given back. When it plays,
+ * the engine opens again at its rate: on the held transport (converted,
+ * and the speaker asked to take the rate) or locally. */
+#define PRODUCER_GRACE_US 2000000ull
+
+static int on_producer_gone(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+
+        sd_event_source_disable_unref(d->producer_timer);
+        d->producer_timer = NULL;
+        if (d->producer_known && !d->producer_playing)
+                output_block_stream(d, BLOCKED_NO_PRODUCER, "nothing plays into the loopback");
+        return 0;
+}
+
+void output_producer_changed(struct daemon *d, bool playing)
+{
+        if (playing) {
+                sd_event_source_disable_unref(d->producer_timer);
+                d->producer_timer = NULL;
+                output_engine_resume(d);
+                return;
+        }
+        log_info("nothing plays into the loopback: the capture is let go for the next producer");
+        output_engine_stop(d);
+        if (!d->producer_timer &&
+            sd_event_add_time_relative(d->event, &d->producer_timer, CLOCK_MONOTONIC,
+                                       PRODUCER_GRACE_US, 50000, on_producer_gone, d) < 0)
+                on_producer_gone(NULL, 0, d);
+}
+
+/* Whether the engine may open the capture: always, but on snd-aloop only
+ * while the producer plays. */
+bool capture_health_producer_plays(struct daemon *d)
+{
+        int master = 0;
+
+        while (master < CAT_COUNT && !d->opts.capture[master][0])
+                master++;
+        if (master < CAT_COUNT)
+                producer_watch_start(d, d->opts.capture[master]);
+        if (!d->producer_known || d->producer_playing)
+                return true;
+        if (!d->producer_timer)
+                output_block_stream(d, BLOCKED_NO_PRODUCER, "nothing plays into the loopback");
+        return false;
+}
+
+int capture_health_init(struct daemon *d)
+{
+        int r = sd_event_add_time_relative(d->event, &d->capture_watch, CLOCK_MONOTONIC,
+                                           CAPTURE_WATCH_US, 50000, on_capture_watch, d);
+
+        if (r < 0)
+                return r;
+        capture_watch_update(d);
+        return 0;
+}
+
+void capture_health_shutdown(struct daemon *d)
+{
+        sd_event_source_disable_unref(d->capture_watch);
+        d->capture_watch = NULL;
+        sd_event_source_disable_unref(d->producer_timer);
+        d->producer_timer = NULL;
+        producer_watch_stop(d);
+}
