@@ -43,6 +43,9 @@ const char *policy_blocker_error(enum blocker b);
 enum output_state policy_state(bool speaker_mode, bool connecting, bool configured, bool streaming);
 const char *policy_state_name(enum output_state s);
 
+/* Exponential backoff: 1, 2, 4 ... s for attempt 0, 1, 2 ..., at most max_s. */
+unsigned policy_backoff_s(unsigned attempt, unsigned max_s);
+
 /* Exponential backoff for reconnecting a lost speaker: 1, 2, 4 ... 60 s. */
 unsigned policy_reconnect_delay_s(unsigned attempt);
 

@@ -281,10 +281,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *ud);
 
 static void schedule_retry(struct daemon *d, struct adapter *a)
 {
-        unsigned delay = 1u << (a->reg_failures < 5 ? a->reg_failures : 5);
+        unsigned delay = policy_backoff_s(a->reg_failures, REG_RETRY_MAX_S);
 
-        if (delay > REG_RETRY_MAX_S)
-                delay = REG_RETRY_MAX_S;
         a->reg_failures++;
         sd_event_source_disable_unref(a->reg_retry);
         a->reg_retry = NULL;

@@ -61,9 +61,7 @@ static void schedule_engine_retry(struct daemon *d)
 
         if (d->engine_retry || d->shutting_down)
                 return;
-        ms = n == 0 ? 250 : 1000u << (n - 1 < 5 ? n - 1 : 5);
-        if (ms > RETRY_MAX_S * 1000)
-                ms = RETRY_MAX_S * 1000;
+        ms = n == 0 ? 250 : 1000 * policy_backoff_s(n - 1, RETRY_MAX_S);
         d->engine_failures++;
         if (sd_event_add_time_relative(d->event, &d->engine_retry, CLOCK_MONOTONIC,
                                        (uint64_t)ms * 1000, 10000, on_engine_retry, d) < 0)
@@ -459,6 +457,17 @@ void output_transport_removing(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
                 detach(d);
+        if (d->idle_suspended && speaker_transport_is_output(d, t)) {
+                /* The suspension ends with the stream: a link loss shows the
+                 * transport idle just before it goes, which is no suspend of
+                 * the speaker's, and the next connection starts afresh
+                 * rather than waiting out a hold-off (doubling with each
+                 * loss) meant for a speaker that suspends over and over. */
+                d->idle_suspended = false;
+                d->resume_not_before = 0;
+                d->resume_holdoff_ms = 0;
+                idle_watch_update(d);
+        }
 }
 
 void output_acquired(struct daemon *d, struct transport *t)

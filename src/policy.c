@@ -82,11 +82,16 @@ const char *policy_state_name(enum output_state s)
         return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "off";
 }
 
-unsigned policy_reconnect_delay_s(unsigned attempt)
+unsigned policy_backoff_s(unsigned attempt, unsigned max_s)
 {
         unsigned d = 1;
 
-        for (unsigned i = 0; i < attempt && d < 60; i++)
+        for (unsigned i = 0; i < attempt && d < max_s; i++)
                 d *= 2;
-        return d > 60 ? 60 : d;
+        return d > max_s ? max_s : d;
+}
+
+unsigned policy_reconnect_delay_s(unsigned attempt)
+{
+        return policy_backoff_s(attempt, 60);
 }

@@ -137,14 +137,22 @@ static void bt_flush(struct stream *s, uint64_t t)
 
 /* ---- capture -------------------------------------------------------------- */
 
-static void note_xrun(struct stream *s, uint64_t t)
+/* One event per burst: xruns closer than a second belong together, and a
+ * second without one ends the burst (reported then, not at the next one). */
+#define XRUN_BURST_GAP_NS 1000000000ull
+
+static void end_xrun_burst(struct stream *s, uint64_t t)
 {
-        atomic_fetch_add(&s->stats.xruns, 1);
-        /* one event per burst: xruns closer than a second belong together */
-        if (s->xrun_burst && t - s->last_xrun_ns > 1000000000ull) {
+        if (s->xrun_burst && t - s->last_xrun_ns > XRUN_BURST_GAP_NS) {
                 emit(s, STREAM_EV_XRUN_BURST, (int)s->xrun_burst, -1);
                 s->xrun_burst = 0;
         }
+}
+
+static void note_xrun(struct stream *s, uint64_t t)
+{
+        atomic_fetch_add(&s->stats.xruns, 1);
+        end_xrun_burst(s, t);
         s->xrun_burst++;
         s->last_xrun_ns = t;
 }
@@ -559,6 +567,7 @@ static void *thread_main(void *data)
                 }
                 if (!s->active)
                         continue;
+                end_xrun_burst(s, now_ns());
                 if (s->bt && (fds[sock_idx].revents & (POLLHUP | POLLERR | POLLNVAL))) {
                         int err = 0;
                         socklen_t sl = sizeof(err);

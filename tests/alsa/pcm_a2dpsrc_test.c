@@ -69,6 +69,7 @@ struct tpcm {
 	double xrun_at_ms;	/* < 0: unset */
 	double xrun_every_ms;	/* <= 0: unset */
 	double stall_ms;
+	double xrun_count;	/* <= 0: no limit */
 	char *file_path;
 	char *start_file;
 	unsigned fixed_rate;	/* `rate`: the only rate, 0 = any */
@@ -130,6 +131,8 @@ static uint64_t frames_to_ns(uint64_t frames, unsigned rate)
  * negative value when the schedule has no such injection. */
 static double inject_ms(const struct tpcm *t, unsigned j)
 {
+	if (t->xrun_count > 0 && j >= t->xrun_count)
+		return -1;
 	if (t->xrun_at_ms >= 0) {
 		if (j == 0)
 			return t->xrun_at_ms;
@@ -814,6 +817,8 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 			err = conf_number(n, id, &t->xrun_every_ms);
 		} else if (!strcmp(id, "stall_ms")) {
 			err = conf_number(n, id, &t->stall_ms);
+		} else if (!strcmp(id, "xrun_count")) {
+			err = conf_number(n, id, &t->xrun_count);
 		} else {
 			SNDERR("a2dpsrc_test: unknown field %s", id);
 			err = -EINVAL;

@@ -25,6 +25,7 @@ DAEMON = os.path.join(BUILD, 'a2dpsrcd')
 CTL = os.path.join(BUILD, 'a2dpsrcctl')
 PLUGIN = os.path.join(BUILD, 'tests', 'libasound_module_pcm_a2dpsrc_test.so')
 ANALYZER = os.path.join(BUILD, 'tests', 'speaker-analyze')
+GEN_REC = os.path.join(BUILD, 'tests', 'gen-recording')
 
 MANAGER = 'org.a2dpsrc.Manager1'
 MANAGER_PATH = '/org/a2dpsrc'
@@ -42,6 +43,12 @@ VALGRIND = ['valgrind', '--leak-check=full', '--error-exitcode=99', '--errors-fo
 # 997 Hz, not 1 kHz: at 48 kHz a packet of 3 frames is a whole number of
 # 1 kHz periods, and a lost packet would leave no trace in the phase.
 TONE_HZ = 997
+# how far the tone's measured frequency may be off (the sender cannot
+# shift it; a wrong rate or lost samples would)
+FREQ_TOL_HZ = 0.5
+# the analyzer finds the tone's edges to its 10 ms blocks; SBC's filter
+# delay and the first frame's ramp add a few ms more
+EDGE_S = 0.03
 
 
 # under valgrind or sanitizers everything is slower
@@ -74,7 +81,53 @@ def sink_pcm(name, path):
             '  format "raw"\n}\n' % (name, path))
 
 
-class A2dpTestCase(unittest.TestCase):
+class SpeakerJudge:
+    """How the tests judge what a speaker received (a TestCase mixin, also
+    used without a daemon on synthetic recordings by test_judges.py)."""
+
+    def analyze(self, rec, *args):
+        out = subprocess.run([ANALYZER] + list(args) + [rec], capture_output=True, text=True,
+                             timeout=60)
+        if out.returncode != 0:
+            self.fail('speaker-analyze failed (%d): %s' % (out.returncode, out.stderr))
+        return json.loads(out.stdout)
+
+    def assert_clean_stream(self, a, min_snr=50.0, rate=None, fed_s=None, freq=TONE_HZ):
+        """What any good stream must show, as a speaker judges it: RTP and
+        SBC intact, and the tone -- at its frequency, clean, without a gap --
+        over the whole window that was fed. fed_s: the tone lasted that long
+        from the start of the capture (then silence); None: the tone never
+        ended, so it must cover everything the speaker decoded."""
+        rtp = a['rtp']
+        self.assertEqual(a['mtu_violations'], 0, 'packets above the write MTU')
+        self.assertEqual(rtp['seq_gaps'], 0, 'RTP sequence gaps: %s' % rtp.get('seq_gap_list'))
+        self.assertEqual(rtp['ts_errors'], 0, 'RTP timestamps not continuous: %s' % rtp.get('ts_error_list'))
+        self.assertEqual(rtp['pt_errors'] + rtp['version_errors'] + rtp['ssrc_changes'], 0)
+        self.assertEqual(a['frame_errors'], 0, 'bad SBC frames: %s' % a.get('frame_error_detail'))
+        if rate:
+            self.assertEqual(a['config']['rate'], rate)
+        tone = a['audio']['tone']
+        self.assertTrue(tone['present'], 'no %g Hz tone in the decoded audio' % freq)
+        self.assertAlmostEqual(tone['frequency_hz'], freq, delta=FREQ_TOL_HZ,
+                               msg='the tone is at %.2f Hz, %g Hz was fed' % (tone['frequency_hz'], freq))
+        self.assertEqual(tone['gaps'], 0, 'gaps in the decoded audio: %s' % tone.get('gap_list'))
+        self.assertGreaterEqual(tone['snr_db'], min_snr)
+        # gaps are only seen between the first and the last tone: the tone
+        # must also start with the audio and last as long as it was fed
+        decoded = a['audio']['decoded_s']
+        self.assertLessEqual(tone['tone_start_s'], EDGE_S,
+                             'the speaker got %.3f s of audio without the tone before it' % tone['tone_start_s'])
+        if fed_s is None:
+            self.assertGreaterEqual(tone['tone_end_s'], decoded - EDGE_S,
+                                    'the tone stops at %.3f s of %.3f s decoded: the rest is not the tone'
+                                    % (tone['tone_end_s'], decoded))
+        else:
+            self.assertAlmostEqual(tone['tone_s'], fed_s, delta=EDGE_S,
+                                   msg='fed %.3f s of tone, the speaker got %.3f s' % (fed_s, tone['tone_s']))
+        return tone
+
+
+class A2dpTestCase(SpeakerJudge, unittest.TestCase):
     """Bus + double per test; the daemon started by the test."""
 
     bluez_params = None
@@ -205,30 +258,6 @@ class A2dpTestCase(unittest.TestCase):
         recs = sorted(self.bluez.recordings())
         self.assertTrue(recs, 'the speaker received nothing')
         return recs[index]
-
-    # -- judging ------------------------------------------------------------
-    def analyze(self, rec, *args):
-        out = subprocess.run([ANALYZER] + list(args) + [rec], capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            self.fail('speaker-analyze failed (%d): %s' % (out.returncode, out.stderr))
-        return json.loads(out.stdout)
-
-    def assert_clean_stream(self, a, min_snr=50.0, rate=None):
-        """What any good stream must show, as a speaker judges it."""
-        rtp = a['rtp']
-        self.assertEqual(a['mtu_violations'], 0, 'packets above the write MTU')
-        self.assertEqual(rtp['seq_gaps'], 0, 'RTP sequence gaps: %s' % rtp.get('seq_gap_list'))
-        self.assertEqual(rtp['ts_errors'], 0, 'RTP timestamps not continuous: %s' % rtp.get('ts_error_list'))
-        self.assertEqual(rtp['pt_errors'] + rtp['version_errors'] + rtp['ssrc_changes'], 0)
-        self.assertEqual(a['frame_errors'], 0, 'bad SBC frames: %s' % a.get('frame_error_detail'))
-        if rate:
-            self.assertEqual(a['config']['rate'], rate)
-        tone = a['audio']['tone']
-        self.assertTrue(tone['present'], 'no tone in the decoded audio')
-        self.assertEqual(tone['gaps'], 0, 'gaps in the decoded audio: %s' % tone.get('gap_list'))
-        self.assertGreaterEqual(tone['snr_db'], min_snr)
-        return tone
 
 
 def sleep(seconds):

@@ -6,6 +6,7 @@ rejected call changes state; the stream continues unharmed."""
 
 import os
 import random
+import signal
 import time
 import unittest
 
@@ -103,11 +104,31 @@ def split_sig(sig):
 class HostileTests(A2dpTestCase):
 
     def state_snapshot(self):
+        """What a refused call must not change: Manager1's properties, and the
+        registrations -- bluetoothd's record of our endpoint, agent and
+        transport owner -- and the daemon's own belief in them (a Release it
+        obeyed is logged, and it would skip unregistering at exit)."""
         props = dict(self.bus.conn.get_object('org.a2dpsrc', MANAGER_PATH).GetAll(
             MANAGER, dbus_interface=PROPS))
         for volatile in ('Statistics', 'Latency', 'Codec', 'Discovering'):
             props.pop(volatile, None)
-        return props
+        transports = {p: (str(t['State']), str(t['Owner'])) for p, t in self.bluez.transports().items()}
+        log = self.daemon.log_text()
+        return {'manager': props,
+                'endpoints': sorted(self.bluez.registered_endpoints()),
+                'agents': sorted(tuple(str(x) for x in a) for a in self.bluez.GetAgents()),
+                'transports': transports,
+                'released': [l for l in log.splitlines() if 'released our' in l]}
+
+    def assert_still_registered_at_exit(self):
+        """The daemon still believes in its registrations: on SIGTERM it
+        unregisters the endpoint and the agent itself (a daemon that obeyed a
+        stranger's Release would skip that)."""
+        self.bluez.ClearLog()
+        self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
+        text = '\n'.join(self.bluez.event_log())
+        self.assertIn('Endpoint unregistered', text)
+        self.assertIn('agent unregistered', text)
 
     def pick_call(self, rng):
         """(path, interface, member, signature, args, may_succeed)"""
@@ -160,6 +181,8 @@ class HostileTests(A2dpTestCase):
         conn = self.bus.connect()
         answered = errors = valid = sent = left = 0
         counts = {}
+        # per target (Manager1, endpoint, agent): the answers it gave
+        answers = {'manager': {}, 'endpoint': {}, 'agent': {}}
         t0 = time.monotonic()
         n = 0
         while sent < CALLS:
@@ -180,16 +203,18 @@ class HostileTests(A2dpTestCase):
                 c.close()
                 left += 1
                 continue
-            reply = None
+            target = {ENDPOINT_PATH: 'endpoint', AGENT_PATH: 'agent'}.get(path, 'manager')
             try:
-                reply = conn.send_message_with_reply_and_block(msg, 10000)
+                conn.send_message_with_reply_and_block(msg, 10000)
                 valid += 1
+                name = 'valid reply to %s(%s)' % (member, sig)
             except dbus.exceptions.DBusException as e:
                 name = e.get_dbus_name() or ''
                 if name == 'org.freedesktop.DBus.Error.NoReply':
                     self.fail('no answer to %s.%s(%s)' % (iface, member, sig))
                 errors += 1
                 counts[name] = counts.get(name, 0) + 1
+            answers[target][name] = answers[target].get(name, 0) + 1
             answered += 1
             self.assertIsNone(self.daemon.returncode, 'the daemon died at call %d: %s.%s(%s)'
                               % (n, iface, member, sig))
@@ -197,9 +222,13 @@ class HostileTests(A2dpTestCase):
         print('\n%d calls in %.1f s (%d from clients that left): %d errors, %d valid replies; %s'
               % (sent, elapsed, left, errors, valid, sorted(counts.items())))
         self.assertEqual(answered + left, sent)
-        # endpoint and agent: strangers are refused, every time
-        self.assertNotIn('org.bluez.Error.InvalidArguments', counts,
-                         'a stranger got past the owner check of the endpoint or agent')
+        # endpoint and agent: strangers are refused, every time, with
+        # AccessDenied (before their arguments are even looked at)
+        for target in ('endpoint', 'agent'):
+            got = answers[target]
+            self.assertGreater(sum(got.values()), CALLS // 50, 'too few calls at the %s' % target)
+            self.assertEqual(set(got), {'org.freedesktop.DBus.Error.AccessDenied'},
+                             'the %s answered a stranger otherwise than AccessDenied: %s' % (target, got))
         # state untouched by everything that was rejected
         after = self.state_snapshot()
         self.assertEqual(before, after)
@@ -210,6 +239,7 @@ class HostileTests(A2dpTestCase):
         self.bluez.flush()
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
         self.assert_clean_stream(a)
+        self.assert_still_registered_at_exit()
 
 
 if __name__ == '__main__':

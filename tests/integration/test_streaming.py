@@ -39,7 +39,7 @@ class StreamTests(A2dpTestCase):
 
     def test_stream_48k(self):
         a = self.stream_tone(5.0)
-        self.assert_clean_stream(a, min_snr=50, rate=48000)
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=5.0)
         self.assert_full_duration(a, 5.0)
         self.assertEqual(a['config']['mode'], 'joint_stereo')
         self.assertEqual(a['config']['max_bitpool'], 51)
@@ -51,24 +51,24 @@ class StreamTests(A2dpTestCase):
 
     def test_stream_44k1(self):
         a = self.stream_tone(5.0, caps=[0x2f, 0xff, 2, 53])
-        self.assert_clean_stream(a, min_snr=50, rate=44100)
+        self.assert_clean_stream(a, min_snr=50, rate=44100, fed_s=5.0)
         self.assert_full_duration(a, 5.0)
         self.assertEqual(a['bitpools_seen']['max'], 53)
         self.assertGreaterEqual(a['full_packets_pct'], 95.0)
 
     def test_prefers_44k1_when_configured(self):
         a = self.stream_tone(2.0, args=['--rate', '44100'])
-        self.assert_clean_stream(a, rate=44100)
+        self.assert_clean_stream(a, rate=44100, fed_s=2.0)
 
     def test_speaker_max_bitpool_35(self):
         a = self.stream_tone(2.0, caps=[0xff, 0xff, 2, 35])
-        self.assert_clean_stream(a, min_snr=30)
+        self.assert_clean_stream(a, min_snr=30, fed_s=2.0)
         self.assertEqual(a['config']['max_bitpool'], 35)
         self.assertLessEqual(a['bitpools_seen']['max'], 35)
 
     def test_speaker_48k_only(self):
         a = self.stream_tone(2.0, caps=[0x1f, 0xff, 2, 53], args=['--rate', '44100'])
-        self.assert_clean_stream(a, rate=48000)
+        self.assert_clean_stream(a, rate=48000, fed_s=2.0)
 
     def test_small_mtu_still_whole_frames(self):
         # 300 bytes: two 115-byte frames per packet
@@ -80,7 +80,7 @@ class StreamTests(A2dpTestCase):
         time.sleep(2.6)
         self.bluez.flush()
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
-        self.assert_clean_stream(a)
+        self.assert_clean_stream(a, fed_s=2.0)
         self.assertEqual(a['max_frames_fit'], 2)
         self.assertEqual(a['frames_per_packet'], {'2': a['packets']})
 
@@ -95,7 +95,7 @@ class StreamTests(A2dpTestCase):
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
         self.assertGreater(a['fragments'], 0)
         self.assertGreater(a['frames_reassembled'], 0)
-        self.assert_clean_stream(a)
+        self.assert_clean_stream(a, fed_s=2.0)
 
 
 class RefusalTests(A2dpTestCase):

@@ -57,6 +57,17 @@ START_TEST(backoff_1_to_60)
 }
 END_TEST
 
+/* the capture and registration retries (docs/reliability.md: 1, 2, 4 ... 30 s) */
+START_TEST(backoff_1_to_30)
+{
+        const unsigned want[] = { 1, 2, 4, 8, 16, 30, 30, 30 };
+
+        for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                ck_assert_uint_eq(policy_backoff_s(i, 30), want[i]);
+        ck_assert_uint_eq(policy_backoff_s(1000000, 30), 30);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("policy");
@@ -66,6 +77,7 @@ static Suite *suite(void)
         tcase_add_test(tc, blocker_names_and_errors);
         tcase_add_test(tc, states);
         tcase_add_test(tc, backoff_1_to_60);
+        tcase_add_test(tc, backoff_1_to_30);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -118,6 +118,7 @@ class RootObject(BzObject):
         agent = w.agents.get(sender)
         if agent is None or agent.path != str(path):
             raise C.does_not_exist()
+        w.log('agent unregistered %s %s' % (sender, path))
         w.agent_gone(agent)
 
     @dbus.service.method(C.AGENT_MANAGER_IFACE, in_signature='o',
