@@ -9,12 +9,14 @@ import math
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import unittest
 
 from common import SpeakerJudge, GEN_REC, ANALYZER, TONE_HZ, ROOT
+from harness import read_recording
 from test_soak import StretchJudge
 
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'vm'))
@@ -85,6 +87,118 @@ class Judges(SpeakerJudge, StretchJudge, unittest.TestCase):
         # 1 KiB per cycle, seen in 4 KiB pages
         leak = [(c, 5100 + min(c, 4) * 12 + 4 * (c // 4)) for c in range(1, 19)]
         self.assert_rejected(self.assert_rss_flat, leak)
+
+
+def write_raw(path, left, right, seconds=3.0, rate=48000):
+    """A VM recording (S16_LE stereo); left/right: f(i) -> sample."""
+    a = array.array('h')
+    for i in range(int(seconds * rate)):
+        a.extend((max(-32768, min(32767, int(left(i)))), max(-32768, min(32767, int(right(i))))))
+    if sys.byteorder != 'little':
+        a.byteswap()
+    with open(path, 'wb') as f:
+        f.write(a.tobytes())
+
+
+def tone(i):
+    return 16383 * math.sin(2 * math.pi * 997 * i / 48000)
+
+
+def btsnoop(path, packets, index=1, acl_mtu=300):
+    """A btmon capture: each RTP packet as L2CAP on a dynamic channel, cut
+    into ACL packets of acl_mtu, received by hciINDEX."""
+    out = [check_audio.BTSNOOP_MAGIC, struct.pack('>II', 1, check_audio.BTSNOOP_MONITOR)]
+    for n, pkt in enumerate(packets):
+        l2 = struct.pack('<HH', len(pkt), 0x0041) + pkt
+        for off in range(0, len(l2), acl_mtu):
+            body = l2[off:off + acl_mtu]
+            acl = struct.pack('<HH', 0x000b | ((2 if off == 0 else 1) << 12), len(body)) + body
+            out.append(struct.pack('>IIIIq', len(acl), len(acl), index << 16 | check_audio.OP_ACL_RX, 0,
+                                   n * 20000) + acl)
+    with open(path, 'wb') as f:
+        f.write(b''.join(out))
+
+
+class VmJudges(unittest.TestCase):
+    """tests/vm/check_audio.py on made-up results folders."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='a2dpsrc-vmjudges-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def span(self, left, right):
+        path = os.path.join(self.tmp, 'bt.raw')
+        write_raw(path, left, right)
+        wins = check_audio.analyze(path, start=0.0)
+        return check_audio.span_report(wins, 0.0, 3.0), check_audio.silent_report(wins, 0.0, 3.0)
+
+    def test_both_channels_are_judged(self):
+        rng = random.Random(7)
+        rep, _ = self.span(tone, tone)
+        self.assertEqual(rep['problems'], [])
+        # a clean left channel, full-scale noise on the right
+        rep, _ = self.span(tone, lambda i: rng.randint(-32768, 32767))
+        self.assertTrue(rep['problems'], rep)
+        # the tone on the right only: not silent
+        _, quiet = self.span(lambda i: 0, tone)
+        self.assertTrue(quiet['problems'], quiet)
+        # a phase step (a lost packet) on the right only
+        rep, _ = self.span(tone, lambda i: tone(i if i < 72000 else i + 100))
+        self.assertTrue(rep['problems'], rep)
+
+    def run_folder(self, files, events=('a2dpsrcd_up',)):
+        for name, text in files.items():
+            with open(os.path.join(self.tmp, name), 'w') as f:
+                f.write(text)
+        with open(os.path.join(self.tmp, 'events'), 'w') as f:
+            f.writelines('%s %d\n' % (e, 1000000000 * (i + 1)) for i, e in enumerate(events))
+        return check_audio.Run(self.tmp)
+
+    def verdict(self, run):
+        return [ok for ok, _ in run.verdicts]
+
+    def test_daemon_exit_is_read(self):
+        for status, ok in (('0', True), ('hung', False), ('139', False), (None, False)):
+            files = {'a2dpsrcd.exit': status + '\n'} if status else {}
+            run = self.run_folder(files)
+            if status is None and os.path.exists(os.path.join(self.tmp, 'a2dpsrcd.exit')):
+                os.unlink(os.path.join(self.tmp, 'a2dpsrcd.exit'))
+                run = check_audio.Run(self.tmp)
+            check_audio.judge_exit(run)
+            self.assertEqual(self.verdict(run), [ok], (status, run.verdicts))
+
+    def test_missing_statistics_fail(self):
+        run = self.run_folder({})
+        check_audio.judge_thread(run, 'stream')
+        self.assertEqual(self.verdict(run), [False], run.verdicts)
+        run = self.run_folder({'statistics.txt': 'a{sv} 2 "Packets" t 1000 "Wakeups" t 1200\n'})
+        check_audio.judge_thread(run, 'stream')
+        self.assertEqual(self.verdict(run), [True], run.verdicts)
+        # the spin the check is there for
+        run = self.run_folder({'statistics.txt': 'a{sv} 2 "Packets" t 1000 "Wakeups" t 90000\n'})
+        check_audio.judge_thread(run, 'stream')
+        self.assertEqual(self.verdict(run), [False], run.verdicts)
+
+    def link_run(self, *gen_args):
+        rec = os.path.join(self.tmp, 'x.rec')
+        subprocess.run([GEN_REC, '--seconds', '3'] + list(gen_args) + [rec], check=True,
+                       capture_output=True, timeout=60)
+        _, records = read_recording(rec)
+        btsnoop(os.path.join(self.tmp, 'hci.btsnoop'), [p for _, p in records])
+        run = check_audio.Run(self.tmp)
+        check_audio.require_link_bitpool(run)
+        return run
+
+    def test_bitpool_is_read_from_the_link(self):
+        run = self.link_run('--bitpool', '51')
+        self.assertEqual(self.verdict(run), [True], run.verdicts)
+        self.assertEqual({bp for bp, _ in run.link_frames()}, {51})
+        run = self.link_run('--bitpool', '51', '--defect', 'bitpool@40', '--bitpool2', '60')
+        self.assertEqual(self.verdict(run), [False], run.verdicts)
+        # the frames the speaker received, not those the board sent
+        shutil.move(os.path.join(self.tmp, 'hci.btsnoop'), os.path.join(self.tmp, 'x.btsnoop'))
+        frames = check_audio.link_sbc_frames(os.path.join(self.tmp, 'x.btsnoop'), index=0)
+        self.assertEqual(frames, [])
 
 
 if __name__ == '__main__':

@@ -6,28 +6,36 @@ NAME.start beside it: the ALSA trigger time of the capture in CLOCK_MONOTONIC
 seconds, the clock of the guest's "events" file. Sample n of a recording
 was thus heard at start + n / rate, and every judgement is on one timeline.
 
-The analysis cuts the left channel (and the right, for the level) into 20 ms
-windows and fits a sine of the expected frequency plus a constant to each by
-least squares:
+The analysis cuts each channel into 20 ms windows and fits a sine of the
+expected frequency plus a constant to each by least squares; a window is
+judged on both channels (the board's tone is the same on both, and a
+speaker hears both):
 
-- present: the fit explains the window (SNR > 10 dB) at a level above -40
-  dBFS;
+- present: on each channel the fit explains the window (SNR > 10 dB) at a
+  level above -40 dBFS (heard: on either channel, for the silence checks);
 - SNR: fitted power over residual power, per window and over a span;
 - frequency: the slope of the fitted phase over a continuous span;
-- glitches: the phase of the fit must advance steadily; a step between
-  windows (audio dropped, repeated or zero-filled: a 997 Hz tone makes no
+- glitches: the phase of the fit must advance steadily on each channel; a
+  step between windows (audio dropped, repeated or zero-filled: a 997 Hz tone makes no
   packet length a whole number of periods) or a window whose fit is far
   worse than the span's median counts as one.
+
+Besides the audio, a scenario's verdict reads a2dpsrcd's exit status
+(a2dpsrcd.exit: it must stop by itself on SIGTERM, with status 0), its
+Statistics (statistics.txt) and the SBC frames that crossed the link
+(hci.btsnoop, btmon's capture: ACL data hci1 received).
 
 Usage:
   check_audio.py analyze FILE [--freq HZ]      one recording, a summary
   check_audio.py judge SCENARIO DIR            a check-vm scenario's verdict
+  check_audio.py link FILE.btsnoop             the SBC frames in a capture
 """
 
 import array
 import math
 import operator
 import os
+import struct
 import sys
 
 RATE = 48000
@@ -42,7 +50,9 @@ FREQ_TOL_HZ = 1.0
 
 
 class Window:
-    __slots__ = ('t', 'amp', 'snr_db', 'sig', 'res', 'phase', 'present')
+    """One 20 ms window of both channels: amp and snr_db are the worse
+    channel's, sig and res the sums, phase per channel."""
+    __slots__ = ('t', 'amp', 'snr_db', 'sig', 'res', 'phase', 'present', 'heard')
 
 
 def load(path):
@@ -69,7 +79,7 @@ def read_start(path):
 def analyze(path, freq=FREQ, start=None):
     """Windows of a recording: each with its absolute time (centre)."""
     pcm = load(path)
-    left = pcm[0::CHANNELS]
+    chans = [pcm[c::CHANNELS] for c in range(CHANNELS)]
     if start is None:
         start = read_start(path)
     n = int(RATE * WINDOW_S)
@@ -81,24 +91,35 @@ def analyze(path, freq=FREQ, start=None):
          for p in (cos_t, sin_t, [1.0] * n)]
     ginv = invert3(g)
     out = []
-    for k in range(len(left) // n):
-        x = left[k * n:(k + 1) * n]
-        rhs = (sum(map(operator.mul, x, cos_t)), sum(map(operator.mul, x, sin_t)), float(sum(x)))
-        a, b, c = (sum(ginv[i][j] * rhs[j] for j in range(3)) for i in range(3))
-        energy = float(sum(map(operator.mul, x, x)))
-        fitted = a * rhs[0] + b * rhs[1] + c * rhs[2]
-        dc_energy = c * c * n
+    for k in range(len(chans[0]) // n):
+        fits = [fit_window(ch[k * n:(k + 1) * n], cos_t, sin_t, ginv, w, k * n) for ch in chans]
         win = Window()
         win.t = start + (k * n + n / 2) / RATE
-        win.amp = math.hypot(a, b)
-        win.sig = max(fitted - dc_energy, 0.0)
-        win.res = max(energy - fitted, 1e-3 * n)
-        win.snr_db = 10 * math.log10(max(win.sig, 1e-9) / win.res)
-        # x ~ A cos(w (i + k n) + phase): the phase on the absolute sample axis
-        win.phase = wrap(math.atan2(-b, a) - w * k * n)
-        win.present = win.snr_db > PRESENT_SNR_DB and win.amp > PRESENT_LEVEL
+        win.amp = min(f[0] for f in fits)
+        win.sig = sum(f[1] for f in fits)
+        win.res = sum(f[2] for f in fits)
+        win.snr_db = min(f[3] for f in fits)
+        win.phase = tuple(f[4] for f in fits)
+        present = [f[3] > PRESENT_SNR_DB and f[0] > PRESENT_LEVEL for f in fits]
+        win.present = all(present)
+        win.heard = any(present)
         out.append(win)
     return out
+
+
+def fit_window(x, cos_t, sin_t, ginv, w, first):
+    """One channel's window: (amplitude, fitted power, residual power, SNR
+    dB, phase on the absolute sample axis)."""
+    n = len(x)
+    rhs = (sum(map(operator.mul, x, cos_t)), sum(map(operator.mul, x, sin_t)), float(sum(x)))
+    a, b, c = (sum(ginv[i][j] * rhs[j] for j in range(3)) for i in range(3))
+    energy = float(sum(map(operator.mul, x, x)))
+    fitted = a * rhs[0] + b * rhs[1] + c * rhs[2]
+    sig = max(fitted - c * c * n, 0.0)
+    res = max(energy - fitted, 1e-3 * n)
+    # x ~ A cos(w (i + first) + phase)
+    return (math.hypot(a, b), sig, res, 10 * math.log10(max(sig, 1e-9) / res),
+            wrap(math.atan2(-b, a) - w * first))
 
 
 def invert3(m):
@@ -180,26 +201,31 @@ def span_report(wins, t0, t1, freq=FREQ):
     snrs = sorted(w.snr_db for w in sel if w.present)
     rep['snr_worst_window_db'] = round(snrs[0], 1) if snrs else None
     med_snr = snrs[len(snrs) // 2] if snrs else 0.0
-    # frequency: the phase slope over the present windows (unwrapped)
+    # frequency: the phase slope over the present windows (unwrapped), per
+    # channel; the worse channel's figure is reported
     rep['freq_hz'] = None
     glitches = []
     pres = [w for w in sel if w.present]
     if len(pres) >= 10:
-        ts, ph = [pres[0].t], [pres[0].phase]
-        for w in pres[1:]:
-            ph.append(ph[-1] + wrap(w.phase - ph[-1]))
-            ts.append(w.t)
-        mt, mp = sum(ts) / len(ts), sum(ph) / len(ph)
-        num = sum((t - mt) * (p - mp) for t, p in zip(ts, ph))
-        den = sum((t - mt) ** 2 for t in ts) or 1e-12
-        slope = num / den
-        rep['freq_hz'] = round(freq + slope / (2 * math.pi), 3)
-        for prev, cur in zip(sel, sel[1:]):
-            if not (prev.present and cur.present):
-                continue
-            step = wrap(cur.phase - prev.phase - slope * (cur.t - prev.t))
-            if abs(step) > PHASE_TOL_RAD:
-                glitches.append((round(cur.t, 3), 'phase step %.0f deg' % math.degrees(step)))
+        for ch in range(CHANNELS):
+            ts, ph = [pres[0].t], [pres[0].phase[ch]]
+            for w in pres[1:]:
+                ph.append(ph[-1] + wrap(w.phase[ch] - ph[-1]))
+                ts.append(w.t)
+            mt, mp = sum(ts) / len(ts), sum(ph) / len(ph)
+            num = sum((t - mt) * (p - mp) for t, p in zip(ts, ph))
+            den = sum((t - mt) ** 2 for t in ts) or 1e-12
+            slope = num / den
+            f = round(freq + slope / (2 * math.pi), 3)
+            if rep['freq_hz'] is None or abs(f - freq) > abs(rep['freq_hz'] - freq):
+                rep['freq_hz'] = f
+            for prev, cur in zip(sel, sel[1:]):
+                if not (prev.present and cur.present):
+                    continue
+                step = wrap(cur.phase[ch] - prev.phase[ch] - slope * (cur.t - prev.t))
+                if abs(step) > PHASE_TOL_RAD:
+                    glitches.append((round(cur.t, 3), '%s phase step %.0f deg'
+                                     % (('left', 'right')[ch], math.degrees(step))))
         for w in pres:
             if w.snr_db < med_snr - 20:
                 glitches.append((round(w.t, 3), 'bad window, SNR %.0f dB' % w.snr_db))
@@ -221,7 +247,7 @@ def span_report(wins, t0, t1, freq=FREQ):
 def silent_report(wins, t0, t1):
     """The span must hold no tone (the other output has the audio)."""
     sel = [w for w in wins if t0 <= w.t <= t1]
-    heard = [w.t for w in sel if w.present]
+    heard = [w.t for w in sel if w.heard]
     return {'from': t0, 'to': t1, 'windows': len(sel), 'tone_s': round(len(heard) * WINDOW_S, 2),
             'problems': ['tone heard for %.2f s, first at %.3f' % (len(heard) * WINDOW_S, heard[0])]
                         if heard else []}
@@ -302,6 +328,15 @@ class Run:
 
     def figure(self, name, value, unit=''):
         self.figures.append('%s %s%s' % (name, value, unit))
+
+    def link_frames(self):
+        """The SBC frames the speaker's controller received (hci.btsnoop)."""
+        path = os.path.join(self.dir, 'hci.btsnoop')
+        if not os.path.exists(path):
+            raise Missing('hci.btsnoop missing: no capture of the link')
+        if not hasattr(self, '_frames'):
+            self._frames = link_sbc_frames(path)
+        return self._frames
 
 
 class Missing(Exception):
@@ -430,15 +465,8 @@ def judge_speaker_connects(run):
     if not run.require(first is not None, 'the far side heard the tone after the speaker connected'):
         return
     run.figure('first_tone_far_side', ms(first - t_conn), ' ms after the speaker\'s ConnectProfile returned')
-    try:
-        with open(os.path.join(run.dir, 'codec.txt')) as f:
-            codecs = [line.strip().strip('"') for line in f if line.strip()]
-    except OSError:
-        codecs = []
-    bitpools = [int(c.rsplit(' ', 1)[1]) for c in codecs if c.rsplit(' ', 1)[-1].isdigit()]
-    run.figure('codec', '; '.join(codecs) or '?')
-    run.require(bitpools and max(bitpools) <= 53,
-                'sends with a bitpool a link carries (<= 53; Codec says %s)' % (bitpools or '?'))
+    run.figure('codec', '; '.join(codec_lines(run)) or '?')
+    require_link_bitpool(run)
     judge_streamed(run, bt, first, t_end, 'far side after the speaker connected', 5)
 
 
@@ -487,6 +515,16 @@ def judge_rate_change(run):
                    FREQ_AT_44K1)
 
 
+def require_link_bitpool(run, max_bitpool=53):
+    """What crossed the link, not what the daemon says it sends: SBC frames
+    the speaker's controller received, each with a bitpool it can take."""
+    frames = run.link_frames()
+    pools = sorted({fr[0] for fr in frames})
+    run.require(len(frames) >= 100 and 2 <= pools[0] and pools[-1] <= max_bitpool,
+                'sends with a bitpool a link carries (2..%d; %d SBC frames crossed the link, bitpools %s)'
+                % (max_bitpool, len(frames), pools or '-'))
+
+
 def judge_pagefail(run):
     """Diagnostic: a failed page and close() of its L2CAP socket (no audio);
     the guest fails it if the kernel oopses."""
@@ -513,6 +551,99 @@ JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair
           'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change}
 
 
+# ---- the link: SBC frames in btmon's capture -----------------------------------
+
+BTSNOOP_MAGIC = b'btsnoop\0'
+BTSNOOP_MONITOR = 2002          # datalink: BlueZ monitor (index << 16 | opcode)
+OP_ACL_RX = 5
+RTP_PT = 96
+SBC_SYNC = 0x9c
+
+
+def btsnoop_acl(path, index, opcode=OP_ACL_RX):
+    """The ACL packets (handle+flags, length, data) of controller hciINDEX
+    with the given monitor opcode in a btsnoop capture."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data[:8] != BTSNOOP_MAGIC or len(data) < 16:
+        raise ValueError('%s: not a btsnoop file' % path)
+    if struct.unpack_from('>I', data, 12)[0] != BTSNOOP_MONITOR:
+        raise ValueError('%s: not a monitor capture (btmon -w)' % path)
+    off, out = 16, []
+    while off + 24 <= len(data):
+        _, incl, flags, _, _ = struct.unpack_from('>IIIIq', data, off)
+        rec = data[off + 24:off + 24 + incl]
+        off += 24 + incl
+        if len(rec) < incl:
+            break                                   # cut short at the end
+        if flags >> 16 == index and flags & 0xffff == opcode:
+            out.append(rec)
+    return out
+
+
+def l2cap_frames(acl_packets):
+    """Reassembled L2CAP frames [(cid, payload)] of a list of ACL packets."""
+    partial, out = {}, []
+    for pkt in acl_packets:
+        if len(pkt) < 4:
+            continue
+        hf, dlen = struct.unpack_from('<HH', pkt)
+        handle, pb, body = hf & 0x0fff, (hf >> 12) & 3, pkt[4:4 + dlen]
+        if pb in (0, 2):                            # a first fragment
+            partial[handle] = bytearray(body)
+        elif handle in partial:                     # a continuation
+            partial[handle] += body
+        else:
+            continue
+        buf = partial[handle]
+        if len(buf) >= 4 and len(buf) >= 4 + struct.unpack_from('<H', buf)[0]:
+            length, cid = struct.unpack_from('<HH', buf)
+            out.append((cid, bytes(buf[4:4 + length])))
+            del partial[handle]
+    return out
+
+
+def sbc_frame_len(hdr):
+    """An SBC frame's length from its first three bytes."""
+    b = hdr[1]
+    blocks = (4, 8, 12, 16)[(b >> 4) & 3]
+    mode = (b >> 2) & 3
+    subbands = (4, 8)[b & 1]
+    bitpool = hdr[2]
+    channels = 1 if mode == 0 else 2
+    if mode in (0, 1):
+        bits = blocks * channels * bitpool
+    else:
+        bits = (subbands if mode == 3 else 0) + blocks * bitpool
+    return 4 + (4 * subbands * channels) // 8 + (bits + 7) // 8
+
+
+def sbc_frames(payloads):
+    """[(bitpool, header bytes)] of every SBC frame in RTP media packets
+    (A2DP's media channel; signalling and other channels do not parse as
+    RTP with SBC frames and are left out; fragments are skipped)."""
+    out = []
+    for cid, p in payloads:
+        if cid < 0x40 or len(p) < 14 or p[0] >> 6 != 2 or p[1] & 0x7f != RTP_PT:
+            continue
+        off = 12 + 4 * (p[0] & 0x0f)
+        if off >= len(p) or p[off] & 0x80:          # fragmented frame
+            continue
+        count, off = p[off] & 0x0f, off + 1
+        for _ in range(count):
+            if off + 3 > len(p) or p[off] != SBC_SYNC:
+                break
+            n = sbc_frame_len(p[off:off + 3])
+            out.append((p[off + 2], bytes(p[off:off + 3])))
+            off += n
+    return out
+
+
+def link_sbc_frames(path, index=1):
+    """The SBC frames controller hciINDEX (the speaker's) received."""
+    return sbc_frames(l2cap_frames(btsnoop_acl(path, index)))
+
+
 def statistics(folder):
     """a2dpsrcd's Statistics at the end (busctl's a{sv} output) as a dict."""
     try:
@@ -528,12 +659,19 @@ def statistics(folder):
     return out
 
 
-def judge_thread(run):
+# scenarios whose guest saves a2dpsrcd's Statistics (save_statistics)
+NEEDS_STATISTICS = {'stream', 'pair', 'linkloss', 'btd-restart', 'speaker-connects'}
+
+
+def judge_thread(run, scenario):
     """The audio thread wakes about once per packet (or local period): the
     link in the VM carries 5-8 Mbit/s, so a stream of 345 kbit/s is never
     congested, and a thread that polls and finds no room spins."""
     st = statistics(run.dir)
-    if not st:
+    if not ('Packets' in st and 'Wakeups' in st):
+        if scenario in NEEDS_STATISTICS:
+            run.require(False, 'a2dpsrcd\'s Statistics were not saved (statistics.txt: %s): the wake-up '
+                        'check cannot run' % (sorted(st) or 'missing or empty'))
         return
     run.figure('a2dpsrcd', 'packets %s, wakeups %s, underruns %s, dropped %s ms, bitpool at the end %s'
                % tuple(st.get(k, '?') for k in ('Packets', 'Wakeups', 'Underruns', 'DroppedMs', 'Bitpool')))
@@ -543,13 +681,41 @@ def judge_thread(run):
                     % (st['Wakeups'], st['Packets']))
 
 
+def judge_exit(run):
+    """a2dpsrcd, once started, stopped by itself on SIGTERM at the end with
+    status 0 (the guest's stop() writes "hung" when it had to kill it)."""
+    if 'a2dpsrcd_up' not in run.events:
+        return
+    try:
+        with open(os.path.join(run.dir, 'a2dpsrcd.exit')) as f:
+            status = f.read().strip()
+    except OSError:
+        status = 'missing'
+    run.require(status == '0', 'a2dpsrcd exited with status 0 on SIGTERM (a2dpsrcd.exit: %s)' % status)
+
+
+def judge_link(run):
+    """A figure for every scenario with a capture of the link."""
+    if not os.path.exists(os.path.join(run.dir, 'hci.btsnoop')):
+        return
+    frames = run.link_frames()
+    pools = sorted({fr[0] for fr in frames})
+    run.figure('link', '%d SBC frames received by hci1, bitpool %s'
+               % (len(frames), '%d..%d' % (pools[0], pools[-1]) if pools else '-'))
+
+
 def judge(scenario, folder):
     run = Run(folder)
     try:
         JUDGES[scenario](run)
     except Missing as e:
         run.require(False, str(e))
-    judge_thread(run)
+    judge_thread(run, scenario)
+    judge_exit(run)
+    try:
+        judge_link(run)
+    except (Missing, ValueError) as e:
+        run.require(False, str(e))
     for f in run.figures:
         print('  time  %s' % f)
     for ok, text in run.verdicts:
@@ -574,6 +740,13 @@ def main(argv):
             print('tone %.3f .. %.3f (%.2f s)' % (s[0], s[1], s[1] - s[0] + WINDOW_S))
             rep = span_report(wins, s[0], s[1], freq)
             print('   ', {k: v for k, v in rep.items() if k not in ('from', 'to')})
+        return 0
+    if len(argv) == 3 and argv[1] == 'link':
+        frames = link_sbc_frames(argv[2])
+        pools = {}
+        for bp, _ in frames:
+            pools[bp] = pools.get(bp, 0) + 1
+        print('%d SBC frames; bitpool: frames %s' % (len(frames), sorted(pools.items())))
         return 0
     if len(argv) == 4 and argv[1] == 'judge' and argv[2] in JUDGES:
         return judge(argv[2], argv[3])

@@ -138,7 +138,7 @@ stop() {
 
 stop_all() {
     local n
-    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa bluetoothd btvirt dbus; do
+    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa bluetoothd btmon btvirt dbus; do
         [[ -n ${PIDS[$n]:-} ]] && stop "$n" "$([[ $n == rec_* ]] && echo INT || echo TERM)"
     done
     for n in "${!PIDS[@]}"; do stop "$n"; done
@@ -203,6 +203,14 @@ start_radio() {
     env_fail "btvirt's controllers did not come up in 3 tries"
 }
 
+# What crosses the air: btmon records every controller's HCI traffic
+# (btsnoop, monitor format) into hci.btsnoop; check_audio.py reads the SBC
+# frames hci1 (the speaker) received from it.
+capture_link() {
+    spawn btmon btmon -w "$R/hci.btsnoop"
+    wait_until 10 "btmon capturing" test -s "$R/hci.btsnoop" || env_fail "btmon did not start"
+}
+
 # VM_BTD_GDB=1: bluetoothd runs under gdb (batch): on a crash its log ends
 # with the signal, a backtrace and the registers (Debian's bluetoothd is
 # stripped: frames inside it show as addresses or the nearest exported name)
@@ -245,6 +253,7 @@ start_stack() {
     load_modules
     start_bus
     start_radio
+    capture_link
     start_bluetoothd
     check_addresses
     power_on_both
@@ -312,7 +321,8 @@ stream_to_paired_speaker() {
 
 # a2dpsrcd's Statistics at the end of a scenario, for check_audio.py
 save_statistics() {
-    busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt"
+    busctl --system get-property org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 Statistics > "$R/statistics.txt" ||
+        fail "cannot read a2dpsrcd's Statistics (the wake-up check needs them)"
 }
 
 # ---- bonding ----------------------------------------------------------------
