@@ -255,10 +255,13 @@ check-vm: deps
 	$(MAKE) all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) tests/vm/run-vm.sh $(VM_SCENARIOS)
 
-# Streaming through repeated disruptions; RSS and fds must stay flat.
+# Streaming through repeated disruptions (one every SOAK_CYCLE_SECONDS);
+# the heap, RSS and fds must stay flat.
 SOAK_SECONDS ?= 3600
+SOAK_CYCLE_SECONDS ?= 15
 soak: all test-tools
-	SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) tests/integration/run.py test_soak
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CYCLE_SECONDS=$(SOAK_CYCLE_SECONDS) \
+	    $(PYTHON) tests/integration/run.py test_soak
 
 # Warnings as errors with clang too, and gcc's static analyzer.
 # clang and gcc -fanalyzer builds, and clang-tidy with .clang-tidy's checks

@@ -185,14 +185,14 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
             f.write('\n'.join(lines) + '\n')
 
     def start_daemon(self, capture='tone', args=(), local='null', speaker_mode=True,
-                     wait_registered=True):
+                     wait_registered=True, env=None):
         if speaker_mode is not None and not os.path.exists(os.path.join(self.state_dir, 'state')):
             self.write_state(speaker_mode=speaker_mode)
         if capture == 'tone' and 'tone' not in self.pcms:
             self.add_tone()
         if local not in ('null', 'none') and local not in self.pcms:
             self.pcms[local] = sink_pcm(local, self.local_file)
-        env = {'ALSA_CONFIG_PATH': self.alsa_conf()}
+        env = dict(env or {}, ALSA_CONFIG_PATH=self.alsa_conf())
         argv = ['--capture', capture, '--local-output', local, '--state-dir', self.state_dir,
                 '--power-supply', self.power_dir, '-v'] + list(args)
         self.daemon = Daemon(self.bus, DAEMON, log_dir=self.tmp)

@@ -78,15 +78,23 @@ class Judges(SpeakerJudge, StretchJudge, unittest.TestCase):
         self.assert_rejected(self.assert_clean_stream, a)
         self.assert_rejected(self.assert_clean_stretch, a)
 
-    # -- the soak's RSS bound ---------------------------------------------
-    def test_rss_slope_catches_a_kib_per_cycle_leak(self):
+    # -- the soak's growth bounds -------------------------------------------
+    def test_heap_slope_catches_a_kib_per_cycle_leak(self):
         rng = random.Random(3)
-        # warm-up, then flat with page-sized noise: passes
-        flat = [(c, 5100 + min(c, 4) * 12 + rng.choice((0, 0, 4))) for c in range(1, 19)]
-        self.assert_rss_flat(flat)
-        # 1 KiB per cycle, seen in 4 KiB pages
-        leak = [(c, 5100 + min(c, 4) * 12 + 4 * (c // 4)) for c in range(1, 19)]
-        self.assert_rejected(self.assert_rss_flat, leak)
+        # each kind of disruption leaves its own level (a restart +2.5 KB),
+        # with noise: flat
+        level = {0: 0, 1: 500, 2: 2500}
+        flat = [(c, 218000 + level[c % 3] + rng.randrange(-300, 300)) for c in range(1, 46)]
+        self.assert_heap_flat(flat)
+        leak = [(c, v + 1024 * c) for c, v in flat]
+        self.assert_rejected(self.assert_heap_flat, leak)
+
+    def test_rss_slope_catches_a_leak_of_pages(self):
+        # fragmentation: a page every other restart; passes
+        frag = [(c, 5100 + 4 * (c // 6)) for c in range(1, 19)]
+        self.assert_rss_flat(frag)
+        # two pages a cycle
+        self.assert_rejected(self.assert_rss_flat, [(c, 5100 + 8 * c) for c in range(1, 19)])
 
 
 def write_raw(path, left, right, seconds=3.0, rate=48000):

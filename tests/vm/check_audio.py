@@ -23,7 +23,7 @@ speaker hears both):
 Besides the audio, a scenario's verdict reads a2dpsrcd's exit status
 (a2dpsrcd.exit: it must stop by itself on SIGTERM, with status 0), its
 Statistics (statistics.txt) and the SBC frames that crossed the link
-(hci.btsnoop, btmon's capture: ACL data hci1 received).
+(hci.btsnoop: the ACL data hci1 received, from tests/vm/link_capture.py).
 
 Usage:
   check_audio.py analyze FILE [--freq HZ]      one recording, a summary
@@ -551,10 +551,10 @@ JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair
           'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change}
 
 
-# ---- the link: SBC frames in btmon's capture -----------------------------------
+# ---- the link: SBC frames in a btsnoop capture (monitor format) ------------------
 
 BTSNOOP_MAGIC = b'btsnoop\0'
-BTSNOOP_MONITOR = 2002          # datalink: BlueZ monitor (index << 16 | opcode)
+BTSNOOP_MONITOR = 2001          # datalink: BlueZ monitor (flags: index << 16 | opcode)
 OP_ACL_RX = 5
 RTP_PT = 96
 SBC_SYNC = 0x9c
@@ -568,7 +568,7 @@ def btsnoop_acl(path, index, opcode=OP_ACL_RX):
     if data[:8] != BTSNOOP_MAGIC or len(data) < 16:
         raise ValueError('%s: not a btsnoop file' % path)
     if struct.unpack_from('>I', data, 12)[0] != BTSNOOP_MONITOR:
-        raise ValueError('%s: not a monitor capture (btmon -w)' % path)
+        raise ValueError('%s: not a monitor-format capture' % path)
     off, out = 16, []
     while off + 24 <= len(data):
         _, incl, flags, _, _ = struct.unpack_from('>IIIIq', data, off)

@@ -138,7 +138,7 @@ stop() {
 
 stop_all() {
     local n
-    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa bluetoothd btmon btvirt dbus; do
+    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa bluetoothd link_capture btvirt dbus; do
         [[ -n ${PIDS[$n]:-} ]] && stop "$n" "$([[ $n == rec_* ]] && echo INT || echo TERM)"
     done
     for n in "${!PIDS[@]}"; do stop "$n"; done
@@ -203,12 +203,12 @@ start_radio() {
     env_fail "btvirt's controllers did not come up in 3 tries"
 }
 
-# What crosses the air: btmon records every controller's HCI traffic
-# (btsnoop, monitor format) into hci.btsnoop; check_audio.py reads the SBC
-# frames hci1 (the speaker) received from it.
+# What crosses the air: tests/vm/link_capture.py keeps the ACL data hci1
+# (the speaker) receives and writes it to hci.btsnoop when stopped;
+# check_audio.py reads the SBC frames from it.
 capture_link() {
-    spawn btmon btmon -w "$R/hci.btsnoop"
-    wait_until 10 "btmon capturing" test -s "$R/hci.btsnoop" || env_fail "btmon did not start"
+    spawn link_capture /usr/bin/python3 "$REPO/tests/vm/link_capture.py" hci1 "$R/hci.btsnoop"
+    wait_until 10 "link_capture.py" grep -q capturing "$R/link_capture.log" || env_fail "link_capture.py did not start"
 }
 
 # VM_BTD_GDB=1: bluetoothd runs under gdb (batch): on a crash its log ends

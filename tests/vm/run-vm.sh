@@ -131,6 +131,12 @@ fi
 if [[ -n $KROOT ]]; then
     [[ $KROOT == "$ROOT"/* ]] || no_vm "the kernel's folder ($KROOT) is outside the repository; the guest sees only the repository"
     KMODS_REL=${KROOT#"$ROOT"/}/lib/modules
+    # the guest binds the kernel's modules over the host's /usr/lib/modules,
+    # which a host without a kernel (a container) does not have
+    if [[ ! -d /usr/lib/modules ]]; then
+        [[ $(id -u) == 0 ]] && mkdir -p /usr/lib/modules ||
+            no_vm "no /usr/lib/modules on this machine for the VM's modules to be mounted on (as root: mkdir /usr/lib/modules)"
+    fi
 fi
 kmodinfo() {
     if [[ -n $KROOT ]]; then modinfo -b "$KROOT" "$@"; else modinfo "$@"; fi

@@ -132,7 +132,16 @@ class BzObject(dbus.service.Object):
         return list(self.managed().keys())
 
     def changed(self, iface, *names):
-        """Emit PropertiesChanged for names (absent ones are invalidated)."""
+        """PropertiesChanged for names (absent ones are invalidated): queued
+        and merged as gdbus does (bluez_double/changes.py), or at once."""
+        if not self.exported or not self.iface_active(iface):
+            return
+        if self.world.coalesce:
+            self.world.changes.queue(self, iface, names)
+            return
+        self.emit_changed_now(iface, *names)
+
+    def emit_changed_now(self, iface, *names):
         if not self.exported or not self.iface_active(iface):
             return
         props = self._props.get(iface, {})
@@ -167,6 +176,8 @@ class BzObject(dbus.service.Object):
     def unexport(self):
         if not self.exported:
             return
+        # gdbus' generic_unregister(): queued changes go out first
+        self.world.flush_changes(self)
         names = self.all_interface_names()
         self.world.objects.pop(str(self.path), None)
         self.exported = False

@@ -277,14 +277,17 @@ class Transport(BzObject):
         if self.pending is not None:
             if self.pending[0] == 'Acquire':
                 # 5.66 release(): a pending Acquire is dropped without a
-                # reply (media_owner_remove), the caller's call times out.
-                self.world.log('Release cancels pending Acquire (no reply)')
+                # reply (media_owner_remove), the caller's call times out;
+                # its a2dp_cancel() leaves the setup without callbacks, so
+                # the stream is aborted (avdtp_abort)
+                self.world.log('Release cancels pending Acquire (no reply): '
+                               'AVDTP ABORT')
                 self.pending = None
-            else:
-                # ... but only "Acquire": a pending TryAcquire (or Release)
-                # gets InProgress, and the TryAcquire still completes
-                self.world.log('Release refused: %s pending' % self.pending[0])
-                return err(C.in_progress())
+                return self._release_aborting(ok)
+            # ... but only "Acquire": a pending TryAcquire (or Release)
+            # gets InProgress, and the TryAcquire still completes
+            self.world.log('Release refused: %s pending' % self.pending[0])
+            return err(C.in_progress())
         if self.state == 'requesting':
             self._remove_owner()
             self.stop_recorder(drain=True)
@@ -293,6 +296,24 @@ class Transport(BzObject):
         self.pending = ('Release', ok, err)
         gen = self.gen
         self.world.timer(self.device.suspend_ms, self._suspend_done, gen, ok)
+
+    def _release_aborting(self, ok):
+        """The rest of release() with the stream aborting: SUSPENDING (shown
+        "active"), a2dp_suspend() refuses the aborting SEP, so the owner is
+        removed (idle) and the Release answered at once; when the ABORT
+        completes, the stream is idle: ClearConfiguration, the transport
+        gone, A2DP disconnected (the ACL stays while AVRCP uses it)."""
+        self.set_state('suspending')
+        self._remove_owner()
+        self.stop_recorder(drain=True)
+        ok()
+        gen, dev = self.gen, self.device
+
+        def aborted():
+            if gen == self.gen and self.alive and dev.transport is self:
+                dev.log('stream aborted')
+                dev.stream_cleared(send_clear=True)
+        self.world.timer(dev.ms('avdtp_ms'), aborted)
 
     def _suspend_done(self, gen, ok):
         if gen != self.gen or not self.alive:

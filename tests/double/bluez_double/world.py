@@ -21,6 +21,7 @@ from gi.repository import GLib
 
 from . import consts as C
 from .base import BzObject
+from .changes import PropertyChanges, flush_before_replies
 
 # Timings in milliseconds unless the name says otherwise.  BlueZ/kernel values
 # where they exist; every one can be overridden by a template parameter of
@@ -170,6 +171,11 @@ class World:
         # main.conf AlwaysPairable (default false): the adapters are then
         # bondable exactly while a default agent exists
         self.always_pairable = bool(self.params.get('always_pairable', False))
+        # gdbus' deferred, merged PropertiesChanged (bluez_double/changes.py)
+        self.coalesce = bool(self.params.get('coalesce_properties', True))
+        self.changes = PropertyChanges(self)
+        if self.coalesce:
+            flush_before_replies(self)
         self.external_profiles = [C.normalize_uuid(u) for u in
                                   self.params.get('external_profiles', [])]
         self.recdir = self.params.get('recdir') or tempfile.mkdtemp(
@@ -238,7 +244,12 @@ class World:
             pass
 
     # -- bus helpers ------------------------------------------------------------
+    def flush_changes(self, obj=None):
+        self.changes.flush(obj)
+
     def emit_signal(self, path, iface, member, sig, *args):
+        if not self.changes.flushing:
+            self.flush_changes()          # gdbus keeps the order
         msg = dbus.lowlevel.SignalMessage(str(path), iface, member)
         msg.append(*args, signature=sig)
         self.bus.send_message(msg)
@@ -246,12 +257,14 @@ class World:
     def call(self, dest, path, iface, member, sig, args, on_reply, on_error,
              timeout_ms):
         self.log('call %s %s %s.%s' % (dest, path, iface, member))
+        self.flush_changes()
         self.bus.call_async(dest, str(path), iface, member, sig, list(args),
                             on_reply, on_error, timeout=timeout_ms / 1000.0,
                             byte_arrays=True)
 
     def send_noreply(self, dest, path, iface, member, sig='', *args):
         self.log('send %s %s %s.%s' % (dest, path, iface, member))
+        self.flush_changes()
         msg = dbus.lowlevel.MethodCallMessage(dest, str(path), iface, member)
         msg.set_no_reply(True)
         if sig:

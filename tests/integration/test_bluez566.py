@@ -1,0 +1,111 @@
+"""What bluetoothd 5.66 does that a kinder double did not, and how the
+daemon copes: a Release while an Acquire is pending aborts the stream
+(transport.c release() -> media_owner_remove() -> a2dp_cancel() ->
+avdtp_abort()), and PropertiesChanged arrive merged and late (gdbus). The
+double models both (tests/double/bluez_double/transport.py, changes.py)."""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import dbus
+
+from common import A2dpTestCase, SPEAKER_PATH, TONE_HZ
+
+
+class Bluez566Tests(A2dpTestCase):
+
+    def internal_state(self, path=SPEAKER_PATH):
+        for t, props in self.bluez.transports().items():
+            if str(props.get('Device')) == path:
+                return str(props.get('InternalState'))
+        return None
+
+    def test_release_during_a_slow_start_aborts_the_stream(self):
+        # the speaker takes 1.5 s to answer AVDTP START
+        self.add_speaker(StartMs=1500)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
+                             what='the Acquire pending (START in flight)')
+        # speaker mode off while the Acquire is pending: the daemon cancels
+        # it and releases; 5.66 aborts the stream, and the transport goes
+        self.set_mprop('SpeakerMode', dbus.Boolean(False))
+        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 3,
+                             what='the aborted stream\'s transport removed')
+        self.assertIn('Release cancels pending Acquire', '\n'.join(self.bluez.event_log()))
+        self.assertEqual(str(self.mprop('State')), 'off')
+        time.sleep(2.0)           # past the START nobody answers any more
+        self.assertIsNone(self.daemon.returncode)
+        self.assertFalse(self.bluez.recordings(), 'no stream was ever started')
+        # speaker mode on again: the stream must come back by itself
+        self.set_mprop('SpeakerMode', dbus.Boolean(True))
+        self.wait_streaming(timeout=10)
+        time.sleep(2.0)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+
+
+class PropertiesChangedTests(A2dpTestCase):
+    """The double's PropertiesChanged, as gdbus sends them: the release of a
+    stream whose START is still in flight moves the transport through
+    SUSPENDING (shown "active") to idle in one go; 5.66 announces that once,
+    as "idle". The double without coalescing sends both."""
+
+    def monitor(self):
+        out = os.path.join(self.tmp, 'monitor.txt')
+        f = open(out, 'w')
+        p = subprocess.Popen(['dbus-monitor', '--address', self.bus.address,
+                              "type='signal',sender='org.bluez',member='PropertiesChanged'"],
+                             stdout=f, stderr=subprocess.STDOUT)
+        f.close()
+        self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait()))
+        time.sleep(0.3)
+        return p, out
+
+    def transport_states(self, out):
+        """The State values announced for MediaTransport1, in order."""
+        states, in_transport = [], False
+        with open(out) as f:
+            for line in f:
+                if 'string "org.bluez.MediaTransport1"' in line:
+                    in_transport = True
+                elif line.startswith('signal '):
+                    in_transport = False
+                elif in_transport and 'string "State"' in line:
+                    states.append(next(f).split('"')[1])
+        return states
+
+    def release_during_start(self):
+        self.add_speaker(StartMs=1000)
+        self.start_daemon()
+        p, out = self.monitor()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: any(str(t.get('InternalState')) == 'requesting'
+                                         for t in self.bluez.transports().values()), 3)
+        self.set_mprop('SpeakerMode', dbus.Boolean(False))
+        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 3)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        p.wait(5)
+        return self.transport_states(out)
+
+    expected = ['idle']
+
+    def test_release_during_start_announced(self):
+        self.assertEqual(self.release_during_start(), self.expected)
+
+
+class UncoalescedPropertiesChangedTests(PropertiesChangedTests):
+    """The same with the double's coalescing off (coalesce_properties
+    false): each change in its own signal, at once."""
+    bluez_params = {'coalesce_properties': False}
+    expected = ['active', 'idle']
+
+
+if __name__ == '__main__':
+    unittest.main()
