@@ -49,6 +49,20 @@ class Bluez566Tests(A2dpTestCase):
         self.assert_clean_stream(a)
         self.assertEqual(str(self.mprop('State')), 'streaming')
 
+    def test_rejected_start_fails_the_acquire_and_keeps_the_transport(self):
+        # a2dp_resume_complete() with an error: media_transport_remove_owner()
+        # answers the Acquire EIO (org.bluez.Error.Failed), the transport goes
+        # idle and stays configured (the stream is still OPEN)
+        self.add_speaker(RejectStart=True)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: 'speaker rejected AVDTP START' in '\n'.join(self.bluez.event_log()), 3)
+        time.sleep(0.5)
+        self.assertIsNone(self.daemon.returncode)
+        self.assertEqual(self.internal_state(), 'idle')
+        self.assertFalse(self.bluez.recordings())
+        self.assertNotEqual(str(self.mprop('State')), 'streaming')
+
 
 class PropertiesChangedTests(A2dpTestCase):
     """The double's PropertiesChanged, as gdbus sends them: the release of a
