@@ -26,6 +26,10 @@ Template parameters (JSON object, all optional):
   experimental true = bluetoothd -E (transport Endpoint, adapter PowerState)
   strict_acquire true = only the endpoint owner may Acquire (bluetoothd
                itself lets any client Acquire an unowned transport)
+  coalesce_properties  (default true) PropertiesChanged merged per
+               interface and sent when idle or before anything else, as
+               gdbus does (bluez_double/changes.py); false: one signal per
+               change, at once
   always_pairable  main.conf AlwaysPairable (default false: an adapter is
                bondable, Pairable, only while a default agent is registered
                or a client set Pairable)
@@ -59,7 +63,8 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   RejectConfiguration b (alias RejectSelectConfiguration): the speaker
                 rejects our AVDTP SET_CONFIGURATION
   StrictConfig b (true): reject configurations outside the sink caps
-  RejectStart b: the speaker rejects AVDTP START (Acquire fails)
+  RejectStart b: the speaker rejects AVDTP START (Acquire fails with EIO,
+                the transport stays idle and configured, as in 5.66)
   TryAcquireMs i: a TryAcquire of a pending stream completes after this
     long (default at once), so a Release can meet it (InProgress)
   ConnectError s: fail connects with this "br-connection-*" reason / errno

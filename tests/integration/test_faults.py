@@ -71,9 +71,13 @@ class FaultTests(A2dpTestCase):
         self.connect_speaker()
         self.daemon.wait_for(lambda: int(self.stats()['CaptureXruns']) >= 4, 5, what='4 xruns')
         self.daemon.wait_for(lambda: self.overrun_lines(), 2.5, what='the burst logged')
-        time.sleep(1.5)
-        self.assertEqual(self.overrun_lines(), ['4 xrun(s) recovered'])
-        self.assertEqual(int(self.stats()['CaptureXruns']), 4)
+        # the four together (a loaded machine may add an overrun of its own)
+        first = int(self.overrun_lines()[0].split()[0])
+        self.assertGreaterEqual(first, 4, 'logged per xrun, not per burst: %s' % self.overrun_lines())
+        # every xrun in exactly one line, once its burst is over
+        self.daemon.wait_for(lambda: sum(int(l.split()[0]) for l in self.overrun_lines()) ==
+                             int(self.stats()['CaptureXruns']), 3,
+                             what='all xruns logged: %s' % self.overrun_lines())
 
     def capture_retries(self):
         """[(log time s, announced delay s)] of the daemon's capture retries."""
