@@ -660,7 +660,7 @@ def statistics(folder):
 
 
 # scenarios whose guest saves a2dpsrcd's Statistics (save_statistics)
-NEEDS_STATISTICS = {'stream', 'pair', 'linkloss', 'btd-restart', 'speaker-connects'}
+NEEDS_STATISTICS = {'stream', 'pair', 'linkloss', 'btd-restart', 'speaker-connects', 'avrcp'}
 
 
 def judge_thread(run, scenario):
