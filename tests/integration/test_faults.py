@@ -83,9 +83,9 @@ class FaultTests(A2dpTestCase):
         """[(log time s, announced delay s)] of the daemon's capture retries."""
         out = []
         for l in self.daemon.log_text().splitlines():
-            m = re.match(r'\[\s*(\d+\.\d+)\].*retrying the capture in (\d+) s', l)
+            m = re.match(r'\[\s*(\d+\.\d+)\].*retrying the capture in ([\d.]+) s', l)
             if m:
-                out.append((float(m.group(1)), int(m.group(2))))
+                out.append((float(m.group(1)), float(m.group(2))))
         return out
 
     def test_missing_capture_retried_then_used(self):
@@ -93,13 +93,14 @@ class FaultTests(A2dpTestCase):
         # would after its module loads): retried with backoff, then used
         self.add_speaker()
         self.start_daemon(capture='later')
-        # the backoff: 1, 2, 4 s (then 8, 16, 30: test-policy), each retry
-        # made when it was announced
-        self.daemon.wait_for(lambda: len(self.capture_retries()) >= 3, 6, what='three capture retries')
-        retries = self.capture_retries()[:3]
-        self.assertEqual([d for _, d in retries], [1, 2, 4])
+        # the backoff: a quick first retry (0.25 s), then 1, 2, 4 s (then 8,
+        # 16, 30: policy_backoff_s, test-policy), each retry made when it
+        # was announced
+        self.daemon.wait_for(lambda: len(self.capture_retries()) >= 4, 6, what='four capture retries')
+        retries = self.capture_retries()[:4]
+        self.assertEqual([d for _, d in retries], [0.25, 1, 2, 4])
         for (t0, d), (t1, _) in zip(retries, retries[1:]):
-            self.assertAlmostEqual(t1 - t0, d, delta=0.3, msg='retried after %.2f s, not %d s' % (t1 - t0, d))
+            self.assertAlmostEqual(t1 - t0, d, delta=0.3, msg='retried after %.2f s, not %g s' % (t1 - t0, d))
         self.assertIsNone(self.daemon.returncode)
         self.add_tone(name='later')
         time.sleep(1.1)           # alsa-lib notices a changed file by its mtime in seconds
