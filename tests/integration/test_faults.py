@@ -53,9 +53,12 @@ class FaultTests(A2dpTestCase):
         self.assertEqual(a['rtp']['seq_gaps'], 0)
         self.assertEqual(a['mtu_violations'], 0)
         self.assertIsNone(self.daemon.returncode)
-        # xruns 1.5 s apart are bursts of their own: each logged once
-        self.daemon.wait_for(lambda: self.overrun_lines() == ['1 xrun(s) recovered'] * 2, 3,
+        # xruns 1.5 s apart are bursts of their own: each logged on its own
+        # line, and no xrun in two lines
+        self.daemon.wait_for(lambda: len(self.overrun_lines()) >= 2, 3,
                              what='two bursts logged: %s' % self.overrun_lines())
+        self.assertLessEqual(sum(int(l.split()[0]) for l in self.overrun_lines()),
+                             int(self.stats()['CaptureXruns']))
 
     def overrun_lines(self):
         return [l.split('capture overrun: ', 1)[1] for l in self.daemon.log_text().splitlines()
