@@ -513,6 +513,36 @@ def judge_rate_change(run):
                 % (first - t_change))
     judge_streamed(run, bt, max(first, t_44), t_end, 'far side after the rate change', 5,
                    FREQ_AT_44K1)
+def read_text(run, name):
+    try:
+        with open(os.path.join(run.dir, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return ''
+
+
+def judge_stranger(run):
+    """A stranger's Pair with the discoverable board while a2dpsrcd streams:
+    refused by the board's kernel, nothing stored, the stream undisturbed."""
+    bt = run.rec('bt')
+    t_on = run.ev('a2dpsrcd_up')
+    t_try, t_tried = run.ev('stranger_start'), run.ev('stranger_end')
+    t_end = run.ev('observe_end')
+    said = read_text(run, 'stranger.txt').splitlines()
+    said = said[-1] if said else '(no output)'
+    run.figure('stranger_pair', ms(t_tried - t_try), ' ms (%s)' % said)
+    run.require(read_text(run, 'stranger.rc') == '0', 'the stranger could not pair: %s' % said)
+    stranger = read_text(run, 'stranger-address.txt')
+    run.require(read_text(run, 'stranger-paired-on-board.txt') != 'true',
+                'the board does not show the stranger as Paired')
+    run.require(stranger and stranger not in read_text(run, 'board-bonds.txt').split(),
+                'the board stored no bond for the stranger (%s)' % (stranger or '?'))
+    run.require(read_text(run, 'state.txt') == '"streaming"',
+                'a2dpsrcd still streaming (%s)' % read_text(run, 'state.txt'))
+    first = first_present(bt, after=t_on)
+    if not run.require(first is not None, 'the far side heard the tone'):
+        return
+    judge_streamed(run, bt, first, t_end, 'far side, through the stranger\'s attempt', 5)
 
 
 def require_link_bitpool(run, max_bitpool=53):
@@ -548,7 +578,8 @@ def judge_avrcp(run):
 
 JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
           'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects, 'avrcp': judge_avrcp,
-          'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change}
+          'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change,
+          'stranger': judge_stranger}
 
 
 # ---- the link: SBC frames in a btsnoop capture (monitor format) ------------------

@@ -177,10 +177,15 @@ start_bus() {
     wait_until 5 "the system bus to answer" has_name org.freedesktop.DBus || env_fail "system bus does not answer"
 }
 
+# RADIOS=3 (set by a scenario before start_stack): a third controller,
+# hci2, a stranger's
+RADIOS=${RADIOS:-2}
+
 # a controller whose initialisation completed knows its address
 both_controllers_ready() {
     [[ $(hciconfig hci0 2>/dev/null) == *"BD Address: $SRC_ADDR"* &&
-       $(hciconfig hci1 2>/dev/null) == *"BD Address: $SINK_ADDR"* ]]
+       $(hciconfig hci1 2>/dev/null) == *"BD Address: $SINK_ADDR"* ]] || return 1
+    [[ $RADIOS -lt 3 || $(hciconfig hci2 2>/dev/null) == *"BD Address: 00:AA:01:"* ]]
 }
 
 # btvirt's two controllers. On a loaded host the kernel's HCI Reset of a
@@ -190,7 +195,7 @@ both_controllers_ready() {
 start_radio() {
     local try
     for try in 1 2 3; do
-        spawn btvirt btvirt -l2
+        spawn btvirt btvirt -l"$RADIOS"
         if wait_until 15 "hci0 and hci1 ready" both_controllers_ready; then
             [[ $try == 1 ]] || measure btvirt_tries "$try"
             return 0
@@ -225,6 +230,8 @@ start_bluetoothd() {
         env_fail "bluetoothd does not show hci0"
     wait_until 10 "hci1 in bluetoothd" bz "$SINK_HCI" org.bluez.Adapter1 Address ||
         env_fail "bluetoothd does not show hci1"
+    [[ $RADIOS -lt 3 ]] || wait_until 10 "hci2 in bluetoothd" bz /org/bluez/hci2 org.bluez.Adapter1 Address ||
+        env_fail "bluetoothd does not show hci2"
 }
 
 power() {   # power hciN true|false
@@ -245,6 +252,10 @@ power_on_both() {
     power hci0 true && power hci1 true || env_fail "cannot power the adapters on"
     wait_until 10 "hci0 powered" bz_is "$SRC_HCI" org.bluez.Adapter1 Powered true || env_fail "hci0 not powered"
     wait_until 10 "hci1 powered" bz_is "$SINK_HCI" org.bluez.Adapter1 Powered true || env_fail "hci1 not powered"
+    if [[ $RADIOS -ge 3 ]]; then
+        power hci2 true || env_fail "cannot power hci2 on"
+        wait_until 10 "hci2 powered" bz_is /org/bluez/hci2 org.bluez.Adapter1 Powered true || env_fail "hci2 not powered"
+    fi
 }
 
 # The base: modules, radio, bus, bluetoothd, both adapters powered.

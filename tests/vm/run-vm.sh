@@ -11,7 +11,7 @@
 # come back through a second, writable 9p share (BUILD/vm/results/SCENARIO)
 # and tests/vm/check_audio.py judges them here.
 #
-#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change
+#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger
 #
 # Environment: BUILD (default build; must be inside the repository),
 # VM_KERNEL_PKG (default linux-image-6.12-amd64), VM_KERNEL_ROOT (a folder
@@ -32,14 +32,14 @@ BUILD=${BUILD:-build}
 VM_BUILD=${BUILD#"$ROOT"/}
 VMDIR=$BUILD/vm
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
-alsa-utils dbus python3"
+alsa-utils dbus python3 python3-dbus python3-gi"
 # the host's own kernel only when it is the one booted (see "kernel" below)
 [[ ${VM_KERNEL_ROOT:-} == / ]] && PKGS="$PKGS linux-image-amd64"
 # guest time limits (s), from the kernel's start; qemu gets 60 s more to boot
-declare -A LIMIT=([stream]=120 [pair]=120 [linkloss]=120 [btd-restart]=120 [speaker-connects]=120 [avrcp]=120)
+declare -A LIMIT=([stream]=120 [pair]=120 [linkloss]=120 [btd-restart]=120 [speaker-connects]=120 [avrcp]=120 [stranger]=120)
 QEMU_PID=
 
 say() { echo "check-vm: $*"; }
