@@ -333,6 +333,9 @@ void agent_bluez_gone(struct daemon *d);
  * hands it to done (may be NULL). */
 void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done);
 void agent_shutdown(struct daemon *d);
+/* dev became Paired (bluez.c): a bond made through the window our own
+ * pairing opened, by anyone else, is undone. */
+void agent_device_paired(struct daemon *d, struct device *dev);
 
 /* discovery.c: a bounded BR/EDR scan on behalf of Manager1's callers */
 int discovery_start(struct daemon *d, DBusMessage *call);

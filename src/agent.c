@@ -386,6 +386,32 @@ static void on_pair_reply(DBusMessage *reply, const DBusError *err, void *ud)
         finish_pair(d, name, text);
 }
 
+static void on_stranger_removed(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        if (!reply)
+                log_err("removing a stranger's bond failed: %s", err->message);
+}
+
+void agent_device_paired(struct daemon *d, struct device *dev)
+{
+        const char *path = dev->path;
+        DBusMessage *m;
+
+        /* only while the adapter is pairable because of us: then nobody
+         * else meant the board to take bonds */
+        if (!d->pairable_adapter[0] || strcmp(dev->adapter, d->pairable_adapter) != 0 ||
+            strcasecmp(dev->address, d->pairing) == 0 || state_paired_contains(&d->state, dev->address))
+                return;
+        log_warn("%s bonded with the board while it was pairable for our pairing with %s; "
+                 "removing that bond", dev->address, d->pairing);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->adapter, "org.bluez.Adapter1", "RemoveDevice");
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                m = NULL;
+        }
+        dbus_call_async(d->conn, m, 10000, on_stranger_removed, d, NULL);
+}
+
 static void send_pair(struct daemon *d)
 {
         struct device *dev = bluez_device_by_address(d, d->pairing);

@@ -464,9 +464,11 @@ static void handle_properties_changed(struct daemon *d, DBusMessage *msg)
         } else if (strcmp(iface, IFACE_DEVICE) == 0) {
                 struct device *v = bluez_device_by_path(d, path);
                 if (v) {
-                        bool was = v->connected;
+                        bool was = v->connected, was_paired = v->paired;
                         bluez_parse_device_props(&it, v);
                         bluez_device_invalidated(v, &it);
+                        if (v->paired && !was_paired)
+                                agent_device_paired(d, v);
                         speaker_device_changed(d, v, was);
                 }
         } else if (strcmp(iface, IFACE_ADAPTER) == 0) {

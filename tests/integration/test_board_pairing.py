@@ -5,6 +5,8 @@ daemon's agent is therefore never the default, the adapter is Pairable only
 during a Pair of ours, and Connect pairs an unpaired speaker through the same
 flow instead of letting the connection bond implicitly."""
 
+import subprocess
+
 import dbus
 
 from common import HCI0
@@ -81,4 +83,26 @@ class BoardPairingTests(ControlCase):
         msg = self.assert_error(ERR + 'AuthenticationFailed', self.call, 'Connect', SPEAKER_B)
         self.assertIn('pairing with %s failed' % SPEAKER_B, msg)
         self.assertEqual(plain(self.mprop('State')), 'idle')
+        self.assertFalse(self.pairable())
+
+    def test_a_stranger_bonding_during_our_pairing_is_undone(self):
+        # the adapter is Pairable while our Pair runs: a stranger who bonds
+        # through that window has its bond removed at once
+        target = self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker',
+                                       {'Paired': False, 'Known': True, 'PairMs': 1500})
+        stranger = self.bluez.add_device('hci0', STRANGER, 'Laptop',
+                                         {'Paired': False, 'Class': 0x10010c})
+        self.start_daemon()
+        pair = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
+                                 '/org/a2dpsrc', 'org.a2dpsrc.Manager1', 'Pair', 's', SPEAKER_B],
+                                env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        self.addCleanup(pair.kill)
+        self.daemon.wait_for(self.pairable, 3, what='adapter pairable for our pairing')
+        self.bluez.RemotePair(stranger)          # the kernel lets it in
+        self.daemon.wait_for(lambda: not self.double_device(stranger)['Paired'], 3,
+                             what="the stranger's bond removed")
+        self.assertEqual(pair.wait(timeout=10), 0, pair.stdout.read())
+        self.assertIn('%s bonded with the board while it was pairable' % STRANGER, self.daemon.log_text())
+        self.assertTrue(self.double_device(target)['Bonded'])
         self.assertFalse(self.pairable())
