@@ -197,8 +197,7 @@ struct daemon {
         char pairing[18];                /* address the agent may accept, "" none */
         agent_pair_done_fn pair_done;    /* Manager1.Connect waiting on Pair */
         char pairable_adapter[PATH_LEN]; /* made Pairable for our pairing, "" none */
-        enum registration agent_reg;
-        DBusPendingCall *agent_call;
+        enum registration agent_reg;     /* only while pairing (agent.c) */
         struct adapter *discovery_adapter;    /* our scan runs there, NULL none */
         sd_event_source *discovery_timer;     /* the scan's time limit */
 
@@ -327,7 +326,8 @@ DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg);
 
 /* agent.c: our org.bluez.Agent1 and pairing */
 int agent_export(struct daemon *d);
-void agent_register(struct daemon *d);
+/* bluetoothd is (back) on the bus: undo what a pairing cut short left. */
+void agent_bluez_appeared(struct daemon *d);
 void agent_bluez_gone(struct daemon *d);
 /* Pairs and trusts dev and remembers it as ours; replies to call, or
  * hands it to done (may be NULL). */

@@ -1,17 +1,18 @@
 /* Pairing: our org.bluez.Agent1 (NoInputNoOutput, as speakers are) and
  * the Pair flow behind Manager1.Pair and Manager1.Connect.
  *
- * The agent is registered but never asks to be the default one. BlueZ
- * 5.66 gives Device1.Pair the caller's own agent, so ours serves our
- * pairings; the default role would make bluetoothd set the controller's
- * IO capability and make it bondable, and the kernel then accepts a
- * stranger's Just-Works pairing without asking any agent; it would also
- * put us in the way of every other pairing on the board (a phone's
- * numeric comparison). For the same reason the adapter is made Pairable
- * only for the length of a Pair of ours (without it the kernel forces a
- * no-bonding pairing and the key is not kept), and set back afterwards.
- * The agent says yes only to the device the user asked to pair, while
- * that pairing runs, and authorizes only audio services. */
+ * The agent exists in BlueZ only while a pairing of ours runs. bluetoothd
+ * 5.66 makes the first registered agent the default one, and a default
+ * agent makes it set the controller's IO capability and make every
+ * adapter bondable: the kernel then accepts a stranger's Just-Works
+ * pairing without asking any agent, and the default agent stands in the
+ * way of other programs' pairings (a phone's numeric comparison).
+ * Device1.Pair asks the caller's own agent, so registering around our Pair
+ * is enough. For the same reason the adapter is made Pairable only for the
+ * length of our Pair (without it the kernel forces a no-bonding pairing and
+ * keeps no key) and set back after; a bond anyone else makes through that
+ * window is removed. The agent says yes only to the device the user asked
+ * to pair, while that pairing runs, and authorizes only audio services. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,43 +206,42 @@ int agent_export(struct daemon *d)
 
 static void set_pairable(struct daemon *d, const char *adapter, bool on, dbus_reply_cb cb);
 
-static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)
+static void on_unregistered(DBusMessage *reply, const DBusError *err, void *ud)
 {
-        struct daemon *d = ud;
+        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.DoesNotExist"))
+                log_warn("UnregisterAgent failed: %s", err->message);
+}
 
-        dbus_pending_call_unref(d->agent_call);
-        d->agent_call = NULL;
-        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.AlreadyExists")) {
-                log_err("RegisterAgent failed: %s", err->message);
+/* Our agent exists in BlueZ only while a pairing of ours runs: bluetoothd
+ * 5.66 makes the first registered agent the default one (agent_create),
+ * and a default agent makes every adapter bondable. */
+static void unregister_agent(struct daemon *d)
+{
+        const char *path = AGENT_PATH;
+        DBusMessage *m;
+
+        if (d->agent_reg == REG_NONE || !d->bluez_owner[0]) {
                 d->agent_reg = REG_NONE;
                 return;
         }
-        d->agent_reg = REG_DONE;
-        log_info("pairing agent registered (for our own pairings only)");
-        /* bluetoothd went away while a Pair of ours had the adapter
-         * pairable: the kernel still is */
+        d->agent_reg = REG_NONE;
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez", "org.bluez.AgentManager1",
+                                         "UnregisterAgent");
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                m = NULL;
+        }
+        dbus_call_async(d->conn, m, 5000, on_unregistered, d, NULL);
+}
+
+void agent_bluez_appeared(struct daemon *d)
+{
+        /* bluetoothd went away while a pairing of ours had made the
+         * adapter pairable: the kernel still is */
         if (d->pairable_adapter[0] && !d->pair_call) {
                 set_pairable(d, d->pairable_adapter, false, NULL);
                 d->pairable_adapter[0] = '\0';
         }
-}
-
-void agent_register(struct daemon *d)
-{
-        const char *path = AGENT_PATH, *cap = AGENT_CAPABILITY;
-        DBusMessage *m;
-
-        if (d->agent_reg != REG_NONE || !d->bluez_owner[0])
-                return;
-        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez", "org.bluez.AgentManager1",
-                                         "RegisterAgent");
-        if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_STRING, &cap,
-                                            DBUS_TYPE_INVALID) ||
-            dbus_call_async(d->conn, m, 5000, on_register_reply, d, &d->agent_call) < 0) {
-                log_err("cannot send RegisterAgent");
-                return;
-        }
-        d->agent_reg = REG_PENDING;
 }
 
 static void on_pairable_off(DBusMessage *reply, const DBusError *err, void *ud)
@@ -278,6 +278,7 @@ static void finish_pair(struct daemon *d, const char *err_name, const char *text
                 set_pairable(d, d->pairable_adapter, false, NULL);
                 d->pairable_adapter[0] = '\0';
         }
+        unregister_agent(d);
         if (!call)
                 return;
         if (done)
@@ -291,7 +292,6 @@ static void finish_pair(struct daemon *d, const char *err_name, const char *text
 
 void agent_bluez_gone(struct daemon *d)
 {
-        dbus_call_cancel(&d->agent_call);
         dbus_call_cancel(&d->pair_pending);
         d->agent_reg = REG_NONE;
         if (d->pair_call)
@@ -300,19 +300,12 @@ void agent_bluez_gone(struct daemon *d)
 
 void agent_shutdown(struct daemon *d)
 {
-        if (d->agent_reg == REG_DONE && d->bluez_owner[0]) {
-                const char *path = AGENT_PATH;
-                DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez",
-                                                              "org.bluez.AgentManager1", "UnregisterAgent");
-                if (m && dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID)) {
-                        DBusMessage *r = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
-                        if (r)
-                                dbus_message_unref(r);
-                }
-                if (m)
-                        dbus_message_unref(m);
-        }
-        agent_bluez_gone(d);
+        /* a pairing under way ends: the agent goes, the adapter is made
+         * non-pairable again (main flushes these before leaving) */
+        dbus_call_cancel(&d->pair_pending);
+        if (d->pair_call)
+                finish_pair(d, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
+        unregister_agent(d);
 }
 
 /* ---- pairing -------------------------------------------------------------------- */
@@ -446,9 +439,35 @@ static void on_pairable_on(DBusMessage *reply, const DBusError *err, void *ud)
         send_pair(d);
 }
 
+static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        char text[256];
+
+        dbus_pending_call_unref(d->pair_pending);
+        d->pair_pending = NULL;
+        if (!reply && !dbus_error_has_name(err, "org.bluez.Error.AlreadyExists")) {
+                d->agent_reg = REG_NONE;
+                snprintf(text, sizeof(text), "BlueZ refused our pairing agent: %s", err->message);
+                log_err("%s", text);
+                finish_pair(d, ERR_PREFIX "Failed", text);
+                return;
+        }
+        d->agent_reg = REG_DONE;
+        /* BlueZ makes the adapter bondable for its first agent; Pairable is
+         * set all the same, for when another agent is the default one */
+        if (d->pairable_adapter[0]) {
+                set_pairable(d, d->pairable_adapter, true, on_pairable_on);
+                return;
+        }
+        send_pair(d);
+}
+
 void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done)
 {
         struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
+        const char *path = AGENT_PATH, *cap = AGENT_CAPABILITY;
+        DBusMessage *m;
 
         d->pair_call = dbus_message_ref(call);
         d->pair_done = done;
@@ -457,10 +476,19 @@ void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_p
                 paired(d, dev);
                 return;
         }
-        if (a && !a->pairable) {
+        /* we open the window only if it was shut: closed again after */
+        if (a && !a->pairable)
                 snprintf(d->pairable_adapter, sizeof(d->pairable_adapter), "%s", a->path);
-                set_pairable(d, a->path, true, on_pairable_on);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, "/org/bluez", "org.bluez.AgentManager1",
+                                         "RegisterAgent");
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_STRING, &cap,
+                                           DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                m = NULL;
+        }
+        if (dbus_call_async(d->conn, m, 5000, on_register_reply, d, &d->pair_pending) < 0) {
+                finish_pair(d, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return;
         }
-        send_pair(d);
+        d->agent_reg = REG_PENDING;
 }

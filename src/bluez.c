@@ -397,7 +397,7 @@ static void bluez_appeared(struct daemon *d, const char *owner)
 
         copy_str(d->bluez_owner, sizeof(d->bluez_owner), owner);
         log_info("bluetoothd is on the bus as %s", owner);
-        agent_register(d);
+        agent_bluez_appeared(d);
         m = dbus_message_new_method_call(BLUEZ_SERVICE, "/", IFACE_OBJMGR, "GetManagedObjects");
         dbus_call_cancel(&d->objects_call);
         if (dbus_call_async(d->conn, m, 5000, on_managed_objects, d, &d->objects_call) < 0)

@@ -556,8 +556,8 @@ void speaker_reset(struct daemon *d)
         endpoint_unregister_all(d);
         for (struct adapter *a = d->adapters; a; a = a->next)
                 endpoint_register(d, a);
+        /* a pairing under way is called off */
         agent_bluez_gone(d);
-        agent_register(d);
 }
 
 void speaker_shutdown(struct daemon *d)

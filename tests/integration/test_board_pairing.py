@@ -42,13 +42,33 @@ class BoardPairingTests(ControlCase):
         self.wait_streaming()
         self.assertEqual(plain(self.mprop('State')), 'streaming')
 
-    def test_agent_is_registered_but_never_the_default(self):
+    def test_agent_exists_only_while_we_pair(self):
+        # bluetoothd 5.66 makes the first agent registered the default one,
+        # and a default agent makes the adapter bondable: ours is registered
+        # for our own pairing only
+        self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker',
+                              {'Paired': False, 'Known': True, 'PairMs': 800})
         self.start_daemon()
-        owner = self.bus.name_owner('org.a2dpsrc')
-        agents = [tuple(plain(a)) for a in self.bluez.GetAgents()]
-        self.assertEqual(agents, [(owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', False)])
+        self.assertEqual(list(self.bluez.GetAgents()), [])
         self.assertFalse(self.pairable())
-        self.assertNotIn('RequestDefaultAgent', '\n'.join(self.bluez.event_log()))
+        owner = self.bus.name_owner('org.a2dpsrc')
+        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        self.daemon.wait_for(lambda: [tuple(plain(a)) for a in self.bluez.GetAgents()] ==
+                             [(owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', True)], 3,
+                             what='our agent registered for the pairing')
+        self.assertEqual(pair.wait(timeout=10), 0, pair.stdout.read())
+        self.daemon.wait_for(lambda: list(self.bluez.GetAgents()) == [], 3, what='agent gone after')
+        self.daemon.wait_for(lambda: not self.pairable(), 3, what='adapter not pairable after')
+        log = '\n'.join(self.bluez.event_log())
+        self.assertIn('%s: Pair from %s (adapter bondable: True)' % (SPEAKER_B, owner), log)
+        self.assertNotIn('RequestDefaultAgent', log)
+
+    def busctl_async(self, *args):
+        p = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
+                              '/org/a2dpsrc', 'org.a2dpsrc.Manager1'] + list(args),
+                             env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(p.kill)
+        return p
 
     def test_connect_pairs_an_unpaired_speaker_first(self):
         # Connect on a speaker never paired: paired and trusted through our
@@ -93,11 +113,7 @@ class BoardPairingTests(ControlCase):
         stranger = self.bluez.add_device('hci0', STRANGER, 'Laptop',
                                          {'Paired': False, 'Class': 0x10010c})
         self.start_daemon()
-        pair = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
-                                 '/org/a2dpsrc', 'org.a2dpsrc.Manager1', 'Pair', 's', SPEAKER_B],
-                                env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
-        self.addCleanup(pair.kill)
+        pair = self.busctl_async('Pair', 's', SPEAKER_B)
         self.daemon.wait_for(self.pairable, 3, what='adapter pairable for our pairing')
         self.bluez.RemotePair(stranger)          # the kernel lets it in
         self.daemon.wait_for(lambda: not self.double_device(stranger)['Paired'], 3,

@@ -784,19 +784,17 @@ class PairingTests(ControlCase):
         self.daemon.wait_for(lambda: self.double_device(path)['Trusted'], 2, what='trusted in BlueZ')
         self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B)['Trusted'], 2)
         self.assertTrue(self.device_entry(SPEAKER_B)['Paired'])
-        # our agent is registered, NoInputNoOutput, and not as the default:
-        # Device1.Pair asks the caller's own agent
-        agents = [tuple(plain(a)) for a in self.bluez.GetAgents()]
+        # our agent (NoInputNoOutput) was there for the pairing only, the
+        # adapter bondable for it only (without it the kernel keeps no
+        # key), and the bond is kept
         owner = self.bus.name_owner('org.a2dpsrc')
-        self.assertIn((owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', False), agents)
-        # the adapter was pairable for the pairing only (without it the
-        # kernel keeps no key), and the bond is kept
         self.assertTrue(dev['Bonded'], dev)
-        log = [l for l in self.bluez.event_log() if 'Adapter1.Pairable' in l or 'Pair from' in l]
-        self.assertEqual(['on' if 'Boolean(True' in l else 'off' if 'Boolean(False' in l else 'pair'
-                          for l in log], ['on', 'pair', 'off'], log)
+        log = '\n'.join(self.bluez.event_log())
+        self.assertIn('agent registered %s /org/a2dpsrc/agent NoInputNoOutput' % owner, log)
+        self.assertIn('Pair from %s (adapter bondable: True)' % owner, log)
         self.daemon.wait_for(lambda: not plain(self.bluez.prop(HCI0, 'org.bluez.Adapter1', 'Pairable')),
                              2, what='adapter not pairable')
+        self.daemon.wait_for(lambda: list(self.bluez.GetAgents()) == [], 2, what='agent gone')
         # remembered as ours: a reset forgets it
         self.assertIn('paired=%s\n' % SPEAKER_B, self.state_file())
         # pairing a paired speaker again is fine
@@ -882,7 +880,7 @@ class PairingTests(ControlCase):
     def test_unsolicited_agent_requests_are_rejected(self):
         # paired with someone else's help, not trusted, not paired by us:
         # its incoming connection needs the default agent, and ours is not
-        # one, so BlueZ refuses it without asking us
+        # registered outside our pairings, so BlueZ refuses it
         stranger = self.add_speaker(SPEAKER_B, 'Stranger', Trusted=False)
         self.start_daemon()
         with self.assertRaises(dbus.exceptions.DBusException) as cm:
@@ -892,11 +890,6 @@ class PairingTests(ControlCase):
         self.assertEqual(plain(self.mprop('Output')), '')
         log = '\n'.join(self.bluez.event_log())
         self.assertIn('incoming A2DP not authorized (rejected (no agent))', log)
-        # asked all the same (as a default agent would be), ours says no
-        owner = self.bus.name_owner('org.a2dpsrc')
-        self.assertEqual(str(self.bluez.AskAgent(owner, stranger, '0000110d-0000-1000-8000-00805f9b34fb')),
-                         'org.bluez.Error.Rejected')
-        self.log_has('rejected unsolicited AuthorizeService for %s' % stranger)
 
         # anyone but bluetoothd calling the agent is refused outright
         agent = self.bus.conn.get_object('org.a2dpsrc', '/org/a2dpsrc/agent', introspect=False)
@@ -915,20 +908,31 @@ class PairingTests(ControlCase):
         self.bluez.speaker_connect(friend)
         self.wait_streaming(friend)
 
-    def test_agent_authorizes_only_audio_services_of_our_speakers(self):
-        friend = self.add_unpaired('00:11:22:33:44:77')
+    def test_agent_authorizes_only_audio_services(self):
+        # while registered (during our pairing) our agent may be the default
+        # one, asked for the services of untrusted devices: only the
+        # device being paired, and only for audio
+        friend = self.add_unpaired('00:11:22:33:44:77', PairMs=3000)
+        stranger = self.add_speaker(SPEAKER_B, 'Stranger', Trusted=False)
         self.start_daemon()
-        self.call('Pair', '00:11:22:33:44:77')
         owner = self.bus.name_owner('org.a2dpsrc')
+        pair = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', MANAGER_PATH,
+                                 MANAGER, 'Pair', 's', '00:11:22:33:44:77'], env=self.env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(pair.kill)
+        self.daemon.wait_for(lambda: self.bluez.GetAgents(), 3, what='our agent registered')
         for uuid in ('0000110d-0000-1000-8000-00805f9b34fb',     # A2DP signalling
                      '0000110a-0000-1000-8000-00805f9b34fb', '0000110b-0000-1000-8000-00805f9b34fb',
                      '0000110e-0000-1000-8000-00805f9b34fb', '0000110c-0000-1000-8000-00805f9b34fb'):
             self.assertEqual(str(self.bluez.AskAgent(owner, friend, uuid)), '', uuid)
+            self.assertEqual(str(self.bluez.AskAgent(owner, stranger, uuid)), 'org.bluez.Error.Rejected',
+                             uuid)
         # a speaker needs none of these: HID, serial port, OBEX push, PAN, HFP
         for uuid in ('00001124-0000-1000-8000-00805f9b34fb', '00001101-0000-1000-8000-00805f9b34fb',
                      '00001105-0000-1000-8000-00805f9b34fb', '00001116-0000-1000-8000-00805f9b34fb',
                      '0000111e-0000-1000-8000-00805f9b34fb'):
             self.assertEqual(str(self.bluez.AskAgent(owner, friend, uuid)), 'org.bluez.Error.Rejected', uuid)
+        self.log_has('rejected unsolicited AuthorizeService for %s' % stranger)
 
 
 class OutputTests(ControlCase):
@@ -1121,9 +1125,9 @@ class OutputTests(ControlCase):
         self.assertTrue(self.double_device(other)['Paired'])
         s = self.settings()
         self.assertEqual((s['Volume'], s['IdleSuspend'], s['Output'], s['SpeakerMode']), (64, 0, '', False))
-        # registered afresh
+        # registered afresh; the agent only ever exists during a pairing
         self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 3)
-        self.daemon.wait_for(lambda: any(str(a[1]) == '/org/a2dpsrc/agent' for a in self.bluez.GetAgents()), 3)
+        self.assertEqual(list(self.bluez.GetAgents()), [])
 
 
 

@@ -959,13 +959,21 @@ class TestAgentsAndPairing(DoubleTest):
     def test_bondable_follows_the_default_agent(self):
         # 5.66 without AlwaysPairable: adapter_set_io_capability() turns
         # Set Bondable on with a default agent and off without one
+        # agent_create(): the first agent registered is the default one
         c = self.client()
         self.assertFalse(c.get(HCI0, ADAPTER, 'Pairable'))
         call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
-        self.assertFalse(c.get(HCI0, ADAPTER, 'Pairable'))
-        call(self.am.RequestDefaultAgent, dbus.ObjectPath('/agent'))
         self.assertTrue(c.get(HCI0, ADAPTER, 'Pairable'))
+        self.assertEqual([bool(a[3]) for a in call(self.control.GetAgents)], [True])
+        # a second one waits behind it, and takes over when it leaves
+        other = self.client()
+        other_am = other.iface('/org/bluez', 'org.bluez.AgentManager1')
+        call(other_am.RegisterAgent, dbus.ObjectPath('/a2'), 'NoInputNoOutput')
         call(self.am.UnregisterAgent, dbus.ObjectPath('/agent'))
+        self.assertEqual([(str(a[1]), bool(a[3])) for a in call(self.control.GetAgents)],
+                         [('/a2', True)])
+        self.assertTrue(c.get(HCI0, ADAPTER, 'Pairable'))
+        call(other_am.UnregisterAgent, dbus.ObjectPath('/a2'))
         self.assertFalse(c.get(HCI0, ADAPTER, 'Pairable'))
 
     def test_remote_pairing_follows_the_kernel(self):
@@ -973,15 +981,14 @@ class TestAgentsAndPairing(DoubleTest):
         phone = self.bluez.add_device('hci0', '00:11:22:33:44:51', 'P',
                                       {'PairingMethod': 'confirm'})
         c = self.client()
-        # not bondable: refused, no agent asked
-        call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
+        # not bondable (no agent): refused
         with self.assertRaises(dbus.DBusException) as cm:
             call(self.control.RemotePair, dbus.ObjectPath(stranger))
         self.assertIn('Rejected', cm.exception.get_dbus_name())
         self.assertFalse(c.get(stranger, DEVICE, 'Paired'))
         # bondable (a default agent): Just Works is accepted by the kernel
         # alone; numeric comparison asks the default agent
-        call(self.am.RequestDefaultAgent, dbus.ObjectPath('/agent'))
+        call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
         call(self.control.RemotePair, dbus.ObjectPath(stranger))
         self.assertTrue(c.get(stranger, DEVICE, 'Bonded'))
         self.assertEqual([e for e in self.agent_client.events.kinds()
@@ -996,8 +1003,7 @@ class TestAgentsAndPairing(DoubleTest):
         dev = self.bluez.add_device('hci0', '00:11:22:33:44:52', 'S',
                                     {'Known': True})
         c = self.client()
-        call(self.am.RegisterAgent, dbus.ObjectPath('/agent'), 'DisplayYesNo')
-        call(self.agent_client.iface(dev, DEVICE).Pair)
+        call(self.agent_client.iface(dev, DEVICE).Pair)      # no agent at all
         self.assertTrue(c.get(dev, DEVICE, 'Paired'))
         self.assertFalse(c.get(dev, DEVICE, 'Bonded'))
         call(self.control.LinkLoss, dbus.ObjectPath(dev))

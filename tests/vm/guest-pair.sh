@@ -14,7 +14,7 @@ MGR=(busctl --system --timeout=60 call org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Mana
 write_sink_endpoint_cache
 start_stack
 # the speaker in pairing mode: discoverable, and bondable (nothing else
-# makes hci1 so: a2dpsrcd is no default agent)
+# makes hci1 so: a2dpsrcd has no agent registered outside its own pairing)
 busctl --system set-property org.bluez "$SINK_HCI" org.bluez.Adapter1 Discoverable b true || fail "hci1 not discoverable"
 busctl --system set-property org.bluez "$SINK_HCI" org.bluez.Adapter1 Pairable b true || fail "hci1 not pairable"
 start_sink

@@ -3,9 +3,10 @@
 # Another program has made the board discoverable (a phone-pairing mode);
 # a third controller, hci2 (a stranger's laptop), finds it and calls Pair
 # with no agent of its own: Just Works. bluetoothd 5.66 keeps an adapter
-# bondable while a default agent is registered (AlwaysPairable is off), and
-# the kernel then accepts such a pairing without asking any agent. a2dpsrcd
-# is not a default agent, so the board's kernel must refuse the bonding
+# bondable while a default agent is registered (AlwaysPairable is off; the
+# first agent registered becomes the default), and the kernel then accepts
+# such a pairing without asking any agent. a2dpsrcd registers its agent only
+# while it pairs, so the board's kernel must refuse the bonding
 # (Pairing Not Allowed): no link key stored, the stranger not Paired on
 # hci0, and the stream goes on undisturbed.
 source /run/vm/repo/tests/vm/guest-common.sh

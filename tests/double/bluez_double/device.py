@@ -1036,7 +1036,7 @@ class Device(BzObject):
                          sender_keyword='sender',
                          async_callbacks=('ok', 'err'))
     def Pair(self, sender=None, ok=None, err=None):
-        self.log('Pair from %s' % sender)
+        self.log('Pair from %s (adapter bondable: %s)' % (sender, self.adapter.pairable))
         if self.bonding is not None:
             return err(C.in_progress())
         if self.bonded:

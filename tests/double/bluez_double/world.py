@@ -111,6 +111,14 @@ class RootObject(BzObject):
         agent.watch = w.watch_name(sender, lambda: w.agent_gone(agent))
         w.agents[sender] = agent
         w.log('agent registered %s %s %s' % (sender, path, cap))
+        # agent.c agent_create(): with no default agent, the new one becomes
+        # the default (IO capability, bondable); else it waits at the tail
+        if w.default_agents:
+            w.default_agents.append(agent)
+        else:
+            w.default_agents.insert(0, agent)
+            w.log('default agent %s %s (first agent)' % (sender, path))
+            w.default_agent_changed()
 
     @dbus.service.method(C.AGENT_MANAGER_IFACE, in_signature='o',
                          out_signature='', sender_keyword='sender')
