@@ -542,7 +542,16 @@ def judge_stranger(run):
     first = first_present(bt, after=t_on)
     if not run.require(first is not None, 'the far side heard the tone'):
         return
-    judge_streamed(run, bt, first, t_end, 'far side, through the stranger\'s attempt', 5)
+    # the stranger's page, pairing and SDP share hci0's one 192-byte ACL
+    # buffer with the stream in btvirt: what that costs is reported; the
+    # stream must be clean before and again after
+    run.check('far side before the stranger', span_report(bt, first + SETTLE_S, t_try - 0.05))
+    run.note('far side during the stranger\'s attempt', span_report(bt, t_try, t_tried + SETTLE_S))
+    run.check('far side after the stranger', span_report(bt, t_tried + SETTLE_S, t_end - 0.1))
+    run.check('local output silent while the speaker streams',
+              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
+    run.require(t_try - first - SETTLE_S >= 2, 'observed at least 2 s before the attempt')
+    run.require(t_end - t_tried - SETTLE_S >= 3, 'observed at least 3 s after the attempt')
 
 
 def require_link_bitpool(run, max_bitpool=53):

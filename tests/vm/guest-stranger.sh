@@ -15,7 +15,11 @@ RADIOS=3
 STRANGER_HCI=hci2
 
 stream_to_paired_speaker
+sleep 4     # clean streaming before anything happens
 busctl --system set-property org.bluez "$SRC_HCI" org.bluez.Adapter1 Discoverable b true || fail "hci0 not discoverable"
+# the stranger's laptop is bondable (its desktop has an agent): it asks for
+# bonding, not for a throwaway pairing
+busctl --system set-property org.bluez /org/bluez/$STRANGER_HCI org.bluez.Adapter1 Pairable b true || fail "hci2 not pairable"
 bz "$SRC_HCI" org.bluez.Adapter1 Pairable > "$R/pairable.txt"
 stranger=$(bz /org/bluez/$STRANGER_HCI org.bluez.Adapter1 Address | tr -d '"')
 [[ -n $stranger ]] || fail "hci2 has no address"
@@ -30,7 +34,7 @@ echo "$rc" > "$R/stranger.rc"
 seen=$SRC_HCI/dev_${stranger//:/_}
 bz "$seen" org.bluez.Device1 Paired > "$R/stranger-paired-on-board.txt" 2>&1
 ls "/var/lib/bluetooth/$SRC_ADDR/" > "$R/board-bonds.txt" 2>&1
-sleep "${VM_STREAM_S:-4}"
+sleep "${VM_STREAM_S:-5}"
 event observe_end
 mgr State > "$R/state.txt"
 save_statistics
