@@ -24,6 +24,7 @@ struct pcm_result {
         unsigned rate;            /* the rate the client reads/writes at */
         unsigned native_rate;     /* the device's own rate (no conversion) */
         bool converting;          /* alsa-lib's rate plugin converts */
+        bool plugged;             /* opened through plug (rate, format or channels) */
         unsigned period_frames;   /* the period the device chose */
 };
 
@@ -33,7 +34,8 @@ struct pcm_result {
  * S16_LE interleaved with cfg->channels at that rate; with cfg->exact, at
  * cfg->rate exactly, converting with alsa-lib's rate plugin when the device
  * does not have it (a converting PCM such as plug or default converts
- * itself; any other is opened through plug). For capture (started by the
+ * itself; any other is opened through plug). A device whose own format or
+ * channels are not S16_LE/cfg->channels is opened through plug too. For capture (started by the
  * audio thread) or playback (started by the first write). Returns a
  * negative errno/ALSA error and a sentence in err. */
 int pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t dir,

@@ -101,6 +101,9 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
                 if (res.converting)
                         log_notice("capture %s: converting %u Hz to %u Hz", d->opts.capture[c],
                                    res.native_rate, res.rate);
+                else if (res.plugged)
+                        log_notice("capture %s: converting its own format or channels through plug",
+                                   d->opts.capture[c]);
                 if (!opened++) {
                         /* the first capture (media when present) sets the
                          * engine's rate; the others follow it */

@@ -53,6 +53,7 @@ static int open_at(snd_pcm_t **out, const char *name, const char *shown, snd_pcm
                    const struct pcm_config *cfg, struct pcm_result *res, bool *needs_plug,
                    char *err, size_t err_len)
 {
+        bool wrapped = name != shown;
         const char *kind = dir == SND_PCM_STREAM_CAPTURE ? "capture" : "local output";
         snd_pcm_t *pcm = NULL;
         snd_pcm_hw_params_t *hw;
@@ -71,8 +72,13 @@ static int open_at(snd_pcm_t **out, const char *name, const char *shown, snd_pcm
         snd_pcm_hw_params_alloca(&hw);
         snd_pcm_sw_params_alloca(&sw);
 
-        if ((r = setup_hw(pcm, hw, cfg->channels, false, &what)) < 0)
+        if ((r = setup_hw(pcm, hw, cfg->channels, false, &what)) < 0) {
+                /* the device's own format or channels (a loopback its
+                 * producer opened as S32 or mono): plug converts them */
+                *needs_plug = strcmp(what, "no S16_LE format") == 0 ||
+                              strcmp(what, "channel count not supported") == 0;
                 goto fail;
+        }
         what = "no usable sampling rate";
         native = native_rate(pcm, hw, cfg->rate);
         if (!native) {
@@ -86,6 +92,7 @@ static int open_at(snd_pcm_t **out, const char *name, const char *shown, snd_pcm
         }
         res->native_rate = native;
         res->converting = rate != native;
+        res->plugged = wrapped;
         if (res->converting) {
                 if ((r = setup_hw(pcm, hw, cfg->channels, true, &what)) < 0)
                         goto fail;

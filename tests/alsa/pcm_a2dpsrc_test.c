@@ -73,6 +73,7 @@ struct tpcm {
 	char *file_path;
 	char *start_file;
 	unsigned fixed_rate;	/* `rate`: the only rate, 0 = any */
+	unsigned fixed_channels;	/* `channels`: the only count, 0 = 1 or 2 */
 	char *rate_file;	/* `rate_file`: the producer's rate (snd-aloop) */
 
 	/* file source, mapped read-only */
@@ -794,6 +795,16 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 			}
 			if (err == 0)
 				t->fixed_rate = (unsigned)r;
+		} else if (!strcmp(id, "channels")) {
+			double c;
+
+			err = conf_number(n, id, &c);
+			if (err == 0 && !(c == 0 || c == 1 || c == 2)) {
+				SNDERR("a2dpsrc_test: channels must be 0, 1 or 2");
+				err = -EINVAL;
+			}
+			if (err == 0)
+				t->fixed_channels = (unsigned)c;
 		} else if (!strcmp(id, "paced")) {
 			int b = snd_config_get_bool(n);
 
@@ -885,7 +896,7 @@ static int map_file(struct tpcm *t)
 	return err;
 }
 
-static int set_constraints(snd_pcm_ioplug_t *io, unsigned rate)
+static int set_constraints(snd_pcm_ioplug_t *io, unsigned rate, unsigned channels)
 {
 	/* mmap through ioplug's own buffer, as alsa-lib's converters (plug:
 	 * rate, format) read their slave */
@@ -902,7 +913,8 @@ static int set_constraints(snd_pcm_ioplug_t *io, unsigned rate)
 	    (err = snd_pcm_ioplug_set_param_list(io, SND_PCM_IOPLUG_HW_FORMAT,
 						 1, formats)) < 0 ||
 	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_CHANNELS,
-						   1, 2)) < 0 ||
+						   channels ? channels : 1,
+						   channels ? channels : 2)) < 0 ||
 	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_RATE,
 						   rate ? rate : 8000,
 						   rate ? rate : 96000)) < 0 ||
@@ -974,7 +986,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(a2dpsrc_test)
 		tp_close(&t->io);
 		return err;
 	}
-	err = set_constraints(&t->io, producer_rate(t));
+	err = set_constraints(&t->io, producer_rate(t), t->fixed_channels);
 	if (err < 0) {
 		snd_pcm_ioplug_delete(&t->io);	/* calls tp_close */
 		return err;

@@ -64,6 +64,7 @@ pcm.fastx { type a2dpsrc_test frequency 1000 amplitude 0.5 paced false xrun_at_m
 pcm.badkey { type a2dpsrc_test frequency 1000 nonsense 1 }
 pcm.fixed44 { type a2dpsrc_test frequency 1000 amplitude 0.5 rate 44100 paced false }
 pcm.conv44 { type plug slave.pcm "fixed44" }
+pcm.mono1 { type a2dpsrc_test frequency 1000 amplitude 0.5 channels 1 paced false }
 pcm.producer { type a2dpsrc_test frequency 1000 amplitude 0.5 rate_file "$TMP/producer" }
 EOF
 
@@ -199,6 +200,12 @@ if [ "$(stat -c %s "$TMP/c48.wav" 2>/dev/null || echo 0)" -ge 19200 ]; then
 	ok "plug over rate 44100 converts to 48000"
 else
 	ko "plug over rate 44100 did not convert: $(cat "$TMP/err")"
+fi
+if "$CLIENT" -D mono1 --channels 2 --unpaced --seconds 0.1 >/dev/null 2>&1 ||
+   ! "$CLIENT" -D mono1 --channels 1 --unpaced --seconds 0.1 >/dev/null 2>&1; then
+	ko "channels 1: stereo refused, mono taken"
+else
+	ok "channels 1: stereo refused, mono taken"
 fi
 echo 44100 >"$TMP/producer"
 if "$CLIENT" -D producer --rate 48000 --seconds 0.1 >/dev/null 2>&1; then

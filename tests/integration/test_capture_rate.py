@@ -89,6 +89,14 @@ class CaptureRateTests(A2dpTestCase):
         a = self.stream(BOTH, args=['--rate', '44100'])
         self.assert_tone_at(a, rate=44100)
 
+    def test_mono_device_is_converted_to_stereo(self):
+        # a device (or a loopback its producer opened) with one channel:
+        # opened through plug, the tone on both channels
+        self.board(48000, channels=1)
+        a = self.stream(BOTH)
+        self.assert_tone_at(a, rate=48000)
+        self.assertIn('converting', self.daemon.log_text())
+
     # -- a PCM the user configured to convert -------------------------------
     def test_converting_pcm_is_allowed_to_convert(self):
         # plug over a 44.1 kHz device, speaker 48 kHz only: today refused
