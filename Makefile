@@ -72,7 +72,7 @@ DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
-UTIL_SRCS  := src/state.c src/power.c
+UTIL_SRCS  := src/state.c src/power.c src/rfkill.c
 # The command-line client; ctl-format.c is its testable half.
 CTL_SRCS   := src/a2dpsrcctl.c src/ctl-format.c src/ctl-doctor.c
 
@@ -135,6 +135,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 # unit tests of objects outside CORE_OBJS name them here
 $(BUILD)/tests/test-state: $(BUILD)/src/state.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
+$(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
 

@@ -12,6 +12,7 @@
 #include "dbus-util.h"
 #include "doctor.h"
 #include "radio.h"
+#include "rfkill.h"
 #include "stream.h"
 
 #define ERR_INVALID "org.a2dpsrc.Error.InvalidArguments"
@@ -75,7 +76,11 @@ static void fill_board(struct daemon *d, struct doctor_snapshot *s)
 
         b->bluetoothd = d->bluez_owner[0] != '\0';
         b->blocker = policy_blocker(&in);
-        b->blocked = a && a->blocked;
+        if (a) {
+                bool rf = false;
+                /* PowerState needs bluetoothd -E; the kernel always knows */
+                b->blocked = a->blocked || (rfkill_blocked(RFKILL_SYSFS, a->name, &rf) == 0 && rf);
+        }
         snprintf(b->adapter, sizeof(b->adapter), "%s", a ? a->name : "");
         b->speaker_mode = d->state.speaker_mode;
         for (struct adapter *x = d->adapters; x; x = x->next) {

@@ -230,6 +230,17 @@ def LinkLoss(self, path):
     _w().find_device(path).link_loss()
 
 
+@dbus.service.method(TEST, in_signature='sb', out_signature='')
+def SetRfkill(self, name, blocked):
+    '''rfkill block (airplane mode, a radio switch) or unblock the
+    controller: powered off and PowerState off-blocked (with experimental),
+    Powered=true refused with org.bluez.Error.Blocked while blocked.'''
+    ad = _w().adapters.get(str(name))
+    if ad is None:
+        raise C.test_error('no adapter %s' % name, 'DoesNotExist')
+    ad.set_rfkill(bool(blocked))
+
+
 @dbus.service.method(TEST, in_signature='ob', out_signature='')
 def SetInRange(self, path, in_range):
     '''Move the speaker in/out of range (out of range drops the link).'''

@@ -118,6 +118,20 @@ class BoardTests(DoctorCase):
         self.assertIn('snd-aloop', fix)
 
 
+class RfkillTests(DoctorCase):
+    bluez_params = {'experimental': True}      # bluetoothd -E: Adapter1.PowerState
+
+    def test_adapter_blocked_by_rfkill(self):
+        self.start_daemon()
+        self.bluez.SetRfkill('hci0', True)
+        self.wait_prop('SpeakerModeBlocker', 'adapter-off')
+        v, seen, fix = self.wait_finding('speaker-mode', 'problem', '')
+        self.assertIn('hci0 is blocked by rfkill', seen)
+        self.assertIn('rfkill unblock bluetooth', fix)
+        self.bluez.SetRfkill('hci0', False)
+        self.wait_finding('speaker-mode', 'ok', '')
+
+
 class NoBrEdrTests(DoctorCase):
     bluez_params = {'adapters': [{'name': 'hci0', 'props': {'BrEdr': False}}]}
 

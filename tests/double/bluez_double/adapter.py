@@ -168,6 +168,7 @@ class Adapter(BzObject, PlayerMixin):
         base_class = int(props.get('Class', 0x00010c))
         self.base_class = base_class if self.bredr else 0
         self.powered = bool(props.get('Powered', True))
+        self.rfkill = False     # soft or hard rfkill block
         self.discoverable = bool(props.get('Discoverable', False))
         self.discoverable_timeout = int(props.get('DiscoverableTimeout', 180))
         # bondable: off unless AlwaysPairable or a default agent says so
@@ -196,7 +197,7 @@ class Adapter(BzObject, PlayerMixin):
         self.add_prop(A, 'Powered', 'b', lambda: dbus.Boolean(self.powered),
                       self._set_powered)
         self.add_prop(A, 'PowerState', 's', lambda: dbus.String(
-            'on' if self.powered else 'off'),
+            'on' if self.powered else 'off-blocked' if self.rfkill else 'off'),
             exists=lambda: self.world.experimental)
         self.add_prop(A, 'Discoverable', 'b',
                       lambda: dbus.Boolean(self.discoverable),
@@ -275,6 +276,9 @@ class Adapter(BzObject, PlayerMixin):
         v = bool(value)
         if v == self.powered:
             return None
+        if v and self.rfkill:
+            # adapter.c property_set_mode_complete: MGMT_STATUS_RFKILLED
+            raise C.bz_error('Blocked', 'Blocked through rfkill')
         if v:
             def after():
                 self.powered = True
@@ -327,6 +331,22 @@ class Adapter(BzObject, PlayerMixin):
         return lambda: self.changed(C.ADAPTER_IFACE, 'PairableTimeout')
 
     # -- power ------------------------------------------------------------------
+    def set_rfkill(self, blocked):
+        """rfkill block/unblock: the kernel powers the controller down and
+        bluetoothd follows (Powered false; PowerState off-blocked with -E).
+        Unblocked, bluetoothd powers it up again as it was (AutoEnable)."""
+        if blocked == self.rfkill:
+            return
+        self.rfkill = blocked
+        if blocked:
+            if self.powered:
+                self.power_off(reason='rfkill')
+            else:
+                self.changed(C.ADAPTER_IFACE, 'PowerState')
+        else:
+            self.powered = True
+            self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState')
+
     def power_off(self, reason, emit=True):
         if not self.powered:
             return
