@@ -32,6 +32,7 @@ Usage:
 """
 
 import array
+import json
 import math
 import operator
 import os
@@ -371,6 +372,26 @@ def judge_stream(run):
     run.figure('connect', ms(t_stream - t_on), ' ms (a2dpsrcd up -> State streaming)')
     run.figure('first_tone_far_side', ms(first - t_on), ' ms after a2dpsrcd was up')
     judge_streamed(run, bt, first, t_end, 'far side, %.0f s after start-up' % (t_end - first - SETTLE_S), 10)
+    judge_doctor(run)
+
+
+def judge_doctor(run):
+    """`a2dpsrcctl doctor` while streaming: the radio finding measured the
+    link (RSSI, link quality) on the real controller, and nothing was a
+    problem."""
+    try:
+        with open(os.path.join(run.dir, 'doctor.json')) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        run.require(False, 'a2dpsrcctl doctor gave JSON (%s)' % e)
+        return
+    found = {x['id']: x for x in doc.get('findings', [])}
+    radio = found.get('radio', {})
+    run.figure('doctor radio', radio.get('seen', '(none)'))
+    run.require('RSSI' in radio.get('seen', '') and 'link quality' in radio.get('seen', ''),
+                'doctor read RSSI and link quality from the controller: %s' % radio.get('seen'))
+    problems = [x['id'] for x in doc.get('findings', []) if x.get('verdict') == 'problem']
+    run.require(not problems, 'doctor found no problem while streaming (%s)' % ', '.join(problems))
 
 
 def judge_pair(run):
