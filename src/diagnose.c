@@ -53,6 +53,23 @@ void diagnose_note_transport(struct daemon *d, const struct transport *t, enum h
                 diagnose_note(d, dev->address, kind, detail);
 }
 
+/* Cuts a UTF-8 sequence that a size limit split at the end of s (device
+ * names come from the air and are cut to fit). */
+static void utf8_trim(char *s)
+{
+        size_t n = strlen(s), i = n, need;
+        unsigned char lead;
+
+        while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+                i--;
+        if (i == 0)
+                return;
+        lead = (unsigned char)s[i - 1];
+        need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        if (n - (i - 1) < need)
+                s[i - 1] = '\0';
+}
+
 /* ---- the snapshot ------------------------------------------------------------ */
 
 static struct transport *transport_of(struct daemon *d, const struct device *dev)
@@ -153,6 +170,7 @@ static void fill_device(struct daemon *d, struct doctor_snapshot *s, const char 
                 return;
         v->known = true;
         snprintf(v->name, sizeof(v->name), "%.63s", dev->name);
+        utf8_trim(v->name);
         v->paired = dev->paired;
         v->trusted = dev->trusted;
         v->connected = dev->connected;
@@ -238,6 +256,7 @@ DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg)
                 const char *seen = findings[i].seen, *fix = findings[i].fix;
 
                 /* device names come from the air: only valid UTF-8 goes out */
+                utf8_trim(findings[i].seen);
                 if (!dbus_validate_utf8(seen, NULL))
                         seen = "(unreadable text)";
                 if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_STRUCT, NULL, &st) ||

@@ -194,6 +194,16 @@ class DeviceTests(DoctorCase):
         self.assertIn('a2dpsrcctl forget %s' % SPEAKER, fix)
         self.assertEqual(self.finding('in-range')[0], 'ok')
 
+    def test_long_name_cut_inside_a_character(self):
+        # 62 bytes of ASCII, then a 3-byte character: cut to 63 bytes, the
+        # character would be split; the name is still valid UTF-8
+        name = 'x' * 62 + '\u266b' + ' Speaker'
+        self.add_speaker(name=name)
+        self.start_daemon()
+        v, seen, fix = self.finding('device-known', SPEAKER, 'ok')
+        self.assertIn('x' * 62 + ' (', seen)
+        self.assertEqual(self.doctor(SPEAKER).returncode, 0)
+
     def test_device_removed_from_bluetoothd(self):
         self.add_speaker()
         self.start_daemon()
