@@ -96,8 +96,10 @@ struct doctor_audio {
 
 struct doctor_radio {
         int status;                     /* 0, or -errno: no HCI device, not connected */
+        bool has_rssi, has_link_quality;        /* when status is 0 */
         int8_t rssi;                    /* dB, relative to the golden range */
         uint8_t link_quality;           /* 0-255 */
+        int error;                      /* why a figure is missing */
 };
 
 struct doctor_snapshot {

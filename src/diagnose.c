@@ -189,8 +189,14 @@ static void fill_device(struct daemon *d, struct doctor_snapshot *s, const char 
         }
         if (v->connected && !s->board.blocker) {
                 struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
-                s->radio.status = radio_read(a ? a->name : "hci0", dev->address, &s->radio.rssi,
-                                             &s->radio.link_quality);
+                struct radio_figures rf;
+
+                s->radio.status = radio_read(a ? a->name : "hci0", dev->address, &rf);
+                s->radio.has_rssi = rf.has_rssi;
+                s->radio.has_link_quality = rf.has_link_quality;
+                s->radio.rssi = rf.rssi;
+                s->radio.link_quality = rf.link_quality;
+                s->radio.error = rf.error;
         } else {
                 s->radio.status = -ENOTCONN;
         }

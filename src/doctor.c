@@ -218,6 +218,15 @@ static void check_capture(const struct doctor_snapshot *s, struct out *o)
         const struct doctor_audio *a = &s->audio;
         struct doctor_finding *f;
 
+        if (strncmp(a->stream_blocked, "capture-no-producer:", 20) == 0) {
+                /* the capture is fine: nothing plays into the loopback */
+                f = add(o, "capture", DOCTOR_WARNING);
+                SEEN(f, "Nothing plays into the board's loopback, so nothing streams (%s)",
+                     a->stream_blocked);
+                FIX(f, "Start playback on the board; the player must play to the loopback's "
+                    "other end (hw:Loopback,0)");
+                return;
+        }
         if (strncmp(a->stream_blocked, "capture-", 8) == 0) {
                 f = add(o, "capture", DOCTOR_PROBLEM);
                 SEEN(f, "Nothing streams: %s", a->stream_blocked);
@@ -704,30 +713,52 @@ static void check_link(const struct doctor_snapshot *s, struct out *o)
             (unsigned long long)a->packets);
 }
 
+static const char *radio_error(int err)
+{
+        switch (-err) {
+        case ENODEV:
+                return "no HCI device on this board";
+        case ENOTCONN:
+                return "no ACL link to the speaker";
+        case EPERM:
+        case EACCES:
+                return "the kernel refused the HCI read";
+        case EIO:
+                return "the controller refuses these reads";
+        case ETIMEDOUT:
+                return "the controller did not answer in time";
+        default:
+                return "the HCI read failed";
+        }
+}
+
 static void check_radio(const struct doctor_snapshot *s, struct out *o)
 {
         const struct doctor_radio *r = &s->radio;
+        bool weak = (r->has_rssi && r->rssi < RSSI_LOW_DB) ||
+                    (r->has_link_quality && r->link_quality < LINK_QUALITY_LOW);
         struct doctor_finding *f;
 
-        if (r->status < 0) {
+        if (r->status < 0 || (!r->has_rssi && !r->has_link_quality)) {
                 f = add(o, "radio", DOCTOR_OK);
                 if (!s->device.connected)
                         SEEN(f, "Radio figures not available: the speaker is not connected");
                 else
-                        SEEN(f, "Radio figures not available: %s",
-                             r->status == -ENODEV ? "no HCI device on this board"
-                             : r->status == -ENOTCONN ? "no ACL link to the speaker"
-                             : r->status == -EPERM || r->status == -EACCES ? "the kernel refused the HCI read"
-                                                                   : "the HCI read failed");
+                        SEEN(f, "Radio figures not available: %s", radio_error(r->status ? r->status : r->error));
                 return;
         }
-        f = add(o, "radio", r->rssi < RSSI_LOW_DB || r->link_quality < LINK_QUALITY_LOW ? DOCTOR_WARNING
-                                                                                        : DOCTOR_OK);
-        SEEN(f, "RSSI %d dB %s, link quality %u/255", r->rssi,
-             r->rssi == 0 ? "(inside the golden receive range)"
-                          : r->rssi < 0 ? "below the golden receive range" : "above the golden receive range",
-             r->link_quality);
-        if (f->verdict == DOCTOR_WARNING)
+        f = add(o, "radio", weak ? DOCTOR_WARNING : DOCTOR_OK);
+        if (r->has_rssi)
+                SEEN(f, "RSSI %d dB %s", r->rssi,
+                     r->rssi == 0 ? "(inside the golden receive range)"
+                                  : r->rssi < 0 ? "below the golden receive range" : "above the golden receive range");
+        else
+                SEEN(f, "RSSI not available (%s)", radio_error(r->error));
+        if (r->has_link_quality)
+                cat(f->seen, sizeof(f->seen), ", link quality %u/255", r->link_quality);
+        else
+                cat(f->seen, sizeof(f->seen), ", link quality not available (%s)", radio_error(r->error));
+        if (weak)
                 FIX(f, "The signal is weak: bring the speaker within 1 m of the board, with no wall "
                     "or metal between");
 }

@@ -11,13 +11,14 @@
 
 #include "radio.h"
 
-int radio_read(const char *adapter, const char *address, int8_t *rssi, uint8_t *link_quality)
+int radio_read(const char *adapter, const char *address, struct radio_figures *out)
 {
         struct hci_conn_info_req *cr = NULL;
         bdaddr_t ba;
         uint16_t handle;
         int dev, dd, r = 0;
 
+        memset(out, 0, sizeof(*out));
         if (str2ba(address, &ba) < 0)
                 return -EINVAL;
         dev = hci_devid(adapter);
@@ -38,9 +39,19 @@ int radio_read(const char *adapter, const char *address, int8_t *rssi, uint8_t *
                 goto out;
         }
         handle = htobs(cr->conn_info->handle);
-        if (hci_read_rssi(dd, handle, rssi, RADIO_TIMEOUT_MS) < 0 ||
-            hci_read_link_quality(dd, handle, link_quality, RADIO_TIMEOUT_MS) < 0)
-                r = errno ? -errno : -EIO;
+        /* libbluetooth: EIO when the controller answers with an error
+         * status (a command it does not support), ETIMEDOUT when it does
+         * not answer */
+        if (hci_read_rssi(dd, handle, &out->rssi, RADIO_TIMEOUT_MS) == 0)
+                out->has_rssi = true;
+        else
+                out->error = errno ? -errno : -EIO;
+        if (hci_read_link_quality(dd, handle, &out->link_quality, RADIO_TIMEOUT_MS) == 0)
+                out->has_link_quality = true;
+        else
+                out->error = errno ? -errno : -EIO;
+        if (!out->has_rssi && !out->has_link_quality)
+                r = out->error;
 out:
         free(cr);
         hci_close_dev(dd);

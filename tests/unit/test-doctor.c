@@ -44,6 +44,7 @@ static void healthy(void)
         snap.audio.speaker_us = 120000;
         snap.audio.speaker_delay_known = true;
         snap.radio.status = 0;
+        snap.radio.has_rssi = snap.radio.has_link_quality = true;
         snap.radio.rssi = 0;
         snap.radio.link_quality = 255;
 }
@@ -214,6 +215,9 @@ START_TEST(no_sound_causes_apart)
         strcpy(snap.audio.stream_blocked, "capture-no-data: hw:Loopback,1,0 delivered nothing for 1.5 s");
         expect("capture", DOCTOR_PROBLEM, "delivered nothing", "snd-aloop");
         healthy();
+        strcpy(snap.audio.stream_blocked, "capture-no-producer: nothing plays into hw:Loopback,1,0");
+        expect("capture", DOCTOR_WARNING, "Nothing plays into the board's loopback", "Start playback");
+        healthy();
         snap.audio.engine_running = false;
         snap.audio.engine_failures = 3;
         expect("capture", DOCTOR_PROBLEM, "cannot be opened (3 attempts", NULL);
@@ -308,6 +312,10 @@ START_TEST(radio_figures)
         snap.radio.rssi = -15;
         snap.radio.link_quality = 180;
         expect("radio", DOCTOR_WARNING, "-15 dB below", "within 1 m");
+        snap.radio.has_link_quality = false;
+        snap.radio.error = -EIO;
+        expect("radio", DOCTOR_WARNING, "RSSI -15 dB below the golden receive range, link quality not "
+               "available (the controller refuses these reads)", NULL);
         snap.radio.status = -ENODEV;
         expect("radio", DOCTOR_OK, "not available: no HCI device", NULL);
         snap.radio.status = -EPERM;

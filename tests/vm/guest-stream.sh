@@ -17,6 +17,6 @@ event observe_end
 save_statistics
 # the doctor while streaming: its radio finding reads RSSI and link quality
 # from hci0's controller (btvirt's here), which the double cannot give
-a2dpsrcctl --json doctor "$SINK_ADDR" > "$R/doctor.json" 2> "$R/doctor.err"
+"$BUILD/a2dpsrcctl" --json doctor "$SINK_ADDR" > "$R/doctor.json" 2> "$R/doctor.err"
 echo $? > "$R/doctor.rc"
 ps -eo pid,comm,time,pcpu > "$R/ps.txt"
