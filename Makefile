@@ -60,7 +60,7 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(WARN) $(
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
-CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/options.c src/mixer.c src/policy.c \
+CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
               src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c \
               src/doctor.c
 # Everything else the daemon is made of.

@@ -163,6 +163,7 @@ struct daemon {
         unsigned engine_period;  /* frames, as asked of the capture */
         sd_event_source *engine_retry;
         unsigned engine_failures;
+        bool engine_stuck;       /* the audio thread stopped answering: see output.c */
         bool local_warned;
         uint64_t link_errors;
         /* the doctor's: events per device (history.h), and the SBC
@@ -260,6 +261,9 @@ void output_acquired(struct daemon *d, struct transport *t);
  * gave was unusable */
 void output_acquire_failed(struct daemon *d, struct transport *t, const char *error, bool by_bluez);
 void output_update_status(struct daemon *d);
+/* The audio thread left a command unanswered (stream_wedged): reported once,
+ * recovery handed to systemd's watchdog (docs/reliability.md). */
+void output_engine_stuck(struct daemon *d);
 void output_set_speaker_mode(struct daemon *d, bool on);
 void output_routes_changed(struct daemon *d);
 void output_volume_changed(struct daemon *d);

@@ -84,6 +84,14 @@ void stream_destroy(struct stream *s);
 /* The audio thread's kernel id (for rtkit). */
 int stream_thread_id(struct stream *s);
 
+/* Every command below waits up to 2 s for the thread. One that is not
+ * answered in time (-ETIMEDOUT) leaves the stream wedged for good: the
+ * thread may still be inside what it holds, so what the command would have
+ * handed back (captures, local output, transport socket) stays the
+ * thread's and must never be closed or freed, later commands fail at once,
+ * and stream_destroy() leaves everything to the process's end. */
+bool stream_wedged(struct stream *s);
+
 /* Hands the captures and local output to the thread and starts capture. */
 int stream_start(struct stream *s, const struct stream_params *p);
 /* Takes every resource back (Bluetooth too); returns when the thread no

@@ -42,7 +42,7 @@ static int on_capture_retry(sd_event_source *src, uint64_t usec, void *ud)
                 return 0;
         sd_event_source_disable_unref(src);
         d->capture_retry[c] = NULL;
-        if (!stream_running(d->stream))
+        if (!stream_running(d->stream) || stream_wedged(d->stream))
                 return 0;       /* the engine's restart reopens every capture */
         if (pcm_open(&pcm, d->opts.capture[c], SND_PCM_STREAM_CAPTURE, &cc, &res, err,
                      sizeof(err)) < 0) {
@@ -57,7 +57,10 @@ static int on_capture_retry(sd_event_source *src, uint64_t usec, void *ud)
                         snd_pcm_close(pcm);
                 log_err("cannot hand the reopened %s capture to the audio thread: %s",
                         audio_category_name(c), strerror(-r));
-                capture_retry_schedule(d, c);
+                if (stream_wedged(d->stream))
+                        output_engine_stuck(d); /* no retry: nothing new for it */
+                else
+                        capture_retry_schedule(d, c);
                 return 0;
         }
         if (d->capture[c])

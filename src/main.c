@@ -267,8 +267,13 @@ int main(int argc, char **argv)
         dbus_connection_close(d.conn);
         dbus_connection_unref(d.conn);
         sd_event_unref(d.event);
-        /* libraries' caches too, so leak checkers see only real leaks */
+        /* libraries' caches too, so leak checkers see only real leaks; not
+         * under a stuck audio thread, which may still be inside alsa-lib */
         dbus_shutdown();
+        if (d.engine_stuck) {
+                log_err("stopped with the audio thread stuck");
+                return 1;
+        }
         snd_config_update_free_global();
         log_info("stopped");
         return r == 0 ? 0 : 1;

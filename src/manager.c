@@ -258,6 +258,7 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
          * allocator's fragmentation */
         struct mallinfo2 mi = mallinfo2();
         uint64_t heap = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+        dbus_bool_t stuck = d->engine_stuck;
 
         return dbus_message_iter_open_container(v, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
                dbus_dict_append_basic(&dict, "Packets", DBUS_TYPE_UINT64, &packets) &&
@@ -282,6 +283,7 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
                dbus_dict_append_basic(&dict, "LatencyP50Us", DBUS_TYPE_UINT32, &p50) &&
                dbus_dict_append_basic(&dict, "LatencyP99Us", DBUS_TYPE_UINT32, &p99) &&
                dbus_dict_append_basic(&dict, "LatencyMaxUs", DBUS_TYPE_UINT32, &lmax) &&
+               dbus_dict_append_basic(&dict, "EngineStuck", DBUS_TYPE_BOOLEAN, &stuck) &&
                dbus_message_iter_close_container(v, &dict);
 }
 

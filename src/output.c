@@ -30,9 +30,41 @@ static struct transport *held_transport(struct daemon *d)
         return NULL;
 }
 
+/* The audio thread left a command unanswered (stream_wedged): it may be
+ * stuck inside a driver, and everything it holds is left to it. Systemd's
+ * watchdog is what restarts us then (docs/reliability.md): it is no longer
+ * fed, and is triggered at once. Without a watchdog the daemon ends with an
+ * error, after the usual goodbyes on the bus. */
+void output_engine_stuck(struct daemon *d)
+{
+        if (d->engine_stuck || !stream_wedged(d->stream))
+                return;
+        d->engine_stuck = true;
+        sd_event_source_disable_unref(d->engine_retry);
+        d->engine_retry = NULL;
+        if (sd_watchdog_enabled(0, NULL) > 0) {
+                log_err("audio stopped: asking systemd's watchdog to restart the daemon");
+                sd_event_set_watchdog(d->event, false);
+                sd_notify(0, "STATUS=The audio thread is stuck; waiting for a restart\n"
+                             "WATCHDOG=trigger");
+        } else if (!d->shutting_down) {
+                log_err("audio stopped: the daemon exits so that it can be started afresh");
+                sd_event_exit(d->event, 1);
+        }
+        manager_update(d);
+}
+
 static void close_devices(struct daemon *d)
 {
         capture_retry_cancel(d);
+        if (stream_wedged(d->stream)) {
+                /* still the thread's: forgotten, never closed */
+                memset(d->capture, 0, sizeof(d->capture));
+                d->local = NULL;
+                d->engine_rate = 0;
+                d->engine_period = 0;
+                return;
+        }
         for (int c = 0; c < CAT_COUNT; c++) {
                 if (d->capture[c])
                         snd_pcm_close(d->capture[c]);
@@ -48,7 +80,7 @@ static void close_devices(struct daemon *d)
 static void stop_engine(struct daemon *d)
 {
         if (stream_running(d->stream) && stream_stop(d->stream) < 0)
-                log_err("the audio thread did not stop in time");
+                output_engine_stuck(d);
         d->streaming = NULL;
         close_devices(d);
 }
@@ -59,7 +91,7 @@ static void schedule_engine_retry(struct daemon *d)
 {
         unsigned n = d->engine_failures, ms;
 
-        if (d->engine_retry || d->shutting_down)
+        if (d->engine_retry || d->shutting_down || d->engine_stuck)
                 return;
         ms = n == 0 ? 250 : 1000 * policy_backoff_s(n - 1, RETRY_MAX_S);
         d->engine_failures++;
@@ -86,6 +118,8 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         char err[256];
         int r, opened = 0;
 
+        if (d->engine_stuck)
+                return -EIO;    /* nothing new for a thread that does not answer */
         stop_engine(d);
         if (!capture_health_producer_plays(d))
                 return -EAGAIN;         /* opened when it plays (capture-health.c) */
@@ -141,6 +175,7 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         r = stream_start(d->stream, &p);
         if (r < 0) {
                 log_err("cannot start the audio thread: %s", strerror(-r));
+                output_engine_stuck(d);
                 close_devices(d);
                 schedule_engine_retry(d);
                 return r;
@@ -227,6 +262,9 @@ static int attach(struct daemon *d, struct transport *t)
         r = stream_attach_bt(d->stream, &bt);
         if (r < 0) {
                 log_err("cannot attach Bluetooth to the audio thread: %s", strerror(-r));
+                if (stream_wedged(d->stream))
+                        t->fd = -1;     /* may be the thread's: left open, never closed */
+                output_engine_stuck(d);
                 return r;
         }
         d->streaming = t;
@@ -244,8 +282,11 @@ static void detach(struct daemon *d)
 {
         if (!d->streaming)
                 return;
-        if (stream_detach_bt(d->stream) < 0)
-                log_err("the audio thread did not let go of the transport in time");
+        if (stream_detach_bt(d->stream) < 0) {
+                /* the socket is still the thread's: left open, never closed */
+                d->streaming->fd = -1;
+                output_engine_stuck(d);
+        }
         d->streaming = NULL;
         output_update_status(d);
 }

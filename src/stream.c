@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd-ack.h"
 #include "log.h"
 #include "mixer.h"
 #include "ring.h"
@@ -28,11 +29,14 @@
 /* A speaker that takes nothing for this long has stalled: its audio plays
  * locally until it takes packets again. */
 #define STALL_NS 300000000ull
+/* How long the main loop waits for the thread to answer a command. */
+#define ACK_TIMEOUT_NS 2000000000ull
 
 enum command_type { CMD_START, CMD_STOP, CMD_ATTACH_BT, CMD_DETACH_BT, CMD_SET_CAPTURE, CMD_QUIT };
 
 struct command {
         enum command_type type;
+        uint32_t seq;           /* cmd_ack number */
         struct stream_params params;
         struct stream_bt_params bt;
         int category;            /* CMD_SET_CAPTURE */
@@ -43,7 +47,12 @@ struct stream {
         pthread_t thread;
         int cmd_fd;             /* main -> thread: commands queued */
         int ev_fd;              /* thread -> main: events queued */
-        int ack_fd;             /* thread -> main: command done */
+        int ack_fd;             /* thread -> main: a command done (wakes the waiter) */
+        struct cmd_ack acks;    /* which command is done */
+        /* A command went unanswered: the thread may still be inside what it
+         * was given, so nothing it holds is touched or freed again, and no
+         * further command is sent (main loop only). */
+        bool wedged;
         struct ring cmd_ring, ev_ring;
         struct command cmd_buf[4];
         struct stream_event ev_buf[64];
@@ -96,10 +105,11 @@ static void emit(struct stream *s, enum stream_event_type type, int value, int c
         }
 }
 
-static void ack(struct stream *s)
+static void ack(struct stream *s, uint32_t seq)
 {
         uint64_t one = 1;
 
+        cmd_ack_done(&s->acks, seq);
         if (write(s->ack_fd, &one, sizeof(one)) < 0) {
                 /* see emit() */
         }
@@ -512,10 +522,10 @@ static bool handle_commands(struct stream *s)
                         break;
                 case CMD_QUIT:
                         stop_engine(s);
-                        ack(s);
+                        ack(s, c.seq);
                         return false;
                 }
-                ack(s);
+                ack(s, c.seq);
         }
         return true;
 }
@@ -590,31 +600,57 @@ static void *thread_main(void *data)
 
 /* ---- main-thread API -------------------------------------------------------- */
 
-static int wait_ack(struct stream *s)
+/* Waits for command seq itself to be done; a wake-up for an earlier one
+ * (answered late) is drained and waited past. */
+static int wait_ack(struct stream *s, uint32_t seq)
 {
-        struct pollfd pfd = { .fd = s->ack_fd, .events = POLLIN };
-        uint64_t n;
-        int r;
+        uint64_t deadline = now_ns() + ACK_TIMEOUT_NS;
 
-        do {
-                r = poll(&pfd, 1, 2000);
-        } while (r < 0 && errno == EINTR);
-        if (r <= 0)
-                return r == 0 ? -ETIMEDOUT : -errno;
-        if (read(s->ack_fd, &n, sizeof(n)) < 0)
-                return -errno;
-        return 0;
+        for (;;) {
+                struct pollfd pfd = { .fd = s->ack_fd, .events = POLLIN };
+                uint64_t t = now_ns(), n;
+                int r;
+
+                if (cmd_ack_answered(&s->acks, seq))
+                        return 0;
+                if (t >= deadline)
+                        return -ETIMEDOUT;
+                r = poll(&pfd, 1, (int)((deadline - t + 999999) / 1000000));
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r > 0 && read(s->ack_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+                        return -errno;
+        }
 }
 
-static int send_command(struct stream *s, const struct command *c)
+/* A command not answered in time makes the stream wedged for good: the
+ * thread is broken, and what the command handed over or asked back is
+ * still the thread's (callers must leave it alone: stream_wedged()). */
+static int send_command(struct stream *s, struct command *c)
 {
         uint64_t one = 1;
+        int r;
 
+        if (s->wedged)
+                return -ETIMEDOUT;
+        c->seq = cmd_ack_next(&s->acks);
         if (!ring_push(&s->cmd_ring, c))
                 return -EBUSY;
         if (write(s->cmd_fd, &one, sizeof(one)) < 0)
                 return -errno;
-        return wait_ack(s);
+        r = wait_ack(s, c->seq);
+        if (r < 0) {
+                /* not known to have run: as good as unanswered */
+                s->wedged = true;
+                log_err("the audio thread is stuck: command %u unanswered after %llu s (%s)",
+                        (unsigned)c->type, ACK_TIMEOUT_NS / 1000000000ull, strerror(-r));
+        }
+        return r;
+}
+
+bool stream_wedged(struct stream *s)
+{
+        return s->wedged;
 }
 
 int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
@@ -630,6 +666,7 @@ int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
         s->cmd_fd = s->ev_fd = s->ack_fd = -1;
         atomic_init(&s->gain, MIXER_UNITY_GAIN);
         atomic_init(&s->routes, 1u << CAT_MEDIA);
+        cmd_ack_init(&s->acks);
         if (ring_init(&s->cmd_ring, s->cmd_buf, sizeof(struct command), 4) < 0 ||
             ring_init(&s->ev_ring, s->ev_buf, sizeof(struct stream_event), 64) < 0) {
                 r = -EINVAL;
@@ -683,11 +720,14 @@ void stream_destroy(struct stream *s)
 
         if (!s)
                 return;
-        if (s->thread_started) {
-                if (send_command(s, &c) < 0)
-                        log_err("the audio thread did not answer QUIT");
-                pthread_join(s->thread, NULL);
+        if (s->thread_started && send_command(s, &c) < 0) {
+                /* the thread may still run on s, its encoder and its fds:
+                 * all of it is left to the process's end, on purpose */
+                log_err("the audio thread did not quit: its resources are left to it");
+                return;
         }
+        if (s->thread_started)
+                pthread_join(s->thread, NULL);
         if (s->sbc_ready)
                 sbc_finish(&s->sbc);
         close(s->cmd_fd);
@@ -724,9 +764,11 @@ int stream_stop(struct stream *s)
         if (!atomic_load(&s->running))
                 return 0;
         r = send_command(s, &c);
+        if (r < 0)
+                return r;       /* the captures, local output, socket: still the thread's */
         atomic_store(&s->running, false);
         atomic_store(&s->bt_attached, false);
-        return r;
+        return 0;
 }
 
 bool stream_running(struct stream *s)
@@ -748,6 +790,8 @@ int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt)
                 return -EINVAL;
         if (atomic_load(&s->bt_attached))
                 return -EBUSY;
+        if (s->wedged)
+                return -ETIMEDOUT;      /* the encoder may still be in the thread's hands */
         if (s->sbc_ready) {
                 sbc_finish(&s->sbc);
                 s->sbc_ready = false;
@@ -770,8 +814,10 @@ int stream_detach_bt(struct stream *s)
         if (!atomic_load(&s->bt_attached))
                 return 0;
         r = send_command(s, &c);
+        if (r < 0)
+                return r;       /* the socket is still the thread's */
         atomic_store(&s->bt_attached, false);
-        return r;
+        return 0;
 }
 
 int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm)

@@ -75,6 +75,7 @@ struct tpcm {
 	unsigned fixed_rate;	/* `rate`: the only rate, 0 = any */
 	unsigned fixed_channels;	/* `channels`: the only count, 0 = 1 or 2 */
 	char *rate_file;	/* `rate_file`: the producer's rate (snd-aloop) */
+	char *hang_file;	/* while this path exists, the pointer blocks */
 
 	/* file source, mapped read-only */
 	const uint8_t *file_map;
@@ -516,10 +517,23 @@ static int tp_stop(snd_pcm_ioplug_t *io)
 	return 0;
 }
 
+/* A driver that does not come back, as snd_pcm_recover(-ESTRPIPE) waiting
+ * for a resume, or a stuck DMA: the caller blocks while hang_file exists. */
+static void hang_while_asked(const struct tpcm *t)
+{
+	const struct timespec step = { 0, 10000000 };
+
+	if (!t->hang_file)
+		return;
+	while (access(t->hang_file, F_OK) == 0)
+		nanosleep(&step, NULL);
+}
+
 static snd_pcm_sframes_t tp_pointer(snd_pcm_ioplug_t *io)
 {
 	struct tpcm *t = io->private_data;
 
+	hang_while_asked(t);
 	if (!t->running)
 		return t->last_pos;
 	uint64_t hw = update(t, mono_ns());
@@ -714,6 +728,7 @@ static int tp_close(snd_pcm_ioplug_t *io)
 	free(t->file_path);
 	free(t->start_file);
 	free(t->rate_file);
+	free(t->hang_file);
 	free(t);
 	return 0;
 }
@@ -805,6 +820,8 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 			}
 			if (err == 0)
 				t->fixed_channels = (unsigned)c;
+		} else if (!strcmp(id, "hang_file")) {
+			err = conf_string(n, id, &t->hang_file);
 		} else if (!strcmp(id, "paced")) {
 			int b = snd_config_get_bool(n);
 
