@@ -102,7 +102,7 @@ def parse_api_doc(path=API_DOC):
     if stat_heading:
         para = ' '.join(paragraphs[stat_heading[0]])
         pending = []
-        for name, typ in re.findall(r'`(\w+)`|\((t|u)[:)]', para):
+        for name, typ in re.findall(r'`(\w+)`|\((t|u|b)[:)]', para):
             if name:
                 pending.append(name)
             else:
