@@ -6,19 +6,45 @@
 
 #include "log.h"
 
+/* libdbus hands out a read watch and a write watch on the same socket, and
+ * epoll takes each fd once: one event source per fd serves every watch on
+ * it, armed for the union of what the enabled ones wait for. A write watch
+ * that never fired would hold a message larger than the socket's buffer
+ * until some other message pushed it out. */
+#define WATCHES_PER_FD 4
+
+struct fd_watch {
+        int fd;
+        sd_event_source *source;
+        DBusWatch *watches[WATCHES_PER_FD];
+        unsigned n;
+        struct fd_watch *next;
+};
+
 struct loop {
         sd_event *event;
         sd_event_source *dispatch;
         DBusConnection *conn;
+        struct fd_watch *fds;
 };
 
 static dbus_int32_t loop_slot = -1;
+
+static struct fd_watch *fd_watch_find(struct loop *l, int fd)
+{
+        for (struct fd_watch *f = l->fds; f; f = f->next)
+                if (f->fd == fd)
+                        return f;
+        return NULL;
+}
 
 static uint32_t watch_events(DBusWatch *w)
 {
         unsigned flags = dbus_watch_get_flags(w);
         uint32_t ev = 0;
 
+        if (!dbus_watch_get_enabled(w))
+                return 0;
         if (flags & DBUS_WATCH_READABLE)
                 ev |= EPOLLIN;
         if (flags & DBUS_WATCH_WRITABLE)
@@ -26,56 +52,109 @@ static uint32_t watch_events(DBusWatch *w)
         return ev;
 }
 
-static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Arms the fd's source for what its enabled watches wait for. */
+static void fd_watch_update(struct fd_watch *f)
 {
-        DBusWatch *w = userdata;
-        unsigned flags = 0;
+        uint32_t ev = 0;
+
+        for (unsigned i = 0; i < f->n; i++)
+                ev |= watch_events(f->watches[i]);
+        if (ev)
+                sd_event_source_set_io_events(f->source, ev);
+        sd_event_source_set_enabled(f->source, ev ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct loop *l = userdata;
+        unsigned cond = 0;
 
         if (revents & EPOLLIN)
-                flags |= DBUS_WATCH_READABLE;
+                cond |= DBUS_WATCH_READABLE;
         if (revents & EPOLLOUT)
-                flags |= DBUS_WATCH_WRITABLE;
+                cond |= DBUS_WATCH_WRITABLE;
         if (revents & EPOLLHUP)
-                flags |= DBUS_WATCH_HANGUP;
+                cond |= DBUS_WATCH_HANGUP;
         if (revents & EPOLLERR)
-                flags |= DBUS_WATCH_ERROR;
-        dbus_watch_handle(w, flags);
+                cond |= DBUS_WATCH_ERROR;
+        /* each enabled watch gets what it asked for (and hang-ups, errors);
+         * a handler may add or remove watches, so the fd is looked up again
+         * each time (one skipped this turn is level-triggered: next turn) */
+        for (unsigned i = 0; i < WATCHES_PER_FD; i++) {
+                struct fd_watch *f = fd_watch_find(l, fd);
+                DBusWatch *w;
+                unsigned want;
+
+                if (!f || i >= f->n)
+                        break;
+                w = f->watches[i];
+                if (!dbus_watch_get_enabled(w))
+                        continue;
+                want = cond & (dbus_watch_get_flags(w) | DBUS_WATCH_HANGUP | DBUS_WATCH_ERROR);
+                if (want)
+                        dbus_watch_handle(w, want);
+        }
         return 0;
 }
 
 static dbus_bool_t add_watch(DBusWatch *w, void *data)
 {
         struct loop *l = data;
-        sd_event_source *s;
+        int fd = dbus_watch_get_unix_fd(w);
+        struct fd_watch *f = fd_watch_find(l, fd);
         int r;
 
-        r = sd_event_add_io(l->event, &s, dbus_watch_get_unix_fd(w), watch_events(w), on_watch, w);
-        if (r < 0) {
-                log_err("D-Bus watch: %s", strerror(-r));
+        if (!f) {
+                f = calloc(1, sizeof(*f));
+                if (!f)
+                        return FALSE;
+                f->fd = fd;
+                r = sd_event_add_io(l->event, &f->source, fd, 0, on_io, l);
+                if (r < 0) {
+                        log_err("D-Bus watch: %s", strerror(-r));
+                        free(f);
+                        return FALSE;
+                }
+                f->next = l->fds;
+                l->fds = f;
+        }
+        if (f->n == WATCHES_PER_FD) {
+                log_err("D-Bus watch: more than %d watches on fd %d", WATCHES_PER_FD, fd);
                 return FALSE;
         }
-        sd_event_source_set_enabled(s, dbus_watch_get_enabled(w) ? SD_EVENT_ON : SD_EVENT_OFF);
-        dbus_watch_set_data(w, s, NULL);
+        f->watches[f->n++] = w;
+        fd_watch_update(f);
         return TRUE;
 }
 
 static void remove_watch(DBusWatch *w, void *data)
 {
-        sd_event_source *s = dbus_watch_get_data(w);
+        struct loop *l = data;
+        struct fd_watch **p, *f;
 
-        if (s)
-                sd_event_source_disable_unref(s);
-        dbus_watch_set_data(w, NULL, NULL);
+        for (p = &l->fds; (f = *p); p = &f->next) {
+                for (unsigned i = 0; i < f->n; i++) {
+                        if (f->watches[i] != w)
+                                continue;
+                        f->watches[i] = f->watches[--f->n];
+                        if (f->n) {
+                                fd_watch_update(f);
+                        } else {
+                                *p = f->next;
+                                sd_event_source_disable_unref(f->source);
+                                free(f);
+                        }
+                        return;
+                }
+        }
 }
 
 static void toggle_watch(DBusWatch *w, void *data)
 {
-        sd_event_source *s = dbus_watch_get_data(w);
+        struct fd_watch *f = fd_watch_find(data, dbus_watch_get_unix_fd(w));
 
-        if (!s)
-                return;
-        sd_event_source_set_io_events(s, watch_events(w));
-        sd_event_source_set_enabled(s, dbus_watch_get_enabled(w) ? SD_EVENT_ON : SD_EVENT_OFF);
+        if (f)
+                fd_watch_update(f);
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
