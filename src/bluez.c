@@ -495,6 +495,10 @@ static DBusHandlerResult filter(DBusConnection *conn, DBusMessage *msg, void *ud
 
         if (dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
                 const char *name, *old_owner, *new_owner;
+                /* the match rule names the bus as sender, but any client may
+                 * send us the same signal unicast: only the bus's counts */
+                if (!dbus_message_has_sender(msg, DBUS_SERVICE_DBUS))
+                        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
                 if (!dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING,
                                            &old_owner, DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID))
                         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
