@@ -24,6 +24,10 @@
  * packet costs in the socket: the sender stops asking (two ioctls a
  * packet) after this many sends; the write MTU then stands in for it. */
 #define SENDER_COST_PROBES_MAX 32u
+/* A speaker that took nothing for this long with audio waiting has
+ * stalled: the audio thread plays locally, and bitpool adaptation stops
+ * (nothing is encoded, so a lower bitpool would help nothing). */
+#define SENDER_STALL_NS 300000000ull
 
 struct stream_stats;
 
@@ -51,6 +55,9 @@ struct sbc_sender {
         unsigned frames_per_packet;
         unsigned frame_samples;
         uint64_t last_congestion_ns, last_bitpool_change_ns, last_send_ns;
+        bool stalled;           /* nothing sent for SENDER_STALL_NS: adaptation frozen */
+        unsigned working_bitpool;       /* in use at the last send before a stall */
+        uint64_t resumed_ns;    /* audio read before this waited out a stall: no congestion */
         uint64_t last_queue_sample_ns;  /* queue_us published at */
         size_t packet_cost;     /* socket queue bytes one packet costs (truesize) */
         unsigned cost_probes;   /* sends measured to learn packet_cost */

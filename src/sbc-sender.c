@@ -45,6 +45,9 @@ void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
         s->last_congestion_ns = 0;
         s->last_bitpool_change_ns = 0;
         s->last_send_ns = 0;
+        s->stalled = false;
+        s->working_bitpool = s->bitpool;
+        s->resumed_ns = 0;
         s->last_queue_sample_ns = 0;
         s->packet_cost = 0;
         s->cost_probes = 0;
@@ -316,6 +319,26 @@ static void record_latency(struct sbc_sender *s, const struct sender_packet *pk,
                 atomic_store_explicit(&st->latency_max_us, (uint32_t)us, memory_order_relaxed);
 }
 
+static void set_bitpool(struct sbc_sender *s, unsigned nb, uint64_t t)
+{
+        s->bitpool = nb;
+        s->last_bitpool_change_ns = t;
+        atomic_store(&s->stats->bitpool, nb);
+}
+
+/* The speaker takes audio again after a stall: the bitpool it was taking
+ * comes back at once (a step made while nothing moved is undone), and the
+ * audio that waited out the stall is not taken for congestion. */
+static bool resume(struct sbc_sender *s, uint64_t t)
+{
+        s->stalled = false;
+        s->resumed_ns = t;
+        if (s->bitpool == s->working_bitpool)
+                return false;
+        set_bitpool(s, s->working_bitpool, t);
+        return true;
+}
+
 static bool adapt_bitpool(struct sbc_sender *s, bool congested, uint64_t t)
 {
         unsigned step = s->bitpool / 8 > 2 ? s->bitpool / 8 : 2;
@@ -336,9 +359,7 @@ static bool adapt_bitpool(struct sbc_sender *s, bool congested, uint64_t t)
                 nb = s->bitpool + step < s->params.max_bitpool ? s->bitpool + step
                                                                : s->params.max_bitpool;
         }
-        s->bitpool = nb;
-        s->last_bitpool_change_ns = t;
-        atomic_store(&s->stats->bitpool, nb);
+        set_bitpool(s, nb, t);
         return true;
 }
 
@@ -350,7 +371,7 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
          * throttled, while a speaker that drains slower than capture fills
          * makes packets old. */
         uint64_t old_ns = (uint64_t)sbc_sender_packet_ms(s) * 3000000ull / 2;
-        bool congested = false;
+        bool congested = false, resumed = false;
 
         while (s->q_count) {
                 struct sender_packet *pk = &s->queue[s->q_head];
@@ -369,11 +390,14 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK) {
                                 atomic_fetch_add(&st->congestion, 1);
-                                congested |= t - pk->read_ns > old_ns;
+                                congested |= pk->read_ns >= s->resumed_ns && t - pk->read_ns > old_ns;
                                 break;
                         }
                         return errno;
                 }
+                if (s->stalled)
+                        resumed = resume(s, t);
+                s->working_bitpool = s->bitpool;
                 s->last_send_ns = t;
                 if (probe) {
                         size_t after = socket_queued_bytes(s);
@@ -384,7 +408,7 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                                 fit_sndbuf(s);
                         }
                 }
-                congested |= t - pk->read_ns > old_ns;
+                congested |= pk->read_ns >= s->resumed_ns && t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);
                 atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&st->bytes, (uint64_t)n, memory_order_relaxed);
@@ -406,6 +430,10 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                 atomic_store_explicit(&st->queue_us, sbc_sender_queued_us(s), memory_order_relaxed);
                 s->last_queue_sample_ns = t;
         }
-        *bitpool_changed = adapt_bitpool(s, congested, t);
+        if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS)
+                s->stalled = true;
+        /* frozen through a stall: no audio is encoded, so EAGAIN there
+         * says nothing about what the link can carry */
+        *bitpool_changed = resumed || (!s->stalled && adapt_bitpool(s, congested, t));
         return 0;
 }

@@ -27,8 +27,8 @@
 #define CHUNK_FRAMES 2048
 #define MAX_POLL_FDS 8
 /* A speaker that takes nothing for this long has stalled: its audio plays
- * locally until it takes packets again. */
-#define STALL_NS 300000000ull
+ * locally until it takes packets again (the sender's own threshold). */
+#define STALL_NS SENDER_STALL_NS
 /* How long the main loop waits for the thread to answer a command. */
 #define ACK_TIMEOUT_NS 2000000000ull
 

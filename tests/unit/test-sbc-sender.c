@@ -1,7 +1,8 @@
 /* The sender over a real socket pair: packets filled to the MTU with whole
  * frames, RTP sequence and timestamps, the bounded queue that drops the
  * oldest audio (counted) and keeps the sequence continuous, and what it
- * learns of the socket. */
+ * learns of the socket; bitpool adaptation under congestion and through a
+ * stall. */
 #include <check.h>
 
 #include "check-main.h"
@@ -195,6 +196,110 @@ START_TEST(gives_up_learning_on_a_socket_that_never_queues)
 }
 END_TEST
 
+/* ---- bitpool adaptation through a stall --------------------------------- */
+
+#define PACKET_NS ((uint64_t)PACKET_SAMPLES * 1000000000ull / 44100)
+#define MAX_BITPOOL 53u
+/* stream.c's: a speaker that took nothing for this long has stalled */
+#define THREAD_STALL_NS 300000000ull
+
+/* The audio thread's side, as stream.c runs it: a packet of audio per
+ * period, encoded while the speaker takes audio, skipped (played locally)
+ * while it has stalled, then a flush. */
+struct thread_sim {
+        struct rig r;
+        uint64_t t;
+        bool stalled;
+        unsigned min_bitpool;
+};
+
+static void sim_init(struct thread_sim *m, int sndbuf)
+{
+        rig_init(&m->r);
+        /* a few packets' room, as a Bluetooth socket's send buffer */
+        ck_assert_int_eq(setsockopt(m->r.sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+        sbc_sender_init(&m->r.s, m->r.sv[0], MTU, &m->r.params, &m->r.sbc, &m->r.stats,
+                        (const uint32_t[3]){ 1, 2, 3 });
+        m->t = 1000000000ull;
+        m->r.s.last_send_ns = m->t;      /* as stream.c sets it on attach */
+        m->stalled = false;
+        m->min_bitpool = m->r.s.bitpool;
+}
+
+/* One period; the speaker reads `take` packets (-1: all there are). */
+static void sim_tick(struct thread_sim *m, int take)
+{
+        struct sbc_sender *s = &m->r.s;
+        uint8_t buf[4096];
+        bool changed;
+
+        m->t += PACKET_NS;
+        if (m->stalled)
+                sbc_sender_skip(s, PACKET_SAMPLES);
+        else
+                ck_assert_int_eq(sbc_sender_push(s, m->r.pcm, PACKET_SAMPLES, m->t), 0);
+        ck_assert_int_eq(sbc_sender_flush(s, m->t, &changed), 0);
+        if (!m->stalled && sbc_sender_has_queued(s) && m->t - s->last_send_ns > THREAD_STALL_NS)
+                m->stalled = true;
+        else if (m->stalled && !sbc_sender_has_queued(s))
+                m->stalled = false;
+        for (int i = 0; take < 0 || i < take; i++)
+                if (recv(m->r.sv[1], buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+                        break;
+        if (s->bitpool < m->min_bitpool)
+                m->min_bitpool = s->bitpool;
+}
+
+static void sim_run(struct thread_sim *m, uint64_t ns, int take)
+{
+        for (uint64_t end = m->t + ns; m->t < end;)
+                sim_tick(m, take);
+}
+
+/* A speaker that takes nothing for 15 s (a phone call on a multipoint
+ * speaker, a link in a dead spot): nothing is encoded meanwhile, so there
+ * is nothing a lower bitpool would help. The bitpool stays; when the
+ * speaker takes audio again it is the working one within seconds. */
+START_TEST(stall_does_not_wear_the_bitpool_down)
+{
+        struct thread_sim m;
+
+        sim_init(&m, 8192);
+        sim_run(&m, 3000000000ull, -1);
+        ck_assert_uint_eq(m.r.s.bitpool, MAX_BITPOOL);
+        ck_assert(!m.stalled);
+
+        sim_run(&m, 15000000000ull, 0);
+        ck_assert(m.stalled);
+        /* at most one step before the stall is recognised as one */
+        ck_assert_uint_ge(m.min_bitpool, MAX_BITPOOL - MAX_BITPOOL / 8);
+
+        sim_run(&m, 2000000000ull, -1);
+        ck_assert(!m.stalled);
+        ck_assert_uint_eq(m.r.s.bitpool, MAX_BITPOOL);
+        ck_assert_uint_eq(atomic_load(&m.r.stats.bitpool), MAX_BITPOOL);
+        rig_free(&m.r);
+}
+END_TEST
+
+/* A speaker that takes audio, but slower than it comes: congestion, and
+ * the bitpool steps down (once a second) as before. */
+START_TEST(slow_link_still_steps_the_bitpool_down)
+{
+        struct thread_sim m;
+        unsigned ticks = 0;
+
+        sim_init(&m, 8192);
+        sim_run(&m, 1000000000ull, -1);
+        /* half the packets are taken: one every other period */
+        for (uint64_t end = m.t + 4000000000ull; m.t < end; ticks++)
+                sim_tick(&m, (int)(ticks & 1));
+        ck_assert(!m.stalled);
+        ck_assert_uint_lt(m.r.s.bitpool, MAX_BITPOOL - MAX_BITPOOL / 8);
+        rig_free(&m.r);
+}
+END_TEST
+
 static Suite *sender_suite(void)
 {
         Suite *s = suite_create("sbc-sender");
@@ -204,6 +309,8 @@ static Suite *sender_suite(void)
         tcase_add_test(tc, full_queue_drops_the_oldest_and_counts_it);
         tcase_add_test(tc, learns_what_a_packet_costs_once);
         tcase_add_test(tc, gives_up_learning_on_a_socket_that_never_queues);
+        tcase_add_test(tc, stall_does_not_wear_the_bitpool_down);
+        tcase_add_test(tc, slow_link_still_steps_the_bitpool_down);
         suite_add_tcase(s, tc);
         return s;
 }
