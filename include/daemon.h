@@ -174,6 +174,7 @@ struct daemon {
 
         /* speaker mode and the one Bluetooth output */
         struct saved_state state;        /* the user's settings, as saved */
+        sd_event_source *save_timer;     /* a coalesced write is due */
         bool on_battery;
         sd_event_source *power_timer;
         char output[18];                 /* address of the output device, "" none */
@@ -305,6 +306,9 @@ void manager_shutdown(struct daemon *d);
 void manager_update(struct daemon *d);
 /* Saves the settings; returns a negative errno and logs on failure. */
 int manager_save(struct daemon *d);
+/* For changes that come in bursts (the speaker's volume button): one write
+ * a second at most, the last one flushed by manager_shutdown(). */
+void manager_save_soon(struct daemon *d);
 /* Categories routed to Bluetooth, as the audio thread's bit mask. */
 unsigned manager_route_mask(struct daemon *d);
 

@@ -576,14 +576,38 @@ out:
         dbus_message_unref(sig);
 }
 
+/* Every write of the settings costs two fsyncs (the file, then the rename
+ * in its directory): on a board's flash, a burst of changes is one write. */
+#define SAVE_DELAY_US 1000000ull
+
 int manager_save(struct daemon *d)
 {
-        int r = state_save(d->opts.state_dir, &d->state);
+        int r;
+
+        /* this write covers whatever was waiting */
+        sd_event_source_disable_unref(d->save_timer);
+        d->save_timer = NULL;
+        r = state_save(d->opts.state_dir, &d->state);
 
         if (r < 0)
                 log_err("saving settings in %s failed: %s; the previous settings stay on disk",
                         d->opts.state_dir, strerror(-r));
         return r;
+}
+
+static int on_save_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+        manager_save(ud);
+        return 0;
+}
+
+void manager_save_soon(struct daemon *d)
+{
+        if (d->save_timer)
+                return;         /* the write already due takes this change too */
+        if (sd_event_add_time_relative(d->event, &d->save_timer, CLOCK_MONOTONIC, SAVE_DELAY_US,
+                                       100000, on_save_timer, d) < 0)
+                manager_save(d);
 }
 
 /* The change is made; whether it survives a restart depends on the disk.
@@ -1021,6 +1045,8 @@ int manager_init(struct daemon *d)
 
 void manager_shutdown(struct daemon *d)
 {
+        if (d->save_timer)
+                manager_save(d);        /* a coalesced change not yet on disk */
         for (size_t i = 0; i < sizeof(d->prop_cache) / sizeof(d->prop_cache[0]); i++) {
                 free(d->prop_cache[i]);
                 d->prop_cache[i] = NULL;

@@ -471,7 +471,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                 t->volume_changed = false;
                 if (d->state.volume != t->volume) {
                         d->state.volume = (uint8_t)t->volume;
-                        manager_save(d);
+                        manager_save_soon(d);   /* a button held down: one write */
                 }
         }
         if (t->acq == ACQ_HELD && t->state != TRANSPORT_ACTIVE && t->prev_state == TRANSPORT_ACTIVE) {
