@@ -54,10 +54,14 @@ int rtkit_make_realtime(DBusConnection *conn, pid_t tid, int priority, char *err
                 snprintf(err, err_len, "rtkit is not available");
                 return -ENOENT;
         }
-        rl.rlim_cur = rl.rlim_max = (rlim_t)max_rttime;
-        if (setrlimit(RLIMIT_RTTIME, &rl) < 0) {
-                snprintf(err, err_len, "cannot limit RLIMIT_RTTIME for rtkit");
-                return -errno;
+        /* the unit's LimitRTTIME= is usually tighter already: then no
+         * setrlimit (which the unit's system call filter refuses) */
+        if (getrlimit(RLIMIT_RTTIME, &rl) < 0 || rl.rlim_max > (rlim_t)max_rttime) {
+                rl.rlim_cur = rl.rlim_max = (rlim_t)max_rttime;
+                if (setrlimit(RLIMIT_RTTIME, &rl) < 0) {
+                        snprintf(err, err_len, "cannot limit RLIMIT_RTTIME for rtkit");
+                        return -errno;
+                }
         }
         prio = (uint32_t)(priority < max_prio ? priority : max_prio);
         m = dbus_message_new_method_call(RTKIT_SERVICE, RTKIT_PATH, RTKIT_SERVICE, "MakeThreadRealtime");

@@ -32,6 +32,30 @@ class ServiceUnitTests(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stderr.strip(), '', out.stderr)
 
+    def unit_settings(self):
+        settings = {}
+        with open(self.unit) as f:
+            for line in f:
+                line = line.strip()
+                if '=' in line and not line.startswith('#'):
+                    k, v = line.split('=', 1)
+                    settings.setdefault(k, []).append(v)
+        return settings
+
+    def test_real_time_without_capabilities(self):
+        """The audio thread's SCHED_FIFO comes from RLIMIT_RTPRIO alone: no
+        capability lets a compromised daemon re-prioritise other processes,
+        and a runaway real-time thread is stopped (issue 10, defect 8)."""
+        u = self.unit_settings()
+        self.assertNotIn('AmbientCapabilities', u)
+        self.assertEqual(u.get('CapabilityBoundingSet'), [''])
+        self.assertEqual(u.get('LimitRTPRIO'), ['95'])
+        self.assertIn('LimitRTTIME', u)
+        # what the filter gives back beyond @system-service: only the call
+        # pthread_create() makes for a thread created SCHED_FIFO
+        allowed = [v for v in u['SystemCallFilter'] if not v.startswith(('~', '@'))]
+        self.assertEqual(allowed, ['sched_setscheduler'])
+
     def test_exposure_at_most_2_5(self):
         out = subprocess.run(['systemd-analyze', 'security', '--offline=yes', self.unit],
                              capture_output=True, text=True)
