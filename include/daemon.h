@@ -330,6 +330,8 @@ void speaker_shutdown(struct daemon *d);
 void diagnose_note(struct daemon *d, const char *address, enum history_kind kind, const char *detail);
 void diagnose_note_transport(struct daemon *d, const struct transport *t, enum history_kind kind,
                              const char *detail);
+/* A scan reports dev (its RSSI): when it was last seen. */
+void diagnose_seen(struct daemon *d, const struct device *dev);
 DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg);
 
 /* agent.c: our org.bluez.Agent1 and pairing */

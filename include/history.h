@@ -15,6 +15,7 @@
 #ifndef A2DPSRC_HISTORY_H
 #define A2DPSRC_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,9 @@ struct device_history {
         char address[18];        /* "" = free slot */
         uint64_t touched;        /* order of the last record, for eviction */
         unsigned head, count;    /* ring: oldest at (head - count) */
+        bool seen;               /* found by a scan since the first record */
+        int16_t seen_rssi;       /* dBm, as the scan reported it */
+        uint64_t seen_at_us;
         struct history_event ev[HISTORY_EVENTS];
 };
 
@@ -58,6 +62,9 @@ void history_init(struct history *h);
 /* Adds an event for address (any case); detail may be NULL. */
 void history_record(struct history *h, const char *address, enum history_kind kind,
                     uint64_t at_us, uint32_t silent_ms, const char *detail);
+/* A scan found address at rssi: kept with the device's history when it has
+ * one (scans find every phone around; they do not make room for them). */
+void history_seen(struct history *h, const char *address, uint64_t at_us, int16_t rssi);
 /* NULL when nothing was recorded for address. */
 const struct device_history *history_find(const struct history *h, const char *address);
 /* The i-th event, oldest first (i < dh->count). */

@@ -70,6 +70,12 @@ static void utf8_trim(char *s)
                 s[i - 1] = '\0';
 }
 
+void diagnose_seen(struct daemon *d, const struct device *dev)
+{
+        if (dev->has_rssi && dev->address[0])
+                history_seen(&d->history, dev->address, now_us(d), dev->rssi);
+}
+
 /* ---- the snapshot ------------------------------------------------------------ */
 
 static struct transport *transport_of(struct daemon *d, const struct device *dev)

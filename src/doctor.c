@@ -357,6 +357,15 @@ static void check_range(const struct doctor_snapshot *s, struct out *o)
              s->device.address, pages, pages == 1 ? "" : "s", ago(s->now_us, fail->at_us, t1, sizeof(t1)),
              conn ? "last connected " : "not connected since a2dpsrcd started",
              conn ? ago(s->now_us, conn->at_us, t2, sizeof(t2)) : "");
+        if (h && h->seen && h->seen_at_us > fail->at_us)
+                cat(f->seen, sizeof(f->seen), "; a scan found it since (%s, %d dBm): it is near now, "
+                    "or it was off then", ago(s->now_us, h->seen_at_us, t1, sizeof(t1)),
+                    h->seen_rssi);
+        else if (h && h->seen)
+                cat(f->seen, sizeof(f->seen), "; last found by a scan %s (%d dBm)",
+                    ago(s->now_us, h->seen_at_us, t1, sizeof(t1)), h->seen_rssi);
+        else
+                cat(f->seen, sizeof(f->seen), "; no scan has found it since a2dpsrcd started");
         FIX(f, "Switch the speaker on and bring it within a few metres of the board (1 m is best), "
             "then: a2dpsrcctl connect %s", s->device.address);
 }

@@ -84,6 +84,20 @@ static const struct history_event *at(const struct device_history *dh, unsigned 
         return &dh->ev[(dh->head + HISTORY_EVENTS - dh->count + i) % HISTORY_EVENTS];
 }
 
+void history_seen(struct history *h, const char *address, uint64_t at_us, int16_t rssi)
+{
+        for (size_t i = 0; i < HISTORY_DEVICES; i++) {
+                struct device_history *dh = &h->dev[i];
+
+                if (dh->address[0] && strcasecmp(dh->address, address) == 0) {
+                        dh->seen = true;
+                        dh->seen_rssi = rssi;
+                        dh->seen_at_us = at_us;
+                        return;
+                }
+        }
+}
+
 const struct history_event *history_event_at(const struct device_history *dh, unsigned i)
 {
         if (!dh || i >= dh->count)

@@ -406,6 +406,7 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
 {
         if (was_connected && !dev->connected)
                 diagnose_note(d, dev->address, HIST_DISCONNECTED, NULL);
+        diagnose_seen(d, dev);
         if (strcasecmp(dev->address, d->state.last_output) != 0)
                 return;
         if (was_connected && !dev->connected) {

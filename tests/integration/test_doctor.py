@@ -174,12 +174,24 @@ class DeviceTests(DoctorCase):
         v, seen, fix = self.finding('in-range', SPEAKER, 'problem')
         self.assertIn('did not answer 1 connection attempt', seen)
         self.assertIn('not connected since a2dpsrcd started', seen)
+        self.assertIn('no scan has found it since a2dpsrcd started', seen)
         self.assertIn('within a few metres', fix)
         out = self.doctor(SPEAKER, '--json')
         self.assertEqual(out.returncode, 1)
         j = json.loads(out.stdout)
         self.assertEqual(j['verdict'], 'problem')
         self.assertIn('in-range', [x['id'] for x in j['findings'] if x['verdict'] == 'problem'])
+
+    def test_found_by_a_scan_after_failing(self):
+        # pages timed out; then the speaker is switched on and a scan finds it
+        self.add_speaker(InRange=False, PageTimeoutMs=200, Discoverable=True, RSSI=-64)
+        self.start_daemon()
+        self.assert_error(ERR + 'NotAvailable', self.call, 'Connect', SPEAKER)
+        self.bluez.SetInRange(SPEAKER_PATH, True)
+        self.ctl('scan', '1')
+        v, seen, fix = self.finding('in-range', SPEAKER, 'problem')
+        self.assertRegex(seen, r'a scan found it since \(\d+ s ago, -64 dBm\): it is near now')
+        self.assertIn('a2dpsrcctl connect %s' % SPEAKER, fix)
 
     def test_bond_lost(self):
         # the speaker forgot the board: it answers the page, and the kernel's

@@ -147,6 +147,11 @@ START_TEST(range_from_page_timeouts)
         note(HIST_CONNECT_FAILED, 3590, 0, "br-connection-page-timeout");
         expect("in-range", DOCTOR_PROBLEM, "did not answer 2 connection attempts", "within a few metres");
         expect("in-range", DOCTOR_PROBLEM, "last 10 s ago); last connected 43 min ago", NULL);
+        expect("in-range", DOCTOR_PROBLEM, "no scan has found it since a2dpsrcd started", NULL);
+        history_seen(&hist, ADDR, 3000 * S, -82);
+        expect("in-range", DOCTOR_PROBLEM, "last found by a scan 10 min ago (-82 dBm)", NULL);
+        history_seen(&hist, ADDR, 3595 * S, -50);
+        expect("in-range", DOCTOR_PROBLEM, "a scan found it since (5 s ago, -50 dBm): it is near now", NULL);
         /* older than 10 min: not now's story */
         snap.now_us = 4500 * S;
         expect("in-range", DOCTOR_OK, NULL, NULL);

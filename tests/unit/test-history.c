@@ -76,6 +76,25 @@ START_TEST(devices_are_capped_least_recent_goes)
 }
 END_TEST
 
+START_TEST(seen_by_a_scan)
+{
+        const struct device_history *dh;
+
+        history_init(&h);
+        /* a phone a scan finds makes no room for itself */
+        history_seen(&h, "00:00:00:00:00:01", 5, -40);
+        ck_assert_ptr_null(history_find(&h, "00:00:00:00:00:01"));
+        history_record(&h, "00:11:22:33:44:55", HIST_CONNECT_FAILED, 10, 0, "x");
+        dh = history_find(&h, "00:11:22:33:44:55");
+        ck_assert(!dh->seen);
+        history_seen(&h, "00:11:22:33:44:55", 20, -71);
+        ck_assert(dh->seen);
+        ck_assert_int_eq(dh->seen_rssi, -71);
+        ck_assert_uint_eq(dh->seen_at_us, 20);
+        ck_assert_uint_eq(dh->count, 1);        /* no event, no flood */
+}
+END_TEST
+
 START_TEST(bad_input_is_ignored)
 {
         char longer[HISTORY_DETAIL * 2];
@@ -103,6 +122,7 @@ static Suite *history_suite(void)
         tcase_add_test(tc, records_in_order_with_times);
         tcase_add_test(tc, events_per_device_are_capped);
         tcase_add_test(tc, devices_are_capped_least_recent_goes);
+        tcase_add_test(tc, seen_by_a_scan);
         tcase_add_test(tc, bad_input_is_ignored);
         suite_add_tcase(s, tc);
         return s;
