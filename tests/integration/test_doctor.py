@@ -288,6 +288,31 @@ class StreamTests(DoctorCase):
         # our own release is no sleep of the speaker's
         self.assertEqual(self.diagnose(SPEAKER)['auto-sleep'][0], 'ok')
 
+    def test_capture_delivering_nothing(self):
+        # the capture stalls for 4 s from 2.5 s on: StreamBlocked names it,
+        # and the doctor tells it apart from silence and from the speaker
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=997, amplitude=0.5,
+                                xrun_at_ms=2500, stall_ms=4000, start_file=self.starts_file)
+        self.stream()
+        self.daemon.wait_for(lambda: str(self.mprop('StreamBlocked')).startswith('capture-no-data'), 6,
+                             what='StreamBlocked')
+        v, seen, fix = self.finding('capture', SPEAKER, 'problem')
+        self.assertIn('Nothing streams: capture-no-data', seen)
+        self.assertIn('snd-aloop', fix)
+        self.assertEqual(self.doctor(SPEAKER).returncode, 1)
+
+    def test_capture_rate_converted(self):
+        # the board's device is fixed at 44.1 kHz; the speaker takes 48 kHz only
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=997, amplitude=0.5, rate=44100,
+                                start_file=self.starts_file)
+        self.stream(SinkCapabilities=bytes([0x1f, 0xff, 2, 53]))
+        v, seen, fix = self.finding('capture-rate', SPEAKER, 'warning')
+        self.assertIn('The capture delivers 44100 Hz, the speaker\'s stream runs at 48000 Hz', seen)
+        self.assertIn('48000 Hz', fix)
+        v, seen, fix = self.finding('codec', SPEAKER, 'ok')
+        self.assertIn('48000 Hz was the best rate both sides have', seen)
+        self.assertIn('offered SBC 48 kHz;', seen)
+
     def test_media_routed_local(self):
         self.stream()
         self.ctl('route', 'media', 'local')
