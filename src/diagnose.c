@@ -239,7 +239,7 @@ static int fill_snapshot(struct daemon *d, const char *address, struct doctor_sn
 
 DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg)
 {
-        static struct doctor_snapshot snap;     /* big; the main loop is one thread */
+        struct doctor_snapshot snap;
         struct doctor_finding findings[DOCTOR_MAX_FINDINGS];
         DBusMessage *reply;
         DBusMessageIter it, arr, st;

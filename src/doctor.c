@@ -22,18 +22,13 @@
 struct out {
         struct doctor_finding *f;
         size_t n, max;
+        struct doctor_finding spare;    /* no room: written here and dropped */
 };
 
 static struct doctor_finding *add(struct out *o, const char *id, enum doctor_verdict v)
 {
-        static struct doctor_finding scratch;
-        struct doctor_finding *f;
+        struct doctor_finding *f = o->n < o->max ? &o->f[o->n++] : &o->spare;
 
-        if (o->n >= o->max) {
-                memset(&scratch, 0, sizeof(scratch));
-                return &scratch;        /* no room: written and dropped */
-        }
-        f = &o->f[o->n++];
         memset(f, 0, sizeof(*f));
         snprintf(f->id, sizeof(f->id), "%s", id);
         f->verdict = v;
