@@ -91,10 +91,12 @@ class Judges(SpeakerJudge, StretchJudge, unittest.TestCase):
 
     def test_rss_slope_catches_a_leak_of_pages(self):
         # fragmentation: a page every other restart; passes
-        frag = [(c, 5100 + 4 * (c // 6)) for c in range(1, 19)]
+        frag = [(c, 5100 + 4 * (c // 6)) for c in range(1, 46)]
         self.assert_rss_flat(frag)
         # two pages a cycle
-        self.assert_rejected(self.assert_rss_flat, [(c, 5100 + 8 * c) for c in range(1, 19)])
+        self.assert_rejected(self.assert_rss_flat, [(c, 5100 + 8 * c) for c in range(1, 46)])
+        # too short a run to say
+        self.assert_rejected(self.assert_rss_flat, frag[:18])
 
 
 def write_raw(path, left, right, seconds=3.0, rate=48000):

@@ -4,6 +4,7 @@ and the fd count must stay flat; each stretch of audio between two
 disruptions must be clean. Run by `make soak` (an hour) and, shortened, in
 CI; skipped unless SOAK_SECONDS is set."""
 
+import glob
 import os
 import signal
 import time
@@ -23,7 +24,10 @@ CYCLE_SECONDS = float(os.environ.get('SOAK_CYCLE_SECONDS', '15'))
 # cycles (the hour-long run: flat for its last 1,100 s) and in a 5-minute
 # run still looks like a few KiB per bluetoothd restart; its bound catches
 # a leak of pages, not of kilobytes.
-HEAP_SLOPE_BYTES_PER_CYCLE = 256
+HEAP_SLOPE_BYTES_PER_CYCLE = 384
+# rounds the second half must hold for a slope to mean anything: the heap
+# moves by a few KB from sample to sample (CI: some 45 cycles, 7 rounds)
+MIN_ROUNDS = 6
 RSS_SLOPE_KIB_PER_CYCLE = 4.0
 DISRUPTIONS = ('link-loss', 'api-reconnect', 'bluetoothd-restart')
 DAEMON_ENV = {'GLIBC_TUNABLES': 'glibc.malloc.tcache_count=0'}
@@ -67,7 +71,8 @@ class StretchJudge:
         rounds = [samples[i:i + period] for i in range(0, len(samples) - period + 1, period)]
         means = [(sum(c for c, _ in r) / period, sum(v for _, v in r) / period) for r in rounds]
         half = means[len(means) // 2:]
-        self.assertGreaterEqual(len(half), 3, 'too few rounds to judge %s: %s' % (what, samples))
+        self.assertGreaterEqual(len(half), MIN_ROUNDS, 'too few rounds to judge %s (run the soak longer): %s'
+                                % (what, samples))
         return slope(half)
 
     def assert_flat(self, samples, bound, what):
@@ -137,11 +142,17 @@ class SoakTests(A2dpTestCase, StretchJudge):
                  self.second_half_slope(rss, 'RSS'), RSS_SLOPE_KIB_PER_CYCLE))
         self.assert_heap_flat(heap)
         self.assert_rss_flat(rss)
-        self.assertLessEqual(max(x[3] for x in samples), samples[0][3], 'fds grow: %s' % samples)
+        # fds: a sample may catch one in passing (a socket being replaced);
+        # a leak keeps them up
+        fds = [(x[0], x[3]) for x in samples]
+        self.assertLessEqual(self.second_half_slope(fds, 'fds'), 0.05, 'fds grow: %s' % fds)
+        self.assertLessEqual(min(f for _, f in fds[-3:]), fds[0][1], 'fds grow: %s' % fds)
         # every stretch of audio between disruptions is clean; the first
         # and one per disruption, none lost
         judged = 0
-        for rec in self.bluez.recordings():
+        # every recording in the speaker's folder: the double's own list
+        # starts afresh with each bluetoothd restart
+        for rec in sorted(glob.glob(os.path.join(self.bluez.recdir, '*.rec')), key=os.path.getmtime):
             a = self.analyze(rec, '--tone', str(TONE_HZ))
             if a['audio']['decoded_s'] < 1.0:
                 continue
