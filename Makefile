@@ -65,16 +65,16 @@ CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c 
               src/doctor.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
-               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/sbc-sender.c \
+               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-ctl.c src/sbc-sender.c \
                src/output.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
-               src/remote-sep.c src/dbus-util.c src/manager.c src/speaker.c src/agent.c \
+               src/remote-sep.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/agent.c \
                src/discovery.c src/rtkit.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
 UTIL_SRCS  := src/state.c src/power.c src/rfkill.c
-# The command-line client; ctl-format.c is its testable half.
-CTL_SRCS   := src/a2dpsrcctl.c src/ctl-format.c src/ctl-doctor.c
+# The command-line client; ctl-args.c, ctl-format.c and ctl-doctor.c are its testable part.
+CTL_SRCS   := src/a2dpsrcctl.c src/ctl-args.c src/ctl-format.c src/ctl-doctor.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
@@ -90,9 +90,9 @@ GEN_REC     := $(BUILD)/tests/gen-recording
 
 PYTHON     ?= /usr/bin/python3
 
-# man pages: scdoc source in man/, roff made at build time
+# man pages: scdoc source in docs/man/, roff made at build time
 SCDOC      ?= scdoc
-MANPAGES   := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+MANPAGES   := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(wildcard docs/man/*.scd))
 # MAN=no: build and install no man page (a target image without them, and
 # no scdoc on the build machine)
 MAN        ?= yes
@@ -111,7 +111,7 @@ $(BUILD)/a2dpsrcd.service: systemd/a2dpsrcd.service FORCE
 
 man: $(MANPAGES)
 
-$(BUILD)/man/%: man/%.scd
+$(BUILD)/man/%: docs/man/%.scd
 	@mkdir -p $(dir $@)
 	$(SCDOC) < $< > $@.tmp && mv $@.tmp $@
 
@@ -136,7 +136,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 $(BUILD)/tests/test-state: $(BUILD)/src/state.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
-$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
+$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
@@ -343,7 +343,7 @@ install: all $(if $(filter yes,$(MAN)),man)
 	install -D -m 0644 dbus/org.a2dpsrc.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.a2dpsrc.conf
 	install -D -m 0644 dbus/org.a2dpsrc.service $(DESTDIR)$(DBUSSERVICEDIR)/org.a2dpsrc.service
 	install -D -m 0644 dbus/org.a2dpsrc.Manager1.xml $(DESTDIR)$(DBUSIFACEDIR)/org.a2dpsrc.Manager1.xml
-	install -D -m 0644 completion/a2dpsrcctl $(DESTDIR)$(BASHCOMPDIR)/a2dpsrcctl
+	install -D -m 0644 packaging/completion/a2dpsrcctl $(DESTDIR)$(BASHCOMPDIR)/a2dpsrcctl
 	install -D -m 0644 docs/a2dpsrcd.conf.example $(DESTDIR)$(SYSCONFDIR)/a2dpsrcd.conf.example
 ifeq ($(MAN),yes)
 	set -e; for p in $(MANPAGES); do \

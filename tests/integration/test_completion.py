@@ -1,4 +1,4 @@
-"""Bash completion of a2dpsrcctl (completion/a2dpsrcctl), driven the way
+"""Bash completion of a2dpsrcctl (packaging/completion/a2dpsrcctl), driven the way
 bash drives it: COMP_WORDS/COMP_CWORD/COMP_LINE/COMP_POINT set as bash sets
 them (':' is a word break) and the completion function called, with
 bash-completion's own helpers loaded. Device addresses come from a running
@@ -12,7 +12,7 @@ import unittest
 
 from common import A2dpTestCase, BUILD, CTL, ROOT
 
-COMPLETION = os.path.join(ROOT, 'completion', 'a2dpsrcctl')
+COMPLETION = os.path.join(ROOT, 'packaging', 'completion', 'a2dpsrcctl')
 BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
 SPK1, SPK2, PHONE = '00:11:22:33:44:55', '00:11:22:AA:BB:CC', '66:77:88:99:AA:BB'
 

@@ -12,7 +12,7 @@ import dbus
 from common import A2dpTestCase, MANAGER, MANAGER_PATH, ROOT, wait_for
 
 XML = os.path.join(ROOT, 'dbus', 'org.a2dpsrc.Manager1.xml')
-CLIENT = os.path.join(ROOT, 'examples', 'gdbus-state.c')
+CLIENT = os.path.join(ROOT, 'docs', 'examples', 'gdbus-state.c')
 DOC = 'org.gtk.GDBus.DocString'
 
 

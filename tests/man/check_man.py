@@ -157,7 +157,7 @@ def main():
                 continue
             item = wanted[-1]
             doctored = os.path.join(tmp, name)
-            src = without_item(os.path.join(ROOT, 'man', name + '.scd'), item)
+            src = without_item(os.path.join(ROOT, 'docs', 'man', name + '.scd'), item)
             with open(doctored, 'w') as f:
                 f.write(run(['scdoc'], input=src).stdout)
             gone = missing(doctored, section, wanted, pick)
