@@ -122,14 +122,21 @@ void output_producer_changed(struct daemon *d, bool playing)
 }
 
 /* Whether the engine may open the capture: always, but on snd-aloop only
- * while the producer plays. */
+ * while the producer plays. Only a lone capture is let go: with alerts or
+ * voice captured too, each loopback subdevice has a producer of its own,
+ * and an alert must play while no media does. */
 bool capture_health_producer_plays(struct daemon *d)
 {
-        int master = 0;
+        int master = -1, n = 0;
 
-        while (master < CAT_COUNT && !d->opts.capture[master][0])
-                master++;
-        if (master < CAT_COUNT)
+        for (int c = 0; c < CAT_COUNT; c++) {
+                if (!d->opts.capture[c][0])
+                        continue;
+                if (master < 0)
+                        master = c;
+                n++;
+        }
+        if (n == 1)
                 producer_watch_start(d, d->opts.capture[master]);
         if (!d->producer_known || d->producer_playing)
                 return true;

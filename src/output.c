@@ -79,8 +79,13 @@ static void close_devices(struct daemon *d)
 
 static void stop_engine(struct daemon *d)
 {
-        if (stream_running(d->stream) && stream_stop(d->stream) < 0)
+        if (stream_running(d->stream) && stream_stop(d->stream) < 0) {
+                /* the STOP went unanswered: the socket is still the
+                 * thread's, and nobody may close it later */
+                if (d->streaming)
+                        d->streaming->fd = -1;
                 output_engine_stuck(d);
+        }
         d->streaming = NULL;
         close_devices(d);
 }
@@ -586,7 +591,8 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 case STREAM_EV_LINK_ERROR:
                         /* the audio thread already plays locally */
                         if (t && d->reconfig_call &&
-                            strncmp(t->path, d->reconfig_sep, strlen(d->reconfig_sep)) == 0) {
+                            strncmp(t->path, d->reconfig_sep, strlen(d->reconfig_sep)) == 0 &&
+                            t->path[strlen(d->reconfig_sep)] == '/') {
                                 /* BlueZ closes the stream we asked to reconfigure */
                                 log_info("%s closed for reconfiguration", t->path);
                                 detach(d);

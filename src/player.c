@@ -41,6 +41,7 @@ struct player_reg {
         sd_event_source *retry;
         unsigned failures;
         bool refused;           /* BlueZ will not take it; asked again after a restart */
+        bool stale;             /* changed while RegisterPlayer was in flight */
 };
 
 struct players {
@@ -195,29 +196,36 @@ static unsigned register_props(const struct players *p)
         return PROP_STATUS | PROP_METADATA | PROP_CAPS | (p->np.position_us > 0 ? PROP_POSITION : 0);
 }
 
-static void emit_changed(struct players *p, unsigned what)
+static void emit_one(struct players *p, struct player_reg *r, unsigned what)
 {
         const char *iface = MPRIS_IFACE;
+        DBusMessage *sig = dbus_message_new_signal(r->path, DBUS_INTERFACE_PROPERTIES, "PropertiesChanged");
+        DBusMessageIter it, dict, inv;
 
+        if (!sig)
+                return;
+        dbus_message_iter_init_append(sig, &it);
+        if (dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) &&
+            dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+            append_props(p, &dict, what) && dbus_message_iter_close_container(&it, &dict) &&
+            dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "s", &inv) &&
+            dbus_message_iter_close_container(&it, &inv))
+                dbus_connection_send(p->d->conn, sig, NULL);
+        dbus_message_unref(sig);
+}
+
+static void emit_changed(struct players *p, unsigned what)
+{
         for (struct player_reg *r = p->regs; r; r = r->next) {
-                DBusMessage *sig;
-                DBusMessageIter it, dict, inv;
-
-                /* a RegisterPlayer in flight is answered before BlueZ reads
-                 * this signal, and its watch is in place by then */
-                if (r->reg == REG_NONE)
-                        continue;
-                sig = dbus_message_new_signal(r->path, DBUS_INTERFACE_PROPERTIES, "PropertiesChanged");
-                if (!sig)
-                        continue;
-                dbus_message_iter_init_append(sig, &it);
-                if (dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &iface) &&
-                    dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
-                    append_props(p, &dict, what) && dbus_message_iter_close_container(&it, &dict) &&
-                    dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "s", &inv) &&
-                    dbus_message_iter_close_container(&it, &inv))
-                        dbus_connection_send(p->d->conn, sig, NULL);
-                dbus_message_unref(sig);
+                /* bluetoothd adds its match for our signals only while it
+                 * handles RegisterPlayer, and dbus-daemon routes a signal
+                 * by the matches in place when it arrives: a change made
+                 * while the call is in flight is sent again once it is
+                 * answered */
+                if (r->reg == REG_PENDING)
+                        r->stale = true;
+                if (r->reg == REG_DONE)
+                        emit_one(p, r, what);
         }
 }
 
@@ -386,9 +394,13 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
                 r->reg = REG_DONE;
                 r->failures = 0;
                 log_info("AVRCP player registered on %s", r->name);
+                if (r->stale)
+                        emit_one(r->owner, r, PROP_STATUS | PROP_METADATA | PROP_POSITION);
+                r->stale = false;
                 return;
         }
         r->reg = REG_NONE;
+        r->stale = false;       /* the next RegisterPlayer carries every value */
         if (dbus_error_has_name(err, "org.bluez.Error.NotSupported") ||
             dbus_error_has_name(err, "org.bluez.Error.InvalidArguments")) {
                 /* no AVRCP in this bluetoothd, or it will never take ours:

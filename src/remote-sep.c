@@ -15,17 +15,42 @@
 
 #define IFACE_ENDPOINT "org.bluez.MediaEndpoint1"
 
+/* BlueZ 5.66 closes the running stream before it configures the new one
+ * (a2dp_reconfig) and reopens nothing when that fails: the speaker stays
+ * connected with no stream. Once the device has no transport left, it is
+ * brought back as after a lost link; a refusal that closed nothing leaves
+ * the old transport, and the stream goes on. */
+static void device_lost_stream(struct daemon *d)
+{
+        char dev[PATH_LEN];
+        char *slash;
+        size_t len;
+
+        snprintf(dev, sizeof(dev), "%s", d->reconfig_sep);
+        slash = strrchr(dev, '/');
+        if (!slash)
+                return;
+        *slash = '\0';
+        len = strlen(dev);
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strncmp(t->path, dev, len) == 0 && t->path[len] == '/')
+                        return;
+        speaker_link_lost(d, dev);
+}
+
 static void on_set_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
 
         dbus_pending_call_unref(d->reconfig_call);
         d->reconfig_call = NULL;
-        if (!reply)
-                log_warn("reconfiguring %s at %u Hz failed: %s", d->reconfig_sep, d->reconfig_rate,
-                         err->message ? err->message : err->name);
-        else
+        if (reply) {
                 log_info("%s reconfigured at %u Hz", d->reconfig_sep, d->reconfig_rate);
+                return;
+        }
+        log_warn("reconfiguring %s at %u Hz failed: %s", d->reconfig_sep, d->reconfig_rate,
+                 err->message ? err->message : err->name);
+        device_lost_stream(d);
 }
 
 static int send_set(struct daemon *d, const uint8_t config[A2DP_SBC_INFO_LEN])

@@ -63,6 +63,8 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   RejectConfiguration b (alias RejectSelectConfiguration): the speaker
                 rejects our AVDTP SET_CONFIGURATION
   StrictConfig b (true): reject configurations outside the sink caps
+  ReconfigureFails b: a SetConfiguration on the speaker's sepN closes the
+    stream and then fails (Failed, EIO), reopening nothing (a2dp_reconfig)
   RejectStart b: the speaker rejects AVDTP START (Acquire fails with EIO,
                 the transport stays idle and configured, as in 5.66)
   TryAcquireMs i: a TryAcquire of a pending stream completes after this

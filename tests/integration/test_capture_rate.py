@@ -155,6 +155,28 @@ class CaptureRateTests(A2dpTestCase):
         log = self.bluez.GetLog()
         self.assertIn('ClearConfiguration', str(log))
 
+    def test_failed_reconfiguration_brings_the_speaker_back(self):
+        # BlueZ 5.66 closes the stream before it configures the new one and
+        # reopens nothing when that fails: the speaker stays connected with
+        # no stream unless the daemon brings it back as after a lost link
+        self.rate_file = os.path.join(self.tmp, 'producer-rate')
+        self.producer(48000)
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=TONE_HZ, amplitude=0.5,
+                                rate_file=self.rate_file)
+        self.add_speaker(SinkCapabilities=bytes(BOTH), ReconfigureFails=True)
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.5)
+        self.producer(44100)
+        self.daemon.wait_for(lambda: 'reconfiguring' in self.daemon.log_text() and
+                             'failed' in self.daemon.log_text(), 8, what='the reconfiguration failing')
+        packets = int(self.mprop('Statistics')['Packets'])
+        self.wait_streaming(timeout=10)
+        self.daemon.wait_for(lambda: int(self.mprop('Statistics')['Packets']) > packets + 50, 5,
+                             what='packets after the failed reconfiguration')
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+        self.assertIsNone(self.daemon.returncode)
+
     def test_producer_rate_change_speaker_48k_only(self):
         a = self.rate_change(ONLY_48K)
         self.assertEqual(a['config']['rate'], 48000)

@@ -119,6 +119,12 @@ class RemoteSep(BzObject):
             return err(C.not_connected())
         if dev.transport is not None:
             dev.stream_cleared(send_clear=True)
+        if dev.opt('ReconfigureFails', False):
+            # a2dp_reconfig closed the stream; the SET_CONFIGURATION sent
+            # 500 ms later fails (finalize_setup_errno -> reconfig_cb) and
+            # nothing reopens it: connected, no stream
+            dev.world.timer(500, err, C.failed('Input/output error'))
+            return None
 
         def done(errno):
             if errno is None:
