@@ -104,6 +104,27 @@ def _kill(proc, sig, timeout):
         proc.wait(5)
 
 
+# The default context of Debian 12's /usr/share/dbus-1/system.conf: method
+# calls are denied unless a policy file punches a hole (the policy tests'
+# buses; PrivateBus itself allows everything).
+DEBIAN_DEFAULT_POLICY = '''  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+'''
+
+
 class PrivateBus:
     """A dbus-daemon acting as the system bus, in a private temp dir."""
 

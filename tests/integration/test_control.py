@@ -25,7 +25,7 @@ import dbus.bus
 
 from common import (A2dpTestCase, CTL, DAEMON, MANAGER, MANAGER_PATH, PROPS, SPEAKER, SPEAKER_PATH,
                     HCI0, ROOT, wait_for)
-from harness import DBUS_DAEMON, Daemon, _die_with_parent, _kill
+from harness import DBUS_DAEMON, DEBIAN_DEFAULT_POLICY, Daemon, _die_with_parent, _kill
 
 API_DOC = os.path.join(ROOT, 'docs', 'dbus-api.md')
 POLICY = os.path.join(ROOT, 'dbus', 'org.a2dpsrc.conf')
@@ -1367,22 +1367,7 @@ class SystemLikeBus:
   <type>system</type>
   <listen>unix:path=%(socket)s</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <includedir>%(confd)s</includedir>
+""" + DEBIAN_DEFAULT_POLICY + """  <includedir>%(confd)s</includedir>
 </busconfig>
 """
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, DBUS_DAEMON, PYTHON, wait_for, _die_with_parent
+from harness import ROOT, DBUS_DAEMON, DEBIAN_DEFAULT_POLICY, PYTHON, wait_for, _die_with_parent
 
 POLICY = os.path.join(ROOT, 'dbus', 'org.a2dpsrc.conf')
 A2DPSRC_USER, GROUP_MEMBER, STRANGER = 'daemon', 'bin', 'nobody'
@@ -28,22 +28,7 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC
   <type>system</type>
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <!-- what bluetooth.conf gives bluetoothd; the bystander (another
+''' + DEBIAN_DEFAULT_POLICY + '''  <!-- what bluetooth.conf gives bluetoothd; the bystander (another
        program's agent, say) takes calls only where a policy says so -->
   <policy user="root">
     <allow own="org.bluez"/>
