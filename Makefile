@@ -214,7 +214,8 @@ check-asan: deps
 check-valgrind: all test-tools
 	A2DPSRC_VALGRIND=1 $(PYTHON) tests/integration/run.py test_valgrind
 
-# libFuzzer targets for everything a peer or a disk hands us; each runs
+# libFuzzer targets for everything a peer or a disk hands us (linked with the
+# daemon's libraries: now-playing.c decodes D-Bus arguments); each runs
 # FUZZ_SECONDS in CI. A crash fails the run and its input is kept under
 # tests/fuzz/regressions/<target>/ to be replayed by every later run.
 FUZZ_CC      ?= clang
@@ -226,7 +227,7 @@ FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRCS) $(UTIL_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
-	    $(FUZZ_FLAGS) -o $@ $^ -lm
+	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # the D-Bus decoders live in the daemon's files: link all but main()
 $(FUZZ_BUILD)/fuzz-dbus-args: tests/fuzz/fuzz-dbus-args.c $(CORE_SRCS) $(UTIL_SRCS) \
