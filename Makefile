@@ -234,7 +234,7 @@ $(FUZZ_BUILD)/fuzz-dbus-args: tests/fuzz/fuzz-dbus-args.c $(CORE_SRCS) $(UTIL_SR
                               $(filter-out src/main.c,$(DAEMON_SRCS))
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
-	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm
 
 fuzz: deps
 	$(MAKE) $(FUZZERS:%=$(FUZZ_BUILD)/fuzz-%)
