@@ -68,6 +68,17 @@ static DBusMessage *call(const struct ctl *c, DBusMessage *m)
         return reply;
 }
 
+/* Sends m (consumed) for a reply that carries nothing: the exit status. */
+static int call_empty(const struct ctl *c, DBusMessage *m)
+{
+        DBusMessage *reply = call(c, m);
+
+        if (!reply)
+                return CTL_EXIT_FAILED;
+        dbus_message_unref(reply);
+        return CTL_EXIT_OK;
+}
+
 static DBusMessage *method(const char *member)
 {
         return dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, CTL_IFACE, member);
@@ -76,17 +87,13 @@ static DBusMessage *method(const char *member)
 /* A method with no argument or one string; the reply carries nothing. */
 static int call_simple(const struct ctl *c, const char *member, const char *arg)
 {
-        DBusMessage *m = method(member), *reply;
+        DBusMessage *m = method(member);
 
         if (m && arg && !dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID)) {
                 dbus_message_unref(m);
                 return out_of_memory();
         }
-        reply = call(c, m);
-        if (!reply)
-                return CTL_EXIT_FAILED;
-        dbus_message_unref(reply);
-        return CTL_EXIT_OK;
+        return call_empty(c, m);
 }
 
 /* Properties.Get: *reply holds the message *value points into. */
@@ -138,17 +145,11 @@ static DBusMessage *set_property_begin(const char *name, const char *sig,
 static int set_property_send(const struct ctl *c, DBusMessage *m, DBusMessageIter *it,
                              DBusMessageIter *var)
 {
-        DBusMessage *reply;
-
         if (!dbus_message_iter_close_container(it, var)) {
                 dbus_message_unref(m);
                 return out_of_memory();
         }
-        reply = call(c, m);
-        if (!reply)
-                return CTL_EXIT_FAILED;
-        dbus_message_unref(reply);
-        return CTL_EXIT_OK;
+        return call_empty(c, m);
 }
 
 static int set_basic(const struct ctl *c, const char *name, int type, const void *value)
@@ -389,7 +390,7 @@ static int cmd_now_playing(const struct ctl *c)
 {
         static const char *const keys[] = { "Title", "Artist", "Album" };
         const struct ctl_args *a = c->args;
-        DBusMessage *m = method("SetNowPlaying"), *reply;
+        DBusMessage *m = method("SetNowPlaying");
         DBusMessageIter it, dict;
         int64_t duration = (int64_t)a->number * 1000000;
         bool ok;
@@ -406,11 +407,7 @@ static int cmd_now_playing(const struct ctl *c)
                 dbus_message_unref(m);
                 return out_of_memory();
         }
-        reply = call(c, m);
-        if (!reply)
-                return CTL_EXIT_FAILED;
-        dbus_message_unref(reply);
-        return CTL_EXIT_OK;
+        return call_empty(c, m);
 }
 
 /* ---- monitor ------------------------------------------------------------ */
