@@ -1,0 +1,171 @@
+/* An A2DP codec as an object: every codec a2dpsrc can send lives in a file
+ * of its own (src/a2dp-<name>.c) behind this interface, and the core (the
+ * endpoints, the transport, the sender, the audio thread, Manager1) knows
+ * codecs only through it.
+ *
+ * Three parts, kept apart:
+ *  - pure logic on capability and configuration blobs (no I/O, fuzzed):
+ *    what we advertise, the choice of a configuration within a speaker's
+ *    capabilities, the validation of a configuration a speaker sets itself;
+ *  - the encoder's set-up and tear-down, on the main thread (libraries are
+ *    loaded there, on first use: see codec-lib.h);
+ *  - encoding and packet framing, on the real-time audio thread: no
+ *    allocation, no locks, no system calls beyond what the sender does.
+ *
+ * The table (a2dp-codecs.c) lists the codecs in a fixed order: the order
+ * the endpoints are registered in, which never changes between versions
+ * (BlueZ 5.66 tries local endpoints in registration order and remembers
+ * LastUsed=lseid:rseid per device). Preference is a separate list. */
+#ifndef A2DPSRC_A2DP_CODEC_H
+#define A2DPSRC_A2DP_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtp.h"
+
+/* A2DP codec types (A2DP spec 4.2) */
+#define A2DP_CODEC_SBC 0x00
+#define A2DP_CODEC_MPEG24 0x02
+#define A2DP_CODEC_VENDOR 0xff
+
+/* Longest capability or configuration blob we build or accept. */
+#define A2DP_CODEC_BLOB_MAX 32
+/* Largest packet we build; a bigger write MTU is simply not filled. */
+#define CODEC_MAX_PACKET 2048
+/* Largest encoded frame a codec may hand the sender at once. */
+#define CODEC_MAX_FRAME 8192
+
+/* Stable indexes: the registration order. Append only. */
+enum a2dp_codec_index {
+        CODEC_SBC,
+        CODEC_SBC_XQ,
+        CODEC_APTX,
+        CODEC_APTX_HD,
+        CODEC_AAC,
+        CODEC_LDAC,
+        CODEC_COUNT
+};
+
+/* What the configuration chooser is asked for (pure). */
+struct codec_prefs {
+        unsigned rate;           /* the capture's rate, tried first; 0 = 48000 */
+        bool no_xq;              /* this speaker is opted out of SBC-XQ */
+};
+
+/* A configuration, decoded: enough for the core to size and describe the
+ * stream without knowing the codec. */
+struct codec_info {
+        unsigned rate;
+        unsigned channels;       /* a2dpsrc streams stereo: 2 */
+        unsigned frame_samples;  /* PCM frames per codec frame (AAC 1024, aptX 4 ...) */
+        unsigned delay_samples;  /* the encoder's algorithmic delay */
+        unsigned max_bitrate;    /* bit/s at the best quality level, 0 unknown */
+};
+
+/* Where a packet stands in the framing of a frame split over several
+ * packets (SBC, AAC). */
+enum codec_fragment { FRAG_NONE, FRAG_FIRST, FRAG_MIDDLE, FRAG_LAST };
+
+/* One packet's framing, as the sender asks the codec to write it. */
+struct codec_packet_meta {
+        uint32_t timestamp;      /* RTP time of the first sample */
+        unsigned frames;         /* whole frames in the packet (0: a fragment) */
+        enum codec_fragment frag;
+        unsigned fragments_left; /* fragments after this one (SBC's header) */
+};
+
+struct codec_encoder;    /* opaque: each codec's own state */
+
+struct a2dp_codec {
+        enum a2dp_codec_index index;
+        const char *name;        /* "sbc", "sbc-xq", "aptx", "aptx-hd", "aac", "ldac" */
+        const char *label;       /* "SBC", "SBC-XQ", "aptX", "aptX HD", "AAC", "LDAC" */
+        uint8_t codec_id;        /* A2DP_CODEC_* */
+        uint32_t vendor_id;      /* A2DP_CODEC_VENDOR only */
+        uint16_t vendor_codec_id;
+
+        /* --- pure: capability and configuration blobs --- */
+
+        /* Our capabilities, as the endpoint advertises them. Returns the
+         * length written. */
+        size_t (*capabilities)(uint8_t *out, size_t len);
+        /* Whether a speaker's capabilities (of this codec id and vendor)
+         * are this codec's and usable: SBC-XQ needs dual channel and a
+         * high enough maximum bitpool. */
+        bool (*usable)(const uint8_t *caps, size_t len, const struct codec_prefs *prefs);
+        /* Choose a configuration within caps. Returns its length, or
+         * -EINVAL / -ENOTSUP with a sentence naming the field in err. Never
+         * a configuration with zero or several bits in one field. */
+        int (*select)(const uint8_t *caps, size_t len, const struct codec_prefs *prefs,
+                      uint8_t *config, size_t config_len, char *err, size_t err_len);
+        /* Validate a configuration (ours, or one the speaker set up itself)
+         * and decode what the core needs. 0 or -EINVAL with a reason. */
+        int (*parse)(const uint8_t *config, size_t len, struct codec_info *info,
+                     char *err, size_t err_len);
+        /* "aptX HD 48000 Hz", "SBC 44100 Hz joint-stereo bitpool 53":
+         * level is the encoder's quality level (codec_ops.level), 0 = best. */
+        void (*describe)(const uint8_t *config, size_t len, unsigned level, char *buf,
+                         size_t buf_len);
+
+        /* --- main thread: the encoder --- */
+
+        /* Whether the codec's library is there (built in and loadable). */
+        bool (*available)(void);
+        /* Sets up an encoder for config and a packet size of mtu bytes.
+         * May allocate and load libraries. */
+        int (*encoder_new)(const uint8_t *config, size_t len, size_t mtu,
+                           struct codec_encoder **out, char *err, size_t err_len);
+        void (*encoder_free)(struct codec_encoder *e);
+
+        /* --- real-time thread: no allocation --- */
+
+        /* Encodes one frame of info.frame_samples stereo S16 PCM frames
+         * into out. Returns the bytes written, 0 when the encoder holds
+         * the audio for now (look-ahead), or a negative errno. */
+        int (*encode)(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t out_len);
+        /* Bytes before the first frame of a packet: RTP and payload
+         * headers (0 for aptX, which has no RTP). */
+        size_t (*header_len)(const struct codec_encoder *e);
+        /* Writes those bytes; uses and advances the RTP sequence number
+         * when there is an RTP header. */
+        void (*write_header)(struct codec_encoder *e, struct rtp_stream *rtp, uint8_t *pkt,
+                             const struct codec_packet_meta *m);
+        /* Most whole frames one packet carries (SBC and LDAC: 15; AAC: 1). */
+        unsigned max_frames;
+        /* Whether a frame bigger than a packet may be split (SBC, AAC);
+         * otherwise such a configuration is refused at encoder_new. */
+        bool can_fragment;
+
+        /* Congestion: quality levels 0 (best) .. levels-1, and bit/s at
+         * each. The sender steps down at most once a second under
+         * congestion and back up after five calm seconds; a codec without
+         * rate control has one level. */
+        unsigned (*levels)(const struct codec_encoder *e);
+        void (*set_level)(struct codec_encoder *e, unsigned level);
+        unsigned (*level_bitrate)(const struct codec_encoder *e, unsigned level);
+        /* What Statistics and logs show for a level: the bitpool for SBC,
+         * kbit/s for the others. */
+        unsigned (*level_value)(const struct codec_encoder *e, unsigned level);
+};
+
+/* The table, in registration order (a2dp-codecs.c). */
+extern const struct a2dp_codec *const a2dp_codecs[CODEC_COUNT];
+/* Default preference, best first: LDAC, aptX HD, aptX, AAC, SBC-XQ, SBC
+ * (docs/codecs.md says why). */
+extern const enum a2dp_codec_index a2dp_codec_default_order[CODEC_COUNT];
+
+const struct a2dp_codec *a2dp_codec_by_name(const char *name);
+/* The codec whose id (and vendor id and codec id, for vendor codecs) a
+ * blob of capabilities or configuration belongs to. For SBC, the caller
+ * tells SBC from SBC-XQ by the endpoint. */
+bool a2dp_codec_matches(const struct a2dp_codec *c, uint8_t codec_id, const uint8_t *blob,
+                        size_t len);
+
+/* Vendor codec blobs (A2DP spec 4.7.2): u32 vendor id, u16 codec id, LE. */
+#define A2DP_VENDOR_HEADER_LEN 6
+bool a2dp_vendor_header_is(const uint8_t *blob, size_t len, uint32_t vendor, uint16_t codec);
+void a2dp_vendor_header_write(uint8_t *blob, uint32_t vendor, uint16_t codec);
+
+#endif
