@@ -55,7 +55,7 @@ PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    = $(shell $(PKG_CONFIG) --libs dbus-1 alsa sbc libsystemd)
 # _FILE_OFFSET_BITS=64: 32-bit boards (armhf) get the 64-bit readdir/stat,
 # without which readdir fails with EOVERFLOW on 64-bit directory offsets.
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(WARN) $(PKG_CFLAGS) \
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(CODEC_DEFS) $(WARN) $(PKG_CFLAGS) \
               -DA2DPSRC_VERSION='"$(VERSION)"' $(CPPFLAGS) $(CFLAGS) $(SAN)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
@@ -63,6 +63,23 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
               src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c \
               src/doctor.c
+# Codecs, one file each behind include/a2dp-codec.h; their libraries are
+# loaded on first use (codec-lib.c), so only their headers are needed to
+# build. WITH_<CODEC>=no leaves a codec out (SBC and SBC-XQ are always in).
+WITH_APTX  ?= yes
+WITH_AAC   ?= yes
+WITH_LDAC  ?= yes
+CODEC_SRCS :=
+CODEC_DEFS :=
+ifeq ($(WITH_APTX),yes)
+CODEC_DEFS += -DWITH_APTX
+endif
+ifeq ($(WITH_AAC),yes)
+CODEC_DEFS += -DWITH_AAC
+endif
+ifeq ($(WITH_LDAC),yes)
+CODEC_DEFS += -DWITH_LDAC
+endif
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-ctl.c src/sbc-sender.c \
