@@ -313,7 +313,7 @@ $(BUILD)/bench/capture-floor: bench/capture-floor.c
 # every library the daemon links, loaded whether used or not (see the file)
 $(BUILD)/bench/rss-floor: bench/rss-floor.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -Wl,--no-as-needed $(PKG_LIBS) -lpthread -lm -Wl,--as-needed
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -Wl,--no-as-needed $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm -Wl,--as-needed
 $(BUILD)/bench/gen-audio: bench/gen-audio.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lm

@@ -1,5 +1,5 @@
 /* rss-floor: the resident memory a process has from loading a2dpsrcd's
- * shared libraries (libdbus-1, libasound, libsbc, libsystemd and what they
+ * shared libraries (libdbus-1, libasound, libsbc, libsystemd, libbluetooth and what they
  * pull in) and nothing else. VmHWM counts every page of a library that was
  * touched, shared with every other process or not, so the daemon's peak
  * RSS is this floor plus its own share; make bench prints both.
