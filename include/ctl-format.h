@@ -14,7 +14,10 @@
 #define CTL_PATH "/org/a2dpsrc"
 #define CTL_IFACE "org.a2dpsrc.Manager1"
 
-#define CTL_DEFAULT_TIMEOUT_MS 25000    /* Pair waits for the speaker */
+#define CTL_DEFAULT_TIMEOUT_MS 25000
+/* pair and connect, unless -t: the daemon's Connect may first drop the old
+ * speaker (10 s), then pair (60 s), then connect (30 s): speaker.c, agent.c */
+#define CTL_PAIRING_TIMEOUT_MS 105000
 #define CTL_MAX_TIMEOUT_MS 3600000
 #define CTL_DEFAULT_SCAN_S 10
 #define CTL_MAX_SCAN_S 3600

@@ -112,13 +112,14 @@ void ctl_usage(FILE *f)
                 fprintf(f, "  %-*s  %s\n", (int)width, left, commands[i].help);
         }
         fprintf(f, "\nOptions:\n"
-                   "  -t, --timeout MS   wait this long for each call (default %d)\n"
+                   "  -t, --timeout MS   wait this long for each call (default %d; pair\n"
+                   "                     and connect %d)\n"
                    "  -v, --verbose      also show D-Bus error names\n"
                    "  -j, --json         doctor: print JSON for apps\n"
                    "  -h, --help         this text\n"
                    "  -V, --version      the version\n\n"
                    "Exit status: 0 done, 1 the call failed, 2 bad arguments.\n",
-                CTL_DEFAULT_TIMEOUT_MS);
+                CTL_DEFAULT_TIMEOUT_MS, CTL_PAIRING_TIMEOUT_MS);
 }
 
 static int parse_output(const char *cmd, const char *arg, struct ctl_args *a,
@@ -216,6 +217,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
                 { NULL, 0, NULL, 0 },
         };
         const struct command *c = NULL;
+        bool timeout_given = false;
         uint32_t v;
         int opt, nargs;
 
@@ -231,6 +233,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
                                 return err_text(err, err_len, "--timeout: '%s' is not 1-%d ms",
                                              optarg, CTL_MAX_TIMEOUT_MS);
                         a->timeout_ms = (int)v;
+                        timeout_given = true;
                         break;
                 case 'v':
                         a->verbose++;
@@ -258,6 +261,8 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a, FILE *out,
         if (!c)
                 return err_text(err, err_len, "unknown command '%s'", argv[optind]);
         a->command = c->command;
+        if (!timeout_given && (c->command == CTL_PAIR || c->command == CTL_CONNECT))
+                a->timeout_ms = CTL_PAIRING_TIMEOUT_MS;
         if (a->json && c->command != CTL_DOCTOR)
                 return err_text(err, err_len, "--json is for doctor only");
         nargs = argc - optind - 1;

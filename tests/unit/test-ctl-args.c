@@ -32,6 +32,8 @@ START_TEST(commands_parsed)
         char *scan[] = { "a2dpsrcctl", "scan", NULL };
         char *scan5[] = { "a2dpsrcctl", "scan", "5", NULL };
         char *pair[] = { "a2dpsrcctl", "pair", "aa:bb:cc:dd:ee:0f", NULL };
+        char *connect[] = { "a2dpsrcctl", "connect", "aa:bb:cc:dd:ee:0f", NULL };
+        char *connect_t[] = { "a2dpsrcctl", "-t", "7000", "connect", "aa:bb:cc:dd:ee:0f", NULL };
         char *route[] = { "a2dpsrcctl", "route", "voice", "bluetooth", NULL };
         char *output[] = { "a2dpsrcctl", "default-output", "local", NULL };
         char *volume[] = { "a2dpsrcctl", "volume", "127", NULL };
@@ -59,6 +61,13 @@ START_TEST(commands_parsed)
         ck_assert_int_eq(parse(ARGC(pair), pair, &a, err, sizeof(err)), 0);
         ck_assert_int_eq(a.command, CTL_PAIR);
         ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:0F");
+        /* the daemon's Connect may pair first: 25 s would give up on it */
+        ck_assert_int_eq(a.timeout_ms, CTL_PAIRING_TIMEOUT_MS);
+        ck_assert_int_eq(parse(ARGC(connect), connect, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_CONNECT);
+        ck_assert_int_eq(a.timeout_ms, CTL_PAIRING_TIMEOUT_MS);
+        ck_assert_int_eq(parse(ARGC(connect_t), connect_t, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.timeout_ms, 7000);
 
         ck_assert_int_eq(parse(ARGC(route), route, &a, err, sizeof(err)), 0);
         ck_assert_int_eq(a.command, CTL_ROUTE);
