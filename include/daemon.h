@@ -148,6 +148,11 @@ struct daemon {
         snd_ctl_elem_value_t *producer_value;
         sd_event_source *producer_io, *producer_timer;
         bool producer_known, producer_playing;
+        /* the producer's substream in procfs, and an underrun it is given
+         * time to recover from (capture-health.c) */
+        char producer_status[96];
+        sd_event_source *producer_xrun;
+        uint64_t producer_xrun_since;
         unsigned capture_period;         /* frames, as the captures run */
         sd_event_source *capture_retry[CAT_COUNT];  /* reopening a failed secondary */
         unsigned capture_retries[CAT_COUNT];
@@ -294,6 +299,8 @@ void capture_health_shutdown(struct daemon *d);
 /* producer-watch.c: snd-aloop's producer side */
 int producer_watch_start(struct daemon *d, const char *capture);
 void producer_watch_stop(struct daemon *d);
+/* What the producer's substream is doing (aloop-status.h's enum). */
+int producer_watch_sub_state(struct daemon *d);
 
 /* capture-retry.c: reopening a failed secondary capture while the engine runs */
 void capture_retry_schedule(struct daemon *d, int category);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aloop-status.h"
 #include "daemon.h"
 #include "log.h"
 #include "stream.h"
@@ -105,20 +106,82 @@ static int on_producer_gone(sd_event_source *s, uint64_t usec, void *ud)
         return 0;
 }
 
-void output_producer_changed(struct daemon *d, bool playing)
+static void let_capture_go(struct daemon *d)
 {
-        if (playing) {
-                sd_event_source_disable_unref(d->producer_timer);
-                d->producer_timer = NULL;
-                output_engine_resume(d);
-                return;
-        }
         log_info("nothing plays into the loopback: the capture is let go for the next producer");
         output_engine_stop(d);
         if (!d->producer_timer &&
             sd_event_add_time_relative(d->event, &d->producer_timer, CLOCK_MONOTONIC,
                                        PRODUCER_GRACE_US, 50000, on_producer_gone, d) < 0)
                 on_producer_gone(NULL, 0, d);
+}
+
+/* A producer that underran (a busy board's audio engine, held back longer
+ * than its buffer) recovers by itself within moments, with the same
+ * parameters: its capture, engine and stream are kept meanwhile (snd-aloop
+ * fills the capture with silence), instead of a new stream for a glitch.
+ * Looked at every PRODUCER_XRUN_POLL_US: once the substream is neither in
+ * XRUN nor prepared to restart (closed, set up anew: it may want another
+ * rate), or after PRODUCER_XRUN_MAX_US, the capture is let go as for a
+ * producer that stopped. */
+#define PRODUCER_XRUN_POLL_US 100000ull
+#define PRODUCER_XRUN_MAX_US 1000000ull
+
+static bool producer_recovering(struct daemon *d)
+{
+        int st = producer_watch_sub_state(d);
+
+        return st == PCM_SUB_XRUN || st == PCM_SUB_PREPARED;
+}
+
+static void xrun_wait_end(struct daemon *d)
+{
+        sd_event_source_disable_unref(d->producer_xrun);
+        d->producer_xrun = NULL;
+}
+
+static int on_producer_xrun(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+
+        if (usec - d->producer_xrun_since < PRODUCER_XRUN_MAX_US && producer_recovering(d)) {
+                sd_event_source_set_time(s, usec + PRODUCER_XRUN_POLL_US);
+                return 0;
+        }
+        xrun_wait_end(d);
+        if (!d->producer_playing) {
+                log_info("the loopback's producer did not recover from its underrun");
+                let_capture_go(d);
+        }
+        return 0;
+}
+
+void output_producer_changed(struct daemon *d, bool playing)
+{
+        if (playing) {
+                sd_event_source_disable_unref(d->producer_timer);
+                d->producer_timer = NULL;
+                if (d->producer_xrun)
+                        log_info("the loopback's producer recovered from its underrun");
+                xrun_wait_end(d);
+                output_engine_resume(d);
+                return;
+        }
+        /* read after the event: by then the substream may be in XRUN, or
+         * already prepared again, or even running (its event is next) */
+        if (!d->producer_xrun && stream_running(d->stream) &&
+            (producer_recovering(d) || producer_watch_sub_state(d) == PCM_SUB_RUNNING)) {
+                sd_event_now(d->event, CLOCK_MONOTONIC, &d->producer_xrun_since);
+                if (sd_event_add_time(d->event, &d->producer_xrun, CLOCK_MONOTONIC,
+                                      d->producer_xrun_since + PRODUCER_XRUN_POLL_US, 10000,
+                                      on_producer_xrun, d) >= 0) {
+                        log_info("the loopback's producer underran: its capture is kept while it recovers");
+                        return;
+                }
+                d->producer_xrun = NULL;
+        }
+        if (!d->producer_xrun)
+                let_capture_go(d);
 }
 
 /* Whether the engine may open the capture: always, but on snd-aloop only
@@ -162,5 +225,6 @@ void capture_health_shutdown(struct daemon *d)
         d->capture_watch = NULL;
         sd_event_source_disable_unref(d->producer_timer);
         d->producer_timer = NULL;
+        xrun_wait_end(d);
         producer_watch_stop(d);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aloop-status.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -45,6 +46,23 @@ static int on_ctl_event(sd_event_source *s, int fd, uint32_t revents, void *ud)
         return 0;
 }
 
+/* An underrun stops the producer's substream just as a producer that is
+ * done does, and the cable's control cannot tell them apart: ALSA's procfs
+ * status can (XRUN until the client recovers, "closed" once it is gone). */
+int producer_watch_sub_state(struct daemon *d)
+{
+        char text[64];
+        size_t n;
+        FILE *f;
+
+        if (!d->producer_status[0] || !(f = fopen(d->producer_status, "re")))
+                return PCM_SUB_UNKNOWN;
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        return (int)pcm_sub_state_parse(text);
+}
+
 void producer_watch_stop(struct daemon *d)
 {
         sd_event_source_disable_unref(d->producer_io);
@@ -56,6 +74,7 @@ void producer_watch_stop(struct daemon *d)
                 snd_ctl_elem_value_free(d->producer_value);
         d->producer_value = NULL;
         d->producer_known = false;
+        d->producer_status[0] = '\0';
 }
 
 int producer_watch_start(struct daemon *d, const char *capture)
@@ -90,6 +109,9 @@ int producer_watch_start(struct daemon *d, const char *capture)
         snd_ctl_elem_value_set_name(d->producer_value, "PCM Slave Active");
         snd_ctl_elem_value_set_device(d->producer_value, snd_pcm_info_get_device(info));
         snd_ctl_elem_value_set_subdevice(d->producer_value, snd_pcm_info_get_subdevice(info));
+        /* the producer plays into the other device of the pair, same subdevice */
+        snprintf(d->producer_status, sizeof(d->producer_status), "/proc/asound/card%d/pcm%dp/sub%d/status",
+                 card, snd_pcm_info_get_device(info) ^ 1, snd_pcm_info_get_subdevice(info));
         snd_pcm_close(pcm);
         pcm = NULL;
         if (read_active(d, &d->producer_playing) < 0 ||

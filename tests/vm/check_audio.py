@@ -540,6 +540,32 @@ def judge_rate_change(run):
                 % (first - t_change))
     judge_streamed(run, bt, max(first, t_44), t_end, 'far side after the rate change', 5,
                    FREQ_AT_44K1)
+def judge_producer_xrun(run):
+    """The producer underran once and recovered: a2dpsrcd kept its capture
+    and stream (snd-aloop's "PCM Slave Active" blinked off for a few hundred
+    ms; that is no producer going away), and the tone came back at once."""
+    bt = run.rec('bt')
+    t_on, t_x, t_back = run.ev('a2dpsrcd_up'), run.ev('xrun'), run.ev('xrun_end')
+    t_end = run.ev('observe_end')
+    log = read_text(run, 'a2dpsrcd.log')
+    blinked = 'the loopback\'s producer stopped' in log
+    run.figure('producer_seen_stopping', 'yes' if blinked else 'no (no ctl event reached the daemon)')
+    run.require('let go for the next producer' not in log,
+                'the capture was not let go for the producer\'s underrun')
+    run.require(read_text(run, 'state.txt') == '"streaming"',
+                'a2dpsrcd still streaming (%s)' % read_text(run, 'state.txt'))
+    first = first_present(bt, after=t_on)
+    if not run.require(first is not None, 'the far side heard the tone'):
+        return
+    run.check('far side before the underrun', span_report(bt, first + SETTLE_S, t_x - 0.05))
+    back = first_present(bt, after=t_back)
+    if not run.require(back is not None, 'the far side heard the tone again after the underrun'):
+        return
+    run.figure('tone_back', ms(back - t_back), ' ms after the producer was let run again')
+    run.require(back - t_back < 1.0, 'the tone was back within 1 s of the producer (%.2f s)' % (back - t_back))
+    judge_streamed(run, bt, back, t_end, 'far side after the underrun', 4)
+
+
 def read_text(run, name):
     try:
         with open(os.path.join(run.dir, name)) as f:
@@ -629,7 +655,7 @@ def judge_avrcp(run):
 JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
           'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects, 'avrcp': judge_avrcp,
           'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change,
-          'stranger': judge_stranger}
+          'stranger': judge_stranger, 'producer-xrun': judge_producer_xrun}
 
 
 # ---- the link: SBC frames in a btsnoop capture (monitor format) ------------------

@@ -11,7 +11,7 @@
 # come back through a second, writable 9p share (BUILD/vm/results/SCENARIO)
 # and tests/vm/check_audio.py judges them here.
 #
-#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger
+#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun
 #
 # Environment: BUILD (default build; must be inside the repository),
 # VM_KERNEL_PKG (default linux-image-6.12-amd64), VM_KERNEL_ROOT (a folder
@@ -32,7 +32,7 @@ BUILD=${BUILD:-build}
 VM_BUILD=${BUILD#"$ROOT"/}
 VMDIR=$BUILD/vm
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
 alsa-utils dbus python3 python3-dbus python3-gi"
