@@ -20,7 +20,9 @@ Template parameters (JSON object, all optional):
                Class, Powered, Discoverable, DiscoverableTimeout, Pairable,
                PairableTimeout, Modalias, BrEdr (false = LE-only controller),
                Le, Avrcp (false = no AVRCP server: RegisterPlayer is
-               NotSupported)
+               NotSupported), RegisterPlayerDelayMs (bluetoothd busy:
+               RegisterPlayer handled, and its properties watch added, this
+               much later)
   devices      [{"adapter": "hci0", "address": "AA:..", "name": "..",
                  "opts": {...}}]  see AddDevice
   experimental true = bluetoothd -E (transport Endpoint, adapter PowerState)

@@ -141,6 +141,23 @@ class RegistrationTests(PlayerCase):
         self.assertEqual(self.daemon.log_text().count('BlueZ takes no player'), 1)
         self.assertEqual(self.players(), [])
 
+    def test_what_changes_while_bluez_is_busy_registering_still_reaches_it(self):
+        # bluetoothd adds its watch of the player's PropertiesChanged only
+        # when it handles RegisterPlayer: a change signalled while the call
+        # waits in its queue is routed nowhere, and must be sent again
+        self.bluez.RemoveAdapter('hci0')
+        self.bluez.AddAdapter('hci0', dbus.Dictionary({'RegisterPlayerDelayMs': dbus.Int32(1500)},
+                                                      signature='sv'))
+        self.start_daemon()
+        self.daemon.wait_for(lambda: 'RegisterPlayer from' in '\n'.join(self.bluez.GetLog()), 5,
+                             what='RegisterPlayer waiting in bluetoothd')
+        self.now_playing(Title='So What', Artist='Miles Davis')
+        self.set_mprop('PlaybackStatus', dbus.String('playing', variant_level=1))
+        self.assertEqual(self.players(), [], 'the change was made while the call waited')
+        p = self.wait_player('player registered with what changed meanwhile',
+                             pred=lambda d: d['Status'] == 'Playing' and d['Track'].get('Title') == 'So What')
+        self.assertEqual(p['Track'], {'Title': 'So What', 'Artist': 'Miles Davis'})
+
 
 class KeyTests(PlayerCase):
 

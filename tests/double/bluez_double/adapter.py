@@ -182,6 +182,7 @@ class Adapter(BzObject, PlayerMixin):
         self.apps = []
         self.players = []             # media.c adapter->players
         self.avrcp = bool(props.get('Avrcp', True))   # AVRCP server
+        self.register_player_delay_ms = int(props.get('RegisterPlayerDelayMs', 0))
         self.discovery = {}
         self._disc_timer = None
         self._discoverable_timer = None
@@ -717,9 +718,25 @@ class Adapter(BzObject, PlayerMixin):
         self.remove_endpoint(ep, release=True)
 
     @dbus.service.method(C.MEDIA_IFACE, in_signature='oa{sv}',
-                         out_signature='', sender_keyword='sender')
-    def RegisterPlayer(self, path, props, sender=None):
-        self.register_player(path, props, sender)
+                         out_signature='', sender_keyword='sender',
+                         async_callbacks=('ok', 'err'))
+    def RegisterPlayer(self, path, props, sender=None, ok=None, err=None):
+        # RegisterPlayerDelayMs: bluetoothd busy, the call waiting in its
+        # queue: its properties watch (the bus match that routes the
+        # player's PropertiesChanged to it) is added only when the call is
+        # handled, so what the player signals meanwhile never reaches it
+        delay = self.register_player_delay_ms
+
+        def handle():
+            try:
+                self.register_player(path, props, sender)
+            except dbus.DBusException as e:
+                return err(e)
+            ok()
+        if delay <= 0:
+            return handle()
+        self.world.log('RegisterPlayer from %s waits %d ms' % (sender, delay))
+        self.world.timer(delay, handle)
 
     @dbus.service.method(C.MEDIA_IFACE, in_signature='o', out_signature='',
                          sender_keyword='sender')
