@@ -204,6 +204,11 @@ struct daemon {
         char pairing[18];                /* address the agent may accept, "" none */
         agent_pair_done_fn pair_done;    /* Manager1.Connect waiting on Pair */
         char pairable_adapter[PATH_LEN]; /* made Pairable for our pairing, "" none */
+        /* the last such window, closed: a bond begun through it may
+         * complete after (agent.c) */
+        char window_adapter[PATH_LEN];
+        char window_target[18];
+        uint64_t window_closed_us;
         enum registration agent_reg;     /* only while pairing (agent.c) */
         struct adapter *discovery_adapter;    /* our scan runs there, NULL none */
         sd_event_source *discovery_timer;     /* the scan's time limit */

@@ -276,6 +276,9 @@ static void finish_pair(struct daemon *d, const char *err_name, const char *text
         /* not pairable a moment longer than our pairing needs */
         if (d->pairable_adapter[0] && d->bluez_owner[0]) {
                 set_pairable(d, d->pairable_adapter, false, NULL);
+                snprintf(d->window_adapter, sizeof(d->window_adapter), "%s", d->pairable_adapter);
+                snprintf(d->window_target, sizeof(d->window_target), "%s", addr);
+                sd_event_now(d->event, CLOCK_MONOTONIC, &d->window_closed_us);
                 d->pairable_adapter[0] = '\0';
         }
         unregister_agent(d);
@@ -385,18 +388,37 @@ static void on_stranger_removed(DBusMessage *reply, const DBusError *err, void *
                 log_err("removing a stranger's bond failed: %s", err->message);
 }
 
+/* The kernel checks that the adapter is bondable when a pairing starts,
+ * not when it ends: a stranger's pairing begun in our window completes
+ * after we closed it. A bond completing this soon after, while nobody has
+ * made the adapter pairable again, came through our window. */
+#define WINDOW_LATE_US 30000000ull
+
+static bool through_closed_window(struct daemon *d, const struct device *dev)
+{
+        struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
+        uint64_t now = 0;
+
+        if (!d->window_adapter[0] || strcmp(dev->adapter, d->window_adapter) != 0 || !a || a->pairable ||
+            strcasecmp(dev->address, d->window_target) == 0)
+                return false;
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        return now - d->window_closed_us < WINDOW_LATE_US;
+}
+
 void agent_device_paired(struct daemon *d, struct device *dev)
 {
         const char *path = dev->path;
+        bool open = d->pairable_adapter[0] && strcmp(dev->adapter, d->pairable_adapter) == 0;
         DBusMessage *m;
 
-        /* only while the adapter is pairable because of us: then nobody
-         * else meant the board to take bonds */
-        if (!d->pairable_adapter[0] || strcmp(dev->adapter, d->pairable_adapter) != 0 ||
-            strcasecmp(dev->address, d->pairing) == 0 || state_paired_contains(&d->state, dev->address))
+        /* only through a window we opened: then nobody else meant the
+         * board to take bonds */
+        if ((!open && !through_closed_window(d, dev)) || strcasecmp(dev->address, d->pairing) == 0 ||
+            state_paired_contains(&d->state, dev->address))
                 return;
-        log_warn("%s bonded with the board while it was pairable for our pairing with %s; "
-                 "removing that bond", dev->address, d->pairing);
+        log_warn("%s bonded with the board through the window our pairing with %s opened; "
+                 "removing that bond", dev->address, open ? d->pairing : d->window_target);
         m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->adapter, "org.bluez.Adapter1", "RemoveDevice");
         if (m && !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID)) {
                 dbus_message_unref(m);

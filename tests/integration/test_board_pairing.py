@@ -6,6 +6,7 @@ during a Pair of ours, and Connect pairs an unpaired speaker through the same
 flow instead of letting the connection bond implicitly."""
 
 import subprocess
+import time
 
 import dbus
 
@@ -105,6 +106,31 @@ class BoardPairingTests(ControlCase):
         self.assertEqual(plain(self.mprop('State')), 'idle')
         self.assertFalse(self.pairable())
 
+    def test_a_stranger_bond_begun_in_our_window_and_ending_after_it_is_undone(self):
+        # the kernel checks bondable when a pairing starts: the stranger's
+        # slower pairing completes after our window closed
+        target = self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker',
+                                       {'Paired': False, 'Known': True, 'PairMs': 800})
+        stranger = self.bluez.add_device('hci0', STRANGER, 'Laptop',
+                                         {'Paired': False, 'Class': 0x10010c, 'PairMs': 2500})
+        self.start_daemon()
+        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        self.daemon.wait_for(self.pairable, 3, what='adapter pairable for our pairing')
+        remote = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.bluez', '/',
+                                   'org.a2dpsrc.Test.BlueZ1', 'RemotePair', 'o', stranger],
+                                  env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(remote.kill)
+        time.sleep(0.3)         # the call reaches the double while we still pair
+        self.assertEqual(pair.wait(timeout=10), 0, pair.stdout.read())
+        self.assertFalse(self.pairable())
+        self.assertFalse(self.double_device(stranger)['Paired'], 'the stranger is still pairing')
+        self.assertEqual(remote.wait(timeout=10), 0, remote.stdout.read())   # the kernel let it bond
+        self.daemon.wait_for(lambda: 'bonded with the board through the window' in self.daemon.log_text(), 5,
+                             what="the stranger's late bond noticed")
+        self.daemon.wait_for(lambda: not self.double_device(stranger)['Paired'], 3,
+                             what="the stranger's bond removed")
+        self.assertTrue(self.double_device(target)['Bonded'])
+
     def test_a_stranger_bonding_during_our_pairing_is_undone(self):
         # the adapter is Pairable while our Pair runs: a stranger who bonds
         # through that window has its bond removed at once
@@ -119,6 +145,7 @@ class BoardPairingTests(ControlCase):
         self.daemon.wait_for(lambda: not self.double_device(stranger)['Paired'], 3,
                              what="the stranger's bond removed")
         self.assertEqual(pair.wait(timeout=10), 0, pair.stdout.read())
-        self.assertIn('%s bonded with the board while it was pairable' % STRANGER, self.daemon.log_text())
+        self.assertIn('%s bonded with the board through the window our pairing with %s opened'
+                      % (STRANGER, SPEAKER_B), self.daemon.log_text())
         self.assertTrue(self.double_device(target)['Bonded'])
         self.assertFalse(self.pairable())
