@@ -78,7 +78,10 @@ ifeq ($(WITH_AAC),yes)
 CODEC_DEFS += -DWITH_AAC
 endif
 ifeq ($(WITH_LDAC),yes)
-CODEC_DEFS += -DWITH_LDAC
+# libldacBT_enc (dlopened); ldacBT.h lives in its own include directory
+LDAC_CFLAGS = $(shell $(PKG_CONFIG) --cflags ldacBT-enc)
+CODEC_DEFS += -DWITH_LDAC $(LDAC_CFLAGS)
+CODEC_SRCS += src/a2dp-ldac.c
 endif
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
@@ -99,6 +102,9 @@ UTIL_OBJS   := $(UTIL_SRCS:%.c=$(BUILD)/%.o)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
+ifneq ($(WITH_LDAC),yes)
+UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-ldac,$(UNIT_TESTS))
+endif
 
 TEST_PLUGIN := $(BUILD)/tests/libasound_module_pcm_a2dpsrc_test.so
 ANALYZER    := $(BUILD)/tests/speaker-analyze
@@ -155,6 +161,7 @@ $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
+$(BUILD)/tests/test-a2dp-ldac: $(BUILD)/src/a2dp-ldac.o $(BUILD)/src/codec-lib.o
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 	@mkdir -p $(dir $@)
@@ -239,6 +246,9 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZERS      := sbc-config rtp state options dbus-args
+ifeq ($(WITH_LDAC),yes)
+FUZZERS      += ldac-config
+endif
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
 
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRCS) $(UTIL_SRCS)
@@ -252,6 +262,12 @@ $(FUZZ_BUILD)/fuzz-dbus-args: tests/fuzz/fuzz-dbus-args.c $(CORE_SRCS) $(UTIL_SR
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
 	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm
+
+$(FUZZ_BUILD)/fuzz-ldac-config: tests/fuzz/fuzz-ldac-config.c src/a2dp-ldac.c src/codec-lib.c \
+                                 $(CORE_SRCS) $(UTIL_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(CODEC_DEFS) \
+	    -DA2DPSRC_VERSION='"$(VERSION)"' $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 fuzz: deps
 	$(MAKE) $(FUZZERS:%=$(FUZZ_BUILD)/fuzz-%)
@@ -289,7 +305,7 @@ lint:
 	$(MAKE) BUILD=$(BUILD)/clang CC=clang all
 	$(MAKE) BUILD=$(BUILD)/analyzer CFLAGS="-O1 -g -fanalyzer" all
 	$(CLANG_TIDY) --quiet $(wildcard src/*.c) -- -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	    -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"'
+	    -Iinclude $(CODEC_DEFS) $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"'
 
 check-all: check lint check-asan check-valgrind fuzz
 

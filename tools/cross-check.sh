@@ -52,7 +52,7 @@ SYSROOT_CACHE=${SYSROOT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/a2dpsrc-
 MANIFEST=packaging/install-manifest.txt
 # the target's libraries: the five the daemon links plus Check (unit tests)
 TARGET_DEV="libc6-dev libdbus-1-dev libasound2-dev libsbc-dev libsystemd-dev
-            libbluetooth-dev check"
+            libbluetooth-dev check libldacbt-enc-dev"
 HOST_PKGS="make pkg-config file binutils qemu-user-static"
 
 say() { printf '%s\n' "cross-check: $*"; }

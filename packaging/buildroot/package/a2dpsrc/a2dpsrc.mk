@@ -30,7 +30,15 @@ A2DPSRC_MAKE_OPTS = \
 	PREFIX=/usr \
 	SYSCONFDIR=/etc \
 	WERROR= \
-	MAN=no
+	MAN=no \
+	WITH_LDAC=$(if $(BR2_PACKAGE_LIBLDAC),yes,no)
+
+# LDAC is built in when the tree has a libldac (Sony's libldacBT_enc with
+# its ldacBT-enc.pc); it is loaded at run time, so only its header is needed
+# to build
+ifeq ($(BR2_PACKAGE_LIBLDAC),y)
+A2DPSRC_DEPENDENCIES += libldac
+endif
 
 define A2DPSRC_BUILD_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) $(A2DPSRC_MAKE_OPTS) all
