@@ -70,8 +70,9 @@ unsigned ldac_level_bitrate(unsigned rate, unsigned channels, unsigned level);
 /* Frames the library groups in one packet at a level. */
 unsigned ldac_level_packet_frames(unsigned channels, unsigned level);
 
-/* Frames the library put together in its last packet: the sender's
- * packets carry as many. */
+/* Frames of the size encode() last returned that the library puts in one
+ * packet (2, 3, 6 in stereo at HQ, SQ, MQ): the sender's packets carry as
+ * many. */
 unsigned ldac_encoder_packet_frames(const struct codec_encoder *e);
 unsigned ldac_encoder_level(const struct codec_encoder *e);
 

@@ -333,7 +333,7 @@ struct codec_encoder {
         struct ldac_config cfg;
         unsigned level;
         unsigned calls_per_frame;       /* 128-sample library calls per LDAC frame */
-        unsigned group;                 /* frames the library put in its last packet */
+        unsigned last_len;              /* bytes of the frame encode() last returned */
         int16_t mono[LDACBT_ENC_LSU];
         /* frames the library handed out, not yet passed on */
         uint8_t pending[LDAC_PENDING_MAX];
@@ -411,7 +411,7 @@ static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
         }
         e->level = 0;
         e->calls_per_frame = ldac_frame_samples(e->cfg.rate) / LDACBT_ENC_LSU;
-        e->group = ldac_level_packet_frames(e->cfg.channels, 0);
+        e->last_len = level_frame_bytes_1ch[0] * e->cfg.channels;
         *out = e;
         return 0;
 fail:
@@ -433,6 +433,7 @@ static int pass_on(struct codec_encoder *e, uint8_t *out, size_t out_len)
                 return -ENOSPC;
         memcpy(out, e->pending + e->pending_off, fh.length);
         e->pending_off += fh.length;
+        e->last_len = fh.length;
         return (int)fh.length;
 }
 
@@ -467,10 +468,8 @@ static int ldac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out
                     used != (int)(sizeof(int16_t) * LDACBT_ENC_LSU * e->cfg.channels) ||
                     wrote < 0 || wrote > LDAC_OUT_MAX)
                         return -EIO;
-                if (wrote > 0) {
+                if (wrote > 0)
                         e->pending_len += (size_t)wrote;
-                        e->group = (unsigned)frames;
-                }
         }
         return pass_on(e, out, out_len);
 }
@@ -488,9 +487,14 @@ static void ldac_write_header(struct codec_encoder *e, struct rtp_stream *rtp, u
         rtp_sbc_write_header(rtp, pkt, m->timestamp, (uint8_t)n);
 }
 
+/* The library fills a packet with as many frames of one size as its 661
+ * bytes take (2, 3 or 6 in stereo); frames of the size just returned go
+ * together the same way. */
 unsigned ldac_encoder_packet_frames(const struct codec_encoder *e)
 {
-        return e->group;
+        unsigned n = LDAC_PACKET_PAYLOAD / e->last_len;
+
+        return n < 1 ? 1 : n > LDAC_MAX_FRAMES ? LDAC_MAX_FRAMES : n;
 }
 
 static unsigned ldac_levels(const struct codec_encoder *e)
