@@ -44,7 +44,19 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   UUIDs as             default HSP HS, A2DP sink, AVRCP TG+CT, HFP HF, PnP;
                        [] = not resolved yet (inquiry without EIR UUIDs)
   SinkCapabilities ay  default ff ff 02 35 (SBC everything, bitpool 2..53)
-  SinkEndpoints        [{SEID, Codec, Capabilities}] (default one SBC SEP 1)
+  SinkEndpoints        [{SEID, Codec, Capabilities}] (default one SBC SEP 1);
+                       Capabilities of a vendor codec (Codec 0xff) start
+                       with its vendor header, as 5.66 shows them
+  SinkCodecs as        sink SEPs from presets (bluez_double/codecs.py), SEID
+                       1, 2.. in the order given: sbc, sbc-xq (dual channel,
+                       max bitpool 74), aptx, aptx-hd, aac, ldac; malformed:
+                       vendor-short, aptx-short, aptx-wrong-vendor,
+                       aptx-empty, ldac-empty, aac-short, aac-empty
+  RefuseCodecs as      codecs (preset names) the speaker advertises but
+                       whose AVDTP SET_CONFIGURATION it rejects: Connect
+                       fails br-connection-create-socket after our
+                       SelectConfiguration, a remote SEP's SetConfiguration
+                       fails "Input/output error"
   Class u (0x240414 loudspeaker), Icon s, Modalias s, Le b (advertises on
                 LE), BrEdr b (true; false = an LE-only device, which inquiry
                 and a Transport=bredr scan never find)
@@ -63,8 +75,9 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
                 endpoint registered DelayReporting true)
   ReadMTU q (895), WriteMTU q (895)
   RejectConfiguration b (alias RejectSelectConfiguration): the speaker
-                rejects our AVDTP SET_CONFIGURATION
-  StrictConfig b (true): reject configurations outside the sink caps
+                rejects our AVDTP SET_CONFIGURATION (every codec)
+  StrictConfig b (true): reject configurations outside the sink caps (every
+                codec: one bit per field, vendor header, AAC bit rate/VBR)
   ReconfigureFails b: a SetConfiguration on the speaker's sepN closes the
     stream and then fails (Failed, EIO), reopening nothing (a2dp_reconfig)
   RejectStart b: the speaker rejects AVDTP START (Acquire fails with EIO,
@@ -75,7 +88,12 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   SpeakerConnectMode s: local-config (bluetoothd selects: SelectConfiguration
                 then SetConfiguration) | remote-config (the speaker
                 configures: SetConfiguration only)
+  RemoteCodec s: in remote-config mode, the codec (preset name) the speaker
+                sets up: its first SEP of it with our first idle endpoint
+                matching it (default: what Connect would pair)
   RemoteConfiguration ay: what the speaker picks in remote-config mode
+                (default: codecs.choose_config, 48 kHz stereo where both
+                sides have it, SBC 44.1 kHz)
   Avrcp b (true), PageTimeoutMs, ConnectMs, AvdtpMs, StartMs, SuspendMs,
   PairMs, SdpMs, AvrcpMs
 '''

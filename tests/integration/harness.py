@@ -429,6 +429,7 @@ def _jsonable(v):
 
 
 BYTE_OPTS = ('SinkCapabilities', 'RemoteConfiguration')
+STRLIST_OPTS = ('UUIDs', 'SinkCodecs', 'RefuseCodecs')
 UINT16_OPTS = ('ReadMTU', 'WriteMTU', 'Delay', 'Volume')
 
 
@@ -444,7 +445,7 @@ def _dbus_opts(opts):
             out[k] = dbus.UInt32(v)
         elif k == 'RSSI':
             out[k] = dbus.Int16(v)
-        elif k == 'UUIDs':
+        elif k in STRLIST_OPTS:
             out[k] = dbus.Array(v, signature='s')
         elif k == 'SinkEndpoints':
             out[k] = dbus.Array([dbus.Dictionary(
@@ -539,27 +540,35 @@ class Daemon:
 
 
 # -- recordings ---------------------------------------------------------------
-REC_MAGIC = b'A2DPREC1'
-REC_HEADER = struct.Struct('<8s4sHHI')
+REC_MAGIC = b'A2DPREC2'
+REC_MAGIC_V1 = b'A2DPREC1'
+REC_HEADER = struct.Struct('<8sHBBHHI')      # version 2, then the configuration
+REC_HEADER_V1 = struct.Struct('<8s4sHHI')
 REC_RECORD = struct.Struct('<QI')
 
 
 def read_recording(path):
-    """Parse a speaker recording.  Returns (header, records) where header is
-    {'magic', 'config' (4 bytes), 'write_mtu', 'read_mtu', 'reserved'} and
-    records a list of (t_ns, bytes).  A partially written last record is
-    ignored."""
+    """Parse a speaker recording (tests/tools/README.md), version 2 or 1.
+    Returns (header, records) where header is {'magic', 'codec' (A2DP codec
+    type), 'config' (the whole configuration, vendor header included),
+    'write_mtu', 'read_mtu', 'reserved', 'header_len'} and records a list
+    of (t_ns, bytes).  A partially written last record is ignored."""
     with open(path, 'rb') as f:
         data = f.read()
     if len(data) < REC_HEADER.size:
         raise ValueError('%s: short header (%d bytes)' % (path, len(data)))
-    magic, config, wmtu, rmtu, reserved = REC_HEADER.unpack_from(data, 0)
-    if magic != REC_MAGIC:
-        raise ValueError('%s: bad magic %r' % (path, magic))
-    header = {'magic': magic, 'config': config, 'write_mtu': wmtu,
-              'read_mtu': rmtu, 'reserved': reserved}
+    if data[:8] == REC_MAGIC_V1:
+        magic, config, wmtu, rmtu, reserved = REC_HEADER_V1.unpack_from(data, 0)
+        codec, hlen = 0, REC_HEADER_V1.size
+    else:
+        magic, hlen, codec, clen, wmtu, rmtu, reserved = REC_HEADER.unpack_from(data, 0)
+        if magic != REC_MAGIC or hlen < REC_HEADER.size + clen or hlen > len(data):
+            raise ValueError('%s: bad magic %r or header length %d' % (path, magic, hlen))
+        config = data[REC_HEADER.size:REC_HEADER.size + clen]
+    header = {'magic': magic, 'codec': codec, 'config': config, 'write_mtu': wmtu,
+              'read_mtu': rmtu, 'reserved': reserved, 'header_len': hlen}
     records = []
-    off = REC_HEADER.size
+    off = hlen
     while off + REC_RECORD.size <= len(data):
         t_ns, length = REC_RECORD.unpack_from(data, off)
         start = off + REC_RECORD.size

@@ -14,7 +14,7 @@ import unittest
 import dbus
 
 from common import SPEAKER, SPEAKER_PATH, TONE_HZ, pcm
-from harness import REC_HEADER, REC_RECORD, read_recording
+from harness import REC_RECORD, read_recording
 from test_control import ControlCase, plain
 
 RATE = 48000
@@ -57,9 +57,9 @@ def tones_in(samples, rate=RATE):
 def write_partial_recording(src, dst, t_from_ns, t_to_ns):
     """The packets of src received within [t_from_ns, t_to_ns], as a
     recording of their own."""
+    hdr, records = read_recording(src)
     with open(src, 'rb') as f:
-        head = f.read(REC_HEADER.size)
-    _, records = read_recording(src)
+        head = f.read(hdr['header_len'])
     n = 0
     with open(dst, 'wb') as f:
         f.write(head)

@@ -1,5 +1,5 @@
 /*
- * gen-recording: write a synthetic A2DPREC1 recording (what the BlueZ
+ * gen-recording: write a synthetic recording (A2DPREC2, or A2DPREC1) (what the BlueZ
  * double's speaker end records) of a known signal encoded with libsbc, with
  * optional defects, so that speaker-analyze can be tested against known
  * answers.
@@ -53,6 +53,7 @@ struct opts {
 	struct defect defects[MAX_DEFECTS];
 	int ndefects;
 	unsigned seed;
+	unsigned format;	/* recording format version: 2 (default) or 1 */
 };
 
 static int16_t *src_data;	/* --input */
@@ -118,6 +119,31 @@ static void write_record(FILE *f, uint64_t t_ns, const uint8_t *p, size_t len)
 	fwrite(p, 1, len, f);
 }
 
+/* Recording header (tests/tools/README.md): version 2 carries the codec
+ * type and the whole configuration; version 1 is SBC's 4 bytes only. */
+static void write_header(FILE *f, unsigned format, uint8_t codec,
+			 const uint8_t *cfg, size_t cfg_len, unsigned mtu,
+			 unsigned read_mtu)
+{
+	uint8_t hdr[20];
+
+	if (format == 1) {
+		memcpy(hdr, "A2DPREC1", 8);
+		memcpy(hdr + 8, cfg, 4);
+	} else {
+		memcpy(hdr, "A2DPREC2", 8);
+		put_le16(hdr + 8, (unsigned)(sizeof(hdr) + cfg_len));
+		hdr[10] = codec;
+		hdr[11] = (uint8_t)cfg_len;
+	}
+	put_le16(hdr + 12, mtu);
+	put_le16(hdr + 14, read_mtu);
+	put_le32(hdr + 16, 0);
+	fwrite(hdr, 1, sizeof(hdr), f);
+	if (format != 1)
+		fwrite(cfg, 1, cfg_len, f);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -131,7 +157,8 @@ static void usage(void)
 		"  --jitter-ms MS\n"
 		"  --origin-ns NS  --start-file FILE  --ref-out FILE.raw\n"
 		"  --defect KIND@PACKET (repeatable; KIND: drop dup zeros oversize\n"
-		"    badseq badts badpt crc bitpool truncated)  --hide  --seed N\n");
+		"    badseq badts badpt crc bitpool truncated)  --hide  --seed N\n"
+		"  --format 2|1 (recording format version)\n");
 	exit(2);
 }
 
@@ -151,6 +178,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "start-file", 1, NULL, 6 }, { "ref-out", 1, NULL, 7 },
 		{ "defect", 1, NULL, 'd' }, { "hide", 0, NULL, 'h' },
 		{ "seed", 1, NULL, 8 }, { "duration", 1, NULL, 9 },
+		{ "format", 1, NULL, 10 },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -159,7 +187,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		.rate = 48000, .blocks = 16, .subbands = 8, .bitpool = 53,
 		.min_bp = 2, .mtu = 895, .mode = 3, .freq = 997, .amp = 0.5,
 		.seconds = 2, .latency_ms = 20,
-		.origin_ns = 1000000000000ULL, .seed = 1,
+		.origin_ns = 1000000000000ULL, .seed = 1, .format = 2,
 	};
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -194,6 +222,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'h': o->hide = true; break;
 		case 8: o->seed = (unsigned)atoi(optarg); break;
 		case 9: o->duration = atof(optarg); break;
+		case 10: o->format = (unsigned)atoi(optarg); break;
 		case 'd': {
 			char *at = strchr(optarg, '@');
 			int k;
@@ -215,7 +244,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		default: usage();
 		}
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1 || (o->format != 1 && o->format != 2))
 		usage();
 	o->out = argv[optind];
 	if (!o->max_bp)
@@ -285,20 +314,16 @@ int main(int argc, char **argv)
 		perror(o.out);
 		return 2;
 	}
-	/* header: magic, A2DP SBC codec information, MTUs, reserved */
-	uint8_t hdr[20];
+	/* the A2DP SBC codec information */
+	uint8_t cfg[4] = {
+		(uint8_t)((0x80 >> fidx) | (0x08 >> o.mode)),
+		(uint8_t)((0x80 >> (o.blocks / 4 - 1)) |
+			  (o.subbands == 4 ? 0x08 : 0x04) |
+			  (o.snr_alloc ? 0x02 : 0x01)),
+		(uint8_t)o.min_bp, (uint8_t)o.max_bp,
+	};
 
-	memcpy(hdr, "A2DPREC1", 8);
-	hdr[8] = (uint8_t)((0x80 >> fidx) | (0x08 >> o.mode));
-	hdr[9] = (uint8_t)((0x80 >> (o.blocks / 4 - 1)) |
-			   (o.subbands == 4 ? 0x08 : 0x04) |
-			   (o.snr_alloc ? 0x02 : 0x01));
-	hdr[10] = (uint8_t)o.min_bp;
-	hdr[11] = (uint8_t)o.max_bp;
-	put_le16(hdr + 12, o.mtu);
-	put_le16(hdr + 14, o.read_mtu);
-	put_le32(hdr + 16, 0);
-	fwrite(hdr, 1, sizeof(hdr), out);
+	write_header(out, o.format, 0x00, cfg, sizeof(cfg), o.mtu, o.read_mtu);
 
 	size_t fs = o.blocks * o.subbands;
 	uint64_t total = (uint64_t)(o.seconds * o.rate);

@@ -28,11 +28,13 @@
 
 #define EXIT_USAGE 2
 
-#define REC_MAGIC "A2DPREC1"
+#define REC_MAGIC_V1 "A2DPREC1"
+#define REC_MAGIC "A2DPREC2"
 #define REC_HEADER_LEN 20
 #define RECORD_HEADER_LEN 12
 #define RTP_HEADER_LEN 12
 #define SBC_SYNC 0x9c
+#define A2DP_CODEC_SBC 0x00
 #define A2DP_PT 96
 
 /* Decoded audio is capped (garbage input must not exhaust memory). */
@@ -490,6 +492,10 @@ struct analysis {
 	/* input */
 	const uint8_t *data;
 	size_t size;
+	size_t hdr_len;		/* records start here */
+	unsigned codec_id;	/* A2DP codec type from the header */
+	const uint8_t *cfg;	/* the configuration blob, cfg_len bytes */
+	size_t cfg_len;
 	struct sbc_conf conf;
 	bool conf_inferred;
 	unsigned write_mtu, read_mtu;
@@ -625,6 +631,58 @@ struct frag {
 	size_t len;
 };
 
+/* Version 2: magic, u16 header length, u8 codec, u8 n, u16 write_mtu,
+ * u16 read_mtu, u32 reserved, n configuration bytes.  Version 1 (SBC):
+ * magic, 4 configuration bytes, u16 write_mtu, u16 read_mtu, u32. */
+static bool parse_rec_header(struct analysis *a)
+{
+	const uint8_t *d = a->data;
+
+	if (a->size < REC_HEADER_LEN)
+		return false;
+	if (!memcmp(d, REC_MAGIC_V1, 8)) {
+		a->hdr_len = REC_HEADER_LEN;
+		a->codec_id = A2DP_CODEC_SBC;
+		a->cfg = d + 8;
+		a->cfg_len = 4;
+	} else if (!memcmp(d, REC_MAGIC, 8)) {
+		a->hdr_len = le16(d + 8);
+		a->codec_id = d[10];
+		a->cfg = d + REC_HEADER_LEN;
+		a->cfg_len = d[11];
+		if (a->hdr_len < REC_HEADER_LEN + a->cfg_len || a->hdr_len > a->size)
+			return false;
+	} else {
+		return false;
+	}
+	a->write_mtu = le16(d + 12);
+	a->read_mtu = le16(d + 14);
+	if (a->codec_id == A2DP_CODEC_SBC && a->cfg_len == 4)
+		parse_a2dp_conf(a->cfg, &a->conf);
+	return true;
+}
+
+/* The codec a recording's header names: "sbc", "aac", "aptx",
+ * "aptx_hd", "ldac", or "unknown" (another codec, or a vendor blob too
+ * short for its header). */
+static const char *rec_codec_name(const struct analysis *a)
+{
+	static const struct { uint32_t vendor; uint16_t id; const char *name; } v[] = {
+		{ 0x4f, 0x0001, "aptx" }, { 0xd7, 0x0024, "aptx_hd" },
+		{ 0x12d, 0x00aa, "ldac" },
+	};
+
+	if (a->codec_id == A2DP_CODEC_SBC)
+		return "sbc";
+	if (a->codec_id == 0x02)
+		return "aac";
+	if (a->codec_id == 0xff && a->cfg_len >= 6)
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+			if (le32(a->cfg) == v[i].vendor && le16(a->cfg + 4) == v[i].id)
+				return v[i].name;
+	return "unknown";
+}
+
 static void analyze_packets(struct analysis *a)
 {
 	sbc_t dec;
@@ -635,7 +693,7 @@ static void analyze_packets(struct analysis *a)
 	unsigned prev_samples = 0;
 	int64_t rtp_pos = 0;
 	struct frag fg = { 0 };
-	size_t off = REC_HEADER_LEN;
+	size_t off = a->hdr_len;
 	size_t cap = 0;
 
 	memset(&dec, 0, sizeof(dec));
@@ -1836,6 +1894,7 @@ static void emit_json(struct json *j, const struct opts *o,
 	jint(j, "packets", (long long)a->packets);
 	jint(j, "bytes", (long long)a->bytes);
 	jint(j, "truncated_tail_bytes", (long long)a->truncated_tail);
+	jstring(j, "codec", rec_codec_name(a));
 
 	jopen(j, "config", '{');
 	jbool(j, "valid", c->valid);
@@ -2274,16 +2333,13 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	a.data = data;
-	if (a.size < REC_HEADER_LEN || memcmp(data, REC_MAGIC, 8)) {
-		fprintf(stderr, "speaker-analyze: %s: not an A2DPREC1 recording\n",
+	if (!parse_rec_header(&a)) {
+		fprintf(stderr, "speaker-analyze: %s: not an A2DPREC2 or A2DPREC1 recording\n",
 			o.rec);
 		free(data);
 		free(ref_data);
 		return EXIT_USAGE;
 	}
-	parse_a2dp_conf(data + 8, &a.conf);
-	a.write_mtu = le16(data + 12);
-	a.read_mtu = le16(data + 14);
 
 	analyze_packets(&a);
 

@@ -103,6 +103,10 @@ case_ "good stream, bitpool 53: clean, SNR >= 60 dB, full packets" \
 	'abs(d["timing"]["drift_ms"]["max_excursion"]) < 0.5' \
 	'd["audio"]["decoded_samples"] == 144000'
 snr53=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["audio"]["tone"]["snr_db"])' "$TMP/out.json")
+case_ "format version 1 (A2DPREC1, SBC only) is still read" \
+	"--seconds 1 --format 1" "$T997" "${CLEAN[@]}" 'd["codec"] == "sbc"' \
+	'd["config"]["valid"]' 'd["config"]["max_bitpool"] == 53' \
+	'd["audio"]["decoded_samples"] == 48000'
 case_ "good stream, bitpool 35: clean" \
 	"--seconds 3 --bitpool 35" "$T997" "${CLEAN[@]}" 'tone["snr_db"] >= 55' \
 	'd["max_frames_fit"] == 10'
@@ -227,7 +231,7 @@ if "$AN" --text --tone 997 "$TMP/one.rec" | grep -q '^tone .*gaps 0'; then
 else
 	ko "--text summary"
 fi
-head -c 20 "$TMP/one.rec" >"$TMP/empty.rec"
+head -c 24 "$TMP/one.rec" >"$TMP/empty.rec"	# 20 + SBC's 4 configuration bytes
 "$AN" "$TMP/empty.rec" >"$TMP/e.json" 2>/dev/null
 if [ $? = 0 ] && expect "$TMP/e.json" 'd["packets"] == 0'; then
 	ok "header-only recording: analyzed, no packets"
@@ -258,7 +262,7 @@ r = random.Random(11)
 bad = 0
 for i in range(250):
     if r.random() < 0.2:
-        data = b"A2DPREC1" + bytes(r.randrange(256) for _ in range(r.randrange(0, 2000)))
+        data = r.choice([b"A2DPREC1", b"A2DPREC2"]) + bytes(r.randrange(256) for _ in range(r.randrange(0, 2000)))
     else:
         data = bytearray(r.choice(seeds))
         for _ in range(r.choice([1, 3, 10, 100])):

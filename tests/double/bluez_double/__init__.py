@@ -5,6 +5,7 @@ lives in this package so that it can be read and tested in pieces:
 
   consts    UUIDs, D-Bus names, BlueZ error constructors
   sbc       SBC capability/configuration helpers (pure)
+  codecs    every codec's sink presets, checks and choices (pure)
   recorder  the "speaker" end of an acquired transport (a thread)
   base      D-Bus object base class: properties, signals, signature checks
   world     the simulated bluetoothd: adapters, devices, media, agents

@@ -39,7 +39,7 @@ import dbus
 import dbus.service
 
 from . import consts as C
-from . import sbc
+from . import codecs, sbc
 from .base import BzObject, ay, as_
 
 ERRNO_REASON = {
@@ -52,6 +52,10 @@ ERRNO_REASON = {
     C.BR_INVALID_ARGUMENTS, 'EPERM': C.BR_UNKNOWN, 'ECANCELED': C.BR_CANCELED,
 }
 REASON_ERRNO = {v: k for k, v in ERRNO_REASON.items()}
+# what MediaEndpoint1.SetConfiguration on a remote SEP fails with
+RECONFIG_ERROR = {'EIO': 'Input/output error', 'EPERM': 'Resource temporarily unavailable',
+                  'EHOSTDOWN': 'Host is down', 'ECONNABORTED': 'Software caused connection abort',
+                  'ECANCELED': 'Software caused connection abort'}
 
 
 def reason_error(errno):
@@ -104,7 +108,8 @@ class RemoteSep(BzObject):
         local endpoint (of the caller) and Capabilities."""
         dev = self.device
         ep = dev.adapter.find_endpoint(sender, endpoint)
-        if ep is None or not ep.is_source() or ep.codec != self.codec:
+        if ep is None or not ep.is_source() or \
+                not codecs.matches(ep.codec, ep.caps, self.codec, self.caps):
             return err(C.invalid_args())
         caps = None
         for k, v in props.items():
@@ -127,11 +132,14 @@ class RemoteSep(BzObject):
             return None
 
         def done(errno):
+            # reconfig_cb: btd_error_failed(strerror(-err)), err from
+            # error_to_errno(): the speaker's AVDTP rejection is EIO, our
+            # endpoint failing SetConfiguration EAGAIN (-EPERM there)
             if errno is None:
                 ok()
             else:
-                err(C.failed(ERRNO_REASON.get(errno, C.BR_UNKNOWN)))
-        dev.a2dp_setup(ep, self, done, config=caps)
+                err(C.failed(RECONFIG_ERROR.get(errno, RECONFIG_ERROR['EPERM'])))
+        dev.a2dp_setup(ep, self, done, config=caps, speaker_checks=True)
 
 
 class Device(BzObject):
@@ -192,7 +200,8 @@ class Device(BzObject):
         self.rec_counter = 0
 
         caps = o.get('SinkCapabilities', sbc.DEFAULT_SINK_CAPS)
-        seps = o.get('SinkEndpoints') or [
+        seps = o.get('SinkEndpoints') or (
+            o.get('SinkCodecs') and codecs.sink_endpoints(o['SinkCodecs'])) or [
             {'SEID': 1, 'Codec': C.SBC_CODEC, 'Capabilities': caps}]
         self.sep_specs = [(int(s.get('SEID', i + 1)), int(s.get('Codec', 0)),
                            bytes(s.get('Capabilities', caps)),
@@ -295,8 +304,23 @@ class Device(BzObject):
 
     def sink_sep_for(self, ep):
         for seid, codec, caps, vendor in self.sep_specs:
-            if codec == ep.codec:
+            if codecs.matches(ep.codec, ep.caps, codec, caps):
                 return (seid, codec, caps, vendor)
+        return None
+
+    def refuses(self, codec, caps, cfg):
+        """Why the speaker rejects an AVDTP SET_CONFIGURATION of its SEP
+        (caps) with cfg, or None: RejectConfiguration refuses every one,
+        RefuseCodecs those of the codecs it names (it advertised them all
+        the same), StrictConfig those outside its capabilities."""
+        if self.opt('RejectConfiguration',
+                    self.opt('RejectSelectConfiguration', False)):
+            return 'speaker configured to reject'
+        name = codecs.codec_name(codec, caps)
+        if name is not None and name in (self.opt('RefuseCodecs') or []):
+            return 'speaker refuses %s' % name
+        if self.opt('StrictConfig', True):
+            return codecs.check_config(codec, cfg, caps)
         return None
 
     # -- object lifetime ---------------------------------------------------------
@@ -579,12 +603,29 @@ class Device(BzObject):
             if self.a2dp == 'connecting' and self._setup_cb is not None:
                 self._setup_cb('EIO')
 
-    def a2dp_setup(self, ep, rsep_spec, done, config=None):
+    def remote_codec_pair(self, name):
+        """The speaker configuring name (a SinkCodecs preset name) itself:
+        its first SEP of that codec and the first idle local source
+        endpoint matching it, or (None, None)."""
+        for spec in self.sep_specs:
+            if codecs.codec_name(spec[1], spec[2]) != name and \
+                    not (name == 'sbc-xq' and spec[1] == codecs.SBC):
+                continue
+            for ep in self.adapter.endpoints:
+                if ep.is_source() and not ep.in_use() and \
+                        codecs.matches(ep.codec, ep.caps, spec[1], spec[2]):
+                    return ep, spec
+        return None, None
+
+    def a2dp_setup(self, ep, rsep_spec, done, config=None,
+                   speaker_checks=False):
         """Configure a stream on local endpoint ep with the remote SEP.
         config None: bluetoothd selects (SelectConfiguration first);
         otherwise the configuration is given (remote SET_CONFIGURATION or
         MediaEndpoint1.SetConfiguration) and only SetConfiguration is
-        called.  done(errno or None)."""
+        called.  speaker_checks: we send that SET_CONFIGURATION (the
+        remote SEP's SetConfiguration), so the speaker checks it as it does
+        one after SelectConfiguration.  done(errno or None)."""
         w = self.world
         if isinstance(rsep_spec, RemoteSep):
             rsep_spec = (rsep_spec.seid, rsep_spec.codec, rsep_spec.caps,
@@ -621,7 +662,7 @@ class Device(BzObject):
                 w.timer(self.ms('avdtp_ms'), select, rsep)
             else:
                 w.timer(self.ms('avdtp_ms'), set_config, rsep, bytes(config),
-                        False)
+                        speaker_checks)
 
         def select(rsep):
             if not alive():
@@ -649,14 +690,10 @@ class Device(BzObject):
             if not alive():
                 return
             if local_initiator:
-                # The speaker checks our AVDTP SET_CONFIGURATION.
-                reject = self.opt('RejectConfiguration',
-                                  self.opt('RejectSelectConfiguration', False))
-                reason = None
-                if reject:
-                    reason = 'speaker configured to reject'
-                elif codec == C.SBC_CODEC and self.opt('StrictConfig', True):
-                    reason = sbc.check_config(cfg, caps)
+                # The speaker checks our AVDTP SET_CONFIGURATION; a
+                # rejection reaches setconf_cfm: our endpoint never hears
+                # SetConfiguration, the setup fails with EIO.
+                reason = self.refuses(codec, caps, cfg)
                 if reason:
                     self.log('speaker rejects SET_CONFIGURATION: %s' % reason)
                     return finish('EIO')
@@ -669,7 +706,7 @@ class Device(BzObject):
             self.transport = t
             ep.transports.append(t)
             t.export()
-            self.log('SetConfiguration %s %s' % (t.path, sbc.describe(cfg)))
+            self.log('SetConfiguration %s %s' % (t.path, codecs.describe(codec, cfg)))
 
             def on_reply(*values):
                 if not alive() or self.transport is not t:
@@ -1287,8 +1324,17 @@ class Device(BzObject):
             config = None
             if self.opt('SpeakerConnectMode', 'local-config') == \
                     'remote-config':
+                if self.opt('RemoteCodec'):
+                    ep, rsep = self.remote_codec_pair(self.opt('RemoteCodec'))
+                    if ep is None:
+                        self.arm_idle()
+                        return err(C.test_error('no idle local endpoint for %s' %
+                                                self.opt('RemoteCodec'), 'NoEndpoint'))
                 config = self.opt('RemoteConfiguration') or \
-                    sbc.choose_config(rsep[2], ep.caps)
+                    codecs.choose_config(rsep[1], rsep[2], ep.caps)
+                if config is None:
+                    self.arm_idle()
+                    return err(C.test_error('no common configuration', 'NoEndpoint'))
 
             def done(errno):
                 if errno is not None:

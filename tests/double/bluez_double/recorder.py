@@ -4,10 +4,15 @@ One thread per Acquire: it recv()s every SEQPACKET the daemon writes and
 appends it to a recording file.  The thread never touches D-Bus; the main
 loop talks to it only through the attributes and methods below.
 
-File format (little-endian):
-  header, 20 bytes: b'A2DPREC1', 4 bytes SBC configuration, u16 write_mtu,
-                    u16 read_mtu, u32 0
+File format (little-endian), version 2:
+  header, 20 + n bytes: b'A2DPREC2', u16 header length (20 + n), u8 A2DP
+                    codec type (0x00 SBC, 0x02 AAC, 0xff vendor), u8 n,
+                    u16 write_mtu, u16 read_mtu, u32 0, then the n bytes of
+                    the transport's Configuration (vendor header included)
   records:          u64 t_ns (CLOCK_MONOTONIC at receipt), u32 length, data
+Version 1 (b'A2DPREC1', SBC only: 4 configuration bytes where version 2 has
+its header length, codec and n; no configuration after the header) is still
+read by speaker-analyze and harness.read_recording.
 Each record is written with one os.write() so readers see whole records
 (except possibly the last one while it is being written).
 """
@@ -19,8 +24,16 @@ import struct
 import threading
 import time
 
-MAGIC = b'A2DPREC1'
-HEADER = struct.Struct('<8s4sHHI')
+MAGIC = b'A2DPREC2'
+HEADER = struct.Struct('<8sHBBHHI')
+
+
+def header(codec, config, write_mtu, read_mtu):
+    config = bytes(config)
+    if len(config) > 255:
+        raise ValueError('configuration of %d bytes' % len(config))
+    return HEADER.pack(MAGIC, HEADER.size + len(config), codec, len(config),
+                       write_mtu, read_mtu, 0) + config
 RECORD = struct.Struct('<QI')
 
 
@@ -31,14 +44,13 @@ def now_ns():
 class Recorder(threading.Thread):
     POLL_S = 0.02
 
-    def __init__(self, sock, path, config, write_mtu, read_mtu):
+    def __init__(self, sock, path, codec, config, write_mtu, read_mtu):
         super().__init__(name='speaker-' + os.path.basename(path), daemon=True)
         self.sock = sock
         self.sock.setblocking(False)
         self.path = path
-        cfg = bytes(config)[:4].ljust(4, b'\0')
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(self._fd, HEADER.pack(MAGIC, cfg, write_mtu, read_mtu, 0))
+        os.write(self._fd, header(codec, config, write_mtu, read_mtu))
         self.write_mtu = write_mtu
         self.lock = threading.Lock()
         self.packets = 0

@@ -108,7 +108,7 @@ class Transport(BzObject):
         daemon_end, speaker_end = make_pair()
         path = self.world.recording_path(dev)
         self.stop_recorder(drain=True)
-        rec = Recorder(speaker_end, path, self.config, dev.write_mtu,
+        rec = Recorder(speaker_end, path, self.endpoint.codec, self.config, dev.write_mtu,
                        dev.read_mtu)
         self.recorder = rec
         self.world.recorders.append(rec)
