@@ -168,20 +168,26 @@ $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS) \
 	    $(shell $(PKG_CONFIG) --libs alsa) -lm
 
-$(ANALYZER): tests/tools/speaker-analyze.c
+# the speaker's decoders: libsbc for SBC, libavcodec for aptX, aptX HD and
+# AAC (decoders we did not write); LDAC is checked, not decoded
+$(ANALYZER): tests/tools/speaker-analyze.c tests/tools/analyze-codecs.c tests/tools/speaker-analyze.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
-	    $(shell $(PKG_CONFIG) --libs sbc) -lm
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags libavcodec libavutil) -o $@ \
+	    $(filter %.c,$^) $(ALL_LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs sbc libavcodec libavutil) -lm
 
 $(PCM_CLIENT): tests/alsa/pcm-client.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
 	    $(shell $(PKG_CONFIG) --libs alsa) -lm
 
-$(GEN_REC): tests/tools/gen-recording.c
+# test streams: libsbc for SBC, libavcodec's encoders for aptX, aptX HD and
+# AAC, libldacBT_enc for LDAC
+$(GEN_REC): tests/tools/gen-recording.c tests/tools/gen-codecs.c tests/tools/gen-recording.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
-	    $(shell $(PKG_CONFIG) --libs sbc) -lm
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags libavcodec libavutil ldacBT-enc) -o $@ \
+	    $(filter %.c,$^) $(ALL_LDFLAGS) \
+	    $(shell $(PKG_CONFIG) --libs sbc libavcodec libavutil ldacBT-enc) -lm
 
 test-tools: $(TEST_PLUGIN) $(ANALYZER) $(PCM_CLIENT) $(GEN_REC)
 

@@ -24,42 +24,17 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define MAX_DEFECTS 8
+#include "gen-recording.h"
 
-enum defect_kind {
-	D_DROP, D_DUP, D_ZEROS, D_OVERSIZE, D_BADSEQ, D_BADTS, D_BADPT, D_CRC,
-	D_BITPOOL, D_TRUNCATED,
-};
 static const char *const defect_names[] = {
 	"drop", "dup", "zeros", "oversize", "badseq", "badts", "badpt", "crc",
 	"bitpool", "truncated",
 };
 
-struct defect {
-	enum defect_kind kind;
-	long packet;
-};
+int16_t *src_data;	/* --input */
+size_t src_frames;
 
-struct opts {
-	unsigned rate, blocks, subbands, bitpool, bitpool2, min_bp, max_bp;
-	unsigned mtu, read_mtu;
-	int mode;		/* 0 mono, 1 dual, 2 stereo, 3 joint */
-	bool snr_alloc;
-	double freq, amp, offset_hz, seconds, latency_ms, jitter_ms;
-	double duration;	/* seconds of signal, then silence; 0: all */
-	const char *input, *ref_out, *start_file, *out;
-	unsigned long long origin_ns, skip;
-	bool hide;
-	struct defect defects[MAX_DEFECTS];
-	int ndefects;
-	unsigned seed;
-	unsigned format;	/* recording format version: 2 (default) or 1 */
-};
-
-static int16_t *src_data;	/* --input */
-static size_t src_frames;
-
-static int16_t source_sample(const struct opts *o, unsigned ch, uint64_t g,
+int16_t source_sample(const struct opts *o, unsigned ch, uint64_t g,
 			     unsigned c)
 {
 	if (o->duration > 0 && g >= (uint64_t)llround(o->duration * o->rate))
@@ -76,7 +51,7 @@ static int16_t source_sample(const struct opts *o, unsigned ch, uint64_t g,
 	return (int16_t)round(o->amp * 32767.0 * sin(x));
 }
 
-static bool has_defect(const struct opts *o, enum defect_kind k, long pkt)
+bool has_defect(const struct opts *o, enum defect_kind k, long pkt)
 {
 	for (int i = 0; i < o->ndefects; i++)
 		if (o->defects[i].kind == k && o->defects[i].packet == pkt)
@@ -84,31 +59,31 @@ static bool has_defect(const struct opts *o, enum defect_kind k, long pkt)
 	return false;
 }
 
-static void put_le16(uint8_t *p, unsigned v)
+void put_le16(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
+void put_le32(uint8_t *p, uint32_t v)
 {
 	put_le16(p, v & 0xffff);
 	put_le16(p + 2, v >> 16);
 }
 
-static void put_be16(uint8_t *p, unsigned v)
+void put_be16(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
+void put_be32(uint8_t *p, uint32_t v)
 {
 	put_be16(p, v >> 16);
 	put_be16(p + 2, v & 0xffff);
 }
 
-static void write_record(FILE *f, uint64_t t_ns, const uint8_t *p, size_t len)
+void write_record(FILE *f, uint64_t t_ns, const uint8_t *p, size_t len)
 {
 	uint8_t h[12];
 
@@ -121,7 +96,7 @@ static void write_record(FILE *f, uint64_t t_ns, const uint8_t *p, size_t len)
 
 /* Recording header (tests/tools/README.md): version 2 carries the codec
  * type and the whole configuration; version 1 is SBC's 4 bytes only. */
-static void write_header(FILE *f, unsigned format, uint8_t codec,
+void write_header(FILE *f, unsigned format, uint8_t codec,
 			 const uint8_t *cfg, size_t cfg_len, unsigned mtu,
 			 unsigned read_mtu)
 {
@@ -158,7 +133,11 @@ static void usage(void)
 		"  --origin-ns NS  --start-file FILE  --ref-out FILE.raw\n"
 		"  --defect KIND@PACKET (repeatable; KIND: drop dup zeros oversize\n"
 		"    badseq badts badpt crc bitpool truncated)  --hide  --seed N\n"
-		"  --format 2|1 (recording format version)\n");
+		"  --format 2|1 (recording format version)\n"
+		"  --codec sbc|aptx|aptx-hd|aac|ldac (libavcodec's encoders for aptX\n"
+		"    and AAC, libldacBT_enc for LDAC; stereo; defects drop dup\n"
+		"    oversize (aptX) badseq badts badpt crc truncated)\n"
+		"  --bitrate BPS (AAC, 256000)  --ldac-quality 0|1|2 (HQ, SQ, MQ)\n");
 	exit(2);
 }
 
@@ -178,7 +157,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "start-file", 1, NULL, 6 }, { "ref-out", 1, NULL, 7 },
 		{ "defect", 1, NULL, 'd' }, { "hide", 0, NULL, 'h' },
 		{ "seed", 1, NULL, 8 }, { "duration", 1, NULL, 9 },
-		{ "format", 1, NULL, 10 },
+		{ "format", 1, NULL, 10 }, { "codec", 1, NULL, 11 },
+		{ "bitrate", 1, NULL, 12 }, { "ldac-quality", 1, NULL, 13 },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -188,6 +168,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		.min_bp = 2, .mtu = 895, .mode = 3, .freq = 997, .amp = 0.5,
 		.seconds = 2, .latency_ms = 20,
 		.origin_ns = 1000000000000ULL, .seed = 1, .format = 2,
+		.bitrate = 256000,
 	};
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -223,6 +204,16 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 8: o->seed = (unsigned)atoi(optarg); break;
 		case 9: o->duration = atof(optarg); break;
 		case 10: o->format = (unsigned)atoi(optarg); break;
+		case 11:
+			if (!strcmp(optarg, "sbc")) o->codec = GEN_SBC;
+			else if (!strcmp(optarg, "aptx")) o->codec = GEN_APTX;
+			else if (!strcmp(optarg, "aptx-hd")) o->codec = GEN_APTX_HD;
+			else if (!strcmp(optarg, "aac")) o->codec = GEN_AAC;
+			else if (!strcmp(optarg, "ldac")) o->codec = GEN_LDAC;
+			else usage();
+			break;
+		case 12: o->bitrate = (unsigned)atoi(optarg); break;
+		case 13: o->ldac_quality = atoi(optarg); break;
 		case 'd': {
 			char *at = strchr(optarg, '@');
 			int k;
@@ -244,7 +235,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		default: usage();
 		}
 	}
-	if (optind != argc - 1 || (o->format != 1 && o->format != 2))
+	if (optind != argc - 1 || (o->format != 1 && o->format != 2) ||
+	    (o->codec != GEN_SBC && o->format == 1) || o->ldac_quality < 0 ||
+	    o->ldac_quality > 2)
 		usage();
 	o->out = argv[optind];
 	if (!o->max_bp)
@@ -260,12 +253,14 @@ int main(int argc, char **argv)
 	FILE *out;
 
 	parse(argc, argv, &o);
+	if (o.codec != GEN_SBC)
+		o.mode = 2;	/* stereo */
 	unsigned ch = o.mode == 0 ? 1 : 2;
 	int fidx = o.rate == 16000 ? 0 : o.rate == 32000 ? 1 :
 		   o.rate == 44100 ? 2 : o.rate == 48000 ? 3 : -1;
 
-	if (fidx < 0 || (o.blocks != 4 && o.blocks != 8 && o.blocks != 12 &&
-			 o.blocks != 16) || (o.subbands != 4 && o.subbands != 8))
+	if (o.codec == GEN_SBC && (fidx < 0 || (o.blocks != 4 && o.blocks != 8 && o.blocks != 12 &&
+			 o.blocks != 16) || (o.subbands != 4 && o.subbands != 8)))
 		usage();
 
 	if (o.input) {
@@ -294,6 +289,8 @@ int main(int argc, char **argv)
 		}
 		fclose(f);
 	}
+	if (o.codec != GEN_SBC)
+		return gen_codec(&o);
 
 	static const uint8_t fr[] = { SBC_FREQ_16000, SBC_FREQ_32000,
 				      SBC_FREQ_44100, SBC_FREQ_48000 };

@@ -26,13 +26,14 @@
 
 #include <sbc/sbc.h>
 
+#include "speaker-analyze.h"
+
 #define EXIT_USAGE 2
 
 #define REC_MAGIC_V1 "A2DPREC1"
 #define REC_MAGIC "A2DPREC2"
 #define REC_HEADER_LEN 20
 #define RECORD_HEADER_LEN 12
-#define RTP_HEADER_LEN 12
 #define SBC_SYNC 0x9c
 #define A2DP_CODEC_SBC 0x00
 #define A2DP_PT 96
@@ -58,7 +59,7 @@
 
 /* ---- small utilities -------------------------------------------------- */
 
-static void *xrealloc(void *p, size_t n)
+void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 
@@ -69,7 +70,7 @@ static void *xrealloc(void *p, size_t n)
 	return q;
 }
 
-static void *xcalloc(size_t n, size_t sz)
+void *xcalloc(size_t n, size_t sz)
 {
 	void *p = calloc(n ? n : 1, sz ? sz : 1);
 
@@ -78,23 +79,6 @@ static void *xcalloc(size_t n, size_t sz)
 		exit(EXIT_USAGE);
 	}
 	return p;
-}
-
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /* x modulo 2*pi into (-pi, pi] */
@@ -316,13 +300,6 @@ static const char *const mode_names[] = {
 };
 static const unsigned freq_table[] = { 16000, 32000, 44100, 48000 };
 
-struct sbc_conf {
-	bool valid;		/* negotiated configuration was well formed */
-	bool known;		/* we have a configuration (negotiated or inferred) */
-	unsigned freq_idx, rate, mode, channels, blocks, subbands;
-	bool loudness;
-	unsigned min_bitpool, max_bitpool;
-};
 
 struct frame_hdr {
 	unsigned freq_idx, rate, blocks, mode, channels, subbands, bitpool;
@@ -465,79 +442,7 @@ static void sbc_setup(sbc_t *s, const struct sbc_conf *c, unsigned bitpool)
 #endif
 }
 
-/* ---- analysis state --------------------------------------------------- */
-
-#define MAX_LIST 64
-
-struct seq_gap { size_t packet; unsigned expected, got; };
-struct ts_err { size_t packet; uint32_t expected, got; };
-
-/* one received packet */
-struct pkt {
-	uint64_t t_ns;
-	bool rtp_ok;
-	int64_t rtp_pos;	/* unwrapped timestamp relative to the first */
-	unsigned samples;	/* audio samples (per channel) carried */
-	uint64_t dec_start, dec_end;	/* decoded frame range it produced */
-};
-
-/* one SBC frame that decoded, for --ref-sbc */
-struct frame_rec {
-	int64_t pos;		/* RTP position of its first sample */
-	size_t off, len;	/* in the recording buffer */
-	unsigned bitpool;
-};
-
-struct analysis {
-	/* input */
-	const uint8_t *data;
-	size_t size;
-	size_t hdr_len;		/* records start here */
-	unsigned codec_id;	/* A2DP codec type from the header */
-	const uint8_t *cfg;	/* the configuration blob, cfg_len bytes */
-	size_t cfg_len;
-	struct sbc_conf conf;
-	bool conf_inferred;
-	unsigned write_mtu, read_mtu;
-
-	/* packets */
-	size_t packets, bytes, truncated_tail;
-	struct pkt *pk;
-	size_t mtu_violations, full_packets, full_eligible;
-	size_t fpp_hist[256];
-	size_t bp_hist[256];
-	size_t frames, config_mismatches, bitpool_out_of_range;
-	size_t empty_packets;
-
-	/* RTP */
-	size_t short_packets, pt_errors, version_errors, ssrc_changes;
-	size_t marker_packets, csrc_packets, ext_packets, pad_packets;
-	size_t padding_errors;
-	size_t seq_gaps, n_seq_list;
-	struct seq_gap seq_list[MAX_LIST];
-	size_t ts_errors, n_ts_list;
-	struct ts_err ts_list[MAX_LIST];
-
-	/* frames */
-	size_t err_sync, err_crc, err_length, err_count, err_trailing;
-	size_t err_bitpool, err_decode;
-	size_t fragments, fragment_errors, frames_reassembled;
-
-	/* decoded audio, interleaved, conf.channels wide */
-	int16_t *pcm;
-	uint64_t pcm_frames, pcm_cap;
-	bool pcm_truncated;
-
-	struct frame_rec *fr;
-	size_t n_fr, cap_fr;
-
-	/* RTP position of decoded frame 0 (from the first SBC frame that
-	 * decoded): ties the decoded timeline to the RTP one */
-	int64_t rtp_dec0;
-	bool have_dec0;
-};
-
-static void pcm_append(struct analysis *a, const int16_t *s, size_t frames)
+void pcm_append(struct analysis *a, const int16_t *s, size_t frames)
 {
 	unsigned ch = a->conf.channels;
 
@@ -657,30 +562,10 @@ static bool parse_rec_header(struct analysis *a)
 	}
 	a->write_mtu = le16(d + 12);
 	a->read_mtu = le16(d + 14);
-	if (a->codec_id == A2DP_CODEC_SBC && a->cfg_len == 4)
+	codec_identify(a);
+	if (a->rc == RC_SBC && a->cfg_len == 4)
 		parse_a2dp_conf(a->cfg, &a->conf);
 	return true;
-}
-
-/* The codec a recording's header names: "sbc", "aac", "aptx",
- * "aptx_hd", "ldac", or "unknown" (another codec, or a vendor blob too
- * short for its header). */
-static const char *rec_codec_name(const struct analysis *a)
-{
-	static const struct { uint32_t vendor; uint16_t id; const char *name; } v[] = {
-		{ 0x4f, 0x0001, "aptx" }, { 0xd7, 0x0024, "aptx_hd" },
-		{ 0x12d, 0x00aa, "ldac" },
-	};
-
-	if (a->codec_id == A2DP_CODEC_SBC)
-		return "sbc";
-	if (a->codec_id == 0x02)
-		return "aac";
-	if (a->codec_id == 0xff && a->cfg_len >= 6)
-		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-			if (le32(a->cfg) == v[i].vendor && le16(a->cfg + 4) == v[i].id)
-				return v[i].name;
-	return "unknown";
 }
 
 static void analyze_packets(struct analysis *a)
@@ -695,6 +580,7 @@ static void analyze_packets(struct analysis *a)
 	struct frag fg = { 0 };
 	size_t off = a->hdr_len;
 	size_t cap = 0;
+	struct codec_dec *cd = a->rc == RC_SBC ? NULL : codec_dec_new(a);
 
 	memset(&dec, 0, sizeof(dec));
 	while (off < a->size) {
@@ -726,6 +612,16 @@ static void analyze_packets(struct analysis *a)
 		a->bytes += len;
 		if (a->write_mtu && len > a->write_mtu)
 			a->mtu_violations++;
+
+		if (a->rc == RC_APTX) {
+			/* no RTP: positions count the codewords' samples */
+			pk->rtp_ok = true;
+			pk->rtp_pos = rtp_pos;
+			pk->samples = codec_packet(a, cd, p, len, false, rtp_pos);
+			pk->dec_end = a->pcm_frames;
+			rtp_pos += pk->samples;
+			continue;
+		}
 
 		/* RTP header */
 		if (len < RTP_HEADER_LEN) {
@@ -784,7 +680,7 @@ static void analyze_packets(struct analysis *a)
 			}
 			uint32_t exp_ts = prev_ts + prev_samples;
 
-			if (ts != exp_ts) {
+			if (ts != exp_ts && a->rc != RC_UNKNOWN) {
 				if (a->n_ts_list < MAX_LIST)
 					a->ts_list[a->n_ts_list++] = (struct ts_err){
 						a->packets - 1, exp_ts, ts };
@@ -800,11 +696,18 @@ static void analyze_packets(struct analysis *a)
 		prev_ssrc = ssrc;
 		prev_samples = 0;
 
-		/* A2DP media payload header */
 		if (hdr >= end) {
 			a->empty_packets++;
 			continue;
 		}
+		if (a->rc != RC_SBC) {
+			prev_samples = codec_packet(a, cd, p + hdr, end - hdr, marker, rtp_pos);
+			pk->samples = prev_samples;
+			pk->dec_end = a->pcm_frames;
+			continue;
+		}
+
+		/* A2DP media payload header */
 		uint8_t mh = p[hdr];
 		unsigned nfr = mh & 0x0f;
 		const uint8_t *pl = p + hdr + 1;
@@ -902,6 +805,7 @@ static void analyze_packets(struct analysis *a)
 	}
 	if (dec_init)
 		sbc_finish(&dec);
+	codec_dec_free(cd);
 }
 
 static size_t frame_errors(const struct analysis *a)
@@ -1719,6 +1623,12 @@ static void analyze_latency(const struct analysis *a, const char *path,
 		L->error = "cannot open the start file";
 		return;
 	}
+	if (a->rc != RC_SBC) {
+		/* the mapping needs the codec's delay, known for libsbc only */
+		L->error = "latency is mapped for SBC recordings only";
+		fclose(f);
+		return;
+	}
 	while (fscanf(f, "%llu %u %llu", &t0, &rate, &disc) == 3) {
 		L->starts++;
 		if ((disc == 0 || !norg) && rate > 0) {
@@ -1881,6 +1791,50 @@ struct opts {
 	size_t max_list;
 };
 
+/* codec_detail: what the codecs beyond SBC show (null for SBC) */
+static void emit_codec_detail(struct json *j, const struct analysis *a)
+{
+	static const char *const decoders[RC_UNKNOWN + 1] = {
+		[RC_APTX] = "libavcodec aptx", [RC_APTX_HD] = "libavcodec aptx_hd",
+		[RC_AAC] = "libavcodec aac_latm",
+	};
+	const struct codec_stats *s = &a->cs;
+
+	if (a->rc == RC_SBC) {
+		jnull(j, "codec_detail");
+		return;
+	}
+	jopen(j, "codec_detail", '{');
+	if (decoders[a->rc])
+		jstring(j, "decoder", decoders[a->rc]);
+	else
+		jnull(j, "decoder");
+	jbool(j, "rtp_header", a->rc != RC_APTX);
+	jint(j, "units", (long long)s->units);
+	jint(j, "units_ok", (long long)s->decoded_units);
+	jint(j, "payload_bytes", (long long)s->payload_bytes);
+	unsigned fs = codec_frame_samples(a);
+	double secs = a->conf.known ? (double)s->units * fs / a->conf.rate : 0;
+
+	if (secs > 0)
+		jfix(j, "bitrate_kbps", (double)s->payload_bytes * 8 / secs / 1000, 1);
+	else
+		jnull(j, "bitrate_kbps");
+	jint(j, "unit_bytes_min", (long long)s->unit_min);
+	jint(j, "unit_bytes_max", (long long)s->unit_max);
+	jint(j, "fragmented_units", (long long)s->fragmented);
+	jint(j, "frame_status_nonzero", (long long)s->status_nonzero);
+	jopen(j, "frame_lengths", '{');
+	for (size_t i = 0; i < s->n_lens; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "%u", s->lens[i]);
+		jint(j, k, (long long)s->len_n[i]);
+	}
+	jclose(j, '}');
+	jclose(j, '}');
+}
+
 static void emit_json(struct json *j, const struct opts *o,
 		      const struct analysis *a, const struct timing *tm,
 		      const struct tone *t, const struct refres *r,
@@ -1894,12 +1848,23 @@ static void emit_json(struct json *j, const struct opts *o,
 	jint(j, "packets", (long long)a->packets);
 	jint(j, "bytes", (long long)a->bytes);
 	jint(j, "truncated_tail_bytes", (long long)a->truncated_tail);
-	jstring(j, "codec", rec_codec_name(a));
+	jstring(j, "codec", codec_name(a->rc));
 
 	jopen(j, "config", '{');
 	jbool(j, "valid", c->valid);
 	jbool(j, "inferred_from_stream", a->conf_inferred);
-	if (c->known) {
+	if (c->known && a->rc != RC_SBC) {
+		jint(j, "rate", c->rate);
+		jint(j, "channels", c->channels);
+		if (a->rc == RC_LDAC)
+			jstring(j, "mode", c->mode == 0 ? "mono" : c->mode == 1 ?
+				"dual_channel" : "stereo");
+		else
+			jnull(j, "mode");
+		jnull(j, "blocks");
+		jnull(j, "subbands");
+		jnull(j, "allocation");
+	} else if (c->known) {
 		jint(j, "rate", c->rate);
 		jint(j, "channels", c->channels);
 		jstring(j, "mode", mode_names[c->mode]);
@@ -1918,13 +1883,24 @@ static void emit_json(struct json *j, const struct opts *o,
 	jint(j, "max_bitpool", c->max_bitpool);
 	jint(j, "write_mtu", a->write_mtu);
 	jint(j, "read_mtu", a->read_mtu);
+	{
+		char hex[2 * 255 + 1];
+
+		for (size_t i = 0; i < a->cfg_len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", a->cfg[i]);
+		hex[2 * a->cfg_len] = 0;
+		jstring(j, "blob", hex);
+	}
 	jclose(j, '}');
 
 	jint(j, "frames", (long long)a->frames);
-	if (c->known)
+	if (c->known && a->rc != RC_SBC)
+		jint(j, "frame_samples", codec_frame_samples(a));
+	else if (c->known)
 		jint(j, "frame_samples", c->blocks * c->subbands);
 	else
 		jnull(j, "frame_samples");
+	emit_codec_detail(j, a);
 
 	int bmin = -1, bmax = -1;
 
@@ -1963,7 +1939,12 @@ static void emit_json(struct json *j, const struct opts *o,
 		}
 	jclose(j, '}');
 
-	if (c->known && bmax >= 0 && a->write_mtu > RTP_HEADER_LEN + 1) {
+	if (a->rc == RC_LDAC && a->cs.unit_max && a->write_mtu > RTP_HEADER_LEN + 1) {
+		size_t fit = (a->write_mtu - RTP_HEADER_LEN - 1) / a->cs.unit_max;
+
+		jint(j, "max_frames_fit", (long long)(fit > 15 ? 15 : fit));
+	} else if (a->rc == RC_SBC && c->known && bmax >= 0 &&
+		   a->write_mtu > RTP_HEADER_LEN + 1) {
 		size_t fl = sbc_frame_length(c->mode, c->channels, c->blocks,
 					     c->subbands, (unsigned)bmax);
 
@@ -2361,7 +2342,10 @@ int main(int argc, char **argv)
 	}
 	int status = 0;
 
-	if (o.ref && a.conf.known) {
+	if (o.ref && a.rc != RC_SBC) {
+		r.run = true;
+		r.error = "--ref compares SBC recordings only";
+	} else if (o.ref && a.conf.known) {
 		unsigned rc = o.ref_channels ? o.ref_channels : a.conf.channels;
 		size_t nf = ref_len / (2 * rc);
 		int16_t *ref = xcalloc(nf * rc, sizeof(int16_t));

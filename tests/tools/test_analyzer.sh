@@ -178,6 +178,90 @@ case_ "truncated last record ignored" \
 	"--seconds 2 --defect truncated" "$T997" "${CLEAN[@]}" \
 	'd["truncated_tail_bytes"] > 0'
 
+# -- codecs beyond SBC: each depacketizer and decoder, clean and with a defect --
+# aptX and AAC are decoded by libavcodec (the generator encodes with
+# libavcodec's encoders; the framing on both sides is our own); LDAC is
+# encoded by libldacBT_enc and its framing checked, not decoded.
+AAC_TOL="--tone 997 --phase-tol 5"	# AAC's coding noise moves the phase more than SBC's
+CODEC_CLEAN=(
+	'd["packets"] > 0' 'd["frame_errors"] == 0' 'd["mtu_violations"] == 0'
+	'rtp["seq_gaps"] == 0' 'rtp["ts_errors"] == 0' 'rtp["pt_errors"] == 0'
+	'd["config_mismatches"] == 0' 'd["config"]["valid"]'
+	'd["codec_detail"]["units"] == d["codec_detail"]["units_ok"]'
+)
+CODEC_TONE=('tone["present"]' 'tone["gaps"] == 0' 'near(tone["frequency_hz"], 997, 0.01)'
+	'near(d["audio"]["decoded_s"], 3, 0.06)' 'near(d["timing"]["duration_rtp_s"], 3, 0.03)')
+case_ "aptX: no RTP, codewords decoded by libavcodec, clean, SNR >= 60 dB" \
+	"--codec aptx --seconds 3" "$T997" "${CODEC_CLEAN[@]}" "${CODEC_TONE[@]}" \
+	'd["codec"] == "aptx"' 'not d["codec_detail"]["rtp_header"]' 'tone["snr_db"] >= 60' \
+	'd["codec_detail"]["decoder"] == "libavcodec aptx"' 'near(d["codec_detail"]["bitrate_kbps"], 384, 0.5)' \
+	'd["frame_samples"] == 4' 'd["config"]["rate"] == 48000'
+case_ "aptX at 44.1 kHz: clean" \
+	"--codec aptx --seconds 3 --rate 44100" "$T997" "${CODEC_CLEAN[@]}" "${CODEC_TONE[@]}" \
+	'd["config"]["rate"] == 44100' 'near(d["codec_detail"]["bitrate_kbps"], 352.8, 0.5)'
+case_ "aptX: a lost packet (no RTP to tell) is a gap in the audio" \
+	"--codec aptx --seconds 3 --defect drop@40" "$T997" \
+	'tone["gaps"] == 1' 'fed["sync"] == 1' 'near(tone["gap_list"][0], 40 * 223 * 4 / 48000, 0.05)' \
+	'd["audio"]["decoded_s"] < 2.98'
+case_ "aptX: corrupt codewords are a sync error or a gap" \
+	"--codec aptx --seconds 3 --defect crc@40" "$T997" 'tone["gaps"] >= 1 or fed["sync"] >= 1'
+case_ "aptX: a packet above the MTU" \
+	"--codec aptx --seconds 2 --defect oversize@10" "$T997" 'd["mtu_violations"] == 1'
+case_ "aptX HD: RTP, 6-byte codewords, clean, SNR >= 70 dB" \
+	"--codec aptx-hd --seconds 3" "$T997" "${CODEC_CLEAN[@]}" "${CODEC_TONE[@]}" \
+	'd["codec"] == "aptx_hd"' 'd["codec_detail"]["rtp_header"]' 'tone["snr_db"] >= 70' \
+	'near(d["codec_detail"]["bitrate_kbps"], 576, 0.5)'
+case_ "aptX HD: a lost packet is an RTP gap, a sync error and an audio gap" \
+	"--codec aptx-hd --seconds 3 --defect drop@40" "$T997" \
+	'rtp["seq_gaps"] == 1' 'rtp["ts_errors"] == 1' 'fed["sync"] == 1' 'tone["gaps"] == 1' \
+	'near(tone["gap_list"][0], 40 * 147 * 4 / 48000, 0.05)'
+case_ "aptX HD: a repeated packet with clean RTP (sender repeated it) is heard" \
+	"--codec aptx-hd --seconds 3 --defect dup@20 --hide" "$T997" \
+	'rtp["seq_gaps"] == 0' 'rtp["ts_errors"] == 0' 'tone["gaps"] == 1'
+case_ "aptX HD: bad payload type" \
+	"--codec aptx-hd --seconds 2 --defect badpt@5" "$T997" 'rtp["pt_errors"] == 1'
+case_ "AAC: LATM in RTP, decoded by aac_latm, clean, SNR >= 60 dB at 256 kbit/s" \
+	"--codec aac --seconds 3" "$AAC_TOL" "${CODEC_CLEAN[@]}" "${CODEC_TONE[@]}" \
+	'd["codec"] == "aac"' 'tone["snr_db"] >= 60' 'd["frame_samples"] == 1024' \
+	'rtp["marker_packets"] == d["packets"]' 'd["fragments"] == 0'
+case_ "AAC at 128 kbit/s, 44.1 kHz: clean, SNR >= 33 dB" \
+	"--codec aac --seconds 3 --rate 44100 --bitrate 128000" "$AAC_TOL" "${CODEC_CLEAN[@]}" \
+	"${CODEC_TONE[@]}" 'tone["snr_db"] >= 33' 'd["config"]["rate"] == 44100'
+case_ "AAC: frames above the MTU are reassembled from their fragments" \
+	"--codec aac --seconds 3 --mtu 300" "$AAC_TOL" "${CODEC_CLEAN[@]}" "${CODEC_TONE[@]}" \
+	'd["frames_reassembled"] == d["frames"]' 'd["fragments"] == d["packets"]' \
+	'rtp["marker_packets"] == d["frames"]' 'tone["snr_db"] >= 60'
+case_ "AAC: a corrupted frame is refused by the decoder and heard as a gap" \
+	"--codec aac --seconds 3 --defect crc@40" "$AAC_TOL" 'fed["decode"] == 1' \
+	'tone["gaps"] == 1' 'near(tone["gap_list"][0], 40 * 1024 / 48000, 0.05)' \
+	'rtp["seq_gaps"] == 0'
+case_ "AAC: a lost last fragment breaks its frame" \
+	"--codec aac --seconds 3 --mtu 300 --defect drop@40" "$AAC_TOL" 'fed["fragment"] == 1' \
+	'rtp["seq_gaps"] == 1' 'tone["gaps"] == 1'
+case_ "AAC: a lost frame with clean RTP (sender dropped it) is a gap" \
+	"--codec aac --seconds 3 --defect drop@40 --hide" "$AAC_TOL" 'rtp["seq_gaps"] == 0' \
+	'rtp["ts_errors"] == 0' 'tone["gaps"] == 1'
+case_ "LDAC 990 kbit/s: framing intact, not decoded" \
+	"--codec ldac --seconds 3" "$T997" "${CODEC_CLEAN[@]}" 'd["codec"] == "ldac"' \
+	'd["codec_detail"]["decoder"] is None' 'd["audio"]["decoded_samples"] == 0' \
+	'd["codec_detail"]["frame_lengths"] == {"330": d["frames"]}' \
+	'near(d["codec_detail"]["bitrate_kbps"], 990, 0.5)' 'd["frame_samples"] == 128' \
+	'near(d["timing"]["duration_rtp_s"], 3, 0.02)' 'd["config"]["mode"] == "stereo"'
+case_ "LDAC 96 kHz 660 kbit/s: 256-sample frames of 220 bytes" \
+	"--codec ldac --seconds 2 --rate 96000 --ldac-quality 1" "" "${CODEC_CLEAN[@]}" \
+	'd["frame_samples"] == 256' 'd["codec_detail"]["frame_lengths"] == {"220": d["frames"]}' \
+	'near(d["codec_detail"]["bitrate_kbps"], 660, 0.5)'
+case_ "LDAC 44.1 kHz 330 kbit/s (mobile quality)" \
+	"--codec ldac --seconds 2 --rate 44100 --ldac-quality 2" "" "${CODEC_CLEAN[@]}" \
+	'd["codec_detail"]["frame_lengths"] == {"110": d["frames"]}' \
+	'near(d["codec_detail"]["bitrate_kbps"], 303.2, 0.5)'
+case_ "LDAC: a broken frame sync and the frame count it breaks" \
+	"--codec ldac --seconds 2 --defect crc@20" "" 'fed["sync"] == 1' 'fed["count_mismatch"] == 1'
+case_ "LDAC: a lost packet is an RTP gap" \
+	"--codec ldac --seconds 2 --defect drop@20" "" 'rtp["seq_gaps"] == 1' 'rtp["ts_errors"] == 1'
+case_ "LDAC: a wrong timestamp" \
+	"--codec ldac --seconds 2 --defect badts@20" "" 'rtp["ts_errors"] == 2'
+
 # -- reference, re-encoding, latency ---------------------------------------------
 $PY -c '
 import random, struct, sys
@@ -254,10 +338,15 @@ fi
 # -- garbage in: never crash ---------------------------------------------------
 "$GEN" --seconds 0.5 --right-offset 1 --start-file "$TMP/fz.st" --ref-out "$TMP/fz.raw" "$TMP/fz1.rec" >/dev/null
 "$GEN" --seconds 0.5 --mode mono --rate 16000 --subbands 4 --blocks 4 --bitpool 20 "$TMP/fz2.rec" >/dev/null
+"$GEN" --seconds 0.3 --codec aptx "$TMP/fz3.rec" >/dev/null
+"$GEN" --seconds 0.3 --codec aptx-hd "$TMP/fz4.rec" >/dev/null
+"$GEN" --seconds 0.3 --codec aac --mtu 300 "$TMP/fz5.rec" >/dev/null
+"$GEN" --seconds 0.3 --codec ldac "$TMP/fz6.rec" >/dev/null
 if $PY - "$AN" "$TMP" <<'EOF'
 import json, os, random, subprocess, sys
 an, tmp = sys.argv[1], sys.argv[2]
-seeds = [open(os.path.join(tmp, f), "rb").read() for f in ("fz1.rec", "fz2.rec")]
+seeds = [open(os.path.join(tmp, f), "rb").read()
+         for f in ("fz1.rec", "fz2.rec", "fz3.rec", "fz4.rec", "fz5.rec", "fz6.rec")]
 r = random.Random(11)
 bad = 0
 for i in range(250):
@@ -297,7 +386,7 @@ for i in range(250):
 sys.exit(1 if bad else 0)
 EOF
 then
-	ok "250 garbage and mutated recordings: exit 0 or 2, valid JSON"
+	ok "250 garbage and mutated recordings (every codec): exit 0 or 2, valid JSON"
 else
 	ko "garbage input"
 fi
@@ -308,9 +397,20 @@ if command -v valgrind >/dev/null; then
 	if valgrind -q --error-exitcode=99 --leak-check=full "$AN" --tone 997 \
 		--tone-offset 1 --ref "$TMP/v.raw" --ref-sbc --latency "$TMP/v.st" \
 		--pcm-out "$TMP/v.pcm" "$TMP/v.rec" >/dev/null 2>"$TMP/vg"; then
-		ok "valgrind clean"
+		ok "valgrind clean (SBC)"
 	else
 		ko "valgrind"
+		sed 's/^/     /' "$TMP/vg"
+	fi
+	"$GEN" --seconds 0.5 --codec aac --mtu 300 --defect crc@5 "$TMP/va.rec" >/dev/null
+	"$GEN" --seconds 0.5 --codec aptx --defect drop@3 "$TMP/vx.rec" >/dev/null
+	"$GEN" --seconds 0.5 --codec ldac --defect crc@3 "$TMP/vl.rec" >/dev/null
+	if valgrind -q --error-exitcode=99 --leak-check=full "$AN" --tone 997 "$TMP/va.rec" >/dev/null 2>"$TMP/vg" &&
+		valgrind -q --error-exitcode=99 --leak-check=full "$AN" --tone 997 "$TMP/vx.rec" >/dev/null 2>>"$TMP/vg" &&
+		valgrind -q --error-exitcode=99 --leak-check=full "$AN" "$TMP/vl.rec" >/dev/null 2>>"$TMP/vg"; then
+		ok "valgrind clean (AAC, aptX, LDAC)"
+	else
+		ko "valgrind (AAC, aptX, LDAC)"
 		sed 's/^/     /' "$TMP/vg"
 	fi
 else
