@@ -3,7 +3,8 @@ the BlueZ double, an ALSA configuration with the project's test capture
 plugin, a2dpsrcd itself, and the speaker analyzer.
 
 Audio is always judged as a speaker would: the double's speaker end records
-every packet, speaker-analyze decodes it with libsbc and reports.
+every packet, speaker-analyze decodes it (libsbc for SBC, libavcodec for
+aptX, aptX HD and AAC; LDAC's framing is checked, not decoded) and reports.
 """
 
 import json
@@ -51,6 +52,38 @@ FREQ_TOL_HZ = 0.5
 EDGE_S = 0.03
 
 
+# How each codec is judged (docs/testing.md): the SNR floor of a clean
+# 997 Hz tone with a margin under what tests/tools/test_analyzer.sh measures
+# (SBC bitpool 53: 67 dB; aptX 68; aptX HD 80; AAC 69 at 256 kbit/s,
+# 39 at 128 kbit/s), how late the tone may start and how early it may end
+# (the codec's encoder + decoder delay: AAC's priming frame is 1024 samples
+# and the decoder's as many again), and the phase tolerance of the gap
+# finder (AAC's coding noise moves the phase more).  LDAC is not decoded:
+# its recordings are judged by their framing.
+CODEC_JUDGE = {
+    'sbc': {'min_snr': 50.0, 'edge_s': 0.03, 'phase_tol': None},
+    'sbc-xq': {'min_snr': 50.0, 'edge_s': 0.03, 'phase_tol': None},
+    'aptx': {'min_snr': 55.0, 'edge_s': 0.03, 'phase_tol': None},
+    'aptx_hd': {'min_snr': 65.0, 'edge_s': 0.03, 'phase_tol': None},
+    'aac': {'min_snr': 30.0, 'edge_s': 0.07, 'phase_tol': 5.0},
+    'ldac': {'min_snr': None, 'edge_s': None, 'phase_tol': None},
+}
+# a recording's codec, as speaker-analyze names it (harness.read_recording)
+CODEC_NAMES = {(0x00, None): 'sbc', (0x02, None): 'aac', (0xff, (0x4f, 0x0001)): 'aptx',
+               (0xff, (0xd7, 0x0024)): 'aptx_hd', (0xff, (0x12d, 0x00aa)): 'ldac'}
+
+
+def recording_codec(rec):
+    """'sbc', 'aptx', 'aptx_hd', 'aac', 'ldac' or 'unknown' from a
+    recording's header."""
+    hdr, _ = harness.read_recording(rec)
+    cfg = bytes(hdr['config'])
+    vendor = None
+    if hdr['codec'] == 0xff and len(cfg) >= 6:
+        vendor = (int.from_bytes(cfg[:4], 'little'), int.from_bytes(cfg[4:6], 'little'))
+    return CODEC_NAMES.get((hdr['codec'], vendor), 'unknown')
+
+
 # under valgrind or sanitizers everything is slower
 SLOW = bool(os.environ.get('A2DPSRC_VALGRIND') or os.environ.get('A2DPSRC_SANITIZED'))
 
@@ -86,24 +119,45 @@ class SpeakerJudge:
     used without a daemon on synthetic recordings by test_judges.py)."""
 
     def analyze(self, rec, *args):
-        out = subprocess.run([ANALYZER] + list(args) + [rec], capture_output=True, text=True,
+        args = list(args)
+        tol = CODEC_JUDGE.get(recording_codec(rec), {}).get('phase_tol')
+        if tol and '--phase-tol' not in args:
+            args += ['--phase-tol', str(tol)]
+        out = subprocess.run([ANALYZER] + args + [rec], capture_output=True, text=True,
                              timeout=60)
         if out.returncode != 0:
             self.fail('speaker-analyze failed (%d): %s' % (out.returncode, out.stderr))
         return json.loads(out.stdout)
 
-    def assert_clean_stream(self, a, min_snr=50.0, rate=None, fed_s=None, freq=TONE_HZ):
+    def assert_clean_stream(self, a, min_snr=None, rate=None, fed_s=None, freq=TONE_HZ,
+                            codec=None):
         """What any good stream must show, as a speaker judges it: RTP and
-        SBC intact, and the tone -- at its frequency, clean, without a gap --
-        over the whole window that was fed. fed_s: the tone lasted that long
-        from the start of the capture (then silence); None: the tone never
-        ended, so it must cover everything the speaker decoded."""
+        the codec's frames intact, and the tone -- at its frequency, clean,
+        without a gap -- over the whole window that was fed. fed_s: the tone
+        lasted that long from the start of the capture (then silence); None:
+        the tone never ended, so it must cover everything the speaker
+        decoded.  Any codec: min_snr defaults to the codec's floor
+        (CODEC_JUDGE); codec, when given, is the codec the stream must be
+        in; LDAC, not decoded, is judged by assert_clean_framing."""
+        name = a.get('codec', 'sbc')
+        if codec is not None:
+            self.assertEqual(name, codec.replace('-', '_').replace('sbc_xq', 'sbc'),
+                             'the stream is %s' % name)
+        judge = CODEC_JUDGE.get(name, CODEC_JUDGE['sbc'])
+        if name == 'ldac':
+            return self.assert_clean_framing(a, rate=rate, fed_s=fed_s)
+        if min_snr is None:
+            min_snr = judge['min_snr']
+        edge = judge['edge_s']
         rtp = a['rtp']
         self.assertEqual(a['mtu_violations'], 0, 'packets above the write MTU')
         self.assertEqual(rtp['seq_gaps'], 0, 'RTP sequence gaps: %s' % rtp.get('seq_gap_list'))
         self.assertEqual(rtp['ts_errors'], 0, 'RTP timestamps not continuous: %s' % rtp.get('ts_error_list'))
         self.assertEqual(rtp['pt_errors'] + rtp['version_errors'] + rtp['ssrc_changes'], 0)
-        self.assertEqual(a['frame_errors'], 0, 'bad SBC frames: %s' % a.get('frame_error_detail'))
+        self.assertEqual(a['frame_errors'], 0, 'bad %s frames: %s' % (name, a.get('frame_error_detail')))
+        if name != 'sbc':
+            # (SBC streams have always been judged without it)
+            self.assertEqual(a['config_mismatches'], 0, 'frames not of the configuration')
         if rate:
             self.assertEqual(a['config']['rate'], rate)
         tone = a['audio']['tone']
@@ -115,16 +169,39 @@ class SpeakerJudge:
         # gaps are only seen between the first and the last tone: the tone
         # must also start with the audio and last as long as it was fed
         decoded = a['audio']['decoded_s']
-        self.assertLessEqual(tone['tone_start_s'], EDGE_S,
+        self.assertLessEqual(tone['tone_start_s'], edge,
                              'the speaker got %.3f s of audio without the tone before it' % tone['tone_start_s'])
         if fed_s is None:
-            self.assertGreaterEqual(tone['tone_end_s'], decoded - EDGE_S,
+            self.assertGreaterEqual(tone['tone_end_s'], decoded - edge,
                                     'the tone stops at %.3f s of %.3f s decoded: the rest is not the tone'
                                     % (tone['tone_end_s'], decoded))
         else:
-            self.assertAlmostEqual(tone['tone_s'], fed_s, delta=EDGE_S,
+            self.assertAlmostEqual(tone['tone_s'], fed_s, delta=edge,
                                    msg='fed %.3f s of tone, the speaker got %.3f s' % (fed_s, tone['tone_s']))
         return tone
+
+    def assert_clean_framing(self, a, rate=None, fed_s=None, bitrate_kbps=None):
+        """A stream judged by its framing alone (LDAC: no open decoder):
+        RTP intact, every frame whole and of the configuration, the frame
+        count of each packet right, and RTP time covering what was fed.
+        bitrate_kbps: the frames' bit rate must be this (within 1 %)."""
+        rtp = a['rtp']
+        self.assertGreater(a['frames'], 0, 'no frames')
+        self.assertEqual(a['mtu_violations'], 0, 'packets above the write MTU')
+        self.assertEqual(rtp['seq_gaps'], 0, 'RTP sequence gaps: %s' % rtp.get('seq_gap_list'))
+        self.assertEqual(rtp['ts_errors'], 0, 'RTP timestamps not continuous: %s' % rtp.get('ts_error_list'))
+        self.assertEqual(rtp['pt_errors'] + rtp['version_errors'] + rtp['ssrc_changes'], 0)
+        self.assertEqual(a['frame_errors'], 0, 'bad frames: %s' % a.get('frame_error_detail'))
+        self.assertEqual(a['config_mismatches'], 0, 'frames not of the configuration')
+        self.assertTrue(a['config']['valid'], 'configuration %s' % a['config'].get('blob'))
+        if rate:
+            self.assertEqual(a['config']['rate'], rate)
+        if fed_s is not None:
+            self.assertGreaterEqual(a['timing']['duration_rtp_s'], fed_s - 0.05,
+                                    'fed %.3f s, the frames carry %.3f s' % (fed_s, a['timing']['duration_rtp_s']))
+        if bitrate_kbps is not None:
+            self.assertAlmostEqual(a['codec_detail']['bitrate_kbps'], bitrate_kbps,
+                                   delta=bitrate_kbps / 100.0)
 
 
 class A2dpTestCase(SpeakerJudge, unittest.TestCase):
@@ -239,6 +316,27 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
     # -- speakers -----------------------------------------------------------
     def add_speaker(self, address=SPEAKER, name='Test Speaker', **opts):
         return self.bluez.add_speaker(address, name, **opts)
+
+    def add_codec_speaker(self, *codecs, address=SPEAKER, name='Test Speaker', **opts):
+        """A speaker offering these codecs, one sink SEP each in the order
+        given (SinkCodecs presets: sbc, sbc-xq, aptx, aptx-hd, aac, ldac,
+        and the malformed ones of tests/double/bluez_double/codecs.py).
+        refuse=[...]: codecs it advertises but refuses to configure;
+        configures=NAME: it sets that codec up itself when it connects."""
+        refuse = opts.pop('refuse', None)
+        if refuse:
+            opts['RefuseCodecs'] = list(refuse)
+        own = opts.pop('configures', None)
+        if own:
+            opts.update(SpeakerConnectMode='remote-config', RemoteCodec=own)
+        return self.add_speaker(address, name, SinkCodecs=list(codecs), **opts)
+
+    def judge_recording(self, rec=None, fed_s=None, codec=None, **kw):
+        """Analyse a recording (default: the last) with the tone and judge
+        it as assert_clean_stream does for its codec; returns the analysis."""
+        a = self.analyze(rec or self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a, fed_s=fed_s, codec=codec, **kw)
+        return a
 
     def connect_speaker(self, path=SPEAKER_PATH):
         """The speaker connects (ConnectProfile from the radio side) and the

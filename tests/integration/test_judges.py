@@ -129,6 +129,59 @@ def btsnoop(path, packets, index=1, acl_mtu=300):
         f.write(b''.join(out))
 
 
+class CodecJudges(SpeakerJudge, unittest.TestCase):
+    """common.assert_clean_stream on every codec (issue #12): a clean
+    recording passes, one with the defect each path is there to catch
+    fails."""
+
+    def setUp(self):
+        for path in (GEN_REC, ANALYZER):
+            if not os.path.exists(path):
+                self.fail('%s is missing: run make test-tools' % path)
+        self.tmp = tempfile.mkdtemp(prefix='a2dpsrc-judges-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def gen(self, name, codec, *args):
+        path = os.path.join(self.tmp, name + '.rec')
+        subprocess.run([GEN_REC, '--codec', codec, '--seconds', '2'] + list(args) + [path],
+                       check=True, capture_output=True, timeout=60)
+        return self.analyze(path, '--tone', str(TONE_HZ))
+
+    def assert_rejected(self, a, **kw):
+        with self.assertRaises(AssertionError, msg='%s accepted' % a['codec']):
+            self.assert_clean_stream(a, **kw)
+
+    def test_aptx(self):
+        self.assert_clean_stream(self.gen('aptx', 'aptx'), codec='aptx', rate=48000)
+        # no RTP: only the audio tells a lost packet
+        self.assert_rejected(self.gen('aptx-drop', 'aptx', '--defect', 'drop@30'))
+        self.assert_rejected(self.gen('aptx-crc', 'aptx', '--defect', 'crc@30'))
+        with self.assertRaises(AssertionError):
+            self.assert_clean_stream(self.gen('aptx', 'aptx'), codec='aptx-hd')
+
+    def test_aptx_hd(self):
+        self.assert_clean_stream(self.gen('hd', 'aptx-hd'), codec='aptx-hd')
+        self.assert_rejected(self.gen('hd-hidden', 'aptx-hd', '--defect', 'dup@30', '--hide'))
+
+    def test_aac(self):
+        self.assert_clean_stream(self.gen('aac', 'aac'), codec='aac')
+        self.assert_clean_stream(self.gen('aac-frag', 'aac', '--mtu', '300'), codec='aac')
+        self.assert_clean_stream(self.gen('aac-128', 'aac', '--bitrate', '128000', '--rate', '44100'))
+        self.assert_rejected(self.gen('aac-crc', 'aac', '--defect', 'crc@30'))
+        self.assert_rejected(self.gen('aac-frag-drop', 'aac', '--mtu', '300', '--defect', 'drop@30'))
+        self.assert_rejected(self.gen('aac-128', 'aac', '--bitrate', '128000'), min_snr=50)
+
+    def test_ldac_is_judged_by_its_framing(self):
+        a = self.gen('ldac', 'ldac')
+        self.assert_clean_stream(a, codec='ldac', fed_s=2.0)
+        self.assert_clean_framing(a, bitrate_kbps=990)
+        with self.assertRaises(AssertionError):
+            self.assert_clean_framing(a, bitrate_kbps=660)
+        self.assert_rejected(self.gen('ldac-sync', 'ldac', '--defect', 'crc@20'))
+        self.assert_rejected(self.gen('ldac-drop', 'ldac', '--defect', 'drop@20'))
+        self.assert_rejected(self.gen('ldac-ts', 'ldac', '--defect', 'badts@20'))
+
+
 class VmJudges(unittest.TestCase):
     """tests/vm/check_audio.py on made-up results folders."""
 
