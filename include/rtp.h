@@ -31,6 +31,11 @@ void rtp_stream_init(struct rtp_stream *s, uint32_t ssrc, uint16_t seq0, uint32_
  * bytes; 0 means a frame must be fragmented. */
 unsigned rtp_sbc_frames_per_packet(size_t mtu, size_t frame_len);
 
+/* Write the 12 bytes of a plain RTP header (payload type 96, no payload
+ * header: aptX HD, AAC) of a packet whose first sample has RTP time
+ * `timestamp`; uses and advances the sequence number. */
+void rtp_write_header(struct rtp_stream *s, uint8_t *out, uint32_t timestamp);
+
 /* Write the 13 header bytes (RTP + SBC payload header) of a packet whose
  * first sample has RTP time `timestamp`; uses and advances the sequence
  * number. */

@@ -20,7 +20,7 @@ unsigned rtp_sbc_frames_per_packet(size_t mtu, size_t frame_len)
         return n > RTP_SBC_MAX_FRAMES ? RTP_SBC_MAX_FRAMES : (unsigned)n;
 }
 
-void rtp_sbc_write_header(struct rtp_stream *s, uint8_t *out, uint32_t ts, uint8_t sbc_header)
+void rtp_write_header(struct rtp_stream *s, uint8_t *out, uint32_t ts)
 {
         out[0] = 0x80;                 /* V=2, no padding, no extension, CC=0 */
         out[1] = RTP_PAYLOAD_TYPE_A2DP; /* marker clear */
@@ -34,8 +34,13 @@ void rtp_sbc_write_header(struct rtp_stream *s, uint8_t *out, uint32_t ts, uint8
         out[9] = (uint8_t)(s->ssrc >> 16);
         out[10] = (uint8_t)(s->ssrc >> 8);
         out[11] = (uint8_t)s->ssrc;
-        out[RTP_HEADER_LEN] = sbc_header;
         s->seq++;
+}
+
+void rtp_sbc_write_header(struct rtp_stream *s, uint8_t *out, uint32_t ts, uint8_t sbc_header)
+{
+        rtp_write_header(s, out, ts);
+        out[RTP_HEADER_LEN] = sbc_header;
 }
 
 int rtp_sbc_pack_fragment(struct rtp_stream *s, uint8_t *out, size_t mtu,
