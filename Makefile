@@ -76,6 +76,9 @@ CODEC_DEFS += -DWITH_APTX
 endif
 ifeq ($(WITH_AAC),yes)
 CODEC_DEFS += -DWITH_AAC
+CODEC_SRCS += src/a2dp-aac.c src/aac-encoder.c
+# headers only: libavcodec and libavutil are dlopened (aac-encoder.c)
+PKGS       += libavcodec libavutil
 endif
 ifeq ($(WITH_LDAC),yes)
 # libldacBT_enc (dlopened); ldacBT.h lives in its own include directory
@@ -104,6 +107,9 @@ CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
 ifneq ($(WITH_LDAC),yes)
 UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-ldac,$(UNIT_TESTS))
+endif
+ifneq ($(WITH_AAC),yes)
+UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-aac,$(UNIT_TESTS))
 endif
 
 TEST_PLUGIN := $(BUILD)/tests/libasound_module_pcm_a2dpsrc_test.so
@@ -153,7 +159,7 @@ $(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o $
 $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags check) -o $@ $^ \
-	    $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs check) $(PKG_LIBS) -lm
+	    $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs check) $(PKG_LIBS) $(TEST_LIBS) -lm
 
 # unit tests of objects outside CORE_OBJS name them here
 $(BUILD)/tests/test-state: $(BUILD)/src/state.o
@@ -162,6 +168,9 @@ $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
 $(BUILD)/tests/test-a2dp-ldac: $(BUILD)/src/a2dp-ldac.o $(BUILD)/src/codec-lib.o
+# the encoder's round trip decodes with libavcodec itself (aac_latm)
+$(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o
+$(BUILD)/tests/test-a2dp-aac: TEST_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil) -lpthread
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 	@mkdir -p $(dir $@)
