@@ -264,12 +264,18 @@ FUZZERS      := sbc-config rtp state options dbus-args
 ifeq ($(WITH_LDAC),yes)
 FUZZERS      += ldac-config
 endif
+ifeq ($(WITH_AAC),yes)
+FUZZERS      += aac-config
+endif
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
 
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRCS) $(UTIL_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
 	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# the codec objects name their encoders: link them (libraries are dlopened)
+$(FUZZ_BUILD)/fuzz-aac-config: src/a2dp-aac.c src/aac-encoder.c src/codec-lib.c
 
 # the D-Bus decoders live in the daemon's files: link all but main()
 $(FUZZ_BUILD)/fuzz-dbus-args: tests/fuzz/fuzz-dbus-args.c $(CORE_SRCS) $(UTIL_SRCS) \

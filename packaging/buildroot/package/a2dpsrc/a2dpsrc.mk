@@ -40,6 +40,12 @@ ifeq ($(BR2_PACKAGE_LIBLDAC),y)
 A2DPSRC_DEPENDENCIES += libldac
 endif
 
+ifeq ($(BR2_PACKAGE_A2DPSRC_AAC),y)
+A2DPSRC_DEPENDENCIES += ffmpeg
+else
+A2DPSRC_MAKE_OPTS += WITH_AAC=no
+endif
+
 define A2DPSRC_BUILD_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) $(A2DPSRC_MAKE_OPTS) all
 endef
