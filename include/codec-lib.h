@@ -20,5 +20,12 @@ void *codec_lib_open(const char *soname, const struct codec_sym *syms, size_t n,
 void codec_lib_close(void *handle);
 /* Whether soname can be loaded at all: opened and closed again. */
 bool codec_lib_present(const char *soname);
+/* Whether soname is a file where the loader would look, without loading
+ * it: in LD_LIBRARY_PATH, or beside a library this process has loaded
+ * (libc's and libasound's directories: /lib/<triplet>, /usr/lib/<triplet>),
+ * or in /usr/local/lib, /usr/lib, /lib. For a library as big as libavcodec:
+ * opening and closing it leaves about 5 MiB resident (its dependencies'
+ * heap and pages), which an SBC stream should not pay. */
+bool codec_lib_findable(const char *soname);
 
 #endif

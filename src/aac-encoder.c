@@ -128,9 +128,12 @@ static int bind_libs(struct codec_encoder *e, char *err, size_t err_len)
         return 0;
 }
 
+/* Not codec_lib_present(): loading libavcodec to see that it loads would
+ * leave megabytes resident in a daemon that may never stream AAC. A
+ * library that is there but will not load is reported by encoder_new. */
 bool aac_available(void)
 {
-        return codec_lib_present(LAVU_SONAME) && codec_lib_present(LAVC_SONAME);
+        return codec_lib_findable(LAVU_SONAME) && codec_lib_findable(LAVC_SONAME);
 }
 
 static int open_codec(struct codec_encoder *e, char *err, size_t err_len)

@@ -1,7 +1,12 @@
 #include "codec-lib.h"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <link.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 void *codec_lib_open(const char *soname, const struct codec_sym *syms, size_t n, char *err,
                      size_t err_len)
@@ -38,4 +43,47 @@ bool codec_lib_present(const char *soname)
                 return false;
         dlclose(h);
         return true;
+}
+
+/* dir (its first len bytes) holds soname */
+static bool dir_has(const char *dir, size_t len, const char *soname)
+{
+        char path[PATH_MAX];
+        int n;
+
+        if (len == 0)
+                return false;
+        n = snprintf(path, sizeof(path), "%.*s/%s", (int)len, dir, soname);
+        return n > 0 && (size_t)n < sizeof(path) && access(path, R_OK) == 0;
+}
+
+static int beside_loaded(struct dl_phdr_info *info, size_t size, void *soname)
+{
+        const char *name = info->dlpi_name, *slash;
+
+        (void)size;
+        if (!name || name[0] != '/')
+                return 0;
+        slash = strrchr(name, '/');
+        return dir_has(name, (size_t)(slash - name), soname);
+}
+
+bool codec_lib_findable(const char *soname)
+{
+        static const char *const fallback[] = { "/usr/local/lib", "/usr/lib", "/lib" };
+        const char *p = getenv("LD_LIBRARY_PATH");
+
+        while (p && *p) {
+                size_t len = strcspn(p, ":");
+
+                if (dir_has(p, len, soname))
+                        return true;
+                p += len + (p[len] == ':');
+        }
+        if (dl_iterate_phdr(beside_loaded, (void *)soname))
+                return true;
+        for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
+                if (dir_has(fallback[i], strlen(fallback[i]), soname))
+                        return true;
+        return false;
 }

@@ -19,6 +19,7 @@
 #include <libavutil/log.h>
 
 #include "a2dp-aac.h"
+#include "codec-lib.h"
 #include "latm.h"
 
 /* ---- counting the calling thread's allocations ---------------------- */
@@ -722,6 +723,29 @@ START_TEST(encoder_refuses_bad_setup)
 }
 END_TEST
 
+/* available() looks for the library without loading it */
+START_TEST(library_findable)
+{
+        char dir[] = "/tmp/test-a2dp-aac-XXXXXX", path[64];
+        FILE *f;
+
+        ck_assert(a2dp_codec_aac.available());
+        ck_assert(codec_lib_findable("libc.so.6"));
+        ck_assert(!codec_lib_findable("libno-such-codec.so.0"));
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/libno-such-codec.so.0", dir);
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+        setenv("LD_LIBRARY_PATH", dir, 1);
+        ck_assert(codec_lib_findable("libno-such-codec.so.0"));
+        setenv("LD_LIBRARY_PATH", "/nonexistent::", 1);
+        ck_assert(!codec_lib_findable("libno-such-codec.so.0"));
+        unlink(path);
+        rmdir(dir);
+}
+END_TEST
+
 static Suite *aac_suite(void)
 {
         Suite *s = suite_create("a2dp-aac");
@@ -742,6 +766,7 @@ static Suite *aac_suite(void)
         tcase_add_test(enc, bitrate_steps);
         tcase_add_test(enc, counter_sees_libavcodec_allocate);
         tcase_add_test(enc, encoder_refuses_bad_setup);
+        tcase_add_test(enc, library_findable);
         suite_add_tcase(s, enc);
         return s;
 }
