@@ -182,13 +182,13 @@ static void fill_frame(struct codec_encoder *e, const int16_t *pcm)
         const float k = 1.0f / 32768.0f;
 
         if (e->p.channels == 1) {
-                for (unsigned i = 0; i < AAC_FRAME_SAMPLES; i++)
+                for (size_t i = 0; i < AAC_FRAME_SAMPLES; i++)
                         l[i] = ((float)pcm[2 * i] + (float)pcm[2 * i + 1]) * 0.5f * k;
                 return;
         }
         float *r = (float *)(void *)e->frame->data[1];
 
-        for (unsigned i = 0; i < AAC_FRAME_SAMPLES; i++) {
+        for (size_t i = 0; i < AAC_FRAME_SAMPLES; i++) {
                 l[i] = (float)pcm[2 * i] * k;
                 r[i] = (float)pcm[2 * i + 1] * k;
         }
