@@ -50,9 +50,10 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SYSROOT_ARCHS=${SYSROOT_ARCHS-armhf}
 SYSROOT_CACHE=${SYSROOT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/a2dpsrc-cross}
 MANIFEST=packaging/install-manifest.txt
-# the target's libraries: the five the daemon links plus Check (unit tests)
+# the target's libraries: the five the daemon links plus Check (unit tests),
+# and the codecs' (headers; the AAC unit test links libavcodec to decode)
 TARGET_DEV="libc6-dev libdbus-1-dev libasound2-dev libsbc-dev libsystemd-dev
-            libbluetooth-dev check libldacbt-enc-dev"
+            libbluetooth-dev check libldacbt-enc-dev libavcodec-dev"
 HOST_PKGS="make pkg-config file binutils qemu-user-static"
 
 say() { printf '%s\n' "cross-check: $*"; }
