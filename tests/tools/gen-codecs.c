@@ -438,6 +438,20 @@ int gen_codec(const struct opts *o)
 	}
 	if (fclose(s.out) != 0)
 		rc = 2;
+	if (!rc && o->ref_out) {
+		/* the source from frame 0, as the SBC path writes it */
+		FILE *rf = fopen(o->ref_out, "wb");
+
+		for (uint64_t i = 0; rf && i < s.end; i++)
+			for (unsigned c = 0; c < CH; c++) {
+				uint8_t b[2];
+
+				put_le16(b, (uint16_t)source_sample(o, CH, i, c));
+				fwrite(b, 1, 2, rf);
+			}
+		if (!rf || fclose(rf) != 0)
+			rc = 2;
+	}
 	if (!rc)
 		printf("packets %ld\n", s.pi);
 	return rc;

@@ -1401,6 +1401,11 @@ struct refres {
 	bool have_mismatch;
 };
 
+/* Decoded samples skipped past the alignment lag before comparing a
+ * stream of another codec than SBC (its decoder's warm-up: two AAC
+ * frames). */
+#define NON_SBC_WARMUP 2048
+
 /* Largest FFT we allow for the alignment (memory bound). */
 #define XCORR_MAX (1u << 22)
 /* Decoded audio used for the alignment: about 1.4 s at 48 kHz. */
@@ -1440,8 +1445,12 @@ static void compare_ref(const struct analysis *a, const int16_t *ref,
 	r->delay = xcorr_peak(x, nd, y, nr, &r->corr, &r->ambiguity);
 	free(x);
 	free(y);
-	r->codec_delay = codec_delay(&a->conf);
-	r->source_offset = r->codec_delay - r->delay;
+	/* the codec delay is measured for libsbc only: for the other codecs
+	 * the alignment alone places the reference */
+	bool sbc = a->rc == RC_SBC;
+
+	r->codec_delay = sbc ? codec_delay(&a->conf) : -1;
+	r->source_offset = sbc ? r->codec_delay - r->delay : -1;
 	r->ok = true;
 	if (r->ambiguity >= XCORR_AMBIGUOUS) {
 		r->ambiguous = true;
@@ -1451,8 +1460,9 @@ static void compare_ref(const struct analysis *a, const int16_t *ref,
 
 	/* error against the aligned reference, past the codec's warm-up */
 	double es = 0, ee = 0;
-	uint64_t skip = (uint64_t)(r->codec_delay + 2 * (long)(a->conf.blocks *
-							       a->conf.subbands));
+	uint64_t skip = sbc ? (uint64_t)(r->codec_delay + 2 * (long)(a->conf.blocks *
+								     a->conf.subbands)) :
+			(uint64_t)(r->delay > 0 ? r->delay : 0) + NON_SBC_WARMUP;
 	unsigned cc = ch == ref_ch ? ch : 1;
 
 	for (uint64_t i = skip; i < a->pcm_frames; i++) {
@@ -1487,6 +1497,10 @@ static void compare_ref(const struct analysis *a, const int16_t *ref,
 	if (!do_sbc)
 		return;
 	r->sbc_run = true;
+	if (!sbc) {
+		r->error = "--ref-sbc re-encodes SBC streams only";
+		return;
+	}
 	if (r->ambiguous)
 		return;
 	if (ref_ch != ch) {
@@ -2068,8 +2082,13 @@ static void emit_json(struct json *j, const struct opts *o,
 		jstring(j, "error", r->error);
 		if (r->ok) {
 			jint(j, "delay_samples", r->delay);
-			jint(j, "codec_delay_samples", r->codec_delay);
-			jint(j, "source_offset_samples", r->source_offset);
+			if (r->codec_delay >= 0) {
+				jint(j, "codec_delay_samples", r->codec_delay);
+				jint(j, "source_offset_samples", r->source_offset);
+			} else {
+				jnull(j, "codec_delay_samples");
+				jnull(j, "source_offset_samples");
+			}
 			jfix(j, "correlation", r->corr, 4);
 			jfix(j, "alignment_ambiguity", r->ambiguity, 4);
 			jbool(j, "alignment_ambiguous", r->ambiguous);
@@ -2342,10 +2361,7 @@ int main(int argc, char **argv)
 	}
 	int status = 0;
 
-	if (o.ref && a.rc != RC_SBC) {
-		r.run = true;
-		r.error = "--ref compares SBC recordings only";
-	} else if (o.ref && a.conf.known) {
+	if (o.ref && a.conf.known && a.rc != RC_LDAC) {
 		unsigned rc = o.ref_channels ? o.ref_channels : a.conf.channels;
 		size_t nf = ref_len / (2 * rc);
 		int16_t *ref = xcalloc(nf * rc, sizeof(int16_t));

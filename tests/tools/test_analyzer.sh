@@ -285,6 +285,17 @@ case_ "reference: late start and bitpool changes, latency by reference" \
 case_ "reference: a sine is ambiguous and is not trusted" \
 	"--seconds 2 --ref-out $TMP/ref.raw" "--ref $TMP/ref.raw --ref-sbc" \
 	'ref["alignment_ambiguous"]' 'ref["error"] is not None'
+case_ "reference with aptX: aligned at the codec's 90-sample delay, white noise SNR >= 10 dB" \
+	"--codec aptx --seconds 3 --input $TMP/noise.raw --ref-out $TMP/ref.raw" \
+	"--ref $TMP/ref.raw" 'ref["delay_samples"] == 90' 'ref["codec_delay_samples"] is None' \
+	'not ref["alignment_ambiguous"]' 'ref["snr_vs_ref_db"] >= 10' 'ref["compared_samples"] > 140000'
+case_ "reference with AAC: aligned past the 1024-sample priming, --ref-sbc refused" \
+	"--codec aac --seconds 3 --input $TMP/noise.raw --ref-out $TMP/ref.raw" \
+	"--ref $TMP/ref.raw --ref-sbc" 'ref["delay_samples"] == 1024' 'ref["snr_vs_ref_db"] >= 7' \
+	'"SBC" in ref["error"]'
+case_ "reference with LDAC: nothing decoded, said so" \
+	"--codec ldac --seconds 1 --input $TMP/noise.raw --ref-out $TMP/ref.raw" \
+	"--ref $TMP/ref.raw" 'ref["error"] == "no decodable audio"'
 case_ "latency from two tones: constant 42 ms after a late start" \
 	"--seconds 3 --right-offset 1 --skip 77777 --latency-ms 42 --start-file $TMP/starts" \
 	"$T997 --tone-offset 1 --latency $TMP/starts" \
