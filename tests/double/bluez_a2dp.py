@@ -52,9 +52,11 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
                        max bitpool 74), aptx, aptx-hd, aac, ldac; malformed:
                        vendor-short, aptx-short, aptx-wrong-vendor,
                        aptx-empty, ldac-empty, aac-short, aac-empty
-  RefuseCodecs as      codecs (preset names) the speaker advertises but
-                       whose AVDTP SET_CONFIGURATION it rejects: Connect
-                       fails br-connection-create-socket after our
+  RefuseCodecs as      codecs the speaker advertises but whose AVDTP
+                       SET_CONFIGURATION it rejects (sbc, aptx, aptx-hd,
+                       aac, ldac; sbc-xq: SBC in dual channel with a maximum
+                       bitpool above 53): Connect fails
+                       br-connection-create-socket after our
                        SelectConfiguration, a remote SEP's SetConfiguration
                        fails "Input/output error"
   Class u (0x240414 loudspeaker), Icon s, Modalias s, Le b (advertises on

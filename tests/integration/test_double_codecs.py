@@ -195,6 +195,25 @@ class TestRefusals(CodecTest):
         self.assertEqual(int(sc[2]['Codec']), 0)
         self.assertTrue(self.bluez.transport_for(dev))
 
+    def test_speaker_refusing_sbc_xq_takes_plain_sbc(self):
+        dev = self.speaker(['sbc-xq'], RefuseCodecs=['sbc-xq'])
+        c = self.client()
+        xq = bytes([0x24, 0x15, 2, 74])         # 44.1k dual channel 16/8 loudness 2..74
+        self.register(c, [(0, SBC_ALL, xq)])
+        with self.assertRaises(dbus.DBusException) as cm:
+            call(c.iface(dev, DEVICE).ConnectProfile, SINK)
+        self.assertEqual(cm.exception.get_dbus_message(), 'br-connection-create-socket')
+        self.assertIn('speaker refuses SBC-XQ', ' '.join(self.bluez.event_log()))
+        c.endpoints[0].select = lambda caps: CONFIG       # joint stereo 2..53
+        self.connect(c, dev)
+        (sc,) = self.setconfs(c)
+        self.assertEqual(bytes(sc[2]['Configuration']), CONFIG)
+
+    def test_unknown_preset_is_a_clear_error(self):
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.speaker(['sbc', 'opus'])
+        self.assertIn("no sink codec preset 'opus'", cm.exception.get_dbus_message())
+
     def test_remote_sep_set_configuration_is_checked_by_the_speaker(self):
         dev = self.speaker(['sbc', 'aptx'])
         c = self.client()

@@ -103,12 +103,15 @@ def codec_name(codec, blob):
 
 def sink_endpoints(names, first_seid=1):
     """SinkEndpoints entries for a list of preset names (or (name, caps)
-    pairs), SEIDs counted from first_seid in the order given."""
+    pairs), SEIDs counted from first_seid in the order given.  ValueError
+    on a name that is no preset."""
     out = []
     for i, n in enumerate(names):
         caps = None
         if isinstance(n, (tuple, list)):
             n, caps = n
+        if str(n) not in PRESETS:
+            raise ValueError('no sink codec preset %r (%s)' % (str(n), ', '.join(PRESETS)))
         codec, preset = PRESETS[str(n)]
         out.append({'SEID': first_seid + i, 'Codec': codec,
                     'Capabilities': bytes(preset if caps is None else caps)})
@@ -125,6 +128,13 @@ def matches(local_codec, local_caps, remote_codec, remote_caps):
         return True
     lv, rv = vendor_of(local_caps), vendor_of(remote_caps)
     return lv is not None and rv is not None and lv == rv
+
+
+def is_sbc_xq(config):
+    """An SBC configuration of SBC-XQ's kind: dual channel with a maximum
+    bitpool above the 53 of SBC's high quality."""
+    c = bytes(config)
+    return len(c) == 4 and c[0] & 0x0f == 0x04 and c[3] > 53
 
 
 def _one_bit(v):

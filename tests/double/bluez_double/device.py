@@ -200,8 +200,11 @@ class Device(BzObject):
         self.rec_counter = 0
 
         caps = o.get('SinkCapabilities', sbc.DEFAULT_SINK_CAPS)
-        seps = o.get('SinkEndpoints') or (
-            o.get('SinkCodecs') and codecs.sink_endpoints(o['SinkCodecs'])) or [
+        try:
+            from_presets = o.get('SinkCodecs') and codecs.sink_endpoints(o['SinkCodecs'])
+        except ValueError as e:
+            raise C.test_error(str(e), 'InvalidArguments') from None
+        seps = o.get('SinkEndpoints') or from_presets or [
             {'SEID': 1, 'Codec': C.SBC_CODEC, 'Capabilities': caps}]
         self.sep_specs = [(int(s.get('SEID', i + 1)), int(s.get('Codec', 0)),
                            bytes(s.get('Capabilities', caps)),
@@ -317,8 +320,11 @@ class Device(BzObject):
                     self.opt('RejectSelectConfiguration', False)):
             return 'speaker configured to reject'
         name = codecs.codec_name(codec, caps)
-        if name is not None and name in (self.opt('RefuseCodecs') or []):
+        refused = self.opt('RefuseCodecs') or []
+        if name is not None and name in refused:
             return 'speaker refuses %s' % name
+        if name == 'sbc' and 'sbc-xq' in refused and codecs.is_sbc_xq(cfg):
+            return 'speaker refuses SBC-XQ (dual channel, bitpool %d)' % bytes(cfg)[3]
         if self.opt('StrictConfig', True):
             return codecs.check_config(codec, cfg, caps)
         return None
