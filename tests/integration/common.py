@@ -321,7 +321,8 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         """A speaker offering these codecs, one sink SEP each in the order
         given (SinkCodecs presets: sbc, sbc-xq, aptx, aptx-hd, aac, ldac,
         and the malformed ones of tests/double/bluez_double/codecs.py).
-        refuse=[...]: codecs it advertises but refuses to configure;
+        refuse=[...]: codecs it advertises but refuses to configure
+        (sbc-xq: SBC in dual channel above bitpool 53);
         configures=NAME: it sets that codec up itself when it connects."""
         refuse = opts.pop('refuse', None)
         if refuse:
