@@ -2149,10 +2149,22 @@ static void emit_text(FILE *out, const struct opts *o, const struct analysis *a,
 			bmax = b;
 		}
 	fprintf(out, "recording   %s\n", o->rec);
-	fprintf(out, "packets     %zu (%zu bytes), %zu SBC frames%s\n",
-		a->packets, a->bytes, a->frames,
+	static const char *const units[RC_UNKNOWN + 1] = {
+		[RC_SBC] = "SBC frames", [RC_APTX] = "aptX codewords",
+		[RC_APTX_HD] = "aptX HD codewords", [RC_AAC] = "AAC AudioMuxElements",
+		[RC_LDAC] = "LDAC frames", [RC_UNKNOWN] = "frames of an unknown codec",
+	};
+
+	fprintf(out, "packets     %zu (%zu bytes), %zu %s%s\n",
+		a->packets, a->bytes, a->frames, units[a->rc],
 		a->truncated_tail ? ", truncated tail ignored" : "");
-	if (c->known)
+	if (c->known && a->rc != RC_SBC)
+		fprintf(out, "config      %u Hz, %u channels (%s), %.1f kbit/s, %s\n",
+			c->rate, c->channels, codec_name(a->rc),
+			a->cs.units ? (double)a->cs.payload_bytes * 8 * c->rate /
+			((double)a->cs.units * codec_frame_samples(a)) / 1000 : 0.0,
+			a->rc == RC_LDAC ? "framing checked, not decoded" : "decoded by libavcodec");
+	else if (c->known)
 		fprintf(out, "config      %u Hz %s, %u blocks, %u subbands, %s, "
 			"bitpool %u..%u%s\n", c->rate, mode_names[c->mode],
 			c->blocks, c->subbands, c->loudness ? "loudness" : "snr",

@@ -326,6 +326,12 @@ if "$AN" --text --tone 997 "$TMP/one.rec" | grep -q '^tone .*gaps 0'; then
 else
 	ko "--text summary"
 fi
+"$GEN" --codec ldac --seconds 0.5 "$TMP/tl.rec" >/dev/null
+if "$AN" --text "$TMP/tl.rec" | grep -q '^config .*990.0 kbit/s, framing checked, not decoded'; then
+	ok "--text summary of an LDAC recording"
+else
+	ko "--text summary of an LDAC recording"
+fi
 head -c 24 "$TMP/one.rec" >"$TMP/empty.rec"	# 20 + SBC's 4 configuration bytes
 "$AN" "$TMP/empty.rec" >"$TMP/e.json" 2>/dev/null
 if [ $? = 0 ] && expect "$TMP/e.json" 'd["packets"] == 0'; then
