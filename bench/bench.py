@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 
 import dbus  # noqa: E402
 
-from harness import PrivateBus, BlueZDouble, Daemon, wait_for, REC_HEADER, REC_RECORD  # noqa: E402
+from harness import PrivateBus, BlueZDouble, Daemon, wait_for, REC_RECORD, rec_header_len  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get('BUILD', os.path.join(ROOT, 'build')))
 DAEMON = os.path.join(BUILD, 'a2dpsrcd')
@@ -293,9 +293,9 @@ def trim_recording(rec, t0, t1, out):
     """A copy of a recording holding only the packets received in [t0, t1]
     (CLOCK_MONOTONIC seconds, as time.monotonic()): the steady-state window,
     without the start of the stream."""
-    hdr_size = REC_HEADER.size
     with open(rec, 'rb') as f:
         data = f.read()
+    hdr_size = rec_header_len(data)
     parts = [data[:hdr_size]]
     off = hdr_size
     lo, hi = int(t0 * 1e9), int(t1 * 1e9)
@@ -352,8 +352,8 @@ def start_burst(rec):
     """How the stream starts: receipt gaps of the first packets, ms."""
     t = []
     with open(rec, 'rb') as f:
-        data = f.read(REC_HEADER.size + 10 * (REC_RECORD.size + 2048))
-    off = REC_HEADER.size
+        data = f.read(20 + 255 + 10 * (REC_RECORD.size + 2048))
+    off = rec_header_len(data)
     while off + REC_RECORD.size <= len(data) and len(t) < 6:
         t_ns, length = REC_RECORD.unpack_from(data, off)
         off += REC_RECORD.size + length

@@ -547,6 +547,14 @@ REC_HEADER_V1 = struct.Struct('<8s4sHHI')
 REC_RECORD = struct.Struct('<QI')
 
 
+def rec_header_len(data):
+    """Where the records start in a recording's first bytes (version 2:
+    the header's length field; version 1: 20)."""
+    if data[:8] == REC_MAGIC_V1:
+        return REC_HEADER_V1.size
+    return REC_HEADER.unpack_from(data, 0)[1]
+
+
 def read_recording(path):
     """Parse a speaker recording (tests/tools/README.md), version 2 or 1.
     Returns (header, records) where header is {'magic', 'codec' (A2DP codec
