@@ -179,7 +179,7 @@ $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 
 # the speaker's decoders: libsbc for SBC, libavcodec for aptX, aptX HD and
 # AAC (decoders we did not write); LDAC is checked, not decoded
-$(ANALYZER): tests/tools/speaker-analyze.c tests/tools/analyze-codecs.c tests/tools/speaker-analyze.h
+$(ANALYZER): tests/tools/speaker-analyze.c $(wildcard tests/tools/analyze-*.c) tests/tools/speaker-analyze.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags libavcodec libavutil) -o $@ \
 	    $(filter %.c,$^) $(ALL_LDFLAGS) \

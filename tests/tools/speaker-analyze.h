@@ -1,12 +1,13 @@
-/* speaker-analyze: the analysis state shared by the analyzer proper
- * (speaker-analyze.c: records, RTP, SBC, timing, audio judgement) and the
- * other codecs' depacketizers and decoders (analyze-codecs.c). */
+/* speaker-analyze: what its files share (the analysis state, the results
+ * of each judgement, constants); speaker-analyze.c lists the files. */
 #ifndef SPEAKER_ANALYZE_H
 #define SPEAKER_ANALYZE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sbc/sbc.h>
 
 #define MAX_LIST 64
 #define RTP_HEADER_LEN 12
@@ -125,6 +126,154 @@ struct analysis {
 	int64_t rtp_dec0;
 	bool have_dec0;
 };
+
+
+/* ---- constants and the pieces the analyzer's files share ---------- */
+
+#define EXIT_USAGE 2
+
+#define REC_MAGIC_V1 "A2DPREC1"
+#define REC_MAGIC "A2DPREC2"
+#define REC_HEADER_LEN 20
+#define RECORD_HEADER_LEN 12
+#define SBC_SYNC 0x9c
+#define A2DP_CODEC_SBC 0x00
+#define A2DP_PT 96
+
+/* Decoded audio is capped (garbage input must not exhaust memory). */
+#define MAX_DECODED_FRAMES (48000ULL * 3600 * 6)
+
+/* Tone analysis: 20 ms windows every 10 ms. */
+#define WIN_MS 20
+#define HOP_MS 10
+#define SKIP_START_S 0.100
+#define SKIP_END_S 0.050
+/* phase steps are measured between windows this many hops apart, so that
+ * the two windows do not overlap and a splice falls cleanly between them */
+#define STEP_LAG 3
+/* latency: windows either side whose coarse estimates are pooled */
+#define COARSE_SPAN 25
+
+/* Lags this close to the correlation peak belong to the peak itself. */
+#define XCORR_GUARD 64
+/* A runner-up peak at this fraction of the best makes it ambiguous. */
+#define XCORR_AMBIGUOUS 0.9
+
+extern const char *const mode_names[];
+
+struct fit {
+	double amp, phase;	/* phase at the window centre */
+	double sig, res;	/* signal and residual power */
+	double snr_db;
+};
+
+struct tone_win {
+	uint64_t start;		/* first decoded frame */
+	double centre;		/* decoded frame index of the centre */
+	struct fit f[2];
+	bool in_region, flagged;
+};
+
+struct tone {
+	bool run, present;
+	double freq[2];
+	double start_s, end_s;
+	double snr_db, snr_worst_db, snr_ch[2], level_dbfs[2];
+	double frequency_hz;
+	double phase_tol_deg;
+	size_t windows, gaps, n_gap_list;
+	double gap_list[MAX_LIST];
+	struct tone_win *w;
+	size_t nw;
+	size_t win_len, hop;
+};
+
+struct timing {
+	double duration_rtp_s, duration_wall_s;
+	double iv_mean, iv_sd, iv_min, iv_max;
+	double drift_end, drift_max, drift_per_min;
+	bool have;
+};
+
+struct refres {
+	bool run, ok;
+	const char *error;
+	long delay;		/* decoded[i] ~ ref[i - delay] */
+	long codec_delay;
+	long source_offset;	/* ref frame of decoded sample 0's input */
+	double corr, snr_db;
+	double ambiguity;	/* runner-up / best correlation peak */
+	bool ambiguous;
+	uint64_t compared;
+	bool sbc_run;
+	size_t frames_identical, frames_compared, first_mismatch;
+	bool have_mismatch;
+};
+
+struct latency {
+	bool run;
+	const char *method;
+	const char *error;
+	size_t starts, origins;
+	long codec_delay;
+	size_t mapped, unmapped, inconsistent;
+	double min, p50, p99, max, mean;
+};
+
+struct opts {
+	const char *rec, *json_out, *pcm_out, *ref, *latency;
+	bool text, ref_sbc;
+	double tone, tone_offset, phase_tol;
+	unsigned ref_channels;
+	size_t max_list;
+};
+
+struct json {
+	char *buf;
+	size_t len, cap;
+	int depth;
+	bool first[32];
+};
+
+/* speaker-analyze.c */
+double median_of(double *v, size_t n);
+double mod_pos(double x, double m);
+double percentile(const double *v, size_t n, double q);
+double wrap_pi(double x);
+int cmp_double(const void *a, const void *b);
+
+/* analyze-packets.c */
+void analyze_packets(struct analysis *a);
+void analyze_timing(const struct analysis *a, struct timing *t);
+size_t frame_errors(const struct analysis *a);
+bool parse_rec_header(struct analysis *a);
+size_t sbc_frame_length(unsigned mode, unsigned channels,
+			       unsigned blocks, unsigned subbands,
+			       unsigned bitpool);
+void sbc_setup(sbc_t *s, const struct sbc_conf *c, unsigned bitpool);
+
+/* analyze-tone.c */
+void analyze_tone(const struct analysis *a, struct tone *t);
+
+/* analyze-ref.c */
+long codec_delay(const struct sbc_conf *c);
+void compare_ref(const struct analysis *a, const int16_t *ref,
+			size_t ref_frames, unsigned ref_ch, bool do_sbc,
+			struct refres *r);
+
+/* analyze-latency.c */
+void analyze_latency(const struct analysis *a, const char *path,
+			    const struct tone *t, const struct refres *r,
+			    double offset_hz, struct latency *L);
+
+/* analyze-report.c */
+void emit_json(struct json *j, const struct opts *o,
+		      const struct analysis *a, const struct timing *tm,
+		      const struct tone *t, const struct refres *r,
+		      const struct latency *L);
+void emit_text(FILE *out, const struct opts *o, const struct analysis *a,
+		      const struct timing *tm, const struct tone *t,
+		      const struct refres *r, const struct latency *L);
 
 void *xrealloc(void *p, size_t n);
 void *xcalloc(size_t n, size_t sz);
