@@ -60,7 +60,7 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(CODEC_DE
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
-CORE_SRCS  := src/sbc-config.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
+CORE_SRCS  := src/sbc-config.c src/a2dp-sbc.c src/a2dp-sbc-xq.c src/a2dp-codecs.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
               src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c \
               src/doctor.c src/aloop-status.c src/latm.c
 # Codecs, one file each behind include/a2dp-codec.h; their libraries are
@@ -86,12 +86,15 @@ LDAC_CFLAGS = $(shell $(PKG_CONFIG) --cflags ldacBT-enc)
 CODEC_DEFS += -DWITH_LDAC $(LDAC_CFLAGS)
 CODEC_SRCS += src/a2dp-ldac.c
 endif
+# the table (a2dp-codecs.c) names every codec built, so the codecs and
+# their loader go wherever the core goes (daemon, unit tests, fuzzers)
+CORE_SRCS  += $(CODEC_SRCS) src/codec-lib.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
-               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-ctl.c src/sbc-sender.c \
+               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-ctl.c src/sender.c \
                src/output.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
                src/remote-sep.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/agent.c \
-               src/discovery.c src/rtkit.c src/player.c src/diagnose.c src/radio.c src/codec-lib.c
+               src/discovery.c src/rtkit.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
@@ -166,7 +169,7 @@ $(BUILD)/tests/test-state: $(BUILD)/src/state.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
-$(BUILD)/tests/test-sbc-sender: $(BUILD)/src/sbc-sender.o
+$(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-a2dp-ldac: $(BUILD)/src/a2dp-ldac.o $(BUILD)/src/codec-lib.o
 # the encoder's round trip decodes with libavcodec itself (aac_latm)
 $(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o
@@ -271,7 +274,7 @@ FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -
 
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(CORE_SRCS) $(UTIL_SRCS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(CODEC_DEFS) $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
 	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # the codec objects name their encoders: link them (libraries are dlopened)
@@ -281,11 +284,10 @@ $(FUZZ_BUILD)/fuzz-aac-config: src/a2dp-aac.c src/aac-encoder.c src/codec-lib.c
 $(FUZZ_BUILD)/fuzz-dbus-args: tests/fuzz/fuzz-dbus-args.c $(CORE_SRCS) $(UTIL_SRCS) \
                               $(filter-out src/main.c,$(DAEMON_SRCS))
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(CODEC_DEFS) $(PKG_CFLAGS) -DA2DPSRC_VERSION='"$(VERSION)"' \
 	    $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm
 
-$(FUZZ_BUILD)/fuzz-ldac-config: tests/fuzz/fuzz-ldac-config.c src/a2dp-ldac.c src/codec-lib.c \
-                                 $(CORE_SRCS) $(UTIL_SRCS)
+$(FUZZ_BUILD)/fuzz-ldac-config: tests/fuzz/fuzz-ldac-config.c $(CORE_SRCS) $(UTIL_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(CODEC_DEFS) \
 	    -DA2DPSRC_VERSION='"$(VERSION)"' $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -355,7 +357,8 @@ $(BUILD)/bench/gen-audio: bench/gen-audio.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lm
 
-$(BUILD)/bench/encode-path: bench/encode-path.c src/sbc-sender.c src/rtp.c src/sbc-config.c src/err-text.c
+$(BUILD)/bench/encode-path: bench/encode-path.c src/sender.c src/a2dp-codecs.c src/a2dp-sbc.c \
+                            src/a2dp-sbc-xq.c $(CODEC_SRCS) src/codec-lib.c src/rtp.c src/sbc-config.c src/err-text.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs sbc) -lm
 

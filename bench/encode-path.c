@@ -1,11 +1,16 @@
-/* encode-path: the daemon's own encode path — sbc-sender.c (staging, SBC
- * frames, RTP packets filled to the MTU, the bounded queue, send()) — fed
+/* encode-path: the daemon's own encode path — sender.c (staging, the
+ * codec's frames, RTP packets filled to the MTU, the bounded queue, send())
+ * with a codec of the table (a2dp-codecs.c) — fed
  * with the benchmark's PCM one capture period at a time, into a
  * SOCK_SEQPACKET socketpair drained by a child process. No capture device,
  * no clock: it measures the code path, e.g. under qemu-user for a board's
  * architecture, next to sbc-floor on the same machine.
  *
- *   encode-path [--config HEX] [--min-cpu S] FILE.raw
+ *   encode-path [--codec NAME] [--config HEX] [--min-cpu S] FILE.raw
+ *
+ * NAME: a codec of the table (default sbc); HEX: its configuration blob
+ * (default for SBC: 44.1 kHz joint stereo 16/8 loudness, bitpool 2-53;
+ * other codecs need --config).
  *
  * Prints one JSON object: audio_s, cpu_s, cpu_per_audio_s, packets.
  */
@@ -18,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sbc-config.h"
-#include "sbc-sender.h"
+#include "a2dp-codec.h"
+#include "sender.h"
 #include "stream.h"
 
 static double cpu_now(void)
@@ -30,26 +35,36 @@ static double cpu_now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int parse_hex(const char *s, uint8_t out[4])
+static int parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
 {
-        unsigned v[4];
+        size_t n = strlen(s) / 2;
 
-        if (strlen(s) != 8 || sscanf(s, "%2x%2x%2x%2x", &v[0], &v[1], &v[2], &v[3]) != 4)
+        if (strlen(s) % 2 || n == 0 || n > max)
                 return -EINVAL;
-        for (int i = 0; i < 4; i++)
-                out[i] = (uint8_t)v[i];
+        for (size_t i = 0; i < n; i++) {
+                unsigned v;
+
+                if (sscanf(s + 2 * i, "%2x", &v) != 1)
+                        return -EINVAL;
+                out[i] = (uint8_t)v;
+        }
+        *len = n;
         return 0;
 }
 
 static struct stream_stats stats;
-static struct sbc_sender sender;
+static struct sender sender;
 
 int main(int argc, char **argv)
 {
-        uint8_t conf[4] = { 0x21, 0x15, 0x02, 0x35 };
+        uint8_t conf[A2DP_CODEC_BLOB_MAX] = { 0x21, 0x15, 0x02, 0x35 };
+        size_t conf_len = 4;
+        const struct a2dp_codec *codec = a2dp_codec_by_name("sbc");
+        struct codec_encoder *enc = NULL;
+        struct codec_info info;
+        char err[160] = "";
         double min_cpu = 2.0, t0;
         const char *path = NULL;
-        struct sbc_params p;
         uint32_t seeds[3] = { 1, 2, 3 };
         int sv[2];
         FILE *f;
@@ -57,21 +72,23 @@ int main(int argc, char **argv)
         long frames;
         size_t period, pos = 0;
         uint64_t audio_frames = 0;
-        sbc_t sbc;
         pid_t child;
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-                        if (parse_hex(argv[++i], conf) < 0)
+                        if (parse_hex(argv[++i], conf, sizeof(conf), &conf_len) < 0)
                                 return 2;
+                } else if (!strcmp(argv[i], "--codec") && i + 1 < argc) {
+                        codec = a2dp_codec_by_name(argv[++i]);
                 } else if (!strcmp(argv[i], "--min-cpu") && i + 1 < argc) {
                         min_cpu = atof(argv[++i]);
                 } else {
                         path = argv[i];
                 }
         }
-        if (!path || sbc_config_parse(conf, 4, &p, NULL, 0) < 0) {
-                fprintf(stderr, "usage: encode-path [--config HEX] [--min-cpu S] FILE.raw\n");
+        if (!path || !codec || codec->parse(conf, conf_len, &info, err, sizeof(err)) < 0) {
+                fprintf(stderr, "usage: encode-path [--codec NAME] [--config HEX] [--min-cpu S] FILE.raw%s%s\n",
+                        err[0] ? "\n" : "", err);
                 return 2;
         }
         f = fopen(path, "rb");
@@ -96,13 +113,13 @@ int main(int argc, char **argv)
                 _exit(0);
         }
         close(sv[1]);
-        if (sbc_init_a2dp(&sbc, 0, conf, 4) < 0)
+        if (codec->encoder_new(conf, conf_len, 895, &enc, err, sizeof(err)) < 0) {
+                fprintf(stderr, "encode-path: %s\n", err);
                 return 2;
-        sbc.endian = SBC_LE;
-        sbc_sender_init(&sender, sv[0], 895, &p, &sbc, &stats, seeds);
+        }
+        sender_init(&sender, sv[0], 895, codec, enc, &info, &stats, seeds);
         /* what the daemon asks of the capture: one packet per period */
-        period = (size_t)rtp_sbc_frames_per_packet(895, sbc_frame_length(&p, p.max_bitpool)) *
-                 sbc_frame_samples(&p);
+        period = a2dp_codec_packet_samples(codec, &info, 895);
 
         t0 = cpu_now();
         while (cpu_now() - t0 < min_cpu) {
@@ -111,26 +128,26 @@ int main(int argc, char **argv)
 
                 if (pos + n > (size_t)frames)
                         pos = 0;
-                if (sbc_sender_push(&sender, pcm + pos * 2, n, 0) < 0)
+                if (sender_push(&sender, pcm + pos * 2, n, 0) < 0)
                         return 1;
                 /* blocking send through the same code path: wait for room */
-                while (sbc_sender_queue_full(&sender) || sbc_sender_has_queued(&sender)) {
-                        if (sbc_sender_flush(&sender, 0, &changed) != 0)
+                while (sender_queue_full(&sender) || sender_has_queued(&sender)) {
+                        if (sender_flush(&sender, 0, &changed) != 0)
                                 return 1;
-                        if (sbc_sender_has_queued(&sender))
+                        if (sender_has_queued(&sender))
                                 usleep(100);
                 }
                 pos += n;
                 audio_frames += n;
         }
         {
-                double cpu = cpu_now() - t0, audio = (double)audio_frames / p.rate;
+                double cpu = cpu_now() - t0, audio = (double)audio_frames / info.rate;
                 printf("{\"audio_s\": %.3f, \"cpu_s\": %.3f, \"cpu_per_audio_s\": %.6f, \"packets\": %llu}\n",
                        audio, cpu, cpu / audio, (unsigned long long)atomic_load(&stats.packets));
         }
         close(sv[0]);
         waitpid(child, NULL, 0);
-        sbc_finish(&sbc);
+        codec->encoder_free(enc);
         free(pcm);
         return 0;
 }

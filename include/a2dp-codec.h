@@ -12,10 +12,11 @@
  *  - encoding and packet framing, on the real-time audio thread: no
  *    allocation, no locks, no system calls beyond what the sender does.
  *
- * The table (a2dp-codecs.c) lists the codecs in a fixed order: the order
- * the endpoints are registered in, which never changes between versions
- * (BlueZ 5.66 tries local endpoints in registration order and remembers
- * LastUsed=lseid:rseid per device). Preference is a separate list. */
+ * The table (a2dp-codecs.c) is indexed by enum a2dp_codec_index: stable
+ * numbers, never reordered. Endpoints are registered in one fixed order,
+ * a2dp_codec_register_order (best first: BlueZ 5.66 tries local endpoints
+ * in registration order, after the pair it remembers as LastUsed), which
+ * never changes between versions; docs/codecs.md says why. */
 #ifndef A2DPSRC_A2DP_CODEC_H
 #define A2DPSRC_A2DP_CODEC_H
 
@@ -37,7 +38,7 @@
 /* Largest encoded frame a codec may hand the sender at once. */
 #define CODEC_MAX_FRAME 8192
 
-/* Stable indexes: the registration order. Append only. */
+/* Stable indexes (object paths, saved settings). Append only. */
 enum a2dp_codec_index {
         CODEC_SBC,
         CODEC_SBC_XQ,
@@ -62,6 +63,12 @@ struct codec_info {
         unsigned frame_samples;  /* PCM frames per codec frame (AAC 1024, aptX 4 ...) */
         unsigned delay_samples;  /* the encoder's algorithmic delay */
         unsigned max_bitrate;    /* bit/s at the best quality level, 0 unknown */
+        /* Optional, for sizing the capture period before an encoder exists
+         * (a2dp_codec_packet_samples): bytes of one encoded frame at the
+         * best level (0: estimated from max_bitrate), and bytes ahead of
+         * the first frame of a packet (what header_len() will say). */
+        unsigned frame_bytes;
+        unsigned packet_overhead;
 };
 
 /* Where a packet stands in the framing of a frame split over several
@@ -150,13 +157,20 @@ struct a2dp_codec {
         unsigned (*level_value)(const struct codec_encoder *e, unsigned level);
 };
 
-/* The table, in registration order (a2dp-codecs.c). */
+/* The table, by index (a2dp-codecs.c); NULL where a codec is not built. */
 extern const struct a2dp_codec *const a2dp_codecs[CODEC_COUNT];
 /* Default preference, best first: LDAC, aptX HD, aptX, AAC, SBC-XQ, SBC
- * (docs/codecs.md says why). */
+ * (docs/codecs.md says why). Endpoints are registered in this order. */
 extern const enum a2dp_codec_index a2dp_codec_default_order[CODEC_COUNT];
 
+/* The built codec of that name ("sbc-xq"), or NULL. */
 const struct a2dp_codec *a2dp_codec_by_name(const char *name);
+/* The built codecs in registration order: the n-th, or NULL past the end. */
+const struct a2dp_codec *a2dp_codec_registered(unsigned n);
+/* PCM frames in one packet of at most mtu bytes at the best level: whole
+ * frames up to max_frames, or one frame when frames are fragmented. */
+unsigned a2dp_codec_packet_samples(const struct a2dp_codec *c, const struct codec_info *info,
+                                   size_t mtu);
 /* The codec whose id (and vendor id and codec id, for vendor codecs) a
  * blob of capabilities or configuration belongs to. For SBC, the caller
  * tells SBC from SBC-XQ by the endpoint. */

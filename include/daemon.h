@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "a2dp-codec.h"
 #include "history.h"
 #include "options.h"
 #include "policy.h"
-#include "sbc-config.h"
 #include "state.h"
 
 #define BLUEZ_SERVICE "org.bluez"
@@ -78,10 +78,13 @@ struct transport {
         struct daemon *daemon;
         char path[PATH_LEN];
         char device[PATH_LEN];
-        uint8_t config[A2DP_SBC_INFO_LEN];
-        uint8_t offered[A2DP_SBC_INFO_LEN];  /* the speaker's capabilities */
+        const struct a2dp_codec *codec;  /* the endpoint's it was configured on */
+        uint8_t config[A2DP_CODEC_BLOB_MAX];
+        size_t config_len;
+        struct codec_info info;          /* codec->parse of config */
+        uint8_t offered[A2DP_CODEC_BLOB_MAX];  /* the speaker's capabilities */
+        size_t offered_len;
         bool has_offered;
-        struct sbc_params params;
         enum transport_state state;
         enum transport_state prev_state;  /* before the last PropertiesChanged */
         bool has_delay, has_volume;
@@ -134,7 +137,7 @@ struct daemon {
         struct stream *stream;
         sd_event_source *stream_events;
         struct transport *streaming;   /* transport the audio thread writes to */
-        int bitpool_logged;            /* the audio thread's bitpool, as last logged */
+        int level_logged;              /* the audio thread's quality level, as last logged */
         snd_pcm_t *capture[CAT_COUNT];
         snd_pcm_t *local;
         unsigned engine_rate;
@@ -160,7 +163,8 @@ struct daemon {
         /* reconfiguring the speaker's stream at the capture's rate */
         DBusPendingCall *reconfig_call;
         char reconfig_sep[PATH_LEN];
-        char reconfig_endpoint[PATH_LEN + 32];
+        char reconfig_endpoint[PATH_LEN + 64];
+        const struct a2dp_codec *reconfig_codec;
         unsigned reconfig_rate;
         uint64_t reconfig_at;            /* CLOCK_MONOTONIC us of the last request */
         uint64_t watch_frames, watch_moved_at;
@@ -171,10 +175,13 @@ struct daemon {
         bool engine_stuck;       /* the audio thread stopped answering: see output.c */
         bool local_warned;
         uint64_t link_errors;
-        /* the doctor's: events per device (history.h), and the SBC
-         * capabilities of the last SelectConfiguration */
+        /* the doctor's: events per device (history.h), and the
+         * capabilities of the last SelectConfiguration, with the codec it
+         * asked */
         struct history history;
-        uint8_t offered_caps[A2DP_SBC_INFO_LEN];
+        uint8_t offered_caps[A2DP_CODEC_BLOB_MAX];
+        size_t offered_caps_len;
+        const struct a2dp_codec *offered_codec;
         bool have_offered_caps;
 
         /* speaker mode and the one Bluetooth output */
@@ -234,20 +241,25 @@ int endpoint_export(struct daemon *d);
 void endpoint_register(struct daemon *d, struct adapter *a);
 void endpoint_adapter_gone(struct daemon *d, struct adapter *a);
 void endpoint_unregister_all(struct daemon *d);
-/* Our endpoint's object path on adapter a. */
-void endpoint_path(const struct adapter *a, char *buf, size_t len);
+/* Our endpoint's object path for codec c on adapter a. */
+void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *buf, size_t len);
 
 /* transport.c: org.bluez.MediaTransport1 */
 struct transport *transport_by_path(struct daemon *d, const char *path);
-int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
-                     char *err, size_t err_len);
+/* codec: the endpoint's the speaker configured. */
+int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec,
+                     DBusMessageIter *props, char *err, size_t err_len);
+/* "SBC 44100 Hz joint-stereo 16/8 loudness bitpool 53" at quality level. */
+void transport_describe(const struct transport *t, unsigned level, char *buf, size_t len);
 void transport_remove(struct daemon *d, struct transport *t);
 void transport_properties_changed(struct daemon *d, struct transport *t, DBusMessageIter *changed);
 int transport_acquire(struct daemon *d, struct transport *t);
 void transport_release(struct daemon *d, struct transport *t, bool wait);
 void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume);
 
-/* Decoders of what peers send, free of side effects (also fuzzed). */
+/* Decoders of what peers send, free of side effects (also fuzzed).
+ * t->codec: the endpoint's codec, or NULL to take it from Codec (and the
+ * vendor header) through the table. */
 int transport_parse_properties(DBusMessageIter *props, struct transport *t, char *err, size_t err_len);
 void transport_parse_changed(DBusMessageIter *changed, struct transport *t);
 int bluez_parse_adapter_props(DBusMessageIter *dict, struct adapter *a);

@@ -83,6 +83,12 @@ struct doctor_audio {
         unsigned idle_suspend_s;
         /* codec */
         bool have_codec;
+        /* "" or the codec in use as Manager1.Codec shows it; other_codec:
+         * not SBC nor SBC-XQ, so sbc, bitpool_now and offer say nothing and
+         * other_rate is the stream's rate */
+        char codec_desc[96];
+        bool other_codec;
+        unsigned other_rate;
         struct sbc_params sbc;
         unsigned bitpool_now;
         bool have_offer;                /* the speaker's SBC capabilities */

@@ -12,12 +12,13 @@
  *   auto-reconnect=true
  *   last-output=AA:BB:CC:DD:EE:FF
  *   paired=11:22:33:44:55:66
+ *   no-xq=22:33:44:55:66:77
  *
  * The first line names the format version. Keys a reader does not know are
  * skipped, so adding a key never needs a new version; the version changes
  * only when a key changes meaning, and a reader refuses versions it does not
- * know. Missing keys keep their defaults. "paired" repeats, once per
- * address. Blank lines and lines starting with '#' are skipped.
+ * know. Missing keys keep their defaults. "paired" and "no-xq" (the
+ * speakers opted out of SBC-XQ) repeat, once per address. Blank lines and lines starting with '#' are skipped.
  *
  * The parse and format half is pure (fuzzed, unit tested); the load and save
  * half is the only part that touches the disk. */
@@ -52,6 +53,8 @@ struct saved_state {
         char last_output[STATE_ADDR_LEN];        /* "" = none */
         unsigned n_paired;
         char paired[STATE_MAX_PAIRED][STATE_ADDR_LEN]; /* paired by us */
+        unsigned n_no_xq;
+        char no_xq[STATE_MAX_PAIRED][STATE_ADDR_LEN];  /* never sent SBC-XQ */
 };
 
 void state_defaults(struct saved_state *s);
@@ -78,6 +81,9 @@ int state_format(const struct saved_state *s, char *buf, size_t len);
 bool state_paired_contains(const struct saved_state *s, const char *addr);
 int state_paired_add(struct saved_state *s, const char *addr);
 int state_paired_remove(struct saved_state *s, const char *addr);
+/* The speakers opted out of SBC-XQ (some break with it): the same rules. */
+bool state_no_xq(const struct saved_state *s, const char *addr);
+int state_no_xq_set(struct saved_state *s, const char *addr, bool no_xq);
 
 /* Returned by state_load when the file was corrupt and was set aside. */
 #define STATE_LOAD_CORRUPT 1

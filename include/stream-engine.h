@@ -8,7 +8,7 @@
 
 #include "cmd-ack.h"
 #include "ring.h"
-#include "sbc-sender.h"
+#include "sender.h"
 #include "stream.h"
 
 /* Frames handled per step (a whole packet of 15 frames of 128 fits); a
@@ -28,6 +28,7 @@ struct command {
         uint32_t seq;           /* cmd_ack number */
         struct stream_params params;
         struct stream_bt_params bt;
+        struct codec_encoder *enc;      /* CMD_ATTACH_BT */
         int category;            /* CMD_SET_CAPTURE */
         snd_pcm_t *capture;
 };
@@ -53,8 +54,10 @@ struct stream {
         _Atomic int tid;        /* kernel thread id, for rtkit */
         bool thread_started;
         unsigned rate;
-        sbc_t sbc;              /* set up by the main thread before ATTACH */
-        bool sbc_ready;
+        /* set up by the main thread before ATTACH, freed by it once the
+         * thread no longer uses it */
+        struct codec_encoder *enc;
+        const struct a2dp_codec *enc_codec;
 
         /* Everything below belongs to the thread while the engine runs. */
         bool active;
@@ -65,7 +68,7 @@ struct stream {
         bool local_running;
         bool bt;                /* Bluetooth attached and not failed */
         bool bt_stalled;
-        struct sbc_sender sender;
+        struct sender sender;
         int16_t cap[CAT_COUNT][CHUNK_FRAMES * 2];
         int16_t bt_mix[CHUNK_FRAMES * 2];
         int16_t local_mix[CHUNK_FRAMES * 2];

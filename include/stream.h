@@ -1,4 +1,4 @@
-/* The real-time audio thread: ALSA capture -> SBC -> RTP -> transport.
+/* The real-time audio thread: ALSA capture -> codec -> RTP -> transport.
  *
  * The main loop owns every resource and hands them over with a command
  * through a lock-free ring and an eventfd; the thread never allocates,
@@ -9,13 +9,12 @@
 #define A2DPSRC_STREAM_H
 
 #include <alsa/asoundlib.h>
-#include <sbc/sbc.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "a2dp-codec.h"
 #include "options.h"
-#include "sbc-config.h"
 
 struct stream;
 
@@ -32,8 +31,10 @@ struct stream_params {
 struct stream_bt_params {
         int fd;                          /* transport socket, non-blocking */
         unsigned write_mtu;
-        struct sbc_params sbc;
-        uint8_t config[A2DP_SBC_INFO_LEN];
+        const struct a2dp_codec *codec;
+        uint8_t config[A2DP_CODEC_BLOB_MAX];
+        size_t config_len;
+        struct codec_info info;          /* codec->parse of config */
 };
 
 enum stream_event_type {
@@ -43,7 +44,7 @@ enum stream_event_type {
         STREAM_EV_CAPTURE_ERROR,   /* value = ALSA error recover couldn't fix; category */
         STREAM_EV_LOCAL_ERROR,     /* value = ALSA error on the local output */
         STREAM_EV_XRUN_BURST,      /* value = xruns in the burst (logged once per burst) */
-        STREAM_EV_BITPOOL,         /* value = new bitpool after congestion or recovery */
+        STREAM_EV_LEVEL,           /* value = new quality level (0 best) after congestion or recovery */
 };
 
 struct stream_event {
@@ -58,13 +59,15 @@ struct stream_event {
 struct stream_stats {
         _Atomic uint64_t packets;
         _Atomic uint64_t bytes;
-        _Atomic uint64_t frames;             /* SBC frames sent */
+        _Atomic uint64_t frames;             /* codec frames sent */
         _Atomic uint64_t full_packets;       /* packets carrying as many frames as fit */
         _Atomic uint64_t xruns;              /* capture overruns recovered */
         _Atomic uint64_t congestion;         /* EAGAIN or socket queue over the bound */
         _Atomic uint64_t dropped_frames;     /* PCM frames dropped to bound latency */
         _Atomic uint64_t wakeups;
-        _Atomic uint32_t bitpool;
+        _Atomic uint32_t level;              /* quality level in use, 0 = best */
+        _Atomic uint32_t level_value;        /* what it means: SBC's bitpool, else kbit/s */
+        _Atomic uint32_t bitrate;            /* bit/s at that level */
         _Atomic uint32_t latency_max_us;
         _Atomic uint32_t latency_hist[STREAM_LATENCY_BUCKETS];
         _Atomic uint32_t queue_us;           /* audio queued in our packet queue + socket */
@@ -73,7 +76,7 @@ struct stream_stats {
         _Atomic uint64_t local_underruns;
         _Atomic uint64_t local_dropped;      /* frames the local output had no room for */
         _Atomic uint64_t capture_frames;     /* frames read from the master capture */
-        _Atomic uint64_t bt_frames;          /* PCM frames handed to the SBC encoder */
+        _Atomic uint64_t bt_frames;          /* PCM frames handed to the encoder */
         _Atomic uint64_t silent_run;         /* frames of silence in a row on Bluetooth-routed captures */
 };
 
@@ -100,8 +103,10 @@ int stream_stop(struct stream *s);
 bool stream_running(struct stream *s);
 unsigned stream_rate(struct stream *s);
 
-/* Starts sending to Bluetooth (the engine must run at the SBC rate). */
-int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt);
+/* Starts sending to Bluetooth (the engine must run at the codec's rate):
+ * sets up the codec's encoder here, on the main thread, and hands it to
+ * the thread. err says why it failed. */
+int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *err, size_t err_len);
 /* Stops sending; the socket is the caller's again when this returns. */
 int stream_detach_bt(struct stream *s);
 bool stream_bt_attached(struct stream *s);

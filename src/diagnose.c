@@ -139,13 +139,21 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
         a->idle_suspend_s = d->state.idle_suspend;
         if (t) {
                 a->avrcp_volume = t->has_volume;
+                unsigned level = d->streaming == t && st ? atomic_load(&st->level) : 0;
+
                 a->have_codec = true;
-                a->sbc = t->params;
-                a->have_offer = t->has_offered;
-                memcpy(a->offer, t->offered, sizeof(a->offer));
+                transport_describe(t, level, a->codec_desc, sizeof(a->codec_desc));
+                a->other_codec = t->codec->codec_id != A2DP_CODEC_SBC;
+                a->other_rate = t->info.rate;
+                if (!a->other_codec && sbc_config_parse(t->config, t->config_len, &a->sbc, NULL, 0) == 0)
+                        /* what we send with, not the 250 a speaker may allow */
+                        a->sbc.max_bitpool = sbc_params_working_bitpool(&a->sbc);
+                a->have_offer = !a->other_codec && t->has_offered && t->offered_len == sizeof(a->offer);
+                if (a->have_offer)
+                        memcpy(a->offer, t->offered, sizeof(a->offer));
         }
         if (st) {
-                a->bitpool_now = d->streaming == t && t ? atomic_load(&st->bitpool) : 0;
+                a->bitpool_now = d->streaming == t && t && !a->other_codec ? atomic_load(&st->level_value) : 0;
                 a->underruns = atomic_load(&st->congestion);
                 a->dropped_ms = atomic_load(&st->dropped_frames) * 1000 / rate;
                 a->stalls = atomic_load(&st->stalls);
@@ -156,7 +164,7 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
         a->link_errors = d->link_errors;
         if (t && d->streaming == t && d->engine_rate) {
                 a->period_us = (uint32_t)((uint64_t)d->engine_period * 1000000 / d->engine_rate);
-                a->encoder_us = (uint32_t)((uint64_t)sbc_encoder_delay(&t->params) * 1000000 / t->params.rate);
+                a->encoder_us = (uint32_t)((uint64_t)t->info.delay_samples * 1000000 / t->info.rate);
                 a->speaker_delay_known = t->has_delay;
                 a->speaker_us = t->has_delay ? (uint32_t)t->delay * 100 : 0;
         }

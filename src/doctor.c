@@ -250,7 +250,7 @@ static void check_capture_rate(const struct doctor_snapshot *s, struct out *o)
                 f = add(o, "capture-rate", DOCTOR_PROBLEM);
                 SEEN(f, "Nothing streams: %s", a->stream_blocked);
                 FIX(f, "Have the player play at %u Hz, the rate the speaker takes",
-                    a->have_codec ? a->sbc.rate : 48000);
+                    !a->have_codec ? 48000 : a->other_codec ? a->other_rate : a->sbc.rate);
                 return;
         }
         if (a->capture_rate && a->engine_rate && a->capture_rate != a->engine_rate) {
@@ -646,10 +646,20 @@ static void check_codec(const struct doctor_snapshot *s, struct out *o)
                 SEEN(f, "No stream is configured with this speaker");
                 return;
         }
-        sbc_params_describe(&a->sbc, a->bitpool_now ? a->bitpool_now : a->sbc.max_bitpool, desc,
-                            sizeof(desc));
+        if (a->other_codec) {
+                f = add(o, "codec", DOCTOR_OK);
+                SEEN(f, "In use: %s; %u Hz %s", a->codec_desc, a->other_rate,
+                     a->capture_rate == a->other_rate ? "is the capture's own rate"
+                                                      : "was the best rate both sides have");
+                return;
+        }
+        if (a->codec_desc[0])
+                snprintf(desc, sizeof(desc), "%s", a->codec_desc);
+        else
+                sbc_params_describe(&a->sbc, a->bitpool_now ? a->bitpool_now : a->sbc.max_bitpool, desc,
+                                    sizeof(desc));
         f = add(o, "codec", a->sbc.max_bitpool < 32 ? DOCTOR_WARNING : DOCTOR_OK);
-        SEEN(f, "In use: %s. SBC is the codec a2dpsrc has, and every A2DP speaker must take it", desc);
+        SEEN(f, "In use: %s. SBC is the codec every A2DP speaker must take", desc);
         if (a->have_offer) {
                 describe_offer(a->offer, offer, sizeof(offer));
                 cat(f->seen, sizeof(f->seen), "; the speaker offered SBC %s", offer);

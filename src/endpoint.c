@@ -1,6 +1,12 @@
-/* Our A2DP source endpoint (org.bluez.MediaEndpoint1), one per adapter,
- * each under its own application root that BlueZ reads through
- * ObjectManager.GetManagedObjects when we call Media1.RegisterApplication. */
+/* Our A2DP source endpoints (org.bluez.MediaEndpoint1), one per codec and
+ * adapter, each adapter's under its own application root that BlueZ reads
+ * through ObjectManager.GetManagedObjects when we call
+ * Media1.RegisterApplication. GetManagedObjects lists them in the fixed
+ * registration order (a2dp_codec_registered): bluetoothd 5.66 registers
+ * them in that order and, for a speaker, tries its local endpoints in that
+ * order (the LastUsed pair first), each with the first of the speaker's
+ * SEPs of the same codec, moving to the next when SelectConfiguration
+ * fails. docs/codecs.md. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +18,13 @@
 
 #define IFACE_ENDPOINT "org.bluez.MediaEndpoint1"
 #define IFACE_OBJMGR "org.freedesktop.DBus.ObjectManager"
-#define ENDPOINT_LEAF "a2dp_source_sbc"
+#define ENDPOINT_PREFIX "a2dp_source_"
 #define ERR_INVALID "org.bluez.Error.InvalidArguments"
 #define ERR_REJECTED "org.bluez.Error.Rejected"
 
 #define REG_RETRY_MAX_S 30
 
-static const char introspect_root[] =
+static const char introspect_root_head[] =
         DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
         "<node>\n"
         " <interface name='org.freedesktop.DBus.ObjectManager'>\n"
@@ -28,9 +34,7 @@ static const char introspect_root[] =
         " </interface>\n"
         " <interface name='org.freedesktop.DBus.Introspectable'>\n"
         "  <method name='Introspect'><arg type='s' direction='out'/></method>\n"
-        " </interface>\n"
-        " <node name='" ENDPOINT_LEAF "'/>\n"
-        "</node>\n";
+        " </interface>\n";
 
 static const char introspect_endpoint[] =
         DBUS_INTROSPECT_1_0_XML_DOCTYPE_DECL_NODE
@@ -57,13 +61,41 @@ static void root_path(const struct adapter *a, char *buf, size_t len)
         snprintf(buf, len, A2DPSRC_APP_ROOT "/%s", a->name);
 }
 
-void endpoint_path(const struct adapter *a, char *buf, size_t len)
+/* "a2dp_source_sbc_xq": object path elements take no '-' */
+static void leaf(const struct a2dp_codec *c, char *buf, size_t len)
 {
-        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s/" ENDPOINT_LEAF, a->name);
+        snprintf(buf, len, ENDPOINT_PREFIX "%s", c->name);
+        for (char *p = buf; *p; p++)
+                if (*p == '-')
+                        *p = '_';
 }
 
-/* "/org/a2dpsrc/bluez/hciN/a2dp_source_sbc" -> adapter hciN, or NULL */
-static struct adapter *adapter_for_path(struct daemon *d, const char *path, bool *is_endpoint)
+void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *buf, size_t len)
+{
+        char l[64];
+
+        leaf(c, l, sizeof(l));
+        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s/%s", a->name, l);
+}
+
+/* The codecs with an endpoint, in registration order: built, and their
+ * library there. SBC-XQ is not registered yet: it comes with the test
+ * double's model of bluetoothd moving to its next endpoint when one
+ * refuses SelectConfiguration. */
+static const struct a2dp_codec *registered(unsigned n)
+{
+        for (unsigned i = 0;; i++) {
+                const struct a2dp_codec *c = a2dp_codec_registered(i);
+
+                if (!c || (c->index != CODEC_SBC_XQ && c->available() && n-- == 0))
+                        return c;
+        }
+}
+
+/* "/org/a2dpsrc/bluez/hciN/a2dp_source_sbc" -> adapter hciN and its codec
+ * (NULL for the root), or NULL */
+static struct adapter *adapter_for_path(struct daemon *d, const char *path,
+                                        const struct a2dp_codec **codec)
 {
         size_t rootlen = strlen(A2DPSRC_APP_ROOT);
         const char *name, *slash;
@@ -72,9 +104,19 @@ static struct adapter *adapter_for_path(struct daemon *d, const char *path, bool
                 return NULL;
         name = path + rootlen + 1;
         slash = strchr(name, '/');
-        if (slash && strcmp(slash + 1, ENDPOINT_LEAF) != 0)
-                return NULL;
-        *is_endpoint = slash != NULL;
+        *codec = NULL;
+        if (slash) {
+                const struct a2dp_codec *c;
+                char l[64];
+
+                for (unsigned i = 0; (c = registered(i)) && !*codec; i++) {
+                        leaf(c, l, sizeof(l));
+                        if (strcmp(slash + 1, l) == 0)
+                                *codec = c;
+                }
+                if (!*codec)
+                        return NULL;
+        }
         for (struct adapter *a = d->adapters; a; a = a->next) {
                 size_t n = strlen(a->name);
                 if (strncmp(name, a->name, n) == 0 && (name[n] == '\0' || name[n] == '/'))
@@ -83,58 +125,91 @@ static struct adapter *adapter_for_path(struct daemon *d, const char *path, bool
         return NULL;
 }
 
-static bool append_endpoint_props(DBusMessageIter *dict)
+static bool append_endpoint_props(DBusMessageIter *dict, const struct a2dp_codec *c)
 {
         const char *uuid = A2DP_SOURCE_UUID;
-        uint8_t codec = 0x00;   /* SBC */
+        uint8_t codec = c->codec_id;
         dbus_bool_t delay = TRUE;
+        uint8_t caps[A2DP_CODEC_BLOB_MAX];
+        size_t n = c->capabilities(caps, sizeof(caps));
 
+        /* vendor codecs (0xff) carry their vendor and codec ids in the
+         * blob itself; bluetoothd 5.66 reads no Vendor property for them */
         return dbus_dict_append_basic(dict, "UUID", DBUS_TYPE_STRING, &uuid) &&
                dbus_dict_append_basic(dict, "Codec", DBUS_TYPE_BYTE, &codec) &&
-               dbus_dict_append_bytes(dict, "Capabilities", sbc_source_capabilities,
-                                      A2DP_SBC_INFO_LEN) &&
+               dbus_dict_append_bytes(dict, "Capabilities", caps, (int)n) &&
                dbus_dict_append_basic(dict, "DelayReporting", DBUS_TYPE_BOOLEAN, &delay);
+}
+
+static bool append_endpoint(DBusMessageIter *objs, const struct adapter *a, const struct a2dp_codec *c)
+{
+        DBusMessageIter obj, ifaces, iface, props;
+        char path[PATH_LEN + 64], *p = path;
+        const char *name = IFACE_ENDPOINT;
+
+        endpoint_path(a, c, path, sizeof(path));
+        return dbus_message_iter_open_container(objs, DBUS_TYPE_DICT_ENTRY, NULL, &obj) &&
+               dbus_message_iter_append_basic(&obj, DBUS_TYPE_OBJECT_PATH, &p) &&
+               dbus_message_iter_open_container(&obj, DBUS_TYPE_ARRAY, "{sa{sv}}", &ifaces) &&
+               dbus_message_iter_open_container(&ifaces, DBUS_TYPE_DICT_ENTRY, NULL, &iface) &&
+               dbus_message_iter_append_basic(&iface, DBUS_TYPE_STRING, &name) &&
+               dbus_message_iter_open_container(&iface, DBUS_TYPE_ARRAY, "{sv}", &props) &&
+               append_endpoint_props(&props, c) &&
+               dbus_message_iter_close_container(&iface, &props) &&
+               dbus_message_iter_close_container(&ifaces, &iface) &&
+               dbus_message_iter_close_container(&obj, &ifaces) &&
+               dbus_message_iter_close_container(objs, &obj);
 }
 
 static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg, struct adapter *a)
 {
         DBusMessage *reply = dbus_message_new_method_return(msg);
-        DBusMessageIter it, objs, obj, ifaces, iface, props;
-        char path[PATH_LEN + 32], *p = path;
-        const char *name = IFACE_ENDPOINT;
+        DBusMessageIter it, objs;
+        const struct a2dp_codec *c;
+        bool ok;
 
         if (!reply)
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;
-        root_path(a, path, sizeof(path));
-        strncat(path, "/" ENDPOINT_LEAF, sizeof(path) - strlen(path) - 1);
         dbus_message_iter_init_append(reply, &it);
-        if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{oa{sa{sv}}}", &objs) ||
-            !dbus_message_iter_open_container(&objs, DBUS_TYPE_DICT_ENTRY, NULL, &obj) ||
-            !dbus_message_iter_append_basic(&obj, DBUS_TYPE_OBJECT_PATH, &p) ||
-            !dbus_message_iter_open_container(&obj, DBUS_TYPE_ARRAY, "{sa{sv}}", &ifaces) ||
-            !dbus_message_iter_open_container(&ifaces, DBUS_TYPE_DICT_ENTRY, NULL, &iface) ||
-            !dbus_message_iter_append_basic(&iface, DBUS_TYPE_STRING, &name) ||
-            !dbus_message_iter_open_container(&iface, DBUS_TYPE_ARRAY, "{sv}", &props) ||
-            !append_endpoint_props(&props) ||
-            !dbus_message_iter_close_container(&iface, &props) ||
-            !dbus_message_iter_close_container(&ifaces, &iface) ||
-            !dbus_message_iter_close_container(&obj, &ifaces) ||
-            !dbus_message_iter_close_container(&objs, &obj) ||
-            !dbus_message_iter_close_container(&it, &objs)) {
+        ok = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{oa{sa{sv}}}", &objs);
+        /* bluetoothd registers the endpoints in the order it reads them */
+        for (unsigned i = 0; ok && (c = registered(i)); i++)
+                ok = append_endpoint(&objs, a, c);
+        if (!ok || !dbus_message_iter_close_container(&it, &objs)) {
                 dbus_message_unref(reply);
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;
         }
         return dbus_send_reply(d->conn, reply);
 }
 
-static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg)
+/* What the chooser is asked for: the capture's own rate, the board's
+ * choice, when the speaker takes it (nothing to convert); --rate only when
+ * the board leaves the choice open. SelectConfiguration does not say which
+ * speaker asks: the opt-out of SBC-XQ holds when the speaker being
+ * connected, or any connected speaker without a stream, has it. */
+static void select_prefs(struct daemon *d, struct codec_prefs *p)
+{
+        p->rate = d->capture_rate ? d->capture_rate : d->opts.rate;
+        p->no_xq = d->connecting[0] && state_no_xq(&d->state, d->connecting);
+        for (struct device *dev = d->devices; dev && !p->no_xq; dev = dev->next) {
+                bool streaming = false;
+
+                for (struct transport *t = d->transports; t; t = t->next)
+                        streaming |= strcmp(t->device, dev->path) == 0;
+                p->no_xq = dev->connected && !streaming && state_no_xq(&d->state, dev->address);
+        }
+}
+
+static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg,
+                                              const struct a2dp_codec *codec)
 {
         DBusMessageIter it, arr;
         const uint8_t *caps;
-        int len;
-        uint8_t config[A2DP_SBC_INFO_LEN];
+        int len, n;
+        uint8_t config[A2DP_CODEC_BLOB_MAX];
         const uint8_t *cp = config;
-        char err[160];
+        struct codec_prefs prefs = { 0 };
+        char err[160], hex[2 * A2DP_CODEC_BLOB_MAX + 1];
         DBusMessage *reply;
 
         if (!dbus_message_iter_init(msg, &it) ||
@@ -142,25 +217,31 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "SelectConfiguration takes one byte array (ay), got '%s'",
                                         dbus_message_get_signature(msg));
-        /* the capture's own rate, the board's choice, when the speaker
-         * takes it: nothing to convert; --rate only when the board leaves
-         * the choice open */
-        if (sbc_config_select(caps, (size_t)len, d->capture_rate ? d->capture_rate : d->opts.rate,
-                              config, err, sizeof(err)) < 0) {
-                log_warn("SelectConfiguration refused: %s", err);
-                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
+        select_prefs(d, &prefs);
+        err[0] = '\0';
+        n = codec->select(caps, (size_t)len, &prefs, config, sizeof(config), err, sizeof(err));
+        if (n <= 0) {
+                /* bluetoothd 5.66 then tries its next local endpoint */
+                log_warn("SelectConfiguration (%s) refused: %s", codec->label,
+                         err[0] ? err : "no configuration");
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s",
+                                        err[0] ? err : "no configuration");
         }
-        if ((size_t)len >= sizeof(d->offered_caps)) {
-                memcpy(d->offered_caps, caps, sizeof(d->offered_caps));
+        if ((size_t)len <= sizeof(d->offered_caps)) {
+                memcpy(d->offered_caps, caps, (size_t)len);
+                d->offered_caps_len = (size_t)len;
+                d->offered_codec = codec;
                 d->have_offered_caps = true;
         }
-        log_info("SelectConfiguration: %02x %02x %02x %02x", config[0], config[1], config[2], config[3]);
+        for (int i = 0; i < n; i++)
+                snprintf(hex + 2 * i, 3, "%02x", config[i]);
+        log_info("SelectConfiguration (%s): %s", codec->label, hex);
         reply = dbus_message_new_method_return(msg);
         if (!reply)
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;
         dbus_message_iter_init_append(reply, &it);
         if (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "y", &arr) ||
-            !dbus_message_iter_append_fixed_array(&arr, DBUS_TYPE_BYTE, &cp, A2DP_SBC_INFO_LEN) ||
+            !dbus_message_iter_append_fixed_array(&arr, DBUS_TYPE_BYTE, &cp, n) ||
             !dbus_message_iter_close_container(&it, &arr)) {
                 dbus_message_unref(reply);
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;
@@ -168,7 +249,8 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         return dbus_send_reply(d->conn, reply);
 }
 
-static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg)
+static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
+                                           const struct a2dp_codec *codec)
 {
         DBusMessageIter it;
         const char *path;
@@ -181,7 +263,7 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg)
         dbus_message_iter_init(msg, &it);
         dbus_message_iter_get_basic(&it, &path);
         dbus_message_iter_next(&it);
-        if (transport_create(d, path, &it, err, sizeof(err)) < 0) {
+        if (transport_create(d, path, codec, &it, err, sizeof(err)) < 0) {
                 log_warn("SetConfiguration %s refused: %s", path, err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
         }
@@ -220,19 +302,33 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         const char *path = dbus_message_get_path(msg);
         const char *iface = dbus_message_get_interface(msg);
         const char *member = dbus_message_get_member(msg);
-        bool is_endpoint = false;
+        const struct a2dp_codec *codec = NULL;
         struct adapter *a;
 
         if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL || !path || !member)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        a = adapter_for_path(d, path, &is_endpoint);
+        a = adapter_for_path(d, path, &codec);
         if (!a)
                 return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_OBJECT, "No such object %s", path);
 
         if (strcmp(member, "Introspect") == 0 &&
             (!iface || strcmp(iface, DBUS_INTERFACE_INTROSPECTABLE) == 0)) {
-                const char *xml = is_endpoint ? introspect_endpoint : introspect_root;
-                DBusMessage *reply = dbus_message_new_method_return(msg);
+                char root[sizeof(introspect_root_head) + 64 * CODEC_COUNT + 16];
+                const char *xml = codec ? introspect_endpoint : root;
+                DBusMessage *reply;
+                const struct a2dp_codec *c;
+                size_t used;
+
+                used = (size_t)snprintf(root, sizeof(root), "%s", introspect_root_head);
+                for (unsigned i = 0; (c = registered(i)) && used < sizeof(root); i++) {
+                        char l[64];
+
+                        leaf(c, l, sizeof(l));
+                        used += (size_t)snprintf(root + used, sizeof(root) - used, " <node name='%s'/>\n", l);
+                }
+                if (used < sizeof(root))
+                        snprintf(root + used, sizeof(root) - used, "</node>\n");
+                reply = dbus_message_new_method_return(msg);
                 if (reply && !dbus_message_append_args(reply, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID)) {
                         dbus_message_unref(reply);
                         reply = NULL;
@@ -245,7 +341,7 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
                 return dbus_reply_error(conn, msg, DBUS_ERROR_ACCESS_DENIED,
                                         "Only the owner of org.bluez may call %s", member);
 
-        if (!is_endpoint) {
+        if (!codec) {
                 if (strcmp(member, "GetManagedObjects") == 0 &&
                     (!iface || strcmp(iface, IFACE_OBJMGR) == 0))
                         return get_managed_objects(d, msg, a);
@@ -255,9 +351,9 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
                 return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s.%s",
                                         iface, member);
         if (strcmp(member, "SelectConfiguration") == 0)
-                return select_configuration(d, msg);
+                return select_configuration(d, msg, codec);
         if (strcmp(member, "SetConfiguration") == 0)
-                return set_configuration(d, msg);
+                return set_configuration(d, msg, codec);
         if (strcmp(member, "ClearConfiguration") == 0)
                 return clear_configuration(d, msg);
         if (strcmp(member, "Release") == 0)
@@ -307,7 +403,15 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
         }
         a->reg = REG_DONE;
         a->reg_failures = 0;
-        log_info("A2DP source endpoint registered on %s", a->name);
+        {
+                char names[128] = "";
+                const struct a2dp_codec *c;
+
+                for (unsigned i = 0; (c = registered(i)); i++)
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                                 i ? ", " : "", c->label);
+                log_info("A2DP source endpoints registered on %s: %s", a->name, names);
+        }
         output_update_status(d);
 }
 

@@ -53,18 +53,14 @@ static const char *current_state(struct daemon *d)
 static void current_codec(struct daemon *d, char *buf, size_t len)
 {
         struct transport *t = output_transport(d);
-        unsigned bitpool;
+        unsigned level = 0;
 
         buf[0] = '\0';
         if (!t)
                 return;
-        bitpool = t->params.max_bitpool;
-        if (d->streaming == t) {
-                unsigned now = atomic_load(&stream_stats(d->stream)->bitpool);
-                if (now)
-                        bitpool = now;
-        }
-        sbc_params_describe(&t->params, bitpool, buf, len);
+        if (d->streaming == t)
+                level = atomic_load(&stream_stats(d->stream)->level);
+        transport_describe(t, level, buf, len);
 }
 
 static unsigned route_mask(const struct saved_state *s)
@@ -191,7 +187,12 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
         uint64_t capture = atomic_load(&st->capture_frames), local = atomic_load(&st->local_frames);
         uint64_t bt = atomic_load(&st->bt_frames);
         uint32_t p50 = stream_latency_percentile(st, 50), p99 = stream_latency_percentile(st, 99);
-        uint32_t lmax = atomic_load(&st->latency_max_us), bitpool = atomic_load(&st->bitpool);
+        uint32_t lmax = atomic_load(&st->latency_max_us), level_value = atomic_load(&st->level_value);
+        uint32_t kbps = atomic_load(&st->bitrate) / 1000;
+        struct transport *t = d->streaming ? d->streaming : output_transport(d);
+        /* Bitpool keeps its meaning: SBC's (and SBC-XQ's) bitpool, 0 for
+         * other codecs; Kbps is the quality level of any codec */
+        uint32_t bitpool = t && t->codec->codec_id == A2DP_CODEC_SBC ? level_value : 0;
         uint32_t queue = atomic_load(&st->queue_us);
         /* the main loop's heap in use (the audio thread never allocates):
          * a leak shows in it byte for byte, where RSS also carries the
@@ -219,6 +220,7 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
                dbus_dict_append_basic(&dict, "LocalFrames", DBUS_TYPE_UINT64, &local) &&
                dbus_dict_append_basic(&dict, "HeapBytes", DBUS_TYPE_UINT64, &heap) &&
                dbus_dict_append_basic(&dict, "Bitpool", DBUS_TYPE_UINT32, &bitpool) &&
+               dbus_dict_append_basic(&dict, "Kbps", DBUS_TYPE_UINT32, &kbps) &&
                dbus_dict_append_basic(&dict, "QueueUs", DBUS_TYPE_UINT32, &queue) &&
                dbus_dict_append_basic(&dict, "LatencyP50Us", DBUS_TYPE_UINT32, &p50) &&
                dbus_dict_append_basic(&dict, "LatencyP99Us", DBUS_TYPE_UINT32, &p99) &&

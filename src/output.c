@@ -203,10 +203,7 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
 
 static unsigned packet_frames(const struct transport *t)
 {
-        size_t mtu = t->write_mtu < 2048 ? t->write_mtu : 2048;
-        unsigned fpp = rtp_sbc_frames_per_packet(mtu, sbc_frame_length(&t->params, t->params.max_bitpool));
-
-        return (fpp ? fpp : 1) * sbc_frame_samples(&t->params);
+        return a2dp_codec_packet_samples(t->codec, &t->info, t->write_mtu);
 }
 
 /* Socket set-up for low, bounded latency: a send buffer of a few packets
@@ -234,7 +231,7 @@ static void maybe_reconfigure(struct daemon *d, struct transport *t)
         uint64_t now = 0;
         int r;
 
-        if (!d->capture_converting || !d->capture_rate || d->capture_rate == t->params.rate)
+        if (!d->capture_converting || !d->capture_rate || d->capture_rate == t->info.rate)
                 return;
         sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         if (d->reconfig_at && now - d->reconfig_at < RECONFIG_MIN_US)
@@ -248,25 +245,26 @@ static void maybe_reconfigure(struct daemon *d, struct transport *t)
 
 static int attach(struct daemon *d, struct transport *t)
 {
-        struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .sbc = t->params };
-        char desc[96];
+        struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .codec = t->codec,
+                                       .config_len = t->config_len, .info = t->info };
+        char desc[96], err[160];
         int r;
 
         /* the engine runs at the speaker's rate, with one packet per period:
          * one wake-up per packet */
-        if (d->engine_rate != t->params.rate || d->engine_period != packet_frames(t) ||
+        if (d->engine_rate != t->info.rate || d->engine_period != packet_frames(t) ||
             !stream_running(d->stream)) {
-                r = start_engine(d, t->params.rate, packet_frames(t), true);
+                r = start_engine(d, t->info.rate, packet_frames(t), true);
                 if (r < 0)
                         return r;
         }
         maybe_reconfigure(d, t);
         tune_socket(t->fd, t->write_mtu);
-        memcpy(bt.config, t->config, sizeof(bt.config));
+        memcpy(bt.config, t->config, t->config_len);
         output_volume_changed(d);
-        r = stream_attach_bt(d->stream, &bt);
+        r = stream_attach_bt(d->stream, &bt, err, sizeof(err));
         if (r < 0) {
-                log_err("cannot attach Bluetooth to the audio thread: %s", strerror(-r));
+                log_err("cannot attach Bluetooth to the audio thread: %s (%s)", strerror(-r), err);
                 if (stream_wedged(d->stream))
                         t->fd = -1;     /* may be the thread's: left open, never closed */
                 output_engine_stuck(d);
@@ -276,8 +274,8 @@ static int attach(struct daemon *d, struct transport *t)
         discovery_streaming_started(d);
         d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
         sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
-        d->bitpool_logged = (int)t->params.max_bitpool;
-        sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
+        d->level_logged = 0;
+        transport_describe(t, 0, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
         output_update_status(d);
         return 0;
@@ -628,18 +626,25 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 case STREAM_EV_XRUN_BURST:
                         log_warn("capture overrun: %d xrun(s) recovered", ev.value);
                         break;
-                case STREAM_EV_BITPOOL:
+                case STREAM_EV_LEVEL: {
                         /* a step back up (51 -> 45 -> 50) is the link
-                         * clearing, though still below the maximum */
-                        log_info("bitpool now %d (%s)", ev.value,
-                                 ev.value < d->bitpool_logged ? "link congested" : "link clear");
-                        if (t && ev.value < d->bitpool_logged) {
+                         * clearing, though still below the best level */
+                        unsigned value = atomic_load(&stream_stats(d->stream)->level_value);
+                        bool down = ev.value > d->level_logged;
+
+                        if (t && t->codec->codec_id == A2DP_CODEC_SBC)
+                                log_info("bitpool now %u (%s)", value, down ? "link congested" : "link clear");
+                        else
+                                log_info("%s quality now %u kbit/s (%s)", t ? t->codec->label : "codec",
+                                         value, down ? "link congested" : "link clear");
+                        if (t && down) {
                                 char bp[16];
-                                snprintf(bp, sizeof(bp), "%d", ev.value);
+                                snprintf(bp, sizeof(bp), "%u", value);
                                 diagnose_note_transport(d, t, HIST_BITPOOL_DOWN, bp);
                         }
-                        d->bitpool_logged = ev.value;
+                        d->level_logged = ev.value;
                         break;
+                }
                 }
         }
         return 0;
@@ -704,8 +709,7 @@ void output_update_status(struct daemon *d)
         }
         if (d->streaming) {
                 char desc[96];
-                sbc_params_describe(&d->streaming->params, d->streaming->params.max_bitpool, desc,
-                                    sizeof(desc));
+                transport_describe(d->streaming, 0, desc, sizeof(desc));
                 snprintf(status, sizeof(status), "Streaming to %s (%s)", d->streaming->device, desc);
         } else if (d->transports && d->stream_blocked[0]) {
                 snprintf(status, sizeof(status), "Speaker connected, not streaming: %s",
@@ -780,7 +784,7 @@ uint32_t output_latency_us(struct daemon *d)
          * reported delay */
         us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
         us += atomic_load(&stream_stats(d->stream)->queue_us);
-        us += (uint64_t)sbc_encoder_delay(&t->params) * 1000000 / t->params.rate;
+        us += (uint64_t)t->info.delay_samples * 1000000 / t->info.rate;
         if (t->has_delay)
                 us += (uint64_t)t->delay * 100;
         return (uint32_t)us;

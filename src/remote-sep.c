@@ -53,7 +53,7 @@ static void on_set_reply(DBusMessage *reply, const DBusError *err, void *ud)
         device_lost_stream(d);
 }
 
-static int send_set(struct daemon *d, const uint8_t config[A2DP_SBC_INFO_LEN])
+static int send_set(struct daemon *d, const uint8_t *config, size_t len)
 {
         DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, d->reconfig_sep,
                                                       IFACE_ENDPOINT, "SetConfiguration");
@@ -65,7 +65,7 @@ static int send_set(struct daemon *d, const uint8_t config[A2DP_SBC_INFO_LEN])
         dbus_message_iter_init_append(m, &it);
         if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_OBJECT_PATH, &ep) ||
             !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
-            !dbus_dict_append_bytes(&dict, "Capabilities", config, A2DP_SBC_INFO_LEN) ||
+            !dbus_dict_append_bytes(&dict, "Capabilities", config, (int)len) ||
             !dbus_message_iter_close_container(&it, &dict)) {
                 dbus_message_unref(m);
                 return -ENOMEM;
@@ -79,10 +79,12 @@ static void on_caps_reply(DBusMessage *reply, const DBusError *err, void *ud)
         struct daemon *d = ud;
         DBusMessageIter it;
         const uint8_t *caps;
-        uint8_t config[A2DP_SBC_INFO_LEN];
-        struct sbc_params p;
-        char why[160];
-        int len;
+        uint8_t config[A2DP_CODEC_BLOB_MAX];
+        struct codec_prefs prefs = { .rate = d->reconfig_rate };
+        struct codec_info info;
+        const struct a2dp_codec *c = d->reconfig_codec;
+        char why[160] = "";
+        int len, n;
 
         dbus_pending_call_unref(d->reconfig_call);
         d->reconfig_call = NULL;
@@ -95,19 +97,20 @@ static void on_caps_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 log_warn("%s: Capabilities is not a byte array", d->reconfig_sep);
                 return;
         }
-        if (sbc_config_select(caps, (size_t)len, d->reconfig_rate, config, why, sizeof(why)) < 0 ||
-            sbc_config_parse(config, A2DP_SBC_INFO_LEN, &p, why, sizeof(why)) < 0) {
-                log_warn("%s: %s", d->reconfig_sep, why);
+        prefs.no_xq = false;    /* the stream is SBC-XQ already, or another codec */
+        n = c->select(caps, (size_t)len, &prefs, config, sizeof(config), why, sizeof(why));
+        if (n <= 0 || c->parse(config, (size_t)n, &info, why, sizeof(why)) < 0) {
+                log_warn("%s: %s", d->reconfig_sep, why[0] ? why : "no configuration");
                 return;
         }
-        if (p.rate != d->reconfig_rate) {
+        if (info.rate != d->reconfig_rate) {
                 log_info("the speaker does not take %u Hz: the capture stays converted",
                          d->reconfig_rate);
                 return;
         }
         log_notice("reconfiguring %s at the capture's own rate, %u Hz", d->reconfig_sep,
                    d->reconfig_rate);
-        if (send_set(d, config) < 0)
+        if (send_set(d, config, (size_t)n) < 0)
                 log_err("cannot send SetConfiguration to %s", d->reconfig_sep);
 }
 
@@ -134,7 +137,8 @@ int remote_sep_reconfigure(struct daemon *d, const struct transport *t, unsigned
         if (!owner || owner->reg != REG_DONE)
                 return -ENOENT;
         snprintf(d->reconfig_sep, sizeof(d->reconfig_sep), "%.*s", (int)(slash - t->path), t->path);
-        endpoint_path(owner, d->reconfig_endpoint, sizeof(d->reconfig_endpoint));
+        endpoint_path(owner, t->codec, d->reconfig_endpoint, sizeof(d->reconfig_endpoint));
+        d->reconfig_codec = t->codec;
         d->reconfig_rate = rate;
         m = dbus_message_new_method_call(BLUEZ_SERVICE, d->reconfig_sep, DBUS_INTERFACE_PROPERTIES,
                                          "Get");

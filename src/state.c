@@ -78,42 +78,76 @@ static void addr_copy_upper(char dst[STATE_ADDR_LEN], const char *src)
         dst[STATE_ADDR_LEN - 1] = '\0';
 }
 
-bool state_paired_contains(const struct saved_state *s, const char *addr)
+/* An address list of the state (paired, no-xq): at most STATE_MAX_PAIRED,
+ * upper case, no duplicates. */
+typedef char addr_list_t[STATE_MAX_PAIRED][STATE_ADDR_LEN];
+
+static bool list_contains(const addr_list_t l, unsigned count, const char *addr)
 {
-        unsigned n = s->n_paired < STATE_MAX_PAIRED ? s->n_paired : STATE_MAX_PAIRED;
+        unsigned n = count < STATE_MAX_PAIRED ? count : STATE_MAX_PAIRED;
 
         for (unsigned i = 0; i < n; i++)
-                if (strncasecmp(s->paired[i], addr, STATE_ADDR_LEN) == 0)
+                if (strncasecmp(l[i], addr, STATE_ADDR_LEN) == 0)
                         return true;
         return false;
 }
 
-int state_paired_add(struct saved_state *s, const char *addr)
+static int list_add(addr_list_t l, unsigned *count, const char *addr)
 {
         if (!addr_valid_n(addr, strnlen(addr, STATE_ADDR_LEN)))
                 return -EINVAL;
-        if (state_paired_contains(s, addr))
+        if (list_contains(l, *count, addr))
                 return 0;
-        if (s->n_paired >= STATE_MAX_PAIRED)
+        if (*count >= STATE_MAX_PAIRED)
                 return -ENOSPC;
-        addr_copy_upper(s->paired[s->n_paired++], addr);
+        addr_copy_upper(l[(*count)++], addr);
         return 0;
+}
+
+static int list_remove(addr_list_t l, unsigned *count, const char *addr)
+{
+        unsigned n = *count < STATE_MAX_PAIRED ? *count : STATE_MAX_PAIRED;
+
+        for (unsigned i = 0; i < n; i++) {
+                if (strncasecmp(l[i], addr, STATE_ADDR_LEN) != 0)
+                        continue;
+                /* keep the order: the file then changes only where it must */
+                memmove(l[i], l[i + 1], (n - i - 1) * sizeof(l[0]));
+                *count = n - 1;
+                memset(l[n - 1], 0, sizeof(l[0]));
+                return 0;
+        }
+        return -ENOENT;
+}
+
+bool state_paired_contains(const struct saved_state *s, const char *addr)
+{
+        return list_contains(s->paired, s->n_paired, addr);
+}
+
+int state_paired_add(struct saved_state *s, const char *addr)
+{
+        return list_add(s->paired, &s->n_paired, addr);
+}
+
+bool state_no_xq(const struct saved_state *s, const char *addr)
+{
+        return list_contains(s->no_xq, s->n_no_xq, addr);
+}
+
+int state_no_xq_set(struct saved_state *s, const char *addr, bool no_xq)
+{
+        int r;
+
+        if (no_xq)
+                return list_add(s->no_xq, &s->n_no_xq, addr);
+        r = list_remove(s->no_xq, &s->n_no_xq, addr);
+        return r == -ENOENT ? 0 : r;
 }
 
 int state_paired_remove(struct saved_state *s, const char *addr)
 {
-        unsigned n = s->n_paired < STATE_MAX_PAIRED ? s->n_paired : STATE_MAX_PAIRED;
-
-        for (unsigned i = 0; i < n; i++) {
-                if (strncasecmp(s->paired[i], addr, STATE_ADDR_LEN) != 0)
-                        continue;
-                /* keep the order: the file then changes only where it must */
-                memmove(s->paired[i], s->paired[i + 1], (n - i - 1) * sizeof(s->paired[0]));
-                s->n_paired = n - 1;
-                memset(s->paired[n - 1], 0, sizeof(s->paired[0]));
-                return 0;
-        }
-        return -ENOENT;
+        return list_remove(s->paired, &s->n_paired, addr);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -305,6 +339,19 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
                                     STATE_MAX_PAIRED);
                 return 0;
         }
+        if (span_is(key, "no-xq")) {
+                char addr[STATE_ADDR_LEN];
+
+                if (!addr_valid_n(value.p, value.n))
+                        return fail(err, err_len, lineno,
+                                    "no-xq: '%s' is not a Bluetooth address", q);
+                memcpy(addr, value.p, STATE_ADDR_LEN - 1);
+                addr[STATE_ADDR_LEN - 1] = '\0';
+                if (state_no_xq_set(s, addr, true) < 0)
+                        return fail(err, err_len, lineno, "no-xq: more than %d addresses",
+                                    STATE_MAX_PAIRED);
+                return 0;
+        }
         /* written by a newer a2dpsrc: not ours to judge */
         return 0;
 }
@@ -406,7 +453,8 @@ static void put_addr(struct out *o, const char *key, const char *addr)
 
 static bool state_valid(const struct saved_state *s)
 {
-        if (s->volume > STATE_VOLUME_MAX || s->n_paired > STATE_MAX_PAIRED)
+        if (s->volume > STATE_VOLUME_MAX || s->n_paired > STATE_MAX_PAIRED ||
+            s->n_no_xq > STATE_MAX_PAIRED)
                 return false;
         for (int c = 0; c < CAT_COUNT; c++)
                 if (s->routes[c] != ROUTE_BLUETOOTH && s->routes[c] != ROUTE_LOCAL)
@@ -419,6 +467,13 @@ static bool state_valid(const struct saved_state *s)
                 /* the reader would fold duplicates into one entry */
                 for (unsigned j = 0; j < i; j++)
                         if (strncasecmp(s->paired[i], s->paired[j], STATE_ADDR_LEN) == 0)
+                                return false;
+        }
+        for (unsigned i = 0; i < s->n_no_xq; i++) {
+                if (!addr_field_valid(s->no_xq[i]))
+                        return false;
+                for (unsigned j = 0; j < i; j++)
+                        if (strncasecmp(s->no_xq[i], s->no_xq[j], STATE_ADDR_LEN) == 0)
                                 return false;
         }
         return true;
@@ -445,6 +500,8 @@ int state_format(const struct saved_state *s, char *buf, size_t len)
                 put(&o, "last-output=\n");
         for (unsigned i = 0; i < s->n_paired; i++)
                 put_addr(&o, "paired", s->paired[i]);
+        for (unsigned i = 0; i < s->n_no_xq; i++)
+                put_addr(&o, "no-xq", s->no_xq[i]);
         if (o.overflow) {
                 buf[0] = '\0';
                 return -ENOSPC;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -130,6 +131,16 @@ fail:
         return r;
 }
 
+/* The encoder of the last attach: the thread no longer uses it (detached,
+ * stopped or quit, each acknowledged) when this is called. */
+static void free_encoder(struct stream *s)
+{
+        if (s->enc)
+                s->enc_codec->encoder_free(s->enc);
+        s->enc = NULL;
+        s->enc_codec = NULL;
+}
+
 void stream_destroy(struct stream *s)
 {
         struct command c = { .type = CMD_QUIT };
@@ -144,8 +155,7 @@ void stream_destroy(struct stream *s)
         }
         if (s->thread_started)
                 pthread_join(s->thread, NULL);
-        if (s->sbc_ready)
-                sbc_finish(&s->sbc);
+        free_encoder(s);
         close(s->cmd_fd);
         close(s->ev_fd);
         close(s->ack_fd);
@@ -197,25 +207,27 @@ unsigned stream_rate(struct stream *s)
         return atomic_load(&s->running) ? s->rate : 0;
 }
 
-int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt)
+int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *err, size_t err_len)
 {
         struct command c = { .type = CMD_ATTACH_BT, .bt = *bt };
         int r;
 
-        if (!atomic_load(&s->running) || bt->sbc.rate != s->rate || bt->sbc.channels != 2)
+        snprintf(err, err_len, "invalid arguments");
+        if (!atomic_load(&s->running) || !bt->codec || bt->info.rate != s->rate ||
+            bt->info.channels != 2 || !bt->info.frame_samples || bt->info.frame_samples > CHUNK_FRAMES)
                 return -EINVAL;
         if (atomic_load(&s->bt_attached))
                 return -EBUSY;
         if (s->wedged)
                 return -ETIMEDOUT;      /* the encoder may still be in the thread's hands */
-        if (s->sbc_ready) {
-                sbc_finish(&s->sbc);
-                s->sbc_ready = false;
+        free_encoder(s);
+        r = bt->codec->encoder_new(bt->config, bt->config_len, bt->write_mtu, &s->enc, err, err_len);
+        if (r < 0) {
+                s->enc = NULL;
+                return r;
         }
-        if (sbc_init_a2dp(&s->sbc, 0, bt->config, A2DP_SBC_INFO_LEN) < 0)
-                return -EINVAL;
-        s->sbc.endian = SBC_LE;
-        s->sbc_ready = true;
+        s->enc_codec = bt->codec;
+        c.enc = s->enc;
         r = send_command(s, &c);
         if (r == 0)
                 atomic_store(&s->bt_attached, true);

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "mixer.h"
 #include "ring.h"
-#include "sbc-sender.h"
+#include "sender.h"
 
 uint64_t stream_now_ns(void)
 {
@@ -64,20 +64,20 @@ static void bt_fail(struct stream *s, int err)
 static void bt_flush(struct stream *s, uint64_t t)
 {
         bool changed = false;
-        int err = sbc_sender_flush(&s->sender, t, &changed);
+        int err = sender_flush(&s->sender, t, &changed);
 
         if (err) {
                 bt_fail(s, err);
                 return;
         }
         if (changed)
-                emit(s, STREAM_EV_BITPOOL, (int)s->sender.bitpool, -1);
-        if (!s->bt_stalled && sbc_sender_has_queued(&s->sender) &&
+                emit(s, STREAM_EV_LEVEL, (int)s->sender.level, -1);
+        if (!s->bt_stalled && sender_has_queued(&s->sender) &&
             t - s->sender.last_send_ns > STALL_NS) {
                 s->bt_stalled = true;
                 atomic_fetch_add(&s->stats.stalls, 1);
                 emit(s, STREAM_EV_STALLED, 0, -1);
-        } else if (s->bt_stalled && !sbc_sender_has_queued(&s->sender)) {
+        } else if (s->bt_stalled && !sender_has_queued(&s->sender)) {
                 s->bt_stalled = false;
                 emit(s, STREAM_EV_RESUMED, 0, -1);
         }
@@ -247,13 +247,13 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
                                 bt_out = s->bt_mix;
                         }
                         mixer_gain(bt_out, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
-                        if (sbc_sender_push(&s->sender, bt_out, n, read_ns) < 0)
+                        if (sender_push(&s->sender, bt_out, n, read_ns) < 0)
                                 bt_fail(s, EIO);
                         else
                                 atomic_fetch_add_explicit(&s->stats.bt_frames, n, memory_order_relaxed);
                 } else {
                         /* stalled: keep RTP time true to capture time */
-                        sbc_sender_skip(&s->sender, n);
+                        sender_skip(&s->sender, n);
                 }
         }
         /* for idle suspend: how long the Bluetooth-bound audio is silent */
@@ -328,7 +328,7 @@ static void pump_master(struct stream *s, bool force)
                          * completes it, and reads never drift against the
                          * capture periods (a read past the boundary would
                          * hold the next packet's start for a whole period) */
-                        size_t need = sbc_sender_frames_to_packet(&s->sender);
+                        size_t need = sender_frames_to_packet(&s->sender);
                         /* short of a packet: wait for the period that
                          * completes it (poll wakes at a period; a packet
                          * larger than one, after a bitpool step down, is
@@ -354,7 +354,7 @@ static void pump_master(struct stream *s, bool force)
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
                  * being dropped */
-                if (!force && s->bt && !s->bt_stalled && sbc_sender_queue_full(&s->sender))
+                if (!force && s->bt && !s->bt_stalled && sender_queue_full(&s->sender))
                         return;
         }
 }
@@ -399,14 +399,14 @@ static void stop_engine(struct stream *s)
         s->bt = false;
 }
 
-static void attach_bt(struct stream *s, const struct stream_bt_params *bt)
+static void attach_bt(struct stream *s, const struct stream_bt_params *bt, struct codec_encoder *enc)
 {
         uint32_t seeds[3] = { 0x1234, 0x5678, 0x9abc };
 
         if (getrandom(seeds, sizeof(seeds), GRND_NONBLOCK) < 0) {
                 /* fixed values are as valid for RTP, just less unique */
         }
-        sbc_sender_init(&s->sender, bt->fd, bt->write_mtu, &bt->sbc, &s->sbc, &s->stats, seeds);
+        sender_init(&s->sender, bt->fd, bt->write_mtu, bt->codec, enc, &bt->info, &s->stats, seeds);
         s->bt = true;
         s->bt_stalled = false;
         s->sender.last_send_ns = stream_now_ns();
@@ -450,7 +450,7 @@ static bool handle_commands(struct stream *s)
                         stop_engine(s);
                         break;
                 case CMD_ATTACH_BT:
-                        attach_bt(s, &c.bt);
+                        attach_bt(s, &c.bt, c.enc);
                         break;
                 case CMD_DETACH_BT:
                         s->bt = false;
@@ -481,7 +481,7 @@ void *stream_thread_main(void *data)
 
                 fds[n++] = (struct pollfd){ .fd = s->cmd_fd, .events = POLLIN };
                 if (s->active && s->master >= 0 && !s->cap_failed[s->master]) {
-                        throttled = s->bt && !s->bt_stalled && sbc_sender_queue_full(&s->sender);
+                        throttled = s->bt && !s->bt_stalled && sender_queue_full(&s->sender);
                         if (!throttled) {
                                 int c = snd_pcm_poll_descriptors(s->p.capture[s->master], fds + n,
                                                                  MAX_POLL_FDS - 2);
@@ -493,14 +493,14 @@ void *stream_thread_main(void *data)
                 if (s->active && s->bt) {
                         sock_idx = n;
                         fds[n++] = (struct pollfd){ .fd = s->sender.fd,
-                                                    .events = sbc_sender_has_queued(&s->sender) ? POLLOUT : 0 };
+                                                    .events = sender_has_queued(&s->sender) ? POLLOUT : 0 };
                         /* with a full queue, wait for the socket at most two
                          * packets' time (the capture buffer holds four), then
                          * read on and let the oldest queued audio go */
                         if (throttled)
-                                timeout = 2 * (int)sbc_sender_packet_ms(&s->sender) + 1;
-                        else if (sbc_sender_has_queued(&s->sender))
-                                timeout = (int)sbc_sender_packet_ms(&s->sender) + 1;
+                                timeout = 2 * (int)sender_packet_ms(&s->sender) + 1;
+                        else if (sender_has_queued(&s->sender))
+                                timeout = (int)sender_packet_ms(&s->sender) + 1;
                 }
 
                 r = poll(fds, n, timeout);

@@ -39,6 +39,7 @@ static int parse_state(const char *s, enum transport_state *out)
 struct config_parse {
         struct transport *t;
         bool have_config, have_codec, have_uuid;
+        uint8_t codec_id;
         char *err;
         size_t err_len;
 };
@@ -67,30 +68,20 @@ static int config_prop(const char *key, DBusMessageIter *v, void *ud)
         } else if (strcmp(key, "Codec") == 0) {
                 if (dbus_variant_get_basic(v, DBUS_TYPE_BYTE, &y) < 0)
                         goto bad;
-                if (y != 0x00) {
-                        snprintf(cp->err, cp->err_len, "codec 0x%02x is not SBC", y);
-                        return -EINVAL;
-                }
+                cp->codec_id = y;
                 cp->have_codec = true;
         } else if (strcmp(key, "Configuration") == 0) {
                 const uint8_t *b;
                 int n;
                 if (dbus_iter_get_bytes(v, false, &b, &n) < 0)
                         goto bad;
-                if (sbc_config_parse(b, (size_t)n, &t->params, cp->err, cp->err_len) < 0)
-                        return -EINVAL;
-                /* SelectConfiguration never picks mono; a speaker that
-                 * sets it up itself is refused here, not left holding a
-                 * started stream the audio thread cannot feed */
-                if (t->params.channels != 2) {
-                        snprintf(cp->err, cp->err_len,
-                                 "configuration: channel mode mono is not supported; a2dpsrc streams stereo");
+                if (n <= 0 || (size_t)n > sizeof(t->config)) {
+                        snprintf(cp->err, cp->err_len, "configuration: %d bytes, at most %zu taken", n,
+                                 sizeof(t->config));
                         return -EINVAL;
                 }
-                /* what we send with: a speaker's own configuration may
-                 * allow bitpool 250, which no real link carries */
-                t->params.max_bitpool = sbc_params_working_bitpool(&t->params);
-                memcpy(t->config, b, A2DP_SBC_INFO_LEN);
+                memcpy(t->config, b, (size_t)n);
+                t->config_len = (size_t)n;
                 cp->have_config = true;
         } else if (strcmp(key, "State") == 0) {
                 if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0 || parse_state(s, &t->state) < 0)
@@ -127,12 +118,30 @@ int transport_parse_properties(DBusMessageIter *props, struct transport *t, char
                 snprintf(err, err_len, "missing %s", !cp.have_config ? "Configuration" : "Device");
                 return -EINVAL;
         }
-        /* Codec and UUID are optional in the call; when present they were checked */
-        return 0;
+        /* Codec and UUID are optional in the call; the endpoint tells the
+         * codec, and a Codec that is not its own is refused */
+        if (!t->codec && cp.have_codec)
+                for (unsigned i = 0; !t->codec && i < CODEC_COUNT; i++)
+                        if (a2dp_codec_matches(a2dp_codecs[i], cp.codec_id, t->config, t->config_len))
+                                t->codec = a2dp_codecs[i];
+        if (!t->codec && !cp.have_codec)
+                t->codec = a2dp_codecs[CODEC_SBC];
+        if (!t->codec || (cp.have_codec &&
+                          !a2dp_codec_matches(t->codec, cp.codec_id, t->config, t->config_len))) {
+                snprintf(err, err_len, "codec 0x%02x is not %s", cp.codec_id,
+                         t->codec ? t->codec->label : "a codec a2dpsrc has");
+                return -EINVAL;
+        }
+        return t->codec->parse(t->config, t->config_len, &t->info, err, err_len) < 0 ? -EINVAL : 0;
 }
 
-int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
-                     char *err, size_t err_len)
+void transport_describe(const struct transport *t, unsigned level, char *buf, size_t len)
+{
+        t->codec->describe(t->config, t->config_len, level, buf, len);
+}
+
+int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec,
+                     DBusMessageIter *props, char *err, size_t err_len)
 {
         struct transport *t;
 
@@ -152,6 +161,7 @@ int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
         t->fd = -1;
         t->daemon = d;
         snprintf(t->path, sizeof(t->path), "%s", path);
+        t->codec = codec;
         if (transport_parse_properties(props, t, err, err_len) < 0)
                 goto fail;
         t->next = d->transports;
@@ -159,14 +169,15 @@ int transport_create(struct daemon *d, const char *path, DBusMessageIter *props,
         /* bluetoothd 5.66 asks SelectConfiguration with the speaker's
          * capabilities right before this SetConfiguration; a speaker that
          * configures the stream itself sends none */
-        if (d->have_offered_caps) {
-                memcpy(t->offered, d->offered_caps, sizeof(t->offered));
+        if (d->have_offered_caps && d->offered_codec == codec) {
+                memcpy(t->offered, d->offered_caps, d->offered_caps_len);
+                t->offered_len = d->offered_caps_len;
                 t->has_offered = true;
-                d->have_offered_caps = false;
         }
+        d->have_offered_caps = false;
         {
                 char desc[96];
-                sbc_params_describe(&t->params, t->params.max_bitpool, desc, sizeof(desc));
+                transport_describe(t, 0, desc, sizeof(desc));
                 log_info("transport %s configured: %s%s", path, desc,
                          t->has_volume ? ", absolute volume" : "");
         }

@@ -1,4 +1,4 @@
-#include "sbc-sender.h"
+#include "sender.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,41 +12,69 @@
 #define AF_BLUETOOTH 31
 #endif
 
-/* Bitpool adaptation: step down at most once a second under congestion,
+/* Quality adaptation: step down at most once a second under congestion,
  * step back up after five calm seconds. */
-#define BITPOOL_DOWN_INTERVAL_NS 1000000000ull
-#define BITPOOL_UP_CALM_NS 5000000000ull
+#define LEVEL_DOWN_INTERVAL_NS 1000000000ull
+#define LEVEL_UP_CALM_NS 5000000000ull
 #define QUEUE_SAMPLE_INTERVAL_NS 200000000ull
+/* Fragments of one frame at most (SBC's header counts them in 4 bits). */
+#define MAX_FRAGMENTS 15u
 
-static void geometry(struct sbc_sender *s)
+/* Bytes of a frame at the current level, before one has been seen. */
+static size_t estimated_frame_len(const struct sender *s)
 {
-        s->frame_len = sbc_frame_length(&s->params, s->bitpool);
-        s->frames_per_packet = rtp_sbc_frames_per_packet(s->mtu, s->frame_len);
+        uint64_t bps = s->codec->level_bitrate(s->enc, s->level);
+
+        return (size_t)((bps * s->frame_samples + 8ull * s->rate - 1) / (8ull * s->rate));
 }
 
-void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
-                     const struct sbc_params *params, sbc_t *sbc,
-                     struct stream_stats *stats, const uint32_t seeds[3])
+/* Whole frames of the current size a packet holds; 0 when one must be
+ * fragmented. */
+static unsigned frames_per_packet(const struct sender *s)
+{
+        size_t n;
+
+        if (!s->frame_len || s->mtu <= s->header_len)
+                return 0;
+        n = (s->mtu - s->header_len) / s->frame_len;
+        return n > s->codec->max_frames ? s->codec->max_frames : (unsigned)n;
+}
+
+static void publish_level(struct sender *s)
+{
+        atomic_store(&s->stats->level, s->level);
+        atomic_store(&s->stats->level_value, s->codec->level_value(s->enc, s->level));
+        atomic_store(&s->stats->bitrate, s->codec->level_bitrate(s->enc, s->level));
+}
+
+void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp_codec *codec,
+                 struct codec_encoder *enc, const struct codec_info *info,
+                 struct stream_stats *stats, const uint32_t seeds[3])
 {
         socklen_t sl = sizeof(int);
         int v = 0;
 
         s->fd = fd;
-        s->mtu = write_mtu < SENDER_MAX_PACKET ? write_mtu : SENDER_MAX_PACKET;
-        s->params = *params;
-        s->sbc = sbc;
+        s->mtu = write_mtu < CODEC_MAX_PACKET ? write_mtu : CODEC_MAX_PACKET;
+        s->codec = codec;
+        s->enc = enc;
+        s->rate = info->rate ? info->rate : 48000;
+        s->frame_samples = info->frame_samples ? info->frame_samples : 1;
+        s->header_len = codec->header_len(enc);
         s->stats = stats;
         rtp_stream_init(&s->rtp, seeds[0], (uint16_t)seeds[1], seeds[2]);
         s->next_ts = seeds[2];
-        s->frame_samples = sbc_frame_samples(params);
-        s->bitpool = params->max_bitpool;
-        sbc->bitpool = (uint8_t)s->bitpool;
-        geometry(s);
+        s->levels = codec->levels(enc);
+        if (!s->levels)
+                s->levels = 1;
+        s->level = s->enc_level = 0;
+        codec->set_level(enc, 0);
+        s->frame_len = estimated_frame_len(s);
         s->last_congestion_ns = 0;
-        s->last_bitpool_change_ns = 0;
+        s->last_level_change_ns = 0;
         s->last_send_ns = 0;
         s->stalled = false;
-        s->working_bitpool = s->bitpool;
+        s->working_level = 0;
         s->resumed_ns = 0;
         s->last_queue_sample_ns = 0;
         s->packet_cost = 0;
@@ -54,7 +82,7 @@ void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
         s->staged = 0;
         s->q_head = s->q_count = s->q_audio_packets = 0;
         s->building = NULL;
-        atomic_store(&stats->bitpool, s->bitpool);
+        publish_level(s);
 
         s->sock_family = 0;
         if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &sl) == 0)
@@ -65,35 +93,40 @@ void sbc_sender_init(struct sbc_sender *s, int fd, unsigned write_mtu,
                 s->sndbuf = (size_t)v;
 }
 
-bool sbc_sender_queue_full(const struct sbc_sender *s)
+unsigned sender_level_value(const struct sender *s)
+{
+        return s->codec->level_value(s->enc, s->level);
+}
+
+bool sender_queue_full(const struct sender *s)
 {
         return s->q_audio_packets >= SENDER_QUEUE_PACKETS || s->q_count == SENDER_QUEUE_SLOTS;
 }
 
-size_t sbc_sender_frames_to_packet(const struct sbc_sender *s)
+size_t sender_frames_to_packet(const struct sender *s)
 {
-        size_t per = s->frames_per_packet ? s->frames_per_packet : 1;
-        size_t have = s->staged + (s->building ? (size_t)s->building->sbc_header * s->frame_samples : 0);
+        size_t per = frames_per_packet(s) ? frames_per_packet(s) : 1;
+        size_t have = s->staged + (s->building ? (size_t)s->building->meta.frames * s->frame_samples : 0);
         size_t want = per * s->frame_samples;
 
         /* staging can hold a partial frame beyond an open packet */
         return have < want ? want - have : s->frame_samples;
 }
 
-bool sbc_sender_has_queued(const struct sbc_sender *s)
+bool sender_has_queued(const struct sender *s)
 {
         return s->q_count > 0;
 }
 
-unsigned sbc_sender_packet_ms(const struct sbc_sender *s)
+unsigned sender_packet_ms(const struct sender *s)
 {
-        unsigned fpp = s->frames_per_packet ? s->frames_per_packet : 1;
-        unsigned ms = (unsigned)((uint64_t)fpp * s->frame_samples * 1000 / s->params.rate);
+        unsigned fpp = frames_per_packet(s) ? frames_per_packet(s) : 1;
+        unsigned ms = (unsigned)((uint64_t)fpp * s->frame_samples * 1000 / s->rate);
 
         return ms ? ms : 1;
 }
 
-static void pop_head(struct sbc_sender *s)
+static void pop_head(struct sender *s)
 {
         if (s->queue[s->q_head].samples)
                 s->q_audio_packets--;
@@ -101,7 +134,7 @@ static void pop_head(struct sbc_sender *s)
         s->q_count--;
 }
 
-void sbc_sender_drop_oldest(struct sbc_sender *s)
+void sender_drop_oldest(struct sender *s)
 {
         unsigned samples = 0;
 
@@ -117,114 +150,139 @@ void sbc_sender_drop_oldest(struct sbc_sender *s)
         atomic_fetch_add(&s->stats->dropped_frames, samples);
 }
 
-static struct sender_packet *next_slot(struct sbc_sender *s)
+static struct sender_packet *next_slot(struct sender *s)
 {
         return &s->queue[(s->q_head + s->q_count) % SENDER_QUEUE_SLOTS];
 }
 
-static struct sender_packet *open_packet(struct sbc_sender *s)
+static struct sender_packet *open_packet(struct sender *s)
 {
         struct sender_packet *pk;
 
         if (s->building)
                 return s->building;
-        if (sbc_sender_queue_full(s))
-                sbc_sender_drop_oldest(s);  /* the oldest audio goes: latency stays bounded */
+        if (sender_queue_full(s))
+                sender_drop_oldest(s);  /* the oldest audio goes: latency stays bounded */
         pk = next_slot(s);
-        pk->len = RTP_SBC_OVERHEAD;
+        pk->len = s->header_len;
         pk->samples = 0;
-        pk->sbc_header = 0;
-        pk->timestamp = s->next_ts;
+        pk->full = false;
+        pk->meta = (struct codec_packet_meta){ .timestamp = s->next_ts, .frag = FRAG_NONE };
         s->building = pk;
         return pk;
 }
 
-static void close_packet(struct sbc_sender *s)
+static void close_packet(struct sender *s, bool full)
 {
         struct sender_packet *pk = s->building;
 
         pk->read_ns = s->staged_read_ns;
+        pk->full = full;
         s->building = NULL;
         s->q_count++;
         s->q_audio_packets++;
 }
 
-/* One frame larger than the MTU: split over fragment packets, all queued
+/* One frame larger than a packet: split over fragment packets, all queued
  * together so dropping never leaves half a frame. */
-static int queue_fragments(struct sbc_sender *s, size_t frame_len)
+static int queue_fragments(struct sender *s, size_t frame_len)
 {
-        struct rtp_stream frag = { .timestamp = s->next_ts };
-        size_t room = s->mtu - RTP_SBC_OVERHEAD;
+        size_t room = s->mtu - s->header_len;
+        unsigned count = (unsigned)((frame_len + room - 1) / room);
         size_t offset = 0;
 
-        while (SENDER_QUEUE_SLOTS - s->q_count < (frame_len + room - 1) / room && s->q_count)
-                sbc_sender_drop_oldest(s);
-        for (;;) {
+        if (!s->codec->can_fragment || count > MAX_FRAGMENTS)
+                return -EMSGSIZE;
+        while (SENDER_QUEUE_SLOTS - s->q_count < count && s->q_count)
+                sender_drop_oldest(s);
+        for (unsigned i = 0; i < count; i++) {
                 struct sender_packet *pk = next_slot(s);
-                int n = rtp_sbc_pack_fragment(&frag, pk->data, s->mtu, s->frame_buf, frame_len,
-                                              &offset, s->frame_samples);
-                if (n <= 0)
-                        return n;
-                pk->len = (size_t)n;
-                pk->sbc_header = pk->data[RTP_HEADER_LEN];
-                pk->timestamp = s->next_ts;
-                pk->samples = offset == frame_len ? s->frame_samples : 0;
+                size_t chunk = frame_len - offset < room ? frame_len - offset : room;
+                bool last = i + 1 == count;
+
+                memcpy(pk->data + s->header_len, s->frame_buf + offset, chunk);
+                offset += chunk;
+                pk->len = s->header_len + chunk;
+                pk->meta = (struct codec_packet_meta){
+                        .timestamp = s->next_ts,
+                        .frames = 0,
+                        .frag = i == 0 ? FRAG_FIRST : last ? FRAG_LAST : FRAG_MIDDLE,
+                        .fragments_left = count - 1 - i,
+                };
+                pk->samples = last ? s->frame_samples : 0;
+                pk->full = last;
                 pk->read_ns = s->staged_read_ns;
                 s->q_count++;
-                if (pk->samples)
+                if (last)
                         s->q_audio_packets++;
         }
+        return 0;
 }
 
-/* Encodes whole frames from staging; a packet closes when full. The bitpool
- * changes only between packets so each packet has one frame size. */
-static int encode_staged(struct sbc_sender *s)
+/* A packet closes when it holds max_frames, or when another frame of the
+ * size just made would not fit: packets of constant-size frames leave as
+ * soon as they are full. A frame bigger than predicted closes the packet
+ * before it. */
+static int place_frame(struct sender *s, size_t n)
+{
+        struct sender_packet *pk = s->building;
+
+        if (n > s->mtu - s->header_len) {
+                if (pk)
+                        close_packet(s, true);
+                s->frame_len = n;
+                return queue_fragments(s, n);
+        }
+        if (pk && (pk->len + n > s->mtu || pk->meta.frames >= s->codec->max_frames))
+                close_packet(s, true);
+        pk = open_packet(s);
+        memcpy(pk->data + pk->len, s->frame_buf, n);
+        pk->len += n;
+        pk->meta.frames++;
+        pk->samples += s->frame_samples;
+        s->frame_len = n;
+        if (pk->meta.frames >= s->codec->max_frames || pk->len + n > s->mtu)
+                close_packet(s, true);
+        return 0;
+}
+
+/* Encodes whole frames from staging. The level changes only between
+ * packets, so each packet has one frame size. */
+static int encode_staged(struct sender *s)
 {
         size_t done = 0;
-        size_t in_bytes = (size_t)s->frame_samples * 2 * sizeof(int16_t);
+        int r = 0;
 
         while (s->staged - done >= s->frame_samples) {
-                ssize_t consumed, written = 0;
                 const int16_t *in = s->staging + done * 2;
-                uint8_t *out;
-                size_t out_len;
+                int n;
 
-                if (!s->building && s->sbc->bitpool != s->bitpool) {
-                        s->sbc->bitpool = (uint8_t)s->bitpool;
-                        geometry(s);
+                if (!s->building && s->enc_level != s->level) {
+                        s->codec->set_level(s->enc, s->level);
+                        s->enc_level = s->level;
+                        s->frame_len = estimated_frame_len(s);
                 }
-                if (s->frames_per_packet) {
-                        struct sender_packet *pk = open_packet(s);
-                        out = pk->data + pk->len;
-                        out_len = sizeof(pk->data) - pk->len;
-                } else {
-                        out = s->frame_buf;
-                        out_len = sizeof(s->frame_buf);
-                }
-                consumed = sbc_encode(s->sbc, in, in_bytes, out, out_len, &written);
-                if (consumed <= 0 || written <= 0)
-                        return -EIO;
-                if (s->frames_per_packet) {
-                        struct sender_packet *pk = s->building;
-                        pk->len += (size_t)written;
-                        pk->sbc_header++;
-                        pk->samples += s->frame_samples;
-                        if (pk->sbc_header == s->frames_per_packet)
-                                close_packet(s);
-                } else if (queue_fragments(s, (size_t)written) < 0) {
-                        return -EMSGSIZE;
+                n = s->codec->encode(s->enc, in, s->frame_buf, sizeof(s->frame_buf));
+                if (n < 0) {
+                        r = -EIO;
+                        break;
                 }
                 done += s->frame_samples;
+                if (n == 0)
+                        continue;       /* the encoder holds it for now (look-ahead) */
+                r = place_frame(s, (size_t)n);
+                if (r < 0)
+                        break;
                 s->next_ts += s->frame_samples;
         }
         if (done) {
                 memmove(s->staging, s->staging + done * 2, (s->staged - done) * 2 * sizeof(int16_t));
                 s->staged -= done;
         }
-        return 0;
+        return r;
 }
 
-int sbc_sender_push(struct sbc_sender *s, const int16_t *pcm, size_t frames, uint64_t read_ns)
+int sender_push(struct sender *s, const int16_t *pcm, size_t frames, uint64_t read_ns)
 {
         while (frames) {
                 size_t n = SENDER_STAGING_FRAMES - s->staged;
@@ -244,13 +302,12 @@ int sbc_sender_push(struct sbc_sender *s, const int16_t *pcm, size_t frames, uin
         return 0;
 }
 
-void sbc_sender_skip(struct sbc_sender *s, size_t frames)
+void sender_skip(struct sender *s, size_t frames)
 {
         /* a packet half built stays: it goes out with what comes next, its
          * timestamp still right for its own frames */
-        if (s->building && s->building->sbc_header) {
-                close_packet(s);
-        }
+        if (s->building && s->building->meta.frames)
+                close_packet(s, false);
         s->building = NULL;
         s->next_ts += (uint32_t)(frames + s->staged);
         s->staged = 0;
@@ -267,7 +324,7 @@ void sbc_sender_skip(struct sbc_sender *s, size_t frames)
  * single packet, and POLLOUT (half the buffer free) comes while the next
  * packet still does not fit: poll, send, EAGAIN, poll... Once the cost of
  * a packet is known, the buffer is sized in packets. */
-static void fit_sndbuf(struct sbc_sender *s)
+static void fit_sndbuf(struct sender *s)
 {
         size_t want = SOCKET_PACKETS * s->packet_cost;
         socklen_t sl = sizeof(int);
@@ -281,7 +338,7 @@ static void fit_sndbuf(struct sbc_sender *s)
                 s->sndbuf = (size_t)v;
 }
 
-static size_t socket_queued_bytes(const struct sbc_sender *s)
+static size_t socket_queued_bytes(const struct sender *s)
 {
         int v = 0;
 
@@ -295,18 +352,19 @@ static size_t socket_queued_bytes(const struct sbc_sender *s)
         return (size_t)v;
 }
 
-uint32_t sbc_sender_queued_us(const struct sbc_sender *s)
+uint32_t sender_queued_us(const struct sender *s)
 {
         /* the kernel counts buffer overhead too: a packet costs what its
          * send was seen to add to the queue */
         size_t cost = s->packet_cost ? s->packet_cost : s->mtu;
         size_t in_socket = (socket_queued_bytes(s) + cost / 2) / cost;
-        uint64_t frames = ((uint64_t)s->q_audio_packets + in_socket) * s->frames_per_packet;
+        unsigned fpp = frames_per_packet(s) ? frames_per_packet(s) : 1;
+        uint64_t frames = ((uint64_t)s->q_audio_packets + in_socket) * fpp;
 
-        return (uint32_t)(frames * s->frame_samples * 1000000ull / s->params.rate);
+        return (uint32_t)(frames * s->frame_samples * 1000000ull / s->rate);
 }
 
-static void record_latency(struct sbc_sender *s, const struct sender_packet *pk, uint64_t t)
+static void record_latency(struct sender *s, const struct sender_packet *pk, uint64_t t)
 {
         uint64_t us = t > pk->read_ns ? (t - pk->read_ns) / 1000 : 0;
         unsigned b = (unsigned)(us / STREAM_LATENCY_BUCKET_US);
@@ -319,73 +377,66 @@ static void record_latency(struct sbc_sender *s, const struct sender_packet *pk,
                 atomic_store_explicit(&st->latency_max_us, (uint32_t)us, memory_order_relaxed);
 }
 
-static void set_bitpool(struct sbc_sender *s, unsigned nb, uint64_t t)
+static void set_level(struct sender *s, unsigned level, uint64_t t)
 {
-        s->bitpool = nb;
-        s->last_bitpool_change_ns = t;
-        atomic_store(&s->stats->bitpool, nb);
+        s->level = level;
+        s->last_level_change_ns = t;
+        publish_level(s);
 }
 
-/* The speaker takes audio again after a stall: the bitpool it was taking
+/* The speaker takes audio again after a stall: the level it was taking
  * comes back at once (a step made while nothing moved is undone), and the
  * audio that waited out the stall is not taken for congestion. */
-static bool resume(struct sbc_sender *s, uint64_t t)
+static bool resume(struct sender *s, uint64_t t)
 {
         s->stalled = false;
         s->resumed_ns = t;
-        if (s->bitpool == s->working_bitpool)
+        if (s->level == s->working_level)
                 return false;
-        set_bitpool(s, s->working_bitpool, t);
+        set_level(s, s->working_level, t);
         return true;
 }
 
-static bool adapt_bitpool(struct sbc_sender *s, bool congested, uint64_t t)
+static bool adapt_level(struct sender *s, bool congested, uint64_t t)
 {
-        unsigned step = s->bitpool / 8 > 2 ? s->bitpool / 8 : 2;
-        unsigned nb;
-
         if (congested) {
                 s->last_congestion_ns = t;
-                if (t - s->last_bitpool_change_ns < BITPOOL_DOWN_INTERVAL_NS ||
-                    s->bitpool <= s->params.min_bitpool)
+                if (t - s->last_level_change_ns < LEVEL_DOWN_INTERVAL_NS || s->level + 1 >= s->levels)
                         return false;
-                nb = s->bitpool > s->params.min_bitpool + step ? s->bitpool - step
-                                                               : s->params.min_bitpool;
-        } else {
-                if (s->bitpool >= s->params.max_bitpool ||
-                    t - s->last_congestion_ns < BITPOOL_UP_CALM_NS ||
-                    t - s->last_bitpool_change_ns < BITPOOL_UP_CALM_NS)
-                        return false;
-                nb = s->bitpool + step < s->params.max_bitpool ? s->bitpool + step
-                                                               : s->params.max_bitpool;
+                set_level(s, s->level + 1, t);
+                return true;
         }
-        set_bitpool(s, nb, t);
+        if (s->level == 0 || t - s->last_congestion_ns < LEVEL_UP_CALM_NS ||
+            t - s->last_level_change_ns < LEVEL_UP_CALM_NS)
+                return false;
+        set_level(s, s->level - 1, t);
         return true;
 }
 
-int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
+int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
 {
         struct stream_stats *st = s->stats;
         /* Congestion is audio waiting too long, not EAGAIN as such: an
          * unclocked source meets EAGAIN all the time and is simply
          * throttled, while a speaker that drains slower than capture fills
          * makes packets old. */
-        uint64_t old_ns = (uint64_t)sbc_sender_packet_ms(s) * 3000000ull / 2;
+        uint64_t old_ns = (uint64_t)sender_packet_ms(s) * 3000000ull / 2;
         bool congested = false, resumed = false;
 
         while (s->q_count) {
                 struct sender_packet *pk = &s->queue[s->q_head];
                 bool probe = !s->packet_cost && s->cost_probes < SENDER_COST_PROBES_MAX;
                 size_t before = probe ? socket_queued_bytes(s) : 0;
+                uint16_t seq = s->rtp.seq;
                 ssize_t n;
 
                 /* The header is written at send time: sequence numbers stay
                  * continuous over packets dropped from the queue, while the
                  * timestamp keeps the capture time of the audio. */
-                rtp_sbc_write_header(&s->rtp, pk->data, pk->timestamp, pk->sbc_header);
+                s->codec->write_header(s->enc, &s->rtp, pk->data, &pk->meta);
                 n = send(s->fd, pk->data, pk->len, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0) {
-                        s->rtp.seq--;
+                        s->rtp.seq = seq;
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -397,7 +448,7 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                 }
                 if (s->stalled)
                         resumed = resume(s, t);
-                s->working_bitpool = s->bitpool;
+                s->working_level = s->level;
                 s->last_send_ns = t;
                 if (probe) {
                         size_t after = socket_queued_bytes(s);
@@ -412,28 +463,25 @@ int sbc_sender_flush(struct sbc_sender *s, uint64_t t, bool *bitpool_changed)
                 record_latency(s, pk, t);
                 atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&st->bytes, (uint64_t)n, memory_order_relaxed);
-                if (!(pk->sbc_header & RTP_SBC_FRAGMENTED)) {
-                        unsigned nframes = pk->sbc_header & 0x0f;
-                        atomic_fetch_add_explicit(&st->frames, nframes, memory_order_relaxed);
-                        if (nframes == rtp_sbc_frames_per_packet(s->mtu, (pk->len - RTP_SBC_OVERHEAD) / nframes))
-                                atomic_fetch_add_explicit(&st->full_packets, 1, memory_order_relaxed);
-                } else if (pk->sbc_header & RTP_SBC_LAST) {
+                if (pk->meta.frag == FRAG_NONE)
+                        atomic_fetch_add_explicit(&st->frames, pk->meta.frames, memory_order_relaxed);
+                else if (pk->meta.frag == FRAG_LAST)
                         atomic_fetch_add_explicit(&st->frames, 1, memory_order_relaxed);
+                if (pk->full)
                         atomic_fetch_add_explicit(&st->full_packets, 1, memory_order_relaxed);
-                }
                 pop_head(s);
         }
         /* queue_us only feeds the Latency property, read by people: asking
          * the kernel a few times a second is enough, and spares every
          * packet a system call */
         if (!s->last_queue_sample_ns || t - s->last_queue_sample_ns >= QUEUE_SAMPLE_INTERVAL_NS) {
-                atomic_store_explicit(&st->queue_us, sbc_sender_queued_us(s), memory_order_relaxed);
+                atomic_store_explicit(&st->queue_us, sender_queued_us(s), memory_order_relaxed);
                 s->last_queue_sample_ns = t;
         }
         if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS)
                 s->stalled = true;
         /* frozen through a stall: no audio is encoded, so EAGAIN there
          * says nothing about what the link can carry */
-        *bitpool_changed = resumed || (!s->stalled && adapt_bitpool(s, congested, t));
+        *level_changed = resumed || (!s->stalled && adapt_level(s, congested, t));
         return 0;
 }

@@ -1,4 +1,5 @@
-/* The sender over a real socket pair: packets filled to the MTU with whole
+/* The generic sender, with SBC behind the codec interface, over a real
+ * socket pair: packets filled to the MTU with whole
  * frames, RTP sequence and timestamps, the bounded queue that drops the
  * oldest audio (counted) and keeps the sequence continuous, and what it
  * learns of the socket; bitpool adaptation under congestion and through a
@@ -14,8 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "a2dp-codec.h"
 #include "rtp.h"
-#include "sbc-sender.h"
+#include "sender.h"
 #include "stream.h"
 
 /* 44.1 kHz joint stereo, 16 blocks, 8 subbands, loudness, bitpool 2..53:
@@ -27,10 +29,11 @@ static const uint8_t config[4] = { 0x21, 0x15, 0x02, 0x35 };
 
 struct rig {
         int sv[2];
-        sbc_t sbc;
-        struct sbc_params params;
+        const struct a2dp_codec *codec;
+        struct codec_encoder *enc;
+        struct codec_info info;
         struct stream_stats stats;
-        struct sbc_sender s;
+        struct sender s;
         int16_t pcm[PACKET_SAMPLES * 2];
 };
 
@@ -40,17 +43,18 @@ static void rig_init(struct rig *r)
 
         memset(r, 0, sizeof(*r));
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, r->sv), 0);
-        ck_assert_int_eq(sbc_config_parse(config, sizeof(config), &r->params, NULL, 0), 0);
-        ck_assert_int_eq(sbc_init_a2dp(&r->sbc, 0, config, sizeof(config)), 0);
-        r->sbc.endian = SBC_LE;
+        r->codec = a2dp_codec_by_name("sbc");
+        ck_assert_ptr_nonnull(r->codec);
+        ck_assert_int_eq(r->codec->parse(config, sizeof(config), &r->info, NULL, 0), 0);
+        ck_assert_int_eq(r->codec->encoder_new(config, sizeof(config), MTU, &r->enc, NULL, 0), 0);
         for (size_t i = 0; i < PACKET_SAMPLES; i++)
                 r->pcm[2 * i] = r->pcm[2 * i + 1] = (int16_t)((i % 64) * 256 - 8192);
-        sbc_sender_init(&r->s, r->sv[0], MTU, &r->params, &r->sbc, &r->stats, seeds);
+        sender_init(&r->s, r->sv[0], MTU, r->codec, r->enc, &r->info, &r->stats, seeds);
 }
 
 static void rig_free(struct rig *r)
 {
-        sbc_finish(&r->sbc);
+        r->codec->encoder_free(r->enc);
         close(r->sv[0]);
         close(r->sv[1]);
 }
@@ -75,8 +79,8 @@ START_TEST(packets_full_and_continuous)
 
         rig_init(&r);
         for (int p = 0; p < 3; p++) {
-                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
-                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+                ck_assert_int_eq(sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sender_flush(&r.s, 0, &changed), 0);
         }
         for (int p = 0; p < 3; p++) {
                 ck_assert_int_eq(receive(&r, &v, buf, sizeof(buf)), RTP_SBC_OVERHEAD + 7 * FRAME_LEN);
@@ -111,17 +115,17 @@ START_TEST(full_queue_drops_the_oldest_and_counts_it)
                 filler++;
         ck_assert_int_eq(errno, EAGAIN);
         for (int p = 0; p < SENDER_QUEUE_PACKETS + 3; p++) {
-                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
-                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+                ck_assert_int_eq(sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sender_flush(&r.s, 0, &changed), 0);
         }
         /* the queue stayed bounded; what did not fit was dropped, counted */
-        ck_assert(sbc_sender_has_queued(&r.s));
+        ck_assert(sender_has_queued(&r.s));
         ck_assert_uint_eq(atomic_load(&r.stats.dropped_frames), 3u * PACKET_SAMPLES);
         ck_assert_uint_gt(atomic_load(&r.stats.congestion), 0);
         /* the speaker reads again: the filler, then our newest packets */
         for (int i = 0; i < filler; i++)
                 ck_assert_int_eq(recv(r.sv[1], buf, sizeof(buf), MSG_DONTWAIT), MTU);
-        ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+        ck_assert_int_eq(sender_flush(&r.s, 0, &changed), 0);
         while (receive(&r, &v, buf, sizeof(buf)) > 0) {
                 if (first_ts < 0)
                         first_ts = (int)v.timestamp;
@@ -144,14 +148,14 @@ START_TEST(learns_what_a_packet_costs_once)
         bool changed;
 
         rig_init(&r);
-        ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
-        ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+        ck_assert_int_eq(sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+        ck_assert_int_eq(sender_flush(&r.s, 0, &changed), 0);
         /* a Unix socket shows the packet in its queue until it is read */
         ck_assert_uint_gt(r.s.packet_cost, RTP_SBC_OVERHEAD + 7 * FRAME_LEN - 1);
         ck_assert_uint_eq(r.s.cost_probes, 1);
         for (int p = 0; p < 40; p++) {
-                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
-                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+                ck_assert_int_eq(sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sender_flush(&r.s, 0, &changed), 0);
                 while (recv(r.sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0)
                         ;
         }
@@ -182,10 +186,10 @@ START_TEST(gives_up_learning_on_a_socket_that_never_queues)
         close(r.sv[1]);
         r.sv[0] = tx;
         r.sv[1] = rx;
-        sbc_sender_init(&r.s, tx, MTU, &r.params, &r.sbc, &r.stats, (const uint32_t[3]){ 1, 2, 3 });
+        sender_init(&r.s, tx, MTU, r.codec, r.enc, &r.info, &r.stats, (const uint32_t[3]){ 1, 2, 3 });
         for (unsigned p = 0; p < SENDER_COST_PROBES_MAX + 10; p++) {
-                ck_assert_int_eq(sbc_sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
-                ck_assert_int_eq(sbc_sender_flush(&r.s, 0, &changed), 0);
+                ck_assert_int_eq(sender_push(&r.s, r.pcm, PACKET_SAMPLES, 0), 0);
+                ck_assert_int_eq(sender_flush(&r.s, 0, &changed), 0);
                 while (recv(rx, buf, sizeof(buf), 0) > 0)
                         ;
         }
@@ -218,36 +222,36 @@ static void sim_init(struct thread_sim *m, int sndbuf)
         rig_init(&m->r);
         /* a few packets' room, as a Bluetooth socket's send buffer */
         ck_assert_int_eq(setsockopt(m->r.sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
-        sbc_sender_init(&m->r.s, m->r.sv[0], MTU, &m->r.params, &m->r.sbc, &m->r.stats,
+        sender_init(&m->r.s, m->r.sv[0], MTU, m->r.codec, m->r.enc, &m->r.info, &m->r.stats,
                         (const uint32_t[3]){ 1, 2, 3 });
         m->t = 1000000000ull;
         m->r.s.last_send_ns = m->t;      /* as stream.c sets it on attach */
         m->stalled = false;
-        m->min_bitpool = m->r.s.bitpool;
+        m->min_bitpool = sender_level_value(&m->r.s);
 }
 
 /* One period; the speaker reads `take` packets (-1: all there are). */
 static void sim_tick(struct thread_sim *m, int take)
 {
-        struct sbc_sender *s = &m->r.s;
+        struct sender *s = &m->r.s;
         uint8_t buf[4096];
         bool changed;
 
         m->t += PACKET_NS;
         if (m->stalled)
-                sbc_sender_skip(s, PACKET_SAMPLES);
+                sender_skip(s, PACKET_SAMPLES);
         else
-                ck_assert_int_eq(sbc_sender_push(s, m->r.pcm, PACKET_SAMPLES, m->t), 0);
-        ck_assert_int_eq(sbc_sender_flush(s, m->t, &changed), 0);
-        if (!m->stalled && sbc_sender_has_queued(s) && m->t - s->last_send_ns > THREAD_STALL_NS)
+                ck_assert_int_eq(sender_push(s, m->r.pcm, PACKET_SAMPLES, m->t), 0);
+        ck_assert_int_eq(sender_flush(s, m->t, &changed), 0);
+        if (!m->stalled && sender_has_queued(s) && m->t - s->last_send_ns > THREAD_STALL_NS)
                 m->stalled = true;
-        else if (m->stalled && !sbc_sender_has_queued(s))
+        else if (m->stalled && !sender_has_queued(s))
                 m->stalled = false;
         for (int i = 0; take < 0 || i < take; i++)
                 if (recv(m->r.sv[1], buf, sizeof(buf), MSG_DONTWAIT) <= 0)
                         break;
-        if (s->bitpool < m->min_bitpool)
-                m->min_bitpool = s->bitpool;
+        if (sender_level_value(s) < m->min_bitpool)
+                m->min_bitpool = sender_level_value(s);
 }
 
 static void sim_run(struct thread_sim *m, uint64_t ns, int take)
@@ -266,7 +270,7 @@ START_TEST(stall_does_not_wear_the_bitpool_down)
 
         sim_init(&m, 8192);
         sim_run(&m, 3000000000ull, -1);
-        ck_assert_uint_eq(m.r.s.bitpool, MAX_BITPOOL);
+        ck_assert_uint_eq(sender_level_value(&m.r.s), MAX_BITPOOL);
         ck_assert(!m.stalled);
 
         sim_run(&m, 15000000000ull, 0);
@@ -276,8 +280,8 @@ START_TEST(stall_does_not_wear_the_bitpool_down)
 
         sim_run(&m, 2000000000ull, -1);
         ck_assert(!m.stalled);
-        ck_assert_uint_eq(m.r.s.bitpool, MAX_BITPOOL);
-        ck_assert_uint_eq(atomic_load(&m.r.stats.bitpool), MAX_BITPOOL);
+        ck_assert_uint_eq(sender_level_value(&m.r.s), MAX_BITPOOL);
+        ck_assert_uint_eq(atomic_load(&m.r.stats.level_value), MAX_BITPOOL);
         rig_free(&m.r);
 }
 END_TEST
@@ -295,14 +299,14 @@ START_TEST(slow_link_still_steps_the_bitpool_down)
         for (uint64_t end = m.t + 4000000000ull; m.t < end; ticks++)
                 sim_tick(&m, (int)(ticks & 1));
         ck_assert(!m.stalled);
-        ck_assert_uint_lt(m.r.s.bitpool, MAX_BITPOOL - MAX_BITPOOL / 8);
+        ck_assert_uint_lt(sender_level_value(&m.r.s), MAX_BITPOOL - MAX_BITPOOL / 8);
         rig_free(&m.r);
 }
 END_TEST
 
 static Suite *sender_suite(void)
 {
-        Suite *s = suite_create("sbc-sender");
+        Suite *s = suite_create("sender");
         TCase *tc = tcase_create("socket");
 
         tcase_add_test(tc, packets_full_and_continuous);
