@@ -99,7 +99,16 @@ static void xq_describe(const uint8_t *config, size_t len, unsigned level, char 
 {
         char sbc[96];
 
+        struct sbc_params p;
+
         a2dp_sbc_describe(config, len, level, sbc, sizeof(sbc));
+        /* a speaker may set up plain SBC on this endpoint itself: it is
+         * SBC-XQ only when dual channel at SBC-XQ's bitpool */
+        if (sbc_config_parse(config, len, &p, NULL, 0) < 0 || p.mode != SBC_CH_DUAL ||
+            p.max_bitpool < sbc_xq_bitpool(p.rate)) {
+                snprintf(buf, buf_len, "%s", sbc);
+                return;
+        }
         /* "SBC 44100 Hz ..." -> "SBC-XQ 44100 Hz ..." */
         snprintf(buf, buf_len, "SBC-XQ%s", strncmp(sbc, "SBC", 3) == 0 ? sbc + 3 : sbc);
 }

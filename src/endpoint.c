@@ -79,9 +79,8 @@ void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *bu
 }
 
 /* The codecs with an endpoint, in registration order: built, and their
- * library there. SBC-XQ is not registered yet: it comes with the test
- * double's model of bluetoothd moving to its next endpoint when one
- * refuses SelectConfiguration. */
+ * library there. SBC-XQ is not registered yet: the tests that expect plain
+ * SBC from a default speaker are adapted first. */
 static const struct a2dp_codec *registered(unsigned n)
 {
         for (unsigned i = 0;; i++) {

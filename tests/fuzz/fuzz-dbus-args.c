@@ -181,7 +181,7 @@ static void decode_all(DBusMessage *m)
                 struct adapter a;
                 struct device dev;
                 enum route routes[CAT_COUNT] = { ROUTE_BLUETOOTH, ROUTE_LOCAL, ROUTE_LOCAL };
-                uint8_t config[A2DP_SBC_INFO_LEN];
+                uint8_t config[A2DP_CODEC_BLOB_MAX];
                 const uint8_t *bytes;
                 int n;
                 char err[256];
@@ -190,8 +190,9 @@ static void decode_all(DBusMessage *m)
                 memset(&a, 0, sizeof(a));
                 memset(&dev, 0, sizeof(dev));
                 if (transport_parse_properties(&it, &t, err, sizeof(err)) == 0) {
-                        struct sbc_params p;
-                        if (!t.device[0] || sbc_config_parse(t.config, 4, &p, NULL, 0) != 0)
+                        struct codec_info info;
+                        if (!t.device[0] || !t.codec || t.info.channels != 2 || !t.info.rate ||
+                            t.codec->parse(t.config, t.config_len, &info, NULL, 0) != 0)
                                 abort();
                 }
                 transport_parse_changed(&it, &t);
@@ -223,7 +224,12 @@ static void decode_all(DBusMessage *m)
                                 abort();
                 }
                 if (dbus_iter_get_bytes(&it, true, &bytes, &n) == 0)
-                        sbc_config_select(bytes, (size_t)n, 48000, config, err, sizeof(err));
+                        for (unsigned i = 0; i < CODEC_COUNT; i++) {
+                                const struct codec_prefs prefs = { .rate = 48000 };
+                                if (a2dp_codecs[i])
+                                        a2dp_codecs[i]->select(bytes, (size_t)n, &prefs, config,
+                                                               sizeof(config), err, sizeof(err));
+                        }
                 /* InterfacesAdded: a{sa{sv}} */
                 if (dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_ARRAY &&
                     dbus_message_iter_get_element_type(&it) == DBUS_TYPE_DICT_ENTRY) {

@@ -636,6 +636,9 @@ class Adapter(BzObject, PlayerMixin):
         ep = Endpoint(self, sender, path, p['UUID'], p['Codec'],
                       p['Capabilities'], p['Vendor'], p['DelayReporting'],
                       app)
+        # avdtp_register_sep(): the lowest free SEID (util_get_uid)
+        used = {e.seid for e in self.endpoints}
+        ep.seid = min(s for s in range(1, len(used) + 2) if s not in used)
         ep.watch = self.world.watch_name(sender,
                                          lambda: self._endpoint_exit(ep))
         self.endpoints.append(ep)

@@ -214,6 +214,9 @@ class Device(BzObject):
         # connection state
         self.a2dp = 'disconnected'          # connecting / connected
         self.a2dp_ep = None
+        # [Endpoints] LastUsed=lseid:rseid in the device's cache file
+        # (a2dp.c store_last_used), kept across restarts of either side
+        self.last_used = None
         self.transport = None
         self.control = False                # AVRCP connected
         self.ext_connected = set()          # external profile UUIDs
@@ -306,10 +309,37 @@ class Device(BzObject):
         return self.a2dp == 'connected' and self.transport is not None
 
     def sink_sep_for(self, ep):
+        """avdtp_find_remote_sep(): the first of the speaker's SEPs of the
+        local endpoint's codec (for vendor codecs, 0xff, the same vendor
+        and codec id: a2dp.c endpoint_match_codec_ind) and no stream."""
+        busy = self.transport.rsep.seid \
+            if self.transport is not None and \
+            getattr(self.transport, 'rsep', None) is not None else None
         for seid, codec, caps, vendor in self.sep_specs:
+            if seid == busy:
+                continue
             if codecs.matches(ep.codec, ep.caps, codec, caps):
                 return (seid, codec, caps, vendor)
         return None
+
+    def a2dp_candidates(self):
+        """a2dp.c a2dp_select_eps()/a2dp_find_eps() in 5.66: the idle local
+        source endpoints in registration order, each with its remote SEP;
+        the LastUsed pair (stored per device as lseid:rseid) first.
+        SelectConfiguration failing on one moves to the next (select_cb)."""
+        out = []
+        for ep in self.adapter.endpoints:
+            if not ep.is_source() or ep.in_use():
+                continue
+            rsep = self.sink_sep_for(ep)
+            if rsep is None:
+                continue
+            if self.last_used is not None and \
+                    self.last_used == (ep.seid, rsep[0]):
+                out.insert(0, (ep, rsep))
+            else:
+                out.append((ep, rsep))
+        return out
 
     def refuses(self, codec, caps, cfg):
         """Why the speaker rejects an AVDTP SET_CONFIGURATION of its SEP
@@ -624,14 +654,18 @@ class Device(BzObject):
         return None, None
 
     def a2dp_setup(self, ep, rsep_spec, done, config=None,
-                   speaker_checks=False):
+                   speaker_checks=False, rest=(), rediscover=True):
         """Configure a stream on local endpoint ep with the remote SEP.
         config None: bluetoothd selects (SelectConfiguration first);
         otherwise the configuration is given (remote SET_CONFIGURATION or
         MediaEndpoint1.SetConfiguration) and only SetConfiguration is
         called.  speaker_checks: we send that SET_CONFIGURATION (the
         remote SEP's SetConfiguration), so the speaker checks it as it does
-        one after SelectConfiguration.  done(errno or None)."""
+        one after SelectConfiguration.  rest: the next (endpoint, remote
+        SEP) pairs to try, in order, when SelectConfiguration fails (a2dp.c
+        select_cb); none left is "Unable to select a valid configuration".
+        done(errno or None)."""
+        rest = list(rest)
         w = self.world
         if isinstance(rsep_spec, RemoteSep):
             rsep_spec = (rsep_spec.seid, rsep_spec.codec, rsep_spec.caps,
@@ -687,8 +721,26 @@ class Device(BzObject):
                         True)
 
             def on_fail(kind):
-                if alive():
-                    finish('EIO')
+                if not alive():
+                    return
+                if kind == 'error':
+                    # the next candidate whose endpoint is still idle
+                    while rest:
+                        nep, nspec = rest.pop(0)
+                        if nep.alive and not nep.in_use():
+                            break
+                    else:
+                        nep = None
+                    if nep is not None:
+                        if ep.setup_device is self:
+                            ep.setup_device = None
+                        self.log('SelectConfiguration failed on %s: trying '
+                                 '%s' % (ep.path, nep.path))
+                        nep.setup_device = self
+                        self.a2dp_ep = nep
+                        return self._select_next(nep, nspec, done, rest)
+                    self.log('Unable to select a valid configuration')
+                finish('EIO')
             ep.call('SelectConfiguration', 'ay', [ay(caps)], on_reply,
                     on_fail)
 
@@ -740,9 +792,18 @@ class Device(BzObject):
             if ep.delay_reporting and self.delay_report > 0:
                 t.set_delay(self.delay_report)
             self.a2dp = 'connected'
+            self.last_used = (ep.seid, t.rsep.seid)   # update_last_used
             finish(None)
 
-        w.timer(self.ms('avdtp_ms'), discovered)
+        if rediscover:
+            w.timer(self.ms('avdtp_ms'), discovered)
+        else:
+            discovered()
+
+    def _select_next(self, ep, rsep_spec, done, rest):
+        """select_cb() moving on: SelectConfiguration on the next pair, no
+        new discovery."""
+        self.a2dp_setup(ep, rsep_spec, done, rest=rest, rediscover=False)
 
     # -- after a successful connection -------------------------------------------
     def _post_connect(self):
@@ -913,9 +974,10 @@ class Device(BzObject):
                 return 'ENOPROTOOPT'
             if self.a2dp == 'connecting':
                 return 'EALREADY'
-            ep, rsep = self.adapter.pick_endpoint(self)
-            if ep is None:
+            candidates = self.a2dp_candidates()
+            if not candidates:
                 return 'EIO'
+            ep, rsep = candidates[0]
             ep.setup_device = self           # reserve it while paging
 
             def paged(errno):
@@ -937,7 +999,8 @@ class Device(BzObject):
                         if ep.setup_device is self:
                             ep.setup_device = None
                         return done(svc, errno)
-                    self.a2dp_setup(ep, rsep, lambda e: done(svc, e))
+                    self.a2dp_setup(ep, rsep, lambda e: done(svc, e),
+                                    rest=candidates[1:])
                 self._link_security(secured)
             self._page(paged)
             return None
@@ -1322,11 +1385,12 @@ class Device(BzObject):
                 self.arm_idle()
                 return err(C.test_error('authorization %s' % kind,
                                         'Rejected'))
-            ep, rsep = self.adapter.pick_endpoint(self)
-            if ep is None:
+            candidates = self.a2dp_candidates()
+            if not candidates:
                 self.arm_idle()
                 return err(C.test_error('no idle local source endpoint',
                                         'NoEndpoint'))
+            ep, rsep = candidates[0]
             config = None
             if self.opt('SpeakerConnectMode', 'local-config') == \
                     'remote-config':
@@ -1336,6 +1400,12 @@ class Device(BzObject):
                         self.arm_idle()
                         return err(C.test_error('no idle local endpoint for %s' %
                                                 self.opt('RemoteCodec'), 'NoEndpoint'))
+                else:
+                    # the speaker sets up the stream itself, on the first of
+                    # our endpoints of its codec (RemoteEndpoint: the n-th)
+                    ep, rsep = candidates[int(self.opt('RemoteEndpoint', 0))
+                                          % len(candidates)]
+                candidates = []
                 config = self.opt('RemoteConfiguration') or \
                     codecs.choose_config(rsep[1], rsep[2], ep.caps)
                 if config is None:
@@ -1350,7 +1420,8 @@ class Device(BzObject):
                 self.set_temporary(False)
                 ok(dbus.ObjectPath(self.transport.path))
                 self._post_connect()
-            self.a2dp_setup(ep, rsep, done, config=config)
+            self.a2dp_setup(ep, rsep, done, config=config,
+                            rest=candidates[1:])
 
         def connected():
             if gen != self.gen:
