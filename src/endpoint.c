@@ -79,14 +79,13 @@ void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *bu
 }
 
 /* The codecs with an endpoint, in registration order: built, and their
- * library there. SBC-XQ is not registered yet: the tests that expect plain
- * SBC from a default speaker are adapted first. */
+ * library there. */
 static const struct a2dp_codec *registered(unsigned n)
 {
         for (unsigned i = 0;; i++) {
                 const struct a2dp_codec *c = a2dp_codec_registered(i);
 
-                if (!c || (c->index != CODEC_SBC_XQ && c->available() && n-- == 0))
+                if (!c || (c->available() && n-- == 0))
                         return c;
         }
 }
@@ -232,7 +231,7 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 d->offered_codec = codec;
                 d->have_offered_caps = true;
         }
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < (size_t)n; i++)
                 snprintf(hex + 2 * i, 3, "%02x", config[i]);
         log_info("SelectConfiguration (%s): %s", codec->label, hex);
         reply = dbus_message_new_method_return(msg);
@@ -312,7 +311,7 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
 
         if (strcmp(member, "Introspect") == 0 &&
             (!iface || strcmp(iface, DBUS_INTERFACE_INTROSPECTABLE) == 0)) {
-                char root[sizeof(introspect_root_head) + 64 * CODEC_COUNT + 16];
+                char root[sizeof(introspect_root_head) + 64 * (size_t)CODEC_COUNT + 16];
                 const char *xml = codec ? introspect_endpoint : root;
                 DBusMessage *reply;
                 const struct a2dp_codec *c;

@@ -26,6 +26,8 @@ static const char introspect_xml[] =
         "  <method name='Connect'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='Disconnect'/>\n"
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
+        "  <method name='SetSbcXq'><arg name='address' type='s' direction='in'/>"
+        "<arg name='allowed' type='b' direction='in'/></method>\n"
         "  <method name='SetDefaultOutput'><arg name='output' type='s' direction='in'/></method>\n"
         "  <method name='Reset'/>\n"
         "  <method name='SetNowPlaying'><arg name='track' type='a{sv}' direction='in'/></method>\n"
@@ -239,6 +241,32 @@ static DBusHandlerResult method_forget(struct daemon *d, DBusMessage *msg)
         return DBUS_HANDLER_RESULT_HANDLED;
 }
 
+/* Some speakers take dual channel at a high bitpool badly: the per-speaker
+ * opt-out of SBC-XQ, saved; it applies from the speaker's next stream set-up
+ * (docs/codecs.md). The speaker need not be known to BlueZ yet. */
+static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
+{
+        const char *addr;
+        dbus_bool_t allowed;
+        int r;
+
+        if (!dbus_message_has_signature(msg, "sb") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_BOOLEAN, &allowed,
+                                   DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "SetSbcXq takes a device address and a boolean");
+        if (!bdaddr_valid(addr))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+        r = state_no_xq_set(&d->state, addr, !allowed);
+        if (r < 0)
+                return dbus_reply_error(d->conn, msg, ERR_FAILED,
+                                        "SBC-XQ is already turned off for %d speakers, the most kept",
+                                        STATE_MAX_PAIRED);
+        log_info("SBC-XQ %s for %s", allowed ? "allowed" : "turned off", addr);
+        return manager_reply_saved(d, msg);
+}
+
 static DBusHandlerResult method_set_default_output(struct daemon *d, DBusMessage *msg)
 {
         const char *out;
@@ -333,6 +361,7 @@ static const struct method {
         { "Connect", false, method_connect },
         { "Disconnect", true, method_disconnect },
         { "Forget", false, method_forget },
+        { "SetSbcXq", false, method_set_sbc_xq },
         { "SetDefaultOutput", false, method_set_default_output },
         { "Reset", true, method_reset },
         { "SetNowPlaying", false, method_set_now_playing },

@@ -11,9 +11,10 @@ import unittest
 
 from common import A2dpTestCase, TONE_HZ, SPEAKER_PATH, pcm
 
-BOTH = [0xff, 0xff, 2, 53]          # 16/32/44.1/48 kHz, everything
-ONLY_48K = [0x1f, 0xff, 2, 53]
-ONLY_44K1 = [0x2f, 0xff, 2, 53]
+# plain SBC (no dual channel, so no SBC-XQ: these tests are about rates)
+BOTH = [0xfb, 0xff, 2, 53]          # 16/32/44.1/48 kHz, everything but dual channel
+ONLY_48K = [0x1b, 0xff, 2, 53]
+ONLY_44K1 = [0x2b, 0xff, 2, 53]
 
 
 class CaptureRateTests(A2dpTestCase):

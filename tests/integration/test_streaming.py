@@ -16,9 +16,14 @@ from common import (A2dpTestCase, TONE_HZ, SPEAKER, SPEAKER_PATH, HCI0, ANALYZER
                     wait_for)
 
 
+# Plain SBC: a speaker with every SBC feature but dual channel, which SBC-XQ
+# needs (test_codecs.py streams SBC-XQ)
+SBC_ONLY = [0xfb, 0xff, 2, 53]
+
+
 class StreamTests(A2dpTestCase):
 
-    def stream_tone(self, seconds=5.0, caps=None, args=(), **tone):
+    def stream_tone(self, seconds=5.0, caps=SBC_ONLY, args=(), **tone):
         opts = {}
         if caps is not None:
             opts['SinkCapabilities'] = bytes(caps)
@@ -50,7 +55,7 @@ class StreamTests(A2dpTestCase):
         self.assertLess(lat['p50'], 40.0, a['latency'])
 
     def test_stream_44k1(self):
-        a = self.stream_tone(5.0, caps=[0x2f, 0xff, 2, 53])
+        a = self.stream_tone(5.0, caps=[0x2b, 0xff, 2, 53])
         self.assert_clean_stream(a, min_snr=50, rate=44100, fed_s=5.0)
         self.assert_full_duration(a, 5.0)
         self.assertEqual(a['bitpools_seen']['max'], 53)
@@ -73,7 +78,7 @@ class StreamTests(A2dpTestCase):
     def test_small_mtu_still_whole_frames(self):
         # 300 bytes: two 115-byte frames per packet
         opts = {'WriteMTU': 300}
-        self.add_speaker(**opts)
+        self.add_speaker(SinkCapabilities=bytes(SBC_ONLY), **opts)
         self.add_tone(duration=2.0)
         self.start_daemon()
         self.connect_speaker()
@@ -86,7 +91,7 @@ class StreamTests(A2dpTestCase):
 
     def test_frame_bigger_than_mtu_is_fragmented(self):
         # 100 bytes cannot carry a 115-byte frame: fragments, S/L flags
-        self.add_speaker(WriteMTU=100)
+        self.add_speaker(WriteMTU=100, SinkCapabilities=bytes(SBC_ONLY))
         self.add_tone(duration=2.0)
         self.start_daemon()
         self.connect_speaker()
@@ -193,12 +198,20 @@ class LifecycleTests(A2dpTestCase):
     def test_registers_on_start_with_full_sbc_caps(self):
         self.start_daemon()
         details = self.bluez.GetEndpointDetails()
-        self.assertEqual(len(details), 1)
-        adapter, owner, path, props = details[0]
-        self.assertEqual(str(props['UUID']), '0000110a-0000-1000-8000-00805f9b34fb')
+        # one endpoint per codec; SBC last, SBC-XQ just before it
+        self.assertGreaterEqual(len(details), 2)
+        for adapter, owner, path, props in details:
+            self.assertEqual(str(props['UUID']), '0000110a-0000-1000-8000-00805f9b34fb')
+            self.assertTrue(bool(props['DelayReporting']))
+        adapter, owner, path, props = details[-1]
+        self.assertTrue(str(path).endswith('/a2dp_source_sbc'), path)
         self.assertEqual(int(props['Codec']), 0)
         self.assertEqual(bytes(props['Capabilities']), bytes([0xff, 0xff, 0x02, 0xfa]))
-        self.assertTrue(bool(props['DelayReporting']))
+        adapter, owner, path, props = details[-2]
+        self.assertTrue(str(path).endswith('/a2dp_source_sbc_xq'), path)
+        self.assertEqual(int(props['Codec']), 0)
+        # dual channel, 44.1/48 kHz, 16 blocks, 8 subbands, loudness
+        self.assertEqual(bytes(props['Capabilities']), bytes([0x34, 0x15, 0x02, 0xfa]))
 
     def test_waits_for_bluetoothd(self):
         self.bluez.stop()

@@ -1,0 +1,103 @@
+"""Codecs as objects (issue #12), the core's part: one endpoint per codec in
+the fixed registration order, bluetoothd 5.66's choice among them as the
+double models it (registration order, LastUsed first, the next endpoint when
+SelectConfiguration fails), and SBC-XQ: used where the speaker allows it,
+plain SBC where it does not, and never for a speaker opted out. Each stream
+is judged by decoding what the speaker received."""
+
+import os
+import time
+
+from common import A2dpTestCase, SPEAKER, TONE_HZ
+
+# every SBC feature, maximum bitpool 53: dual channel and 53 >= 35/38
+ALL_SBC = [0xff, 0xff, 2, 53]
+NO_DUAL = [0xfb, 0xff, 2, 53]
+
+
+class CodecTests(A2dpTestCase):
+
+    def stream(self, seconds=3.0, caps=None, args=(), **opts):
+        if caps is not None:
+            opts['SinkCapabilities'] = bytes(caps)
+        self.add_speaker(**opts)
+        self.add_tone(duration=seconds, channel_offset_hz=1)
+        self.start_daemon(args=args)
+        self.connect_speaker()
+        time.sleep(seconds + 0.6)
+        codec = str(self.mprop('Codec'))
+        stats = self.mprop('Statistics')
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1')
+        return a, codec, stats
+
+    def test_endpoints_registered_in_preference_order(self):
+        self.add_speaker()
+        self.start_daemon()
+        paths = [p for _, _, p in self.bluez.registered_endpoints() if '/hci0/' in p]
+        leaves = [p.rsplit('/', 1)[1] for p in paths]
+        # SBC-XQ before SBC, SBC last; codecs built in come before them
+        self.assertEqual(leaves[-2:], ['a2dp_source_sbc_xq', 'a2dp_source_sbc'])
+        order = ['a2dp_source_ldac', 'a2dp_source_aptx_hd', 'a2dp_source_aptx', 'a2dp_source_aac',
+                 'a2dp_source_sbc_xq', 'a2dp_source_sbc']
+        self.assertEqual(leaves, [x for x in order if x in leaves])
+
+    def test_speaker_with_dual_channel_gets_sbc_xq(self):
+        a, codec, stats = self.stream(caps=ALL_SBC)
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'dual_channel')
+        self.assertEqual(a['config']['max_bitpool'], 35)
+        self.assertEqual(a['bitpools_seen']['max'], 35)
+        self.assertGreaterEqual(a['full_packets_pct'], 95.0)
+        # the bitpool in use: 35 (456 kbit/s), lower while the link is
+        # congested (a loaded test machine can be)
+        self.assertTrue(codec.startswith('SBC-XQ 48000 Hz dual-channel 16/8 loudness bitpool '), codec)
+        self.assertIn(int(stats['Bitpool']), range(2, 36))
+        self.assertLessEqual(int(stats['Kbps']), 456)
+        self.assertGreater(int(stats['Kbps']), 0)
+
+    def test_sbc_xq_at_44k1(self):
+        a, codec, _ = self.stream(caps=[0x2f, 0xff, 2, 53])
+        self.assert_clean_stream(a, min_snr=50, rate=44100, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'dual_channel')
+        self.assertEqual(a['bitpools_seen']['max'], 38)
+        self.assertIn('SBC-XQ 44100 Hz', codec)
+
+    def test_speaker_without_dual_channel_gets_sbc(self):
+        a, codec, _ = self.stream(caps=NO_DUAL)
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'joint_stereo')
+        self.assertEqual(a['bitpools_seen']['max'], 51)
+        self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
+        # bluetoothd asked the SBC-XQ endpoint first, then moved on
+        log = self.daemon.log_text()
+        self.assertIn('SelectConfiguration (SBC-XQ) refused: SBC-XQ needs dual channel', log)
+
+    def test_low_max_bitpool_gets_sbc(self):
+        a, codec, _ = self.stream(caps=[0xff, 0xff, 2, 32])
+        self.assert_clean_stream(a, min_snr=40, rate=48000, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'joint_stereo')
+        self.assertTrue(codec.startswith('SBC 48000 Hz'), codec)
+
+    def test_opted_out_speaker_gets_sbc(self):
+        self.write_state(speaker_mode=True, no_xq=SPEAKER)
+        a, codec, _ = self.stream(caps=ALL_SBC)
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'joint_stereo')
+        self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
+        self.assertIn('SBC-XQ is turned off for this speaker', self.daemon.log_text())
+
+    def test_opt_out_through_manager1_is_saved_and_applies_next_time(self):
+        self.add_speaker(SinkCapabilities=bytes(ALL_SBC))
+        self.start_daemon()
+        mgr = self.bus.conn.get_object('org.a2dpsrc', '/org/a2dpsrc')
+        with self.assertRaises(Exception) as e:
+            mgr.SetSbcXq('not-an-address', False, dbus_interface='org.a2dpsrc.Manager1')
+        self.assertIn('InvalidArguments', str(e.exception))
+        mgr.SetSbcXq(SPEAKER.lower(), False, dbus_interface='org.a2dpsrc.Manager1')
+        self.assertIn('no-xq=%s' % SPEAKER.upper(), open(os.path.join(self.state_dir, 'state')).read())
+        self.connect_speaker()
+        codec = str(self.mprop('Codec'))
+        self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
+        mgr.SetSbcXq(SPEAKER, True, dbus_interface='org.a2dpsrc.Manager1')
+        self.assertNotIn('no-xq=', open(os.path.join(self.state_dir, 'state')).read())
