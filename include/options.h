@@ -17,6 +17,7 @@ struct options {
         char state_dir[OPT_STR];
         char power_supply[OPT_STR];
         unsigned rate;                     /* preferred sampling rate */
+        unsigned codecs;                   /* bit (1 << enum a2dp_codec_index) per codec offered */
         int rt_priority;                   /* SCHED_FIFO priority, 0 = none */
         unsigned scan_timeout;             /* seconds a Manager1 scan may run */
         int verbose;

@@ -78,14 +78,14 @@ void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *bu
         snprintf(buf, len, A2DPSRC_APP_ROOT "/%s/%s", a->name, l);
 }
 
-/* The codecs with an endpoint, in registration order: built, and their
- * library there. */
-static const struct a2dp_codec *registered(unsigned n)
+/* The codecs with an endpoint, in registration order: built, their
+ * library there, and not left out by --codecs. */
+static const struct a2dp_codec *registered(const struct daemon *d, unsigned n)
 {
         for (unsigned i = 0;; i++) {
                 const struct a2dp_codec *c = a2dp_codec_registered(i);
 
-                if (!c || (c->available() && n-- == 0))
+                if (!c || ((d->opts.codecs & (1u << c->index)) && c->available() && n-- == 0))
                         return c;
         }
 }
@@ -107,7 +107,7 @@ static struct adapter *adapter_for_path(struct daemon *d, const char *path,
                 const struct a2dp_codec *c;
                 char l[64];
 
-                for (unsigned i = 0; (c = registered(i)) && !*codec; i++) {
+                for (unsigned i = 0; (c = registered(d, i)) && !*codec; i++) {
                         leaf(c, l, sizeof(l));
                         if (strcmp(slash + 1, l) == 0)
                                 *codec = c;
@@ -171,7 +171,7 @@ static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg,
         dbus_message_iter_init_append(reply, &it);
         ok = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{oa{sa{sv}}}", &objs);
         /* bluetoothd registers the endpoints in the order it reads them */
-        for (unsigned i = 0; ok && (c = registered(i)); i++)
+        for (unsigned i = 0; ok && (c = registered(d, i)); i++)
                 ok = append_endpoint(&objs, a, c);
         if (!ok || !dbus_message_iter_close_container(&it, &objs)) {
                 dbus_message_unref(reply);
@@ -318,7 +318,7 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
                 size_t used;
 
                 used = (size_t)snprintf(root, sizeof(root), "%s", introspect_root_head);
-                for (unsigned i = 0; (c = registered(i)) && used < sizeof(root); i++) {
+                for (unsigned i = 0; (c = registered(d, i)) && used < sizeof(root); i++) {
                         char l[64];
 
                         leaf(c, l, sizeof(l));
@@ -405,7 +405,7 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
                 char names[128] = "";
                 const struct a2dp_codec *c;
 
-                for (unsigned i = 0; (c = registered(i)); i++)
+                for (unsigned i = 0; (c = registered(d, i)); i++)
                         snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
                                  i ? ", " : "", c->label);
                 log_info("A2DP source endpoints registered on %s: %s", a->name, names);

@@ -1,5 +1,6 @@
 #include "options.h"
 #include "err-text.h"
+#include "a2dp-codec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +36,7 @@ void options_defaults(struct options *o)
         snprintf(o->state_dir, OPT_STR, "/var/lib/a2dpsrcd");
         snprintf(o->power_supply, OPT_STR, "/sys/class/power_supply");
         o->rate = 48000;
+        o->codecs = ~0u;
         o->rt_priority = 0;
         o->scan_timeout = 120;
 }
@@ -96,6 +98,38 @@ static int set_capture(struct options *o, const char *value, char *err, size_t e
         return set_string(o->capture[CAT_MEDIA], "capture", value, err, err_len);
 }
 
+/* "sbc-xq,sbc": the codecs whose endpoints are registered. Registration
+ * order stays the fixed one (docs/codecs.md): the list filters, it does
+ * not reorder. SBC stays: every A2DP speaker has it. */
+static int set_codecs(struct options *o, const char *value, char *err, size_t err_len)
+{
+        char buf[OPT_STR], *save = NULL;
+        unsigned mask = 0;
+
+        if (strlen(value) >= sizeof(buf))
+                return err_text(err, err_len, "codecs: the list is too long");
+        snprintf(buf, sizeof(buf), "%s", value);
+        for (char *name = strtok_r(buf, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+                const struct a2dp_codec *c = a2dp_codec_by_name(name);
+
+                if (!c) {
+                        char known[128] = "";
+
+                        for (unsigned i = 0; i < CODEC_COUNT; i++)
+                                if (a2dp_codecs[i])
+                                        snprintf(known + strlen(known), sizeof(known) - strlen(known),
+                                                 "%s%s", known[0] ? ", " : "", a2dp_codecs[i]->name);
+                        return err_text(err, err_len, "codecs: '%.40s' is not a codec built in (%s)",
+                                        name, known);
+                }
+                mask |= 1u << c->index;
+        }
+        if (!(mask & (1u << CODEC_SBC)))
+                return err_text(err, err_len, "codecs: the list must name sbc, which every speaker has");
+        o->codecs = mask;
+        return 0;
+}
+
 int options_set(struct options *o, const char *key, const char *value,
                 char *err, size_t err_len)
 {
@@ -126,6 +160,8 @@ int options_set(struct options *o, const char *key, const char *value,
                 o->rate = (unsigned)v;
                 return 0;
         }
+        if (strcmp(key, "codecs") == 0)
+                return set_codecs(o, value, err, err_len);
         if (strcmp(key, "scan-timeout") == 0) {
                 if (parse_uint(value, 3600, &v) < 0 || v < 5)
                         return err_text(err, err_len, "scan-timeout: '%s' is not 5-3600 (seconds)", value);
@@ -202,6 +238,8 @@ void options_usage(const char *argv0)
                "  -a, --adapter hciN            use only this adapter (default: all)\n"
                "  -r, --rate 44100|48000        preferred rate when the capture leaves it open\n"
                "                                (default 48000)\n"
+               "      --codecs LIST             codecs offered, e.g. sbc-xq,sbc (default: all\n"
+               "                                built in; sbc must be listed)\n"
                "  -p, --rt-priority N           SCHED_FIFO priority of the audio thread, 0 = off\n"
                "  -s, --state-dir DIR           saved settings (default /var/lib/a2dpsrcd)\n"
                "      --power-supply DIR        power supplies (default /sys/class/power_supply)\n"
@@ -224,6 +262,7 @@ int options_parse_args(struct options *o, int argc, char **argv, int config_only
                 { "state-dir", required_argument, NULL, 's' },
                 { "power-supply", required_argument, NULL, 'P' },
                 { "scan-timeout", required_argument, NULL, 'T' },
+                { "codecs", required_argument, NULL, 'C' },
                 { "config", required_argument, NULL, 'f' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -233,7 +272,7 @@ int options_parse_args(struct options *o, int argc, char **argv, int config_only
         static const char *const keys[128] = {
                 ['c'] = "capture", ['o'] = "local-output", ['a'] = "adapter",
                 ['r'] = "rate", ['p'] = "rt-priority", ['s'] = "state-dir",
-                ['P'] = "power-supply", ['T'] = "scan-timeout",
+                ['P'] = "power-supply", ['T'] = "scan-timeout", ['C'] = "codecs",
         };
         int c;
 

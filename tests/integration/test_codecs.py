@@ -101,3 +101,11 @@ class CodecTests(A2dpTestCase):
         self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
         mgr.SetSbcXq(SPEAKER, True, dbus_interface='org.a2dpsrc.Manager1')
         self.assertNotIn('no-xq=', open(os.path.join(self.state_dir, 'state')).read())
+
+    def test_codecs_option_leaves_sbc_xq_out(self):
+        a, codec, _ = self.stream(caps=ALL_SBC, args=['--codecs', 'sbc'])
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'joint_stereo')
+        self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
+        leaves = [p.rsplit('/', 1)[1] for _, _, p in self.bluez.registered_endpoints()]
+        self.assertEqual(leaves, ['a2dp_source_sbc'])

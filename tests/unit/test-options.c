@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "a2dp-codec.h"
 #include "options.h"
 
 START_TEST(defaults)
@@ -74,6 +75,34 @@ START_TEST(bad_args)
 }
 END_TEST
 
+/* --codecs / codecs: a filter of the codecs built in, SBC always kept */
+START_TEST(codecs_list)
+{
+        struct options o;
+        char err[256];
+        char *ok[] = { "a2dpsrcd", "--codecs", "sbc", NULL };
+        char *no_sbc[] = { "a2dpsrcd", "--codecs", "sbc-xq", NULL };
+        char *unknown[] = { "a2dpsrcd", "--codecs", "sbc,mp3", NULL };
+
+        options_defaults(&o);
+        ck_assert(o.codecs & (1u << CODEC_SBC));
+        ck_assert(o.codecs & (1u << CODEC_SBC_XQ));
+        ck_assert_int_eq(options_parse_args(&o, 3, ok, 0, err, sizeof(err)), 0);
+        ck_assert_uint_eq(o.codecs, 1u << CODEC_SBC);
+        ck_assert_int_eq(options_set(&o, "codecs", "sbc-xq, sbc", err, sizeof(err)), 0);
+        ck_assert_uint_eq(o.codecs, (1u << CODEC_SBC) | (1u << CODEC_SBC_XQ));
+        ck_assert_int_eq(options_parse_args(&o, 3, no_sbc, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "must name sbc"));
+        ck_assert_int_eq(options_parse_args(&o, 3, unknown, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "'mp3' is not a codec built in (sbc, sbc-xq"));
+        ck_assert_int_eq(options_set(&o, "codecs", "", err, sizeof(err)), -EINVAL);
+        /* nothing half-applied */
+        ck_assert_uint_eq(o.codecs, (1u << CODEC_SBC) | (1u << CODEC_SBC_XQ));
+        ck_assert_int_eq(options_parse_config(&o, "codecs = sbc\n", err, sizeof(err)), 0);
+        ck_assert_uint_eq(o.codecs, 1u << CODEC_SBC);
+}
+END_TEST
+
 START_TEST(config_file)
 {
         struct options o;
@@ -133,6 +162,7 @@ static Suite *suite(void)
         tcase_add_test(tc, defaults);
         tcase_add_test(tc, args);
         tcase_add_test(tc, bad_args);
+        tcase_add_test(tc, codecs_list);
         tcase_add_test(tc, config_file);
         tcase_add_test(tc, config_errors_name_the_line);
         tcase_add_test(tc, config_long_line);
