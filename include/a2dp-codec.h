@@ -141,6 +141,11 @@ struct a2dp_codec {
                              const struct codec_packet_meta *m);
         /* Most whole frames one packet carries (SBC and LDAC: 15; AAC: 1). */
         unsigned max_frames;
+        /* Optional (NULL: none): the most frames the next packet should
+         * carry now, below max_frames, for a codec whose library groups
+         * its frames itself (LDAC: 661 bytes of frames a packet); 0 = as
+         * many as fit. Real-time thread. */
+        unsigned (*packet_frames)(const struct codec_encoder *e);
         /* Whether a frame bigger than a packet may be split (SBC, AAC);
          * otherwise such a configuration is refused at encoder_new. */
         bool can_fragment;

@@ -28,6 +28,16 @@ static size_t estimated_frame_len(const struct sender *s)
         return (size_t)((bps * s->frame_samples + 8ull * s->rate - 1) / (8ull * s->rate));
 }
 
+/* The most frames a packet may carry: the codec's limit, and its own
+ * grouping when it has one. */
+static unsigned frame_limit(const struct sender *s)
+{
+        unsigned max = s->codec->max_frames ? s->codec->max_frames : 1;
+        unsigned want = s->codec->packet_frames ? s->codec->packet_frames(s->enc) : 0;
+
+        return want && want < max ? want : max;
+}
+
 /* Whole frames of the current size a packet holds; 0 when one must be
  * fragmented. */
 static unsigned frames_per_packet(const struct sender *s)
@@ -37,7 +47,7 @@ static unsigned frames_per_packet(const struct sender *s)
         if (!s->frame_len || s->mtu <= s->header_len)
                 return 0;
         n = (s->mtu - s->header_len) / s->frame_len;
-        return n > s->codec->max_frames ? s->codec->max_frames : (unsigned)n;
+        return n > frame_limit(s) ? frame_limit(s) : (unsigned)n;
 }
 
 static void publish_level(struct sender *s)
@@ -233,7 +243,7 @@ static int place_frame(struct sender *s, size_t n)
                 s->frame_len = n;
                 return queue_fragments(s, n);
         }
-        if (pk && (pk->len + n > s->mtu || pk->meta.frames >= s->codec->max_frames))
+        if (pk && (pk->len + n > s->mtu || pk->meta.frames >= frame_limit(s)))
                 close_packet(s, true);
         pk = open_packet(s);
         memcpy(pk->data + pk->len, s->frame_buf, n);
@@ -241,7 +251,7 @@ static int place_frame(struct sender *s, size_t n)
         pk->meta.frames++;
         pk->samples += s->frame_samples;
         s->frame_len = n;
-        if (pk->meta.frames >= s->codec->max_frames || pk->len + n > s->mtu)
+        if (pk->meta.frames >= frame_limit(s) || pk->len + n > s->mtu)
                 close_packet(s, true);
         return 0;
 }
