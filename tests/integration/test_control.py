@@ -946,7 +946,8 @@ class OutputTests(ControlCase):
         self.wait_streaming(SPEAKER_PATH)
         rec.wait('Output', SPEAKER)
         rec.wait('State', 'streaming')
-        self.assertTrue(plain(self.mprop('Codec')).startswith('SBC 48000 Hz joint-stereo'))
+        # the double's default speaker offers dual channel and bitpool 53: SBC-XQ
+        self.assertTrue(plain(self.mprop('Codec')).startswith('SBC-XQ 48000 Hz dual-channel'))
         self.assertGreater(plain(self.mprop('Latency')), 0)
         self.assertEqual(len(self.bluez.recordings()), 1)
 
