@@ -20,6 +20,7 @@ from harness import read_recording
 from test_soak import StretchJudge
 
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'vm'))
+import air  # noqa: E402
 import check_audio  # noqa: E402
 
 
@@ -114,16 +115,17 @@ def tone(i):
     return 16383 * math.sin(2 * math.pi * 997 * i / 48000)
 
 
-def btsnoop(path, packets, index=1, acl_mtu=300):
+def btsnoop(path, packets, index=1, acl_mtu=300, signalling=()):
     """A btmon capture: each RTP packet as L2CAP on a dynamic channel, cut
-    into ACL packets of acl_mtu, received by hciINDEX."""
-    out = [check_audio.BTSNOOP_MAGIC, struct.pack('>II', 1, check_audio.BTSNOOP_MONITOR)]
-    for n, pkt in enumerate(packets):
-        l2 = struct.pack('<HH', len(pkt), 0x0041) + pkt
+    into ACL packets of acl_mtu, received by hciINDEX; the signalling
+    packets first, on another dynamic channel."""
+    out = [air.BTSNOOP_MAGIC, struct.pack('>II', 1, air.BTSNOOP_MONITOR)]
+    for n, (cid, pkt) in enumerate([(0x0040, p) for p in signalling] + [(0x0041, p) for p in packets]):
+        l2 = struct.pack('<HH', len(pkt), cid) + pkt
         for off in range(0, len(l2), acl_mtu):
             body = l2[off:off + acl_mtu]
             acl = struct.pack('<HH', 0x000b | ((2 if off == 0 else 1) << 12), len(body)) + body
-            out.append(struct.pack('>IIIIq', len(acl), len(acl), index << 16 | check_audio.OP_ACL_RX, 0,
+            out.append(struct.pack('>IIIIq', len(acl), len(acl), index << 16 | air.OP_ACL_RX, 0,
                                    n * 20000) + acl)
     with open(path, 'wb') as f:
         f.write(b''.join(out))
@@ -260,8 +262,90 @@ class VmJudges(unittest.TestCase):
         self.assertEqual(self.verdict(run), [False], run.verdicts)
         # the frames the speaker received, not those the board sent
         shutil.move(os.path.join(self.tmp, 'hci.btsnoop'), os.path.join(self.tmp, 'x.btsnoop'))
-        frames = check_audio.link_sbc_frames(os.path.join(self.tmp, 'x.btsnoop'), index=0)
+        frames = air.link_sbc_frames(os.path.join(self.tmp, 'x.btsnoop'), index=0)
         self.assertEqual(frames, [])
+
+    # -- the codec, from what crossed the link (check-vm's codec scenarios) --
+    def set_configuration(self, media_codec, signal=0x03):
+        """An AVDTP Set Configuration (or Reconfigure) command: SEIDs, Media
+        Transport, Media Codec (audio) with these bytes, Delay Reporting."""
+        seids = bytes([2 << 2, 1 << 2]) if signal == 0x03 else bytes([2 << 2])
+        caps = bytes([0x01, 0x00, 0x07, 1 + len(media_codec), 0x00]) + media_codec + bytes([0x08, 0x00])
+        return bytes([0x30, signal]) + seids + caps
+
+    def codec_run(self, judge, signalling, packets):
+        btsnoop(os.path.join(self.tmp, 'hci.btsnoop'), packets, signalling=signalling)
+        run = check_audio.Run(self.tmp)
+        judge(run)
+        return run
+
+    APTX = bytes([0xff, 0x4f, 0, 0, 0, 0x01, 0x00, 0x12])               # aptX 48 kHz stereo
+    APTX_HD = bytes([0xff, 0xd7, 0, 0, 0, 0x24, 0x00, 0x12, 0, 0, 0, 0])  # aptX HD 48 kHz stereo
+
+    def rtp(self, seq, payload):
+        return struct.pack('>BBHII', 0x80, 96, seq & 0xffff, seq * 512, 1) + payload
+
+    def test_codec_configuration_is_read_from_the_link(self):
+        sbc_xq = bytes([0x00, 0x14, 0x15, 2, 53])                          # 48 kHz dual, 16/8 loudness
+        confs = air.configurations([(0x40, self.set_configuration(sbc_xq)), (0x41, b'x' * 600)])
+        self.assertEqual([str(c) for c in confs], ['SBC 48000 Hz dual channel bitpool 2..53'])
+        # an SBC frame's channel mode: 48 kHz, 16 blocks, 8 subbands, loudness
+        self.assertEqual(air.sbc_mode(bytes([0x9c, 0xf5, 35])), 'dual channel')
+        self.assertEqual(air.sbc_mode(bytes([0x9c, 0xfd, 51])), 'joint stereo')
+        conf = air.avdtp_configuration(self.set_configuration(self.APTX_HD, signal=0x07))
+        self.assertEqual(str(conf), 'aptX HD 48000 Hz stereo')
+        # media packets and other signals are not configurations
+        self.assertIsNone(air.avdtp_configuration(self.rtp(1, b'\x9c' * 40)))
+        self.assertIsNone(air.avdtp_configuration(self.set_configuration(self.APTX)[:-1]))   # cut short
+        self.assertIsNone(air.avdtp_configuration(bytes([0x32]) + self.set_configuration(self.APTX)[1:]))
+
+    def test_aptx_is_proven_from_the_link(self):
+        def aptx(r):
+            check_audio.require_link_codec(r, 'aptX')
+            check_audio.require_aptx_packets(r, False)
+        bare = [bytes([(i * 7 + k) & 0xff for k in range(640)]) for i in range(150)]
+        run = self.codec_run(aptx, [self.set_configuration(self.APTX)], bare)
+        self.assertEqual(self.verdict(run), [True, True], run.verdicts)
+        # aptX configured, but the packets carry RTP (aptX HD's framing)
+        run = self.codec_run(aptx, [self.set_configuration(self.APTX)],
+                             [self.rtp(i, b'\0' * 600) for i in range(150)])
+        self.assertEqual(self.verdict(run), [True, False], run.verdicts)
+        # SBC configured: not aptX
+        run = self.codec_run(aptx, [self.set_configuration(bytes([0x00, 0x11, 0x15, 2, 53]))], bare)
+        self.assertEqual(self.verdict(run), [False, True], run.verdicts)
+
+    def test_aptx_hd_is_proven_from_the_link(self):
+        def aptx_hd(r):
+            check_audio.require_link_codec(r, 'aptX HD')
+            check_audio.require_aptx_packets(r, True)
+        run = self.codec_run(aptx_hd, [self.set_configuration(self.APTX_HD)],
+                             [self.rtp(i, b'\1' * 600) for i in range(150)])
+        self.assertEqual(self.verdict(run), [True, True], run.verdicts)
+        # payloads that are not whole 6-byte codewords
+        run = self.codec_run(aptx_hd, [self.set_configuration(self.APTX_HD)],
+                             [self.rtp(i, b'\1' * 604) for i in range(150)])
+        self.assertEqual(self.verdict(run), [True, False], run.verdicts)
+        # aptX (not HD) configured
+        run = self.codec_run(aptx_hd, [self.set_configuration(self.APTX)],
+                             [self.rtp(i, b'\1' * 600) for i in range(150)])
+        self.assertEqual(self.verdict(run), [False, True], run.verdicts)
+
+    def test_sbc_xq_is_dual_channel_on_the_link(self):
+        rec = os.path.join(self.tmp, 'x.rec')
+        subprocess.run([GEN_REC, '--seconds', '3', '--bitpool', '51', rec], check=True, capture_output=True,
+                       timeout=60)
+        _, records = read_recording(rec)
+        joint = bytes([0x00, 0x11, 0x15, 2, 53])
+        def xq(r):
+            check_audio.require_link_codec(r, 'SBC', ('dual channel',))
+            check_audio.require_sbc_frames(r, ('dual channel',), check_audio.XQ_MIN_BITPOOL)
+        run = self.codec_run(xq, [self.set_configuration(joint)], [p for _, p in records])
+        # gen-recording's frames are joint stereo: neither check passes
+        self.assertEqual(self.verdict(run), [False, False], run.verdicts)
+        run = check_audio.Run(self.tmp)
+        check_audio.require_link_codec(run, 'SBC', check_audio.PLAIN_SBC)
+        check_audio.require_sbc_frames(run, check_audio.PLAIN_SBC, 2, 53)
+        self.assertEqual(self.verdict(run), [True, True], run.verdicts)
 
 
 if __name__ == '__main__':

@@ -6,258 +6,27 @@ NAME.start beside it: the ALSA trigger time of the capture in CLOCK_MONOTONIC
 seconds, the clock of the guest's "events" file. Sample n of a recording
 was thus heard at start + n / rate, and every judgement is on one timeline.
 
-The analysis cuts each channel into 20 ms windows and fits a sine of the
-expected frequency plus a constant to each by least squares; a window is
-judged on both channels (the board's tone is the same on both, and a
-speaker hears both):
-
-- present: on each channel the fit explains the window (SNR > 10 dB) at a
-  level above -40 dBFS (heard: on either channel, for the silence checks);
-- SNR: fitted power over residual power, per window and over a span;
-- frequency: the slope of the fitted phase over a continuous span;
-- glitches: the phase of the fit must advance steadily on each channel; a
-  step between windows (audio dropped, repeated or zero-filled: a 997 Hz tone makes no
-  packet length a whole number of periods) or a window whose fit is far
-  worse than the span's median counts as one.
-
-Besides the audio, a scenario's verdict reads a2dpsrcd's exit status
+Each scenario's recordings are judged by the tone's analysis (tone.py);
+besides the audio, a scenario's verdict reads a2dpsrcd's exit status
 (a2dpsrcd.exit: it must stop by itself on SIGTERM, with status 0), its
-Statistics (statistics.txt) and the SBC frames that crossed the link
-(hci.btsnoop: the ACL data hci1 received, from tests/vm/link_capture.py).
+Statistics (statistics.txt) and what crossed the link (air.py: the AVDTP
+configuration, the media packets and SBC frames hci1 received, kept by
+tests/vm/link_capture.py in hci.btsnoop).
 
 Usage:
   check_audio.py analyze FILE [--freq HZ]      one recording, a summary
   check_audio.py judge SCENARIO DIR            a check-vm scenario's verdict
-  check_audio.py link FILE.btsnoop             the SBC frames in a capture
+  check_audio.py link FILE.btsnoop             the codec and frames in a capture
 """
 
-import array
 import json
-import math
-import operator
 import os
 import re
-import struct
 import sys
 
-RATE = 48000
-CHANNELS = 2
-FREQ = 997.0
-WINDOW_S = 0.020
-PRESENT_SNR_DB = 10.0
-PRESENT_LEVEL = 32768 * 0.01          # -40 dBFS
-PHASE_TOL_RAD = math.radians(6.0)
-SNR_MIN_DB = 30.0
-FREQ_TOL_HZ = 1.0
-
-
-class Window:
-    """One 20 ms window of both channels: amp and snr_db are the worse
-    channel's, sig and res the sums, phase per channel."""
-    __slots__ = ('t', 'amp', 'snr_db', 'sig', 'res', 'phase', 'present', 'heard')
-
-
-def load(path):
-    a = array.array('h')
-    with open(path, 'rb') as f:
-        data = f.read()
-    data = data[:len(data) - len(data) % (2 * CHANNELS)]
-    a.frombytes(data)
-    if sys.byteorder != 'little':
-        a.byteswap()
-    return a
-
-
-def read_start(path):
-    """The recording's start (monotonic s) from NAME.start, or 0."""
-    base = path[:-4] if path.endswith('.raw') else path
-    try:
-        with open(base + '.start') as f:
-            return float(f.read().split()[0])
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def analyze(path, freq=FREQ, start=None):
-    """Windows of a recording: each with its absolute time (centre)."""
-    pcm = load(path)
-    chans = [pcm[c::CHANNELS] for c in range(CHANNELS)]
-    if start is None:
-        start = read_start(path)
-    n = int(RATE * WINDOW_S)
-    w = 2 * math.pi * freq / RATE
-    cos_t = [math.cos(w * i) for i in range(n)]
-    sin_t = [math.sin(w * i) for i in range(n)]
-    # normal equations of [cos, sin, 1]; the same for every window
-    g = [[sum(map(operator.mul, p, q)) for q in (cos_t, sin_t, [1.0] * n)]
-         for p in (cos_t, sin_t, [1.0] * n)]
-    ginv = invert3(g)
-    out = []
-    for k in range(len(chans[0]) // n):
-        fits = [fit_window(ch[k * n:(k + 1) * n], cos_t, sin_t, ginv, w, k * n) for ch in chans]
-        win = Window()
-        win.t = start + (k * n + n / 2) / RATE
-        win.amp = min(f[0] for f in fits)
-        win.sig = sum(f[1] for f in fits)
-        win.res = sum(f[2] for f in fits)
-        win.snr_db = min(f[3] for f in fits)
-        win.phase = tuple(f[4] for f in fits)
-        present = [f[3] > PRESENT_SNR_DB and f[0] > PRESENT_LEVEL for f in fits]
-        win.present = all(present)
-        win.heard = any(present)
-        out.append(win)
-    return out
-
-
-def fit_window(x, cos_t, sin_t, ginv, w, first):
-    """One channel's window: (amplitude, fitted power, residual power, SNR
-    dB, phase on the absolute sample axis)."""
-    n = len(x)
-    rhs = (sum(map(operator.mul, x, cos_t)), sum(map(operator.mul, x, sin_t)), float(sum(x)))
-    a, b, c = (sum(ginv[i][j] * rhs[j] for j in range(3)) for i in range(3))
-    energy = float(sum(map(operator.mul, x, x)))
-    fitted = a * rhs[0] + b * rhs[1] + c * rhs[2]
-    sig = max(fitted - c * c * n, 0.0)
-    res = max(energy - fitted, 1e-3 * n)
-    # x ~ A cos(w (i + first) + phase)
-    return (math.hypot(a, b), sig, res, 10 * math.log10(max(sig, 1e-9) / res),
-            wrap(math.atan2(-b, a) - w * first))
-
-
-def invert3(m):
-    (a, b, c), (d, e, f), (g, h, i) = m
-    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
-    return [[(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
-            [(f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det],
-            [(d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det]]
-
-
-def wrap(p):
-    return (p + math.pi) % (2 * math.pi) - math.pi
-
-
-def segments(wins, min_gap=1):
-    """Spans (t_first, t_last) of consecutive present windows."""
-    spans, cur = [], None
-    for w in wins:
-        if w.present:
-            if cur is None:
-                cur = [w.t, w.t]
-            cur[1] = w.t
-        elif cur is not None:
-            spans.append(tuple(cur))
-            cur = None
-    if cur is not None:
-        spans.append(tuple(cur))
-    return spans
-
-
-def onset(path, after, level=1000, start=None):
-    """Time of the first sample after `after` whose magnitude passes level
-    (about -30 dBFS): where a tone begins, to the sample, in a recording
-    that was digital silence before it."""
-    if start is None:
-        start = read_start(path)
-    first = max(0, int((after - start) * RATE))
-    pcm = load(path)
-    for i in range(first * CHANNELS, len(pcm), CHANNELS):
-        if abs(pcm[i]) > level:
-            return start + (i // CHANNELS) / RATE
-    return None
-
-
-def first_present(wins, after=-1e18, before=1e18):
-    for w in wins:
-        if after <= w.t <= before and w.present:
-            return w.t
-    return None
-
-
-def last_present(wins, after=-1e18, before=1e18):
-    t = None
-    for w in wins:
-        if after <= w.t <= before and w.present:
-            t = w.t
-    return t
-
-
-def span_report(wins, t0, t1, freq=FREQ):
-    """What the span [t0, t1] of a recording heard: a dict of figures and
-    the list of problems (empty when the tone is clean and whole)."""
-    sel = [w for w in wins if t0 <= w.t <= t1]
-    rep = {'from': t0, 'to': t1, 'windows': len(sel)}
-    problems = []
-    if not sel:
-        rep['problems'] = ['no audio recorded in this span']
-        return rep
-    missing = [w for w in sel if not w.present]
-    amps = sorted(w.amp for w in sel if w.present)
-    med_amp = amps[len(amps) // 2] if amps else 0.0
-    low = [w for w in sel if w.present and w.amp < 0.5 * med_amp]
-    gaps = sorted({round(w.t, 2) for w in missing + low})
-    rep['present_s'] = round(sum(1 for w in sel if w.present) * WINDOW_S, 2)
-    rep['level_dbfs'] = round(20 * math.log10(max(med_amp, 1e-9) / 32768), 1)
-    sig = sum(w.sig for w in sel if w.present)
-    res = sum(w.res for w in sel if w.present)
-    rep['snr_db'] = round(10 * math.log10(sig / res), 1) if sig > 0 else None
-    snrs = sorted(w.snr_db for w in sel if w.present)
-    rep['snr_worst_window_db'] = round(snrs[0], 1) if snrs else None
-    med_snr = snrs[len(snrs) // 2] if snrs else 0.0
-    # frequency: the phase slope over the present windows (unwrapped), per
-    # channel; the worse channel's figure is reported
-    rep['freq_hz'] = None
-    glitches = []
-    pres = [w for w in sel if w.present]
-    if len(pres) >= 10:
-        for ch in range(CHANNELS):
-            ts, ph = [pres[0].t], [pres[0].phase[ch]]
-            for w in pres[1:]:
-                ph.append(ph[-1] + wrap(w.phase[ch] - ph[-1]))
-                ts.append(w.t)
-            mt, mp = sum(ts) / len(ts), sum(ph) / len(ph)
-            num = sum((t - mt) * (p - mp) for t, p in zip(ts, ph))
-            den = sum((t - mt) ** 2 for t in ts) or 1e-12
-            slope = num / den
-            f = round(freq + slope / (2 * math.pi), 3)
-            if rep['freq_hz'] is None or abs(f - freq) > abs(rep['freq_hz'] - freq):
-                rep['freq_hz'] = f
-            for prev, cur in zip(sel, sel[1:]):
-                if not (prev.present and cur.present):
-                    continue
-                step = wrap(cur.phase[ch] - prev.phase[ch] - slope * (cur.t - prev.t))
-                if abs(step) > PHASE_TOL_RAD:
-                    glitches.append((round(cur.t, 3), '%s phase step %.0f deg'
-                                     % (('left', 'right')[ch], math.degrees(step))))
-        for w in pres:
-            if w.snr_db < med_snr - 20:
-                glitches.append((round(w.t, 3), 'bad window, SNR %.0f dB' % w.snr_db))
-    rep['gaps'] = len(gaps)
-    rep['glitches'] = len(glitches)
-    if gaps:
-        problems.append('%d window(s) without the tone, first at %s' % (len(gaps), fmt_times(gaps)))
-    if glitches:
-        problems.append('%d glitch(es): %s' % (len(glitches), '; '.join(
-            '%.3f %s' % g for g in sorted(glitches)[:5])))
-    if rep['snr_db'] is not None and rep['snr_db'] < SNR_MIN_DB:
-        problems.append('SNR %.1f dB < %.0f dB' % (rep['snr_db'], SNR_MIN_DB))
-    if rep['freq_hz'] is not None and abs(rep['freq_hz'] - freq) > FREQ_TOL_HZ:
-        problems.append('frequency %.2f Hz, expected %.0f Hz' % (rep['freq_hz'], freq))
-    rep['problems'] = problems
-    return rep
-
-
-def silent_report(wins, t0, t1):
-    """The span must hold no tone (the other output has the audio)."""
-    sel = [w for w in wins if t0 <= w.t <= t1]
-    heard = [w.t for w in sel if w.heard]
-    return {'from': t0, 'to': t1, 'windows': len(sel), 'tone_s': round(len(heard) * WINDOW_S, 2),
-            'problems': ['tone heard for %.2f s, first at %.3f' % (len(heard) * WINDOW_S, heard[0])]
-                        if heard else []}
-
-
-def fmt_times(ts):
-    return ', '.join('%.2f' % t for t in ts[:5]) + (' ...' if len(ts) > 5 else '')
-
+from air import MediaPackets, configurations, link_payloads, sbc_frames, sbc_mode
+from tone import (FREQ, WINDOW_S, analyze, first_present, last_present, onset, read_start, segments,
+                  silent_report, span_report)
 
 # ---- scenario judgement -------------------------------------------------------
 
@@ -331,13 +100,19 @@ class Run:
     def figure(self, name, value, unit=''):
         self.figures.append('%s %s%s' % (name, value, unit))
 
-    def link_frames(self):
-        """The SBC frames the speaker's controller received (hci.btsnoop)."""
+    def link_payloads(self):
+        """The L2CAP frames the speaker's controller received (hci.btsnoop)."""
         path = os.path.join(self.dir, 'hci.btsnoop')
         if not os.path.exists(path):
             raise Missing('hci.btsnoop missing: no capture of the link')
+        if not hasattr(self, '_payloads'):
+            self._payloads = link_payloads(path)
+        return self._payloads
+
+    def link_frames(self):
+        """The SBC frames the speaker's controller received."""
         if not hasattr(self, '_frames'):
-            self._frames = link_sbc_frames(path)
+            self._frames = sbc_frames(self.link_payloads())
         return self._frames
 
 
@@ -652,103 +427,98 @@ def judge_avrcp(run):
     run.require(t_end - first - SETTLE_S >= 2, 'observed at least 2 s of streaming')
 
 
+# ---- codecs: the stream's codec proven from what crossed the link ------------------
+
+def require_link_codec(run, name, modes=None):
+    """The last configuration the board set (AVDTP Set Configuration or
+    Reconfigure, as hci1 received it) is NAME, in one of MODES."""
+    confs = configurations(run.link_payloads())
+    last = confs[-1] if confs else None
+    return run.require(last is not None and last.name == name and (modes is None or last.mode in modes),
+                       'the board configured %s%s on the link (AVDTP: %s)'
+                       % (name, ' ' + ' or '.join(modes) if modes else '', last or 'no configuration seen'))
+
+
+def require_sbc_frames(run, modes, min_bitpool=2, max_bitpool=250):
+    """At least 100 SBC frames crossed the link, every one in one of MODES
+    with a bitpool in range, and the top bitpool reached min_bitpool."""
+    frames = run.link_frames()
+    seen = sorted({sbc_mode(fr[1]) for fr in frames})
+    pools = sorted({fr[0] for fr in frames})
+    top = pools[-1] if pools else 0
+    run.require(len(frames) >= 100 and set(seen) <= set(modes) and min_bitpool <= top <= max_bitpool,
+                'SBC frames on the link in %s, top bitpool %d..%d (%d frames, %s, bitpools %s)'
+                % (' or '.join(modes), min_bitpool, max_bitpool, len(frames), ', '.join(seen) or '-',
+                   pools or '-'))
+
+
+def require_aptx_packets(run, hd):
+    """The media packets are aptX's (bare codewords of 4 bytes, no RTP
+    header) or aptX HD's (RTP, then codewords of 6 bytes)."""
+    m = MediaPackets(run.link_payloads())
+    unit, sizes = (6, m.sizes_after_rtp) if hd else (4, m.sizes_bare)
+    whole = m.whole(sizes, unit)
+    rtp_right = m.rtp >= 0.99 * m.packets if hd else m.rtp <= 0.01 * m.packets
+    run.require(m.packets >= 100 and rtp_right and whole == m.packets,
+                '%s media packets: %s, whole %d-byte codewords (%d packets, %d with an RTP header in '
+                'sequence, %d whole)' % ('aptX HD' if hd else 'aptX',
+                                         'RTP header' if hd else 'no RTP header', unit, m.packets, m.rtp,
+                                         whole))
+
+
+def judge_codec_stream(run, codec_checks):
+    """As `stream` (start-up with the paired speaker, 15 s), for a codec:
+    the far side's tone clean, the codec proven from the link."""
+    bt = run.rec('bt')
+    t_on = run.ev('a2dpsrcd_up')
+    t_stream = run.ev('streaming')
+    t_end = run.ev('observe_end')
+    run.figure('codec', '; '.join(codec_lines(run)) or '?')
+    codec_checks(run)
+    first = first_present(bt, after=t_on)
+    if not run.require(first is not None, 'the far side heard the tone'):
+        return
+    run.figure('connect', ms(t_stream - t_on), ' ms (a2dpsrcd up -> State streaming)')
+    run.figure('first_tone_far_side', ms(first - t_on), ' ms after a2dpsrcd was up')
+    judge_streamed(run, bt, first, t_end, 'far side, %.0f s after start-up' % (t_end - first - SETTLE_S), 10)
+
+
+PLAIN_SBC = ('joint stereo', 'stereo')
+
+
+def judge_pw_sbc(run):
+    """SBC to PipeWire's sink; plain SBC (the speaker is opted out of XQ)."""
+    def checks(r):
+        require_link_codec(r, 'SBC', PLAIN_SBC)
+        require_sbc_frames(r, PLAIN_SBC, 2, 53)
+    judge_codec_stream(run, checks)
+
+
+def judge_aptx(run):
+    judge_codec_stream(run, lambda r: (require_link_codec(r, 'aptX'), require_aptx_packets(r, False)))
+
+
+def judge_aptx_hd(run):
+    judge_codec_stream(run, lambda r: (require_link_codec(r, 'aptX HD'), require_aptx_packets(r, True)))
+
+
+# SBC-XQ's bitpool at 48 kHz (38 at 44.1 kHz): about 452 kbit/s, dual channel
+XQ_MIN_BITPOOL = 35
+
+
+def judge_sbc_xq(run):
+    """SBC-XQ to bluealsa's sink: dual channel at XQ's bitpool."""
+    def checks(r):
+        require_link_codec(r, 'SBC', ('dual channel',))
+        require_sbc_frames(r, ('dual channel',), XQ_MIN_BITPOOL)
+    judge_codec_stream(run, checks)
+
+
 JUDGES = {'pagefail': judge_pagefail, 'stream': judge_stream, 'pair': judge_pair, 'linkloss': judge_linkloss,
           'btd-restart': judge_btd_restart, 'speaker-connects': judge_speaker_connects, 'avrcp': judge_avrcp,
           'rate44k-first': judge_rate44k_first, 'rate-change': judge_rate_change,
-          'stranger': judge_stranger, 'producer-xrun': judge_producer_xrun}
-
-
-# ---- the link: SBC frames in a btsnoop capture (monitor format) ------------------
-
-BTSNOOP_MAGIC = b'btsnoop\0'
-BTSNOOP_MONITOR = 2001          # datalink: BlueZ monitor (flags: index << 16 | opcode)
-OP_ACL_RX = 5
-RTP_PT = 96
-SBC_SYNC = 0x9c
-
-
-def btsnoop_acl(path, index, opcode=OP_ACL_RX):
-    """The ACL packets (handle+flags, length, data) of controller hciINDEX
-    with the given monitor opcode in a btsnoop capture."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    if data[:8] != BTSNOOP_MAGIC or len(data) < 16:
-        raise ValueError('%s: not a btsnoop file' % path)
-    if struct.unpack_from('>I', data, 12)[0] != BTSNOOP_MONITOR:
-        raise ValueError('%s: not a monitor-format capture' % path)
-    off, out = 16, []
-    while off + 24 <= len(data):
-        _, incl, flags, _, _ = struct.unpack_from('>IIIIq', data, off)
-        rec = data[off + 24:off + 24 + incl]
-        off += 24 + incl
-        if len(rec) < incl:
-            break                                   # cut short at the end
-        if flags >> 16 == index and flags & 0xffff == opcode:
-            out.append(rec)
-    return out
-
-
-def l2cap_frames(acl_packets):
-    """Reassembled L2CAP frames [(cid, payload)] of a list of ACL packets."""
-    partial, out = {}, []
-    for pkt in acl_packets:
-        if len(pkt) < 4:
-            continue
-        hf, dlen = struct.unpack_from('<HH', pkt)
-        handle, pb, body = hf & 0x0fff, (hf >> 12) & 3, pkt[4:4 + dlen]
-        if pb in (0, 2):                            # a first fragment
-            partial[handle] = bytearray(body)
-        elif handle in partial:                     # a continuation
-            partial[handle] += body
-        else:
-            continue
-        buf = partial[handle]
-        if len(buf) >= 4 and len(buf) >= 4 + struct.unpack_from('<H', buf)[0]:
-            length, cid = struct.unpack_from('<HH', buf)
-            out.append((cid, bytes(buf[4:4 + length])))
-            del partial[handle]
-    return out
-
-
-def sbc_frame_len(hdr):
-    """An SBC frame's length from its first three bytes."""
-    b = hdr[1]
-    blocks = (4, 8, 12, 16)[(b >> 4) & 3]
-    mode = (b >> 2) & 3
-    subbands = (4, 8)[b & 1]
-    bitpool = hdr[2]
-    channels = 1 if mode == 0 else 2
-    if mode in (0, 1):
-        bits = blocks * channels * bitpool
-    else:
-        bits = (subbands if mode == 3 else 0) + blocks * bitpool
-    return 4 + (4 * subbands * channels) // 8 + (bits + 7) // 8
-
-
-def sbc_frames(payloads):
-    """[(bitpool, header bytes)] of every SBC frame in RTP media packets
-    (A2DP's media channel; signalling and other channels do not parse as
-    RTP with SBC frames and are left out; fragments are skipped)."""
-    out = []
-    for cid, p in payloads:
-        if cid < 0x40 or len(p) < 14 or p[0] >> 6 != 2 or p[1] & 0x7f != RTP_PT:
-            continue
-        off = 12 + 4 * (p[0] & 0x0f)
-        if off >= len(p) or p[off] & 0x80:          # fragmented frame
-            continue
-        count, off = p[off] & 0x0f, off + 1
-        for _ in range(count):
-            if off + 3 > len(p) or p[off] != SBC_SYNC:
-                break
-            n = sbc_frame_len(p[off:off + 3])
-            out.append((p[off + 2], bytes(p[off:off + 3])))
-            off += n
-    return out
-
-
-def link_sbc_frames(path, index=1):
-    """The SBC frames controller hciINDEX (the speaker's) received."""
-    return sbc_frames(l2cap_frames(btsnoop_acl(path, index)))
+          'stranger': judge_stranger, 'producer-xrun': judge_producer_xrun, 'pw-sbc': judge_pw_sbc,
+          'aptx': judge_aptx, 'aptx-hd': judge_aptx_hd, 'sbc-xq': judge_sbc_xq}
 
 
 def statistics(folder):
@@ -767,7 +537,8 @@ def statistics(folder):
 
 
 # scenarios whose guest saves a2dpsrcd's Statistics (save_statistics)
-NEEDS_STATISTICS = {'stream', 'pair', 'linkloss', 'btd-restart', 'speaker-connects', 'avrcp'}
+NEEDS_STATISTICS = {'stream', 'pair', 'linkloss', 'btd-restart', 'speaker-connects', 'avrcp', 'pw-sbc', 'aptx',
+                    'aptx-hd', 'sbc-xq'}
 
 
 def judge_thread(run, scenario):
@@ -802,13 +573,19 @@ def judge_exit(run):
 
 
 def judge_link(run):
-    """A figure for every scenario with a capture of the link."""
+    """Figures for every scenario with a capture of the link: what the
+    board configured, and the SBC frames."""
     if not os.path.exists(os.path.join(run.dir, 'hci.btsnoop')):
         return
+    confs = configurations(run.link_payloads())
+    run.figure('configured', '; '.join(str(c) for c in confs) or
+               '- (no AVDTP configuration from the board on the link)')
     frames = run.link_frames()
     pools = sorted({fr[0] for fr in frames})
-    run.figure('link', '%d SBC frames received by hci1, bitpool %s'
-               % (len(frames), '%d..%d' % (pools[0], pools[-1]) if pools else '-'))
+    modes = sorted({sbc_mode(fr[1]) for fr in frames})
+    run.figure('link', '%d SBC frames received by hci1, bitpool %s%s'
+               % (len(frames), '%d..%d' % (pools[0], pools[-1]) if pools else '-',
+                  ', ' + ', '.join(modes) if modes else ''))
 
 
 def judge(scenario, folder):
@@ -849,7 +626,10 @@ def main(argv):
             print('   ', {k: v for k, v in rep.items() if k not in ('from', 'to')})
         return 0
     if len(argv) == 3 and argv[1] == 'link':
-        frames = link_sbc_frames(argv[2])
+        payloads = link_payloads(argv[2])
+        for c in configurations(payloads):
+            print('configured: %s' % c)
+        frames = sbc_frames(payloads)
         pools = {}
         for bp, _ in frames:
             pools[bp] = pools.get(bp, 0) + 1

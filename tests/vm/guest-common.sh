@@ -138,7 +138,7 @@ stop() {
 
 stop_all() {
     local n
-    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa bluetoothd link_capture btvirt dbus; do
+    for n in a2dpsrcd tone rec_local rec_bt aplay bluealsa pipewire bluetoothd link_capture btvirt dbus; do
         [[ -n ${PIDS[$n]:-} ]] && stop "$n" "$([[ $n == rec_* ]] && echo INT || echo TERM)"
     done
     for n in "${!PIDS[@]}"; do stop "$n"; done
@@ -282,6 +282,54 @@ start_sink() {
     spawn aplay bluealsa-aplay -v -D "${1:-hw:Loopback,0,2}" --pcm-buffer-time=200000 --pcm-period-time=20000 "$SRC_ADDR"
 }
 
+# The speaker as PipeWire 0.3.65 + WirePlumber 0.4.13 (Debian 12's; the
+# A2DP codecs are libspa-0.2-bluetooth's, aptX from libfreeaptx0) instead
+# of bluealsa: its A2DP sink on hci1, played by pipewire.conf's static
+# ALSA sink node into substream 2 and recorded there as in start_sink.
+# start_pw_sink CODECS: the codecs its sink offers, PipeWire's names
+# ("sbc aptx"; bluez5.codecs). Headless, its own XDG_RUNTIME_DIR, no
+# session bus, as nobody (with the audio group for /dev/snd and rlimits
+# for a real-time data thread): the system bus policy
+# (tests/vm/system-bus.conf) keeps that user's Media1 calls off hci0.
+PW_DIR=/tmp/pw
+start_pw_sink() {
+    local codecs=$1 conf=$REPO/tests/vm/pipewire
+    rm -rf "$PW_DIR"
+    mkdir -p "$PW_DIR/run" "$PW_DIR/state" "$PW_DIR/data" "$PW_DIR/xdg"
+    cp -r "$conf/wireplumber" "$PW_DIR/xdg/"
+    echo "bluez_monitor.properties[\"bluez5.codecs\"] = \"[ $codecs ]\"" \
+        > "$PW_DIR/xdg/wireplumber/bluetooth.lua.d/52-codecs.lua"
+    chown -R nobody:nogroup "$PW_DIR"
+    chmod 0700 "$PW_DIR/run"
+    # no udev in the guest: the devtmpfs nodes are root's alone
+    chgrp audio /dev/snd/* && chmod g+rw /dev/snd/* || env_fail "cannot open /dev/snd to the audio group"
+    record rec_bt 2 "$R/bt.raw"
+    spawn pipewire env -i PATH="$PATH" HOME="$PW_DIR" LANG=C.UTF-8 \
+        XDG_RUNTIME_DIR="$PW_DIR/run" PIPEWIRE_RUNTIME_DIR="$PW_DIR/run" XDG_CONFIG_HOME="$PW_DIR/xdg" \
+        XDG_STATE_HOME="$PW_DIR/state" XDG_DATA_HOME="$PW_DIR/data" PIPEWIRE_LOG_SYSTEMD=false PIPEWIRE_CPU="${VM_PW_CPU:-0}" \
+        WIREPLUMBER_DEBUG="${VM_PW_DEBUG:-2}" PIPEWIRE_DEBUG="${VM_PW_DEBUG:-2}" \
+        prlimit --rtprio="${VM_PW_RTPRIO:-95}" --nice=40 --memlock=unlimited \
+        setpriv --reuid=nobody --regid=nogroup --groups=audio \
+        pipewire -c "$conf/pipewire.conf"
+    # registered: hci1 shows the A2DP sink service, hci0 none of PipeWire's
+    wait_until 20 "PipeWire's A2DP sink on hci1" pw_sink_registered ||
+        env_fail "PipeWire's A2DP sink did not register on hci1 (UUIDs $(bz "$SINK_HCI" org.bluez.Adapter1 UUIDs))"
+    event pw_sink_up
+    bz "$SRC_HCI" org.bluez.Adapter1 UUIDs > "$R/hci0-uuids.txt"
+    bz "$SINK_HCI" org.bluez.Adapter1 UUIDs > "$R/hci1-uuids.txt"
+    if grep -qi "$A2DP_SINK_UUID\|$A2DP_SOURCE_UUID" "$R/hci0-uuids.txt"; then
+        env_fail "PipeWire registered A2DP on hci0 too: $(cat "$R/hci0-uuids.txt")"
+    fi
+}
+
+pw_sink_registered() { [[ $(bz "$SINK_HCI" org.bluez.Adapter1 UUIDs) == *"$A2DP_SINK_UUID"* ]]; }
+
+# pw CMD...: a PipeWire tool (pw-dump, pw-link) on the far side's PipeWire
+pw() {
+    env -i PATH="$PATH" HOME="$PW_DIR" XDG_RUNTIME_DIR="$PW_DIR/run" PIPEWIRE_RUNTIME_DIR="$PW_DIR/run" \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+
 # record NAME SUBSTREAM FILE: arecord from hw:Loopback,1,SUBSTREAM; the
 # exact start (ALSA trigger time) goes to $R/NAME.start
 record() {
@@ -328,6 +376,36 @@ stream_to_paired_speaker() {
     start_a2dpsrcd
     wait_until 30 "State streaming" mgr_is State '"streaming"' || fail "a2dpsrcd never streamed (State $(mgr State))"
     event streaming
+}
+
+# The scenarios with PipeWire's sink (pw-sbc, aptx, aptx-hd): as
+# stream_to_paired_speaker, with start_pw_sink CODECS as the speaker; the
+# board discovers the speaker's endpoints itself (write_bonds: no cache of
+# them). STATE...: more of a2dpsrcd's saved settings.
+stream_to_pw_speaker() {
+    local codecs=$1
+    shift
+    write_bonds
+    start_stack
+    start_pw_sink "$codecs"
+    record rec_local 1 "$R/local.raw"
+    start_tone
+    write_state speaker-mode=true volume=127 "last-output=$SINK_ADDR" "$@"
+    start_a2dpsrcd
+    wait_until 30 "State streaming" mgr_is State '"streaming"' || fail "a2dpsrcd never streamed (State $(mgr State))"
+    event streaming
+}
+
+# observe_stream: VM_STREAM_S (15) s of streaming, a2dpsrcd's Codec before
+# and after (codec.txt), its Statistics at the end
+observe_stream() {
+    mgr Codec > "$R/codec.txt"
+    cpu_sample start
+    sleep "${VM_STREAM_S:-15}"
+    cpu_sample end
+    event observe_end
+    mgr Codec >> "$R/codec.txt"
+    save_statistics
 }
 
 # a2dpsrcd's Statistics at the end of a scenario, for check_audio.py
@@ -380,12 +458,17 @@ write_sink_endpoint_cache() {
     write_endpoint_cache "$SINK_ADDR" "$SRC_ADDR" 01=00:00:01:ffff02fa LastUsed=01:01
 }
 
-write_bonding() {
+# both sides bonded; the speaker remembers the board's endpoint
+write_bonds() {
     write_bond "$SRC_ADDR" "$SINK_ADDR" "$A2DP_SINK_UUID;0000110c-0000-1000-8000-00805f9b34fb;0000110e-0000-1000-8000-00805f9b34fb;"
     write_bond "$SINK_ADDR" "$SRC_ADDR" "$A2DP_SOURCE_UUID;0000110c-0000-1000-8000-00805f9b34fb;0000110e-0000-1000-8000-00805f9b34fb;"
+    write_sink_endpoint_cache
+}
+
+write_bonding() {
+    write_bonds
     # bluealsa's two SBC sink endpoints, as the board's bluetoothd saw them
     write_endpoint_cache "$SRC_ADDR" "$SINK_ADDR" 01=01:00:01:ffff02fa 02=01:00:01:ffff02fa
-    write_sink_endpoint_cache
 }
 
 # ---- diagnostics ----------------------------------------------------------

@@ -35,7 +35,8 @@ SCENARIOS=("$@")
 [[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
-alsa-utils dbus python3 python3-dbus python3-gi"
+alsa-utils dbus python3 python3-dbus python3-gi pipewire pipewire-bin wireplumber libspa-0.2-bluetooth
+libfreeaptx0"
 # the host's own kernel only when it is the one booted (see "kernel" below)
 [[ ${VM_KERNEL_ROOT:-} == / ]] && PKGS="$PKGS linux-image-amd64"
 # guest time limits (s), from the kernel's start; qemu gets 60 s more to boot
@@ -232,7 +233,7 @@ boot_failure() {
 
 guest_vars() {
     local v
-    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG VM_BTD_GDB; do
+    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG VM_BTD_GDB VM_PW_DEBUG VM_PW_RTPRIO VM_PW_CPU; do
         [[ -n ${!v:-} ]] && printf ' %s=%s' "$v" "${!v}"
     done
 }
