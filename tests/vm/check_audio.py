@@ -466,9 +466,37 @@ def require_aptx_packets(run, hd):
                                          whole))
 
 
-def judge_codec_stream(run, codec_checks):
+# PipeWire as the far side (docs/vm-testing.md): its A2DP input paces what
+# it plays by its own buffer level, and under TCG's jitter that buffer
+# overruns now and then (PipeWire drops data) and its timing bends the
+# tone. So the strict span is a note there, and the verdict is that
+# PipeWire played the tone: present through the span, at the right level,
+# within 0.6 % of its frequency (PipeWire's rate control moves it by up to
+# 0.5 %).
+PW_PRESENT_MIN = 0.95
+PW_FREQ_TOL_HZ = 6.0
+PW_LEVEL_DBFS = -6.0
+
+
+def judge_pw_far_side(run, bt, first, t_end):
+    rep = span_report(bt, first + SETTLE_S, t_end - 0.1)
+    span = rep['to'] - rep['from']
+    run.note('far side (PipeWire), judged strictly', rep)
+    freq, level = rep.get('freq_hz'), rep.get('level_dbfs')
+    run.require(rep.get('present_s', 0) >= PW_PRESENT_MIN * span and freq is not None and
+                abs(freq - FREQ) <= PW_FREQ_TOL_HZ and level is not None and abs(level - PW_LEVEL_DBFS) <= 1.0,
+                'PipeWire played the tone [%.2f s]: present %.2f s (>= %d %%), %s Hz (%.0f +- %.0f), %s dBFS '
+                '(%.0f +- 1)' % (span, rep.get('present_s', 0), PW_PRESENT_MIN * 100, freq, FREQ, PW_FREQ_TOL_HZ,
+                                 level, PW_LEVEL_DBFS))
+    run.check('local output silent while the speaker streams',
+              silent_report(run.rec('local'), first + SETTLE_S, t_end - 0.1))
+    run.require(span >= 10, 'observed at least 10 s of streaming')
+
+
+def judge_codec_stream(run, codec_checks, pipewire=False):
     """As `stream` (start-up with the paired speaker, 15 s), for a codec:
-    the far side's tone clean, the codec proven from the link."""
+    the far side's tone clean (PipeWire: played, judge_pw_far_side), the
+    codec proven from the link."""
     bt = run.rec('bt')
     t_on = run.ev('a2dpsrcd_up')
     t_stream = run.ev('streaming')
@@ -480,7 +508,10 @@ def judge_codec_stream(run, codec_checks):
         return
     run.figure('connect', ms(t_stream - t_on), ' ms (a2dpsrcd up -> State streaming)')
     run.figure('first_tone_far_side', ms(first - t_on), ' ms after a2dpsrcd was up')
-    judge_streamed(run, bt, first, t_end, 'far side, %.0f s after start-up' % (t_end - first - SETTLE_S), 10)
+    if pipewire:
+        judge_pw_far_side(run, bt, first, t_end)
+    else:
+        judge_streamed(run, bt, first, t_end, 'far side, %.0f s after start-up' % (t_end - first - SETTLE_S), 10)
 
 
 PLAIN_SBC = ('joint stereo', 'stereo')
@@ -491,15 +522,16 @@ def judge_pw_sbc(run):
     def checks(r):
         require_link_codec(r, 'SBC', PLAIN_SBC)
         require_sbc_frames(r, PLAIN_SBC, 2, 53)
-    judge_codec_stream(run, checks)
+    judge_codec_stream(run, checks, pipewire=True)
 
 
 def judge_aptx(run):
-    judge_codec_stream(run, lambda r: (require_link_codec(r, 'aptX'), require_aptx_packets(r, False)))
+    judge_codec_stream(run, lambda r: (require_link_codec(r, 'aptX'), require_aptx_packets(r, False)), pipewire=True)
 
 
 def judge_aptx_hd(run):
-    judge_codec_stream(run, lambda r: (require_link_codec(r, 'aptX HD'), require_aptx_packets(r, True)))
+    judge_codec_stream(run, lambda r: (require_link_codec(r, 'aptX HD'), require_aptx_packets(r, True)),
+                       pipewire=True)
 
 
 # SBC-XQ's bitpool at 48 kHz (38 at 44.1 kHz): about 452 kbit/s, dual channel

@@ -14,3 +14,9 @@ table.insert(bluez_monitor.rules, {
   matches = { { { "device.name", "matches", "bluez_card.*" } } },
   apply_properties = { ["bluez5.auto-connect"] = "[ ]" },
 })
+-- The A2DP input drives the graph and the loudspeaker follows
+-- (pipewire.conf): no rate matching, so its converter does not resample.
+table.insert(bluez_monitor.rules, {
+  matches = { { { "node.name", "matches", "bluez_input.*" } } },
+  apply_properties = { ["resample.disable"] = true },
+})
