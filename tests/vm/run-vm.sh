@@ -11,7 +11,7 @@
 # come back through a second, writable 9p share (BUILD/vm/results/SCENARIO)
 # and tests/vm/check_audio.py judges them here.
 #
-#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun
+#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc
 #
 # Environment: BUILD (default build; must be inside the repository),
 # VM_KERNEL_PKG (default linux-image-6.12-amd64), VM_KERNEL_ROOT (a folder
@@ -32,7 +32,9 @@ BUILD=${BUILD:-build}
 VM_BUILD=${BUILD#"$ROOT"/}
 VMDIR=$BUILD/vm
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun)
+# (sbc-xq, aptx, aptx-hd join the list once their codecs are registered
+# on main: docs/vm-testing.md)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
 alsa-utils dbus python3 python3-dbus python3-gi pipewire pipewire-bin wireplumber libspa-0.2-bluetooth
@@ -242,9 +244,9 @@ ACCEL=${VM_ACCEL:-tcg}
 [[ $ACCEL == tcg ]] && ACCEL=tcg,thread=multi,tb-size=256
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# the whole run stays within VM_BUDGET_S (default 540 s): a scenario that
+# the whole run stays within VM_BUDGET_S (default 600 s): a scenario that
 # cannot finish in what is left is not started, and fails
-BUDGET_S=${VM_BUDGET_S:-540}
+BUDGET_S=${VM_BUDGET_S:-600}
 START_MS=$(now_ms)
 
 # One attempt at scenario $1 into folder $2; sets verdict (PASS, FAIL, or
