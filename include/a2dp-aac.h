@@ -96,5 +96,7 @@ unsigned aac_encoder_overruns(const struct codec_encoder *e);
 /* Whether the encoding thread has taken every frame handed to it (the
  * tests pace themselves on it, as real time paces the sender). */
 bool aac_encoder_idle(const struct codec_encoder *e);
+/* Elements waiting to be handed out (the tests: latency after a stall). */
+unsigned aac_encoder_ready(const struct codec_encoder *e);
 
 #endif

@@ -15,8 +15,8 @@
  * sem_post (a futex wake, which never blocks). The thread calls libavcodec
  * and may allocate at leisure. The cost is one frame of latency (the
  * element of frame n is handed out with frame n+1, AAC_DELAY_SAMPLES).
- * If the thread falls behind (a starved CPU), elements come out later and
- * the rings absorb up to AAC_RING frames before encode() reports -ENOBUFS. */
+ * If the thread falls behind (a starved CPU), elements come out later; a
+ * stall longer than the rings drops audio, never the stream (aac_encode). */
 #include "a2dp-aac.h"
 
 #include <errno.h>
@@ -319,10 +319,18 @@ fail:
         return ret;
 }
 
+/* Elements waiting beyond this many are a stall's backlog: dropped, so
+ * that latency comes back to its normal once the thread runs again. Two
+ * tolerate the thread being late by one frame's time. */
+#define AAC_MAX_BACKLOG 2
+
 /* Hands out the element of an earlier frame, then hands this frame over:
  * in that order, so that the delay is the same whether the encoding thread
  * is quick or not (the element of frame n leaves with frame n + 2: one
- * frame of libavcodec's look-ahead, one of hand-off). */
+ * frame of libavcodec's look-ahead, one of hand-off). A stalled thread
+ * costs audio, never the stream: a frame the full ring cannot take is
+ * dropped and 0 returned (the sender then sends nothing for it), and a
+ * backlog beyond AAC_MAX_BACKLOG is dropped; both count as overruns. */
 int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t out_len)
 {
         unsigned head = atomic_load_explicit(&e->pcm_head, memory_order_relaxed);
@@ -331,10 +339,10 @@ int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t
         unsigned ohead = atomic_load_explicit(&e->out_head, memory_order_acquire);
         int ret = 0;
 
-        if (head - tail >= AAC_RING) {
-                /* the encoding thread has not run for AAC_RING frames */
-                atomic_fetch_add_explicit(&e->overruns, 1, memory_order_relaxed);
-                return -ENOBUFS;
+        if (ohead - otail > AAC_MAX_BACKLOG) {
+                atomic_fetch_add_explicit(&e->overruns, ohead - otail - AAC_MAX_BACKLOG,
+                                          memory_order_relaxed);
+                otail = ohead - AAC_MAX_BACKLOG;
         }
         if (otail != ohead) {
                 const struct aac_element *el = &e->out[otail % AAC_RING];
@@ -345,12 +353,26 @@ int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t
                         memcpy(out, el->data, el->len);
                         ret = (int)el->len;
                 }
-                atomic_store_explicit(&e->out_tail, otail + 1, memory_order_release);
+                otail++;
+        }
+        atomic_store_explicit(&e->out_tail, otail, memory_order_release);
+        if (head - tail >= AAC_RING) {
+                /* the encoding thread has not run for AAC_RING frames */
+                atomic_fetch_add_explicit(&e->overruns, 1, memory_order_relaxed);
+                return ret;
         }
         memcpy(e->pcm[head % AAC_RING], pcm, sizeof(e->pcm[0]));
         atomic_store_explicit(&e->pcm_head, head + 1, memory_order_release);
         sem_post(&e->wake);
         return ret;
+}
+
+unsigned aac_encoder_ready(const struct codec_encoder *e)
+{
+        struct codec_encoder *m = (struct codec_encoder *)e;
+
+        return atomic_load_explicit(&m->out_head, memory_order_acquire) -
+               atomic_load_explicit(&m->out_tail, memory_order_acquire);
 }
 
 bool aac_encoder_idle(const struct codec_encoder *e)

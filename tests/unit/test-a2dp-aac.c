@@ -723,6 +723,51 @@ START_TEST(encoder_refuses_bad_setup)
 }
 END_TEST
 
+/* A sender far ahead of the encoding thread (as after a stall): frames are
+ * dropped and counted, never an error, and once paced again the encoder
+ * hands out one element per frame with no more than its normal delay
+ * plus the two-element backlog. */
+START_TEST(stall_recovers)
+{
+        static int16_t pcm[AAC_FRAME_SAMPLES * 2];
+        static uint8_t out[CODEC_MAX_FRAME];
+        uint8_t cfg[6];
+        char err[128];
+        struct codec_encoder *e = NULL;
+        unsigned zeros = 0;
+
+        caps_of(cfg, AAC_OBJ_MPEG4_LC, 0x0100, AAC_CHANNELS_2, true, 256000);
+        ck_assert_int_eq(a2dp_codec_aac.encoder_new(cfg, 6, 895, &e, err, sizeof(err)), 0);
+        for (unsigned i = 0; i < AAC_FRAME_SAMPLES * 2; i++)
+                pcm[i] = (int16_t)((i * 7919u) & 0x3fff);
+        /* no pause at all: the thread cannot keep up with 200 calls */
+        for (int i = 0; i < 200; i++)
+                ck_assert_int_ge(a2dp_codec_aac.encode(e, pcm, out, sizeof(out)), 0);
+        ck_assert_uint_gt(aac_encoder_overruns(e), 0);
+        for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
+                usleep(100);
+        ck_assert_uint_gt(aac_encoder_ready(e), 2); /* a backlog built up */
+        /* paced again: after the backlog, every call hands out an element */
+        for (int i = 0; i < 30; i++) {
+                int n;
+
+                for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
+                        usleep(100);
+                n = a2dp_codec_aac.encode(e, pcm, out, sizeof(out));
+                ck_assert_int_ge(n, 0);
+                if (i >= 3 && n == 0)
+                        zeros++;
+        }
+        ck_assert_uint_eq(zeros, 0);
+        /* and the backlog went: one element waits, as in a steady stream,
+         * or two if the thread was late once */
+        for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
+                usleep(100);
+        ck_assert_uint_le(aac_encoder_ready(e), 2);
+        a2dp_codec_aac.encoder_free(e);
+}
+END_TEST
+
 /* available() looks for the library without loading it */
 START_TEST(library_findable)
 {
@@ -767,6 +812,7 @@ static Suite *aac_suite(void)
         tcase_add_test(enc, counter_sees_libavcodec_allocate);
         tcase_add_test(enc, encoder_refuses_bad_setup);
         tcase_add_test(enc, library_findable);
+        tcase_add_test(enc, stall_recovers);
         suite_add_tcase(s, enc);
         return s;
 }
