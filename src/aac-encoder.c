@@ -16,7 +16,7 @@
  * and may allocate at leisure. The cost is one frame of latency (the
  * element of frame n is handed out with frame n+1, AAC_DELAY_SAMPLES).
  * If the thread falls behind (a starved CPU), elements come out later; a
- * stall longer than the rings drops audio, never the stream (aac_encode). */
+ * longer stall drops audio, never the stream (aac_encode). */
 #include "a2dp-aac.h"
 
 #include <errno.h>
@@ -43,8 +43,9 @@
 #define LAVC_SONAME "libavcodec.so." STR(LIBAVCODEC_VERSION_MAJOR)
 #define LAVU_SONAME "libavutil.so." STR(LIBAVUTIL_VERSION_MAJOR)
 
-/* Frames in flight each way. */
-#define AAC_RING 4
+/* Frames in flight each way: the encoding thread runs at normal priority
+ * and, on a loaded two-core board, may wait tens of milliseconds. */
+#define AAC_RING 8
 
 struct lavc_api {
         const AVCodec *(*find_encoder_by_name)(const char *name);
@@ -325,9 +326,10 @@ fail:
 }
 
 /* Elements waiting beyond this many are a stall's backlog: dropped, so
- * that latency comes back to its normal once the thread runs again. Two
- * tolerate the thread being late by one frame's time. */
-#define AAC_MAX_BACKLOG 2
+ * that latency comes back near its normal once the thread runs again.
+ * Four tolerate the thread being late by three frames' time (64 ms at
+ * 48 kHz), at that much more latency until the stream restarts. */
+#define AAC_MAX_BACKLOG 4
 
 /* Hands out the element of an earlier frame, then hands this frame over:
  * in that order, so that the delay is the same whether the encoding thread
