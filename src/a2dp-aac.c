@@ -65,11 +65,14 @@ unsigned aac_encoder_max_bitrate(unsigned rate, unsigned channels)
         return 6u * channels * rate;
 }
 
-/* The bit rate a configuration asks for: the speaker's figure, or ours
- * when it says nothing (0); never more than the encoder can make. */
+/* The bit rate we encode a configuration at: the speaker's figure (the
+ * most it takes), or ours when it says nothing (0); never more than
+ * AAC_PREFERRED_BITRATE (a speaker that sets 320 kbit/s itself gets 256:
+ * libavcodec's encoder is steadier there, see a2dp-aac.h) nor than the
+ * encoder can put in a frame. */
 static unsigned effective_bitrate(unsigned field, unsigned rate, unsigned channels)
 {
-        unsigned b = field ? field : AAC_PREFERRED_BITRATE;
+        unsigned b = field && field < AAC_PREFERRED_BITRATE ? field : AAC_PREFERRED_BITRATE;
         unsigned max = aac_encoder_max_bitrate(rate, channels);
 
         return b < max ? b : max;
@@ -137,9 +140,6 @@ static int select_config(const uint8_t *caps, size_t len, const struct codec_pre
                 err_text(err, err_len, "bit rate: the speaker allows only %u bit/s", field);
                 return -ENOTSUP;
         }
-        /* the speaker's figure is its most; ours is what we prefer */
-        if (!field || field > AAC_PREFERRED_BITRATE)
-                field = AAC_PREFERRED_BITRATE;
         field = effective_bitrate(field, rate, 2);
 
         config[0] = obj;

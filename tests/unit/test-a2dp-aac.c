@@ -256,6 +256,12 @@ START_TEST(parse_bad_blobs)
         caps_of(cfg, AAC_OBJ_MPEG4_LC, 0x0100, AAC_CHANNELS_2, false, 100);
         ck_assert_int_eq(a2dp_codec_aac.parse(cfg, 6, &info, err, sizeof(err)), -EINVAL);
 
+        /* a speaker's own choice of 320 kbit/s is encoded at 256, the most
+         * we send (libavcodec is steadier there) */
+        caps_of(cfg, AAC_OBJ_MPEG2_LC, 0x0080, AAC_CHANNELS_2, true, 320000);
+        ck_assert_int_eq(a2dp_codec_aac.parse(cfg, 6, &info, err, sizeof(err)), 0);
+        ck_assert_uint_eq(info.max_bitrate, 256000);
+
         /* a speaker's own choice: mono MPEG-2, no bit rate said */
         caps_of(cfg, AAC_OBJ_MPEG2_LC, 0x0080, AAC_CHANNELS_1, true, 0);
         ck_assert_int_eq(a2dp_codec_aac.parse(cfg, 6, &info, err, sizeof(err)), 0);
