@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "err-text.h"
+#include "latm.h"
 
 struct rate_bit {
         uint16_t bit;            /* in the 16-bit octets 1-2 value */
@@ -227,6 +228,12 @@ static int aac_parse(const uint8_t *config, size_t len, struct codec_info *info,
         info->frame_samples = AAC_FRAME_SAMPLES;
         info->delay_samples = AAC_DELAY_SAMPLES;
         info->max_bitrate = p.bitrate;
+        /* an average frame at the best level with its LATM headers, and
+         * the RTP header (frames vary: the sender fragments big ones) */
+        info->frame_bytes = (unsigned)((unsigned long long)p.bitrate * AAC_FRAME_SAMPLES /
+                                       (8ull * p.rate));
+        info->frame_bytes += (unsigned)LATM_OVERHEAD(info->frame_bytes);
+        info->packet_overhead = RTP_HEADER_LEN;
         return 0;
 }
 

@@ -143,6 +143,9 @@ START_TEST(select_typical_speaker)
         ck_assert_uint_eq(info.frame_samples, 1024);
         ck_assert_uint_eq(info.delay_samples, AAC_DELAY_SAMPLES);
         ck_assert_uint_eq(info.max_bitrate, 256000);
+        /* 256000 * 1024 / 48000 / 8 = 682 bytes, 7 + 3 of LATM */
+        ck_assert_uint_eq(info.frame_bytes, 692);
+        ck_assert_uint_eq(info.packet_overhead, RTP_HEADER_LEN);
 
         /* the capture's rate first */
         ck_assert_int_eq(a2dp_codec_aac.select(caps, 6, &prefs44, cfg, 6, err, sizeof(err)), 6);
