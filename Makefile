@@ -171,7 +171,6 @@ $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-framing: $(BUILD)/src/sender.o
-$(BUILD)/tests/test-a2dp-ldac: $(BUILD)/src/a2dp-ldac.o $(BUILD)/src/codec-lib.o
 # the encoder's round trip decodes with libavcodec itself (aac_latm)
 $(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o
 $(BUILD)/tests/test-a2dp-aac: TEST_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil) -lpthread

@@ -87,27 +87,6 @@ static const char *mode_name(uint8_t mode)
         }
 }
 
-static bool vendor_is_ldac(const uint8_t *blob, size_t len)
-{
-        return len >= A2DP_VENDOR_HEADER_LEN && blob[0] == (LDAC_VENDOR_ID & 0xff) &&
-               blob[1] == ((LDAC_VENDOR_ID >> 8) & 0xff) &&
-               blob[2] == ((LDAC_VENDOR_ID >> 16) & 0xff) &&
-               blob[3] == ((LDAC_VENDOR_ID >> 24) & 0xff) &&
-               blob[4] == (LDAC_CODEC_ID & 0xff) && blob[5] == ((LDAC_CODEC_ID >> 8) & 0xff);
-}
-
-/* The vendor header (A2DP 4.7.2: u32 vendor id, u16 codec id, little
- * endian). */
-static void write_vendor_header(uint8_t *blob)
-{
-        blob[0] = LDAC_VENDOR_ID & 0xff;
-        blob[1] = (LDAC_VENDOR_ID >> 8) & 0xff;
-        blob[2] = (LDAC_VENDOR_ID >> 16) & 0xff;
-        blob[3] = (LDAC_VENDOR_ID >> 24) & 0xff;
-        blob[4] = LDAC_CODEC_ID & 0xff;
-        blob[5] = (LDAC_CODEC_ID >> 8) & 0xff;
-}
-
 static int check_header(const uint8_t *blob, size_t len, const char *what, char *err,
                         size_t err_len)
 {
@@ -116,7 +95,7 @@ static int check_header(const uint8_t *blob, size_t len, const char *what, char 
                          LDAC_INFO_LEN);
                 return -EINVAL;
         }
-        if (!vendor_is_ldac(blob, len)) {
+        if (!a2dp_vendor_header_is(blob, len, LDAC_VENDOR_ID, LDAC_CODEC_ID)) {
                 err_text(err, err_len,
                          "LDAC %s: vendor 0x%02x%02x%02x%02x codec 0x%02x%02x is not "
                          "Sony's LDAC (0x%08x 0x%04x)",
@@ -169,7 +148,7 @@ static size_t ldac_capabilities(uint8_t *out, size_t len)
 {
         if (len < LDAC_INFO_LEN)
                 return 0;
-        write_vendor_header(out);
+        a2dp_vendor_header_write(out, LDAC_VENDOR_ID, LDAC_CODEC_ID);
         out[6] = LDAC_RATE_44100 | LDAC_RATE_48000 | LDAC_RATE_88200 | LDAC_RATE_96000;
         out[7] = LDAC_MODE_MONO | LDAC_MODE_DUAL | LDAC_MODE_STEREO;
         return LDAC_INFO_LEN;
@@ -213,7 +192,7 @@ static int ldac_select(const uint8_t *caps, size_t len, const struct codec_prefs
                          caps[7]);
                 return -ENOTSUP;
         }
-        write_vendor_header(config);
+        a2dp_vendor_header_write(config, LDAC_VENDOR_ID, LDAC_CODEC_ID);
         config[6] = rate;
         config[7] = mode;
         return LDAC_INFO_LEN;
@@ -280,13 +259,16 @@ static int ldac_parse(const uint8_t *config, size_t len, struct codec_info *info
         if (r < 0)
                 return r;
         info->rate = c.rate;
-        info->channels = c.channels;
+        /* the PCM the encoder takes: stereo, downmixed for a mono stream */
+        info->channels = 2;
         info->frame_samples = ldac_frame_samples(c.rate);
         /* The MDCT's 50 % overlap: each frame is analysed together with
          * the previous block (the library's set_input_pcm_ldac keeps it),
          * so a decoder completes a block one frame after it was fed. */
         info->delay_samples = ldac_frame_samples(c.rate);
         info->max_bitrate = ldac_level_bitrate(c.rate, c.channels, 0);
+        info->frame_bytes = level_frame_bytes_1ch[0] * c.channels;
+        info->packet_overhead = RTP_SBC_OVERHEAD;
         return 0;
 }
 

@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
         if (c->parse(data, size, &info, err, sizeof(err)) == 0) {
-                if (size != LDAC_INFO_LEN || info.channels < 1 || info.channels > 2 ||
+                if (size != LDAC_INFO_LEN || info.channels != 2 ||
                     (info.frame_samples != 128 && info.frame_samples != 256) ||
                     info.delay_samples == 0)
                         abort();

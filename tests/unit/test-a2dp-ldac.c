@@ -214,11 +214,15 @@ START_TEST(parse_valid)
                 ck_assert_uint_eq(info.frame_samples, t[i].samples);
                 ck_assert_uint_eq(info.delay_samples, t[i].samples);
                 ck_assert_uint_eq(info.max_bitrate, t[i].bitrate);
+                ck_assert_uint_eq(info.frame_bytes, 330);
+                ck_assert_uint_eq(info.packet_overhead, 13);
         }
+        /* a mono stream takes stereo PCM too (the encoder downmixes it) */
         blob(cfg, LDAC_RATE_48000, LDAC_MODE_MONO);
         ck_assert_int_eq(C->parse(cfg, 8, &info, err, sizeof(err)), 0);
-        ck_assert_uint_eq(info.channels, 1);
+        ck_assert_uint_eq(info.channels, 2);
         ck_assert_uint_eq(info.max_bitrate, 495000);
+        ck_assert_uint_eq(info.frame_bytes, 165);
         blob(cfg, LDAC_RATE_48000, LDAC_MODE_DUAL);
         ck_assert_int_eq(C->parse(cfg, 8, &info, err, sizeof(err)), 0);
         ck_assert_uint_eq(info.channels, 2);
