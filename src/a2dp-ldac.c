@@ -530,6 +530,7 @@ const struct a2dp_codec a2dp_codec_ldac = {
         .header_len = ldac_header_len,
         .write_header = ldac_write_header,
         .max_frames = LDAC_MAX_FRAMES,
+        .packet_frames = ldac_encoder_packet_frames,
         .can_fragment = false,
         .levels = ldac_levels,
         .set_level = ldac_set_level,

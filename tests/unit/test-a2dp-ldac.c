@@ -87,6 +87,7 @@ START_TEST(capabilities_blob)
         ck_assert_str_eq(C->name, "ldac");
         ck_assert_str_eq(C->label, "LDAC");
         ck_assert(!C->can_fragment);
+        ck_assert_ptr_eq(C->packet_frames, ldac_encoder_packet_frames);
 }
 END_TEST
 
