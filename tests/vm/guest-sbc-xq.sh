@@ -6,6 +6,7 @@
 # the link must be dual channel at XQ's bitpool.
 source /run/vm/repo/tests/vm/guest-common.sh
 trap 'stop_all; collect' EXIT
+VM_XQ=1
 
 stream_to_paired_speaker
 observe_stream
