@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "a2dp-codec.h"
+#include "codec-refusal.h"
 #include "history.h"
 #include "options.h"
 #include "policy.h"
@@ -191,6 +192,12 @@ struct daemon {
         sd_event_source *power_timer;
         char output[18];                 /* address of the output device, "" none */
         char connecting[18];             /* address being connected, "" none */
+        /* the codec our last SelectConfiguration chose, and for whom: a
+         * connection failing before its SetConfiguration came means the
+         * speaker refused it (codec-refusal.h; endpoint.c, speaker.c) */
+        const struct a2dp_codec *chosen_codec;
+        char chosen_for[18];
+        struct codec_refusals refusals;
         DBusMessage *connect_call;       /* Manager1.Connect waiting for BlueZ */
         DBusPendingCall *connect_pending;
         sd_event_source *reconnect_timer;

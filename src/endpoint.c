@@ -217,7 +217,13 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                                         dbus_message_get_signature(msg));
         select_prefs(d, &prefs);
         err[0] = '\0';
-        n = codec->select(caps, (size_t)len, &prefs, config, sizeof(config), err, sizeof(err));
+        if (codec_refusal_has(&d->refusals, d->connecting, codec->index)) {
+                snprintf(err, sizeof(err), "%s refused %s when it was configured: its next codec is tried",
+                         d->connecting, codec->label);
+                n = -EINVAL;
+        } else {
+                n = codec->select(caps, (size_t)len, &prefs, config, sizeof(config), err, sizeof(err));
+        }
         if (n <= 0) {
                 /* bluetoothd 5.66 then tries its next local endpoint */
                 log_warn("SelectConfiguration (%s) refused: %s", codec->label,
@@ -234,6 +240,8 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         for (size_t i = 0; i < (size_t)n; i++)
                 snprintf(hex + 2 * i, 3, "%02x", config[i]);
         log_info("SelectConfiguration (%s): %s", codec->label, hex);
+        d->chosen_codec = codec;
+        snprintf(d->chosen_for, sizeof(d->chosen_for), "%s", d->connecting);
         reply = dbus_message_new_method_return(msg);
         if (!reply)
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;
@@ -261,6 +269,7 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
         dbus_message_iter_init(msg, &it);
         dbus_message_iter_get_basic(&it, &path);
         dbus_message_iter_next(&it);
+        d->chosen_codec = NULL;         /* configured: nothing was refused */
         if (transport_create(d, path, codec, &it, err, sizeof(err)) < 0) {
                 log_warn("SetConfiguration %s refused: %s", path, err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);

@@ -206,6 +206,26 @@ static bool drop_then_connect(struct daemon *d, struct device *old)
         return true;
 }
 
+/* A connection that failed after our SelectConfiguration chose a codec
+ * for this speaker, with no SetConfiguration since: the speaker refused
+ * that configuration (bluetoothd 5.66 reports it as a failed connection,
+ * br-connection-create-socket). Learnt for the speaker; SBC, which every
+ * sink must take, is never held against it. True: connect again at once,
+ * and the endpoint of that codec lets bluetoothd move to the next one. */
+static bool learn_refusal(struct daemon *d, const char *addr)
+{
+        const struct a2dp_codec *c = d->chosen_codec;
+
+        d->chosen_codec = NULL;
+        if (!c || c->index == CODEC_SBC || strcasecmp(d->chosen_for, addr) != 0 ||
+            !codec_refusal_add(&d->refusals, addr, c->index))
+                return false;
+        log_warn("%s refused its %s configuration; connecting it again with its next codec", addr,
+                 c->label);
+        diagnose_note(d, addr, HIST_CONNECT_FAILED, "refused its codec configuration");
+        return true;
+}
+
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
@@ -233,6 +253,11 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 }
                 if (d->connecting[0])
                         send_connect_profile(d, d->connecting);
+                manager_update(d);
+                return;
+        }
+        if (!ok && learn_refusal(d, addr)) {
+                send_connect_profile(d, addr);
                 manager_update(d);
                 return;
         }

@@ -322,7 +322,7 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         given (SinkCodecs presets: sbc, sbc-xq, aptx, aptx-hd, aac, ldac,
         and the malformed ones of tests/double/bluez_double/codecs.py).
         refuse=[...]: codecs it advertises but refuses to configure
-        (sbc-xq: SBC in dual channel above bitpool 53);
+        (sbc-xq: SBC in dual channel);
         configures=NAME: it sets that codec up itself when it connects."""
         refuse = opts.pop('refuse', None)
         if refuse:

@@ -109,3 +109,41 @@ class CodecTests(A2dpTestCase):
         self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
         leaves = [p.rsplit('/', 1)[1] for _, _, p in self.bluez.registered_endpoints()]
         self.assertEqual(leaves, ['a2dp_source_sbc'])
+
+
+class RefusedCodecTests(A2dpTestCase):
+    """A speaker that advertises a codec and then rejects the configuration
+    we chose in it (AVDTP SET_CONFIGURATION refused: bluetoothd 5.66 fails
+    the connection, and would pick the same endpoint next time): the daemon
+    learns the refusal for that speaker and connects it with its next
+    codec, within the same Connect."""
+
+    def test_speaker_refusing_sbc_xq_is_connected_with_sbc(self):
+        # dual channel and bitpool 74 on offer, but SBC in dual channel above
+        # bitpool 53 refused: a speaker that breaks with XQ
+        self.add_codec_speaker('sbc-xq', refuse=['sbc-xq'])
+        self.add_tone(duration=3.0, channel_offset_hz=1)
+        self.start_daemon()
+        self.manager().Connect(SPEAKER, timeout=30)
+        self.wait_streaming()
+        codec = str(self.mprop('Codec'))
+        self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)
+        log = self.daemon.log_text()
+        self.assertIn('%s refused its SBC-XQ configuration' % SPEAKER, log)
+        self.assertIn('SelectConfiguration (SBC-XQ) refused: %s refused SBC-XQ' % SPEAKER, log)
+        time.sleep(3.6)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1')
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
+        self.assertEqual(a['config']['mode'], 'joint_stereo')
+
+    def test_speaker_refusing_sbc_xq_that_connects_by_itself_ends_on_sbc(self):
+        # the speaker's own connection fails the same way; the daemon's
+        # reconnection learns it
+        self.add_codec_speaker('sbc-xq', refuse=['sbc-xq'])
+        self.add_tone()
+        self.write_state(speaker_mode=True, last_output=SPEAKER, paired=SPEAKER)
+        self.start_daemon()
+        self.wait_streaming(timeout=10)
+        codec = str(self.mprop('Codec'))
+        self.assertTrue(codec.startswith('SBC 48000 Hz joint-stereo'), codec)

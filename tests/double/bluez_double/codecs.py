@@ -131,10 +131,12 @@ def matches(local_codec, local_caps, remote_codec, remote_caps):
 
 
 def is_sbc_xq(config):
-    """An SBC configuration of SBC-XQ's kind: dual channel with a maximum
-    bitpool above the 53 of SBC's high quality."""
+    """An SBC configuration of SBC-XQ's kind: dual channel (a2dpsrcd's
+    plain SBC is joint stereo; its XQ is dual channel at bitpool 35 at
+    48 kHz and 38 at 44.1 kHz, per channel, so a bitpool threshold would
+    not tell them apart)."""
     c = bytes(config)
-    return len(c) == 4 and c[0] & 0x0f == 0x04 and c[3] > 53
+    return len(c) == 4 and c[0] & 0x0f == 0x04
 
 
 def _one_bit(v):

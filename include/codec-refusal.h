@@ -1,0 +1,32 @@
+/* Codecs a speaker refused to be configured with. A speaker may advertise
+ * a codec and then reject the configuration we chose in it (AVDTP
+ * SET_CONFIGURATION refused); bluetoothd 5.66 then fails the connection
+ * and, remembering nothing, would pick the same local endpoint the next
+ * time. The refusal is learnt here, per speaker, for the daemon's life (a
+ * restart tries again: the failure may have been the link's), and the
+ * endpoint of that codec declines SelectConfiguration for the speaker, so
+ * that bluetoothd moves on to its next endpoint. Pure, no I/O. */
+#ifndef A2DPSRC_CODEC_REFUSAL_H
+#define A2DPSRC_CODEC_REFUSAL_H
+
+#include <stdbool.h>
+
+#include "a2dp-codec.h"
+
+#define CODEC_REFUSAL_DEVICES 8
+
+struct codec_refusals {
+        struct {
+                char address[18];       /* "" free */
+                unsigned mask;          /* 1 << enum a2dp_codec_index */
+        } dev[CODEC_REFUSAL_DEVICES];
+        unsigned next;                  /* the slot a new speaker takes when full */
+};
+
+/* Notes that address refused codec; returns false when it already had. */
+bool codec_refusal_add(struct codec_refusals *r, const char *address, enum a2dp_codec_index codec);
+bool codec_refusal_has(const struct codec_refusals *r, const char *address, enum a2dp_codec_index codec);
+/* Forgets address's refusals (the user asked for that codec again). */
+void codec_refusal_clear(struct codec_refusals *r, const char *address);
+
+#endif

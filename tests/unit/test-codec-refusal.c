@@ -1,0 +1,68 @@
+/* codec-refusal: what each speaker refused, bounded. */
+#include <check.h>
+#include <stdio.h>
+
+#include "check-main.h"
+#include "codec-refusal.h"
+
+START_TEST(learnt_per_speaker_and_codec)
+{
+        struct codec_refusals r = { 0 };
+
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
+        ck_assert(codec_refusal_add(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
+        ck_assert(!codec_refusal_add(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
+        ck_assert(codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
+        /* other codecs and speakers are apart */
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_APTX));
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:56", CODEC_SBC_XQ));
+        ck_assert(codec_refusal_add(&r, "00:11:22:33:44:55", CODEC_APTX));
+        ck_assert(codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_APTX));
+        codec_refusal_clear(&r, "00:11:22:33:44:55");
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_APTX));
+}
+END_TEST
+
+START_TEST(bad_input_changes_nothing)
+{
+        struct codec_refusals r = { 0 };
+
+        ck_assert(!codec_refusal_add(&r, "", CODEC_SBC_XQ));
+        ck_assert(!codec_refusal_add(&r, "00:11:22:33:44:55", CODEC_COUNT));
+        ck_assert(!codec_refusal_has(&r, "", CODEC_SBC_XQ));
+        ck_assert(!codec_refusal_has(&r, NULL, CODEC_SBC_XQ));
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_COUNT));
+}
+END_TEST
+
+START_TEST(bounded_oldest_goes)
+{
+        struct codec_refusals r = { 0 };
+        char a[18];
+
+        for (int i = 0; i < CODEC_REFUSAL_DEVICES + 1; i++) {
+                snprintf(a, sizeof(a), "00:11:22:33:44:%02X", i);
+                ck_assert(codec_refusal_add(&r, a, CODEC_AAC));
+        }
+        /* the first made room for the last */
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:00", CODEC_AAC));
+        ck_assert(codec_refusal_has(&r, "00:11:22:33:44:01", CODEC_AAC));
+        snprintf(a, sizeof(a), "00:11:22:33:44:%02X", CODEC_REFUSAL_DEVICES);
+        ck_assert(codec_refusal_has(&r, a, CODEC_AAC));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+        Suite *s = suite_create("codec-refusal");
+        TCase *tc = tcase_create("refusals");
+
+        tcase_add_test(tc, learnt_per_speaker_and_codec);
+        tcase_add_test(tc, bad_input_changes_nothing);
+        tcase_add_test(tc, bounded_oldest_goes);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+CHECK_MAIN(suite)
