@@ -326,29 +326,17 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
                 addr_copy_upper(s->last_output, value.p);
                 return 0;
         }
-        if (span_is(key, "paired")) {
+        if (span_is(key, "paired") || span_is(key, "no-xq")) {
+                bool paired = span_is(key, "paired");
+                const char *name = paired ? "paired" : "no-xq";
                 char addr[STATE_ADDR_LEN];
 
                 if (!addr_valid_n(value.p, value.n))
-                        return fail(err, err_len, lineno,
-                                    "paired: '%s' is not a Bluetooth address", q);
+                        return fail(err, err_len, lineno, "%s: '%s' is not a Bluetooth address", name, q);
                 memcpy(addr, value.p, STATE_ADDR_LEN - 1);
                 addr[STATE_ADDR_LEN - 1] = '\0';
-                if (state_paired_add(s, addr) < 0)
-                        return fail(err, err_len, lineno, "paired: more than %d addresses",
-                                    STATE_MAX_PAIRED);
-                return 0;
-        }
-        if (span_is(key, "no-xq")) {
-                char addr[STATE_ADDR_LEN];
-
-                if (!addr_valid_n(value.p, value.n))
-                        return fail(err, err_len, lineno,
-                                    "no-xq: '%s' is not a Bluetooth address", q);
-                memcpy(addr, value.p, STATE_ADDR_LEN - 1);
-                addr[STATE_ADDR_LEN - 1] = '\0';
-                if (state_no_xq_set(s, addr, true) < 0)
-                        return fail(err, err_len, lineno, "no-xq: more than %d addresses",
+                if ((paired ? state_paired_add(s, addr) : state_no_xq_set(s, addr, true)) < 0)
+                        return fail(err, err_len, lineno, "%s: more than %d addresses", name,
                                     STATE_MAX_PAIRED);
                 return 0;
         }
