@@ -73,6 +73,7 @@ CODEC_SRCS :=
 CODEC_DEFS :=
 ifeq ($(WITH_APTX),yes)
 CODEC_DEFS += -DWITH_APTX
+CODEC_SRCS += src/a2dp-aptx.c src/a2dp-aptx-hd.c
 endif
 ifeq ($(WITH_AAC),yes)
 CODEC_DEFS += -DWITH_AAC
@@ -113,6 +114,9 @@ UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-ldac,$(UNIT_TESTS))
 endif
 ifneq ($(WITH_AAC),yes)
 UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-aac,$(UNIT_TESTS))
+endif
+ifneq ($(WITH_APTX),yes)
+UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-aptx%,$(UNIT_TESTS))
 endif
 
 TEST_PLUGIN := $(BUILD)/tests/libasound_module_pcm_a2dpsrc_test.so
@@ -171,9 +175,11 @@ $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-framing: $(BUILD)/src/sender.o
-# the encoder's round trip decodes with libavcodec itself (aac_latm)
+# the encoders' round trips decode with libavcodec (aac_latm, aptx, aptx_hd)
+AVCODEC_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil)
 $(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o
-$(BUILD)/tests/test-a2dp-aac: TEST_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil) -lpthread
+$(BUILD)/tests/test-a2dp-aac: TEST_LIBS = $(AVCODEC_LIBS) -lpthread
+$(BUILD)/tests/test-a2dp-aptx-encode: TEST_LIBS = $(AVCODEC_LIBS)
 
 $(TEST_PLUGIN): tests/alsa/pcm_a2dpsrc_test.c
 	@mkdir -p $(dir $@)
@@ -269,6 +275,9 @@ FUZZERS      += ldac-config
 endif
 ifeq ($(WITH_AAC),yes)
 FUZZERS      += aac-config
+endif
+ifeq ($(WITH_APTX),yes)
+FUZZERS      += aptx-config
 endif
 FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
 

@@ -51,9 +51,10 @@ SYSROOT_ARCHS=${SYSROOT_ARCHS-armhf}
 SYSROOT_CACHE=${SYSROOT_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/a2dpsrc-cross}
 MANIFEST=packaging/install-manifest.txt
 # the target's libraries: the five the daemon links plus Check (unit tests),
-# and the codecs' (headers; the AAC unit test links libavcodec to decode)
+# and the codecs' (headers; the AAC and aptX unit tests link libavcodec to
+# decode, and load libfreeaptx)
 TARGET_DEV="libc6-dev libdbus-1-dev libasound2-dev libsbc-dev libsystemd-dev
-            libbluetooth-dev check libldacbt-enc-dev libavcodec-dev"
+            libbluetooth-dev check libldacbt-enc-dev libavcodec-dev libfreeaptx-dev"
 HOST_PKGS="make pkg-config file binutils qemu-user-static"
 
 say() { printf '%s\n' "cross-check: $*"; }

@@ -19,47 +19,7 @@
 static const struct a2dp_codec *const C = &a2dp_codec_ldac;
 
 /* ---- allocation watch: the real-time calls must not allocate ----------- */
-/* ASan brings its own malloc: the watch is left out of sanitized builds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ALLOC_WATCH 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ALLOC_WATCH 0
-#endif
-#endif
-#ifndef ALLOC_WATCH
-#define ALLOC_WATCH 1
-#endif
-
-static volatile int watching;
-static volatile unsigned allocations;
-
-#if ALLOC_WATCH
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t n, size_t m);
-void *__libc_realloc(void *p, size_t n);
-
-void *malloc(size_t n)
-{
-        if (watching)
-                allocations++;
-        return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-        if (watching)
-                allocations++;
-        return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-        if (watching)
-                allocations++;
-        return __libc_realloc(p, n);
-}
-#endif
+#include "alloc-watch.h"
 
 /* ---- blobs ------------------------------------------------------------- */
 

@@ -59,6 +59,28 @@ START_TEST(header_fields_and_advance)
 }
 END_TEST
 
+/* A plain RTP header (aptX HD): 12 bytes, nothing after them touched. */
+START_TEST(plain_header)
+{
+        struct rtp_stream st;
+        uint8_t pkt[16];
+
+        memset(pkt, 0xee, sizeof(pkt));
+        rtp_stream_init(&st, 0x01020304u, 0xffff, 0);
+        rtp_write_header(&st, pkt, 0xa0b0c0d0u);
+        ck_assert_uint_eq(pkt[0], 0x80);
+        ck_assert_uint_eq(pkt[1], RTP_PAYLOAD_TYPE_A2DP);
+        ck_assert_uint_eq(pkt[2], 0xff);
+        ck_assert_uint_eq(pkt[3], 0xff);
+        ck_assert_uint_eq(pkt[4], 0xa0);
+        ck_assert_uint_eq(pkt[7], 0xd0);
+        ck_assert_uint_eq(pkt[8], 0x01);
+        ck_assert_uint_eq(pkt[11], 0x04);
+        ck_assert_uint_eq(pkt[RTP_HEADER_LEN], 0xee);
+        ck_assert_uint_eq(st.seq, 0);   /* wraps */
+}
+END_TEST
+
 START_TEST(fragments)
 {
         struct rtp_stream s;
@@ -138,6 +160,7 @@ static Suite *suite(void)
 
         tcase_add_test(tc, frames_per_packet);
         tcase_add_test(tc, header_fields_and_advance);
+        tcase_add_test(tc, plain_header);
         tcase_add_test(tc, fragments);
         tcase_add_test(tc, fragments_too_many);
         tcase_add_test(tc, parse_garbage);

@@ -45,6 +45,14 @@ A2DPSRC_DEPENDENCIES += ffmpeg
 else
 A2DPSRC_MAKE_OPTS += WITH_AAC=no
 endif
+# aptX and aptX HD: libfreeaptx's header to build, the library loaded at
+# run time
+ifeq ($(BR2_PACKAGE_A2DPSRC_APTX),y)
+A2DPSRC_DEPENDENCIES += libfreeaptx
+A2DPSRC_MAKE_OPTS += WITH_APTX=yes
+else
+A2DPSRC_MAKE_OPTS += WITH_APTX=no
+endif
 
 define A2DPSRC_BUILD_CMDS
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D) $(A2DPSRC_MAKE_OPTS) all
