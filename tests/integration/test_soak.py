@@ -6,6 +6,7 @@ CI; skipped unless SOAK_SECONDS is set."""
 
 import glob
 import os
+import shutil
 import signal
 import time
 import unittest
@@ -149,16 +150,31 @@ class SoakTests(A2dpTestCase, StretchJudge):
         self.assertLessEqual(min(f for _, f in fds[-3:]), fds[0][1], 'fds grow: %s' % fds)
         # every stretch of audio between disruptions is clean; the first
         # and one per disruption, none lost
-        judged = 0
+        judged, bad = 0, []
         # every recording in the speaker's folder: the double's own list
-        # starts afresh with each bluetoothd restart
-        for rec in sorted(glob.glob(os.path.join(self.bluez.recdir, '*.rec')), key=os.path.getmtime):
+        # starts afresh with each bluetoothd restart. All are judged, and a
+        # stretch that fails is kept with the daemon's log (the test's
+        # temporary folder goes), so that an hour's one bad stretch can be
+        # looked at
+        recs = sorted(glob.glob(os.path.join(self.bluez.recdir, '*.rec')), key=os.path.getmtime)
+        for i, rec in enumerate(recs):
             a = self.analyze(rec, '--tone', str(TONE_HZ))
             if a['audio']['decoded_s'] < 1.0:
                 continue
-            self.assert_clean_stretch(a, rec)
+            try:
+                self.assert_clean_stretch(a, rec)
+            except AssertionError as e:
+                bad.append('stretch %d of %d (%s): %s' % (i + 1, len(recs), self.keep(rec), e))
             judged += 1
+        self.assertEqual(bad, [], '%d of %d stretches not clean:\n%s' % (len(bad), judged, '\n'.join(bad)))
         self.assertGreaterEqual(judged, cycle + 1, 'stretches of audio missing')
+
+    def keep(self, rec):
+        keep = os.path.join(os.environ.get('BUILD', 'build'), 'soak-failed')
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(rec, keep)
+        shutil.copy(self.daemon.log_path, os.path.join(keep, 'a2dpsrcd.log'))
+        return os.path.join(keep, os.path.basename(rec))
 
 
 if __name__ == '__main__':
