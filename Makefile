@@ -348,7 +348,7 @@ demo: deps
 # ---- benchmarks (bench/: not part of make check) ---------------------------
 
 BENCH_TOOLS := $(BUILD)/bench/sbc-floor $(BUILD)/bench/gen-audio $(BUILD)/bench/capture-floor \
-               $(BUILD)/bench/encode-path $(BUILD)/bench/rss-floor
+               $(BUILD)/bench/encode-path $(BUILD)/bench/rss-floor $(BUILD)/bench/codec-floor
 BENCH_DEBS  := stress-ng valgrind bluez-alsa-utils libasound2-plugin-bluez \
                pipewire pipewire-bin wireplumber libspa-0.2-bluetooth
 
@@ -371,6 +371,12 @@ $(BUILD)/bench/encode-path: bench/encode-path.c src/sender.c src/a2dp-codecs.c s
                             src/err-text.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs sbc) -lm
+
+# every codec of the table, its encoder alone (bench.py --codecs)
+$(BUILD)/bench/codec-floor: bench/codec-floor.c src/a2dp-codecs.c src/a2dp-sbc.c src/a2dp-sbc-xq.c \
+                            $(CODEC_SRCS) src/codec-lib.c src/rtp.c src/sbc-config.c src/err-text.c src/latm.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs sbc) -lm -lpthread
 
 bench-tools: $(BENCH_TOOLS)
 
@@ -395,11 +401,12 @@ bench: bench-deps
 	$(MAKE) all test-tools bench-tools
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 
-# CI: ~70 s, no peers, leaves docs/ alone
+# CI: ~70 s + ~60 s for every codec (sine only, 3 s each), no peers, leaves docs/ alone
 bench-quick: deps
 	$(MAKE) all test-tools bench-tools
 	@if [ "$$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends stress-ng valgrind >/dev/null; fi
 	$(PYTHON) bench/bench.py --quick --no-doc --json $(BUILD)/bench/quick.json
+	$(PYTHON) bench/bench.py --codecs --quick --seconds 3 --no-doc --json $(BUILD)/bench/quick-codecs.json
 
 # ---- install -------------------------------------------------------------
 

@@ -57,7 +57,10 @@ TONE = 997          # not 1000: see docs/performance.md ("Signals")
 TONE_OFFSET = 1
 AMPLITUDE = 0.5
 CONFIG_HEX = '21150235'                  # 44.1k JS, 16 blk, 8 sb, loudness, 2..53
-SINK_CAPS = bytes([0x2f, 0xff, 2, 53])   # the speaker: 44.1 kHz only, bitpool <= 53
+# the speaker: 44.1 kHz only, bitpool <= 53, no dual channel: with dual
+# channel a2dpsrcd (and PipeWire) would stream SBC-XQ, and the table
+# compares plain SBC (SBC-XQ has its row in the codec table)
+SINK_CAPS = bytes([0x23, 0xff, 2, 53])
 WRITE_MTU = 895
 SPEAKER = '00:11:22:33:44:55'
 SPEAKER_PATH = '/org/bluez/hci0/dev_00_11_22_33_44_55'
@@ -312,6 +315,22 @@ def trim_recording(rec, t0, t1, out):
     return out
 
 
+def window_bytes(rec, t0, t1):
+    """Bytes and packets the speaker received in [t0, t1] (every byte of
+    every packet: RTP and payload headers included)."""
+    with open(rec, 'rb') as f:
+        data = f.read()
+    off, total, n = rec_header_len(data), 0, 0
+    lo, hi = int(t0 * 1e9), int(t1 * 1e9)
+    while off + REC_RECORD.size <= len(data):
+        t_ns, length = REC_RECORD.unpack_from(data, off)
+        if lo <= t_ns <= hi:
+            total += length
+            n += 1
+        off += REC_RECORD.size + length
+    return total, n
+
+
 def speaker_figures(a):
     """The figures taken from speaker-analyze's JSON."""
     fpp = a.get('frames_per_packet') or {}
@@ -335,7 +354,8 @@ def speaker_figures(a):
     tone = (a.get('audio') or {}).get('tone')
     if tone:
         out.update(snr_db=tone.get('snr_db'), snr_worst_db=tone.get('snr_worst_db'),
-                   gaps=tone.get('gaps'), frequency_hz=tone.get('frequency_hz'))
+                   gaps=tone.get('gaps'), frequency_hz=tone.get('frequency_hz'),
+                   tone_present=tone.get('present'), snr_db_per_channel=tone.get('snr_db_per_channel'))
     ref = (a.get('audio') or {}).get('ref')
     if ref:
         out.update(snr_vs_ref_db=ref.get('snr_vs_ref_db'), ref_error=ref.get('error'),
@@ -425,16 +445,21 @@ def ours_setup(tmp, kind, audio, seconds_hint):
     power = os.path.join(tmp, 'power')
     os.makedirs(power, exist_ok=True)
     args = ['--capture', 'board', '--local-output', LOCAL_OUTPUT, '--state-dir', state,
-            '--power-supply', power, '--rt-priority', str(RT_PRIO)]
+            '--power-supply', power, '--rt-priority', str(RT_PRIO),
+            # the signals are made at RATE: a speaker offering 48 kHz too
+            # (the codec runs) must not get them played at 48 kHz
+            '--rate', str(RATE)]
     return conf, starts, args
 
 
-def new_world():
+def new_world(speaker=None):
+    """speaker: the AddDevice options saying what the speaker offers
+    (default: SBC only, SINK_CAPS)."""
     bus = PrivateBus().start()
     bluez = BlueZDouble(bus).start()
     rt = rt_boost(bluez.proc.pid)
-    bluez.add_speaker(SPEAKER, 'Bench Speaker', SinkCapabilities=SINK_CAPS, WriteMTU=WRITE_MTU,
-                      Volume=127)
+    bluez.add_speaker(SPEAKER, 'Bench Speaker', WriteMTU=WRITE_MTU, Volume=127,
+                      **(speaker or {'SinkCapabilities': SINK_CAPS}))
     return bus, bluez, rt
 
 
@@ -443,15 +468,18 @@ def wait_active(bluez, timeout=10):
                                 for p in bluez.transports().values()), timeout, what='streaming')
 
 
-def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None):
-    """One configuration of a2dpsrcd; returns its figures."""
-    name = 'ours-%s%s' % (kind, '-load' if load else '')
+def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None, speaker=None,
+             daemon_path=None, tag='', rate=RATE):
+    """One configuration of a2dpsrcd; returns its figures.  speaker: what
+    the speaker offers (new_world); daemon_path: another build; tag: a name
+    suffix (the codec runs)."""
+    name = 'ours-%s%s%s' % (kind, '-load' if load else '', tag)
     say('== %s: %g s' % (name, seconds))
     conf, starts, args = ours_setup(tmp, kind, audio, seconds)
-    bus, bluez, rt = new_world()
+    bus, bluez, rt = new_world(speaker)
     notify = NotifySocket(os.path.join(tmp, 'notify-%s' % name))
     stress = Load() if load else None
-    daemon = Daemon(bus, DAEMON, log_dir=os.path.join(tmp, name))
+    daemon = Daemon(bus, daemon_path or DAEMON, log_dir=os.path.join(tmp, name))
     os.makedirs(daemon.dir, exist_ok=True)
     res = {'config': name, 'signal': kind, 'load': load, 'double_rt': rt}
     try:
@@ -467,6 +495,9 @@ def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None):
         daemon.wait_for(lambda: bluez.registered_endpoints(), 60 if valgrind else 10, what='registration')
         bluez.connect_speaker(SPEAKER_PATH)
         wait_active(bluez, 60 if valgrind else 10)
+        res['transport'] = {k: (bytes(v).hex() if k == 'Configuration' else str(v))
+                            for k, v in list(bluez.transports().values())[0].items()
+                            if k in ('Codec', 'Configuration', 'State')}
         time.sleep(warmup)
         st0, p0 = statistics_of(bus), proc_snapshot(daemon.pid)
         if valgrind:
@@ -494,7 +525,8 @@ def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None):
         if daemon.returncode is None:
             daemon.stop()
     d = proc_delta(p0, p1)
-    audio_s = (st1['BluetoothFrames'] - st0['BluetoothFrames']) / RATE
+    audio_s = (st1['BluetoothFrames'] - st0['BluetoothFrames']) / rate
+    res['window_t'] = [w0, w1]
     res['audio_s'] = audio_s
     res['window_wall_s'] = d['wall_s']
     res['cpu'] = {'ticks_s': d['cpu_ticks_s'], 'sched_s': d['cpu_sched_s'],
@@ -530,6 +562,7 @@ def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None):
         win = trim_recording(rec, w0, w1, rec + '.window')
         res['speaker'] = speaker_figures(analyze(win, kind, audio, starts))
         res['start_burst'] = start_burst(rec)
+        res['wire_bytes'], res['wire_packets'] = window_bytes(rec, w0, w1)
     bluez.close()
     bus.close()
     return res
@@ -1207,8 +1240,9 @@ HEADER = ['metric', 'target', 'a2dpsrc', 'a2dpsrc under load', 'bluez-alsa', 'Pi
           'a2dpsrc / bluez-alsa', 'a2dpsrc / PW+WP', 'met?']
 
 
-def markdown_table(rows):
-    lines = ['| ' + ' | '.join(HEADER) + ' |', '|' + '---|' * len(HEADER)]
+def markdown_table(rows, header=None):
+    header = header or HEADER
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in rows:
         lines.append('| ' + ' | '.join(str(c).replace('|', '\\|') for c in r) + ' |')
     return '\n'.join(lines)
@@ -1239,6 +1273,9 @@ def machine():
             'loadavg_start': (_read('/proc/loadavg') or '').strip()}
 
 
+DEFAULT_JSON = os.path.join(ROOT, 'bench', 'results', 'latest.json')
+
+
 # ---- main ----------------------------------------------------------------------------
 
 def main():
@@ -1249,13 +1286,17 @@ def main():
     ap.add_argument('--no-peers', action='store_true')
     ap.add_argument('--no-load', action='store_true')
     ap.add_argument('--no-callgrind', action='store_true')
-    ap.add_argument('--only', help='comma list of: ours,load,music,bluealsa,pipewire,startup,callgrind')
-    ap.add_argument('--json', default=os.path.join(ROOT, 'bench', 'results', 'latest.json'))
+    ap.add_argument('--only', help='comma list of: ours,load,music,bluealsa,pipewire,startup,callgrind '
+                                   '(with --codecs: codec names and rss)')
+    ap.add_argument('--json', default=DEFAULT_JSON)
     ap.add_argument('--doc', default=os.path.join(ROOT, 'docs', 'performance.md'))
     ap.add_argument('--no-doc', action='store_true')
     ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
     ap.add_argument('--table-from', metavar='JSON', help='only print the table of an earlier run')
     ap.add_argument('--daemon', help='a2dpsrcd binary to measure (default: $BUILD/a2dpsrcd)')
+    ap.add_argument('--codecs', action='store_true',
+                    help='only the codec run: every codec of the build, its floors, RSS against an SBC-only '
+                         'build (bench_codecs.py); --seconds per signal per codec (default 20, --quick 6)')
     ap.add_argument('--local-output', default=LOCAL_OUTPUT,
                     help='a2dpsrcd --local-output (default "null"; see LOCAL_OUTPUT)')
     a = ap.parse_args()
@@ -1272,7 +1313,7 @@ def main():
             say('%s is missing: run make all test-tools bench-tools' % p)
             return 2
     quick = a.quick
-    seconds = a.seconds or (15.0 if quick else 60.0)
+    seconds = a.seconds or ((6.0 if quick else 20.0) if a.codecs else (15.0 if quick else 60.0))
     music_seconds = a.music_seconds or (8.0 if quick else 30.0)
     peers = not (a.no_peers or quick)
     only = set(a.only.split(',')) if a.only else None
@@ -1315,6 +1356,8 @@ def main():
             subprocess.run([GEN, kind, '--rate', str(RATE), '--seconds', str(secs), '--wav'] + extra + [wav],
                            check=True)
             audio[kind + '_raw'], audio[kind + '_wav'] = raw, wav
+        if a.codecs:
+            return run_codec_mode(a, R, tmp, audio, seconds, quick, t_start)
         say('== floor: libsbc alone')
         R['floor'] = run_floor(audio, 0.5 if quick else 2.0, 5.0 if quick else 20.0, tmp)
         if want('ours'):
@@ -1376,6 +1419,26 @@ def main():
             say('kept %s' % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def run_codec_mode(a, R, tmp, audio, seconds, quick, t_start):
+    """--codecs: every codec (bench_codecs.py); its own JSON and doc block."""
+    import bench_codecs
+    bench_codecs.run_codecs(tmp, audio, seconds, quick, R, set(a.only.split(',')) if a.only else None)
+    R['machine']['loadavg_end'] = (_read('/proc/loadavg') or '').strip()
+    R['elapsed_s'] = time.monotonic() - t_start
+    out = a.json if a.json != DEFAULT_JSON else os.path.join(ROOT, 'bench', 'results', 'codecs.json')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(R, f, indent=1, sort_keys=True, default=str)
+    print(markdown_table(bench_codecs.codec_rows(R), bench_codecs.CODEC_HEADER))
+    print(markdown_table(bench_codecs.codec_rows2(R), bench_codecs.CODEC_HEADER2))
+    print(bench_codecs.rss_line(R))
+    say('JSON: %s' % out)
+    if not a.no_doc:
+        bench_codecs.write_codec_doc(a.doc, R)
+        say('codec table: %s' % a.doc)
     return 0
 
 

@@ -1,0 +1,282 @@
+"""bench.py --codecs: every codec a2dpsrcd has, in one run.
+
+For each codec (SBC, SBC-XQ, aptX, aptX HD, AAC, LDAC): a2dpsrcd streams
+the sine and the music to a speaker of the double offering only that codec;
+the codec's own encode-only floor (codec-floor: the codec object's
+encoder_new/encode over the same PCM, in a tight loop) and its paced floor
+(codec-floor --paced: one timerfd wake-up, the frames of one packet, one
+send) are measured in the same run with the configuration the daemon set
+on the transport.  Figures: CPU per audio-second and its ratios to both
+floors, bytes on the wire per audio-second (every byte of every packet the
+speaker received in the window: RTP and payload headers included), peak
+RSS, SNR of the decoded tone and of the music against its reference
+(speaker-analyze; LDAC is not decoded, only its framing is checked).
+
+Then the RSS of an SBC stream: the all-codec build against a build without
+aptX, AAC and LDAC (WITH_APTX=no WITH_AAC=no WITH_LDAC=no, built in the
+same run into its own BUILD directory), runs alternated, medians compared
+with issue #12's 5 % bound.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+# bench.py runs as __main__: use that module (its snapshot of the binaries)
+B = sys.modules['__main__'] if hasattr(sys.modules['__main__'], 'run_ours') else __import__('bench')
+
+# name, what the speaker offers (AddDevice options), label
+CODECS = [
+    ('sbc', {'SinkCapabilities': B.SINK_CAPS}, 'SBC'),
+    # SBC with dual channel and room for bitpool 38, at 44.1 kHz only as
+    # SINK_CAPS: a2dpsrcd sends SBC-XQ (the sbc-xq preset offers 48 kHz too)
+    ('sbc-xq', {'SinkCapabilities': bytes([0x27, 0xff, 2, 74])}, 'SBC-XQ'),
+    ('aptx', {'SinkCodecs': ['aptx']}, 'aptX'),
+    ('aptx-hd', {'SinkCodecs': ['aptx-hd']}, 'aptX HD'),
+    ('aac', {'SinkCodecs': ['aac']}, 'AAC'),
+    ('ldac', {'SinkCodecs': ['ldac']}, 'LDAC'),
+]
+NOT_DECODED = {'ldac': 'not decoded (framing checked only)'}
+RSS_BOUND = 1.05
+CODEC_FLOOR = os.path.join(B.BUILD, 'bench', 'codec-floor')
+LEAN_BUILD = os.path.join(B.BUILD, 'sbc-only')
+
+
+def built_codecs():
+    r = subprocess.run([CODEC_FLOOR, '--list'], capture_output=True, text=True, check=True)
+    return r.stdout.split()
+
+
+def codec_floor(name, config, audio, quick):
+    """The codec's encode-only floor (best of 3, 1 s of CPU each) on both
+    signals, and its paced floor (8 s); --quick: one short run each."""
+    min_cpu, paced_s, n = (0.2, 1.0, 1) if quick else (1.0, 8.0, 3)
+    out = {}
+    for kind in ('sine', 'music'):
+        runs = []
+        for _ in range(n):
+            r = subprocess.run([CODEC_FLOOR, '--codec', name, '--config', config, '--mtu', str(B.WRITE_MTU),
+                                '--min-cpu', str(min_cpu), audio['%s_raw' % kind]],
+                               capture_output=True, text=True, check=True)
+            runs.append(json.loads(r.stdout))
+        best = min(runs, key=lambda x: x['cpu_per_audio_s'])
+        out[kind] = dict(best, runs_cpu_per_audio_s=[x['cpu_per_audio_s'] for x in runs])
+    r = subprocess.run([CODEC_FLOOR, '--codec', name, '--config', config, '--mtu', str(B.WRITE_MTU),
+                        '--paced', str(paced_s), audio['sine_raw']], capture_output=True, text=True, check=True)
+    out['paced'] = json.loads(r.stdout)
+    return out
+
+
+def capture_floor(tmp, kind, audio, period, seconds):
+    """Capture alone through the same test plugin with the daemon's
+    period (capture-floor), ms per audio-second."""
+    conf, _, _ = B.ours_setup(tmp, 'capfloor-' + kind, audio, 1)
+    r = subprocess.run([B.CAPTURE_FLOOR, '-D', 'board', '--rate', str(B.RATE), '--period', str(period or 896),
+                        '--seconds', str(seconds)], capture_output=True, text=True, check=True,
+                       env=dict(os.environ, ALSA_CONFIG_PATH=conf))
+    return json.loads(r.stdout)['cpu_per_audio_s'] * 1000
+
+
+def one_codec(tmp, name, speaker, audio, seconds, quick):
+    res = {}
+    for kind in ('sine',) if quick else ('sine', 'music'):
+        run = B.run_ours(tmp, kind, audio, seconds, speaker=speaker, tag='-' + name)
+        conf = run['transport'].get('Configuration')
+        fl = res.get('floor') or codec_floor(name, conf, audio, quick)
+        res['floor'] = fl
+        rate = fl['sine']['rate']
+        if rate != B.RATE:         # run_ours counted audio at the capture's rate
+            run['audio_s'] *= B.RATE / rate
+            run['cpu']['per_audio_s'] *= rate / B.RATE
+        nbytes, npk = run['wire_bytes'], run['wire_packets']
+        sp = run.get('speaker') or {}
+        cap = capture_floor(tmp, kind, audio, run['capture_period_frames'], 1.0 if quick else 4.0)
+        cpu = run['cpu']['per_audio_s'] * 1000
+        res[kind] = {
+            'capture_period_frames': run['capture_period_frames'], 'capture_floor_ms_per_audio_s': cap,
+            'own_ms_per_audio_s': cpu - cap,
+            'config': conf, 'codec_property': run['transport'].get('Codec'), 'rate': rate,
+            'audio_s': run['audio_s'], 'cpu_ms_per_audio_s': cpu,
+            'floor_ms_per_audio_s': fl[kind]['cpu_per_audio_s'] * 1000,
+            'paced_ms_per_audio_s': fl['paced']['cpu_per_audio_s'] * 1000,
+            'wire_bytes_per_audio_s': nbytes / run['audio_s'] if run['audio_s'] else None,
+            'wire_packets': npk, 'encoded_bytes_per_audio_s_floor': fl[kind]['bytes_per_audio_s'],
+            'peak_rss_kib': run['memory']['peak_rss_kib'],
+            'snr_db': sp.get('snr_db'), 'snr_vs_ref_db': sp.get('snr_vs_ref_db'),
+            'frame_errors': sp.get('frame_errors'), 'seq_gaps': sp.get('seq_gaps'),
+            'gaps': sp.get('gaps'), 'dropped_ms': run['stats_window'].get('DroppedMs'),
+            'underruns': run['stats_window'].get('Underruns'),
+            'tone_present': sp.get('tone_present'), 'snr_db_per_channel': sp.get('snr_db_per_channel'),
+            'speaker': sp,
+        }
+    return res
+
+
+def build_lean():
+    """The daemon without aptX, AAC and LDAC, built now into its own BUILD."""
+    r = subprocess.run(['make', '-C', B.ROOT, '-s', 'BUILD=' + LEAN_BUILD, 'WITH_APTX=no', 'WITH_AAC=no',
+                        'WITH_LDAC=no', os.path.join(LEAN_BUILD, 'a2dpsrcd')],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError('lean build failed: ' + (r.stderr or r.stdout)[-300:])
+    return os.path.join(LEAN_BUILD, 'a2dpsrcd')
+
+
+def rss_compare(tmp, audio, seconds, rounds):
+    lean = build_lean()
+    snap = os.path.join(tmp, 'bin', 'a2dpsrcd-sbc-only')
+    shutil.copy2(lean, snap)
+    out = {'all': [], 'lean': [], 'lean_binary': lean, 'lean_sha256': B.sha256_of(snap)}
+    for i in range(rounds):
+        for key, path in (('all', B.DAEMON), ('lean', snap)):
+            run = B.run_ours(tmp, 'sine', audio, seconds, daemon_path=path, tag='-rss-%s-%d' % (key, i))
+            out[key].append(run['memory']['peak_rss_kib'])
+    out['all_median_kib'] = statistics.median(out['all'])
+    out['lean_median_kib'] = statistics.median(out['lean'])
+    out['ratio'] = out['all_median_kib'] / out['lean_median_kib']
+    out['within_5pct'] = out['ratio'] <= RSS_BOUND
+    return out
+
+
+def run_codecs(tmp, audio, seconds, quick, R, only=None):
+    """only: codec names (and 'rss') to run; default all."""
+    R['codecs'] = {}
+    rss = sorted(json.loads(subprocess.run([B.RSS_FLOOR], capture_output=True, text=True, check=True).stdout)
+                 ['peak_rss_kib'] for _ in range(5))
+    R['rss_floor'] = {'peak_rss_kib_median': rss[2], 'runs': rss}
+    have = built_codecs()
+    R['codecs_built'] = have
+    for name, speaker, label in CODECS:
+        if only and name not in only:
+            continue
+        if name not in have:
+            R['codecs'][name] = {'error': 'not in this build\'s codec table (work tree %s)' % R.get('git_head')}
+            continue
+        try:
+            R['codecs'][name] = one_codec(tmp, name, speaker, audio, seconds, quick)
+        except Exception as e:      # noqa: BLE001 - a codec failing is a figure, not a crash
+            R['codecs'][name] = {'error': str(e).splitlines()[0][:200] if str(e) else repr(e)}
+            B.say('codec %s failed: %s' % (name, e))
+    if only and 'rss' not in only:
+        return
+    try:
+        R['rss_lean'] = rss_compare(tmp, audio, min(seconds, 10.0), 1 if quick else 2)
+    except Exception as e:          # noqa: BLE001
+        R['rss_lean'] = {'error': str(e)[:300]}
+        B.say('RSS comparison failed: %s' % e)
+
+
+# ---- the table --------------------------------------------------------------
+
+CPU_TARGET = 1.1            # issue #12: own share <= 1.1 x (codec floor + paced floor)
+RSS_TARGET_MIB = 1.7        # issue #12: peak RSS above the library floor, every codec built in
+
+CODEC_HEADER = ['codec', 'configuration', 'CPU ms/s sine / music', 'codec floor ms/s sine / music',
+                '÷ codec floor sine / music', 'paced floor ms/s', '÷ paced floor',
+                'capture alone ms/s sine / music', "own share ms/s sine / music",
+                'own share ≤ 1.1 × paced floor']
+CODEC_HEADER2 = ['codec', 'on the wire kbit/s (bytes/s)', 'encoded only, kbit/s', 'peak RSS MiB',
+                 'above library floor MiB (≤ 1.7)', 'SNR tone dB', 'SNR music vs source dB',
+                 'frame errors / seq gaps / dropped ms']
+
+
+def _pair(a, b, nd):
+    return '%s / %s' % (B.fmt(a, nd), B.fmt(b, nd))
+
+
+def _measured(R):
+    for name, _, label in CODECS:
+        c = R.get('codecs', {}).get(name)
+        if c is None:
+            continue
+        if c.get('error'):
+            yield label, name, None, None
+            continue
+        s = c['sine']
+        yield label, name, s, c.get('music') or {}
+
+
+def codec_rows(R):
+    rows = []
+    for label, name, s, m in _measured(R):
+        if s is None:
+            rows.append([label, 'not measured: ' + R['codecs'][name]['error']] + [''] * (len(CODEC_HEADER) - 2))
+            continue
+        own = [x.get('own_ms_per_audio_s') for x in (s, m)]
+        ok = [o <= CPU_TARGET * s['paced_ms_per_audio_s'] for o in own if o is not None]
+        rows.append([
+            label, '`%s`' % s['config'], _pair(s['cpu_ms_per_audio_s'], m.get('cpu_ms_per_audio_s'), 2),
+            _pair(s['floor_ms_per_audio_s'], m.get('floor_ms_per_audio_s'), 3),
+            '%s / %s' % (B.ratio(s['cpu_ms_per_audio_s'], s['floor_ms_per_audio_s'], 1),
+                         B.ratio(m.get('cpu_ms_per_audio_s'), m.get('floor_ms_per_audio_s'), 1)),
+            B.fmt(s['paced_ms_per_audio_s'], 2), B.ratio(s['cpu_ms_per_audio_s'], s['paced_ms_per_audio_s'], 1),
+            _pair(s['capture_floor_ms_per_audio_s'], m.get('capture_floor_ms_per_audio_s'), 2),
+            _pair(own[0], own[1], 2),
+            '%s (%s)' % (B.verdict(all(ok)) if ok else 'not measured',
+                         ' / '.join(B.ratio(o, s['paced_ms_per_audio_s'], 2) for o in own if o is not None))])
+    return rows
+
+
+def codec_rows2(R):
+    rows = []
+    floor = (R.get('rss_floor') or {}).get('peak_rss_kib_median')
+    for label, name, s, m in _measured(R):
+        if s is None:
+            continue
+        snr = NOT_DECODED.get(name)
+        wire = s['wire_bytes_per_audio_s']
+        peak = max(x for x in (s['peak_rss_kib'], m.get('peak_rss_kib')) if x)
+        above = (peak - floor) / 1024 if floor else None
+        rows.append([
+            label, '%s (%s)' % (B.fmt(wire * 8 / 1000 if wire else None, 0), B.fmt(wire, 0)),
+            B.fmt(s['encoded_bytes_per_audio_s_floor'] * 8 / 1000, 0), B.fmt(peak / 1024, 2),
+            '%s %s' % (B.fmt(above, 2), B.verdict(above <= RSS_TARGET_MIB) if above is not None else ''),
+            snr or B.fmt(s['snr_db'], 1), snr or B.fmt(m.get('snr_vs_ref_db'), 1),
+            '%s / %s / %s' % (s['frame_errors'], s['seq_gaps'], s['dropped_ms'])])
+    return rows
+
+
+def rss_line(R):
+    r = R.get('rss_lean')
+    if not r:
+        return ''
+    if r.get('error'):
+        return 'SBC stream, all-codec build vs `WITH_APTX=no WITH_AAC=no WITH_LDAC=no`: not measured: %s' % r['error']
+    return ('SBC stream peak RSS, all-codec build %.2f MiB (runs %s KiB) vs `WITH_APTX=no WITH_AAC=no '
+            'WITH_LDAC=no` build %.2f MiB (runs %s KiB): ratio %.3f, %s (issue #12: within 5 %%).' % (
+                r['all_median_kib'] / 1024, ', '.join(str(x) for x in r['all']),
+                r['lean_median_kib'] / 1024, ', '.join(str(x) for x in r['lean']), r['ratio'],
+                'within 5 % — met' if r['within_5pct'] else 'NOT within 5 % — not met'))
+
+
+CODECS_BEGIN = '<!-- bench:codecs:begin (written by bench/bench.py --codecs) -->'
+CODECS_END = '<!-- bench:codecs:end -->'
+
+
+def write_codec_doc(path, R):
+    m = R['machine']
+    block = [CODECS_BEGIN, '',
+             '**Latest codec run**: %s, commit %s, %s (%d cores); `%s`; %.0f s per signal per codec; '
+             'took %.0f s; load average %s at start, %s at end (a shared machine: compare the ratios, '
+             'measured in the same run, not the absolute figures).' % (
+                 R['date'], R.get('git_head'), m['cpu'], m['cores'], R['command'], R['seconds'],
+                 R.get('elapsed_s', 0), ' '.join(m['loadavg_start'].split()[:3]),
+                 ' '.join(m.get('loadavg_end', '').split()[:3])),
+             '', 'Codecs in this build: %s.' % ', '.join(R.get('codecs_built', [])),
+             '', B.markdown_table(codec_rows(R), CODEC_HEADER), '',
+             B.markdown_table(codec_rows2(R), CODEC_HEADER2), '',
+             'Library floor (rss-floor: the libraries a2dpsrcd links, loaded, nothing else; codec libraries '
+             'are dlopened and not in it), median of 5: %s MiB.' % B.fmt(
+                 (R.get('rss_floor') or {}).get('peak_rss_kib_median', 0) / 1024, 2),
+             '', rss_line(R), '', CODECS_END]
+    text = B._read(path) or '# Performance\n'
+    if CODECS_BEGIN in text and CODECS_END in text:
+        head, rest = text.split(CODECS_BEGIN, 1)
+        text = head + '\n'.join(block) + rest.split(CODECS_END, 1)[1]
+    else:
+        text = text.rstrip('\n') + '\n\n## Codecs\n\n' + '\n'.join(block) + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
