@@ -396,10 +396,12 @@ bench-deps: deps
 	    { apt-get update -qq && apt-get install -y --no-install-recommends $(BENCH_DEBS) >/dev/null; }; \
 	else echo "bench: as root this installs $(BENCH_DEBS)"; fi
 
-# ~12 min: writes docs/performance.md and bench/results/latest.json
+# ~12 min + ~8 min for the codecs: writes docs/performance.md,
+# bench/results/latest.json and bench/results/codecs.json
 bench: bench-deps
 	$(MAKE) all test-tools bench-tools
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)
+	$(PYTHON) bench/bench.py --codecs $(BENCH_CODEC_ARGS)
 
 # CI: ~70 s + ~60 s for every codec (sine only, 3 s each), no peers, leaves docs/ alone
 bench-quick: deps

@@ -495,9 +495,8 @@ def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None, s
         daemon.wait_for(lambda: bluez.registered_endpoints(), 60 if valgrind else 10, what='registration')
         bluez.connect_speaker(SPEAKER_PATH)
         wait_active(bluez, 60 if valgrind else 10)
-        res['transport'] = {k: (bytes(v).hex() if k == 'Configuration' else str(v))
-                            for k, v in list(bluez.transports().values())[0].items()
-                            if k in ('Codec', 'Configuration', 'State')}
+        tp = list(bluez.transports().values())[0]
+        res['transport'] = {'Codec': int(tp['Codec']), 'Configuration': bytes(tp['Configuration']).hex()}
         time.sleep(warmup)
         st0, p0 = statistics_of(bus), proc_snapshot(daemon.pid)
         if valgrind:

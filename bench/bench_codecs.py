@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import traceback
 
 # bench.py runs as __main__: use that module (its snapshot of the binaries)
 B = sys.modules['__main__'] if hasattr(sys.modules['__main__'], 'run_ours') else __import__('bench')
@@ -159,7 +160,7 @@ def run_codecs(tmp, audio, seconds, quick, R, only=None):
             R['codecs'][name] = one_codec(tmp, name, speaker, audio, seconds, quick)
         except Exception as e:      # noqa: BLE001 - a codec failing is a figure, not a crash
             R['codecs'][name] = {'error': str(e).splitlines()[0][:200] if str(e) else repr(e)}
-            B.say('codec %s failed: %s' % (name, e))
+            B.say('codec %s failed: %s' % (name, traceback.format_exc()))
     if only and 'rss' not in only:
         return
     try:
@@ -174,11 +175,11 @@ def run_codecs(tmp, audio, seconds, quick, R, only=None):
 CPU_TARGET = 1.1            # issue #12: own share <= 1.1 x (codec floor + paced floor)
 RSS_TARGET_MIB = 1.7        # issue #12: peak RSS above the library floor, every codec built in
 
-CODEC_HEADER = ['codec', 'configuration', 'CPU ms/s sine / music', 'codec floor ms/s sine / music',
+CODEC_HEADER = ['codec', 'commit', 'configuration', 'CPU ms/s sine / music', 'codec floor ms/s sine / music',
                 '÷ codec floor sine / music', 'paced floor ms/s', '÷ paced floor',
                 'capture alone ms/s sine / music', "own share ms/s sine / music",
                 'own share ≤ 1.1 × paced floor']
-CODEC_HEADER2 = ['codec', 'on the wire kbit/s (bytes/s)', 'encoded only, kbit/s', 'peak RSS MiB',
+CODEC_HEADER2 = ['codec', 'commit', 'on the wire kbit/s (bytes/s)', 'encoded only, kbit/s', 'peak RSS MiB',
                  'above library floor MiB (≤ 1.7)', 'SNR tone dB', 'SNR music vs source dB',
                  'frame errors / seq gaps / dropped ms']
 
@@ -203,12 +204,13 @@ def codec_rows(R):
     rows = []
     for label, name, s, m in _measured(R):
         if s is None:
-            rows.append([label, 'not measured: ' + R['codecs'][name]['error']] + [''] * (len(CODEC_HEADER) - 2))
+            rows.append([label, R.get('git_head'), 'not measured: ' + R['codecs'][name]['error']] +
+                        [''] * (len(CODEC_HEADER) - 3))
             continue
         own = [x.get('own_ms_per_audio_s') for x in (s, m)]
         ok = [o <= CPU_TARGET * s['paced_ms_per_audio_s'] for o in own if o is not None]
         rows.append([
-            label, '`%s`' % s['config'], _pair(s['cpu_ms_per_audio_s'], m.get('cpu_ms_per_audio_s'), 2),
+            label, R.get('git_head'), '`%s`' % s['config'], _pair(s['cpu_ms_per_audio_s'], m.get('cpu_ms_per_audio_s'), 2),
             _pair(s['floor_ms_per_audio_s'], m.get('floor_ms_per_audio_s'), 3),
             '%s / %s' % (B.ratio(s['cpu_ms_per_audio_s'], s['floor_ms_per_audio_s'], 1),
                          B.ratio(m.get('cpu_ms_per_audio_s'), m.get('floor_ms_per_audio_s'), 1)),
@@ -231,7 +233,7 @@ def codec_rows2(R):
         peak = max(x for x in (s['peak_rss_kib'], m.get('peak_rss_kib')) if x)
         above = (peak - floor) / 1024 if floor else None
         rows.append([
-            label, '%s (%s)' % (B.fmt(wire * 8 / 1000 if wire else None, 0), B.fmt(wire, 0)),
+            label, R.get('git_head'), '%s (%s)' % (B.fmt(wire * 8 / 1000 if wire else None, 0), B.fmt(wire, 0)),
             B.fmt(s['encoded_bytes_per_audio_s_floor'] * 8 / 1000, 0), B.fmt(peak / 1024, 2),
             '%s %s' % (B.fmt(above, 2), B.verdict(above <= RSS_TARGET_MIB) if above is not None else ''),
             snr or B.fmt(s['snr_db'], 1), snr or B.fmt(m.get('snr_vs_ref_db'), 1),

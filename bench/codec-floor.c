@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,9 @@
 #include <unistd.h>
 
 #include "a2dp-codec.h"
+#ifdef WITH_AAC
+#include "a2dp-aac.h"
+#endif
 
 struct floor_run {
         const struct a2dp_codec *codec;
@@ -75,6 +77,26 @@ static int parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
         return 0;
 }
 
+static void nap(void)
+{
+        struct timespec ts = { 0, 20000 };
+
+        nanosleep(&ts, NULL);
+}
+
+/* Whether the codec still works on what it was handed (AAC encodes on a
+ * thread of its own, and drops frames when it falls behind by more than a
+ * few: a tight loop must wait for it, or it would measure dropped frames). */
+static bool busy(const struct floor_run *r)
+{
+#ifdef WITH_AAC
+        if (r->codec->index == CODEC_AAC)
+                return !aac_encoder_idle(r->enc);
+#endif
+        (void)r;
+        return false;
+}
+
 /* One codec frame of the file into dst (at most CODEC_MAX_FRAME bytes);
  * returns its length (0 while the encoder holds audio back) or < 0. */
 static int encode_one(struct floor_run *r, uint8_t *dst, size_t room)
@@ -82,9 +104,11 @@ static int encode_one(struct floor_run *r, uint8_t *dst, size_t room)
         const int16_t *pcm = r->pcm + r->pos * r->info.frame_samples * 2;
         int n;
 
-        /* AAC's encoding thread may be behind: wait for it, off the clock */
+        /* waiting sleeps: only the encoding itself is on the clock */
         while ((n = r->codec->encode(r->enc, pcm, dst, room)) == -ENOBUFS)
-                sched_yield();
+                nap();
+        while (busy(r))
+                nap();
         if (n < 0)
                 return n;
         r->pos = (r->pos + 1) % r->codec_frames;
