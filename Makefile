@@ -61,7 +61,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/a2dp-sbc.c src/a2dp-sbc-xq.c src/a2dp-codecs.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
-              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c \
+              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c src/codec-names.c \
               src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c
 # Codecs, one file each behind include/a2dp-codec.h; their libraries are
 # loaded on first use (codec-lib.c), so only their headers are needed to
@@ -94,7 +94,7 @@ CORE_SRCS  += $(CODEC_SRCS) src/codec-lib.c
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-ctl.c src/sender.c \
                src/output.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
-               src/remote-sep.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/agent.c \
+               src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/agent.c \
                src/discovery.c src/rtkit.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon

@@ -53,6 +53,16 @@ struct adapter {
         DBusPendingCall *reg_call;
         sd_event_source *reg_retry;
         unsigned reg_failures;
+        unsigned reg_mask;       /* the codecs BlueZ last read our endpoints of */
+};
+
+#define DEVICE_MAX_SEPS 12
+
+struct remote_sep {
+        char path[PATH_LEN];
+        uint8_t codec;           /* A2DP codec type */
+        uint8_t caps[A2DP_CODEC_BLOB_MAX];
+        size_t caps_len;         /* 0: Capabilities not known (or too long) */
 };
 
 struct device {
@@ -69,6 +79,10 @@ struct device {
         uint32_t class_of_device;
         bool has_rssi;
         int16_t rssi;
+        /* the speaker's stream end points as BlueZ shows them
+         * (MediaEndpoint1 on …/sepN, 5.52 and later): what it offers */
+        struct remote_sep seps[DEVICE_MAX_SEPS];
+        unsigned n_seps;
 };
 
 enum transport_state { TRANSPORT_IDLE, TRANSPORT_PENDING, TRANSPORT_ACTIVE };
@@ -105,6 +119,9 @@ struct transport {
 
 struct stream;
 struct players;
+/* remote-sep.c: the end of a reconfiguration (err 0: the speaker took it;
+ * else a negative errno and a sentence) */
+typedef void (*remote_sep_done_fn)(struct daemon *d, int err, const char *why, void *ud);
 
 /* What bluez.c reports to the modules that follow adapters (player.c). */
 struct bluez_listener {
@@ -114,6 +131,8 @@ struct bluez_listener {
         void (*media_added)(struct adapter *a, void *ud);
         /* a's Media1 went away, or a is about to be freed */
         void (*media_gone)(struct adapter *a, void *ud);
+        /* a transport of a's went away (transport.c) */
+        void (*transport_gone)(struct adapter *a, void *ud);
         void *ud;
 };
 
@@ -164,10 +183,18 @@ struct daemon {
         /* reconfiguring the speaker's stream at the capture's rate */
         DBusPendingCall *reconfig_call;
         char reconfig_sep[PATH_LEN];
+        char reconfig_device[PATH_LEN];
+        remote_sep_done_fn reconfig_done;        /* who asked, told at the end */
+        void *reconfig_ud;
         char reconfig_endpoint[PATH_LEN + 64];
         const struct a2dp_codec *reconfig_codec;
         unsigned reconfig_rate;
         uint64_t reconfig_at;            /* CLOCK_MONOTONIC us of the last request */
+        /* Manager1.SetCodec waiting for the speaker, and when the last
+         * switch was asked (codec-control.c) */
+        DBusMessage *codec_call;
+        uint64_t codec_switch_at;
+        struct bluez_listener codec_listener;
         uint64_t watch_frames, watch_moved_at;
         bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */
@@ -228,11 +255,18 @@ struct daemon {
         sd_event_source *discovery_timer;     /* the scan's time limit */
 
         /* Manager1 PropertiesChanged bookkeeping */
-        char *prop_cache[16];
+        char *prop_cache[20];
 
         bool ready_sent;
         bool shutting_down;
 };
+
+/* The codecs offered: --codecs (the ceiling), restricted by
+ * Manager1.Codecs (saved; 0 = no restriction). */
+static inline unsigned daemon_codecs(const struct daemon *d)
+{
+        return d->opts.codecs & (d->state.codecs ? d->state.codecs : ~0u);
+}
 
 /* bluez.c: following org.bluez on the bus */
 int bluez_init(struct daemon *d);
@@ -242,12 +276,16 @@ struct device *bluez_device_by_path(struct daemon *d, const char *path);
 bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg);
 void bluez_add_listener(struct daemon *d, struct bluez_listener *l);
 void bluez_remove_listener(struct daemon *d, struct bluez_listener *l);
+/* transport.c: a transport of the device at device_path went away */
+void bluez_report_transport_gone(struct daemon *d, const char *device_path);
 
 /* endpoint.c: our MediaEndpoint1 and its application root */
 int endpoint_export(struct daemon *d);
 void endpoint_register(struct daemon *d, struct adapter *a);
 void endpoint_adapter_gone(struct daemon *d, struct adapter *a);
 void endpoint_unregister_all(struct daemon *d);
+/* Unregisters a's endpoints and registers them again (Codecs changed). */
+void endpoint_reregister(struct daemon *d, struct adapter *a);
 /* Our endpoint's object path for codec c on adapter a. */
 void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *buf, size_t len);
 
@@ -301,7 +339,17 @@ void output_idle_suspend_changed(struct daemon *d);
 uint32_t output_latency_us(struct daemon *d);
 
 /* remote-sep.c: reconfiguring the speaker's stream at another rate */
+/* Reconfigures t's stream through the speaker's SEP sep (NULL: the
+ * stream's own) with our endpoint of codec c, a configuration chosen by c
+ * within the SEP's Capabilities; rate: the rate it must have (0: any, the
+ * capture's preferred). done (may be NULL) hears the outcome once, unless
+ * this returns an error. */
+int remote_sep_configure(struct daemon *d, const struct transport *t, const char *sep,
+                         const struct a2dp_codec *c, unsigned rate, remote_sep_done_fn done, void *ud);
 int remote_sep_reconfigure(struct daemon *d, const struct transport *t, unsigned rate);
+/* Whether a reconfiguration of t's speaker is in flight (BlueZ closes its
+ * stream on the way). */
+bool remote_sep_busy_on(const struct daemon *d, const struct transport *t);
 void remote_sep_cancel(struct daemon *d);
 
 /* output.c, for capture-health.c */

@@ -16,6 +16,8 @@
 #define ERR_IN_PROGRESS ERR_PREFIX "InProgress"
 #define ERR_FAILED ERR_PREFIX "Failed"
 
+/* The output speaker's transport: the one streaming, else any of it. */
+struct transport *manager_output_transport(struct daemon *d);
 /* What keeps speaker mode from working now (BLOCKER_NONE when nothing). */
 enum blocker manager_current_blocker(struct daemon *d);
 /* Saves the settings and replies to msg: empty, or the failure. */

@@ -13,11 +13,13 @@
  *   last-output=AA:BB:CC:DD:EE:FF
  *   paired=11:22:33:44:55:66
  *   no-xq=22:33:44:55:66:77
+ *   codecs=sbc-xq,sbc
  *
  * The first line names the format version. Keys a reader does not know are
  * skipped, so adding a key never needs a new version; the version changes
  * only when a key changes meaning, and a reader refuses versions it does not
- * know. Missing keys keep their defaults. "paired" and "no-xq" (the
+ * know. Missing keys keep their defaults. "codecs" (Manager1.Codecs) is
+ * written only once set; a name the reader does not know is skipped. "paired" and "no-xq" (the
  * speakers opted out of SBC-XQ) repeat, once per address. Blank lines and lines starting with '#' are skipped.
  *
  * The parse and format half is pure (fuzzed, unit tested); the load and save
@@ -55,6 +57,7 @@ struct saved_state {
         char paired[STATE_MAX_PAIRED][STATE_ADDR_LEN]; /* paired by us */
         unsigned n_no_xq;
         char no_xq[STATE_MAX_PAIRED][STATE_ADDR_LEN];  /* never sent SBC-XQ */
+        unsigned codecs;         /* Manager1.Codecs: 1 << enum a2dp_codec_index; 0 = all */
 };
 
 void state_defaults(struct saved_state *s);

@@ -15,6 +15,7 @@
 #define IFACE_DEVICE "org.bluez.Device1"
 #define IFACE_TRANSPORT "org.bluez.MediaTransport1"
 #define IFACE_OBJMGR "org.freedesktop.DBus.ObjectManager"
+#define IFACE_ENDPOINT "org.bluez.MediaEndpoint1"
 #define IFACE_PROPS "org.freedesktop.DBus.Properties"
 
 static const char *const match_rules[] = {
@@ -77,6 +78,21 @@ static void report_media(struct daemon *d, struct adapter *a, bool added)
                 else if (!added && l->media_gone)
                         l->media_gone(a, l->ud);
         }
+}
+
+void bluez_report_transport_gone(struct daemon *d, const char *device_path)
+{
+        struct adapter *a = NULL;
+
+        for (struct adapter *x = d->adapters; x; x = x->next) {
+                size_t n = strlen(x->path);
+
+                if (strncmp(device_path, x->path, n) == 0 && device_path[n] == '/')
+                        a = x;
+        }
+        for (struct bluez_listener *l = d->bluez_listeners; a && l; l = l->next)
+                if (l->transport_gone)
+                        l->transport_gone(a, l->ud);
 }
 
 /* ---- adapters ------------------------------------------------------------ */
@@ -267,6 +283,71 @@ static void device_remove(struct daemon *d, const char *path)
         }
 }
 
+/* ---- the speaker's stream end points ------------------------------------- */
+
+/* "…/dev_XX/sepN" -> the device, and the entry for it (a new one when add) */
+static struct remote_sep *sep_slot(struct daemon *d, const char *path, bool add, struct device **out)
+{
+        char dev[PATH_LEN];
+        const char *slash = strrchr(path, '/');
+        struct device *v;
+
+        if (!slash || strncmp(slash, "/sep", 4) != 0 || (size_t)(slash - path) >= sizeof(dev))
+                return NULL;
+        snprintf(dev, sizeof(dev), "%.*s", (int)(slash - path), path);
+        v = bluez_device_by_path(d, dev);
+        if (!v)
+                return NULL;
+        *out = v;
+        for (unsigned i = 0; i < v->n_seps; i++)
+                if (strcmp(v->seps[i].path, path) == 0)
+                        return &v->seps[i];
+        if (!add || v->n_seps >= DEVICE_MAX_SEPS)
+                return NULL;
+        memset(&v->seps[v->n_seps], 0, sizeof(v->seps[0]));
+        copy_str(v->seps[v->n_seps].path, sizeof(v->seps[0].path), path);
+        return &v->seps[v->n_seps++];
+}
+
+static int sep_prop(const char *key, DBusMessageIter *v, void *ud)
+{
+        struct remote_sep *s = ud;
+        const uint8_t *caps;
+        int len;
+
+        if (strcmp(key, "Codec") == 0) {
+                dbus_variant_get_basic(v, DBUS_TYPE_BYTE, &s->codec);
+        } else if (strcmp(key, "Capabilities") == 0) {
+                s->caps_len = 0;
+                if (dbus_iter_get_bytes(v, true, &caps, &len) == 0 && len > 0 &&
+                    (size_t)len <= sizeof(s->caps)) {
+                        memcpy(s->caps, caps, (size_t)len);
+                        s->caps_len = (size_t)len;
+                }
+        }
+        return 0;
+}
+
+static void sep_added(struct daemon *d, const char *path, DBusMessageIter *props)
+{
+        struct device *v;
+        struct remote_sep *s = sep_slot(d, path, true, &v);
+
+        if (s)
+                dbus_dict_foreach(props, sep_prop, s);
+}
+
+static void sep_removed(struct daemon *d, const char *path)
+{
+        struct device *v;
+        struct remote_sep *s = sep_slot(d, path, false, &v);
+
+        if (!s)
+                return;
+        memmove(s, s + 1, (size_t)(v->seps + v->n_seps - (s + 1)) * sizeof(*s));
+        v->n_seps--;
+}
+
 /* ---- objects ------------------------------------------------------------- */
 
 /* One object's interfaces (a{sa{sv}}) from GetManagedObjects or
@@ -308,6 +389,8 @@ static void object_added(struct daemon *d, const char *path, DBusMessageIter *if
                          * fills in what changed since */
                         if (t)
                                 transport_properties_changed(d, t, &entry);
+                } else if (strcmp(iface, IFACE_ENDPOINT) == 0) {
+                        sep_added(d, path, &entry);
                 }
         }
         if (media && !adapter)
@@ -345,6 +428,8 @@ static void object_removed(struct daemon *d, const char *path, DBusMessageIter *
                         }
                 } else if (strcmp(iface, IFACE_DEVICE) == 0) {
                         device_remove(d, path);
+                } else if (strcmp(iface, IFACE_ENDPOINT) == 0) {
+                        sep_removed(d, path);
                 } else if (strcmp(iface, IFACE_TRANSPORT) == 0) {
                         struct transport *t = transport_by_path(d, path);
                         if (t) {
@@ -352,6 +437,32 @@ static void object_removed(struct daemon *d, const char *path, DBusMessageIter *
                                 transport_remove(d, t);
                         }
                 }
+        }
+}
+
+static void object_seps(struct daemon *d, DBusMessageIter *obj)
+{
+        DBusMessageIter entry, dict;
+        const char *path;
+
+        dbus_message_iter_recurse(obj, &entry);
+        if (dbus_message_iter_get_arg_type(&entry) != DBUS_TYPE_OBJECT_PATH)
+                return;
+        dbus_message_iter_get_basic(&entry, &path);
+        if (!dbus_message_iter_next(&entry) || dbus_message_iter_get_arg_type(&entry) != DBUS_TYPE_ARRAY)
+                return;
+        dbus_message_iter_recurse(&entry, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&dict)) {
+                DBusMessageIter e;
+                const char *iface;
+
+                dbus_message_iter_recurse(&dict, &e);
+                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&e, &iface);
+                if (strcmp(iface, IFACE_ENDPOINT) == 0 && dbus_message_iter_next(&e))
+                        sep_added(d, path, &e);
         }
 }
 
@@ -385,6 +496,12 @@ static void on_managed_objects(DBusMessage *reply, const DBusError *err, void *u
                 dbus_message_iter_next(&entry);
                 object_added(d, path, &entry);
         }
+        /* a speaker's sepN may be listed before its device: again, now
+         * that every device is known (sep_added is idempotent) */
+        dbus_message_iter_recurse(&it, &objs);
+        for (; dbus_message_iter_get_arg_type(&objs) == DBUS_TYPE_DICT_ENTRY;
+             dbus_message_iter_next(&objs))
+                object_seps(d, &objs);
         if (!d->adapters)
                 log_notice("BlueZ has no adapter yet; waiting for one");
         output_update_status(d);

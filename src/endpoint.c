@@ -78,16 +78,22 @@ void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *bu
         snprintf(buf, len, A2DPSRC_APP_ROOT "/%s/%s", a->name, l);
 }
 
-/* The codecs with an endpoint, in registration order: built, their
- * library there, and not left out by --codecs. */
-static const struct a2dp_codec *registered(const struct daemon *d, unsigned n)
+/* The codecs of mask with an endpoint, in registration order: built and
+ * their library there. */
+static const struct a2dp_codec *registered_in(unsigned mask, unsigned n)
 {
         for (unsigned i = 0;; i++) {
                 const struct a2dp_codec *c = a2dp_codec_registered(i);
 
-                if (!c || ((d->opts.codecs & (1u << c->index)) && c->available() && n-- == 0))
+                if (!c || ((mask & (1u << c->index)) && c->available() && n-- == 0))
                         return c;
         }
+}
+
+/* What we register: --codecs, restricted by Manager1.Codecs. */
+static const struct a2dp_codec *registered(const struct daemon *d, unsigned n)
+{
+        return registered_in(daemon_codecs(d), n);
 }
 
 /* "/org/a2dpsrc/bluez/hciN/a2dp_source_sbc" -> adapter hciN and its codec
@@ -107,7 +113,10 @@ static struct adapter *adapter_for_path(struct daemon *d, const char *path,
                 const struct a2dp_codec *c;
                 char l[64];
 
-                for (unsigned i = 0; (c = registered(d, i)) && !*codec; i++) {
+                /* every codec --codecs allows: an endpoint Codecs has just
+                 * removed stays BlueZ's until we register again, and its
+                 * transport must still be cleared */
+                for (unsigned i = 0; (c = registered_in(d->opts.codecs, i)) && !*codec; i++) {
                         leaf(c, l, sizeof(l));
                         if (strcmp(slash + 1, l) == 0)
                                 *codec = c;
@@ -171,8 +180,11 @@ static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg,
         dbus_message_iter_init_append(reply, &it);
         ok = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{oa{sa{sv}}}", &objs);
         /* bluetoothd registers the endpoints in the order it reads them */
-        for (unsigned i = 0; ok && (c = registered(d, i)); i++)
+        a->reg_mask = 0;
+        for (unsigned i = 0; ok && (c = registered(d, i)); i++) {
                 ok = append_endpoint(&objs, a, c);
+                a->reg_mask |= 1u << c->index;
+        }
         if (!ok || !dbus_message_iter_close_container(&it, &objs)) {
                 dbus_message_unref(reply);
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;
@@ -215,6 +227,9 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "SelectConfiguration takes one byte array (ay), got '%s'",
                                         dbus_message_get_signature(msg));
+        if (!(daemon_codecs(d) & (1u << codec->index)))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is turned off (Codecs)",
+                                        codec->label);
         select_prefs(d, &prefs);
         err[0] = '\0';
         if (codec_refusal_has(&d->refusals, d->connecting, codec->index)) {
@@ -270,6 +285,11 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
         dbus_message_iter_get_basic(&it, &path);
         dbus_message_iter_next(&it);
         d->chosen_codec = NULL;         /* configured: nothing was refused */
+        if (!(daemon_codecs(d) & (1u << codec->index))) {
+                log_warn("SetConfiguration %s refused: %s is turned off (Codecs)", path, codec->label);
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is turned off (Codecs)",
+                                        codec->label);
+        }
         if (transport_create(d, path, codec, &it, err, sizeof(err)) < 0) {
                 log_warn("SetConfiguration %s refused: %s", path, err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
@@ -469,6 +489,47 @@ void endpoint_adapter_gone(struct daemon *d, struct adapter *a)
         sd_event_source_disable_unref(a->reg_retry);
         a->reg_retry = NULL;
         a->reg = REG_NONE;
+}
+
+static void on_unregister_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct adapter *a = ud;
+
+        dbus_pending_call_unref(a->reg_call);
+        a->reg_call = NULL;
+        if (!reply)
+                log_warn("UnregisterApplication on %s: %s", a->name, err->message);
+        a->reg = REG_NONE;
+        endpoint_register(a->daemon, a);
+}
+
+/* Manager1.Codecs changed: BlueZ 5.66 reads our endpoints only when we
+ * register, so the application is unregistered and registered again, in
+ * the fixed order, with the codecs now allowed. An adapter whose
+ * registration is in flight is left alone: it may have read the old list,
+ * and the next change or restart sets it right. */
+void endpoint_reregister(struct daemon *d, struct adapter *a)
+{
+        char root[PATH_LEN + 32];
+        const char *rp = root;
+        DBusMessage *m;
+
+        if (a->reg != REG_DONE || !d->bluez_owner[0])
+                return;
+        root_path(a, root, sizeof(root));
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1",
+                                         "UnregisterApplication");
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &rp, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                m = NULL;
+        }
+        /* dbus_call_async takes m, even when it fails */
+        if (dbus_call_async(d->conn, m, 5000, on_unregister_reply, a, &a->reg_call) < 0) {
+                log_err("cannot send UnregisterApplication to %s", a->name);
+                return;
+        }
+        log_info("registering the endpoints of %s again (Codecs changed)", a->name);
+        a->reg = REG_PENDING;
 }
 
 /* On shutdown: tell BlueZ, and wait briefly, so the SDP record goes at

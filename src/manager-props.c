@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -30,7 +31,7 @@ enum blocker manager_current_blocker(struct daemon *d)
         return policy_blocker(&in);
 }
 
-static struct transport *output_transport(struct daemon *d)
+struct transport *manager_output_transport(struct daemon *d)
 {
         struct device *dev;
 
@@ -47,12 +48,12 @@ static struct transport *output_transport(struct daemon *d)
 static const char *current_state(struct daemon *d)
 {
         return policy_state_name(policy_state(d->state.speaker_mode, d->connecting[0] != 0,
-                                              output_transport(d) != NULL, d->streaming != NULL));
+                                              manager_output_transport(d) != NULL, d->streaming != NULL));
 }
 
 static void current_codec(struct daemon *d, char *buf, size_t len)
 {
-        struct transport *t = output_transport(d);
+        struct transport *t = manager_output_transport(d);
         unsigned level = 0;
 
         buf[0] = '\0';
@@ -149,6 +150,11 @@ static bool get_codec(struct daemon *d, DBusMessageIter *v)
         return get_basic(v, DBUS_TYPE_STRING, &s);
 }
 
+static bool get_codecs(struct daemon *d, DBusMessageIter *v)
+{
+        return codec_control_append_names(v, codec_control_codecs(d));
+}
+
 static bool get_stream_blocked(struct daemon *d, DBusMessageIter *v)
 {
         const char *s = d->stream_blocked;
@@ -189,7 +195,7 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
         uint32_t p50 = stream_latency_percentile(st, 50), p99 = stream_latency_percentile(st, 99);
         uint32_t lmax = atomic_load(&st->latency_max_us), level_value = atomic_load(&st->level_value);
         uint32_t kbps = atomic_load(&st->bitrate) / 1000;
-        struct transport *t = d->streaming ? d->streaming : output_transport(d);
+        struct transport *t = d->streaming ? d->streaming : manager_output_transport(d);
         /* Bitpool keeps its meaning: SBC's (and SBC-XQ's) bitpool, 0 for
          * other codecs; Kbps is the quality level of any codec */
         uint32_t bitpool = t && t->codec->codec_id == A2DP_CODEC_SBC ? level_value : 0;
@@ -385,6 +391,11 @@ static int set_playback_status(struct daemon *d, DBusMessageIter *v, struct set_
         return 0;
 }
 
+static int set_codecs(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        return codec_control_set_codecs(d, v, e->text, sizeof(e->text), &e->name);
+}
+
 typedef int (*prop_set_fn)(struct daemon *d, DBusMessageIter *var, struct set_error *e);
 
 static const struct property {
@@ -403,6 +414,7 @@ static const struct property {
         { "AutoReconnect", "b", get_auto_reconnect, set_auto_reconnect, true },
         { "IdleSuspend", "u", get_idle_suspend, set_idle_suspend, true },
         { "Codec", "s", get_codec, NULL, true },
+        { "Codecs", "as", get_codecs, set_codecs, true },
         { "Latency", "u", get_latency, NULL, true },
         { "StreamBlocked", "s", get_stream_blocked, NULL, true },
         { "Discovering", "b", get_discovering, NULL, true },

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -28,6 +29,7 @@ static const char introspect_xml[] =
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetSbcXq'><arg name='address' type='s' direction='in'/>"
         "<arg name='allowed' type='b' direction='in'/></method>\n"
+        "  <method name='SetCodec'><arg name='codec' type='s' direction='in'/></method>\n"
         "  <method name='SetDefaultOutput'><arg name='output' type='s' direction='in'/></method>\n"
         "  <method name='Reset'/>\n"
         "  <method name='SetNowPlaying'><arg name='track' type='a{sv}' direction='in'/></method>\n"
@@ -43,6 +45,7 @@ static const char introspect_xml[] =
         "  <property name='AutoReconnect' type='b' access='readwrite'/>\n"
         "  <property name='IdleSuspend' type='u' access='readwrite'/>\n"
         "  <property name='Codec' type='s' access='read'/>\n"
+        "  <property name='Codecs' type='as' access='readwrite'/>\n"
         "  <property name='Latency' type='u' access='read'/>\n"
         "  <property name='Discovering' type='b' access='read'/>\n"
         "  <property name='PlaybackStatus' type='s' access='readwrite'/>\n"
@@ -109,6 +112,20 @@ static bool no_args(struct daemon *d, DBusMessage *msg)
         return false;
 }
 
+/* "Codecs": what the speaker offers, where BlueZ shows its SEPs */
+static bool append_codecs(DBusMessageIter *dict, const struct device *v)
+{
+        DBusMessageIter entry, var;
+        const char *key = "Codecs";
+
+        return dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &entry) &&
+               dbus_message_iter_append_basic(&entry, DBUS_TYPE_STRING, &key) &&
+               dbus_message_iter_open_container(&entry, DBUS_TYPE_VARIANT, "as", &var) &&
+               codec_control_append_names(&var, codec_control_offered(v)) &&
+               dbus_message_iter_close_container(&entry, &var) &&
+               dbus_message_iter_close_container(dict, &entry);
+}
+
 static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
 {
         DBusMessage *reply = dbus_message_new_method_return(msg);
@@ -138,6 +155,7 @@ static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
                     !dbus_dict_append_basic(&dict, "Connected", DBUS_TYPE_BOOLEAN, &connected) ||
                     !dbus_dict_append_basic(&dict, "AudioSink", DBUS_TYPE_BOOLEAN, &sink) ||
                     (rssi && !dbus_dict_append_basic(&dict, "RSSI", DBUS_TYPE_INT16, &v->rssi)) ||
+                    (v->n_seps && !append_codecs(&dict, v)) ||
                     !dbus_message_iter_close_container(&arr, &dict))
                         goto nomem;
         }
@@ -362,6 +380,7 @@ static const struct method {
         { "Disconnect", true, method_disconnect },
         { "Forget", false, method_forget },
         { "SetSbcXq", false, method_set_sbc_xq },
+        { "SetCodec", false, codec_control_set_codec },
         { "SetDefaultOutput", false, method_set_default_output },
         { "Reset", true, method_reset },
         { "SetNowPlaying", false, method_set_now_playing },
@@ -418,11 +437,13 @@ int manager_init(struct daemon *d)
         if (!dbus_connection_register_object_path(d->conn, MANAGER_PATH, &vtable, d))
                 return -ENOMEM;
         player_set_key_listener(d, on_media_key, NULL);
+        codec_control_init(d);
         return 0;
 }
 
 void manager_shutdown(struct daemon *d)
 {
+        codec_control_shutdown(d);
         if (d->save_timer)
                 manager_save(d);        /* a coalesced change not yet on disk */
         for (size_t i = 0; i < sizeof(d->prop_cache) / sizeof(d->prop_cache[0]); i++) {

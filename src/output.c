@@ -588,9 +588,7 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 switch (ev.type) {
                 case STREAM_EV_LINK_ERROR:
                         /* the audio thread already plays locally */
-                        if (t && d->reconfig_call &&
-                            strncmp(t->path, d->reconfig_sep, strlen(d->reconfig_sep)) == 0 &&
-                            t->path[strlen(d->reconfig_sep)] == '/') {
+                        if (t && remote_sep_busy_on(d, t)) {
                                 /* BlueZ closes the stream we asked to reconfigure */
                                 log_info("%s closed for reconfiguration", t->path);
                                 detach(d);

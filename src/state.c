@@ -1,4 +1,6 @@
 #include "state.h"
+
+#include "codec-names.h"
 #include "err-text.h"
 
 #include <ctype.h>
@@ -268,6 +270,36 @@ static int parse_version(struct span line, unsigned lineno, char *err, size_t er
         return 0;
 }
 
+/* "sbc-xq,sbc": Manager1.Codecs. A name this a2dpsrc does not know (a
+ * newer one wrote it) is skipped; sbc must be there. */
+static int parse_codecs(struct saved_state *s, struct span value, unsigned lineno, char *err,
+                        size_t err_len)
+{
+        unsigned mask = 0;
+        size_t i = 0;
+
+        while (i < value.n) {
+                size_t j = i;
+                char name[16];
+                int c;
+
+                while (j < value.n && value.p[j] != ',')
+                        j++;
+                if (j - i < sizeof(name)) {
+                        memcpy(name, value.p + i, j - i);
+                        name[j - i] = '\0';
+                        c = codec_index_by_name(name);
+                        if (c >= 0)
+                                mask |= 1u << c;
+                }
+                i = j + 1;
+        }
+        if (!(mask & (1u << CODEC_SBC)))
+                return fail(err, err_len, lineno, "codecs: the list must name sbc");
+        s->codecs = mask;
+        return 0;
+}
+
 static int parse_entry(struct saved_state *s, struct span key, struct span value,
                        unsigned lineno, char *err, size_t err_len)
 {
@@ -326,6 +358,8 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
                 addr_copy_upper(s->last_output, value.p);
                 return 0;
         }
+        if (span_is(key, "codecs"))
+                return parse_codecs(s, value, lineno, err, err_len);
         if (span_is(key, "paired") || span_is(key, "no-xq")) {
                 bool paired = span_is(key, "paired");
                 const char *name = paired ? "paired" : "no-xq";
@@ -449,6 +483,8 @@ static bool state_valid(const struct saved_state *s)
                         return false;
         if (s->last_output[0] && !addr_field_valid(s->last_output))
                 return false;
+        if (s->codecs && (!(s->codecs & (1u << CODEC_SBC)) || s->codecs >> CODEC_COUNT))
+                return false;
         for (unsigned i = 0; i < s->n_paired; i++) {
                 if (!addr_field_valid(s->paired[i]))
                         return false;
@@ -490,6 +526,17 @@ int state_format(const struct saved_state *s, char *buf, size_t len)
                 put_addr(&o, "paired", s->paired[i]);
         for (unsigned i = 0; i < s->n_no_xq; i++)
                 put_addr(&o, "no-xq", s->no_xq[i]);
+        if (s->codecs) {
+                const char *sep = "codecs=";
+
+                for (int i = 0; i < CODEC_COUNT; i++) {
+                        if (!(s->codecs & (1u << a2dp_codec_default_order[i])))
+                                continue;
+                        put(&o, "%s%s", sep, codec_names[a2dp_codec_default_order[i]]);
+                        sep = ",";
+                }
+                put(&o, "\n");
+        }
         if (o.overflow) {
                 buf[0] = '\0';
                 return -ENOSPC;

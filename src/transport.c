@@ -198,6 +198,9 @@ static void close_fd(struct transport *t)
 
 void transport_remove(struct daemon *d, struct transport *t)
 {
+        char device[PATH_LEN];
+
+        snprintf(device, sizeof(device), "%s", t->device);
         output_transport_removing(d, t);
         sd_event_source_disable_unref(t->acquire_timer);
         t->acquire_timer = NULL;
@@ -210,6 +213,7 @@ void transport_remove(struct daemon *d, struct transport *t)
                 }
         }
         free(t);
+        bluez_report_transport_gone(d, device);
 }
 
 static int changed_prop(const char *key, DBusMessageIter *v, void *ud)

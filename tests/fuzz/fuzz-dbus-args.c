@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "now-playing.h"
@@ -204,6 +205,14 @@ static void decode_all(DBusMessage *m)
                 if (memchr(dev.address, 0, sizeof(dev.address)) == NULL ||
                     memchr(dev.name, 0, sizeof(dev.name)) == NULL)
                         abort();
+                {
+                        unsigned mask = 0;
+
+                        if (codec_control_decode_codecs(&it, (1u << CODEC_COUNT) - 1, &mask, err,
+                                                        sizeof(err)) == 0 &&
+                            (!(mask & (1u << CODEC_SBC)) || mask >> CODEC_COUNT))
+                                abort();
+                }
                 if (manager_decode_routes(&it, routes, err, sizeof(err)) == 0)
                         for (int c = 0; c < CAT_COUNT; c++)
                                 if (routes[c] != ROUTE_BLUETOOTH && routes[c] != ROUTE_LOCAL)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "a2dp-codec.h"
 #include "state.h"
 
 static void assert_state_eq(const struct saved_state *a, const struct saved_state *b)
@@ -29,6 +30,7 @@ static void assert_state_eq(const struct saved_state *a, const struct saved_stat
         ck_assert_uint_eq(a->n_paired, b->n_paired);
         for (unsigned i = 0; i < a->n_paired; i++)
                 ck_assert_str_eq(a->paired[i], b->paired[i]);
+        ck_assert_uint_eq(a->codecs, b->codecs);
 }
 
 static int parse_str(const char *text, struct saved_state *s, char *err, size_t err_len)
@@ -47,6 +49,7 @@ static void sample(struct saved_state *s)
         s->volume = 127;
         s->idle_suspend = UINT32_MAX;
         s->auto_reconnect = false;
+        s->codecs = 1u << CODEC_SBC | 1u << CODEC_SBC_XQ | 1u << CODEC_LDAC;
         snprintf(s->last_output, sizeof(s->last_output), "00:11:22:AA:BB:CC");
         ck_assert_int_eq(state_paired_add(s, "00:11:22:AA:BB:CC"), 0);
         ck_assert_int_eq(state_paired_add(s, "FF:EE:DD:CC:BB:AA"), 0);
@@ -130,6 +133,31 @@ START_TEST(round_trip_every_field)
                 ck_assert_int_eq(state_parse(buf, (size_t)n, &b, err, sizeof(err)), 0);
                 assert_state_eq(&a, &b);
         }
+}
+END_TEST
+
+/* codecs= (Manager1.Codecs): names in registration order, any order read,
+ * names a newer a2dpsrc wrote skipped, sbc required, absent = all. */
+START_TEST(codecs_key)
+{
+        struct saved_state s;
+        char buf[STATE_FORMAT_MAX], err[128];
+
+        ck_assert_int_eq(parse_str("a2dpsrc-state 1\ncodecs=sbc,aptx,opus\n", &s, err, sizeof(err)), 0);
+        ck_assert_uint_eq(s.codecs, 1u << CODEC_SBC | 1u << CODEC_APTX);
+        ck_assert_int_gt(state_format(&s, buf, sizeof(buf)), 0);
+        ck_assert_ptr_nonnull(strstr(buf, "\ncodecs=aptx,sbc\n"));
+        ck_assert_int_eq(parse_str("a2dpsrc-state 1\ncodecs=aptx\n", &s, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "codecs: the list must name sbc"));
+        ck_assert_int_eq(parse_str("a2dpsrc-state 1\ncodecs=\n", &s, err, sizeof(err)), -EINVAL);
+        state_defaults(&s);
+        ck_assert_uint_eq(s.codecs, 0);
+        ck_assert_int_gt(state_format(&s, buf, sizeof(buf)), 0);
+        ck_assert_ptr_null(strstr(buf, "codecs="));
+        s.codecs = 1u << CODEC_APTX;            /* no sbc: never saved */
+        ck_assert_int_eq(state_format(&s, buf, sizeof(buf)), -EINVAL);
+        s.codecs = 1u << CODEC_SBC | 1u << CODEC_COUNT;
+        ck_assert_int_eq(state_format(&s, buf, sizeof(buf)), -EINVAL);
 }
 END_TEST
 
@@ -783,6 +811,7 @@ static Suite *suite(void)
         tcase_add_test(tc, version_line_only_gives_defaults);
         tcase_add_test(tc, round_trip_every_field);
         tcase_add_test(tc, addresses_upper_case);
+        tcase_add_test(tc, codecs_key);
         tcase_add_test(tc, lenient_layout);
         tcase_add_test(tc, unknown_keys_ignored);
         tcase_add_test(tc, last_value_wins);

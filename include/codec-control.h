@@ -1,0 +1,31 @@
+/* Manager1's codec controls: SetCodec, Codecs, and the codecs a speaker
+ * offers (src/codec-control.c). */
+#ifndef A2DPSRC_CODEC_CONTROL_H
+#define A2DPSRC_CODEC_CONTROL_H
+
+#include <dbus/dbus.h>
+#include <stdbool.h>
+
+#include "daemon.h"
+
+void codec_control_init(struct daemon *d);
+void codec_control_shutdown(struct daemon *d);
+/* Manager1.SetCodec(s). */
+DBusHandlerResult codec_control_set_codec(struct daemon *d, DBusMessage *msg);
+/* Manager1.Codecs: the codecs offered now (1 << enum a2dp_codec_index). */
+unsigned codec_control_codecs(const struct daemon *d);
+/* Decodes Codecs' value (an "as" at v) against the codecs built: 0 and the
+ * mask, or -EINVAL / -ENOTSUP with a sentence (codec_parse_names). */
+int codec_control_decode_codecs(DBusMessageIter *v, unsigned built, unsigned *mask, char *err,
+                                size_t err_len);
+/* Sets Codecs from its value; 0, or a negative errno with the D-Bus error
+ * name and a sentence. */
+int codec_control_set_codecs(struct daemon *d, DBusMessageIter *v, char *err, size_t err_len,
+                             const char **err_name);
+/* The codecs a speaker offers, from its sepN objects (SBC-XQ where its
+ * SBC SEP has room for it). */
+unsigned codec_control_offered(const struct device *v);
+/* Appends the names of mask, in registration order, as an "as". */
+bool codec_control_append_names(DBusMessageIter *it, unsigned mask);
+
+#endif
