@@ -29,7 +29,7 @@ enum ctl_command {
         CTL_STATUS, CTL_SPEAKER_MODE, CTL_SCAN, CTL_DEVICES, CTL_PAIR, CTL_CONNECT,
         CTL_DISCONNECT, CTL_FORGET, CTL_ROUTE, CTL_DEFAULT_OUTPUT, CTL_VOLUME,
         CTL_AUTO_RECONNECT, CTL_IDLE_SUSPEND, CTL_RESET, CTL_MONITOR, CTL_PLAYBACK_STATUS,
-        CTL_NOW_PLAYING, CTL_DOCTOR,
+        CTL_NOW_PLAYING, CTL_DOCTOR, CTL_CODEC, CTL_CODECS,
 };
 
 struct ctl_args {
@@ -43,7 +43,7 @@ struct ctl_args {
         char target[16];        /* route, default-output: bluetooth or local */
         uint32_t number;        /* volume, idle-suspend, scan seconds, now-playing length */
         /* now-playing: title, artist, album (argv's, "" when not given) */
-        const char *text[3];
+        const char *text[3];    /* now-playing; codec: [0] the name, codecs: [0] the list */
 };
 
 /* Returns 0 to run the command, 1 when --help or --version was printed to
@@ -80,6 +80,7 @@ struct ctl_device {
         char name[128];
         bool paired, trusted, connected, audio_sink, has_rssi;
         int16_t rssi;
+        char codecs[80];         /* "aptx, sbc-xq, sbc" where the daemon lists them */
 };
 
 /* One entry of GetDevices' aa{sv}; entries without a valid Address are

@@ -88,6 +88,8 @@ static const struct command commands[] = {
           "tell the speaker whether music plays" },
         { "now-playing", CTL_NOW_PLAYING, 1, 4, "TITLE [ARTIST [ALBUM [SECONDS]]]",
           "show a track on the speaker" },
+        { "codec", CTL_CODEC, 0, 1, "[NAME]", "show the stream's codec, or switch to NAME (e.g. aptx)" },
+        { "codecs", CTL_CODECS, 0, 1, "[LIST|all]", "show or restrict the codecs offered (e.g. aptx,sbc)" },
         { "doctor", CTL_DOCTOR, 0, 2, "[ADDRESS]",
           "say what is wrong and how to fix it (exit 1 on a problem)" },
 };
@@ -190,6 +192,13 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                         return err_text(err, err_len, "now-playing: '%s' is not a length in seconds", args[3]);
                 return 0;
         }
+        case CTL_CODEC:
+        case CTL_CODECS:
+                /* the daemon judges the names: it knows what is built */
+                if (arg && !arg[0])
+                        return err_text(err, err_len, "%s: give a codec name", c->name);
+                a->text[0] = arg;
+                return 0;
         case CTL_DOCTOR:
                 for (int i = 0; i < 2 && args[i]; i++) {
                         /* "doctor --json": the option after the command too */

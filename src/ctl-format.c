@@ -486,6 +486,26 @@ static void copy_clean(char *dst, size_t len, const char *src)
         out_clean(&o, src);
 }
 
+/* "aptx, sbc" from an "as" of codec names, cleaned */
+static void codecs_join(DBusMessageIter *arr, char *buf, size_t len)
+{
+        DBusMessageIter it;
+        size_t used = 0;
+
+        buf[0] = '\0';
+        dbus_message_iter_recurse(arr, &it);
+        for (; dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_STRING; dbus_message_iter_next(&it)) {
+                const char *s;
+                char name[16];
+
+                dbus_message_iter_get_basic(&it, &s);
+                copy_clean(name, sizeof(name), s);
+                if (used + strlen(name) + 3 > len)
+                        break;
+                used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+        }
+}
+
 int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d)
 {
         DBusMessageIter it;
@@ -526,6 +546,10 @@ int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d)
                 } else if (strcmp(key, "RSSI") == 0 && is_basic(&v, DBUS_TYPE_INT16, &n)) {
                         d->rssi = n;
                         d->has_rssi = true;
+                } else if (strcmp(key, "Codecs") == 0 &&
+                           dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_ARRAY &&
+                           dbus_message_iter_get_element_type(&v) == DBUS_TYPE_STRING) {
+                        codecs_join(&v, d->codecs, sizeof(d->codecs));
                 }
         }
         return d->address[0] ? 0 : -EINVAL;
@@ -595,8 +619,14 @@ void ctl_device_format(const struct ctl_device *d, char *buf, size_t len)
                 out_fmt(&o, "%s%d dBm", sep, (int)d->rssi);
         out_str(&o, "]");
         /* nothing to say: no brackets */
-        if (o.used >= 4 && strcmp(o.buf + o.used - 4, "  []") == 0)
+        if (!o.full && o.used >= 4 && strcmp(o.buf + o.used - 4, "  []") == 0) {
                 o.buf[o.used - 4] = '\0';
+                o.used -= 4;
+        }
+        if (d->codecs[0]) {
+                out_str(&o, "  codecs: ");
+                out_str(&o, d->codecs);
+        }
 }
 
 /* ---- errors ------------------------------------------------------------- */

@@ -8,11 +8,12 @@ the speaker received."""
 
 import os
 import signal
+import subprocess
 import time
 
 import dbus
 
-from common import A2dpTestCase, MANAGER, SPEAKER, SPEAKER_PATH, TONE_HZ
+from common import A2dpTestCase, CTL, MANAGER, SPEAKER, SPEAKER_PATH, TONE_HZ
 
 ERR = 'org.a2dpsrc.Error.'
 
@@ -244,3 +245,47 @@ class CodecControlTests(A2dpTestCase):
         self.start_daemon()
         dev = [x for x in self.manager().GetDevices() if str(x['Address']) == SPEAKER][0]
         self.assertNotIn('Codecs', dev)
+
+
+class CtlCodecTests(A2dpTestCase):
+    """a2dpsrcctl codec / codecs / devices / status against the daemon."""
+
+    def ctl(self, *args, check=True):
+        env = dict(self.bus.env)
+        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+        out = subprocess.run([CTL] + list(args), env=env, capture_output=True, text=True, timeout=30)
+        if check and out.returncode != 0:
+            self.fail('a2dpsrcctl %s failed (%d): %s%s' % (' '.join(args), out.returncode,
+                                                           out.stdout, out.stderr))
+        return out
+
+    def test_codec_and_codecs_commands(self):
+        self.add_codec_speaker('sbc-xq')
+        self.add_tone()
+        self.start_daemon()
+        self.assertEqual(self.ctl('codec').stdout, 'none (no speaker connected)\n')
+        out = self.ctl('codec', 'sbc', check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('No speaker is connected', out.stderr)
+        self.connect_speaker()
+        self.assertTrue(self.ctl('codec').stdout.startswith('SBC-XQ 48000 Hz'))
+        self.assertIn('SBC-XQ 48000 Hz', self.ctl('status').stdout)
+        self.assertIn('codecs: sbc-xq, sbc', self.ctl('devices').stdout)
+        self.ctl('codec', 'sbc')
+        self.daemon.wait_for(lambda: self.ctl('codec').stdout.startswith('SBC 48000 Hz joint-stereo'),
+                             3, what='the switch')
+        out = self.ctl('codec', 'mp3', check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("'mp3' is not a codec", out.stderr)
+        # codecs: show, restrict, all again
+        self.assertTrue(self.ctl('codecs').stdout.rstrip().endswith('sbc-xq, sbc]'))
+        self.ctl('codecs', 'sbc')
+        self.assertEqual(self.ctl('codecs').stdout, '[sbc]\n')
+        out = self.ctl('codecs', 'sbc-xq', check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('must name sbc', out.stderr)
+        self.ctl('codecs', 'all')
+        self.assertEqual(list(self.mprop('Codecs'))[-2:], ['sbc-xq', 'sbc'])
+        # every codec this build allows, saved as such
+        self.assertIn('codecs=%s\n' % ','.join(str(c) for c in self.mprop('Codecs')),
+                      open(os.path.join(self.state_dir, 'state')).read())

@@ -91,6 +91,9 @@ class CompletionTests(A2dpTestCase):
         self.assertEqual(self.complete('a2dpsrcctl speaker-mode on '), [])
         self.assertEqual(self.complete('a2dpsrcctl volume '), [])
         self.assertEqual(self.complete('a2dpsrcctl status '), [])
+        # codec names
+        self.assertEqual(self.complete('a2dpsrcctl codec apt'), ['aptx', 'aptx-hd'])
+        self.assertEqual(self.complete('a2dpsrcctl codecs a'), ['aac', 'all', 'aptx', 'aptx-hd'])
 
     def test_every_choice_in_help_completes(self):
         # each argument --help writes as choices (on|off, playing|paused|...)
@@ -124,7 +127,7 @@ class CompletionTests(A2dpTestCase):
         # started (the private bus has no activation file, so a call that
         # tried would fail slowly; NameHasOwner is asked first)
         self.assertEqual(self.complete('a2dpsrcctl connect '), [])
-        self.assertEqual(self.complete('a2dpsrcctl co'), ['connect'])
+        self.assertEqual(self.complete('a2dpsrcctl con'), ['connect'])
 
 
 if __name__ == '__main__':

@@ -115,6 +115,31 @@ START_TEST(doctor_arguments)
 }
 END_TEST
 
+START_TEST(codec_arguments)
+{
+        struct ctl_args a;
+        char err[256];
+        char *show[] = { "a2dpsrcctl", "codec", NULL };
+        char *sw[] = { "a2dpsrcctl", "codec", "aptx-hd", NULL };
+        char *list[] = { "a2dpsrcctl", "codecs", "aptx,sbc", NULL };
+        char *empty[] = { "a2dpsrcctl", "codec", "", NULL };
+        char *two[] = { "a2dpsrcctl", "codecs", "sbc", "aptx", NULL };
+
+        ck_assert_int_eq(parse(ARGC(show), show, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_CODEC);
+        ck_assert_ptr_null(a.text[0]);
+        ck_assert_int_eq(parse(ARGC(sw), sw, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(a.text[0], "aptx-hd");
+        ck_assert_int_eq(parse(ARGC(list), list, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_CODECS);
+        ck_assert_str_eq(a.text[0], "aptx,sbc");
+        ck_assert_int_lt(parse(ARGC(empty), empty, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "codec: give a codec name");
+        ck_assert_int_lt(parse(ARGC(two), two, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "usage: a2dpsrcctl codecs [LIST|all]");
+}
+END_TEST
+
 START_TEST(doctor_output)
 {
         DBusMessage *m = dbus_message_new_signal("/", "a.b", "c");
@@ -589,6 +614,42 @@ START_TEST(devices)
         ck_assert_str_eq(line, "AA:BB:...");
         free(devs);
 
+        /* a speaker's codecs, where the daemon lists them */
+        {
+                DBusMessage *c = new_msg();
+                DBusMessageIter top, dev, e, v, names;
+                const char *k1 = "Address", *addr = "AA:BB:CC:DD:EE:04", *k2 = "Codecs";
+                const char *list[] = { "aptx", "sbc-xq", "s\tbc" };
+
+                dbus_message_iter_init_append(c, &top);
+                ck_assert(dbus_message_iter_open_container(&top, DBUS_TYPE_ARRAY, "a{sv}", &arr));
+                ck_assert(dbus_message_iter_open_container(&arr, DBUS_TYPE_ARRAY, "{sv}", &dev));
+                ck_assert(dbus_message_iter_open_container(&dev, DBUS_TYPE_DICT_ENTRY, NULL, &e));
+                ck_assert(dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &k1));
+                ck_assert(dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "s", &v));
+                ck_assert(dbus_message_iter_append_basic(&v, DBUS_TYPE_STRING, &addr));
+                ck_assert(dbus_message_iter_close_container(&e, &v));
+                ck_assert(dbus_message_iter_close_container(&dev, &e));
+                ck_assert(dbus_message_iter_open_container(&dev, DBUS_TYPE_DICT_ENTRY, NULL, &e));
+                ck_assert(dbus_message_iter_append_basic(&e, DBUS_TYPE_STRING, &k2));
+                ck_assert(dbus_message_iter_open_container(&e, DBUS_TYPE_VARIANT, "as", &v));
+                ck_assert(dbus_message_iter_open_container(&v, DBUS_TYPE_ARRAY, "s", &names));
+                for (int i = 0; i < 3; i++)
+                        ck_assert(dbus_message_iter_append_basic(&names, DBUS_TYPE_STRING, &list[i]));
+                ck_assert(dbus_message_iter_close_container(&v, &names));
+                ck_assert(dbus_message_iter_close_container(&e, &v));
+                ck_assert(dbus_message_iter_close_container(&dev, &e));
+                ck_assert(dbus_message_iter_close_container(&arr, &dev));
+                ck_assert(dbus_message_iter_close_container(&top, &arr));
+                ck_assert(dbus_message_iter_init(c, &top));
+                ck_assert_int_eq(ctl_devices_parse(&top, &devs, &n), 0);
+                ck_assert_uint_eq(n, 1);
+                ctl_device_format(&devs[0], line, sizeof(line));
+                ck_assert_str_eq(line, "AA:BB:CC:DD:EE:04  (no name)  codecs: aptx, sbc-xq, s?bc");
+                free(devs);
+                dbus_message_unref(c);
+        }
+
         /* not an array */
         {
                 DBusMessageIter first;
@@ -646,6 +707,7 @@ static Suite *suite(void)
 
         tcase_add_test(args, commands_parsed);
         tcase_add_test(args, doctor_arguments);
+        tcase_add_test(args, codec_arguments);
         tcase_add_test(args, bad_arguments);
         tcase_add_test(args, help_and_version);
         tcase_add_test(args, options_end_at_the_command);
