@@ -319,7 +319,10 @@ static DBusHandlerResult clear_configuration(struct daemon *d, DBusMessage *msg)
 static DBusHandlerResult endpoint_release(struct daemon *d, DBusMessage *msg, struct adapter *a)
 {
         log_notice("BlueZ released our endpoint on %s", a->name);
-        a->reg = REG_NONE;
+        /* our own UnregisterApplication (Codecs changed) releases them
+         * too: its reply registers them again */
+        if (!a->reg_call)
+                a->reg = REG_NONE;
         return dbus_reply_empty(d->conn, msg);
 }
 
