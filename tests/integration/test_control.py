@@ -436,8 +436,8 @@ class ApiContractTests(ControlCase):
     def test_every_writable_property_set_by_busctl_and_ctl_signals_change(self):
         doc_props, _, _ = parse_api_doc()
         writable = sorted(n for n, (_, a, _) in doc_props.items() if a == 'readwrite')
-        self.assertEqual(writable, ['AutoReconnect', 'IdleSuspend', 'PlaybackStatus', 'Routes', 'SpeakerMode',
-                                    'Volume'])
+        self.assertEqual(writable, ['AutoReconnect', 'Codecs', 'IdleSuspend', 'PlaybackStatus', 'Routes',
+                                    'SpeakerMode', 'Volume'])
         self.start_daemon()
         rec = self.recorder()
 
@@ -449,6 +449,7 @@ class ApiContractTests(ControlCase):
             ('Routes', ['a{ss}', '2', 'alerts', 'bluetooth', 'voice', 'bluetooth'],
              {'media': 'bluetooth', 'alerts': 'bluetooth', 'voice': 'bluetooth'}),
             ('PlaybackStatus', ['s', 'paused'], 'paused'),
+            ('Codecs', ['as', '1', 'sbc'], ['sbc']),
             ('SpeakerMode', ['b', 'false'], False),
         ]
         for name, args, value in sets:
@@ -484,11 +485,15 @@ class ApiContractTests(ControlCase):
         self.ctl('idle-suspend', '0')
         mon.wait_line(r' IdleSuspend: never$')
         rec.wait('IdleSuspend', 0)
+        self.ctl('codecs', 'all')
+        mon.wait_line(r' Codecs: \[.*sbc-xq, sbc\]$')
+        rec.wait('Codecs', [str(c) for c in self.mprop('Codecs')])
         self.assertEqual(self.settings()['Routes'], {'media': 'local', 'alerts': 'local', 'voice': 'local'})
         # and every change went to disk
         text = self.state_file()
         for line in ('speaker-mode=true', 'route.media=local', 'route.alerts=local', 'route.voice=local',
-                     'volume=127', 'idle-suspend=0', 'auto-reconnect=true'):
+                     'volume=127', 'idle-suspend=0', 'auto-reconnect=true',
+                     'codecs=' + ','.join(str(c) for c in self.mprop('Codecs'))):
             self.assertIn(line + '\n', text)
 
     def test_refused_calls_get_documented_errors_and_change_nothing(self):
