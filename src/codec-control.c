@@ -276,7 +276,8 @@ static bool adapter_streams(struct daemon *d, const struct adapter *a)
  * stream is being reconfigured (its old transport goes first). */
 static void reregister_idle(struct daemon *d)
 {
-        if (d->reconfig_call)
+        /* stopping: the endpoints are being unregistered for good */
+        if (d->reconfig_call || d->shutting_down)
                 return;
         for (struct adapter *a = d->adapters; a; a = a->next) {
                 if (a->reg_mask == codec_control_codecs(d) || adapter_streams(d, a))
