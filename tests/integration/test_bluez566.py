@@ -75,7 +75,11 @@ class PropertiesChangedTests(A2dpTestCase):
         f = open(out, 'w')
         p = subprocess.Popen(['dbus-monitor', '--address', self.bus.address,
                               "type='signal',sender='org.bluez',member='PropertiesChanged'"],
-                             stdout=f, stderr=subprocess.STDOUT)
+                             stdout=f, stderr=subprocess.STDOUT,
+                             # SIGINT ends it below; a shell that started
+                             # the suite in the background (`cmd &`) hands
+                             # its children SIGINT ignored
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         f.close()
         self.addCleanup(lambda: (p.poll() is None and p.terminate(), p.wait()))
         time.sleep(0.3)
