@@ -12,20 +12,13 @@
  * ALSA configuration are not included), cpu_per_audio_s, wakeups.  With the
  * test plugin this is mostly the plugin's own work (its sine synthesis,
  * its pacing timer): a real snd-aloop capture costs a fraction of it. */
+#include "bench-util.h"
 #include <alsa/asoundlib.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double mono_now(void)
 {

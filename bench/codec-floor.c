@@ -24,6 +24,7 @@
  * Prints one JSON object: codec, mode, audio_s, cpu_s, cpu_per_audio_s,
  * frames, bytes (encoded), bytes_per_audio_s, and a checksum of the output.
  */
+#include "bench-util.h"
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -51,31 +52,6 @@ struct floor_run {
         uint64_t frames, bytes, checksum;
         uint8_t out[CODEC_MAX_FRAME];
 };
-
-static double cpu_now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
-{
-        size_t n = strlen(s) / 2;
-
-        if (strlen(s) % 2 || n == 0 || n > max)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
-                        return -EINVAL;
-                out[i] = (uint8_t)v;
-        }
-        *len = n;
-        return 0;
-}
 
 static void nap(void)
 {
@@ -232,7 +208,7 @@ int main(int argc, char **argv)
         }
         r = calloc(1, sizeof(*r));
         if (!path || !codec || !conf_hex || !r ||
-            parse_hex(conf_hex, conf, sizeof(conf), &conf_len) < 0)
+            bench_parse_hex(conf_hex, conf, sizeof(conf), &conf_len) < 0)
                 goto usage;
         if (codec->parse(conf, conf_len, &r->info, err, sizeof(err)) < 0) {
                 fprintf(stderr, "codec-floor: %s: %s\n", codec->name, err);

@@ -14,6 +14,7 @@
  *
  * Prints one JSON object: audio_s, cpu_s, cpu_per_audio_s, packets.
  */
+#include "bench-util.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,31 +27,6 @@
 #include "a2dp-codec.h"
 #include "sender.h"
 #include "stream.h"
-
-static double cpu_now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
-{
-        size_t n = strlen(s) / 2;
-
-        if (strlen(s) % 2 || n == 0 || n > max)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                unsigned v;
-
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
-                        return -EINVAL;
-                out[i] = (uint8_t)v;
-        }
-        *len = n;
-        return 0;
-}
 
 static struct stream_stats stats;
 static struct sender sender;
@@ -76,7 +52,7 @@ int main(int argc, char **argv)
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-                        if (parse_hex(argv[++i], conf, sizeof(conf), &conf_len) < 0)
+                        if (bench_parse_hex(argv[++i], conf, sizeof(conf), &conf_len) < 0)
                                 return 2;
                 } else if (!strcmp(argv[i], "--codec") && i + 1 < argc) {
                         codec = a2dp_codec_by_name(argv[++i]);

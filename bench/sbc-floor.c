@@ -29,6 +29,7 @@
  * rusage user/sys, cpu_per_audio_s, frames, frame_len, and a checksum of the
  * output (so the work cannot be optimised away and runs can be compared).
  */
+#include "bench-util.h"
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,14 +46,6 @@
 #include <unistd.h>
 
 #include <sbc/sbc.h>
-
-static double cpu_now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int parse_hex(const char *s, uint8_t out[4])
 {
