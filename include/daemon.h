@@ -223,10 +223,15 @@ struct daemon {
          * connection failing before its SetConfiguration came means the
          * speaker refused it (codec-refusal.h; endpoint.c, speaker.c) */
         const struct a2dp_codec *chosen_codec;
-        char chosen_for[18];
+        char chosen_for[18];             /* "" when no connection of ours asked */
+        uint64_t chosen_at;              /* CLOCK_MONOTONIC us */
         struct codec_refusals refusals;
         DBusMessage *connect_call;       /* Manager1.Connect waiting for BlueZ */
         DBusPendingCall *connect_pending;
+        /* what connect_pending is (speaker.c): the previous output being
+         * disconnected, or ConnectProfile to connect_inflight */
+        enum { CONNECT_NONE, CONNECT_DROP_OLD, CONNECT_PROFILE } connect_pending_kind;
+        char connect_inflight[18];
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
         uint64_t reconnects;

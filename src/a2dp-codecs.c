@@ -1,7 +1,7 @@
 /* The codec table. A codec is added with its declaration and one line in
  * a2dp_codecs[], both under its build switch:
  *     #ifdef WITH_APTX
- *     extern const struct a2dp_codec a2dp_codec_aptx;
+ *     #include "a2dp-aptx.h"
  *     #endif
  *     ...
  *     #ifdef WITH_APTX
@@ -14,10 +14,29 @@
 #include <string.h>
 
 #include "a2dp-sbc.h"
+#ifdef WITH_APTX
+#include "a2dp-aptx.h"
+#endif
+#ifdef WITH_AAC
+#include "a2dp-aac.h"
+#endif
+#ifdef WITH_LDAC
+#include "a2dp-ldac.h"
+#endif
 
 const struct a2dp_codec *const a2dp_codecs[CODEC_COUNT] = {
         [CODEC_SBC] = &a2dp_codec_sbc,
         [CODEC_SBC_XQ] = &a2dp_codec_sbc_xq,
+#ifdef WITH_APTX
+        [CODEC_APTX] = &a2dp_codec_aptx,
+        [CODEC_APTX_HD] = &a2dp_codec_aptx_hd,
+#endif
+#ifdef WITH_AAC
+        [CODEC_AAC] = &a2dp_codec_aac,
+#endif
+#ifdef WITH_LDAC
+        [CODEC_LDAC] = &a2dp_codec_ldac,
+#endif
 };
 
 const enum a2dp_codec_index a2dp_codec_default_order[CODEC_COUNT] = {

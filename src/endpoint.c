@@ -257,6 +257,8 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         log_info("SelectConfiguration (%s): %s", codec->label, hex);
         d->chosen_codec = codec;
         snprintf(d->chosen_for, sizeof(d->chosen_for), "%s", d->connecting);
+        if (sd_event_now(d->event, CLOCK_MONOTONIC, &d->chosen_at) < 0)
+                d->chosen_at = 0;
         reply = dbus_message_new_method_return(msg);
         if (!reply)
                 return DBUS_HANDLER_RESULT_NEED_MEMORY;

@@ -14,16 +14,14 @@
 
 static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud);
 
-/* What the one call in d->connect_pending is: the previous output being
- * disconnected, or ConnectProfile to `inflight`. Such a call is never
+/* What the one call in d->connect_pending is (d->connect_pending_kind): the
+ * previous output being disconnected, or ConnectProfile to
+ * d->connect_inflight. Such a call is never
  * cancelled on our side when the user changes their mind (Disconnect, or
  * Connect to another speaker during an automatic reconnect): BlueZ goes on
  * with it regardless and keeps our one local endpoint meanwhile, so its
  * outcome is awaited, a speaker no longer wanted is sent away, and only
  * then does the next connection start. */
-enum pending_kind { PENDING_NONE, PENDING_DROP_OLD, PENDING_CONNECT };
-static enum pending_kind pending_kind;
-static char inflight[18];
 
 static void set_str(char *dst, size_t len, const char *src)
 {
@@ -202,7 +200,7 @@ static bool drop_then_connect(struct daemon *d, struct device *old)
 
         if (!m || dbus_call_async(d->conn, m, 10000, on_old_disconnected, d, &d->connect_pending) < 0)
                 return false;
-        pending_kind = PENDING_DROP_OLD;
+        d->connect_pending_kind = CONNECT_DROP_OLD;
         return true;
 }
 
@@ -235,9 +233,9 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
         dbus_pending_call_unref(d->connect_pending);
         d->connect_pending = NULL;
-        pending_kind = PENDING_NONE;
-        set_str(addr, sizeof(addr), inflight);
-        inflight[0] = '\0';
+        d->connect_pending_kind = CONNECT_NONE;
+        set_str(addr, sizeof(addr), d->connect_inflight);
+        d->connect_inflight[0] = '\0';
 
         if (strcasecmp(addr, d->connecting) != 0) {
                 /* called off meanwhile: undo it, then go on with what is
@@ -297,8 +295,8 @@ static void send_connect_profile(struct daemon *d, const char *address)
                 finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return;
         }
-        pending_kind = PENDING_CONNECT;
-        set_str(inflight, sizeof(inflight), dev->address);
+        d->connect_pending_kind = CONNECT_PROFILE;
+        set_str(d->connect_inflight, sizeof(d->connect_inflight), dev->address);
         log_info("connecting %s", dev->address);
 }
 
@@ -309,7 +307,7 @@ static void on_old_disconnected(DBusMessage *reply, const DBusError *err, void *
 
         dbus_pending_call_unref(d->connect_pending);
         d->connect_pending = NULL;
-        pending_kind = PENDING_NONE;
+        d->connect_pending_kind = CONNECT_NONE;
         if (!reply)
                 log_debug("disconnecting the previous output: %s", err->message);
         /* Disconnect() may have called the new one off meanwhile */
@@ -337,11 +335,11 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         if (d->connect_pending) {
                 /* a call is under way (an automatic reconnect, or one called
                  * off): it finishes first, and what follows is for dev */
-                if (pending_kind == PENDING_CONNECT && strcasecmp(inflight, dev->address) != 0 &&
-                    strcasecmp(inflight, d->connecting) == 0) {
-                        struct device *c = bluez_device_by_address(d, inflight);
+                if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) != 0 &&
+                    strcasecmp(d->connect_inflight, d->connecting) == 0) {
+                        struct device *c = bluez_device_by_address(d, d->connect_inflight);
 
-                        log_info("giving up connecting %s for %s", inflight, dev->address);
+                        log_info("giving up connecting %s for %s", d->connect_inflight, dev->address);
                         /* BlueZ cancels a connection in progress on Disconnect */
                         if (c)
                                 call_device(d, c, "org.bluez.Device1", "Disconnect");
@@ -390,7 +388,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
 
         if (!dev || speaker_transport_is_output(d, t))
                 return;
-        if (pending_kind == PENDING_CONNECT && strcasecmp(inflight, dev->address) == 0) {
+        if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) == 0) {
                 /* our own connection, called off: not a speaker coming by
                  * itself; on_connect_reply sends it away */
                 log_info("%s is being configured, but is no longer wanted", dev->address);
@@ -427,11 +425,48 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
         schedule_reconnect(d, 1000);
 }
 
+/* How long after our unnamed SelectConfiguration a speaker's link may go
+ * down and still be the one that refused it: the failed setup, then
+ * bluetoothd's AVDTP disconnect timeout (1 s) and the kernel's idle ACL
+ * timeout (2 s). */
+#define UNNAMED_REFUSAL_WINDOW_US (8ULL * 1000000)
+
+/* A connection we did not make (the speaker connecting by itself, another
+ * client's Device1.Connect, bluetoothd's own policy) takes one of our
+ * endpoints too, and SelectConfiguration does not say for whom. When such
+ * a setup ends with the link going down before SetConfiguration, with no
+ * connection of ours under way, the speaker whose link went refused the
+ * codec chosen: it is learnt as on our own connection, and a speaker that
+ * came to us while there is no output is connected again with its next
+ * codec. True when that connection was started. */
+static bool unnamed_refusal(struct daemon *d, struct device *dev)
+{
+        uint64_t now;
+
+        if (!d->chosen_codec || d->chosen_for[0] || d->connecting[0] || d->connect_pending ||
+            transport_of(d, dev) || !dev->paired ||
+            sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0 ||
+            now - d->chosen_at > UNNAMED_REFUSAL_WINDOW_US)
+                return false;
+        set_str(d->chosen_for, sizeof(d->chosen_for), dev->address);
+        if (!learn_refusal(d, dev->address))
+                return false;
+        if (!d->state.speaker_mode || d->output[0] || d->shutting_down ||
+            (d->user_disconnected && strcasecmp(d->state.last_output, dev->address) != 0))
+                return false;
+        speaker_connect(d, dev, NULL);
+        return true;
+}
+
 void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected)
 {
         if (was_connected && !dev->connected)
                 diagnose_note(d, dev->address, HIST_DISCONNECTED, NULL);
         diagnose_seen(d, dev);
+        if (was_connected && !dev->connected && unnamed_refusal(d, dev)) {
+                manager_update(d);
+                return;
+        }
         if (strcasecmp(dev->address, d->state.last_output) != 0)
                 return;
         if (was_connected && !dev->connected) {
@@ -468,8 +503,8 @@ void speaker_disconnect(struct daemon *d)
         if (d->connecting[0]) {
                 /* the call under way stays: its outcome is undone when it
                  * comes (on_connect_reply, on_old_disconnected) */
-                if (pending_kind == PENDING_CONNECT && strcasecmp(inflight, d->connecting) == 0) {
-                        struct device *c = bluez_device_by_address(d, inflight);
+                if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, d->connecting) == 0) {
+                        struct device *c = bluez_device_by_address(d, d->connect_inflight);
 
                         /* BlueZ cancels a connection in progress on Disconnect */
                         if (c && c != dev) {
@@ -590,8 +625,8 @@ void speaker_shutdown(struct daemon *d)
 {
         cancel_reconnect(d);
         dbus_call_cancel(&d->connect_pending);
-        pending_kind = PENDING_NONE;
-        inflight[0] = '\0';
+        d->connect_pending_kind = CONNECT_NONE;
+        d->connect_inflight[0] = '\0';
         if (d->connect_call) {
                 dbus_reply_error(d->conn, d->connect_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
                 dbus_message_unref(d->connect_call);

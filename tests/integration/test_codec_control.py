@@ -75,6 +75,17 @@ class CodecControlTests(A2dpTestCase):
         self.assertEqual(a['config']['mode'], 'dual_channel')
         self.assertIn('the stream is switched to SBC-XQ', self.daemon.log_text())
 
+    def test_set_codec_sbc_to_aptx_and_back(self):
+        # a speaker offering SBC and aptX: the daemon starts on aptX (its
+        # preference), is switched to SBC, then to aptX again
+        self.start_streaming('sbc', 'aptx')
+        self.assertIn('aptx', self.built(), 'aptX is not in the codec table of this build')
+        self.wait_codec('aptX ')
+        self.manager().SetCodec('sbc')
+        self.wait_codec('SBC ')
+        time.sleep(2.1)     # the rate limit
+        self.switch_and_judge('aptx', 'aptX 48000 Hz', 'aptx')
+
     def test_set_codec_rate_limited(self):
         self.start_streaming('sbc-xq')
         self.manager().SetCodec('sbc')
