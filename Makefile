@@ -101,7 +101,7 @@ DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
 # state; linked into the daemon and their own unit tests.
 UTIL_SRCS  := src/state.c src/power.c src/rfkill.c
 # The command-line client; ctl-args.c, ctl-format.c and ctl-doctor.c are its testable part.
-CTL_SRCS   := src/a2dpsrcctl.c src/ctl-args.c src/ctl-format.c src/ctl-doctor.c
+CTL_SRCS   := src/a2dpsrcctl.c src/ctl-bus.c src/ctl-codecs.c src/ctl-args.c src/ctl-format.c src/ctl-doctor.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)

@@ -29,16 +29,16 @@ enum ctl_command {
         CTL_STATUS, CTL_SPEAKER_MODE, CTL_SCAN, CTL_DEVICES, CTL_PAIR, CTL_CONNECT,
         CTL_DISCONNECT, CTL_FORGET, CTL_ROUTE, CTL_DEFAULT_OUTPUT, CTL_VOLUME,
         CTL_AUTO_RECONNECT, CTL_IDLE_SUSPEND, CTL_RESET, CTL_MONITOR, CTL_PLAYBACK_STATUS,
-        CTL_NOW_PLAYING, CTL_DOCTOR, CTL_CODEC, CTL_CODECS,
+        CTL_NOW_PLAYING, CTL_DOCTOR, CTL_CODEC, CTL_CODECS, CTL_SBC_XQ,
 };
 
 struct ctl_args {
         enum ctl_command command;
         int timeout_ms;
         int verbose;
-        bool flag;              /* speaker-mode, auto-reconnect */
+        bool flag;              /* speaker-mode, auto-reconnect, sbc-xq */
         bool json;              /* doctor --json */
-        char address[18];       /* pair, connect, forget, doctor ("" the board); upper case */
+        char address[18];       /* pair, connect, forget, sbc-xq, doctor ("" the board); upper case */
         char category[8];       /* route: media, alerts or voice */
         char target[16];        /* route, default-output: bluetooth or local */
         uint32_t number;        /* volume, idle-suspend, scan seconds, now-playing length */

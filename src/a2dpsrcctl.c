@@ -10,16 +10,10 @@
 
 #include <dbus/dbus.h>
 
+#include "ctl-bus.h"
 #include "ctl-doctor.h"
 #include "ctl-format.h"
 #include "dbus-util.h"
-
-#define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
-
-struct ctl {
-        DBusConnection *conn;
-        const struct ctl_args *args;
-};
 
 static volatile sig_atomic_t interrupted;
 
@@ -27,145 +21,6 @@ static void on_interrupt(int sig)
 {
         (void)sig;
         interrupted = 1;
-}
-
-static int report(const struct ctl *c, const DBusError *e)
-{
-        char text[512];
-        bool not_running;
-
-        ctl_error_text(e->name, e->message, c->args->timeout_ms, text, sizeof(text), &not_running);
-        fprintf(stderr, "a2dpsrcctl: %s\n", text);
-        if (c->args->verbose)
-                fprintf(stderr, "a2dpsrcctl: D-Bus error %s: %s\n", e->name,
-                        e->message ? e->message : "");
-        return CTL_EXIT_FAILED;
-}
-
-static int out_of_memory(void)
-{
-        fprintf(stderr, "a2dpsrcctl: out of memory\n");
-        return CTL_EXIT_FAILED;
-}
-
-/* Sends m (consumed) and waits. NULL after the error was printed. */
-static DBusMessage *call(const struct ctl *c, DBusMessage *m)
-{
-        DBusMessage *reply;
-        DBusError e;
-
-        if (!m) {
-                out_of_memory();
-                return NULL;
-        }
-        dbus_error_init(&e);
-        reply = dbus_connection_send_with_reply_and_block(c->conn, m, c->args->timeout_ms, &e);
-        dbus_message_unref(m);
-        if (!reply) {
-                report(c, &e);
-                dbus_error_free(&e);
-        }
-        return reply;
-}
-
-/* Sends m (consumed) for a reply that carries nothing: the exit status. */
-static int call_empty(const struct ctl *c, DBusMessage *m)
-{
-        DBusMessage *reply = call(c, m);
-
-        if (!reply)
-                return CTL_EXIT_FAILED;
-        dbus_message_unref(reply);
-        return CTL_EXIT_OK;
-}
-
-static DBusMessage *method(const char *member)
-{
-        return dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, CTL_IFACE, member);
-}
-
-/* A method with no argument or one string; the reply carries nothing. */
-static int call_simple(const struct ctl *c, const char *member, const char *arg)
-{
-        DBusMessage *m = method(member);
-
-        if (m && arg && !dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID)) {
-                dbus_message_unref(m);
-                return out_of_memory();
-        }
-        return call_empty(c, m);
-}
-
-/* Properties.Get: *reply holds the message *value points into. */
-static int get_property(const struct ctl *c, const char *name, DBusMessage **reply,
-                        DBusMessageIter *value)
-{
-        DBusMessage *m = dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, PROPERTIES_IFACE, "Get");
-        const char *iface = CTL_IFACE;
-        DBusMessageIter it;
-
-        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &name,
-                                           DBUS_TYPE_INVALID)) {
-                dbus_message_unref(m);
-                return out_of_memory();
-        }
-        *reply = call(c, m);
-        if (!*reply)
-                return CTL_EXIT_FAILED;
-        if (!dbus_message_iter_init(*reply, &it) ||
-            dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_VARIANT) {
-                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed %s\n", name);
-                dbus_message_unref(*reply);
-                *reply = NULL;
-                return CTL_EXIT_FAILED;
-        }
-        dbus_message_iter_recurse(&it, value);
-        return CTL_EXIT_OK;
-}
-
-/* Properties.Set, up to the open variant; fill it, then set_property_send. */
-static DBusMessage *set_property_begin(const char *name, const char *sig,
-                                       DBusMessageIter *it, DBusMessageIter *var)
-{
-        DBusMessage *m = dbus_message_new_method_call(CTL_BUS_NAME, CTL_PATH, PROPERTIES_IFACE, "Set");
-        const char *iface = CTL_IFACE;
-
-        if (!m)
-                return NULL;
-        dbus_message_iter_init_append(m, it);
-        if (!dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &iface) ||
-            !dbus_message_iter_append_basic(it, DBUS_TYPE_STRING, &name) ||
-            !dbus_message_iter_open_container(it, DBUS_TYPE_VARIANT, sig, var)) {
-                dbus_message_unref(m);
-                return NULL;
-        }
-        return m;
-}
-
-static int set_property_send(const struct ctl *c, DBusMessage *m, DBusMessageIter *it,
-                             DBusMessageIter *var)
-{
-        if (!dbus_message_iter_close_container(it, var)) {
-                dbus_message_unref(m);
-                return out_of_memory();
-        }
-        return call_empty(c, m);
-}
-
-static int set_basic(const struct ctl *c, const char *name, int type, const void *value)
-{
-        char sig[2] = { (char)type, '\0' };
-        DBusMessageIter it, var;
-        DBusMessage *m = set_property_begin(name, sig, &it, &var);
-
-        if (!m)
-                return out_of_memory();
-        if (!dbus_message_iter_append_basic(&var, type, value)) {
-                dbus_message_iter_abandon_container(&it, &var);
-                dbus_message_unref(m);
-                return out_of_memory();
-        }
-        return set_property_send(c, m, &it, &var);
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -180,9 +35,9 @@ static int cmd_status(const struct ctl *c)
 
         if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &iface, DBUS_TYPE_INVALID)) {
                 dbus_message_unref(m);
-                return out_of_memory();
+                return ctl_out_of_memory();
         }
-        reply = call(c, m);
+        reply = ctl_call(c, m);
         if (!reply)
                 return CTL_EXIT_FAILED;
         if (!dbus_message_iter_init(reply, &it) || ctl_print_properties(stdout, &it) < 0) {
@@ -196,7 +51,7 @@ static int cmd_status(const struct ctl *c)
 /* GetDevices; *devs is malloc'ed. */
 static int get_devices(const struct ctl *c, struct ctl_device **devs, size_t *n)
 {
-        DBusMessage *reply = call(c, method("GetDevices"));
+        DBusMessage *reply = ctl_call(c, ctl_method("GetDevices"));
         DBusMessageIter it;
         int r;
 
@@ -213,7 +68,7 @@ static int get_devices(const struct ctl *c, struct ctl_device **devs, size_t *n)
         r = ctl_devices_parse(&it, devs, n);
         dbus_message_unref(reply);
         if (r < 0)
-                return out_of_memory();
+                return ctl_out_of_memory();
         return CTL_EXIT_OK;
 }
 
@@ -259,7 +114,7 @@ static int cmd_scan(const struct ctl *c)
         size_t n;
         int r;
 
-        r = call_simple(c, "StartDiscovery", NULL);
+        r = ctl_call_simple(c, "StartDiscovery", NULL);
         if (r != CTL_EXIT_OK)
                 return r;
         /* Ctrl-C ends the scan early, but discovery must still be stopped;
@@ -308,7 +163,7 @@ static int cmd_scan(const struct ctl *c)
         }
         free(known);
 
-        r = call_simple(c, "StopDiscovery", NULL);
+        r = ctl_call_simple(c, "StopDiscovery", NULL);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         if (failed || r != CTL_EXIT_OK)
@@ -326,7 +181,7 @@ static int cmd_route(const struct ctl *c)
 
         /* read, change one entry, write back: entries this client does not
          * know are kept as they are */
-        r = get_property(c, "Routes", &reply, &value);
+        r = ctl_get_property(c, "Routes", &reply, &value);
         if (r != CTL_EXIT_OK)
                 return r;
         if (dbus_message_iter_get_arg_type(&value) != DBUS_TYPE_ARRAY ||
@@ -335,7 +190,7 @@ static int cmd_route(const struct ctl *c)
                 dbus_message_unref(reply);
                 return CTL_EXIT_FAILED;
         }
-        m = set_property_begin("Routes", "a{ss}", &it, &var);
+        m = ctl_set_property_begin("Routes", "a{ss}", &it, &var);
         if (!m || !dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "{ss}", &out))
                 goto oom;
         dbus_message_iter_recurse(&value, &dict);
@@ -374,29 +229,29 @@ static int cmd_route(const struct ctl *c)
         dbus_message_unref(reply);
         if (!dbus_message_iter_close_container(&var, &out)) {
                 dbus_message_unref(m);
-                return out_of_memory();
+                return ctl_out_of_memory();
         }
-        return set_property_send(c, m, &it, &var);
+        return ctl_set_property_send(c, m, &it, &var);
 
 oom:
         /* libdbus frees a message with open containers fine */
         if (m)
                 dbus_message_unref(m);
         dbus_message_unref(reply);
-        return out_of_memory();
+        return ctl_out_of_memory();
 }
 
 static int cmd_now_playing(const struct ctl *c)
 {
         static const char *const keys[] = { "Title", "Artist", "Album" };
         const struct ctl_args *a = c->args;
-        DBusMessage *m = method("SetNowPlaying");
+        DBusMessage *m = ctl_method("SetNowPlaying");
         DBusMessageIter it, dict;
         int64_t duration = (int64_t)a->number * 1000000;
         bool ok;
 
         if (!m)
-                return out_of_memory();
+                return ctl_out_of_memory();
         dbus_message_iter_init_append(m, &it);
         ok = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict);
         for (size_t i = 0; ok && i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -405,9 +260,9 @@ static int cmd_now_playing(const struct ctl *c)
              dbus_message_iter_close_container(&it, &dict);
         if (!ok) {
                 dbus_message_unref(m);
-                return out_of_memory();
+                return ctl_out_of_memory();
         }
-        return call_empty(c, m);
+        return ctl_call_empty(c, m);
 }
 
 /* ---- monitor ------------------------------------------------------------ */
@@ -465,7 +320,7 @@ static void print_changes(const struct ctl *c, DBusMessage *msg)
                 const char *name;
 
                 dbus_message_iter_get_basic(&inv, &name);
-                if (get_property(c, name, &reply, &value) != CTL_EXIT_OK)
+                if (ctl_get_property(c, name, &reply, &value) != CTL_EXIT_OK)
                         continue;
                 ctl_print_property(stdout, prefix, name, &value);
                 dbus_message_unref(reply);
@@ -528,16 +383,16 @@ static int cmd_monitor(struct ctl *c)
         for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
                 dbus_bus_add_match(c->conn, rules[i], &e);
                 if (dbus_error_is_set(&e)) {
-                        r = report(c, &e);
+                        r = ctl_report(c, &e);
                         dbus_error_free(&e);
                         return r;
                 }
         }
         if (!dbus_connection_add_filter(c->conn, on_signal, c, NULL))
-                return out_of_memory();
+                return ctl_out_of_memory();
         /* subscribed first, then checked: no change falls in between; this
          * also starts the daemon when the bus can */
-        r = get_property(c, "State", &reply, &value);
+        r = ctl_get_property(c, "State", &reply, &value);
         if (r != CTL_EXIT_OK)
                 return r;
         dbus_message_unref(reply);
@@ -551,7 +406,7 @@ static int cmd_monitor(struct ctl *c)
 /* Manager1.Diagnose: the checklist, or JSON; 1 when a problem was found. */
 static int cmd_doctor(const struct ctl *c)
 {
-        DBusMessage *m = method("Diagnose"), *reply;
+        DBusMessage *m = ctl_method("Diagnose"), *reply;
         const char *addr = c->args->address;
         struct ctl_finding *fs;
         DBusMessageIter it;
@@ -560,9 +415,9 @@ static int cmd_doctor(const struct ctl *c)
 
         if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)) {
                 dbus_message_unref(m);
-                return out_of_memory();
+                return ctl_out_of_memory();
         }
-        reply = call(c, m);
+        reply = ctl_call(c, m);
         if (!reply)
                 return CTL_EXIT_FAILED;
         r = dbus_message_iter_init(reply, &it) ? ctl_findings_parse(&it, &fs, &n) : -EINVAL;
@@ -580,126 +435,6 @@ static int cmd_doctor(const struct ctl *c)
         return r;
 }
 
-/* codec [NAME]: the stream's codec, or SetCodec */
-static int cmd_codec(const struct ctl *c)
-{
-        DBusMessage *reply;
-        DBusMessageIter v;
-        const char *s;
-
-        if (c->args->text[0])
-                return call_simple(c, "SetCodec", c->args->text[0]);
-        if (get_property(c, "Codec", &reply, &v) != CTL_EXIT_OK)
-                return CTL_EXIT_FAILED;
-        if (dbus_message_iter_get_arg_type(&v) != DBUS_TYPE_STRING) {
-                dbus_message_unref(reply);
-                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed Codec\n");
-                return CTL_EXIT_FAILED;
-        }
-        dbus_message_iter_get_basic(&v, &s);
-        printf("%s\n", s[0] ? s : "none (no speaker connected)");
-        dbus_message_unref(reply);
-        return CTL_EXIT_OK;
-}
-
-/* Every codec, best first, and how a2dpsrcd names it in its refusals. */
-static const char *const all_codecs[][2] = {
-        { "ldac", "LDAC" }, { "aptx-hd", "aptX HD" }, { "aptx", "aptX" },
-        { "aac", "AAC" }, { "sbc-xq", "SBC-XQ" }, { "sbc", "SBC" },
-};
-#define N_CODECS (sizeof(all_codecs) / sizeof(all_codecs[0]))
-
-static DBusMessage *codecs_set_message(const char *const *names, size_t n)
-{
-        DBusMessageIter it, var, arr;
-        DBusMessage *m = set_property_begin("Codecs", "as", &it, &var);
-        bool ok = m && dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "s", &arr);
-
-        for (size_t i = 0; ok && i < n; i++)
-                ok = dbus_message_iter_append_basic(&arr, DBUS_TYPE_STRING, &names[i]);
-        ok = ok && dbus_message_iter_close_container(&var, &arr) &&
-             dbus_message_iter_close_container(&it, &var);
-        if (!ok && m) {
-                dbus_message_unref(m);
-                m = NULL;
-        }
-        return m;
-}
-
-/* codecs all: every codec this a2dpsrcd allows. Only it knows which are
- * built and what --codecs leaves out: a codec it refuses as not supported
- * (its sentence starts with the codec's label) is left out and the rest
- * asked again. */
-static int codecs_all(const struct ctl *c)
-{
-        const char *names[N_CODECS];
-        size_t n = N_CODECS;
-
-        for (size_t i = 0; i < N_CODECS; i++)
-                names[i] = all_codecs[i][0];
-        for (;;) {
-                DBusMessage *m = codecs_set_message(names, n), *reply;
-                DBusError e;
-                size_t drop = n;
-
-                if (!m)
-                        return out_of_memory();
-                dbus_error_init(&e);
-                reply = dbus_connection_send_with_reply_and_block(c->conn, m, c->args->timeout_ms, &e);
-                dbus_message_unref(m);
-                if (reply) {
-                        dbus_message_unref(reply);
-                        return CTL_EXIT_OK;
-                }
-                if (e.name && strcmp(e.name, "org.a2dpsrc.Error.NotSupported") == 0 && e.message)
-                        for (size_t i = 0; i < n && drop == n; i++) {
-                                const char *label = NULL;
-
-                                for (size_t k = 0; k < N_CODECS; k++)
-                                        if (strcmp(all_codecs[k][0], names[i]) == 0)
-                                                label = all_codecs[k][1];
-                                if (label && strncmp(e.message, label, strlen(label)) == 0 &&
-                                    e.message[strlen(label)] == ' ')
-                                        drop = i;
-                        }
-                if (drop == n || strcmp(names[drop], "sbc") == 0) {
-                        report(c, &e);
-                        dbus_error_free(&e);
-                        return CTL_EXIT_FAILED;
-                }
-                dbus_error_free(&e);
-                memmove(&names[drop], &names[drop + 1], (n - drop - 1) * sizeof(names[0]));
-                n--;
-        }
-}
-
-/* codecs [LIST|all]: Codecs, shown or set ("aptx,sbc") */
-static int cmd_codecs(const struct ctl *c)
-{
-        const char *list = c->args->text[0];
-        const char *names[16];
-        char buf[160], shown[256];
-        size_t n = 0;
-        DBusMessage *reply;
-        DBusMessageIter v;
-
-        if (!list) {
-                if (get_property(c, "Codecs", &reply, &v) != CTL_EXIT_OK)
-                        return CTL_EXIT_FAILED;
-                ctl_format_value(&v, shown, sizeof(shown));
-                printf("%s\n", shown);
-                dbus_message_unref(reply);
-                return CTL_EXIT_OK;
-        }
-        if (strcmp(list, "all") == 0)
-                return codecs_all(c);
-        snprintf(buf, sizeof(buf), "%s", list);
-        for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok && n < 16;
-             tok = strtok_r(NULL, ", ", &save))
-                names[n++] = tok;
-        return call_empty(c, codecs_set_message(names, n));
-}
-
 /* ---- main --------------------------------------------------------------- */
 
 static int run(struct ctl *c)
@@ -713,45 +448,47 @@ static int run(struct ctl *c)
         case CTL_STATUS:
                 return cmd_status(c);
         case CTL_SPEAKER_MODE:
-                return set_basic(c, "SpeakerMode", DBUS_TYPE_BOOLEAN, &b);
+                return ctl_set_basic(c, "SpeakerMode", DBUS_TYPE_BOOLEAN, &b);
         case CTL_SCAN:
                 return cmd_scan(c);
         case CTL_DEVICES:
                 return cmd_devices(c);
         case CTL_PAIR:
-                return call_simple(c, "Pair", a->address);
+                return ctl_call_simple(c, "Pair", a->address);
         case CTL_CONNECT:
-                return call_simple(c, "Connect", a->address);
+                return ctl_call_simple(c, "Connect", a->address);
         case CTL_DISCONNECT:
-                return call_simple(c, "Disconnect", NULL);
+                return ctl_call_simple(c, "Disconnect", NULL);
         case CTL_FORGET:
-                return call_simple(c, "Forget", a->address);
+                return ctl_call_simple(c, "Forget", a->address);
         case CTL_ROUTE:
                 return cmd_route(c);
         case CTL_DEFAULT_OUTPUT:
-                return call_simple(c, "SetDefaultOutput", a->target);
+                return ctl_call_simple(c, "SetDefaultOutput", a->target);
         case CTL_VOLUME:
-                return set_basic(c, "Volume", DBUS_TYPE_UINT16, &q);
+                return ctl_set_basic(c, "Volume", DBUS_TYPE_UINT16, &q);
         case CTL_AUTO_RECONNECT:
-                return set_basic(c, "AutoReconnect", DBUS_TYPE_BOOLEAN, &b);
+                return ctl_set_basic(c, "AutoReconnect", DBUS_TYPE_BOOLEAN, &b);
         case CTL_IDLE_SUSPEND:
-                return set_basic(c, "IdleSuspend", DBUS_TYPE_UINT32, &u);
+                return ctl_set_basic(c, "IdleSuspend", DBUS_TYPE_UINT32, &u);
         case CTL_RESET:
-                return call_simple(c, "Reset", NULL);
+                return ctl_call_simple(c, "Reset", NULL);
         case CTL_MONITOR:
                 return cmd_monitor(c);
         case CTL_PLAYBACK_STATUS: {
                 const char *s = a->target;
-                return set_basic(c, "PlaybackStatus", DBUS_TYPE_STRING, &s);
+                return ctl_set_basic(c, "PlaybackStatus", DBUS_TYPE_STRING, &s);
         }
         case CTL_NOW_PLAYING:
                 return cmd_now_playing(c);
         case CTL_DOCTOR:
                 return cmd_doctor(c);
         case CTL_CODEC:
-                return cmd_codec(c);
+                return ctl_cmd_codec(c);
         case CTL_CODECS:
-                return cmd_codecs(c);
+                return ctl_cmd_codecs(c);
+        case CTL_SBC_XQ:
+                return ctl_cmd_sbc_xq(c);
         }
         return CTL_EXIT_FAILED;
 }

@@ -90,6 +90,7 @@ static const struct command commands[] = {
           "show a track on the speaker" },
         { "codec", CTL_CODEC, 0, 1, "[NAME]", "show the stream's codec, or switch to NAME (e.g. aptx)" },
         { "codecs", CTL_CODECS, 0, 1, "[LIST|all]", "show or restrict the codecs offered (e.g. aptx,sbc)" },
+        { "sbc-xq", CTL_SBC_XQ, 2, 2, "ADDRESS on|off", "allow SBC-XQ for a speaker, or not (some break with it)" },
         { "doctor", CTL_DOCTOR, 0, 2, "[ADDRESS]",
           "say what is wrong and how to fix it (exit 1 on a problem)" },
 };
@@ -192,6 +193,13 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                         return err_text(err, err_len, "now-playing: '%s' is not a length in seconds", args[3]);
                 return 0;
         }
+        case CTL_SBC_XQ:
+                if (ctl_parse_address(arg, a->address) < 0)
+                        return err_text(err, err_len,
+                                        "sbc-xq: '%s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", arg);
+                if (ctl_parse_on_off(args[1], &a->flag) < 0)
+                        return err_text(err, err_len, "sbc-xq: '%s' is not on or off", args[1]);
+                return 0;
         case CTL_CODEC:
         case CTL_CODECS:
                 /* the daemon judges the names: it knows what is built */

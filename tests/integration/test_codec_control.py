@@ -291,3 +291,18 @@ class CtlCodecTests(A2dpTestCase):
         # every codec this build allows, saved as such
         self.assertIn('codecs=%s\n' % ','.join(str(c) for c in self.mprop('Codecs')),
                       open(os.path.join(self.state_dir, 'state')).read())
+        # sbc-xq: the per-speaker opt-out, saved; the next connection is plain SBC
+        state = os.path.join(self.state_dir, 'state')
+        self.ctl('codecs', 'all')
+        self.ctl('sbc-xq', SPEAKER.lower(), 'off')
+        self.assertIn('no-xq=%s' % SPEAKER.upper(), open(state).read())
+        out = self.ctl('sbc-xq', 'speaker', 'off', check=False)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("'speaker' is not a Bluetooth address", out.stderr)
+        self.ctl('disconnect')
+        self.daemon.wait_for(lambda: not str(self.mprop('Codec')), 5, what='disconnected')
+        self.ctl('connect', SPEAKER)
+        self.daemon.wait_for(lambda: str(self.mprop('Codec')).startswith('SBC 48000 Hz joint-stereo'),
+                             10, what='plain SBC')
+        self.ctl('sbc-xq', SPEAKER, 'on')
+        self.assertNotIn('no-xq=', open(state).read())

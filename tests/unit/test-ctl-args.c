@@ -140,6 +140,31 @@ START_TEST(codec_arguments)
 }
 END_TEST
 
+START_TEST(sbc_xq_arguments)
+{
+        struct ctl_args a;
+        char err[256];
+        char *off[] = { "a2dpsrcctl", "sbc-xq", "aa:bb:cc:dd:ee:ff", "off", NULL };
+        char *on[] = { "a2dpsrcctl", "sbc-xq", "AA:BB:CC:DD:EE:FF", "on", NULL };
+        char *bad_addr[] = { "a2dpsrcctl", "sbc-xq", "speaker", "off", NULL };
+        char *bad_flag[] = { "a2dpsrcctl", "sbc-xq", "AA:BB:CC:DD:EE:FF", "maybe", NULL };
+        char *one[] = { "a2dpsrcctl", "sbc-xq", "AA:BB:CC:DD:EE:FF", NULL };
+
+        ck_assert_int_eq(parse(ARGC(off), off, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_SBC_XQ);
+        ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:FF");
+        ck_assert(!a.flag);
+        ck_assert_int_eq(parse(ARGC(on), on, &a, err, sizeof(err)), 0);
+        ck_assert(a.flag);
+        ck_assert_int_lt(parse(ARGC(bad_addr), bad_addr, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "sbc-xq: 'speaker' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)");
+        ck_assert_int_lt(parse(ARGC(bad_flag), bad_flag, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "sbc-xq: 'maybe' is not on or off");
+        ck_assert_int_lt(parse(ARGC(one), one, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "usage: a2dpsrcctl sbc-xq ADDRESS on|off");
+}
+END_TEST
+
 START_TEST(doctor_output)
 {
         DBusMessage *m = dbus_message_new_signal("/", "a.b", "c");
@@ -708,6 +733,7 @@ static Suite *suite(void)
         tcase_add_test(args, commands_parsed);
         tcase_add_test(args, doctor_arguments);
         tcase_add_test(args, codec_arguments);
+        tcase_add_test(args, sbc_xq_arguments);
         tcase_add_test(args, bad_arguments);
         tcase_add_test(args, help_and_version);
         tcase_add_test(args, options_end_at_the_command);
