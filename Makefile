@@ -61,7 +61,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/a2dp-sbc.c src/a2dp-sbc-xq.c src/a2dp-codecs.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
-              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c src/codec-names.c \
+              src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c src/codec-names.c src/doctor-stream.c \
               src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c
 # Codecs, one file each behind include/a2dp-codec.h; their libraries are
 # loaded on first use (codec-lib.c), so only their headers are needed to
