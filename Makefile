@@ -359,7 +359,7 @@ $(BUILD)/bench/capture-floor: bench/capture-floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs alsa)
 # every library the daemon links, loaded whether used or not (see the file)
-$(BUILD)/bench/rss-floor: bench/rss-floor.c
+$(BUILD)/bench/rss-floor: bench/rss-floor.c include/codec-sonames.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -Wl,--no-as-needed $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm -Wl,--as-needed
 $(BUILD)/bench/gen-audio: bench/gen-audio.c
@@ -396,7 +396,7 @@ bench-deps: deps
 	    { apt-get update -qq && apt-get install -y --no-install-recommends $(BENCH_DEBS) >/dev/null; }; \
 	else echo "bench: as root this installs $(BENCH_DEBS)"; fi
 
-# ~12 min + ~8 min for the codecs: writes docs/performance.md,
+# ~12 min + ~16 min for the codecs and the peers on them: writes docs/performance.md,
 # bench/results/latest.json and bench/results/codecs.json
 bench: bench-deps
 	$(MAKE) all test-tools bench-tools

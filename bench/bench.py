@@ -769,7 +769,9 @@ def peer_env(bus, tmp):
     return env
 
 
-def pipewire_env(bus, tmp):
+def pipewire_env(bus, tmp, wp_bluetooth=''):
+    """wp_bluetooth: more lines for WirePlumber's bluetooth fragment (the
+    codec runs: bluez5.codecs)."""
     env = peer_env(bus, tmp)
     base = os.path.join(tmp, 'pw')
     for d in ('run', 'xdg/wireplumber/main.lua.d', 'xdg/wireplumber/bluetooth.lua.d', 'state', 'data'):
@@ -780,7 +782,7 @@ def pipewire_env(bus, tmp):
     with open(os.path.join(base, 'xdg/wireplumber/main.lua.d/51-a2dpsrc-bench.lua'), 'w') as f:
         f.write(WP_MAIN)
     with open(os.path.join(base, 'xdg/wireplumber/bluetooth.lua.d/51-a2dpsrc-bench.lua'), 'w') as f:
-        f.write(WP_BLUETOOTH)
+        f.write(WP_BLUETOOTH + wp_bluetooth)
     env.update(XDG_RUNTIME_DIR=os.path.join(base, 'run'), XDG_CONFIG_HOME=os.path.join(base, 'xdg'),
                XDG_STATE_HOME=os.path.join(base, 'state'), XDG_DATA_HOME=os.path.join(base, 'data'),
                PIPEWIRE_LOG_SYSTEMD='false', PIPEWIRE_RUNTIME_DIR=os.path.join(base, 'run'))
@@ -788,10 +790,12 @@ def pipewire_env(bus, tmp):
 
 
 class Peer:
-    """Start/stop one peer stack; pids() names the daemon processes."""
+    """Start/stop one peer stack; pids() names the daemon processes.
+    opts: 'args' (more bluealsa arguments), 'wp_bluetooth' (WirePlumber lines)."""
 
-    def __init__(self, kind, bus, tmp, valgrind=None):
+    def __init__(self, kind, bus, tmp, valgrind=None, opts=None):
         self.kind, self.bus, self.tmp = kind, bus, tmp
+        self.opts = opts or {}
         self.valgrind = valgrind or []
         self.proc = None
         self.wp = None
@@ -800,9 +804,9 @@ class Peer:
     def start(self):
         if self.kind == 'bluealsa':
             self.env = peer_env(self.bus, self.tmp)
-            argv = self.valgrind + ['bluealsa', '-p', 'a2dp-source']
+            argv = self.valgrind + ['bluealsa', '-p', 'a2dp-source'] + self.opts.get('args', [])
         else:
-            self.env, conf = pipewire_env(self.bus, self.tmp)
+            self.env, conf = pipewire_env(self.bus, self.tmp, self.opts.get('wp_bluetooth', ''))
             argv = ['pipewire', '-c', conf]
         with open(self.log, 'ab') as log:
             self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -872,13 +876,14 @@ def peer_missing(kind):
     return missing
 
 
-def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0, valgrind=None):
-    name = '%s-%s%s' % (kind, sig, '-callgrind' if valgrind else '')
+def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0, valgrind=None, speaker=None, opts=None, tag=''):
+    """speaker, tag: as run_ours; opts: Peer's (the codec runs)."""
+    name = '%s-%s%s%s' % (kind, sig, '-callgrind' if valgrind else '', tag)
     say('== %s: %g s' % (name, seconds))
     ptmp = os.path.join(tmp, name)
     os.makedirs(ptmp, exist_ok=True)
-    bus, bluez, rt = new_world()
-    peer = Peer(kind, bus, ptmp, valgrind)
+    bus, bluez, rt = new_world(speaker)
+    peer = Peer(kind, bus, ptmp, valgrind, opts)
     res = {'config': name, 'signal': sig, 'double_rt': rt}
     try:
         t0 = time.monotonic()
@@ -894,6 +899,8 @@ def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0, valgrind=None):
         wait_for(lambda: bluez.transports(), 10, what='transport configured')
         client = peer.play(audio['%s_wav' % sig])
         wait_active(bluez, 20)
+        tp = list(bluez.transports().values())[0]
+        res['transport'] = {'Codec': int(tp['Codec']), 'Configuration': bytes(tp['Configuration']).hex()}
         time.sleep(warmup)
         pids = peer.daemon_pids()
         if kind == 'pipewire' and 'wireplumber' not in pids:
@@ -939,6 +946,7 @@ def run_peer(tmp, kind, sig, audio, seconds, warmup=1.0, valgrind=None):
     res['speaker_whole'] = speaker_figures(analyze(rec, sig, audio))
     res['speaker'] = speaker_figures(analyze(trim_recording(rec, w0, w1, rec + '.window'), sig, audio))
     res['start_burst'] = start_burst(rec)
+    res['wire_bytes'], res['wire_packets'] = window_bytes(rec, w0, w1)
     pk = res['speaker']['packets'] / res['speaker']['duration_wall_s'] if res['speaker']['duration_wall_s'] else None
     res['wakeups'] = {
         'streaming_thread': busiest[0],
@@ -1283,10 +1291,11 @@ def main():
     ap.add_argument('--seconds', type=float, help='audio seconds per sine configuration')
     ap.add_argument('--music-seconds', type=float, help='audio seconds per music configuration')
     ap.add_argument('--no-peers', action='store_true')
+    ap.add_argument('--peers', action='store_true', help='run the peers with --quick too')
     ap.add_argument('--no-load', action='store_true')
     ap.add_argument('--no-callgrind', action='store_true')
     ap.add_argument('--only', help='comma list of: ours,load,music,bluealsa,pipewire,startup,callgrind '
-                                   '(with --codecs: codec names and rss)')
+                                   '(with --codecs: codec names, ours,bluealsa,pipewire and rss)')
     ap.add_argument('--json', default=DEFAULT_JSON)
     ap.add_argument('--doc', default=os.path.join(ROOT, 'docs', 'performance.md'))
     ap.add_argument('--no-doc', action='store_true')
@@ -1314,7 +1323,7 @@ def main():
     quick = a.quick
     seconds = a.seconds or ((6.0 if quick else 20.0) if a.codecs else (15.0 if quick else 60.0))
     music_seconds = a.music_seconds or (8.0 if quick else 30.0)
-    peers = not (a.no_peers or quick)
+    peers = a.peers or not (a.no_peers or quick)
     only = set(a.only.split(',')) if a.only else None
 
     def want(x):
@@ -1356,7 +1365,7 @@ def main():
                            check=True)
             audio[kind + '_raw'], audio[kind + '_wav'] = raw, wav
         if a.codecs:
-            return run_codec_mode(a, R, tmp, audio, seconds, quick, t_start)
+            return run_codec_mode(a, R, tmp, audio, seconds, quick, t_start, peers)
         say('== floor: libsbc alone')
         R['floor'] = run_floor(audio, 0.5 if quick else 2.0, 5.0 if quick else 20.0, tmp)
         if want('ours'):
@@ -1421,19 +1430,18 @@ def main():
     return 0
 
 
-def run_codec_mode(a, R, tmp, audio, seconds, quick, t_start):
-    """--codecs: every codec (bench_codecs.py); its own JSON and doc block."""
+def run_codec_mode(a, R, tmp, audio, seconds, quick, t_start, peers):
+    """--codecs: every codec (bench_codecs.py), the peers on each
+    (bench_codec_peers.py); its own JSON and doc block."""
     import bench_codecs
-    bench_codecs.run_codecs(tmp, audio, seconds, quick, R, set(a.only.split(',')) if a.only else None)
+    bench_codecs.run_codecs(tmp, audio, seconds, quick, R, set(a.only.split(',')) if a.only else None, peers)
     R['machine']['loadavg_end'] = (_read('/proc/loadavg') or '').strip()
     R['elapsed_s'] = time.monotonic() - t_start
     out = a.json if a.json != DEFAULT_JSON else os.path.join(ROOT, 'bench', 'results', 'codecs.json')
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, 'w') as f:
         json.dump(R, f, indent=1, sort_keys=True, default=str)
-    print(markdown_table(bench_codecs.codec_rows(R), bench_codecs.CODEC_HEADER))
-    print(markdown_table(bench_codecs.codec_rows2(R), bench_codecs.CODEC_HEADER2))
-    print(bench_codecs.rss_line(R))
+    print('\n'.join(bench_codecs.report(R)))
     say('JSON: %s' % out)
     if not a.no_doc:
         bench_codecs.write_codec_doc(a.doc, R)

@@ -12,6 +12,14 @@ speaker received in the window: RTP and payload headers included), peak
 RSS, SNR of the decoded tone and of the music against its reference
 (speaker-analyze; LDAC is not decoded, only its framing is checked).
 
+The peers that can send the codec (bluez-alsa, PipeWire + WirePlumber) on
+the same speaker, against the same floors: bench_codec_peers.py.  Every
+speaker offers 44.1 kHz only (the signals' rate), so that no stack
+resamples or picks a higher rate than the others.
+
+The library floor of each codec: rss-floor --codec NAME (the libraries
+a2dpsrcd links, and the ones that codec dlopens).
+
 Then the RSS of an SBC stream: the all-codec build against a build without
 aptX, AAC and LDAC (WITH_APTX=no WITH_AAC=no WITH_LDAC=no, built in the
 same run into its own BUILD directory), runs alternated, medians compared
@@ -28,18 +36,28 @@ import traceback
 
 # bench.py runs as __main__: use that module (its snapshot of the binaries)
 B = sys.modules['__main__'] if hasattr(sys.modules['__main__'], 'run_ours') else __import__('bench')
+import bench_codec_peers as P  # noqa: E402
 
-# name, what the speaker offers (AddDevice options), label
+
+def _sink(codec, caps):
+    """One sink SEP of the double with these capabilities."""
+    return {'SinkEndpoints': [{'SEID': 1, 'Codec': codec, 'Capabilities': caps}]}
+
+
+_V = P.sinks.vendor_header
+# name, what the speaker offers (AddDevice options), label.  44.1 kHz only,
+# stereo, as SINK_CAPS (the double's presets offer 48 kHz and more too)
 CODECS = [
     ('sbc', {'SinkCapabilities': B.SINK_CAPS}, 'SBC'),
-    # SBC with dual channel and room for bitpool 38, at 44.1 kHz only as
-    # SINK_CAPS: a2dpsrcd sends SBC-XQ (the sbc-xq preset offers 48 kHz too)
+    # SBC with dual channel and room for bitpool 38: a2dpsrcd sends SBC-XQ
     ('sbc-xq', {'SinkCapabilities': bytes([0x27, 0xff, 2, 74])}, 'SBC-XQ'),
-    ('aptx', {'SinkCodecs': ['aptx']}, 'aptX'),
-    ('aptx-hd', {'SinkCodecs': ['aptx-hd']}, 'aptX HD'),
-    ('aac', {'SinkCodecs': ['aac']}, 'AAC'),
-    ('ldac', {'SinkCodecs': ['ldac']}, 'LDAC'),
+    ('aptx', _sink(P.sinks.VENDOR, _V(*P.sinks.APTX) + bytes([0x22])), 'aptX'),
+    ('aptx-hd', _sink(P.sinks.VENDOR, _V(*P.sinks.APTX_HD) + bytes([0x22, 0, 0, 0, 0])), 'aptX HD'),
+    # MPEG-2/4 AAC LC, 2 channels, VBR, up to 320 kbit/s
+    ('aac', _sink(P.sinks.AAC, bytes([0xc0, 0x01, 0x04, 0x80 | 0x04, 0xe2, 0x00])), 'AAC'),
+    ('ldac', _sink(P.sinks.VENDOR, _V(*P.sinks.LDAC) + bytes([0x20, 0x01])), 'LDAC'),
 ]
+STACKS = ('ours',) + P.PEERS
 NOT_DECODED = {'ldac': 'not decoded (framing checked only)'}
 RSS_BOUND = 1.05
 CODEC_FLOOR = os.path.join(B.BUILD, 'bench', 'codec-floor')
@@ -83,12 +101,42 @@ def capture_floor(tmp, kind, audio, period, seconds):
     return json.loads(r.stdout)['cpu_per_audio_s'] * 1000
 
 
-def one_codec(tmp, name, speaker, audio, seconds, quick):
-    res = {}
+def floors(audio, quick):
+    """floor_of(codec, config): codec_floor, once per codec and configuration
+    in a run (a peer that negotiates what a2dpsrcd did shares its floors)."""
+    cache = {}
+
+    def floor_of(name, config):
+        if (name, config) not in cache:
+            cache[(name, config)] = codec_floor(name, config, audio, quick)
+        return cache[(name, config)]
+    return floor_of
+
+
+def one_codec(tmp, name, speaker, audio, seconds, quick, stacks, peers, floor_of):
+    """a2dpsrcd (if 'ours' in stacks) and the peers in stacks on one codec's
+    speaker; peers: whether to run them (else only why they cannot)."""
+    res = {'peers': {}}
+    for peer in P.PEERS:
+        if peer in stacks:
+            res['peers'][peer] = P.run_peer_codec(tmp, peer, name, speaker, audio, seconds, quick, floor_of, peers)
+    if 'ours' not in stacks:
+        res['error'] = 'a2dpsrcd not run (--only without ours)'
+        return res
+    try:
+        ours(tmp, name, speaker, audio, seconds, quick, floor_of, res)
+    except Exception as e:          # noqa: BLE001 - a codec failing is a figure, not a crash
+        res['error'] = str(e).splitlines()[0][:200] if str(e) else repr(e)
+        B.say('a2dpsrcd on %s failed: %s' % (name, traceback.format_exc()))
+    return res
+
+
+def ours(tmp, name, speaker, audio, seconds, quick, floor_of, res):
+    """a2dpsrcd on one codec's speaker: its figures per signal into res."""
     for kind in ('sine',) if quick else ('sine', 'music'):
         run = B.run_ours(tmp, kind, audio, seconds, speaker=speaker, tag='-' + name)
         conf = run['transport'].get('Configuration')
-        fl = res.get('floor') or codec_floor(name, conf, audio, quick)
+        fl = res.get('floor') or floor_of(name, conf)
         res['floor'] = fl
         rate = fl['sine']['rate']
         if rate != B.RATE:         # run_ours counted audio at the capture's rate
@@ -115,7 +163,6 @@ def one_codec(tmp, name, speaker, audio, seconds, quick):
             'tone_present': sp.get('tone_present'), 'snr_db_per_channel': sp.get('snr_db_per_channel'),
             'speaker': sp,
         }
-    return res
 
 
 def build_lean():
@@ -144,22 +191,38 @@ def rss_compare(tmp, audio, seconds, rounds):
     return out
 
 
-def run_codecs(tmp, audio, seconds, quick, R, only=None):
-    """only: codec names (and 'rss') to run; default all."""
-    R['codecs'] = {}
-    rss = sorted(json.loads(subprocess.run([B.RSS_FLOOR], capture_output=True, text=True, check=True).stdout)
+def rss_floor(codec=None):
+    """rss-floor's peak RSS, median of 5: the libraries a2dpsrcd links, and
+    with codec those that codec dlopens."""
+    argv = [B.RSS_FLOOR] + (['--codec', codec] if codec else [])
+    rss = sorted(json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
                  ['peak_rss_kib'] for _ in range(5))
-    R['rss_floor'] = {'peak_rss_kib_median': rss[2], 'runs': rss}
+    return {'peak_rss_kib_median': rss[2], 'runs': rss}
+
+
+def run_codecs(tmp, audio, seconds, quick, R, only=None, peers=True):
+    """only: what to run: codec names (none named: every codec), stacks
+    (ours, bluealsa, pipewire; none named: all) and rss; default all.
+    peers: run the peers (else only say which cannot send which codec)."""
+    R['codecs'] = {}
+    R['rss_floor'] = rss_floor()
+    R['rss_floor_codec'] = {}
     have = built_codecs()
     R['codecs_built'] = have
+    names = {c[0] for c in CODECS}
+    want_codecs = (only or set()) & names
+    stacks = ((only or set()) & set(STACKS)) or set(STACKS)
+    run_any = not only or want_codecs or (only & set(STACKS))
+    floor_of = floors(audio, quick)
     for name, speaker, label in CODECS:
-        if only and name not in only:
+        if not run_any or (want_codecs and name not in want_codecs):
             continue
         if name not in have:
             R['codecs'][name] = {'error': 'not in this build\'s codec table (work tree %s)' % R.get('git_head')}
             continue
         try:
-            R['codecs'][name] = one_codec(tmp, name, speaker, audio, seconds, quick)
+            R['rss_floor_codec'][name] = rss_floor(name)
+            R['codecs'][name] = one_codec(tmp, name, speaker, audio, seconds, quick, stacks, peers, floor_of)
         except Exception as e:      # noqa: BLE001 - a codec failing is a figure, not a crash
             R['codecs'][name] = {'error': str(e).splitlines()[0][:200] if str(e) else repr(e)}
             B.say('codec %s failed: %s' % (name, traceback.format_exc()))
@@ -180,10 +243,10 @@ RSS_TARGET_MIB = 1.7        # issue #12: peak RSS above the library floor, every
 CODEC_HEADER = ['codec', 'commit', 'configuration', 'CPU ms/s sine / music', 'codec floor ms/s sine / music',
                 '÷ codec floor sine / music', 'paced floor ms/s sine / music', '÷ paced floor sine / music',
                 'capture alone ms/s sine / music', "own share ms/s sine / music",
-                'own share ≤ 1.1 × paced floor']
+                'own share ≤ 1.1 × paced floor (= codec floor + pacing)']
 CODEC_HEADER2 = ['codec', 'commit', 'on the wire kbit/s (bytes/s)', 'encoded only, kbit/s', 'peak RSS MiB',
-                 'above library floor MiB (≤ 1.7)', 'SNR tone dB', 'SNR music vs source dB',
-                 'frame errors / seq gaps / dropped ms']
+                 'library floor with the codec MiB', 'above it MiB (≤ 1.7)', 'SNR tone dB',
+                 'SNR music vs source dB', 'frame errors / seq gaps / dropped ms']
 
 
 def _pair(a, b, nd):
@@ -191,27 +254,41 @@ def _pair(a, b, nd):
 
 
 def _measured(R):
+    """(label, name, sine, music) of every codec in R; sine None when
+    a2dpsrcd was not measured on it."""
     for name, _, label in CODECS:
         c = R.get('codecs', {}).get(name)
         if c is None:
             continue
-        if c.get('error'):
+        if c.get('error') or not c.get('sine'):
             yield label, name, None, None
             continue
-        s = c['sine']
-        yield label, name, s, c.get('music') or {}
+        yield label, name, c['sine'], c.get('music') or {}
+
+
+def cpu_target(s, m):
+    """[(own share, paced floor)] of both signals, and whether the target
+    holds on every one (None: not measured)."""
+    own = [(x.get('own_ms_per_audio_s'), x.get('paced_ms_per_audio_s')) for x in (s, m)]
+    own = [(o, p) for o, p in own if o is not None and p]
+    return own, (all(o <= CPU_TARGET * p for o, p in own) if own else None)
+
+
+def rss_target(R, name, s, m):
+    """(peak RSS KiB, the codec's library floor KiB, MiB above it)."""
+    floor = ((R.get('rss_floor_codec') or {}).get(name) or {}).get('peak_rss_kib_median')
+    peak = max(x for x in (s['peak_rss_kib'], m.get('peak_rss_kib')) if x)
+    return peak, floor, (peak - floor) / 1024 if floor else None
 
 
 def codec_rows(R):
     rows = []
     for label, name, s, m in _measured(R):
         if s is None:
-            rows.append([label, R.get('git_head'), 'not measured: ' + R['codecs'][name]['error']] +
+            rows.append([label, R.get('git_head'), 'not measured: ' + R['codecs'][name].get('error', '?')] +
                         [''] * (len(CODEC_HEADER) - 3))
             continue
-        own = [(x.get('own_ms_per_audio_s'), x.get('paced_ms_per_audio_s')) for x in (s, m)]
-        own = [(o, p) for o, p in own if o is not None and p]
-        ok = [o <= CPU_TARGET * p for o, p in own]
+        own, ok = cpu_target(s, m)
         rows.append([
             label, R.get('git_head'), '`%s`' % s['config'], _pair(s['cpu_ms_per_audio_s'], m.get('cpu_ms_per_audio_s'), 2),
             _pair(s['floor_ms_per_audio_s'], m.get('floor_ms_per_audio_s'), 3),
@@ -222,28 +299,66 @@ def codec_rows(R):
                          B.ratio(m.get('cpu_ms_per_audio_s'), m.get('paced_ms_per_audio_s'), 1)),
             _pair(s['capture_floor_ms_per_audio_s'], m.get('capture_floor_ms_per_audio_s'), 2),
             _pair(s.get('own_ms_per_audio_s'), m.get('own_ms_per_audio_s'), 2),
-            '%s (%s)' % (B.verdict(all(ok)) if ok else 'not measured',
-                         ' / '.join(B.ratio(o, p, 2) for o, p in own))])
+            '%s (%s)' % (B.verdict(ok), ' / '.join(B.ratio(o, p, 2) for o, p in own))])
     return rows
 
 
 def codec_rows2(R):
     rows = []
-    floor = (R.get('rss_floor') or {}).get('peak_rss_kib_median')
     for label, name, s, m in _measured(R):
         if s is None:
             continue
         snr = NOT_DECODED.get(name)
         wire = s['wire_bytes_per_audio_s']
-        peak = max(x for x in (s['peak_rss_kib'], m.get('peak_rss_kib')) if x)
-        above = (peak - floor) / 1024 if floor else None
+        peak, floor, above = rss_target(R, name, s, m)
         rows.append([
             label, R.get('git_head'), '%s (%s)' % (B.fmt(wire * 8 / 1000 if wire else None, 0), B.fmt(wire, 0)),
             B.fmt(s['encoded_bytes_per_audio_s_floor'] * 8 / 1000, 0), B.fmt(peak / 1024, 2),
+            B.fmt(floor / 1024 if floor else None, 2),
             '%s %s' % (B.fmt(above, 2), B.verdict(above <= RSS_TARGET_MIB) if above is not None else ''),
             snr or B.fmt(s['snr_db'], 1), snr or B.fmt(m.get('snr_vs_ref_db'), 1),
             '%s / %s / %s' % (s['frame_errors'], s['seq_gaps'], s['dropped_ms'])])
     return rows
+
+
+def peer_rows(R):
+    def ours_rss(name):
+        c = R.get('codecs', {}).get(name) or {}
+        kib = [x['peak_rss_kib'] for x in (c.get('sine'), c.get('music')) if x and x.get('peak_rss_kib')]
+        return max(kib) if kib else None
+    return P.peer_rows(R, [(n, label) for n, _, label in CODECS], ours_rss)
+
+
+def target_lines(R):
+    """Issue #12's two per-codec targets, met or not, one line a codec."""
+    out = []
+    for label, name, s, m in _measured(R):
+        if s is None:
+            out.append('- %s: not measured (%s).' % (label, R['codecs'][name].get('error', '?')))
+            continue
+        own, ok = cpu_target(s, m)
+        _, floor, above = rss_target(R, name, s, m)
+        out.append('- %s: CPU, own share ≤ 1.1 × (codec floor + paced floor): %s (%s × the paced floor, '
+                   'sine / music); RSS above the library floor with the codec ≤ %.1f MiB: %s (%s MiB).' % (
+                       label, B.verdict(ok), ' / '.join(B.ratio(o, p, 2).rstrip('×') for o, p in own) or '—',
+                       RSS_TARGET_MIB, B.verdict(None if above is None else above <= RSS_TARGET_MIB),
+                       B.fmt(above, 2)))
+    return out
+
+
+def report(R):
+    """The markdown the codec run prints and writes into the doc."""
+    return [B.markdown_table(codec_rows(R), CODEC_HEADER), '',
+            B.markdown_table(codec_rows2(R), CODEC_HEADER2), '',
+            'Library floor (rss-floor: the libraries a2dpsrcd links, loaded, nothing else), median of 5: %s MiB; '
+            'with the library each codec dlopens (`rss-floor --codec NAME`): %s.' % (
+                B.fmt((R.get('rss_floor') or {}).get('peak_rss_kib_median', 0) / 1024, 2),
+                ', '.join('%s %s MiB' % (n, B.fmt(f['peak_rss_kib_median'] / 1024, 2))
+                          for n, f in (R.get('rss_floor_codec') or {}).items()) or '—'),
+            '', 'The peers on the same speakers (CPU: their daemon processes; the client feeding them, '
+            'in brackets, apart; floors: the codec\'s, with the configuration the peer negotiated):', '',
+            B.markdown_table(peer_rows(R), P.PEER_HEADER), '',
+            'Issue #12\'s targets, per codec:', ''] + target_lines(R) + ['', rss_line(R)]
 
 
 def rss_line(R):
@@ -272,13 +387,8 @@ def write_codec_doc(path, R):
                  R['date'], R.get('git_head'), m['cpu'], m['cores'], R['command'], R['seconds'],
                  R.get('elapsed_s', 0), ' '.join(m['loadavg_start'].split()[:3]),
                  ' '.join(m.get('loadavg_end', '').split()[:3])),
-             '', 'Codecs in this build: %s.' % ', '.join(R.get('codecs_built', [])),
-             '', B.markdown_table(codec_rows(R), CODEC_HEADER), '',
-             B.markdown_table(codec_rows2(R), CODEC_HEADER2), '',
-             'Library floor (rss-floor: the libraries a2dpsrcd links, loaded, nothing else; codec libraries '
-             'are dlopened and not in it), median of 5: %s MiB.' % B.fmt(
-                 (R.get('rss_floor') or {}).get('peak_rss_kib_median', 0) / 1024, 2),
-             '', rss_line(R), '', CODECS_END]
+             '', 'Codecs in this build: %s.' % ', '.join(R.get('codecs_built', [])), ''] + report(R) + [
+             '', CODECS_END]
     text = B._read(path) or '# Performance\n'
     if CODECS_BEGIN in text and CODECS_END in text:
         head, rest = text.split(CODECS_BEGIN, 1)

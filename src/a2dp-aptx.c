@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "codec-lib.h"
+#include "codec-sonames.h"
 #include "err-text.h"
 
-#define APTX_SONAME "libfreeaptx.so.0"
 /* libfreeaptx takes 24-bit little-endian samples */
 #define APTX_IN_BYTES_PER_FRAME 6u   /* 2 channels x 3 bytes */
 

@@ -31,9 +31,8 @@
 #include <ldacBT.h>
 
 #include "codec-lib.h"
+#include "codec-sonames.h"
 #include "err-text.h"
-
-#define LDAC_LIB "libldacBT_enc.so.2"
 
 /* Frame length per channel at each quality level, transport header
  * included (ldacBT's 2-DH5 table): HQ, SQ, MQ. */
@@ -324,7 +323,7 @@ struct codec_encoder {
 
 static bool ldac_available(void)
 {
-        return codec_lib_present(LDAC_LIB);
+        return codec_lib_present(LDAC_SONAME);
 }
 
 static void ldac_encoder_free(struct codec_encoder *e)
@@ -369,7 +368,7 @@ static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
                         { "ldacBT_set_eqmid", (void **)&e->api.set_eqmid },
                         { "ldacBT_get_error_code", (void **)&e->api.get_error_code },
                 };
-                e->lib = codec_lib_open(LDAC_LIB, syms, sizeof(syms) / sizeof(syms[0]), err,
+                e->lib = codec_lib_open(LDAC_SONAME, syms, sizeof(syms) / sizeof(syms[0]), err,
                                         err_len);
         }
         if (!e->lib) {

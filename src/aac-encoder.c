@@ -33,15 +33,9 @@
 #include <libavutil/log.h>
 
 #include "codec-lib.h"
+#include "codec-sonames.h"
 #include "err-text.h"
 #include "latm.h"
-
-/* The sonames of the headers we build with (Debian 12: 59 and 57): the
- * structures we touch are those of that major version. */
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define LAVC_SONAME "libavcodec.so." STR(LIBAVCODEC_VERSION_MAJOR)
-#define LAVU_SONAME "libavutil.so." STR(LIBAVUTIL_VERSION_MAJOR)
 
 /* Frames in flight each way: the encoding thread runs at normal priority
  * and, on a loaded two-core board, may wait tens of milliseconds. */
