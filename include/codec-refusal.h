@@ -26,7 +26,8 @@ struct codec_refusals {
 /* Notes that address refused codec; returns false when it already had. */
 bool codec_refusal_add(struct codec_refusals *r, const char *address, enum a2dp_codec_index codec);
 bool codec_refusal_has(const struct codec_refusals *r, const char *address, enum a2dp_codec_index codec);
-/* Forgets address's refusals (the user asked for that codec again). */
-void codec_refusal_clear(struct codec_refusals *r, const char *address);
+/* Forgets that address refused codec (the user asked for it by name:
+ * SetCodec), or every refusal of address with CODEC_COUNT. */
+void codec_refusal_clear(struct codec_refusals *r, const char *address, enum a2dp_codec_index codec);
 
 #endif

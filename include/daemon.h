@@ -223,7 +223,8 @@ struct daemon {
          * connection failing before its SetConfiguration came means the
          * speaker refused it (codec-refusal.h; endpoint.c, speaker.c) */
         const struct a2dp_codec *chosen_codec;
-        char chosen_for[18];             /* "" when no connection of ours asked */
+        char chosen_for[18];             /* "" when it may be for several */
+        bool chosen_unnamed;             /* no connection of ours asked */
         uint64_t chosen_at;              /* CLOCK_MONOTONIC us */
         struct codec_refusals refusals;
         DBusMessage *connect_call;       /* Manager1.Connect waiting for BlueZ */

@@ -205,6 +205,14 @@ DBusHandlerResult codec_control_set_codec(struct daemon *d, DBusMessage *msg)
         if (!t)
                 return dbus_reply_error(d->conn, msg, ERR_NOT_CONNECTED,
                                         "No speaker is connected: connect one, then switch its codec");
+        /* asked for by name: a refusal learnt earlier (it may have been a
+         * busy speaker's, not the codec's) is forgotten, from now on too */
+        {
+                struct device *dev = bluez_device_by_path(d, t->device);
+
+                if (dev)
+                        codec_refusal_clear(&d->refusals, dev->address, c->index);
+        }
         if (t->codec == c)
                 return dbus_reply_empty(d->conn, msg);
         if (d->codec_call)

@@ -42,10 +42,14 @@ bool codec_refusal_has(const struct codec_refusals *r, const char *address, enum
         return i >= 0 && (unsigned)codec < CODEC_COUNT && (r->dev[i].mask & (1u << codec));
 }
 
-void codec_refusal_clear(struct codec_refusals *r, const char *address)
+void codec_refusal_clear(struct codec_refusals *r, const char *address, enum a2dp_codec_index codec)
 {
-        int i = find(r, address);
+        int i = address && address[0] ? find(r, address) : -1;
 
-        if (i >= 0)
+        if (i < 0)
+                return;
+        if ((unsigned)codec < CODEC_COUNT)
+                r->dev[i].mask &= ~(1u << codec);
+        if ((unsigned)codec >= CODEC_COUNT || !r->dev[i].mask)
                 memset(&r->dev[i], 0, sizeof(r->dev[i]));
 }

@@ -192,22 +192,46 @@ static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg,
         return dbus_send_reply(d->conn, reply);
 }
 
-/* What the chooser is asked for: the capture's own rate, the board's
- * choice, when the speaker takes it (nothing to convert); --rate only when
- * the board leaves the choice open. SelectConfiguration does not say which
- * speaker asks: the opt-out of SBC-XQ holds when the speaker being
- * connected, or any connected speaker without a stream, has it. */
-static void select_prefs(struct daemon *d, struct codec_prefs *p)
+#define SELECT_CANDIDATES 4
+
+/* SelectConfiguration does not say which speaker asks. Ours when a
+ * connection of ours is under way; otherwise (the speaker connecting by
+ * itself, another client, bluetoothd's policy) one of the paired devices
+ * connected without a stream that are, as far as BlueZ knows, A2DP sinks. Their addresses (at most max) in who[],
+ * their number returned. */
+static unsigned selection_candidates(struct daemon *d, const char **who, unsigned max)
 {
-        p->rate = d->capture_rate ? d->capture_rate : d->opts.rate;
-        p->no_xq = d->connecting[0] && state_no_xq(&d->state, d->connecting);
-        for (struct device *dev = d->devices; dev && !p->no_xq; dev = dev->next) {
+        unsigned n = 0;
+
+        if (d->connecting[0]) {
+                who[0] = d->connecting;
+                return 1;
+        }
+        for (struct device *dev = d->devices; dev; dev = dev->next) {
                 bool streaming = false;
 
+                /* a phone connected to the board is no candidate */
+                if (!dev->connected || !dev->paired || (dev->uuids_known && !dev->audio_sink))
+                        continue;
                 for (struct transport *t = d->transports; t; t = t->next)
                         streaming |= strcmp(t->device, dev->path) == 0;
-                p->no_xq = dev->connected && !streaming && state_no_xq(&d->state, dev->address);
+                if (!streaming && n < max)
+                        who[n] = dev->address;
+                n += !streaming;
         }
+        return n;
+}
+
+/* What the chooser is asked for: the capture's own rate, the board's
+ * choice, when the speaker takes it (nothing to convert); --rate only when
+ * the board leaves the choice open. The opt-out of SBC-XQ holds when any
+ * speaker the selection may be for has it. */
+static void select_prefs(struct daemon *d, const char *const *who, unsigned n, struct codec_prefs *p)
+{
+        p->rate = d->capture_rate ? d->capture_rate : d->opts.rate;
+        p->no_xq = false;
+        for (unsigned i = 0; i < n && !p->no_xq; i++)
+                p->no_xq = state_no_xq(&d->state, who[i]);
 }
 
 static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg,
@@ -220,6 +244,8 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         const uint8_t *cp = config;
         struct codec_prefs prefs = { 0 };
         char err[160], hex[2 * A2DP_CODEC_BLOB_MAX + 1];
+        const char *who[SELECT_CANDIDATES];
+        unsigned n_who;
         DBusMessage *reply;
 
         if (!dbus_message_iter_init(msg, &it) ||
@@ -230,11 +256,16 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         if (!(daemon_codecs(d) & (1u << codec->index)))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is turned off (Codecs)",
                                         codec->label);
-        select_prefs(d, &prefs);
+        n_who = selection_candidates(d, who, SELECT_CANDIDATES);
+        if (n_who > SELECT_CANDIDATES)
+                n_who = SELECT_CANDIDATES;
+        select_prefs(d, who, n_who, &prefs);
         err[0] = '\0';
-        if (codec_refusal_has(&d->refusals, d->connecting, codec->index)) {
-                snprintf(err, sizeof(err), "%s refused %s when it was configured: its next codec is tried",
-                         d->connecting, codec->label);
+        for (unsigned i = 0; i < n_who && !err[0]; i++)
+                if (codec_refusal_has(&d->refusals, who[i], codec->index))
+                        snprintf(err, sizeof(err), "%s refused %s when it was configured: its next codec "
+                                 "is tried", who[i], codec->label);
+        if (err[0]) {
                 n = -EINVAL;
         } else {
                 n = codec->select(caps, (size_t)len, &prefs, config, sizeof(config), err, sizeof(err));
@@ -255,8 +286,11 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         for (size_t i = 0; i < (size_t)n; i++)
                 snprintf(hex + 2 * i, 3, "%02x", config[i]);
         log_info("SelectConfiguration (%s): %s", codec->label, hex);
+        /* a connection we did not make is learnt from only when it can be
+         * for one device alone (speaker.c unnamed_refusal) */
         d->chosen_codec = codec;
-        snprintf(d->chosen_for, sizeof(d->chosen_for), "%s", d->connecting);
+        snprintf(d->chosen_for, sizeof(d->chosen_for), "%s", n_who == 1 ? who[0] : "");
+        d->chosen_unnamed = !d->connecting[0];
         if (sd_event_now(d->event, CLOCK_MONOTONIC, &d->chosen_at) < 0)
                 d->chosen_at = 0;
         reply = dbus_message_new_method_return(msg);

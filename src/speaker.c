@@ -254,7 +254,9 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 manager_update(d);
                 return;
         }
-        if (!ok && learn_refusal(d, addr)) {
+        /* a selection made for a connection we did not make says nothing
+         * of ours */
+        if (!ok && !d->chosen_unnamed && learn_refusal(d, addr)) {
                 send_connect_profile(d, addr);
                 manager_update(d);
                 return;
@@ -426,29 +428,31 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
 }
 
 /* How long after our unnamed SelectConfiguration a speaker's link may go
- * down and still be the one that refused it: the failed setup, then
- * bluetoothd's AVDTP disconnect timeout (1 s) and the kernel's idle ACL
- * timeout (2 s). */
-#define UNNAMED_REFUSAL_WINDOW_US (8ULL * 1000000)
+ * down and still be the one that refused it. bluetoothd 5.66 starts its
+ * own setup 1 s after a speaker opened AVDTP, a SET_CONFIGURATION answer
+ * may take a moment, then after the rejection AVDTP closes 1 s later and
+ * the kernel drops the idle link after 2 s (4 s on a link the speaker
+ * opened): some 5.5 s in all. */
+#define UNNAMED_REFUSAL_WINDOW_US (10ULL * 1000000)
 
 /* A connection we did not make (the speaker connecting by itself, another
  * client's Device1.Connect, bluetoothd's own policy) takes one of our
- * endpoints too, and SelectConfiguration does not say for whom. When such
- * a setup ends with the link going down before SetConfiguration, with no
- * connection of ours under way, the speaker whose link went refused the
- * codec chosen: it is learnt as on our own connection, and a speaker that
- * came to us while there is no output is connected again with its next
- * codec. True when that connection was started. */
+ * endpoints too, and SelectConfiguration does not say for whom: it is
+ * taken to be for the one paired device then connected without a stream,
+ * if there was just one (endpoint.c). When that device's link goes down
+ * before SetConfiguration, with no connection of ours under way, it
+ * refused the codec chosen: learnt as on our own connection, and a speaker
+ * that came to us while there is no output is connected again with its
+ * next codec. True when that connection was started. */
 static bool unnamed_refusal(struct daemon *d, struct device *dev)
 {
         uint64_t now;
 
-        if (!d->chosen_codec || d->chosen_for[0] || d->connecting[0] || d->connect_pending ||
-            transport_of(d, dev) || !dev->paired ||
+        if (!d->chosen_codec || !d->chosen_unnamed || strcasecmp(d->chosen_for, dev->address) != 0 ||
+            d->connecting[0] || d->connect_pending || transport_of(d, dev) ||
             sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0 ||
             now - d->chosen_at > UNNAMED_REFUSAL_WINDOW_US)
                 return false;
-        set_str(d->chosen_for, sizeof(d->chosen_for), dev->address);
         if (!learn_refusal(d, dev->address))
                 return false;
         if (!d->state.speaker_mode || d->output[0] || d->shutting_down ||

@@ -87,9 +87,10 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   TryAcquireMs i: a TryAcquire of a pending stream completes after this
     long (default at once), so a Release can meet it (InProgress)
   ConnectError s: fail connects with this "br-connection-*" reason / errno
-  SpeakerConnectMode s: local-config (bluetoothd selects: SelectConfiguration
-                then SetConfiguration) | remote-config (the speaker
-                configures: SetConfiguration only)
+  SpeakerConnectMode s: local-config (the speaker opens AVDTP and waits;
+                bluetoothd selects 1 s later, avdtp.c's disconnect timer:
+                SelectConfiguration then SetConfiguration) | remote-config
+                (the speaker configures at once: SetConfiguration only)
   RemoteCodec s: in remote-config mode, the codec (preset name) the speaker
                 sets up: its first SEP of it with our first idle endpoint
                 matching it (default: what Connect would pair)
@@ -97,7 +98,9 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
                 (default: codecs.choose_config, 48 kHz stereo where both
                 sides have it, SBC 44.1 kHz)
   Avrcp b (true), PageTimeoutMs, ConnectMs, AvdtpMs, StartMs, SuspendMs,
-  PairMs, SdpMs, AvrcpMs
+  PairMs, SdpMs, AvrcpMs, AvdtpSetupWaitMs, AvdtpDisconnectMs
+An unused ACL is dropped acl_idle_ms after its last user (4 s on a link
+the speaker opened; an AVDTP session let go first closes after 1 s).
 '''
 
 import os

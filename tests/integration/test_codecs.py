@@ -8,7 +8,9 @@ is judged by decoding what the speaker received."""
 import os
 import time
 
-from common import A2dpTestCase, SPEAKER, TONE_HZ
+import dbus
+
+from common import A2dpTestCase, SPEAKER, SPEAKER_PATH, TONE_HZ
 
 # every SBC feature, maximum bitpool 53: dual channel and 53 >= 35/38
 ALL_SBC = [0xff, 0xff, 2, 53]
@@ -136,6 +138,33 @@ class RefusedCodecTests(A2dpTestCase):
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1')
         self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
         self.assertEqual(a['config']['mode'], 'joint_stereo')
+
+    def test_speaker_refusing_aptx_is_remembered_when_it_connects_by_itself_again(self):
+        # it advertises aptX and refuses it, and connects by itself, with no
+        # output saved: the first time the refusal is learnt from its failed
+        # setup and the daemon connects it with SBC; when it comes back by
+        # itself later, the unnamed selection already skips aptX for it
+        self.add_codec_speaker('aptx', 'sbc', refuse=['aptx'])
+        self.add_tone()
+        self.write_state(speaker_mode=True, auto_reconnect=False)
+        self.start_daemon()
+        if 'a2dp_source_aptx' not in [p.rsplit('/', 1)[1] for _, _, p in self.bluez.registered_endpoints()]:
+            self.fail('aptX is not in the codec table of this build')
+        try:
+            self.bluez.speaker_connect(SPEAKER_PATH)
+        except dbus.exceptions.DBusException:
+            pass        # its own setup fails: it refuses aptX
+        self.wait_streaming(timeout=15)
+        self.assertTrue(str(self.mprop('Codec')).startswith('SBC'), self.mprop('Codec'))
+        self.assertIn('%s refused its aptX configuration' % SPEAKER, self.daemon.log_text())
+        # it goes away (turned off), then connects by itself again
+        self.bluez.LinkLoss(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: not self.bluez.transports(), 5, what='the stream gone')
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        self.wait_streaming(timeout=10)
+        self.assertTrue(str(self.mprop('Codec')).startswith('SBC'), self.mprop('Codec'))
+        self.assertIn('SelectConfiguration (aptX) refused: %s refused aptX' % SPEAKER,
+                      self.daemon.log_text())
 
     def test_speaker_refusing_sbc_xq_that_connects_by_itself_ends_on_sbc(self):
         # the speaker's own connection fails the same way; the daemon's

@@ -18,9 +18,16 @@ START_TEST(learnt_per_speaker_and_codec)
         ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:56", CODEC_SBC_XQ));
         ck_assert(codec_refusal_add(&r, "00:11:22:33:44:55", CODEC_APTX));
         ck_assert(codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_APTX));
-        codec_refusal_clear(&r, "00:11:22:33:44:55");
+        /* one codec forgotten, the other kept */
+        codec_refusal_clear(&r, "00:11:22:33:44:55", CODEC_APTX);
+        ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_APTX));
+        ck_assert(codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
+        ck_assert(codec_refusal_add(&r, "00:11:22:33:44:55", CODEC_APTX));
+        codec_refusal_clear(&r, "00:11:22:33:44:55", CODEC_COUNT);
         ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_SBC_XQ));
         ck_assert(!codec_refusal_has(&r, "00:11:22:33:44:55", CODEC_APTX));
+        codec_refusal_clear(&r, NULL, CODEC_COUNT);
+        codec_refusal_clear(&r, "", CODEC_APTX);
 }
 END_TEST
 

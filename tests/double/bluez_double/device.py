@@ -193,6 +193,7 @@ class Device(BzObject):
             world.store_device(self)
         self.svc_refreshed = False         # ServicesResolved
         self.connected = False
+        self.link_incoming = False         # the speaker opened the ACL
         self.speaker_volume = int(o.get('Volume', 64))
         self.delay_report = int(o.get('Delay', 0))
         self.read_mtu = int(o.get('ReadMTU', 895))
@@ -515,18 +516,22 @@ class Device(BzObject):
                 self.ext_connected or self.connect_req is not None or
                 self.bonding is not None or self.browsing)
 
-    def arm_idle(self):
-        """The kernel drops an ACL nobody uses after ~2 s."""
+    def arm_idle(self, after_avdtp=False):
+        """The kernel drops an ACL nobody uses after 2 s, 4 s when the
+        speaker opened the link (hci_conn_drop); after_avdtp: an AVDTP
+        session was let go, which bluetoothd closes 1 s later first."""
         self.world.cancel_timer(self.idle_timer)
         gen = self.gen
+        delay = self.world.cfg['acl_idle_ms'] * (2 if self.link_incoming else 1)
+        if after_avdtp:
+            delay += self.ms('avdtp_disconnect_ms')
 
         def check():
             self.idle_timer = None
             if gen == self.gen and self.connected and not self._busy():
                 self.log('idle ACL dropped')
                 self.link_dropped(loss=False)
-        self.idle_timer = self.world.timer(self.world.cfg['acl_idle_ms'],
-                                           check)
+        self.idle_timer = self.world.timer(delay, check)
 
     def link_dropped(self, loss, quiet=False):
         """Disconnection Complete.  Order as bluetoothd sees it: the media
@@ -559,6 +564,7 @@ class Device(BzObject):
         self.browsing = False
         was = self.connected
         self.connected = False
+        self.link_incoming = False
         if self.svc_refreshed:
             self.svc_refreshed = False
             self.changed(C.DEVICE_IFACE, 'ServicesResolved')
@@ -630,7 +636,7 @@ class Device(BzObject):
         if self.a2dp_ep is ep:
             self.a2dp_ep = None
         if self.connected and not link_loss:
-            self.arm_idle()
+            self.arm_idle(after_avdtp=True)
 
     def setup_aborted(self, ep):
         """The endpoint went away while a setup used it."""
@@ -960,7 +966,7 @@ class Device(BzObject):
         else:
             req['err'](reason_error(req['last']))
             if self.connected:
-                self.arm_idle()
+                self.arm_idle(after_avdtp=True)
 
     def _service_connect(self, svc, done):
         """btd_service_connect(): None when started (done(svc, errno) comes
@@ -1141,7 +1147,7 @@ class Device(BzObject):
             else:
                 self.ext_connected.discard(name)
             ok()
-            self.arm_idle()
+            self.arm_idle(after_avdtp=name == 'a2dp-sink')
         self.world.timer(self.ms('avdtp_ms'), done)
 
     @dbus.service.method(C.DEVICE_IFACE, in_signature='', out_signature='',
@@ -1414,18 +1420,39 @@ class Device(BzObject):
 
             def done(errno):
                 if errno is not None:
-                    self.arm_idle()
+                    self.arm_idle(after_avdtp=True)
                     return err(C.test_error('stream setup failed: %s' %
                                             ERRNO_REASON.get(errno, errno)))
                 self.set_temporary(False)
                 ok(dbus.ObjectPath(self.transport.path))
                 self._post_connect()
-            self.a2dp_setup(ep, rsep, done, config=config,
-                            rest=candidates[1:])
+            if config is not None:
+                return self.a2dp_setup(ep, rsep, done, config=config,
+                                       rest=candidates[1:])
+
+            # the speaker opened the signalling channel and configures
+            # nothing: bluetoothd sets the stream up itself when the
+            # session's disconnect timer fires (avdtp.c, 1 s)
+            def setup():
+                if gen != self.gen:
+                    return err(C.test_error('link dropped', 'Failed'))
+                if self.a2dp_connected():
+                    return ok(dbus.ObjectPath(self.transport.path))
+                if self.a2dp == 'connecting':
+                    return err(C.test_error('a connection is in progress', 'Busy'))
+                ready = self.a2dp_candidates()
+                if not ready:
+                    self.arm_idle(after_avdtp=True)
+                    return err(C.test_error('no idle local source endpoint',
+                                            'NoEndpoint'))
+                self.a2dp_setup(ready[0][0], ready[0][1], done, rest=ready[1:])
+            w.timer(self.ms('avdtp_setup_wait_ms'), setup)
 
         def connected():
             if gen != self.gen:
                 return
+            if not self.connected:
+                self.link_incoming = True
             self.acl_up()
             if self.trusted:
                 return after_auth(None)

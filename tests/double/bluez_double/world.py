@@ -36,6 +36,14 @@ DEFAULTS = {
     'sdp_ms': 20,                 # SDP browse
     'avrcp_ms': 50,               # AVRCP comes up this long after A2DP
     'acl_idle_ms': 2000,          # kernel drops an unused ACL after 2 s
+                                  # (hci_conn_drop: twice that on a link
+                                  # the remote opened)
+    'avdtp_disconnect_ms': 1000,  # avdtp.c DISCONNECT_TIMEOUT: an AVDTP
+                                  # session nobody holds closes after 1 s
+    'avdtp_setup_wait_ms': 1000,  # the same timer on a signalling channel
+                                  # the speaker opened: bluetoothd sets the
+                                  # stream up itself when it fires
+                                  # (disconnect_timeout -> sink_setup_stream)
     'suspend_timeout_ms': 5000,   # a2dp.c SUSPEND_TIMEOUT: remote START not
                                   # followed by an Acquire is suspended
     'endpoint_timeout_ms': 3000,  # media.c REQUEST_TIMEOUT
