@@ -63,8 +63,10 @@ def main():
                       '--power-supply', power, '--rt-priority', '40'],
                      {'ALSA_CONFIG_PATH': conf})
         daemon.wait_for(lambda: bluez.registered_endpoints(), 5, what='endpoint registration')
-        say('a2dpsrcd               registered its SBC source endpoint in %.0f ms'
-            % ((time.monotonic() - t0) * 1000))
+        eps = [p.rsplit('/', 1)[1][len('a2dp_source_'):]
+               for _, _, p in bluez.registered_endpoints()]
+        say('a2dpsrcd               registered %d source endpoints (%s) in %.0f ms'
+            % (len(eps), ', '.join(eps), (time.monotonic() - t0) * 1000))
         bluez.connect_speaker(SPEAKER_PATH)
         daemon.wait_for(lambda: any(str(p.get('State')) == 'active'
                                     for p in bluez.transports().values()), 5, what='streaming')
