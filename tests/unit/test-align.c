@@ -19,6 +19,14 @@ static void gone(struct align *a, unsigned i)
         ck_assert_int_eq(align_set_path(a, i, &p), 0);
 }
 
+/* the speakers: 40 ms and 180 ms reported, SBC on both */
+static void two_speakers(struct align *a)
+{
+        align_init(a);
+        path(a, 0, 20000, 1500, 40000);
+        path(a, 1, 20000, 1500, 180000);
+}
+
 /* what each output presents a sample at, delay line included, agree */
 static void assert_aligned(const struct align *a, uint32_t tol_us)
 {
@@ -46,10 +54,7 @@ START_TEST(the_faster_path_is_held_back)
 {
         struct align a;
 
-        align_init(&a);
-        /* the speakers: 40 ms and 180 ms reported, SBC on both */
-        path(&a, 0, 20000, 1500, 40000);
-        path(&a, 1, 20000, 1500, 180000);
+        two_speakers(&a);
         ck_assert(align_update(&a));
         ck_assert_uint_eq(a.extra_us[0], 140000);
         ck_assert_uint_eq(a.extra_us[1], 0);
@@ -78,9 +83,7 @@ START_TEST(queue_jitter_does_not_move_the_delay)
 {
         struct align a;
 
-        align_init(&a);
-        path(&a, 0, 20000, 1500, 40000);
-        path(&a, 1, 20000, 1500, 180000);
+        two_speakers(&a);
         align_update(&a);
         /* the queue samples jitter by +-8 ms around 20 ms */
         for (int k = 0; k < 200; k++) {
@@ -98,9 +101,7 @@ START_TEST(a_delay_change_is_followed)
 {
         struct align a;
 
-        align_init(&a);
-        path(&a, 0, 20000, 1500, 40000);
-        path(&a, 1, 20000, 1500, 180000);
+        two_speakers(&a);
         align_update(&a);
         /* the slow speaker now reports 100 ms */
         path(&a, 1, 20000, 1500, 100000);
@@ -120,9 +121,7 @@ START_TEST(an_output_leaving_frees_the_other)
 {
         struct align a;
 
-        align_init(&a);
-        path(&a, 0, 20000, 1500, 40000);
-        path(&a, 1, 20000, 1500, 180000);
+        two_speakers(&a);
         align_update(&a);
         gone(&a, 1);
         ck_assert(align_update(&a));
