@@ -110,7 +110,7 @@ CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
 ifneq ($(WITH_LDAC),yes)
-UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-ldac,$(UNIT_TESTS))
+UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-ldac $(BUILD)/tests/test-sender-ldac,$(UNIT_TESTS))
 endif
 ifneq ($(WITH_AAC),yes)
 UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-aac,$(UNIT_TESTS))
@@ -175,6 +175,7 @@ $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
 $(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-framing: $(BUILD)/src/sender.o
+$(BUILD)/tests/test-sender-ldac: $(BUILD)/src/sender.o
 # the encoders' round trips decode with libavcodec (aac_latm, aptx, aptx_hd)
 AVCODEC_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil)
 $(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o

@@ -14,8 +14,16 @@
 #include "a2dp-codec.h"
 #include "rtp.h"
 
-/* Whole packets held while the socket is full (≈ 80 ms at 20 ms each). */
+/* Audio held while the socket is full: about SENDER_QUEUE_NS, and never
+ * fewer than SENDER_QUEUE_PACKETS whole packets (SBC's 4 packets of ~20 ms;
+ * a codec with short packets, LDAC's 5 ms, holds as many as make the
+ * time, up to the slots). */
 #define SENDER_QUEUE_PACKETS 4
+#define SENDER_QUEUE_NS 80000000ull
+/* Congestion is audio that waited longer than 1.5 packets, and at least
+ * this long (or 3/4 of the queue, if that is less): with short packets,
+ * 1.5 of them is less than a scheduler's jitter. */
+#define SENDER_CONGESTION_MIN_NS 20000000ull
 /* Slots: the whole packets, or the fragments of one oversized frame. */
 #define SENDER_QUEUE_SLOTS 16
 #define SENDER_STAGING_FRAMES 4096
@@ -94,6 +102,10 @@ void sender_skip(struct sender *s, size_t frames);
 int sender_flush(struct sender *s, uint64_t now_ns, bool *level_changed);
 
 bool sender_queue_full(const struct sender *s);
+/* Whole packets the queue holds at most, at the current level. */
+unsigned sender_queue_packets(const struct sender *s);
+/* How long queued audio may wait before it counts as congestion. */
+uint64_t sender_congestion_ns(const struct sender *s);
 /* PCM frames that complete the packet being filled. */
 size_t sender_frames_to_packet(const struct sender *s);
 bool sender_has_queued(const struct sender *s);

@@ -108,9 +108,44 @@ unsigned sender_level_value(const struct sender *s)
         return s->codec->level_value(s->enc, s->level);
 }
 
+/* One full packet's audio at the current level, in ns. */
+static uint64_t packet_ns(const struct sender *s)
+{
+        unsigned fpp = frames_per_packet(s) ? frames_per_packet(s) : 1;
+
+        return (uint64_t)fpp * s->frame_samples * 1000000000ull / s->rate;
+}
+
+/* About SENDER_QUEUE_NS of audio, at least SENDER_QUEUE_PACKETS (rounded
+ * down: packets of 19-20 ms stay at 4), at most what the slots hold. */
+unsigned sender_queue_packets(const struct sender *s)
+{
+        uint64_t pn = packet_ns(s);
+        uint64_t n = pn ? SENDER_QUEUE_NS / pn : 0;
+
+        if (n < SENDER_QUEUE_PACKETS)
+                n = SENDER_QUEUE_PACKETS;
+        if (n > SENDER_QUEUE_SLOTS - 1)
+                n = SENDER_QUEUE_SLOTS - 1;
+        return (unsigned)n;
+}
+
+/* 1.5 packets (in whole ms, as always), and at least
+ * min(SENDER_CONGESTION_MIN_NS, 3/4 of the queue): packets of 14 ms and
+ * more keep their 1.5 packets. */
+uint64_t sender_congestion_ns(const struct sender *s)
+{
+        uint64_t old_ns = (uint64_t)sender_packet_ms(s) * 3000000ull / 2;
+        uint64_t floor_ns = (uint64_t)sender_queue_packets(s) * packet_ns(s) * 3 / 4;
+
+        if (floor_ns > SENDER_CONGESTION_MIN_NS)
+                floor_ns = SENDER_CONGESTION_MIN_NS;
+        return old_ns > floor_ns ? old_ns : floor_ns;
+}
+
 bool sender_queue_full(const struct sender *s)
 {
-        return s->q_audio_packets >= SENDER_QUEUE_PACKETS || s->q_count == SENDER_QUEUE_SLOTS;
+        return s->q_audio_packets >= sender_queue_packets(s) || s->q_count == SENDER_QUEUE_SLOTS;
 }
 
 size_t sender_frames_to_packet(const struct sender *s)
@@ -171,8 +206,10 @@ static struct sender_packet *open_packet(struct sender *s)
 
         if (s->building)
                 return s->building;
-        if (sender_queue_full(s))
-                sender_drop_oldest(s);  /* the oldest audio goes: latency stays bounded */
+        /* the oldest audio goes: latency stays bounded (a step down in
+         * quality makes packets longer, and the bound fewer) */
+        while (sender_queue_full(s) && s->q_count)
+                sender_drop_oldest(s);
         pk = next_slot(s);
         pk->len = s->header_len;
         pk->samples = 0;
@@ -430,7 +467,7 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
          * unclocked source meets EAGAIN all the time and is simply
          * throttled, while a speaker that drains slower than capture fills
          * makes packets old. */
-        uint64_t old_ns = (uint64_t)sender_packet_ms(s) * 3000000ull / 2;
+        uint64_t old_ns = sender_congestion_ns(s);
         bool congested = false, resumed = false;
 
         while (s->q_count) {

@@ -304,6 +304,21 @@ START_TEST(slow_link_still_steps_the_bitpool_down)
 }
 END_TEST
 
+/* SBC's packets are long (20 ms here): the queue stays 4 packets and
+ * congestion 1.5 packets (30 ms), whatever the bound in time says for
+ * codecs with short packets. */
+START_TEST(sbc_queue_is_four_packets)
+{
+        struct rig r;
+
+        rig_init(&r);
+        ck_assert_uint_eq(sender_packet_ms(&r.s), 20);
+        ck_assert_uint_eq(sender_queue_packets(&r.s), SENDER_QUEUE_PACKETS);
+        ck_assert_uint_eq(sender_congestion_ns(&r.s), 30000000ull);
+        rig_free(&r);
+}
+END_TEST
+
 static Suite *sender_suite(void)
 {
         Suite *s = suite_create("sender");
@@ -315,6 +330,7 @@ static Suite *sender_suite(void)
         tcase_add_test(tc, gives_up_learning_on_a_socket_that_never_queues);
         tcase_add_test(tc, stall_does_not_wear_the_bitpool_down);
         tcase_add_test(tc, slow_link_still_steps_the_bitpool_down);
+        tcase_add_test(tc, sbc_queue_is_four_packets);
         suite_add_tcase(s, tc);
         return s;
 }
