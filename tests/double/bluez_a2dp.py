@@ -76,6 +76,8 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   Delay q       delay report in 1/10 ms (0 = none; only used when the local
                 endpoint registered DelayReporting true)
   ReadMTU q (895), WriteMTU q (895)
+  LinkKbps u    the link carries at most this many kbit/s of packets (0, the
+                default: no limit); SpeakerLink changes it while streaming
   RejectConfiguration b (alias RejectSelectConfiguration): the speaker
                 rejects our AVDTP SET_CONFIGURATION (every codec)
   StrictConfig b (true): reject configurations outside the sink caps (every
@@ -236,6 +238,14 @@ def SpeakerSuspend(self, path):
 def SpeakerStall(self, path, ms):
     '''The speaker stops reading the socket for ms milliseconds.'''
     _w().find_device(path).speaker_stall(int(ms))
+
+
+@dbus.service.method(TEST, in_signature='ou', out_signature='')
+def SpeakerLink(self, path, kbps):
+    '''The link to the speaker carries at most kbps kbit/s of packets from
+    now on (0: no limit), this stream and later ones: the speaker reads
+    the socket no faster.'''
+    _w().find_device(path).speaker_link(int(kbps))
 
 
 @dbus.service.method(TEST, in_signature='o', out_signature='')

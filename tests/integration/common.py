@@ -204,6 +204,35 @@ class SpeakerJudge:
                                    delta=bitrate_kbps / 100.0)
 
 
+def receipt_timing(rec, rate, skip_s=0.3):
+    """How the packets of a recording arrived (any codec with an RTP
+    header): the spacing of their receipt (median, 99th percentile and
+    largest interval, ms), the speaker's lateness (how much later than the
+    RTP clock, set by the earliest packet, a packet came: the jitter buffer
+    a speaker needs not to run dry, ms), and the wall and RTP time covered.
+    skip_s: the stream's start is left out (the first packets come as fast
+    as the socket takes them)."""
+    _, records = harness.read_recording(rec)
+    pkts = [(t, int.from_bytes(d[4:8], 'big')) for t, d in records if len(d) >= 12]
+    if len(pkts) < 3:
+        return None
+    t_first = pkts[0][0]
+    pkts = [p for p in pkts if p[0] - t_first >= skip_s * 1e9] or pkts
+    iv = sorted((b[0] - a[0]) / 1e6 for a, b in zip(pkts, pkts[1:]))
+    t0, ts0 = pkts[0]
+    late, lag_min, ts_prev, rtp_s = 0.0, None, ts0, 0.0
+    for t, ts in pkts:
+        rtp_s += ((ts - ts_prev) & 0xffffffff) / rate
+        ts_prev = ts
+        lag = (t - t0) / 1e6 - rtp_s * 1000
+        lag_min = lag if lag_min is None else min(lag_min, lag)
+        late = max(late, lag - lag_min)
+    return {'packets': len(pkts), 'spacing_median_ms': iv[len(iv) // 2],
+            'spacing_p99_ms': iv[min(len(iv) - 1, int(len(iv) * 0.99))],
+            'spacing_max_ms': iv[-1], 'late_max_ms': late,
+            'wall_s': (pkts[-1][0] - t0) / 1e9, 'rtp_s': rtp_s}
+
+
 class A2dpTestCase(SpeakerJudge, unittest.TestCase):
     """Bus + double per test; the daemon started by the test."""
 

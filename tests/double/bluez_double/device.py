@@ -1538,6 +1538,14 @@ class Device(BzObject):
             raise C.test_error('no acquired transport', 'NotConnected')
         t.recorder.stall(ms)
 
+    def speaker_link(self, kbps):
+        """The link carries at most kbps kbit/s from now on (0: no
+        limit); later streams keep it (the LinkKbps option)."""
+        self.opts['LinkKbps'] = int(kbps)
+        t = self.transport
+        if t is not None and t.recorder is not None:
+            t.recorder.set_link(kbps)
+
     def speaker_close_socket(self):
         """The speaker closes the media channel: the daemon's fd gets
         EPIPE/ECONNRESET and bluetoothd, seeing the channel HUP

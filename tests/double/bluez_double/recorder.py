@@ -57,6 +57,9 @@ class Recorder(threading.Thread):
         self.bytes = 0
         self.oversize = 0            # packets longer than the write MTU
         self.stall_until = 0.0       # monotonic seconds
+        self.link_kbps = 0           # the link's capacity (0: unlimited)
+        self._tokens = 0.0           # bytes the link may carry now
+        self._tokens_t = 0.0
         self.discard = False         # stream suspended: read but do not record
         self.peer_closed = False     # daemon closed its end (EOF)
         self.finished = False
@@ -72,6 +75,31 @@ class Recorder(threading.Thread):
             self.stall_until = max(self.stall_until,
                                    time.monotonic() + ms / 1000.0)
         self._wake()
+
+    def set_link(self, kbps):
+        """A link that carries at most kbps kbit/s of packets (a speaker
+        far away, a busy 2.4 GHz band): the speaker reads the socket no
+        faster, and what does not go waits in the sender's socket.  0: no
+        limit."""
+        with self.lock:
+            self.link_kbps = max(0, int(kbps))
+            self._tokens = 0.0
+            self._tokens_t = time.monotonic()
+        self._wake()
+
+    def _link_wait(self):
+        """Seconds until the link may carry the next packet (0: now).
+        At most two MTUs' worth of credit builds up while idle."""
+        with self.lock:
+            kbps = self.link_kbps
+            if not kbps:
+                return 0.0
+            now = time.monotonic()
+            rate = kbps * 1000 / 8.0
+            self._tokens = min(self._tokens + (now - self._tokens_t) * rate,
+                               2.0 * self.write_mtu)
+            self._tokens_t = now
+            return 0.0 if self._tokens >= 0 else -self._tokens / rate
 
     def stop(self, drain):
         """drain=True: record what is already queued, then close (Release).
@@ -105,6 +133,8 @@ class Recorder(threading.Thread):
                 return
             self.packets += 1
             self.bytes += len(data)
+            if self.link_kbps:
+                self._tokens -= len(data)
             if len(data) > self.write_mtu:
                 self.oversize += 1
         os.write(self._fd, RECORD.pack(t, len(data)) + data)
@@ -144,6 +174,11 @@ class Recorder(threading.Thread):
                     select.select([self._wake_r], [], [], 0.2)
                     self._drain_wake()
                     continue
+                link = self._link_wait()
+                if link > 0:
+                    select.select([self._wake_r], [], [], min(link, 0.05))
+                    self._drain_wake()
+                    continue
                 t0 = now_ns()
                 r, _, _ = select.select([self.sock, self._wake_r], [], [],
                                         self.POLL_S)
@@ -152,7 +187,7 @@ class Recorder(threading.Thread):
                 if self.sock in r:
                     # a bounded burst, so a stall or stop acts promptly
                     got, n = True, 0
-                    while got and n < 32:
+                    while got and n < 32 and not self._link_wait():
                         got = self._recv_one()
                         n += 1
                     if got is False:

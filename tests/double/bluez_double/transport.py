@@ -110,6 +110,7 @@ class Transport(BzObject):
         self.stop_recorder(drain=True)
         rec = Recorder(speaker_end, path, self.endpoint.codec, self.config, dev.write_mtu,
                        dev.read_mtu)
+        rec.set_link(int(dev.opt('LinkKbps', 0)))
         self.recorder = rec
         self.world.recorders.append(rec)
         self.world.recordings.append(path)
