@@ -562,6 +562,32 @@ class TestA2DP(DoubleTest):
                                            errno.ECONNREFUSED))
         self.assertTrue(c.get(dev, DEVICE, 'Connected'))
 
+    def test_link_limit(self):
+        # a link of 200 kbit/s: the speaker reads no faster, whatever is
+        # offered (here ~960 kbit/s); lifted, the backlog comes at once
+        dev = self.add_speaker()
+        c = self.client()
+        c.register_app()
+        tpath = self.connect(c, dev)
+        sock, _, wmtu = self.acquire(c, tpath)
+        sock.setblocking(False)
+        call(self.control.SpeakerLink, dbus.ObjectPath(dev), dbus.UInt32(200))
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            try:
+                sock.send(b'l' * 600)
+            except BlockingIOError:
+                pass
+            time.sleep(0.005)
+        _, records = harness.read_recording(self.bluez.recordings()[0])
+        t0 = records[0][0]
+        late = [(t, len(d)) for t, d in records if t - t0 > 0.3e9]
+        kbps = sum(n for _, n in late[1:]) * 8 / ((late[-1][0] - late[0][0]) / 1e9) / 1000
+        self.assertGreater(kbps, 150)
+        self.assertLess(kbps, 230)
+        call(self.control.SpeakerLink, dbus.ObjectPath(dev), dbus.UInt32(0))
+        spin_until(lambda: len(harness.read_recording(self.bluez.recordings()[0])[1]) > len(records) + 20)
+
     def test_second_speaker_needs_its_own_endpoint(self):
         a = self.add_speaker('00:11:22:33:44:01')
         b = self.add_speaker('00:11:22:33:44:02')
