@@ -14,15 +14,15 @@
 #include "a2dp-codec.h"
 #include "rtp.h"
 
-/* Audio held while the socket is full: about SENDER_QUEUE_NS, and never
- * fewer than SENDER_QUEUE_PACKETS whole packets (SBC's 4 packets of ~20 ms;
- * a codec with short packets, LDAC's 5 ms, holds as many as make the
- * time, up to the slots). */
+/* Whole packets held while the socket is full: SENDER_QUEUE_PACKETS
+ * (SBC's 4 packets of ~20 ms, about 80 ms); a codec with short packets
+ * (4 of them under half of SENDER_QUEUE_NS: LDAC's 5.3 ms) holds about
+ * SENDER_QUEUE_NS of them instead, up to the slots. */
 #define SENDER_QUEUE_PACKETS 4
 #define SENDER_QUEUE_NS 80000000ull
-/* Congestion is audio that waited longer than 1.5 packets, and at least
- * this long (or 3/4 of the queue, if that is less): with short packets,
- * 1.5 of them is less than a scheduler's jitter. */
+/* Congestion is audio that waited longer than 1.5 packets; with short
+ * packets also at least this long (or 3/4 of the queue, if that is
+ * less): 1.5 of them is within a scheduler's jitter. */
 #define SENDER_CONGESTION_MIN_NS 20000000ull
 /* Slots: the whole packets, or the fragments of one oversized frame. */
 #define SENDER_QUEUE_SLOTS 16

@@ -116,13 +116,25 @@ static uint64_t packet_ns(const struct sender *s)
         return (uint64_t)fpp * s->frame_samples * 1000000000ull / s->rate;
 }
 
-/* About SENDER_QUEUE_NS of audio, at least SENDER_QUEUE_PACKETS (rounded
- * down: packets of 19-20 ms stay at 4), at most what the slots hold. */
+/* Short packets: SENDER_QUEUE_PACKETS of them hold less than half of
+ * SENDER_QUEUE_NS (packets under 10 ms: LDAC's 5.3 ms at HQ and 8 ms at
+ * SQ). Longer ones (SBC's and SBC-XQ's 13-20 ms, aptX's, AAC's, LDAC's
+ * 16 ms at MQ) keep the queue of 4 packets and the 1.5 packets of
+ * waiting they always had. */
+static bool short_packets(const struct sender *s)
+{
+        return packet_ns(s) * SENDER_QUEUE_PACKETS < SENDER_QUEUE_NS / 2;
+}
+
+/* Short packets: about SENDER_QUEUE_NS of them, at most what the slots
+ * hold; otherwise SENDER_QUEUE_PACKETS. */
 unsigned sender_queue_packets(const struct sender *s)
 {
-        uint64_t pn = packet_ns(s);
-        uint64_t n = pn ? SENDER_QUEUE_NS / pn : 0;
+        uint64_t n;
 
+        if (!short_packets(s))
+                return SENDER_QUEUE_PACKETS;
+        n = SENDER_QUEUE_NS / packet_ns(s);
         if (n < SENDER_QUEUE_PACKETS)
                 n = SENDER_QUEUE_PACKETS;
         if (n > SENDER_QUEUE_SLOTS - 1)
@@ -130,14 +142,17 @@ unsigned sender_queue_packets(const struct sender *s)
         return (unsigned)n;
 }
 
-/* 1.5 packets (in whole ms, as always), and at least
- * min(SENDER_CONGESTION_MIN_NS, 3/4 of the queue): packets of 14 ms and
- * more keep their 1.5 packets. */
+/* 1.5 packets (in whole ms, as always); with short packets at least
+ * min(SENDER_CONGESTION_MIN_NS, 3/4 of the queue), since 1.5 of them is
+ * within a scheduler's jitter. */
 uint64_t sender_congestion_ns(const struct sender *s)
 {
         uint64_t old_ns = (uint64_t)sender_packet_ms(s) * 3000000ull / 2;
-        uint64_t floor_ns = (uint64_t)sender_queue_packets(s) * packet_ns(s) * 3 / 4;
+        uint64_t floor_ns;
 
+        if (!short_packets(s))
+                return old_ns;
+        floor_ns = (uint64_t)sender_queue_packets(s) * packet_ns(s) * 3 / 4;
         if (floor_ns > SENDER_CONGESTION_MIN_NS)
                 floor_ns = SENDER_CONGESTION_MIN_NS;
         return old_ns > floor_ns ? old_ns : floor_ns;

@@ -304,17 +304,24 @@ START_TEST(slow_link_still_steps_the_bitpool_down)
 }
 END_TEST
 
-/* SBC's packets are long (20 ms here): the queue stays 4 packets and
- * congestion 1.5 packets (30 ms), whatever the bound in time says for
- * codecs with short packets. */
+/* SBC's packets are long (20 ms here, 11.6 ms with a 489-byte MTU): the
+ * queue stays 4 packets and congestion 1.5 packets, whatever codecs with
+ * short packets get. */
 START_TEST(sbc_queue_is_four_packets)
 {
+        static const uint32_t seeds[3] = { 1, 2, 3 };
         struct rig r;
 
         rig_init(&r);
         ck_assert_uint_eq(sender_packet_ms(&r.s), 20);
         ck_assert_uint_eq(sender_queue_packets(&r.s), SENDER_QUEUE_PACKETS);
         ck_assert_uint_eq(sender_congestion_ns(&r.s), 30000000ull);
+        /* 4 frames a packet */
+        sender_init(&r.s, r.sv[0], RTP_SBC_OVERHEAD + 4 * FRAME_LEN, r.codec, r.enc, &r.info,
+                    &r.stats, seeds);
+        ck_assert_uint_eq(sender_packet_ms(&r.s), 11);
+        ck_assert_uint_eq(sender_queue_packets(&r.s), SENDER_QUEUE_PACKETS);
+        ck_assert_uint_eq(sender_congestion_ns(&r.s), 16500000ull);
         rig_free(&r);
 }
 END_TEST
