@@ -61,11 +61,14 @@ class LdacTests(A2dpTestCase):
 
     def assert_quiet_stream_timing(self, tm, packet_ms):
         """The packets of a stream on a quiet link came a packet's time
-        apart, without a hole a speaker's buffer would not ride out."""
+        apart, without a hole a speaker's buffer would not ride out (they
+        buffer 150-200 ms; measured on a quiet machine: holes of 6-18 ms,
+        no packet more than 14 ms late; 48-84 ms at a load average of 2-4
+        on two cores, with capture overruns)."""
         self.assertAlmostEqual(tm['spacing_median_ms'], packet_ms, delta=1.5,
                                msg='packets %.2f ms apart' % tm['spacing_median_ms'])
-        self.assertLess(tm['spacing_max_ms'], 60.0, 'a %.1f ms hole between packets' % tm['spacing_max_ms'])
-        self.assertLess(tm['late_max_ms'], 80.0, 'a packet %.1f ms late' % tm['late_max_ms'])
+        self.assertLess(tm['spacing_max_ms'], 100.0, 'a %.1f ms hole between packets' % tm['spacing_max_ms'])
+        self.assertLess(tm['late_max_ms'], 100.0, 'a packet %.1f ms late' % tm['late_max_ms'])
 
     # -- HQ at 48 and 44.1 kHz, no step down on a quiet machine ----------------
     def test_streams_ldac_at_990_kbits(self):
