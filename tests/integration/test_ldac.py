@@ -126,20 +126,9 @@ class LdacTests(A2dpTestCase):
         steps = [t for t, k in kbps if k in (660, 330)]
         if len(steps) == 2:
             self.assertGreaterEqual(steps[1] - steps[0], 0.8)
-        # what reached the speaker: whole frames of the three levels
+        # a second at MQ, then the link clears (MQ fits this link, so the
+        # calm began already): back up a step after five calm seconds each
         time.sleep(1.0)
-        self.bluez.flush()
-        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
-        self.assertEqual(a['frame_errors'], 0, a.get('frame_error_detail'))
-        self.assertEqual(a['config_mismatches'], 0)
-        self.assertEqual(a['rtp']['seq_gaps'], 0)
-        lengths = set(a['codec_detail']['frame_lengths'])
-        self.assertTrue({'330', '220', '110'} <= lengths, 'frame lengths %s' % lengths)
-        print('\nslow link (%d kbit/s): Kbps %s; frames %s, per packet %s, dropped %d ms, underruns %d' %
-              (SLOW_LINK_KBPS, [k for _, k in kbps], a['codec_detail']['frame_lengths'],
-               a['frames_per_packet'], int(stats['DroppedMs']), int(stats['Underruns'])))
-        # the link clears (MQ fits this link, so the calm began already):
-        # back up a step after five calm seconds each
         t0 = time.monotonic()
         self.bluez.SpeakerLink(SPEAKER_PATH, 0)
         self.daemon.wait_for(level(660), 9, what='Kbps 660 again')
@@ -150,6 +139,17 @@ class LdacTests(A2dpTestCase):
         log = self.daemon.log_text()
         self.assertIn('LDAC quality now 660 kbit/s (link clear)', log)
         self.assertIn('LDAC quality now 990 kbit/s (link clear)', log)
+        # what reached the speaker: whole frames of the three levels
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assertEqual(a['frame_errors'], 0, a.get('frame_error_detail'))
+        self.assertEqual(a['config_mismatches'], 0)
+        self.assertEqual(a['rtp']['seq_gaps'], 0)
+        lengths = set(a['codec_detail']['frame_lengths'])
+        self.assertTrue({'330', '220', '110'} <= lengths, 'frame lengths %s' % lengths)
+        print('\nslow link (%d kbit/s): Kbps %s; frames %s, per packet %s, dropped %d ms, underruns %d' %
+              (SLOW_LINK_KBPS, [k for _, k in kbps], a['codec_detail']['frame_lengths'],
+               a['frames_per_packet'], int(stats['DroppedMs']), int(stats['Underruns'])))
         print('link clear: 660 kbit/s after %.1f s, 990 after %.1f s' % (t_sq, t_hq))
 
     # -- SetCodec LDAC -> SBC -> LDAC while streaming -----------------------------
