@@ -407,6 +407,9 @@ bool speaker_transport_is_output(struct daemon *d, struct transport *t);
 void speaker_link_lost(struct daemon *d, const char *device_path);
 void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected);
 void speaker_reconnect_soon(struct daemon *d);
+/* Our endpoints are registered on an adapter: a reconnection that waited
+ * for them goes ahead. */
+void speaker_endpoints_registered(struct daemon *d);
 void speaker_reset(struct daemon *d);
 void speaker_shutdown(struct daemon *d);
 

@@ -479,6 +479,7 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
                 log_info("A2DP source endpoints registered on %s: %s", a->name, names);
         }
         output_update_status(d);
+        speaker_endpoints_registered(d);
 }
 
 void endpoint_register(struct daemon *d, struct adapter *a)

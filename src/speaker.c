@@ -117,6 +117,24 @@ void speaker_reconnect_soon(struct daemon *d)
                 schedule_reconnect(d, 100);
 }
 
+/* Our endpoints on dev's adapter are being registered: bluetoothd has no
+ * local SEP to set up A2DP with until it has read them, so a connection now
+ * would fail (br-connection-profile-unavailable, read as a speaker without
+ * an A2DP sink) and cost a backoff. speaker_endpoints_registered() takes
+ * the reconnection up again. */
+static bool registration_pending(struct daemon *d, const struct device *dev)
+{
+        const struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
+
+        return a && a->reg == REG_PENDING;
+}
+
+void speaker_endpoints_registered(struct daemon *d)
+{
+        if (!d->output[0])
+                speaker_reconnect_soon(d);
+}
+
 static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;
@@ -129,6 +147,10 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
         dev = bluez_device_by_address(d, d->state.last_output);
         if (!dev) {
                 schedule_backoff(d);    /* BlueZ may not know it again yet */
+                return 0;
+        }
+        if (registration_pending(d, dev)) {
+                log_debug("connecting %s once our endpoints are registered", dev->address);
                 return 0;
         }
         t = transport_of(d, dev);

@@ -22,7 +22,8 @@ Template parameters (JSON object, all optional):
                Le, Avrcp (false = no AVRCP server: RegisterPlayer is
                NotSupported), RegisterPlayerDelayMs (bluetoothd busy:
                RegisterPlayer handled, and its properties watch added, this
-               much later)
+               much later), RegisterApplicationDelayMs (the application's
+               objects read, and its endpoints registered, this much later)
   devices      [{"adapter": "hci0", "address": "AA:..", "name": "..",
                  "opts": {...}}]  see AddDevice
   experimental true = bluetoothd -E (transport Endpoint, adapter PowerState)

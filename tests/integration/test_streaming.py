@@ -224,6 +224,26 @@ class LifecycleTests(A2dpTestCase):
         self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 2, what='registration')
         self.assertLess(time.monotonic() - t0, 1.0)
 
+    def test_last_speaker_is_connected_once_our_endpoints_are_registered(self):
+        # bluetoothd slow to read our endpoints (seen in check-vm on a
+        # loaded host: registered 1 s after the first ConnectProfile): a
+        # connection made before they exist finds no local SEP and fails
+        # (br-connection-profile-unavailable), which cost a backoff and a
+        # false "offers no A2DP audio sink"
+        self.bluez.RemoveAdapter('hci0')
+        self.bluez.AddAdapter('hci0', dbus.Dictionary({'RegisterApplicationDelayMs': dbus.Int32(1500)},
+                                                      signature='sv'))
+        self.add_speaker()
+        self.add_tone()
+        self.write_state(speaker_mode=True, last_output=SPEAKER, paired=SPEAKER)
+        self.start_daemon(wait_registered=False)
+        self.wait_streaming(timeout=10)
+        log = self.daemon.log_text()
+        self.assertNotIn('offers no A2DP audio sink', log)
+        self.assertNotIn('reconnecting', log)
+        calls = [line for line in self.bluez.GetLog() if 'ConnectProfile ' in line]
+        self.assertEqual(len(calls), 1, calls)
+
     def test_speaker_link_loss_mid_stream(self):
         self.add_speaker()
         self.start_daemon()

@@ -183,6 +183,7 @@ class Adapter(BzObject, PlayerMixin):
         self.players = []             # media.c adapter->players
         self.avrcp = bool(props.get('Avrcp', True))   # AVRCP server
         self.register_player_delay_ms = int(props.get('RegisterPlayerDelayMs', 0))
+        self.register_app_delay_ms = int(props.get('RegisterApplicationDelayMs', 0))
         self.discovery = {}
         self._disc_timer = None
         self._discoverable_timer = None
@@ -774,8 +775,18 @@ class Adapter(BzObject, PlayerMixin):
                 sender, root, e.get_dbus_name()))
             self._app_objects(app, {})
 
-        w.call(sender, root, C.OM_IFACE, 'GetManagedObjects', '', [],
-               got, failed_, 25000)
+        def read_objects():
+            w.call(sender, root, C.OM_IFACE, 'GetManagedObjects', '', [],
+                   got, failed_, 25000)
+        # RegisterApplicationDelayMs: bluetoothd busy (or a slow machine),
+        # the application's objects read this much later; until then none
+        # of its endpoints exists, and a connection finds no local SEP
+        if self.register_app_delay_ms > 0:
+            w.log('RegisterApplication from %s reads its objects in %d ms' % (
+                sender, self.register_app_delay_ms))
+            w.timer(self.register_app_delay_ms, read_objects)
+        else:
+            read_objects()
 
     def _app_objects(self, app, objects):
         """gdbus client ready: media.c proxy_added_cb/client_ready_cb."""
