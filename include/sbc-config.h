@@ -33,6 +33,10 @@
 /* "High quality" bitpools the A2DP spec recommends for joint stereo. */
 #define SBC_HQ_BITPOOL_44100 53
 #define SBC_HQ_BITPOOL_48000 51
+/* Dual channel codes each channel on its own bitpool: these keep it near
+ * 452 kbit/s (SBC-XQ's), where joint stereo's 51 would make 650. */
+#define SBC_DUAL_HQ_BITPOOL_44100 38
+#define SBC_DUAL_HQ_BITPOOL_48000 35
 
 enum sbc_channel_mode { SBC_CH_MONO, SBC_CH_DUAL, SBC_CH_STEREO, SBC_CH_JOINT };
 enum sbc_allocation { SBC_ALLOC_LOUDNESS, SBC_ALLOC_SNR };

@@ -14,8 +14,8 @@
 
 #include "err-text.h"
 
-#define XQ_BITPOOL_44100 38
-#define XQ_BITPOOL_48000 35
+#define XQ_BITPOOL_44100 SBC_DUAL_HQ_BITPOOL_44100
+#define XQ_BITPOOL_48000 SBC_DUAL_HQ_BITPOOL_48000
 
 unsigned sbc_xq_bitpool(unsigned rate)
 {

@@ -186,8 +186,12 @@ int sbc_config_parse(const uint8_t *config, size_t len, struct sbc_params *p,
         alloc = single(alloc_pref, N_ELEM(alloc_pref), config[1] & 0x03);
         if (!alloc)
                 return fail(err, err_len, "configuration: allocation method must have exactly one bit set");
-        if (config[2] < SBC_MIN_BITPOOL || config[3] > spec_max_bitpool(mode->value, subbands->value) ||
-            config[2] > config[3])
+        /* a range reaching past what SBC allows for the layout (a sink
+         * taking the top of our capabilities, 250, in dual channel) is
+         * used up to that limit; one past A2DP's 250 or with no valid
+         * bitpool at all is refused */
+        if (config[2] < SBC_MIN_BITPOOL || config[2] > config[3] || config[3] > SBC_MAX_BITPOOL ||
+            config[2] > spec_max_bitpool(mode->value, subbands->value))
                 return fail(err, err_len, "configuration: bitpool range invalid");
 
         p->rate = freq->value;
@@ -197,13 +201,15 @@ int sbc_config_parse(const uint8_t *config, size_t len, struct sbc_params *p,
         p->subbands = subbands->value;
         p->allocation = (enum sbc_allocation)alloc->value;
         p->min_bitpool = config[2];
-        p->max_bitpool = config[3];
+        p->max_bitpool = config[3] < spec_max_bitpool(mode->value, subbands->value)
+                                 ? config[3] : spec_max_bitpool(mode->value, subbands->value);
         return 0;
 }
 
 unsigned sbc_params_working_bitpool(const struct sbc_params *p)
 {
-        unsigned bp = hq_bitpool(p->rate);
+        unsigned bp = p->mode != SBC_CH_DUAL ? hq_bitpool(p->rate)
+                      : p->rate == 48000 ? SBC_DUAL_HQ_BITPOOL_48000 : SBC_DUAL_HQ_BITPOOL_44100;
 
         if (bp < p->min_bitpool)
                 bp = p->min_bitpool;

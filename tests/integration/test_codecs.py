@@ -58,6 +58,28 @@ class CodecTests(A2dpTestCase):
         self.assertLessEqual(int(stats['Kbps']), 456)
         self.assertGreater(int(stats['Kbps']), 0)
 
+    def test_speaker_setting_up_dual_channel_itself_with_the_top_bitpool(self):
+        # bluez-alsa's sink connecting by itself took our SBC-XQ endpoint in
+        # dual channel with bitpool 2..250, the top of our capabilities and
+        # past what SBC allows in dual channel (128): a2dpsrcd refused it
+        # and the speaker could not connect (check-vm speaker-connects).
+        # The range is taken up to 128 and streamed at SBC-XQ's bitpool.
+        self.add_codec_speaker('sbc-xq', configures='sbc-xq',
+                               RemoteConfiguration=bytes([0x14, 0x15, 2, 250]))
+        self.add_tone(duration=3.0, channel_offset_hz=1)
+        self.start_daemon()
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        self.wait_streaming()
+        time.sleep(3.6)
+        codec = str(self.mprop('Codec'))
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ), '--tone-offset', '1')
+        self.assertEqual(a['config']['mode'], 'dual_channel')
+        self.assertEqual(a['config']['max_bitpool'], 250)
+        self.assertLessEqual(a['bitpools_seen']['max'], 35)
+        self.assertTrue(codec.startswith('SBC-XQ 48000 Hz dual-channel 16/8 loudness bitpool '), codec)
+        self.assert_clean_stream(a, min_snr=50, rate=48000, fed_s=3.0)
+
     def test_sbc_xq_at_44k1(self):
         a, codec, _ = self.stream(caps=[0x2f, 0xff, 2, 53])
         self.assert_clean_stream(a, min_snr=50, rate=44100, fed_s=3.0)

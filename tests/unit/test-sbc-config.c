@@ -257,6 +257,36 @@ START_TEST(working_bitpool_capped)
 }
 END_TEST
 
+/* bluez-alsa's sink, connecting by itself, set up our SBC-XQ endpoint
+ * (dual channel only, bitpool 2..250) as dual channel 2..250: above what
+ * SBC allows in dual channel (16 per subband), and it was refused, so the
+ * speaker could not connect (check-vm speaker-connects). The valid part of
+ * the range is taken, and a dual-channel stream works at SBC-XQ's bitpool,
+ * not at joint stereo's 51 (twice the bits: 650 kbit/s). */
+START_TEST(dual_channel_range_above_spec_clamped)
+{
+        struct sbc_params p;
+        const uint8_t dual48[4] = { SBC_CAP_FREQ_48000 | SBC_CAP_MODE_DUAL, 0x15, 2, 250 };
+        const uint8_t dual44[4] = { SBC_CAP_FREQ_44100 | SBC_CAP_MODE_DUAL, 0x15, 2, 250 };
+        const uint8_t dual48_low[4] = { SBC_CAP_FREQ_48000 | SBC_CAP_MODE_DUAL, 0x15, 2, 30 };
+        const uint8_t min_above_spec[4] = { SBC_CAP_FREQ_48000 | SBC_CAP_MODE_DUAL, 0x15, 130, 250 };
+        char err[128] = "";
+
+        ck_assert_int_eq(sbc_config_parse(dual48, 4, &p, err, sizeof(err)), 0);
+        ck_assert_uint_eq(p.max_bitpool, 128);
+        ck_assert_uint_eq(sbc_params_working_bitpool(&p), SBC_DUAL_HQ_BITPOOL_48000);
+        ck_assert_uint_eq(SBC_DUAL_HQ_BITPOOL_48000, 35);
+        ck_assert_int_eq(sbc_config_parse(dual44, 4, &p, NULL, 0), 0);
+        ck_assert_uint_eq(sbc_params_working_bitpool(&p), SBC_DUAL_HQ_BITPOOL_44100);
+        ck_assert_uint_eq(SBC_DUAL_HQ_BITPOOL_44100, 38);
+        ck_assert_int_eq(sbc_config_parse(dual48_low, 4, &p, NULL, 0), 0);
+        ck_assert_uint_eq(sbc_params_working_bitpool(&p), 30);
+        /* no valid bitpool in the range at all: refused */
+        ck_assert_int_lt(sbc_config_parse(min_above_spec, 4, &p, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "configuration: bitpool range invalid");
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("sbc-config");
@@ -277,6 +307,7 @@ static Suite *suite(void)
         tcase_add_test(tc, parse_rejects_multi_bits);
         tcase_add_test(tc, frame_lengths);
         tcase_add_test(tc, working_bitpool_capped);
+        tcase_add_test(tc, dual_channel_range_above_spec_clamped);
         suite_add_tcase(s, tc);
         return s;
 }
