@@ -195,7 +195,7 @@ both_controllers_ready() {
 start_radio() {
     local try
     for try in 1 2 3; do
-        spawn btvirt btvirt -l"$RADIOS"
+        spawn btvirt chrt -f "${VM_BTVIRT_RTPRIO:-90}" btvirt -l"$RADIOS"
         if wait_until 15 "hci0 and hci1 ready" both_controllers_ready; then
             [[ $try == 1 ]] || measure btvirt_tries "$try"
             return 0
@@ -262,6 +262,7 @@ power_on_both() {
 # Bonding files, if any, must be written before (write_bonding).
 start_stack() {
     load_modules
+    start_trace
     start_bus
     start_radio
     capture_link
@@ -331,10 +332,18 @@ pw() {
 }
 
 # record NAME SUBSTREAM FILE: arecord from hw:Loopback,1,SUBSTREAM; the
-# exact start (ALSA trigger time) goes to $R/NAME.start
+# exact start (ALSA trigger time) goes to FILE's .start. The recording is
+# made in /tmp (tmpfs) and copied to FILE by collect: written through 9p
+# as it came (a write every 20 ms, each a round trip to qemu), it cost the
+# guest's CPUs and the host's more than the rest of the scenario, and once
+# met a guest kernel double fault in that path (netfs, 6.12).
+REC_DIR=/tmp/rec
+declare -A RECORDINGS=()
 record() {
     local name=$1 sub=$2 file=$3 status=/proc/asound/Loopback/pcm1c/sub$2/status
-    spawn "$name" arecord -D "hw:Loopback,1,$sub" -f S16_LE -r $RATE -c 2 -t raw -B 500000 -F 20000 "$file"
+    mkdir -p "$REC_DIR"
+    RECORDINGS[$REC_DIR/${file##*/}]=$file
+    spawn "$name" arecord -D "hw:Loopback,1,$sub" -f S16_LE -r $RATE -c 2 -t raw -B 500000 -F 20000 "$REC_DIR/${file##*/}"
     wait_until 10 "$name running" grep -q "state: RUNNING" "$status" || env_fail "$name: arecord did not start"
     awk '/^trigger_time:/ { print $2 }' "$status" > "${file%.raw}.start"
 }
@@ -460,7 +469,10 @@ write_endpoint_cache() {
 
 # The speaker remembers the board's SBC source endpoint (seid 1, delay
 # reporting, our capabilities ff ff 02 fa): enough to dodge the BlueZ 5.66
-# bug, also for a fresh pairing.
+# bug, also for a fresh pairing. Since every codec is in the table SEID 1
+# is LDAC's (SEIDs follow registration order): the entry only keeps the
+# speaker from discovering when the board connects; a scenario where the
+# speaker configures the stream itself removes it (speaker-connects).
 write_sink_endpoint_cache() {
     write_endpoint_cache "$SINK_ADDR" "$SRC_ADDR" 01=00:00:01:ffff02fa LastUsed=01:01
 }
@@ -483,9 +495,59 @@ write_bonding() {
 # cpu_sample NAME: /proc/stat's cpu line, to tell later how busy the VM was
 cpu_sample() { echo "$1 $(head -1 /proc/stat)" >> "$R/cpu"; }
 
+# VM_TRACE=1: the send path and the ACL flow, in the kernel's trace
+# buffer (ftrace, CLOCK_MONOTONIC), written to $R/trace.txt at the end and
+# read by tests/vm/flow.py: a2dpsrcd's audio thread's send() calls (entry,
+# result), every HCI packet the kernel hands a vhci controller
+# (vhci_send_frame: ACL fragments on their way to btvirt), btvirt's reads
+# and writes of /dev/vhci, each Number of Completed Packets event (a
+# controller's ACL buffer free again) and when the audio thread and btvirt
+# are woken and run. Controllers are told apart by their hci_dev pointer
+# (no structure offsets needed). Costs little: no user-space reader while
+# it runs.
+TRACEFS=/sys/kernel/tracing
+start_trace() {
+    [[ ${VM_TRACE:-} == 1 ]] || return 0
+    local t=$TRACEFS
+    mountpoint -q $t || mount -t tracefs tracefs $t || fail "cannot mount tracefs"
+    echo mono > $t/trace_clock
+    echo 16384 > $t/buffer_size_kb
+    {
+        echo 'p:a2d/vtx hci_vhci:vhci_send_frame hdev=%di skb=%si'
+        echo 'p:a2d/nocp bluetooth:hci_num_comp_pkts_evt hdev=%di n=+0(%si):u8 h=+1(%si):u16 cnt=+3(%si):u16'
+        echo 'p:a2d/vread hci_vhci:vhci_read'
+        echo 'p:a2d/vwrite hci_vhci:vhci_write'
+    } >> $t/kprobe_events || fail "cannot add the kprobes (tracefs: $(cat $t/error_log 2>/dev/null | tail -n 2))"
+    echo 1 > $t/events/a2d/enable
+    echo 'comm == "a2dpsrc-audio"' > $t/events/syscalls/sys_enter_sendto/filter
+    echo 'comm == "a2dpsrc-audio"' > $t/events/syscalls/sys_exit_sendto/filter
+    echo 1 > $t/events/syscalls/sys_enter_sendto/enable
+    echo 1 > $t/events/syscalls/sys_exit_sendto/enable
+    echo 'comm == "a2dpsrc-audio" || comm == "btvirt"' > $t/events/sched/sched_wakeup/filter
+    echo 'prev_comm == "a2dpsrc-audio" || next_comm == "a2dpsrc-audio" || prev_comm == "btvirt" || next_comm == "btvirt"' \
+        > $t/events/sched/sched_switch/filter
+    echo 1 > $t/events/sched/sched_wakeup/enable
+    echo 1 > $t/events/sched/sched_switch/enable
+    echo 1 > $t/tracing_on
+    log "tracing the send path and the ACL flow (VM_TRACE=1)"
+}
+
+stop_trace() {
+    [[ ${VM_TRACE:-} == 1 && -e $TRACEFS/tracing_on ]] || return 0
+    echo 0 > $TRACEFS/tracing_on
+    cat $TRACEFS/trace > /tmp/trace.txt
+    cp /tmp/trace.txt "$R/trace.txt"
+    cat $TRACEFS/per_cpu/cpu*/stats > "$R/trace-stats.txt" 2>/dev/null
+}
+
 # ---- collection -----------------------------------------------------------
 
 collect() {
+    local f
+    for f in "${!RECORDINGS[@]}"; do
+        [[ -f $f ]] && cp "$f" "${RECORDINGS[$f]}"
+    done
+    stop_trace
     cp -r /var/lib/bluetooth "$R/var-lib-bluetooth" 2>/dev/null
     dmesg > "$R/dmesg.txt" 2>/dev/null
     cat /proc/asound/Loopback/pcm*/sub*/status > "$R/alsa-status.txt" 2>/dev/null

@@ -8,6 +8,15 @@ source /run/vm/repo/tests/vm/guest-common.sh
 trap 'stop_all; collect' EXIT
 
 write_bonding
+# The speaker discovers the board's endpoints itself, as one does: the
+# pre-written cache names the board's SBC endpoint SEID 1, which it was
+# while a2dpsrcd registered SBC alone; SEIDs follow registration order
+# (LDAC, aptX HD, aptX, AAC, SBC-XQ, SBC since every codec is in the
+# table), so the speaker configured SEID 1, now LDAC, with SBC, the
+# board's bluetoothd rejected it (Configuration not supported) and this
+# failed every time. No crossed discovery: the board, the acceptor here,
+# has its cache of the speaker's endpoints.
+rm -f "/var/lib/bluetooth/$SINK_ADDR/cache/$SRC_ADDR"
 start_stack
 start_sink
 record rec_local 1 "$R/local.raw"

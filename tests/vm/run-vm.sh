@@ -11,7 +11,7 @@
 # come back through a second, writable 9p share (BUILD/vm/results/SCENARIO)
 # and tests/vm/check_audio.py judges them here.
 #
-#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc
+#   tests/vm/run-vm.sh [SCENARIO...]   default: stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc sbc-xq aptx aptx-hd
 #
 # Environment: BUILD (default build; must be inside the repository),
 # VM_KERNEL_PKG (default linux-image-6.12-amd64), VM_KERNEL_ROOT (a folder
@@ -21,8 +21,11 @@
 # results), VM_RETRIES (default 1: a failed scenario runs once more, to tell
 # an intermittent failure from a steady one; either fails the run, see
 # below), and the guest's knobs VM_STREAM_S, VM_BEFORE_S, VM_AFTER_S,
-# VM_AWAY_S, VM_LINKLOSS, VM_DAEMON, VM_BTD_DEBUG, VM_BTD_GDB (see the guest
-# scripts). Exit status: 0 all passed, 1 a scenario failed,
+# VM_AWAY_S, VM_LINKLOSS, VM_DAEMON, VM_BTD_DEBUG, VM_BTD_GDB, VM_TRACE
+# (tests/vm/flow.py), VM_BTVIRT_RTPRIO (see the guest scripts), VM_NICE (qemu's nice value on the host, and its autogroup's,
+# default 0; e.g. -10 as root on a shared machine, see
+# docs/vm-testing.md). Exit status: 0 all
+# passed, 1 a scenario failed,
 # 2 the VM could not be made to run (packages, kernel, qemu, boot).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,9 +35,7 @@ BUILD=${BUILD:-build}
 VM_BUILD=${BUILD#"$ROOT"/}
 VMDIR=$BUILD/vm
 SCENARIOS=("$@")
-# (sbc-xq, aptx, aptx-hd join the list once their codecs are registered
-# on main: docs/vm-testing.md)
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc sbc-xq aptx aptx-hd)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
 alsa-utils dbus python3 python3-dbus python3-gi pipewire pipewire-bin wireplumber libspa-0.2-bluetooth
@@ -235,7 +236,7 @@ boot_failure() {
 
 guest_vars() {
     local v
-    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG VM_BTD_GDB VM_PW_DEBUG VM_PW_RTPRIO VM_PW_CPU; do
+    for v in VM_STREAM_S VM_BEFORE_S VM_AFTER_S VM_AWAY_S VM_LINKLOSS VM_DAEMON VM_BTD_DEBUG VM_BTD_GDB VM_PW_DEBUG VM_PW_RTPRIO VM_PW_CPU VM_TRACE VM_BTVIRT_RTPRIO; do
         [[ -n ${!v:-} ]] && printf ' %s=%s' "$v" "${!v}"
     done
 }
@@ -244,10 +245,52 @@ ACCEL=${VM_ACCEL:-tcg}
 [[ $ACCEL == tcg ]] && ACCEL=tcg,thread=multi,tb-size=256
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# the whole run stays within VM_BUDGET_S (default 600 s): a scenario that
-# cannot finish in what is left is not started, and fails
-BUDGET_S=${VM_BUDGET_S:-600}
+# the whole run stays within VM_BUDGET_S (default 900 s: the 14 default
+# scenarios take 9-10 minutes on a quiet host, and a retry or two must
+# fit): a scenario that cannot finish in what is left is not started, and
+# fails
+BUDGET_S=${VM_BUDGET_S:-900}
 START_MS=$(now_ms)
+
+# What the host gave the VM. TCG turns any shortage of host CPU into a
+# guest that stalls, so each scenario reports it: qemu's threads' CPU time
+# and their wait on the host's run queue (/proc/PID/task/*/schedstat:
+# time on a CPU, time runnable but waiting), sampled twice a second while
+# qemu runs, and what the rest of the host used meanwhile (/proc/stat).
+declare -A TASK_RUN=() TASK_WAIT=()
+host_cpu() {    # HOST_BUSY HOST_TOTAL: jiffies busy and in all, all CPUs
+    local _ u n s i w q sq st rest
+    read -r _ u n s i w q sq st rest < /proc/stat
+    HOST_BUSY=$((u + n + s + q + sq + st)) HOST_TOTAL=$((u + n + s + i + w + q + sq + st))
+}
+host_begin() {
+    TASK_RUN=() TASK_WAIT=()
+    host_cpu
+    HOST_BUSY0=$HOST_BUSY HOST_TOTAL0=$HOST_TOTAL
+    HOST_LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+}
+host_sample() {
+    local f tid run wait _
+    for f in /proc/"$QEMU_PID"/task/*/schedstat; do
+        read -r run wait _ < "$f" 2>/dev/null || continue
+        tid=${f%/schedstat}
+        tid=${tid##*/}
+        TASK_RUN[$tid]=$run TASK_WAIT[$tid]=$wait
+    done
+}
+host_end() {
+    local tid run=0 wait=0 busy total hz others
+    for tid in "${!TASK_RUN[@]}"; do
+        run=$((run + TASK_RUN[$tid] / 1000000))
+        wait=$((wait + TASK_WAIT[$tid] / 1000000))
+    done
+    host_cpu
+    hz=$(getconf CLK_TCK)
+    busy=$(((HOST_BUSY - HOST_BUSY0) * 1000 / hz))
+    total=$(((HOST_TOTAL - HOST_TOTAL0) * 1000 / hz))
+    others=$((busy > run ? busy - run : 0))
+    HOST_REPORT="qemu ran $((run / 1000)).$((run % 1000 / 100)) s on a host CPU and waited $((wait / 1000)).$((wait % 1000 / 100)) s for one ($((run + wait > 0 ? 100 * wait / (run + wait) : 0)) % of its runnable time); the rest of the host used $((total > 0 ? 100 * others / total : 0)) % of its $(nproc) CPUs (load $HOST_LOAD0 -> $(cut -d' ' -f1 /proc/loadavg))"
+}
 
 # One attempt at scenario $1 into folder $2; sets verdict (PASS, FAIL, or
 # SKIP when the budget is spent) and prints its report.
@@ -263,7 +306,7 @@ run_scenario() {
     fi
     ((limit + 60 > left)) && limit=$((left - 60))
     t0=$(now_ms)
-    "$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
+    setsid nice -n "${VM_NICE:-0}" "$QEMU" -nodefaults -no-user-config -nographic -no-reboot \
         -accel "$ACCEL" -cpu max -smp "${VM_SMP:-2}" -m "${VM_MEM:-512}" \
         -kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VMDIR/initramfs.cpio.gz" \
         -append "console=ttyS0 panic=-1 loglevel=4 VM_SCENARIO=$s VM_LIMIT=$limit VM_BUILD=$VM_BUILD${KMODS_REL:+ VM_KMODS=$KMODS_REL}$(guest_vars)" \
@@ -276,8 +319,24 @@ run_scenario() {
         -device virtio-9p-pci,fsdev=fsres,mount_tag=results \
         > "$res/qemu.log" 2>&1 &
     QEMU_PID=$!
+    # qemu leads a session of its own (setsid), so with autogroup
+    # scheduling (sched_autogroup_enabled) VM_NICE is its session's weight
+    # against the host's other sessions, not only against this script
+    # (once qemu runs: before setsid the autogroup is still this script's)
+    if [[ -n ${VM_NICE:-} ]]; then
+        for _ in {1..40}; do
+            [[ $(readlink "/proc/$QEMU_PID/exe" 2>/dev/null) == *qemu-system* ]] && break
+            sleep 0.05
+        done
+        echo "$VM_NICE" > "/proc/$QEMU_PID/autogroup" 2>/dev/null
+    fi
     deadline=$((SECONDS + limit + 60))
-    while kill -0 "$QEMU_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+    host_begin
+    while kill -0 "$QEMU_PID" 2>/dev/null && ((SECONDS < deadline)); do
+        host_sample
+        sleep 0.5
+    done
+    host_end
     timed_out=0
     if kill -0 "$QEMU_PID" 2>/dev/null; then
         timed_out=1
@@ -312,6 +371,7 @@ run_scenario() {
     fi
     judged=$("$PYTHON" tests/vm/check_audio.py judge "$s" "$res" 2>&1) || verdict=FAIL
     say "$s: $verdict  $wall s in all (guest up at ${boot_s} s)"
+    echo "  host  $HOST_REPORT"
     while read -r m v; do
         [[ -n $m ]] && echo "  time  $m $v"
     done < <(cat "$res/measures" 2>/dev/null)
