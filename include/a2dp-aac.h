@@ -84,6 +84,8 @@ bool aac_available(void);
 int aac_encoder_new(const uint8_t *config, size_t len, size_t mtu, struct codec_encoder **out,
                     char *err, size_t err_len);
 void aac_encoder_free(struct codec_encoder *e);
+/* The encoding thread's id (0 if it has not started within 100 ms). */
+int aac_encoder_worker_tid(struct codec_encoder *e);
 int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t out_len);
 size_t aac_header_len(const struct codec_encoder *e);
 void aac_write_header(struct codec_encoder *e, struct rtp_stream *rtp, uint8_t *pkt,

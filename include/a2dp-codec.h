@@ -125,6 +125,10 @@ struct a2dp_codec {
         int (*encoder_new)(const uint8_t *config, size_t len, size_t mtu,
                            struct codec_encoder **out, char *err, size_t err_len);
         void (*encoder_free)(struct codec_encoder *e);
+        /* Optional (NULL: none): the id of a thread of the encoder's own
+         * (AAC's), which the daemon makes real-time just below the audio
+         * thread when that one is; 0 when there is none. */
+        int (*worker_tid)(struct codec_encoder *e);
 
         /* --- real-time thread: no allocation --- */
 

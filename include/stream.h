@@ -107,6 +107,9 @@ unsigned stream_rate(struct stream *s);
  * sets up the codec's encoder here, on the main thread, and hands it to
  * the thread. err says why it failed. */
 int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *err, size_t err_len);
+/* The attached encoder's own thread (its codec's worker_tid), 0 if none.
+ * Main thread. */
+int stream_encoder_worker_tid(struct stream *s);
 /* Stops sending; the socket is the caller's again when this returns. */
 int stream_detach_bt(struct stream *s);
 bool stream_bt_attached(struct stream *s);

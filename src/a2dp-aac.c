@@ -264,6 +264,7 @@ const struct a2dp_codec a2dp_codec_aac = {
         .available = aac_available,
         .encoder_new = aac_encoder_new,
         .encoder_free = aac_encoder_free,
+        .worker_tid = aac_encoder_worker_tid,
         .encode = aac_encode,
         .header_len = aac_header_len,
         .write_header = aac_write_header,

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
@@ -37,8 +38,9 @@
 #include "err-text.h"
 #include "latm.h"
 
-/* Frames in flight each way: the encoding thread runs at normal priority
- * and, on a loaded two-core board, may wait tens of milliseconds. */
+/* Frames in flight each way: the encoding thread may wait tens of
+ * milliseconds on a loaded two-core board (it runs real-time just below
+ * the audio thread when the daemon has one, at normal priority otherwise). */
 #define AAC_RING 8
 
 struct lavc_api {
@@ -85,6 +87,7 @@ struct codec_encoder {
         atomic_uint bitrate;     /* what the next frame is encoded at */
         atomic_uint overruns;
         atomic_bool stop;
+        atomic_int tid;          /* the encoding thread's, once it runs */
         sem_t wake;
         pthread_t thread;
         bool thread_started;
@@ -223,6 +226,7 @@ static void *encode_thread(void *arg)
         struct codec_encoder *e = arg;
         int64_t pts = 0;
 
+        atomic_store(&e->tid, (int)gettid());
         for (;;) {
                 while (sem_wait(&e->wake) < 0 && errno == EINTR)
                         ;
@@ -312,11 +316,19 @@ int aac_encoder_new(const uint8_t *config, size_t len, size_t mtu, struct codec_
                 goto fail;
         }
         e->thread_started = true;
+        pthread_setname_np(e->thread, "a2dpsrc-aac");
         *out = e;
         return 0;
 fail:
         aac_encoder_free(e);
         return ret;
+}
+
+int aac_encoder_worker_tid(struct codec_encoder *e)
+{
+        for (int i = 0; i < 100 && !atomic_load(&e->tid); i++)
+                usleep(1000);   /* the thread has just been created */
+        return atomic_load(&e->tid);
 }
 
 /* Elements waiting beyond this many are a stall's backlog: dropped, so

@@ -15,7 +15,7 @@
 #include "options.h"
 #include "player.h"
 #include "power.h"
-#include "rtkit.h"
+#include "realtime.h"
 #include "stream.h"
 #include "state.h"
 
@@ -102,25 +102,6 @@ static int on_power_timer(sd_event_source *s, uint64_t usec, void *ud)
         }
         sd_event_source_set_time(s, usec + POWER_POLL_US);
         return 0;
-}
-
-/* SCHED_FIFO was asked for: granted at thread creation (CAP_SYS_NICE or
- * RLIMIT_RTPRIO), else through rtkit, else one warning. */
-static void setup_realtime(struct daemon *d)
-{
-        char err[200];
-
-        if (d->opts.rt_priority <= 0)
-                return;
-        if (!d->rt_granted &&
-            rtkit_make_realtime(d->conn, stream_thread_id(d->stream), d->opts.rt_priority, err,
-                                sizeof(err)) == 0)
-                d->rt_granted = true;
-        if (d->rt_granted)
-                log_info("the audio thread runs SCHED_FIFO priority %d", d->opts.rt_priority);
-        else
-                log_warn("real-time priority refused (no CAP_SYS_NICE or RLIMIT_RTPRIO, and %s); "
-                         "the audio thread runs at normal priority", err);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
@@ -240,7 +221,7 @@ int main(int argc, char **argv)
         }
         if (connect_bus(&d) < 0)
                 goto fail;      /* connect_bus said why */
-        setup_realtime(&d);
+        realtime_setup(&d);
         if ((r = endpoint_export(&d)) < 0 || (r = agent_export(&d)) < 0 ||
             (r = player_init(&d)) < 0 || (r = manager_init(&d)) < 0 || (r = bluez_init(&d)) < 0) {
                 log_err("D-Bus set-up failed: %s", strerror(-r));

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "pcm.h"
+#include "realtime.h"
 #include "rtp.h"
 #include "stream.h"
 
@@ -271,6 +272,7 @@ static int attach(struct daemon *d, struct transport *t)
                 return r;
         }
         d->streaming = t;
+        realtime_worker(d, stream_encoder_worker_tid(d->stream), t->codec->label);
         discovery_streaming_started(d);
         d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
         sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);

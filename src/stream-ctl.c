@@ -264,6 +264,13 @@ int stream_thread_id(struct stream *s)
         return atomic_load(&s->tid);
 }
 
+int stream_encoder_worker_tid(struct stream *s)
+{
+        if (!s->enc || !s->enc_codec->worker_tid)
+                return 0;
+        return s->enc_codec->worker_tid(s->enc);
+}
+
 bool stream_bt_attached(struct stream *s)
 {
         return atomic_load(&s->bt_attached);

@@ -172,6 +172,15 @@ class CodecJudges(SpeakerJudge, unittest.TestCase):
         self.assert_rejected(self.gen('aac-crc', 'aac', '--defect', 'crc@30'))
         self.assert_rejected(self.gen('aac-frag-drop', 'aac', '--mtu', '300', '--defect', 'drop@30'))
         self.assert_rejected(self.gen('aac-128', 'aac', '--bitrate', '128000'), min_snr=50)
+        # the judge takes AAC's window-to-window SNR variation for what it
+        # is (--dip-below 20), and still hears audio lost or repeated
+        # with clean RTP (the sender's own loss)
+        self.assertEqual(self.gen('aac', 'aac')['audio']['tone']['dip_below_db'], 20)
+        for defect in ('drop@30', 'dup@30'):
+            a = self.gen('aac-hidden', 'aac', '--defect', defect, '--hide')
+            self.assertEqual(a['rtp']['seq_gaps'] + a['rtp']['ts_errors'] + a['frame_errors'], 0)
+            self.assert_rejected(a)
+            self.assertGreater(a['audio']['tone']['gaps'], 0, defect)
 
     def test_ldac_is_judged_by_its_framing(self):
         a = self.gen('ldac', 'ldac')

@@ -399,6 +399,10 @@ void emit_json(struct json *j, const struct opts *o,
 		jclose(j, ']');
 		jfix(j, "frequency_hz", t->frequency_hz, 4);
 		jnum(j, "phase_tol_deg", t->phase_tol_deg);
+		if (isfinite(t->dip_below_db))
+			jnum(j, "dip_below_db", t->dip_below_db);
+		else
+			jnull(j, "dip_below_db");
 		jint(j, "gaps", (long long)t->gaps);
 		jopen(j, "gap_list", '[');
 		nl = t->n_gap_list < o->max_list ? t->n_gap_list : o->max_list;

@@ -208,7 +208,11 @@ void analyze_tone(const struct analysis *a, struct tone *t)
 	}
 	free(steps);
 	double tol = t->phase_tol_deg * M_PI / 180;
-	double snr_floor = snr_med - 15;
+	/* a window 15 dB under the median is a dip; --dip-below DB: only
+	 * when under DB too (a perceptual coder's SNR varies from window to
+	 * window on a pure tone by more than 15 dB, a defect's window falls
+	 * far lower) */
+	double snr_floor = fmin(snr_med - 15, t->dip_below_db);
 
 	for (size_t i = 0; i < t->nw; i++) {
 		struct tone_win *w = &t->w[i];

@@ -152,6 +152,8 @@ static void usage(FILE *f)
 		"  --tone HZ           expected sine frequency (left channel)\n"
 		"  --tone-offset HZ    right channel is HZ above it\n"
 		"  --phase-tol DEG     phase step counted as a gap (default 1.5)\n"
+		"  --dip-below DB      a window's low SNR counts as a gap only under\n"
+		"                      DB too (default: 15 dB under the median is)\n"
 		"  --ref FILE          raw S16_LE audio that was fed to the sender\n"
 		"  --ref-channels N    its channel count (default: the stream's)\n"
 		"  --ref-sbc           re-encode --ref with libsbc, compare frames\n"
@@ -176,12 +178,13 @@ int main(int argc, char **argv)
 		{ "text", 0, NULL, 't' }, { "json-out", 1, NULL, 'j' },
 		{ "pcm-out", 1, NULL, 'p' }, { "tone", 1, NULL, 'f' },
 		{ "tone-offset", 1, NULL, 'o' }, { "phase-tol", 1, NULL, 'P' },
+		{ "dip-below", 1, NULL, 'D' },
 		{ "ref", 1, NULL, 'r' }, { "ref-channels", 1, NULL, 'c' },
 		{ "ref-sbc", 0, NULL, 's' }, { "latency", 1, NULL, 'l' },
 		{ "max-list", 1, NULL, 'm' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { .phase_tol = 1.5, .max_list = 20 };
+	struct opts o = { .phase_tol = 1.5, .dip_below = INFINITY, .max_list = 20 };
 	double v;
 	int c;
 
@@ -203,6 +206,10 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			if (!parse_double(optarg, &o.phase_tol) || o.phase_tol <= 0)
+				goto bad;
+			break;
+		case 'D':
+			if (!parse_double(optarg, &o.dip_below))
 				goto bad;
 			break;
 		case 'c':
@@ -278,6 +285,7 @@ int main(int argc, char **argv)
 		t.freq[0] = o.tone;
 		t.freq[1] = o.tone + o.tone_offset;
 		t.phase_tol_deg = o.phase_tol;
+		t.dip_below_db = o.dip_below;
 		analyze_tone(&a, &t);
 	}
 	int status = 0;

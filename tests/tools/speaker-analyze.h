@@ -181,6 +181,7 @@ struct tone {
 	double snr_db, snr_worst_db, snr_ch[2], level_dbfs[2];
 	double frequency_hz;
 	double phase_tol_deg;
+	double dip_below_db;	/* --dip-below: INFINITY unless given */
 	size_t windows, gaps, n_gap_list;
 	double gap_list[MAX_LIST];
 	struct tone_win *w;
@@ -223,7 +224,7 @@ struct latency {
 struct opts {
 	const char *rec, *json_out, *pcm_out, *ref, *latency;
 	bool text, ref_sbc;
-	double tone, tone_offset, phase_tol;
+	double tone, tone_offset, phase_tol, dip_below;
 	unsigned ref_channels;
 	size_t max_list;
 };
