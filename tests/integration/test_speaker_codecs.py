@@ -65,3 +65,54 @@ class SpeakerCodecTests(A2dpTestCase):
         rec = self.stream('sbc-xq')
         a = self.judge_recording(rec, fed_s=3.0, codec='sbc')
         self.assertLessEqual(a['bitpools_seen']['max'], 74)
+
+
+class SpeakerConfiguresTests(A2dpTestCase):
+    """A speaker that connects by itself and sets the codec up itself (AVDTP
+    SET_CONFIGURATION from its side: bluetoothd calls our endpoint's
+    SetConfiguration with the speaker's choice, no SelectConfiguration):
+    the daemon validates the configuration with that codec's parser, takes
+    the stream, and it decodes clean; a configuration the codec cannot
+    carry is refused with the reason, and the daemon stays up."""
+
+    def configured_by_speaker(self, name, *offers, **opts):
+        self.add_codec_speaker(*offers, configures=name, **opts)
+        self.add_tone(duration=3.0)
+        self.start_daemon()
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        t = self.wait_streaming(timeout=10)
+        config = bytes(self.bluez.transports()[t]['Configuration'])
+        time.sleep(3.6)
+        self.bluez.flush()
+        self.assertNotIn('SelectConfiguration (', self.daemon.log_text(),
+                         'the speaker configured the stream, not bluetoothd')
+        return config
+
+    def test_speaker_setting_up_aptx_itself(self):
+        self.configured_by_speaker('aptx', 'aptx', 'sbc')
+        self.assertTrue(str(self.mprop('Codec')).startswith('aptX 48000 Hz'), self.mprop('Codec'))
+        self.judge_recording(fed_s=3.0, codec='aptx')
+
+    def test_speaker_setting_up_aac_itself(self):
+        self.configured_by_speaker('aac', 'aac', 'sbc')
+        self.assertTrue(str(self.mprop('Codec')).startswith('AAC '), self.mprop('Codec'))
+        self.judge_recording(fed_s=3.0, codec='aac')
+
+    def test_speaker_setting_up_ldac_itself(self):
+        self.configured_by_speaker('ldac', 'ldac', 'sbc')
+        self.assertTrue(str(self.mprop('Codec')).startswith('LDAC '), self.mprop('Codec'))
+        a = self.analyze(self.recording())
+        self.assert_clean_framing(a, fed_s=3.0)
+
+    def test_speaker_setting_up_an_impossible_aptx_configuration_is_refused(self):
+        # two sampling rates at once: no stream can run like that
+        self.add_codec_speaker('aptx', 'sbc', configures='aptx',
+                               RemoteConfiguration=bytes([0x4f, 0, 0, 0, 1, 0, 0x32]))
+        self.add_tone()
+        self.start_daemon()
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.bluez.speaker_connect(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: 'refused: aptX configuration: sampling frequency 0x30 has 2 bits '
+                             'set, one expected' in self.daemon.log_text(), 5, what='the refusal logged')
+        self.assertIsNone(self.daemon.returncode, 'the daemon died')
+        self.assertFalse(self.bluez.transports())
