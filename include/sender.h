@@ -64,6 +64,12 @@ struct sender {
         unsigned levels;
         unsigned enc_level;     /* the level the encoder was last set to */
         size_t frame_len;       /* the last frame's bytes (estimated before the first) */
+        /* frames a packet holds (frames_per_packet) and may hold
+         * (frame_limit), worked out again whenever the frame size or the
+         * encoder's grouping may have changed: asked several times a
+         * packet, they would otherwise cost a division and a codec call
+         * each time */
+        unsigned frame_limit, packet_frames;
         uint64_t last_congestion_ns, last_level_change_ns, last_send_ns;
         bool stalled;           /* nothing sent for SENDER_STALL_NS: adaptation frozen */
         unsigned working_level; /* in use at the last send before a stall */

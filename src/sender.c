@@ -30,7 +30,7 @@ static size_t estimated_frame_len(const struct sender *s)
 
 /* The most frames a packet may carry: the codec's limit, and its own
  * grouping when it has one. */
-static unsigned frame_limit(const struct sender *s)
+static unsigned compute_frame_limit(const struct sender *s)
 {
         unsigned max = s->codec->max_frames ? s->codec->max_frames : 1;
         unsigned want = s->codec->packet_frames ? s->codec->packet_frames(s->enc) : 0;
@@ -40,14 +40,32 @@ static unsigned frame_limit(const struct sender *s)
 
 /* Whole frames of the current size a packet holds; 0 when one must be
  * fragmented. */
-static unsigned frames_per_packet(const struct sender *s)
+static unsigned compute_packet_frames(const struct sender *s)
 {
         size_t n;
 
         if (!s->frame_len || s->mtu <= s->header_len)
                 return 0;
         n = (s->mtu - s->header_len) / s->frame_len;
-        return n > frame_limit(s) ? frame_limit(s) : (unsigned)n;
+        return n > s->frame_limit ? s->frame_limit : (unsigned)n;
+}
+
+/* After anything that may change the frame size or the encoder's
+ * grouping: a frame encoded, the level set, frame_len changed. */
+static void reshape(struct sender *s)
+{
+        s->frame_limit = compute_frame_limit(s);
+        s->packet_frames = compute_packet_frames(s);
+}
+
+static unsigned frame_limit(const struct sender *s)
+{
+        return s->frame_limit;
+}
+
+static unsigned frames_per_packet(const struct sender *s)
+{
+        return s->packet_frames;
 }
 
 static void publish_level(struct sender *s)
@@ -80,6 +98,7 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
         s->level = s->enc_level = 0;
         codec->set_level(enc, 0);
         s->frame_len = estimated_frame_len(s);
+        reshape(s);
         s->last_congestion_ns = 0;
         s->last_level_change_ns = 0;
         s->last_send_ns = 0;
@@ -293,6 +312,7 @@ static int place_frame(struct sender *s, size_t n)
                 if (pk)
                         close_packet(s, true);
                 s->frame_len = n;
+                reshape(s);
                 return queue_fragments(s, n);
         }
         if (pk && (pk->len + n > s->mtu || pk->meta.frames >= frame_limit(s)))
@@ -303,6 +323,7 @@ static int place_frame(struct sender *s, size_t n)
         pk->meta.frames++;
         pk->samples += s->frame_samples;
         s->frame_len = n;
+        reshape(s);
         if (pk->meta.frames >= frame_limit(s) || pk->len + n > s->mtu)
                 close_packet(s, true);
         return 0;
@@ -325,6 +346,7 @@ static int encode_staged(struct sender *s)
                         s->frame_len = estimated_frame_len(s);
                 }
                 n = s->codec->encode(s->enc, in, s->frame_buf, sizeof(s->frame_buf));
+                reshape(s);     /* the encoder's grouping may follow its frame */
                 if (n < 0) {
                         r = -EIO;
                         break;
