@@ -538,8 +538,12 @@ def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None, s
                            ('Packets', 'FullPackets', 'Wakeups', 'SbcFrames', 'BluetoothFrames',
                             'CapturedFrames', 'DroppedMs', 'CaptureXruns', 'Underruns', 'Stalls')}
     res['stats_end'] = st1
-    m = re.search(r'period (\d+) frames', log)
-    period = int(m.group(1)) if m else None
+    # the period streaming ran at: the last engine start logged (the
+    # engine starts at the capture's own period, then restarts at the
+    # period of one packet once the codec is known: the first line is not
+    # the period measured)
+    m = re.findall(r'audio engine at \d+ Hz, period (\d+) frames', log)
+    period = int(m[-1]) if m else None
     res['capture_period_frames'] = period
     pk = res['stats_window']['Packets']
     res['wakeups'] = {

@@ -11,14 +11,27 @@
  * counted from the first period on, so opening the device and parsing the
  * ALSA configuration are not included), cpu_per_audio_s, wakeups.  With the
  * test plugin this is mostly the plugin's own work (its sine synthesis,
- * its pacing timer): a real snd-aloop capture costs a fraction of it. */
+ * its pacing timer): a real snd-aloop capture costs a fraction of it.
+ *
+ *   capture-floor --wake-only [--rate R] [--period F] [--seconds S]
+ *
+ * The wake-up alone: a periodic timerfd at the period, one poll() and one
+ * read() per period, no device.  The daemon wakes once per period for
+ * capture and sending together, while capture alone and the paced floor
+ * (codec-floor --paced) each hold a wake-up of their own: bench_codecs.py
+ * counts this one back, so that the daemon is not credited with a wake-up
+ * it never had. */
 #include "bench-util.h"
 #include <alsa/asoundlib.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 static double mono_now(void)
 {
@@ -28,8 +41,37 @@ static double mono_now(void)
         return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int wake_only(unsigned rate, snd_pcm_uframes_t period, double seconds)
+{
+        long period_ns = (long)((double)period * 1e9 / rate);
+        struct itimerspec its = { .it_interval = { 0, period_ns }, .it_value = { 0, period_ns } };
+        int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+        unsigned long long wakeups = 0, target = (unsigned long long)(seconds * 1e9 / (double)period_ns);
+        double t0;
+
+        if (tfd < 0 || period_ns <= 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
+                return 1;
+        t0 = cpu_now();
+        while (wakeups < target) {
+                struct pollfd pfd = { .fd = tfd, .events = POLLIN };
+                uint64_t exp;
+
+                if (poll(&pfd, 1, -1) < 0 || read(tfd, &exp, sizeof(exp)) != sizeof(exp))
+                        continue;
+                wakeups++;
+        }
+        double cpu = cpu_now() - t0, audio_s = (double)wakeups * (double)period / rate;
+        printf("{\"device\": null, \"period\": %lu, \"audio_s\": %.6f, \"cpu_s\": %.6f, "
+               "\"cpu_per_audio_s\": %.9f, \"wakeups\": %llu}\n",
+               (unsigned long)period, audio_s, cpu, audio_s > 0 ? cpu / audio_s : 0.0, wakeups);
+        close(tfd);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        bool wake = false;
+
         const char *dev = NULL;
         unsigned rate = 44100;
         snd_pcm_uframes_t period = 896, buffer;
@@ -44,9 +86,13 @@ int main(int argc, char **argv)
                         period = (snd_pcm_uframes_t)atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
                         seconds = atof(argv[++i]);
+                else if (!strcmp(argv[i], "--wake-only"))
+                        wake = true;
                 else
                         goto usage;
         }
+        if (wake)
+                return wake_only(rate, period, seconds);
         if (!dev)
                 goto usage;
 
@@ -115,6 +161,6 @@ int main(int argc, char **argv)
         snd_pcm_close(pcm);
         return 0;
 usage:
-        fprintf(stderr, "usage: capture-floor -D PCM [--rate R] [--period F] [--seconds S]\n");
+        fprintf(stderr, "usage: capture-floor -D PCM | --wake-only [--rate R] [--period F] [--seconds S]\n");
         return 2;
 }
