@@ -115,12 +115,13 @@ static int bind_libs(struct codec_encoder *e, char *err, size_t err_len)
                 { "av_log_set_level", (void **)&e->u.log_set_level },
         };
 
-        e->lavu = codec_lib_open(LAVU_SONAME, usyms, sizeof(usyms) / sizeof(usyms[0]), err,
-                                 err_len);
+        /* resident: unloading libavcodec would leak (codec-lib.h) */
+        e->lavu = codec_lib_open_resident(LAVU_SONAME, usyms, sizeof(usyms) / sizeof(usyms[0]),
+                                          err, err_len);
         if (!e->lavu)
                 return -ENOENT;
-        e->lavc = codec_lib_open(LAVC_SONAME, csyms, sizeof(csyms) / sizeof(csyms[0]), err,
-                                 err_len);
+        e->lavc = codec_lib_open_resident(LAVC_SONAME, csyms, sizeof(csyms) / sizeof(csyms[0]),
+                                          err, err_len);
         if (!e->lavc)
                 return -ENOENT;
         return 0;

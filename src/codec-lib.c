@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-void *codec_lib_open(const char *soname, const struct codec_sym *syms, size_t n, char *err,
-                     size_t err_len)
+static void *lib_open(const char *soname, int flags, const struct codec_sym *syms, size_t n,
+                      char *err, size_t err_len)
 {
-        void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+        void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | flags);
         size_t i;
 
         if (!h) {
@@ -27,6 +27,18 @@ void *codec_lib_open(const char *soname, const struct codec_sym *syms, size_t n,
                 }
         }
         return h;
+}
+
+void *codec_lib_open(const char *soname, const struct codec_sym *syms, size_t n, char *err,
+                     size_t err_len)
+{
+        return lib_open(soname, 0, syms, n, err, err_len);
+}
+
+void *codec_lib_open_resident(const char *soname, const struct codec_sym *syms, size_t n, char *err,
+                              size_t err_len)
+{
+        return lib_open(soname, RTLD_NODELETE, syms, n, err, err_len);
 }
 
 void codec_lib_close(void *handle)
