@@ -108,6 +108,19 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 UTIL_OBJS   := $(UTIL_SRCS:%.c=$(BUILD)/%.o)
 CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 
+# The main loop's files are built for size: the daemon's whole text is
+# resident (the kernel maps 64 KiB around each page faulted in), and these
+# run a few times a second at most. -Os here takes 31 KiB off the text and
+# off the daemon's RSS (docs/performance.md, "Where the memory goes").
+# The audio path (stream.c, sender.c, mixer.c, rtp.c, ring.c, the codecs)
+# keeps CFLAGS. SIZE_OPT= builds everything with CFLAGS alone.
+SIZE_OPT   ?= -Os
+AUDIO_SRCS := src/stream.c src/sender.c src/mixer.c src/rtp.c src/ring.c src/cmd-ack.c src/sbc-config.c \
+              src/delay-line.c src/align.c src/latm.c src/codec-lib.c src/a2dp-codecs.c $(CODEC_SRCS) \
+              src/a2dp-sbc.c src/a2dp-sbc-xq.c
+SIZE_SRCS  := $(filter-out $(AUDIO_SRCS),$(DAEMON_SRCS) $(CORE_SRCS) $(UTIL_SRCS))
+$(SIZE_SRCS:%.c=$(BUILD)/%.o): CFLAGS += $(SIZE_OPT)
+
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test-*.c))
 ifneq ($(WITH_LDAC),yes)
 UNIT_TESTS  := $(filter-out $(BUILD)/tests/test-a2dp-ldac $(BUILD)/tests/test-sender-ldac,$(UNIT_TESTS))

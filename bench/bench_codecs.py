@@ -169,6 +169,8 @@ def ours(tmp, name, speaker, audio, seconds, quick, floor_of, res):
             'wire_bytes_per_audio_s': nbytes / run['audio_s'] if run['audio_s'] else None,
             'wire_packets': npk, 'encoded_bytes_per_audio_s_floor': fl[kind]['bytes_per_audio_s'],
             'peak_rss_kib': run['memory']['peak_rss_kib'],
+            # where it goes (docs/performance.md, "Where the memory goes")
+            'rss_by_mapping_kib': run['memory'].get('rss_by_mapping_kib'),
             'snr_db': sp.get('snr_db'), 'snr_vs_ref_db': sp.get('snr_vs_ref_db'),
             'frame_errors': sp.get('frame_errors'), 'seq_gaps': sp.get('seq_gaps'),
             'gaps': sp.get('gaps'), 'dropped_ms': run['stats_window'].get('DroppedMs'),
