@@ -53,10 +53,6 @@ struct stream {
         _Atomic bool bt_attached;
         _Atomic int tid;        /* kernel thread id, for rtkit */
         bool thread_started;
-        /* main thread only: which buffers are resident (stream-ctl.c
-         * populate_for): bit c for cap[c], and the two mixes */
-        unsigned populated;
-        bool all_resident;      /* no MADV_POPULATE_WRITE: all touched at creation */
         unsigned rate;
         /* set up by the main thread before ATTACH, freed by it once the
          * thread no longer uses it */
@@ -79,9 +75,6 @@ struct stream {
         unsigned xrun_burst;
         uint64_t last_xrun_ns;
 };
-
-#define POPULATED_BT_MIX (1u << CAT_COUNT)
-#define POPULATED_LOCAL_MIX (1u << (CAT_COUNT + 1))
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t stream_now_ns(void);

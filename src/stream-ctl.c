@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -71,56 +70,6 @@ bool stream_wedged(struct stream *s)
         return s->wedged;
 }
 
-/* The stream's pages. The capture buffer of a category not captured and
- * the two mixes (40 KiB of the 100; media alone uses neither mix) are made
- * resident only when a command will have the thread use them: the main
- * thread populates them before it sends that command, so the audio thread
- * never takes a page fault on them. Everything else is populated at once.
- * MADV_POPULATE_WRITE (Linux 5.14) faults pages in without writing to them,
- * so populating a buffer the running thread owns races with nothing;
- * without it every page is touched at creation, as calloc did. */
-static size_t stream_pages_len(void)
-{
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-        return (sizeof(struct stream) + page - 1) / page * page;
-}
-
-static int populate(void *start, size_t len)
-{
-#ifdef MADV_POPULATE_WRITE
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        size_t off = (size_t)((uintptr_t)start & (page - 1));
-
-        return madvise((char *)start - off, len + off, MADV_POPULATE_WRITE) < 0 ? -errno : 0;
-#else
-        (void)start;
-        (void)len;
-        return -EINVAL;
-#endif
-}
-
-/* Before a command that has the thread read capture cat (cat < 0: none) or
- * send to Bluetooth (bt): what it will use, resident. Main thread. */
-static void populate_for(struct stream *s, int cat, bool bt)
-{
-        unsigned n = 0;
-
-        if (s->all_resident)
-                return;
-        if (cat >= 0 && !(s->populated & (1u << cat)) && populate(s->cap[cat], sizeof(s->cap[cat])) == 0)
-                s->populated |= 1u << cat;
-        for (int c = 0; c < CAT_COUNT; c++)
-                n += (s->populated >> c) & 1u;
-        /* bt_mix: the mix of two captures, or the speaker's silence when
-         * everything plays locally; local_mix: two captures played locally */
-        if ((bt || n > 1) && !(s->populated & POPULATED_BT_MIX) && populate(s->bt_mix, sizeof(s->bt_mix)) == 0)
-                s->populated |= POPULATED_BT_MIX;
-        if (n > 1 && !(s->populated & POPULATED_LOCAL_MIX) &&
-            populate(s->local_mix, sizeof(s->local_mix)) == 0)
-                s->populated |= POPULATED_LOCAL_MIX;
-}
-
 int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
 {
         struct stream *s;
@@ -128,15 +77,9 @@ int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
         int r;
 
         *rt_granted = false;
-        s = mmap(NULL, stream_pages_len(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (s == MAP_FAILED)
+        s = calloc(1, sizeof(*s));
+        if (!s)
                 return -ENOMEM;
-        /* zero-filled; the buffers stay out of memory until populate_for() */
-        if (populate(s, (size_t)((char *)s->cap - (char *)s)) < 0 ||
-            populate(&s->xrun_burst, stream_pages_len() - (size_t)((char *)&s->xrun_burst - (char *)s)) < 0) {
-                memset(s, 0, stream_pages_len());
-                s->all_resident = true;
-        }
         s->cmd_fd = s->ev_fd = s->ack_fd = -1;
         atomic_init(&s->gain, MIXER_UNITY_GAIN);
         atomic_init(&s->routes, 1u << CAT_MEDIA);
@@ -184,7 +127,7 @@ fail:
                 close(s->ev_fd);
         if (s->ack_fd >= 0)
                 close(s->ack_fd);
-        munmap(s, stream_pages_len());
+        free(s);
         return r;
 }
 
@@ -216,7 +159,7 @@ void stream_destroy(struct stream *s)
         close(s->cmd_fd);
         close(s->ev_fd);
         close(s->ack_fd);
-        munmap(s, stream_pages_len());
+        free(s);
 }
 
 int stream_start(struct stream *s, const struct stream_params *p)
@@ -231,9 +174,6 @@ int stream_start(struct stream *s, const struct stream_params *p)
                 return -EINVAL;
         if (atomic_load(&s->running))
                 return -EBUSY;
-        for (int i = 0; i < CAT_COUNT; i++)
-                if (p->capture[i])
-                        populate_for(s, i, false);
         r = send_command(s, &c);
         if (r == 0) {
                 s->rate = p->rate;
@@ -288,7 +228,6 @@ int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *
         }
         s->enc_codec = bt->codec;
         c.enc = s->enc;
-        populate_for(s, -1, true);
         r = send_command(s, &c);
         if (r == 0)
                 atomic_store(&s->bt_attached, true);
@@ -315,8 +254,6 @@ int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm)
 
         if (!atomic_load(&s->running))
                 return -EINVAL;
-        if (pcm)
-                populate_for(s, category, false);
         return send_command(s, &c);
 }
 

@@ -1,9 +1,8 @@
 /* The audio engine's memory budget. struct stream (stream-engine.h, with
- * the sender embedded) is mapped once and, but for the capture buffers of
- * categories not captured and the mixes nothing needs (stream-ctl.c
- * populate_for), every page of it is resident for the daemon's life: its
- * size is RSS almost one for one (docs/performance.md, "Where the memory
- * goes"). A buffer that grows, or a new one, shows here first; raising the
+ * the sender embedded) is allocated once, cleared by calloc, and every page
+ * of it is resident for the daemon's life: its size is RSS one for one
+ * (docs/performance.md, "Where the memory goes": 100 KiB of a 0.25 MiB
+ * heap). A buffer that grows, or a new one, shows here first; raising the
  * budget is a decision to be written down there, not a fix. */
 #include <check.h>
 
