@@ -197,8 +197,8 @@ static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg,
 /* SelectConfiguration does not say which speaker asks. Ours when a
  * connection of ours is under way; otherwise (the speaker connecting by
  * itself, another client, bluetoothd's policy) one of the paired devices
- * connected without a stream that are, as far as BlueZ knows, A2DP sinks. Their addresses (at most max) in who[],
- * their number returned. */
+ * connected without a stream that are, as far as BlueZ knows, A2DP sinks.
+ * Their addresses (the first max) in who[]; returns how many there are. */
 static unsigned selection_candidates(struct daemon *d, const char **who, unsigned max)
 {
         unsigned n = 0;
