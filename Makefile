@@ -82,8 +82,9 @@ CODEC_SRCS += src/a2dp-aac.c src/aac-encoder.c
 PKGS       += libavcodec libavutil
 endif
 ifeq ($(WITH_LDAC),yes)
-# libldacBT_enc (dlopened); ldacBT.h lives in its own include directory
-LDAC_CFLAGS = $(shell $(PKG_CONFIG) --cflags ldacBT-enc)
+# libldacBT_enc and libldacBT_abr (both dlopened, the ABR one optional at
+# run time); their headers live in their own include directory
+LDAC_CFLAGS = $(shell $(PKG_CONFIG) --cflags ldacBT-enc ldacBT-abr)
 CODEC_DEFS += -DWITH_LDAC $(LDAC_CFLAGS)
 CODEC_SRCS += src/a2dp-ldac.c
 endif

@@ -156,14 +156,34 @@ struct a2dp_codec {
 
         /* Congestion: quality levels 0 (best) .. levels-1, and bit/s at
          * each. The sender steps down at most once a second under
-         * congestion and back up after five calm seconds; a codec without
-         * rate control has one level. */
+         * congestion and back up after five calm seconds (unless the codec
+         * has a rate controller of its own, below); a codec without rate
+         * control has one level. */
         unsigned (*levels)(const struct codec_encoder *e);
         void (*set_level)(struct codec_encoder *e, unsigned level);
         unsigned (*level_bitrate)(const struct codec_encoder *e, unsigned level);
         /* What Statistics and logs show for a level: the bitpool for SBC,
          * kbit/s for the others. */
         unsigned (*level_value)(const struct codec_encoder *e, unsigned level);
+
+        /* Optional (NULL: none): a rate controller of the codec's own
+         * (LDAC's libldacBT_abr), in charge instead of the sender's steps.
+         * rate_control_ms: how often it wants the sender's queue depth;
+         * 0 when this encoder has none (its library is not installed,
+         * rate_control_lib names it): the sender's steps apply. Its levels
+         * need not be in order of bit rate; set_level still takes any of
+         * them (the sender sets back the level of before a stall). */
+        unsigned (*rate_control_ms)(const struct codec_encoder *e);
+        /* Fed every rate_control_ms while the speaker takes audio: whole
+         * packets waiting in the sender's queue. Returns the level the
+         * encoder uses now, which it may have changed itself. Real-time
+         * thread. */
+        unsigned (*rate_control)(struct codec_encoder *e, unsigned queued_packets);
+        /* The speaker takes audio again after a stall: what the controller
+         * saw of the queue as the stall began was the speaker's doing, not
+         * the link's; it forgets it. Real-time thread. */
+        void (*rate_control_restart)(struct codec_encoder *e);
+        const char *rate_control_lib;
 };
 
 /* The table, by index (a2dp-codecs.c); NULL where a codec is not built. */

@@ -27,9 +27,19 @@
 #define LDAC_MODE_DUAL 0x02
 #define LDAC_MODE_STEREO 0x01
 
-/* Quality levels (EQMID): 0 HQ 990, 1 SQ 660, 2 MQ 330 kbit/s at 48 and
- * 96 kHz (909/606/303 at 44.1 and 88.2). */
+/* Quality levels are the library's EQMIDs: 0 HQ 990, 1 SQ 660, 2 MQ 330
+ * kbit/s at 48 and 96 kHz (909/606/303 at 44.1 and 88.2), which
+ * ldacBT_set_eqmid takes and a2dpsrc's own steps use (LDAC_LEVELS); and
+ * 3 "Q0" 492, 4 "Q1" 396 kbit/s, between SQ and MQ, which only
+ * libldacBT_abr reaches (ldacBT_alter_eqmid_priority steps HQ, SQ, Q0,
+ * Q1, MQ). Numbered so, level 2 is MQ whoever is in charge: describe()
+ * needs no encoder; the numbers are not in order of bit rate. */
 #define LDAC_LEVELS 3
+#define LDAC_ABR_LEVELS 5
+/* libldacBT_abr is fed the sender's queue every 5 ms (an HQ packet's
+ * audio at 48 kHz); docs/codecs.md says why these thresholds, in packets
+ * waiting in the sender's queue. */
+#define LDAC_ABR_INTERVAL_MS 5
 /* The library's packets fit a 2-DH5 baseband packet: it needs a 679-byte
  * MTU and puts at most 661 bytes of frames in a packet. */
 #define LDAC_MTU_MIN 679
@@ -75,6 +85,13 @@ unsigned ldac_level_packet_frames(unsigned channels, unsigned level);
  * many. */
 unsigned ldac_encoder_packet_frames(const struct codec_encoder *e);
 unsigned ldac_encoder_level(const struct codec_encoder *e);
+/* Whether libldacBT_abr drives this encoder's level. */
+bool ldac_encoder_abr(const struct codec_encoder *e);
+/* encoder_new with the ABR library named: tests name one that is not
+ * there to get the fallback (a2dpsrc's own steps) an install without
+ * libldacbt-abr2 gets. */
+int ldac_encoder_new_with(const uint8_t *config, size_t len, size_t mtu, const char *abr_soname,
+                          struct codec_encoder **out, char *err, size_t err_len);
 
 extern const struct a2dp_codec a2dp_codec_ldac;
 

@@ -8,6 +8,8 @@
 #define APTX_SONAME "libfreeaptx.so.0"
 /* LDAC */
 #define LDAC_SONAME "libldacBT_enc.so.2"
+/* LDAC's adaptive bit rate (optional: without it a2dpsrc steps LDAC itself) */
+#define LDAC_ABR_SONAME "libldacBT_abr.so.2"
 
 #ifdef WITH_AAC
 #include <libavcodec/version.h>

@@ -158,6 +158,8 @@ struct daemon {
         sd_event_source *stream_events;
         struct transport *streaming;   /* transport the audio thread writes to */
         int level_logged;              /* the audio thread's quality level, as last logged */
+        unsigned level_value_logged;   /* and what it showed (0: none since the stream began) */
+        bool rate_control_noted;       /* a codec's missing rate controller was logged */
         snd_pcm_t *capture[CAT_COUNT];
         snd_pcm_t *local;
         unsigned engine_rate;

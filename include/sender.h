@@ -75,6 +75,9 @@ struct sender {
         unsigned working_level; /* in use at the last send before a stall */
         uint64_t resumed_ns;    /* audio read before this waited out a stall: no congestion */
         uint64_t last_queue_sample_ns;  /* queue_us published at */
+        /* a codec's own rate controller: fed every rc_interval_ns (0: none,
+         * the sender steps), next at rc_next_ns (0: from the next flush) */
+        uint64_t rc_interval_ns, rc_next_ns;
         size_t packet_cost;     /* socket queue bytes one packet costs (truesize) */
         unsigned cost_probes;   /* sends measured to learn packet_cost */
         int16_t staging[SENDER_STAGING_FRAMES * 2];

@@ -110,6 +110,9 @@ int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *
 /* The attached encoder's own thread (its codec's worker_tid), 0 if none.
  * Main thread. */
 int stream_encoder_worker_tid(struct stream *s);
+/* Whether the encoder's codec has a rate controller of its own in charge
+ * (LDAC with libldacBT_abr), not the sender's steps. */
+bool stream_encoder_rate_control(struct stream *s);
 /* Stops sending; the socket is the caller's again when this returns. */
 int stream_detach_bt(struct stream *s);
 bool stream_bt_attached(struct stream *s);

@@ -14,9 +14,14 @@
  * and 48 kHz, 256 at 88.2 and 96 kHz) whenever it has one, and hands out a
  * packet's worth of frames at once, sized for a 2-DH5 baseband packet
  * (679-byte MTU; 661 bytes of frames): 2 frames at 990 kbit/s, 3 at 660,
- * 6 at 330. encode() passes those frames on one per call, so each call
+ * 6 at 330 (and 4 at 492, 5 at 396, the levels only libldacBT_abr
+ * reaches). encode() passes those frames on one per call, so each call
  * consumes and returns one LDAC frame's audio in the steady state;
  * packet_frames() says how many LDAC groups together.
+ *
+ * Under congestion libldacBT_abr, when installed, sets the quality itself
+ * from the sender's queue depth (rate_control); otherwise the sender steps
+ * HQ, SQ, MQ (docs/codecs.md, "Congestion").
  *
  * No open LDAC decoder exists in Debian: tests check the framing (sync
  * word, frame lengths per quality, frame counts, timestamps, bitrate), not
@@ -29,14 +34,21 @@
 #include <string.h>
 
 #include <ldacBT.h>
+#include <ldacBT_abr.h>
 
 #include "codec-lib.h"
 #include "codec-sonames.h"
 #include "err-text.h"
 
-/* Frame length per channel at each quality level, transport header
- * included (ldacBT's 2-DH5 table): HQ, SQ, MQ. */
-static const unsigned level_frame_bytes_1ch[LDAC_LEVELS] = { 165, 110, 55 };
+/* Frame length per channel at each quality level (EQMID), transport
+ * header included (ldacBT's 2-DH5 table): HQ, SQ, MQ, Q0, Q1. */
+static const unsigned level_frame_bytes_1ch[LDAC_ABR_LEVELS] = { 165, 110, 55, 82, 66 };
+
+/* Out of range is the lowest quality, MQ. */
+static unsigned clamp_level(unsigned level)
+{
+        return level < LDAC_ABR_LEVELS ? level : LDACBT_EQMID_MQ;
+}
 
 struct rate_bit {
         uint8_t bit;
@@ -112,8 +124,7 @@ unsigned ldac_frame_samples(unsigned rate)
 
 unsigned ldac_level_bitrate(unsigned rate, unsigned channels, unsigned level)
 {
-        if (level >= LDAC_LEVELS)
-                level = LDAC_LEVELS - 1;
+        level = clamp_level(level);
         if (!rate)
                 return 0;
         return (unsigned)((uint64_t)level_frame_bytes_1ch[level] * channels * 8 * rate /
@@ -124,8 +135,7 @@ unsigned ldac_level_packet_frames(unsigned channels, unsigned level)
 {
         unsigned n;
 
-        if (level >= LDAC_LEVELS)
-                level = LDAC_LEVELS - 1;
+        level = clamp_level(level);
         n = LDAC_PACKET_PAYLOAD / (level_frame_bytes_1ch[level] * channels);
         return n > LDAC_MAX_FRAMES ? LDAC_MAX_FRAMES : n;
 }
@@ -294,8 +304,30 @@ struct ldac_api {
         int (*init_handle_encode)(HANDLE_LDAC_BT, int, int, int, LDACBT_SMPL_FMT_T, int);
         int (*encode)(HANDLE_LDAC_BT, void *, int *, unsigned char *, int *, int *);
         int (*set_eqmid)(HANDLE_LDAC_BT, int);
+        int (*get_eqmid)(HANDLE_LDAC_BT);
+        int (*alter_eqmid_priority)(HANDLE_LDAC_BT, int);
         int (*get_error_code)(HANDLE_LDAC_BT);
 };
+
+struct ldac_abr_api {
+        HANDLE_LDAC_ABR (*get_handle)(void);
+        void (*free_handle)(HANDLE_LDAC_ABR);
+        int (*init)(HANDLE_LDAC_ABR, unsigned int);
+        int (*set_thresholds)(HANDLE_LDAC_ABR, unsigned int, unsigned int, unsigned int);
+        int (*proc)(HANDLE_LDAC_BT, HANDLE_LDAC_ABR, unsigned int, unsigned int);
+};
+
+/* ABR's thresholds, in packets waiting in the sender's queue (the socket's
+ * few packets not counted: docs/codecs.md). It steps HQ and SQ down past
+ * SAFETY, any level down when the queue passes DANGER and still grows, two
+ * steps (HQ and SQ) at CRITICAL, and any level when the queue averaged
+ * more than 1.5 packets over half a second. */
+#define ABR_CRITICAL 8
+#define ABR_DANGER 5
+#define ABR_SAFETY 3
+/* the depths it averages: half a second's (LDAC_ABR_OBSERVING_TIME_MS in
+ * Sony's ldacBT_abr.c) */
+#define ABR_HISTORY_MS 500
 
 /* What the library hands out at once: at most its stream buffer. */
 #define LDAC_OUT_MAX 1024
@@ -311,8 +343,12 @@ struct codec_encoder {
         void *lib;
         struct ldac_api api;
         HANDLE_LDAC_BT h;
+        /* libldacBT_abr, when installed: it sets the EQMID itself */
+        void *abr_lib;
+        struct ldac_abr_api abr_api;
+        HANDLE_LDAC_ABR abr;
         struct ldac_config cfg;
-        unsigned level;
+        unsigned level;                 /* the EQMID in use */
         unsigned calls_per_frame;       /* 128-sample library calls per LDAC frame */
         unsigned last_len;              /* bytes of the frame encode() last returned */
         int16_t mono[LDACBT_ENC_LSU];
@@ -330,14 +366,45 @@ static void ldac_encoder_free(struct codec_encoder *e)
 {
         if (!e)
                 return;
+        if (e->abr)
+                e->abr_api.free_handle(e->abr);
+        codec_lib_close(e->abr_lib);
         if (e->h)
                 e->api.free_handle(e->h);
         codec_lib_close(e->lib);
         free(e);
 }
 
-static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
-                            struct codec_encoder **out, char *err, size_t err_len)
+/* libldacBT_abr, set up here on the main thread (its handle and history
+ * are allocated in get_handle and Init; ldac_ABR_Proc allocates nothing).
+ * Absent or failing: the encoder has a2dpsrc's own three levels. */
+static void abr_open(struct codec_encoder *e, const char *soname)
+{
+        const struct codec_sym syms[] = {
+                { "ldac_ABR_get_handle", (void **)&e->abr_api.get_handle },
+                { "ldac_ABR_free_handle", (void **)&e->abr_api.free_handle },
+                { "ldac_ABR_Init", (void **)&e->abr_api.init },
+                { "ldac_ABR_set_thresholds", (void **)&e->abr_api.set_thresholds },
+                { "ldac_ABR_Proc", (void **)&e->abr_api.proc },
+        };
+        char why[160];
+
+        e->abr_lib = codec_lib_open(soname, syms, sizeof(syms) / sizeof(syms[0]), why, sizeof(why));
+        if (!e->abr_lib)
+                return;
+        e->abr = e->abr_api.get_handle();
+        if (e->abr && e->abr_api.init(e->abr, LDAC_ABR_INTERVAL_MS) == 0 &&
+            e->abr_api.set_thresholds(e->abr, ABR_CRITICAL, ABR_DANGER, ABR_SAFETY) == 0)
+                return;
+        if (e->abr)
+                e->abr_api.free_handle(e->abr);
+        e->abr = NULL;
+        codec_lib_close(e->abr_lib);
+        e->abr_lib = NULL;
+}
+
+int ldac_encoder_new_with(const uint8_t *config, size_t len, size_t mtu, const char *abr_soname,
+                          struct codec_encoder **out, char *err, size_t err_len)
 {
         struct codec_encoder *e;
         int r;
@@ -366,6 +433,8 @@ static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
                         { "ldacBT_init_handle_encode", (void **)&e->api.init_handle_encode },
                         { "ldacBT_encode", (void **)&e->api.encode },
                         { "ldacBT_set_eqmid", (void **)&e->api.set_eqmid },
+                        { "ldacBT_get_eqmid", (void **)&e->api.get_eqmid },
+                        { "ldacBT_alter_eqmid_priority", (void **)&e->api.alter_eqmid_priority },
                         { "ldacBT_get_error_code", (void **)&e->api.get_error_code },
                 };
                 e->lib = codec_lib_open(LDAC_SONAME, syms, sizeof(syms) / sizeof(syms[0]), err,
@@ -390,7 +459,8 @@ static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
                              (unsigned)e->api.get_error_code(e->h));
                 goto fail;
         }
-        e->level = 0;
+        e->level = LDACBT_EQMID_HQ;
+        abr_open(e, abr_soname);
         e->calls_per_frame = ldac_frame_samples(e->cfg.rate) / LDACBT_ENC_LSU;
         e->last_len = level_frame_bytes_1ch[0] * e->cfg.channels;
         *out = e;
@@ -398,6 +468,12 @@ static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
 fail:
         ldac_encoder_free(e);
         return r;
+}
+
+static int ldac_encoder_new(const uint8_t *config, size_t len, size_t mtu,
+                            struct codec_encoder **out, char *err, size_t err_len)
+{
+        return ldac_encoder_new_with(config, len, mtu, LDAC_ABR_SONAME, out, err, err_len);
 }
 
 /* One frame from what the library handed out, or 0 when none is left. */
@@ -480,19 +556,71 @@ unsigned ldac_encoder_packet_frames(const struct codec_encoder *e)
 
 static unsigned ldac_levels(const struct codec_encoder *e)
 {
-        return LDAC_LEVELS;
+        return e->abr ? LDAC_ABR_LEVELS : LDAC_LEVELS;
 }
 
-/* The EQMID: HQ, SQ, MQ. The library applies it at its next packet
- * boundary (frames already grouped keep their length). */
+/* The EQMID, which the library applies at its next packet boundary
+ * (frames already grouped keep their length). ldacBT_set_eqmid takes HQ,
+ * SQ and MQ only; Q0 and Q1 (set back after a stall, under ABR) are one
+ * and two steps below SQ on the library's own ladder. */
 static void ldac_set_level(struct codec_encoder *e, unsigned level)
 {
-        if (level >= LDAC_LEVELS)
-                level = LDAC_LEVELS - 1;
+        unsigned below_sq = 0;
+
+        level = level < ldac_levels(e) ? level : LDACBT_EQMID_MQ;
         if (level == e->level)
                 return;
-        if (e->api.set_eqmid(e->h, (int)level) == 0)
-                e->level = level;
+        if (level > LDACBT_EQMID_MQ) {
+                below_sq = level - LDACBT_EQMID_MQ;
+                level = LDACBT_EQMID_SQ;
+        }
+        if (e->api.set_eqmid(e->h, (int)level) != 0)
+                return;
+        while (below_sq--)
+                if (e->api.alter_eqmid_priority(e->h, LDACBT_EQMID_INC_CONNECTION) != 0)
+                        break;
+        level = (unsigned)e->api.get_eqmid(e->h);
+        e->level = level < LDAC_ABR_LEVELS ? level : LDACBT_EQMID_MQ;
+}
+
+/* libldacBT_abr decides from the queue and alters the EQMID itself. */
+static unsigned ldac_rate_control_ms(const struct codec_encoder *e)
+{
+        return e->abr ? LDAC_ABR_INTERVAL_MS : 0;
+}
+
+static unsigned ldac_rate_control(struct codec_encoder *e, unsigned queued_packets)
+{
+        int eqmid;
+
+        if (!e->abr)
+                return e->level;
+        /* its history keeps depths in bytes: more is all the same to it */
+        if (queued_packets > 255)
+                queued_packets = 255;
+        eqmid = e->abr_api.proc(e->h, e->abr, queued_packets, 1);
+        if (eqmid >= 0 && eqmid < LDAC_ABR_LEVELS)
+                e->level = (unsigned)eqmid;
+        return e->level;
+}
+
+/* ABR keeps the queue depths of the last half second, and acts on their
+ * average: after a stall those are the stalled speaker's. It has no reset
+ * but ldac_ABR_Init, which allocates; so they are overwritten with an
+ * empty queue it is told not to act on (flagEnable 0). The half second of
+ * calm it then believes it saw may bring its next step up that much
+ * sooner. */
+static void ldac_rate_control_restart(struct codec_encoder *e)
+{
+        if (!e->abr)
+                return;
+        for (unsigned i = 0; i <= ABR_HISTORY_MS / LDAC_ABR_INTERVAL_MS; i++)
+                e->abr_api.proc(e->h, e->abr, 0, 0);
+}
+
+bool ldac_encoder_abr(const struct codec_encoder *e)
+{
+        return e->abr != NULL;
 }
 
 unsigned ldac_encoder_level(const struct codec_encoder *e)
@@ -535,4 +663,8 @@ const struct a2dp_codec a2dp_codec_ldac = {
         .set_level = ldac_set_level,
         .level_bitrate = ldac_encoder_level_bitrate,
         .level_value = ldac_level_value,
+        .rate_control_ms = ldac_rate_control_ms,
+        .rate_control = ldac_rate_control,
+        .rate_control_restart = ldac_rate_control_restart,
+        .rate_control_lib = LDAC_ABR_SONAME,
 };

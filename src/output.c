@@ -277,8 +277,15 @@ static int attach(struct daemon *d, struct transport *t)
         d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
         sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
         d->level_logged = 0;
+        d->level_value_logged = 0;
         transport_describe(t, 0, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
+        if (t->codec->rate_control_ms && !stream_encoder_rate_control(d->stream) &&
+            !d->rate_control_noted) {
+                log_notice("%s: %s is not installed: a2dpsrc steps the quality under congestion "
+                           "itself", t->codec->label, t->codec->rate_control_lib);
+                d->rate_control_noted = true;
+        }
         output_update_status(d);
         return 0;
 }
@@ -630,7 +637,12 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                         /* a step back up (51 -> 45 -> 50) is the link
                          * clearing, though still below the best level */
                         unsigned value = atomic_load(&stream_stats(d->stream)->level_value);
-                        bool down = ev.value > d->level_logged;
+                        /* a codec's own controller may number its levels
+                         * out of bit-rate order (LDAC's EQMIDs): after the
+                         * first step from the best, what the level shows
+                         * says which way it went */
+                        bool down = d->level_value_logged ? value < d->level_value_logged
+                                                          : ev.value > d->level_logged;
 
                         if (t && t->codec->codec_id == A2DP_CODEC_SBC)
                                 log_info("bitpool now %u (%s)", value, down ? "link congested" : "link clear");
@@ -643,6 +655,7 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                                 diagnose_note_transport(d, t, HIST_BITPOOL_DOWN, bp);
                         }
                         d->level_logged = ev.value;
+                        d->level_value_logged = value;
                         break;
                 }
                 }

@@ -17,6 +17,12 @@
 #define LEVEL_DOWN_INTERVAL_NS 1000000000ull
 #define LEVEL_UP_CALM_NS 5000000000ull
 #define QUEUE_SAMPLE_INTERVAL_NS 200000000ull
+/* A codec's own rate controller is fed once per its interval, calls made
+ * up when the audio thread wakes less often (LDAC's MQ packets are 16 ms
+ * of audio, its interval 5 ms); a gap longer than this (a very late
+ * wake-up) is skipped, as a stall is: the controller's clock is its
+ * calls. */
+#define RATE_CONTROL_GAP_NS 100000000ull
 /* Fragments of one frame at most (SBC's header counts them in 4 bits). */
 #define MAX_FRAGMENTS 15u
 
@@ -95,6 +101,8 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
         s->levels = codec->levels(enc);
         if (!s->levels)
                 s->levels = 1;
+        s->rc_interval_ns = codec->rate_control_ms ? codec->rate_control_ms(enc) * 1000000ull : 0;
+        s->rc_next_ns = 0;
         s->level = s->enc_level = 0;
         codec->set_level(enc, 0);
         s->frame_len = estimated_frame_len(s);
@@ -475,6 +483,8 @@ static bool resume(struct sender *s, uint64_t t)
 {
         s->stalled = false;
         s->resumed_ns = t;
+        if (s->rc_interval_ns && s->codec->rate_control_restart)
+                s->codec->rate_control_restart(s->enc);
         if (s->level == s->working_level)
                 return false;
         set_level(s, s->working_level, t);
@@ -494,6 +504,35 @@ static bool adapt_level(struct sender *s, bool congested, uint64_t t)
             t - s->last_level_change_ns < LEVEL_UP_CALM_NS)
                 return false;
         set_level(s, s->level - 1, t);
+        return true;
+}
+
+/* A codec with a rate controller of its own (LDAC's libldacBT_abr) is
+ * fed the whole packets waiting in our queue at its interval and reports
+ * the level it set itself; the sender's steps (adapt_level) stay out of
+ * it, so that one controller decides. */
+static bool feed_rate_control(struct sender *s, uint64_t t)
+{
+        unsigned level = s->level;
+
+        /* the audio that waited out a stall is not the link's doing, and a
+         * level set back after one is not applied yet: the controller
+         * sees the queue again once both are behind */
+        if (s->enc_level != s->level ||
+            (s->q_count && s->queue[s->q_head].read_ns < s->resumed_ns)) {
+                s->rc_next_ns = 0;
+                return false;
+        }
+        if (!s->rc_next_ns || t >= s->rc_next_ns + RATE_CONTROL_GAP_NS)
+                s->rc_next_ns = t;
+        while (t >= s->rc_next_ns) {
+                level = s->codec->rate_control(s->enc, s->q_audio_packets);
+                s->rc_next_ns += s->rc_interval_ns;
+        }
+        if (level >= s->levels || level == s->level)
+                return false;
+        s->enc_level = level;   /* the encoder set it itself */
+        set_level(s, level, t);
         return true;
 }
 
@@ -562,10 +601,16 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                 atomic_store_explicit(&st->queue_us, sender_queued_us(s), memory_order_relaxed);
                 s->last_queue_sample_ns = t;
         }
-        if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS)
+        if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS) {
                 s->stalled = true;
+                s->rc_next_ns = 0;
+        }
         /* frozen through a stall: no audio is encoded, so EAGAIN there
-         * says nothing about what the link can carry */
-        *level_changed = resumed || (!s->stalled && adapt_level(s, congested, t));
+         * says nothing about what the link can carry (nor does the queue
+         * to a codec's own controller, which is not fed meanwhile) */
+        if (s->rc_interval_ns)
+                *level_changed = resumed || (!s->stalled && feed_rate_control(s, t));
+        else
+                *level_changed = resumed || (!s->stalled && adapt_level(s, congested, t));
         return 0;
 }

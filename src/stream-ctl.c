@@ -271,6 +271,11 @@ int stream_encoder_worker_tid(struct stream *s)
         return s->enc_codec->worker_tid(s->enc);
 }
 
+bool stream_encoder_rate_control(struct stream *s)
+{
+        return s->enc && s->enc_codec->rate_control_ms && s->enc_codec->rate_control_ms(s->enc);
+}
+
 bool stream_bt_attached(struct stream *s)
 {
         return atomic_load(&s->bt_attached);

@@ -54,7 +54,7 @@ MANIFEST=packaging/install-manifest.txt
 # and the codecs' (headers; the AAC and aptX unit tests link libavcodec to
 # decode, and load libfreeaptx)
 TARGET_DEV="libc6-dev libdbus-1-dev libasound2-dev libsbc-dev libsystemd-dev
-            libbluetooth-dev check libldacbt-enc-dev libavcodec-dev libfreeaptx-dev"
+            libbluetooth-dev check libldacbt-enc-dev libldacbt-abr-dev libavcodec-dev libfreeaptx-dev"
 HOST_PKGS="make pkg-config file binutils qemu-user-static"
 
 say() { printf '%s\n' "cross-check: $*"; }

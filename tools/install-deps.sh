@@ -9,7 +9,7 @@ libsystemd-dev libbluetooth-dev check dbus python3 python3-dbus
 python3-dbusmock python3-gi sbc-tools alsa-utils valgrind systemd
 clang libclang-rt-14-dev stress-ng scdoc man-db
 libglib2.0-dev libglib2.0-bin bash-completion
-libldacbt-enc-dev libfreeaptx-dev libfreeaptx0 libavcodec-dev"
+libldacbt-enc-dev libldacbt-abr-dev libfreeaptx-dev libfreeaptx0 libavcodec-dev"
 
 missing=""
 for p in $PKGS; do

@@ -244,6 +244,11 @@ START_TEST(describe_levels)
         ck_assert_str_eq(buf, "LDAC 48000 Hz 660 kbit/s");
         C->describe(cfg, 8, 2, buf, sizeof(buf));
         ck_assert_str_eq(buf, "LDAC 48000 Hz 330 kbit/s");
+        /* ABR's rungs between SQ and MQ */
+        C->describe(cfg, 8, 3, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "LDAC 48000 Hz 492 kbit/s");
+        C->describe(cfg, 8, 4, buf, sizeof(buf));
+        ck_assert_str_eq(buf, "LDAC 48000 Hz 396 kbit/s");
         C->describe(cfg, 8, 7, buf, sizeof(buf));
         ck_assert_str_eq(buf, "LDAC 48000 Hz 330 kbit/s");
         blob(cfg, LDAC_RATE_44100, LDAC_MODE_DUAL);
@@ -411,7 +416,7 @@ static void stream(uint8_t rate_bit, uint8_t mode, size_t mtu, unsigned level, d
         sc->frame_samples = info.frame_samples;
         sc->mtu = mtu;
         sc->channel_config = mode == LDAC_MODE_MONO ? 0 : mode == LDAC_MODE_DUAL ? 1 : 2;
-        ck_assert_uint_eq(C->levels(p.e), 3);
+        ck_assert_uint_eq(C->levels(p.e), ldac_encoder_abr(p.e) ? LDAC_ABR_LEVELS : LDAC_LEVELS);
         C->set_level(p.e, level);
         ck_assert_uint_eq(ldac_encoder_level(p.e), level);
         rtp_stream_init(&p.rtp, 0x1234, 0xfff0, 0xfffff000u);
@@ -451,6 +456,9 @@ START_TEST(framing_48k_each_level)
         check_level(LDAC_RATE_48000, 0, 330, 2, 990);
         check_level(LDAC_RATE_48000, 1, 220, 3, 660);
         check_level(LDAC_RATE_48000, 2, 110, 6, 330);
+        /* Q0 and Q1, which ABR steps through */
+        check_level(LDAC_RATE_48000, 3, 164, 4, 492);
+        check_level(LDAC_RATE_48000, 4, 132, 5, 396);
 }
 END_TEST
 
@@ -488,13 +496,59 @@ START_TEST(levels_bitrates)
         ck_assert_uint_eq(C->level_value(e, 0), 990);
         ck_assert_uint_eq(C->level_value(e, 1), 660);
         ck_assert_uint_eq(C->level_value(e, 2), 330);
+        ck_assert_uint_eq(C->level_bitrate(e, 3), 492000);
+        ck_assert_uint_eq(C->level_bitrate(e, 4), 396000);
         C->set_level(e, 9);
         ck_assert_uint_eq(ldac_encoder_level(e), 2);
         C->encoder_free(e);
 }
 END_TEST
 
-/* Congestion steps in one stream: HQ, SQ, MQ and back to HQ; every
+/* With libldacBT_abr the encoder has its five levels and a controller of
+ * its own, which a growing queue makes step down; without it (a library
+ * that is not there), the three levels a2dpsrc steps itself and no
+ * controller. */
+START_TEST(abr_or_fallback)
+{
+        uint8_t cfg[8];
+        char err[160] = "";
+        struct codec_encoder *e = NULL;
+        unsigned level;
+
+        blob(cfg, LDAC_RATE_48000, LDAC_MODE_STEREO);
+        ck_assert_int_eq(C->encoder_new(cfg, 8, 679, &e, err, sizeof(err)), 0);
+        ck_assert_msg(ldac_encoder_abr(e), "libldacBT_abr.so.2 cannot be loaded");
+        ck_assert_uint_eq(C->levels(e), LDAC_ABR_LEVELS);
+        ck_assert_uint_eq(C->rate_control_ms(e), LDAC_ABR_INTERVAL_MS);
+        ck_assert_str_eq(C->rate_control_lib, "libldacBT_abr.so.2");
+        /* an empty queue keeps HQ; a queue past its critical threshold
+         * steps HQ down at once */
+        ck_assert_uint_eq(C->rate_control(e, 0), 0);
+        level = C->rate_control(e, 40);
+        ck_assert_uint_ne(level, 0);
+        ck_assert_uint_eq(ldac_encoder_level(e), level);
+        ck_assert_uint_lt(C->level_bitrate(e, level), 990000);
+        /* set back, Q0 and Q1 included (after a stall) */
+        for (unsigned l = 0; l < LDAC_ABR_LEVELS; l++) {
+                C->set_level(e, l);
+                ck_assert_uint_eq(ldac_encoder_level(e), l);
+        }
+        C->encoder_free(e);
+
+        e = NULL;
+        ck_assert_int_eq(ldac_encoder_new_with(cfg, 8, 679, "libldacBT_abr.so.absent", &e, err,
+                                               sizeof(err)),
+                         0);
+        ck_assert(!ldac_encoder_abr(e));
+        ck_assert_uint_eq(C->levels(e), LDAC_LEVELS);
+        ck_assert_uint_eq(C->rate_control_ms(e), 0);
+        C->set_level(e, 4);
+        ck_assert_uint_eq(ldac_encoder_level(e), 2);
+        C->encoder_free(e);
+}
+END_TEST
+
+/* Congestion steps in one stream: down ABR's ladder and back to HQ; every
  * packet stays whole, within the MTU, its timestamp continuous. */
 START_TEST(level_steps_mid_stream)
 {
@@ -503,17 +557,20 @@ START_TEST(level_steps_mid_stream)
         struct packer p = { .mtu = 679 };
         int16_t pcm[256 * 2];
         uint8_t frame[CODEC_MAX_FRAME];
-        static const unsigned steps[] = { 0, 1, 2, 1, 0 };
-        static const unsigned len[] = { 330, 220, 110 };
+        /* HQ SQ Q0 Q1 MQ Q1 SQ HQ: ABR's ladder, set as after a stall */
+        static const unsigned steps[] = { 0, 1, 3, 4, 2, 4, 1, 0 };
+        static const unsigned len[] = { 330, 220, 110, 164, 132 };
+        const size_t n_steps = sizeof(steps) / sizeof(steps[0]);
 
         memset(&sc, 0, sizeof(sc));
         p.e = new_encoder(LDAC_RATE_48000, LDAC_MODE_STEREO, 679, &info);
+        ck_assert_msg(ldac_encoder_abr(p.e), "libldacBT_abr.so.2 cannot be loaded");
         sc.rate = info.rate;
         sc.frame_samples = info.frame_samples;
         sc.mtu = 679;
         sc.channel_config = 2;
         rtp_stream_init(&p.rtp, 1, 0, 0);
-        for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        for (size_t s = 0; s < n_steps; s++) {
                 unsigned before = sc.frame_len_seen[len[steps[s]]];
 
                 C->set_level(p.e, steps[s]);
@@ -530,7 +587,7 @@ START_TEST(level_steps_mid_stream)
                 ck_assert_uint_gt(sc.frame_len_seen[len[steps[s]]] - before, 350);
         }
         /* nothing lost: every frame but those the library still holds */
-        ck_assert_uint_ge(sc.frames + 12, 5 * 375);
+        ck_assert_uint_ge(sc.frames + 12, n_steps * 375);
         C->encoder_free(p.e);
 }
 END_TEST
@@ -584,8 +641,9 @@ START_TEST(encoder_refusals)
 }
 END_TEST
 
-/* The real-time calls (encode, set_level, header) allocate nothing: the
- * library works on its handle's buffers and ours. */
+/* The real-time calls (encode, set_level, header, and ABR's
+ * ldac_ABR_Proc through rate_control) allocate nothing: the libraries
+ * work on their handles' buffers and ours. */
 START_TEST(realtime_calls_do_not_allocate)
 {
 #if ALLOC_WATCH
@@ -608,7 +666,9 @@ START_TEST(realtime_calls_do_not_allocate)
         watching = 1;
         for (unsigned i = 0; i < 400; i++) {
                 if (i % 100 == 0)
-                        C->set_level(e, (i / 100) % 3);
+                        C->set_level(e, (i / 100) % C->levels(e));
+                if (i % 2 == 0)
+                        C->rate_control(e, (i / 7) % 12);
                 if (C->encode(e, pcm, frame, sizeof(frame)) > 0)
                         got++;
                 C->write_header(e, &rtp, pkt, &m);
@@ -641,6 +701,7 @@ static Suite *ldac_suite(void)
         tcase_add_test(enc, framing_44k1_and_96k);
         tcase_add_test(enc, framing_mono_and_big_mtu);
         tcase_add_test(enc, levels_bitrates);
+        tcase_add_test(enc, abr_or_fallback);
         tcase_add_test(enc, level_steps_mid_stream);
         tcase_add_test(enc, level_cycles_stay_bounded);
         tcase_add_test(enc, encoder_refusals);

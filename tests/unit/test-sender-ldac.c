@@ -1,5 +1,7 @@
 /* The generic sender with a codec of short packets: LDAC (5.3 ms of audio
- * a packet at HQ, 48 kHz, against SBC's ~19 ms), over a real socket pair.
+ * a packet at HQ, 48 kHz, against SBC's ~19 ms), over a real socket pair,
+ * its quality in the hands of libldacBT_abr, or of the sender's own steps
+ * when that library is not there.
  * Simulated time: the audio thread wakes once a packet's audio has been
  * captured (sometimes late), pushes every whole packet captured with the
  * capture time of its newest sample, and flushes; the speaker reads the
@@ -11,16 +13,28 @@
  *   5 ms that is more than 1.5 packets, but no congestion: the quality
  *   must not step down.
  * - slow_link_steps_quality_down_and_back: a link carrying a third of HQ
- *   steps HQ -> SQ -> MQ, a step a second, and back up once calm. */
+ *   (MQ's bytes): ABR steps down its ladder (HQ, SQ, Q0, Q1, MQ) within a
+ *   second, and back up it once calm.
+ * - abr_settles_where_the_link_fits: a link carrying Q1 (396 kbit/s) but
+ *   not Q0 (492): ABR holds Q1, a rung the sender's own steps (HQ, SQ,
+ *   MQ, a step a second) do not have.
+ * - stall_is_not_congestion: a speaker that takes nothing for a second:
+ *   its queue is not fed to ABR, and a step made before the stall was
+ *   seen is undone when it takes audio again.
+ * - fallback_steps_without_abr: libldacBT_abr absent, the sender steps HQ
+ *   -> SQ -> MQ, a step a second, and back up after five calm seconds. */
 #include <check.h>
 
 #include "check-main.h"
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <ldacBT.h>
 
 #include "a2dp-ldac.h"
 #include "sender.h"
@@ -35,7 +49,7 @@
 /* bytes on the wire of an HQ packet: RTP 12 + payload header 1 + 2 x 330 */
 #define HQ_PACKET_BYTES 673.0
 #define HQ_PACKET_NS ((double)PERIOD * 1e9 / RATE)
-#define MAX_CHANGES 16
+#define MAX_CHANGES 64
 
 struct sim {
         int sv[2];
@@ -52,14 +66,20 @@ struct sim {
         double tokens;
         uint64_t late_every_ns; /* a wake-up LATE_NS late this often (0: never) */
         uint64_t last_late;
+        bool speaker_stalled;   /* takes nothing */
+        bool bt_stalled;        /* the audio thread plays locally meanwhile */
         unsigned level;
         unsigned changes;
         uint64_t change_ns[MAX_CHANGES];
         unsigned change_level[MAX_CHANGES];
+        unsigned change_kbps[MAX_CHANGES];
         unsigned max_level;
+        unsigned events;        /* flushes that said the level changed */
 };
 
-static void sim_init(struct sim *m)
+/* abr_soname: the ABR library the encoder loads (one that does not exist:
+ * the fallback) */
+static void sim_init_with(struct sim *m, const char *abr_soname)
 {
         static const uint8_t cfg[8] = { 0x2d, 0x01, 0x00, 0x00, 0xaa, 0x00,
                                         LDAC_RATE_48000, LDAC_MODE_STEREO };
@@ -72,7 +92,8 @@ static void sim_init(struct sim *m)
         ck_assert_ptr_nonnull(m->codec);
         ck_assert_msg(m->codec->available(), "libldacBT_enc.so.2 cannot be loaded");
         ck_assert_int_eq(m->codec->parse(cfg, sizeof(cfg), &m->info, err, sizeof(err)), 0);
-        ck_assert_msg(m->codec->encoder_new(cfg, sizeof(cfg), MTU, &m->enc, err, sizeof(err)) == 0,
+        ck_assert_msg(ldac_encoder_new_with(cfg, sizeof(cfg), MTU, abr_soname, &m->enc, err,
+                                            sizeof(err)) == 0,
                       "%s", err);
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, m->sv), 0);
         ck_assert_int_eq(setsockopt(m->sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
@@ -86,6 +107,13 @@ static void sim_init(struct sim *m)
         m->s.last_send_ns = m->t;        /* as stream.c sets it on attach */
         m->next_wake = m->t0 + (uint64_t)HQ_PACKET_NS;
         m->last_late = m->t0;
+}
+
+/* with libldacBT_abr, as the codec object loads it */
+static void sim_init(struct sim *m)
+{
+        sim_init_with(m, "libldacBT_abr.so.2");
+        ck_assert_msg(ldac_encoder_abr(m->enc), "libldacBT_abr.so.2 cannot be loaded");
 }
 
 static void sim_free(struct sim *m)
@@ -108,6 +136,7 @@ static void note_level(struct sim *m)
                 return;
         ck_assert_uint_lt(m->changes, MAX_CHANGES);
         m->change_ns[m->changes] = m->t;
+        m->change_kbps[m->changes] = atomic_load(&m->stats.level_value);
         m->change_level[m->changes++] = l;
         m->level = l;
         if (l > m->max_level)
@@ -119,6 +148,7 @@ static void flush(struct sim *m)
         bool changed;
 
         ck_assert_int_eq(sender_flush(&m->s, m->t, &changed), 0);
+        m->events += changed;
         note_level(m);
 }
 
@@ -131,9 +161,17 @@ static void audio_wake(struct sim *m)
 
         while (captured - m->pushed >= PERIOD) {
                 m->pushed += PERIOD;
-                ck_assert_int_eq(sender_push(&m->s, m->pcm, PERIOD, capture_ns(m, m->pushed)), 0);
+                if (m->bt_stalled)
+                        sender_skip(&m->s, PERIOD);     /* played locally */
+                else
+                        ck_assert_int_eq(sender_push(&m->s, m->pcm, PERIOD, capture_ns(m, m->pushed)), 0);
         }
         flush(m);
+        /* stream.c's view: a stall lasts until its backlog has left */
+        if (!m->bt_stalled && sender_has_queued(&m->s) && m->t - m->s.last_send_ns > SENDER_STALL_NS)
+                m->bt_stalled = true;
+        else if (m->bt_stalled && !sender_has_queued(&m->s))
+                m->bt_stalled = false;
         m->next_wake = capture_ns(m, m->pushed + PERIOD);
         if (m->late_every_ns && m->t - m->last_late >= m->late_every_ns) {
                 m->next_wake += LATE_NS;
@@ -148,6 +186,8 @@ static void speaker_read(struct sim *m)
         uint8_t buf[4096];
         ssize_t n;
 
+        if (m->speaker_stalled)
+                return;
         if (m->link_bytes_per_ns > 0) {
                 m->tokens += m->link_bytes_per_ns * (double)TICK_NS;
                 if (m->tokens > HQ_PACKET_BYTES * 1.5)
@@ -197,13 +237,169 @@ START_TEST(scheduling_jitter_is_not_congestion)
 END_TEST
 
 /* 2 s on a quiet link, 4 s on a link that carries a third of HQ's bytes
- * (MQ's), 12 s quiet again. */
+ * (MQ's), then quiet again until ABR is back at HQ. */
 START_TEST(slow_link_steps_quality_down_and_back)
+{
+        static struct sim m;
+        uint64_t slow_at, quiet_at, mq_at = 0;
+
+        sim_init(&m);
+        sim_run(&m, 2 * SEC);
+        ck_assert_uint_eq(m.changes, 0);
+
+        slow_at = m.t;
+        m.link_bytes_per_ns = HQ_PACKET_BYTES / 3.0 / HQ_PACKET_NS;
+        sim_run(&m, 4 * SEC);
+        ck_assert_msg(m.changes >= 2, "%u level changes on the slow link", m.changes);
+        /* down the library's ladder, never up, to MQ */
+        for (unsigned i = 1; i < m.changes; i++)
+                ck_assert_uint_lt(m.change_kbps[i], m.change_kbps[i - 1]);
+        ck_assert_uint_eq(m.change_kbps[0], 660);
+        ck_assert_uint_eq(m.change_kbps[m.changes - 1], 330);
+        ck_assert_uint_eq(m.level, LDACBT_EQMID_MQ);
+        ck_assert_uint_eq(atomic_load(&m.stats.level_value), 330);
+        ck_assert_uint_eq(atomic_load(&m.stats.bitrate), 330000);
+        /* the first step soon after the link slowed */
+        ck_assert_uint_le(m.change_ns[0] - slow_at, SEC / 2);
+        ck_assert_uint_gt(atomic_load(&m.stats.congestion), 0);
+        /* every change was told (STREAM_EV_LEVEL) */
+        ck_assert_uint_eq(m.events, m.changes);
+        mq_at = m.change_ns[m.changes - 1];
+
+        quiet_at = m.t;
+        m.link_bytes_per_ns = 0;
+        for (unsigned s = 0; s < 90 && m.level != 0; s++)
+                sim_run(&m, SEC);
+        ck_assert_msg(m.level == 0, "still at %u kbit/s after 90 calm seconds",
+                      atomic_load(&m.stats.level_value));
+        ck_assert_uint_eq(atomic_load(&m.stats.level_value), 990);
+        /* back up the ladder, never down on a quiet link, and not at once:
+         * ABR watches a calm queue for seconds before each step up */
+        for (unsigned i = 0; i < m.changes; i++) {
+                if (m.change_ns[i] <= quiet_at)
+                        continue;
+                ck_assert_uint_gt(m.change_kbps[i], i ? m.change_kbps[i - 1] : 0);
+                ck_assert_uint_ge(m.change_ns[i] - (i ? m.change_ns[i - 1] : mq_at), SEC);
+        }
+        ck_assert_uint_eq(m.events, m.changes);
+        ck_assert(!m.s.stalled);
+        printf("slow link: kbit/s");
+        for (unsigned i = 0; i < m.changes; i++)
+                printf(" %u@%.2f", m.change_kbps[i], (double)(m.change_ns[i] - slow_at) / 1e9);
+        printf(" (quiet at %.2f)\n", (double)(quiet_at - slow_at) / 1e9);
+        sim_free(&m);
+}
+END_TEST
+
+/* A link that carries about 420 kbit/s: Q1's packets (5 frames of 132
+ * bytes, 13 + 660 bytes every 13.3 ms: 404 kbit/s) pass, Q0's (502) do
+ * not. ABR settles on Q1, a level the sender's own steps do not have
+ * (they go from 660 straight to 330), and it steps more than once within
+ * a second, which they never do. */
+START_TEST(abr_settles_where_the_link_fits)
+{
+        static struct sim m;
+        uint64_t slow_at, at_q1 = 0;
+        unsigned seen_q1 = 0, samples = 0;
+
+        sim_init(&m);
+        sim_run(&m, SEC);
+        slow_at = m.t;
+        m.link_bytes_per_ns = 450000.0 / 8 / 1e9;
+        for (unsigned i = 0; i < 600; i++) {
+                sim_run(&m, SEC / 20);
+                if (m.t - slow_at >= 2 * SEC) {
+                        samples++;
+                        seen_q1 += atomic_load(&m.stats.level_value) == 396;
+                }
+                if (!at_q1 && atomic_load(&m.stats.level_value) == 396)
+                        at_q1 = m.t;
+        }
+        printf("420 kbit/s link: kbit/s");
+        for (unsigned i = 0; i < m.changes; i++)
+                printf(" %u@%.2f", m.change_kbps[i], (double)(m.change_ns[i] - slow_at) / 1e9);
+        printf("; at 396 %u of %u samples\n", seen_q1, samples);
+        ck_assert_msg(at_q1, "never at 396 kbit/s");
+        ck_assert_uint_eq(m.level, 4);
+        ck_assert_uint_eq(atomic_load(&m.stats.bitrate), 396000);
+        /* held there: at most brief tries of Q0 after the first seconds */
+        ck_assert_uint_ge(seen_q1 * 10, samples * 9);
+        /* never lower than the link needs */
+        for (unsigned i = 0; i < m.changes; i++)
+                ck_assert_uint_ge(m.change_kbps[i], 396);
+        /* two steps within a second: not the sender's one a second */
+        ck_assert_uint_ge(m.changes, 2);
+        ck_assert_uint_lt(m.change_ns[1] - m.change_ns[0], SEC);
+        sim_free(&m);
+}
+END_TEST
+
+/* The speaker takes nothing for a second, then everything again. The
+ * queue that builds up meanwhile is the speaker's doing, not the link's:
+ * ABR is not fed while the sender sees the stall, and what it stepped in
+ * the moments before (the 300 ms it takes to call it a stall) is undone
+ * when the speaker takes audio again; the stall's backlog is not fed to
+ * it either. */
+START_TEST(stall_is_not_congestion)
+{
+        static struct sim m;
+        uint64_t stall_at, resume_at;
+
+        sim_init(&m);
+        sim_run(&m, 2 * SEC);
+        ck_assert_uint_eq(m.changes, 0);
+        stall_at = m.t;
+        m.speaker_stalled = true;
+        sim_run(&m, SEC);
+        ck_assert(m.s.stalled);
+        resume_at = m.t;
+        m.speaker_stalled = false;
+        sim_run(&m, 10 * SEC);
+        printf("stall: kbit/s");
+        for (unsigned i = 0; i < m.changes; i++)
+                printf(" %u@%.3f", m.change_kbps[i], (double)(m.change_ns[i] - stall_at) / 1e9);
+        printf("\n");
+        ck_assert(!m.s.stalled);
+        /* HQ from the first packet sent after the stall on */
+        for (unsigned i = 0; i < m.changes; i++)
+                if (m.change_ns[i] > resume_at)
+                        ck_assert_msg(m.change_level[i] == 0 && m.change_ns[i] < resume_at + SEC / 10,
+                                      "at %u kbit/s %.3f s after the speaker took audio again",
+                                      m.change_kbps[i], (double)(m.change_ns[i] - resume_at) / 1e9);
+        ck_assert_uint_eq(m.level, 0);
+        ck_assert_uint_eq(atomic_load(&m.stats.level_value), 990);
+        ck_assert_uint_eq(m.events, m.changes);
+        sim_free(&m);
+}
+END_TEST
+
+/* The bound is about 80 ms of audio: 15 HQ packets, and fewer of the
+ * longer MQ ones; congestion needs 20 ms of waiting. */
+START_TEST(queue_bound_is_in_time)
+{
+        static struct sim m;
+
+        sim_init(&m);
+        sim_run(&m, SEC / 10);
+        ck_assert_uint_eq(sender_packet_ms(&m.s), 5);
+        ck_assert_uint_eq(sender_queue_packets(&m.s), 15);
+        ck_assert_uint_eq(sender_congestion_ns(&m.s), 20000000ull);
+        sim_free(&m);
+}
+END_TEST
+
+/* Without libldacBT_abr (libldacbt-abr2 not installed): the sender's own
+ * steps, as for every codec. 2 s on a quiet link, 4 s on a link that
+ * carries a third of HQ's bytes (MQ's), 12 s quiet again. */
+START_TEST(fallback_steps_without_abr)
 {
         static struct sim m;
         uint64_t slow_at, quiet_at;
 
-        sim_init(&m);
+        sim_init_with(&m, "libldacBT_abr.so.absent");
+        ck_assert(!ldac_encoder_abr(m.enc));
+        ck_assert_uint_eq(m.codec->levels(m.enc), LDAC_LEVELS);
+        ck_assert_uint_eq(m.codec->rate_control_ms(m.enc), 0);
         m.late_every_ns = 0;
         sim_run(&m, 2 * SEC);
         ck_assert_uint_eq(m.changes, 0);
@@ -239,21 +435,6 @@ START_TEST(slow_link_steps_quality_down_and_back)
 }
 END_TEST
 
-/* The bound is about 80 ms of audio: 15 HQ packets, and fewer of the
- * longer MQ ones; congestion needs 20 ms of waiting. */
-START_TEST(queue_bound_is_in_time)
-{
-        static struct sim m;
-
-        sim_init(&m);
-        sim_run(&m, SEC / 10);
-        ck_assert_uint_eq(sender_packet_ms(&m.s), 5);
-        ck_assert_uint_eq(sender_queue_packets(&m.s), 15);
-        ck_assert_uint_eq(sender_congestion_ns(&m.s), 20000000ull);
-        sim_free(&m);
-}
-END_TEST
-
 static Suite *sender_ldac_suite(void)
 {
         Suite *s = suite_create("sender-ldac");
@@ -262,7 +443,10 @@ static Suite *sender_ldac_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, scheduling_jitter_is_not_congestion);
         tcase_add_test(tc, slow_link_steps_quality_down_and_back);
+        tcase_add_test(tc, abr_settles_where_the_link_fits);
+        tcase_add_test(tc, stall_is_not_congestion);
         tcase_add_test(tc, queue_bound_is_in_time);
+        tcase_add_test(tc, fallback_steps_without_abr);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -33,8 +33,9 @@ A2DPSRC_MAKE_OPTS = \
 	MAN=no \
 	WITH_LDAC=$(if $(BR2_PACKAGE_LIBLDAC),yes,no)
 
-# LDAC is built in when the tree has a libldac (Sony's libldacBT_enc with
-# its ldacBT-enc.pc); it is loaded at run time, so only its header is needed
+# LDAC is built in when the tree has a libldac (Sony's libldacBT_enc and
+# libldacBT_abr with their ldacBT-enc.pc and ldacBT-abr.pc); they are loaded
+# at run time, so only their headers are needed
 # to build
 ifeq ($(BR2_PACKAGE_LIBLDAC),y)
 A2DPSRC_DEPENDENCIES += libldac
