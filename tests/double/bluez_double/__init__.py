@@ -9,4 +9,6 @@ lives in this package so that it can be read and tested in pieces:
   recorder  the "speaker" end of an acquired transport (a thread)
   base      D-Bus object base class: properties, signals, signature checks
   world     the simulated bluetoothd: adapters, devices, media, agents
+  a2dp_setup  remote SEPs; which local endpoint a speaker gets and the
+            stream setup (mixed into device.Device)
 """
