@@ -115,6 +115,44 @@ class A2dpSetupMixin:
                 out.append((ep, rsep))
         return out
 
+    def a2dp_connect(self, svc, done):
+        """The A2DP sink service's connect (a2dp.c a2dp_sink_connect ->
+        sink.c sink_connect -> sink_setup_stream): None when started
+        (done(svc, errno) comes later), else the errno of the synchronous
+        failure."""
+        if not any(e.is_source() for e in self.adapter.endpoints):
+            return 'ENOPROTOOPT'     # a2dp_sink_connect: no source record
+        if self.a2dp == 'connecting':
+            return 'EALREADY'
+        if all(e.in_use() for e in self.adapter.endpoints):
+            # a2dp_avdtp_get(): a new AVDTP session needs a local SEP (of
+            # any codec or role) in AVDTP_STATE_IDLE; with none,
+            # sink_setup_stream fails and sink_connect returns -EIO before
+            # anything is paged
+            self.log('Unable to find any available SEP')
+            return 'EIO'
+        gen = self.gen
+
+        def paged(errno):
+            if gen != self.gen:
+                return
+            if errno is None:
+                errno = self._connect_error()
+            if errno is not None:
+                return done(svc, errno)
+
+            def secured(errno):
+                if gen != self.gen:
+                    return
+                if errno is not None:
+                    return done(svc, errno)
+                # a2dp_discover, then the endpoint is chosen from what is
+                # idle when the discovery completes
+                self.a2dp_setup(None, None, lambda e: done(svc, e))
+            self._link_security(secured)
+        self._page(paged)
+        return None
+
     def refuses(self, codec, caps, cfg):
         """Why the speaker rejects an AVDTP SET_CONFIGURATION of its SEP
         (caps) with cfg, or None: RejectConfiguration refuses every one,
@@ -142,10 +180,16 @@ class A2dpSetupMixin:
 
     def setup_aborted(self, ep):
         """The endpoint went away while a setup used it."""
-        if ep.setup_device is self:
-            ep.setup_device = None
-            if self.a2dp == 'connecting' and self._setup_cb is not None:
-                self._setup_cb('EIO')
+        self.setup_released(ep)
+        if self.a2dp_ep is ep and self.a2dp == 'connecting' and \
+                self._setup_cb is not None:
+            self._setup_cb('EIO')
+
+    def setup_released(self, ep):
+        """This device's setup no longer uses ep."""
+        ep.setups.discard(self)
+        if ep.inuse_by is self:
+            ep.inuse_by = None
 
     def remote_codec_pair(self, name):
         """The speaker configuring name (a SinkCodecs preset name) itself:
@@ -164,6 +208,10 @@ class A2dpSetupMixin:
     def a2dp_setup(self, ep, rsep_spec, done, config=None,
                    speaker_checks=False, rest=(), rediscover=True):
         """Configure a stream on local endpoint ep with the remote SEP.
+        ep None: the pair is chosen when the discovery completes, as sink.c
+        discovery_complete() -> a2dp_select_capabilities() does
+        (a2dp_candidates); none left is a2dp_select_capabilities' "Unable
+        to select SEP", EIO.
         config None: bluetoothd selects (SelectConfiguration first);
         otherwise the configuration is given (remote SET_CONFIGURATION or
         MediaEndpoint1.SetConfiguration) and only SetConfiguration is
@@ -172,26 +220,49 @@ class A2dpSetupMixin:
         one after SelectConfiguration.  rest: the next (endpoint, remote
         SEP) pairs to try, in order, when SelectConfiguration fails (a2dp.c
         select_cb); none left is "Unable to select a valid configuration".
+
+        Nothing holds a local endpoint while SelectConfiguration runs: in
+        5.66 the local SEP is marked in use (avdtp.c lsep->info.inuse) only
+        when SET_CONFIGURATION goes out (avdtp_set_configuration), which is
+        when the double sets ep.inuse_by.  So two speakers set up at once
+        can both be asked for the same endpoint; the second to answer fails
+        (a2dp.c a2dp_config: avdtp_set_configuration -EBUSY, or "SEP in bad
+        state" once configured; sink.c select_complete -> EIO), with no
+        retry on another endpoint (select_cb only moves on when
+        SelectConfiguration itself fails).
         done(errno or None)."""
         rest = list(rest)
         w = self.world
         if isinstance(rsep_spec, RemoteSep):
             rsep_spec = (rsep_spec.seid, rsep_spec.codec, rsep_spec.caps,
                          rsep_spec.vendor)
-        seid, codec, caps, vendor = rsep_spec
         gen = self.gen
-        ep.setup_device = self
-        self.a2dp_ep = ep
+        cur = {'ep': None, 'spec': None}
         self.a2dp = 'connecting'
         self._setup_done = done
 
+        def use(nep, spec):
+            cur['ep'], cur['spec'] = nep, spec
+            nep.setups.add(self)
+            self.a2dp_ep = nep
+
+        def release():
+            if cur['ep'] is not None:
+                self.setup_released(cur['ep'])
+
+        if ep is not None:
+            use(ep, rsep_spec)
+            if config is not None:
+                ep.inuse_by = self        # the SET_CONFIGURATION is ours
+
         def finish(errno):
-            if ep.setup_device is self:
-                ep.setup_device = None
+            ep = cur['ep']
+            release()
             if errno is not None:
                 if self.a2dp == 'connecting':
                     self.a2dp = 'disconnected'
-                if self.a2dp_ep is ep and self.transport is None:
+                if ep is not None and self.a2dp_ep is ep and \
+                        self.transport is None:
                     self.a2dp_ep = None
             cb, self._setup_done = self._setup_done, None
             if cb is not None:
@@ -199,13 +270,22 @@ class A2dpSetupMixin:
         self._setup_cb = finish
 
         def alive():
-            return gen == self.gen and ep.alive and self._setup_done is done
+            return gen == self.gen and self._setup_done is done and \
+                (cur['ep'] is None or cur['ep'].alive)
 
         def discovered():
             if not alive():
                 return
             self._export_seps()
-            rsep = self.remote_seps.get(seid)
+            if cur['ep'] is None:
+                candidates = self.a2dp_candidates()
+                if not candidates:
+                    self.log('Unable to select SEP: no idle local endpoint '
+                             'for any of the speaker\'s SEPs')
+                    return finish('EIO')
+                use(*candidates[0])
+                rest[:] = candidates[1:]
+            rsep = self.remote_seps.get(cur['spec'][0])
             if config is None:
                 w.timer(self.ms('avdtp_ms'), select, rsep)
             else:
@@ -215,6 +295,7 @@ class A2dpSetupMixin:
         def select(rsep):
             if not alive():
                 return
+            ep = cur['ep']
 
             def on_reply(*values):
                 if not alive():
@@ -225,6 +306,13 @@ class A2dpSetupMixin:
                 if not isinstance(cfg, (bytes, bytearray)) or len(values) != 1:
                     self.log('SelectConfiguration reply has a wrong signature')
                     return finish('EIO')
+                if ep.in_use() and ep.inuse_by is not self:
+                    # a2dp_config -> avdtp_set_configuration: the local SEP
+                    # carries (or is configuring) another device's stream
+                    self.log('avdtp_set_configuration: Device or resource '
+                             'busy (%s is in use)' % ep.path)
+                    return finish('EIO')
+                ep.inuse_by = self
                 w.timer(self.ms('avdtp_ms'), set_config, rsep, bytes(cfg),
                         True)
 
@@ -232,29 +320,29 @@ class A2dpSetupMixin:
                 if not alive():
                     return
                 if kind == 'error':
-                    # the next candidate whose endpoint is still idle
+                    # select_cb: the next of the list made at discovery,
+                    # not checked again for use (a2dp_config fails then)
                     while rest:
                         nep, nspec = rest.pop(0)
-                        if nep.alive and not nep.in_use():
+                        if nep.alive:
                             break
                     else:
                         nep = None
                     if nep is not None:
-                        if ep.setup_device is self:
-                            ep.setup_device = None
+                        self.setup_released(ep)
                         self.log('SelectConfiguration failed on %s: trying '
                                  '%s' % (ep.path, nep.path))
-                        nep.setup_device = self
-                        self.a2dp_ep = nep
                         return self._select_next(nep, nspec, done, rest)
                     self.log('Unable to select a valid configuration')
                 finish('EIO')
-            ep.call('SelectConfiguration', 'ay', [ay(caps)], on_reply,
-                    on_fail)
+            ep.call('SelectConfiguration', 'ay', [ay(cur['spec'][2])],
+                    on_reply, on_fail)
 
         def set_config(rsep, cfg, local_initiator):
             if not alive():
                 return
+            ep = cur['ep']
+            _, codec, caps, _ = cur['spec']
             if local_initiator:
                 # The speaker checks our AVDTP SET_CONFIGURATION; a
                 # rejection reaches setconf_cfm: our endpoint never hears
@@ -272,7 +360,8 @@ class A2dpSetupMixin:
             self.transport = t
             ep.transports.append(t)
             t.export()
-            self.log('SetConfiguration %s %s' % (t.path, codecs.describe(codec, cfg)))
+            self.log('SetConfiguration %s on %s %s' % (
+                t.path, ep.path, codecs.describe(codec, cfg)))
 
             def on_reply(*values):
                 if not alive() or self.transport is not t:
@@ -297,6 +386,7 @@ class A2dpSetupMixin:
         def opened(t):
             if not alive() or self.transport is not t:
                 return
+            ep = cur['ep']
             if ep.delay_reporting and self.delay_report > 0:
                 t.set_delay(self.delay_report)
             self.a2dp = 'connected'

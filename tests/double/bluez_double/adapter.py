@@ -45,7 +45,11 @@ from .world import plain
 
 class Endpoint:
     """A registered org.bluez.MediaEndpoint1 (media.c struct media_endpoint).
-    In 5.66 one local endpoint (SEP) carries at most one stream."""
+    In 5.66 one local endpoint (SEP) carries at most one stream: it is in
+    use (avdtp.c lsep->info.inuse) from the SET_CONFIGURATION sent or
+    accepted until the stream is freed, and a2dp.c skips it then when
+    choosing for another device (a2dp_find_eps -> avdtp_find_remote_sep).
+    A SelectConfiguration alone does not hold it."""
 
     def __init__(self, adapter, sender, path, uuid, codec, caps, vendor,
                  delay_reporting, app=None):
@@ -60,7 +64,8 @@ class Endpoint:
         self.app = app
         self.transports = []
         self.requests = []
-        self.setup_device = None       # a stream being configured
+        self.setups = set()            # devices whose setup uses it
+        self.inuse_by = None           # SET_CONFIGURATION sent, no transport yet
         self.watch = None
         self.alive = True
 
@@ -69,7 +74,7 @@ class Endpoint:
         return self.adapter.world
 
     def in_use(self):
-        return bool(self.transports) or self.setup_device is not None
+        return bool(self.transports) or self.inuse_by is not None
 
     def is_source(self):
         return self.uuid.lower() == C.A2DP_SOURCE_UUID
@@ -670,8 +675,8 @@ class Adapter(BzObject, PlayerMixin):
         for t in list(ep.transports):
             t.device.stream_cleared(send_clear=release)
         ep.alive = False
-        if ep.setup_device is not None:
-            ep.setup_device.setup_aborted(ep)
+        for dev in list(ep.setups):
+            dev.setup_aborted(ep)
         if release:
             self.world.send_noreply(ep.sender, ep.path, C.ENDPOINT_IFACE,
                                     'Release')

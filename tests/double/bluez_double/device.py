@@ -432,7 +432,7 @@ class Device(A2dpSetupMixin, BzObject):
         if self.transport is not None:
             self.stream_cleared(send_clear=True, link_loss=loss)
         if self.a2dp_ep is not None:
-            self.a2dp_ep.setup_device = None
+            self.setup_released(self.a2dp_ep)
             self.a2dp_ep = None
         self.a2dp = 'disconnected'
         for sep in list(self.remote_seps.values()):
@@ -681,40 +681,7 @@ class Device(A2dpSetupMixin, BzObject):
             return 'EALREADY'
         gen = self.gen
         if name == 'a2dp-sink':
-            if not any(e.is_source() for e in self.adapter.endpoints):
-                return 'ENOPROTOOPT'
-            if self.a2dp == 'connecting':
-                return 'EALREADY'
-            candidates = self.a2dp_candidates()
-            if not candidates:
-                return 'EIO'
-            ep, rsep = candidates[0]
-            ep.setup_device = self           # reserve it while paging
-
-            def paged(errno):
-                if gen != self.gen:
-                    if ep.setup_device is self:
-                        ep.setup_device = None
-                    return
-                if errno is None:
-                    errno = self._connect_error()
-                if errno is not None:
-                    if ep.setup_device is self:
-                        ep.setup_device = None
-                    return done(svc, errno)
-
-                def secured(errno):
-                    if gen != self.gen:
-                        return
-                    if errno is not None:
-                        if ep.setup_device is self:
-                            ep.setup_device = None
-                        return done(svc, errno)
-                    self.a2dp_setup(ep, rsep, lambda e: done(svc, e),
-                                    rest=candidates[1:])
-                self._link_security(secured)
-            self._page(paged)
-            return None
+            return self.a2dp_connect(svc, done)
         if name.startswith('avrcp'):
             def paged(errno):
                 if gen != self.gen:
