@@ -27,6 +27,9 @@ Template parameters (JSON object, all optional):
   devices      [{"adapter": "hci0", "address": "AA:..", "name": "..",
                  "opts": {...}}]  see AddDevice
   experimental true = bluetoothd -E (transport Endpoint, adapter PowerState)
+  arrival_timestamps  true = speaker recordings in format 3: each packet
+               also carries when the kernel queued it to the speaker's
+               socket (bluez_double/recorder.py)
   strict_acquire true = only the endpoint owner may Acquire (bluetoothd
                itself lets any client Acquire an unowned transport)
   coalesce_properties  (default true) PropertiesChanged merged per

@@ -542,9 +542,11 @@ class Daemon:
 # -- recordings ---------------------------------------------------------------
 REC_MAGIC = b'A2DPREC2'
 REC_MAGIC_V1 = b'A2DPREC1'
+REC_MAGIC_V3 = b'A2DPREC3'                  # version 2's header
 REC_HEADER = struct.Struct('<8sHBBHHI')      # version 2, then the configuration
 REC_HEADER_V1 = struct.Struct('<8s4sHHI')
 REC_RECORD = struct.Struct('<QI')
+REC_RECORD_V3 = struct.Struct('<QIQ')        # + t_kernel_ns
 
 
 def rec_header_len(data):
@@ -555,34 +557,43 @@ def rec_header_len(data):
     return REC_HEADER.unpack_from(data, 0)[1]
 
 
-def read_recording(path):
-    """Parse a speaker recording (tests/tools/README.md), version 2 or 1.
-    Returns (header, records) where header is {'magic', 'codec' (A2DP codec
-    type), 'config' (the whole configuration, vendor header included),
-    'write_mtu', 'read_mtu', 'reserved', 'header_len'} and records a list
-    of (t_ns, bytes).  A partially written last record is ignored."""
+def read_recording(path, kernel_times=False):
+    """Parse a speaker recording (tests/tools/README.md), version 3, 2 or 1.
+    Returns (header, records) where header is {'magic', 'version', 'codec'
+    (A2DP codec type), 'config' (the whole configuration, vendor header
+    included), 'write_mtu', 'read_mtu', 'reserved', 'header_len'} and
+    records a list of (t_ns, bytes); with kernel_times, of (t_ns,
+    t_kernel_ns, bytes), t_kernel_ns None where the recording has none
+    (versions 1 and 2, or 0 in version 3).  A partially written last
+    record is ignored."""
     with open(path, 'rb') as f:
         data = f.read()
     if len(data) < REC_HEADER.size:
         raise ValueError('%s: short header (%d bytes)' % (path, len(data)))
     if data[:8] == REC_MAGIC_V1:
         magic, config, wmtu, rmtu, reserved = REC_HEADER_V1.unpack_from(data, 0)
-        codec, hlen = 0, REC_HEADER_V1.size
+        codec, hlen, version = 0, REC_HEADER_V1.size, 1
     else:
         magic, hlen, codec, clen, wmtu, rmtu, reserved = REC_HEADER.unpack_from(data, 0)
-        if magic != REC_MAGIC or hlen < REC_HEADER.size + clen or hlen > len(data):
+        if magic not in (REC_MAGIC, REC_MAGIC_V3) or hlen < REC_HEADER.size + clen or \
+                hlen > len(data):
             raise ValueError('%s: bad magic %r or header length %d' % (path, magic, hlen))
         config = data[REC_HEADER.size:REC_HEADER.size + clen]
-    header = {'magic': magic, 'codec': codec, 'config': config, 'write_mtu': wmtu,
-              'read_mtu': rmtu, 'reserved': reserved, 'header_len': hlen}
+        version = 3 if magic == REC_MAGIC_V3 else 2
+    header = {'magic': magic, 'version': version, 'codec': codec, 'config': config,
+              'write_mtu': wmtu, 'read_mtu': rmtu, 'reserved': reserved, 'header_len': hlen}
+    rec = REC_RECORD_V3 if version == 3 else REC_RECORD
     records = []
     off = hlen
-    while off + REC_RECORD.size <= len(data):
-        t_ns, length = REC_RECORD.unpack_from(data, off)
-        start = off + REC_RECORD.size
+    while off + rec.size <= len(data):
+        fields = rec.unpack_from(data, off)
+        t_ns, length = fields[0], fields[1]
+        t_kernel = (fields[2] or None) if version == 3 else None
+        start = off + rec.size
         if start + length > len(data):
             break                 # still being written
-        records.append((t_ns, data[start:start + length]))
+        payload = data[start:start + length]
+        records.append((t_ns, t_kernel, payload) if kernel_times else (t_ns, payload))
         off = start + length
     return header, records
 

@@ -165,5 +165,38 @@ class TwoSpeakers(DoubleTest):
         self.assertEqual(self.endpoint_of(a), '/src/ep0')
 
 
+class ArrivalTimestamps(DoubleTest):
+    params = {'arrival_timestamps': True}
+
+    def test_recording_carries_the_kernel_arrival_time(self):
+        # SO_TIMESTAMPNS on the speaker's SEQPACKET socket: the kernel
+        # stamps each packet when the daemon's send() queues it
+        dev = self.add_speaker()
+        c = self.client()
+        c.register_app()
+        tpath = self.connect(c, dev)
+        sock, _, _ = self.acquire(c, tpath)
+        sent = []
+        for i in range(20):
+            before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            sock.send(bytes([0x80, 0x60, 0, i]) + b'k' * 200)
+            sent.append((before, time.clock_gettime_ns(time.CLOCK_MONOTONIC)))
+            time.sleep(0.003)
+        call(self.control.Flush)
+        hdr, records = harness.read_recording(self.bluez.recordings()[0],
+                                              kernel_times=True)
+        self.assertEqual((hdr['magic'], hdr['version']), (b'A2DPREC3', 3))
+        self.assertEqual(len(records), len(sent))
+        for (before, after), (t_read, t_kernel, data) in zip(sent, records):
+            self.assertIsNotNone(t_kernel)
+            self.assertGreaterEqual(t_kernel, before - 50000)   # clock conversion
+            self.assertLessEqual(t_kernel, after + 50000)
+            self.assertLessEqual(t_kernel, t_read + 50000)
+        # readers of the old form still get (t_ns, bytes)
+        _, plain = harness.read_recording(self.bluez.recordings()[0])
+        self.assertEqual([r[1] for r in plain], [r[2] for r in records])
+        sock.close()
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -14,7 +14,7 @@ import unittest
 import dbus
 
 from common import SPEAKER, SPEAKER_PATH, TONE_HZ, pcm
-from harness import REC_RECORD, read_recording
+from harness import REC_RECORD, REC_RECORD_V3, read_recording
 from test_control import ControlCase, plain
 
 RATE = 48000
@@ -57,15 +57,18 @@ def tones_in(samples, rate=RATE):
 def write_partial_recording(src, dst, t_from_ns, t_to_ns):
     """The packets of src received within [t_from_ns, t_to_ns], as a
     recording of their own."""
-    hdr, records = read_recording(src)
+    hdr, records = read_recording(src, kernel_times=True)
     with open(src, 'rb') as f:
         head = f.read(hdr['header_len'])
     n = 0
     with open(dst, 'wb') as f:
         f.write(head)
-        for t, pkt in records:
+        for t, t_kernel, pkt in records:
             if t_from_ns <= t <= t_to_ns:
-                f.write(REC_RECORD.pack(t, len(pkt)))
+                if hdr['version'] == 3:
+                    f.write(REC_RECORD_V3.pack(t, len(pkt), t_kernel or 0))
+                else:
+                    f.write(REC_RECORD.pack(t, len(pkt)))
                 f.write(pkt)
                 n += 1
     return n

@@ -260,20 +260,25 @@ struct frag {
 };
 
 /* Version 2: magic, u16 header length, u8 codec, u8 n, u16 write_mtu,
- * u16 read_mtu, u32 reserved, n configuration bytes.  Version 1 (SBC):
- * magic, 4 configuration bytes, u16 write_mtu, u16 read_mtu, u32. */
+ * u16 read_mtu, u32 reserved, n configuration bytes.  Version 3: the same
+ * header; its records carry a kernel timestamp after the length.
+ * Version 1 (SBC): magic, 4 configuration bytes, u16 write_mtu,
+ * u16 read_mtu, u32. */
 bool parse_rec_header(struct analysis *a)
 {
 	const uint8_t *d = a->data;
 
 	if (a->size < REC_HEADER_LEN)
 		return false;
+	a->rec_hdr_len = RECORD_HEADER_LEN;
 	if (!memcmp(d, REC_MAGIC_V1, 8)) {
 		a->hdr_len = REC_HEADER_LEN;
 		a->codec_id = A2DP_CODEC_SBC;
 		a->cfg = d + 8;
 		a->cfg_len = 4;
-	} else if (!memcmp(d, REC_MAGIC, 8)) {
+	} else if (!memcmp(d, REC_MAGIC, 8) || !memcmp(d, REC_MAGIC_V3, 8)) {
+		if (!memcmp(d, REC_MAGIC_V3, 8))
+			a->rec_hdr_len = RECORD_HEADER_LEN_V3;
 		a->hdr_len = le16(d + 8);
 		a->codec_id = d[10];
 		a->cfg = d + REC_HEADER_LEN;
@@ -307,18 +312,18 @@ void analyze_packets(struct analysis *a)
 
 	memset(&dec, 0, sizeof(dec));
 	while (off < a->size) {
-		if (a->size - off < RECORD_HEADER_LEN) {
+		if (a->size - off < a->rec_hdr_len) {
 			a->truncated_tail = a->size - off;
 			break;
 		}
 		uint64_t t_ns = le64(a->data + off);
 		uint32_t len = le32(a->data + off + 8);
 
-		if (a->size - off - RECORD_HEADER_LEN < len) {
+		if (a->size - off - a->rec_hdr_len < len) {
 			a->truncated_tail = a->size - off;
 			break;
 		}
-		size_t poff = off + RECORD_HEADER_LEN;
+		size_t poff = off + a->rec_hdr_len;
 		const uint8_t *p = a->data + poff;
 
 		off = poff + len;

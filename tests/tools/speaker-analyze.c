@@ -10,7 +10,9 @@
  *   u16 read_mtu, u32 reserved, n bytes of configuration (or "A2DPREC1"
  *   and SBC's 4 bytes in place of the header length, codec and n), then
  *   records of u64 t_ns (CLOCK_MONOTONIC at receipt), u32 len, len bytes
- *   of packet; all little-endian.  A truncated last record is ignored.
+ *   of packet; all little-endian.  "A2DPREC3" has version 2's header and
+ *   a u64 kernel timestamp after each record's len (read past here).  A
+ *   truncated last record is ignored.
  *
  * See tests/tools/README.md for the options and every JSON key.
  *
@@ -262,7 +264,7 @@ int main(int argc, char **argv)
 	}
 	a.data = data;
 	if (!parse_rec_header(&a)) {
-		fprintf(stderr, "speaker-analyze: %s: not an A2DPREC2 or A2DPREC1 recording\n",
+		fprintf(stderr, "speaker-analyze: %s: not an A2DPREC3, A2DPREC2 or A2DPREC1 recording\n",
 			o.rec);
 		free(data);
 		free(ref_data);

@@ -81,6 +81,7 @@ struct analysis {
 	const uint8_t *data;
 	size_t size;
 	size_t hdr_len;		/* records start here */
+	size_t rec_hdr_len;	/* a record's fixed part: 12, 20 in version 3 */
 	unsigned codec_id;	/* A2DP codec type from the header */
 	enum rec_codec rc;
 	struct codec_stats cs;
@@ -134,8 +135,10 @@ struct analysis {
 
 #define REC_MAGIC_V1 "A2DPREC1"
 #define REC_MAGIC "A2DPREC2"
+#define REC_MAGIC_V3 "A2DPREC3"
 #define REC_HEADER_LEN 20
 #define RECORD_HEADER_LEN 12
+#define RECORD_HEADER_LEN_V3 20	/* + u64 t_kernel_ns, not used here */
 #define SBC_SYNC 0x9c
 #define A2DP_CODEC_SBC 0x00
 #define A2DP_PT 96

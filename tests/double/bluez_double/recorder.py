@@ -10,6 +10,19 @@ File format (little-endian), version 2:
                     u16 write_mtu, u16 read_mtu, u32 0, then the n bytes of
                     the transport's Configuration (vendor header included)
   records:          u64 t_ns (CLOCK_MONOTONIC at receipt), u32 length, data
+Version 3 (template parameter arrival_timestamps; b'A2DPREC3', the same
+header) adds to each record, after the length, u64 t_kernel_ns: when the
+kernel queued the packet on the speaker's socket, CLOCK_MONOTONIC, 0 when
+the kernel gave none.  It comes from SO_TIMESTAMPNS: AF_UNIX datagram and
+seqpacket sockets stamp a packet when the sender queues it to a receiver
+that asked (af_unix.c unix_dgram_sendmsg, __net_timestamp), in
+CLOCK_REALTIME, which the recorder turns into CLOCK_MONOTONIC with the
+offset between the two clocks read at receipt.  t_ns is when this thread
+read the packet, which Python's scheduling (the GIL, the main loop) delays
+by up to milliseconds; t_kernel_ns has no such jitter.  With SpeakerStall
+or a link limit (SpeakerLink, LinkKbps) the speaker reads late on purpose
+and t_ns is the modelled arrival; without them the double's "air" takes no
+time and t_kernel_ns is the arrival.
 Version 1 (b'A2DPREC1', SBC only: 4 configuration bytes where version 2 has
 its header length, codec and n; no configuration after the header) is still
 read by speaker-analyze and harness.read_recording.
@@ -25,16 +38,42 @@ import threading
 import time
 
 MAGIC = b'A2DPREC2'
+MAGIC_V3 = b'A2DPREC3'
 HEADER = struct.Struct('<8sHBBHHI')
+RECORD = struct.Struct('<QI')
+RECORD_V3 = struct.Struct('<QIQ')
+# SO_TIMESTAMPNS (asm-generic/socket.h; SCM_TIMESTAMPNS is the same value)
+SO_TIMESTAMPNS = getattr(socket, 'SO_TIMESTAMPNS', 35)
+TIMESPEC = struct.Struct('@qq')
 
 
-def header(codec, config, write_mtu, read_mtu):
+def header(codec, config, write_mtu, read_mtu, version=2):
     config = bytes(config)
     if len(config) > 255:
         raise ValueError('configuration of %d bytes' % len(config))
-    return HEADER.pack(MAGIC, HEADER.size + len(config), codec, len(config),
+    return HEADER.pack(MAGIC_V3 if version == 3 else MAGIC,
+                       HEADER.size + len(config), codec, len(config),
                        write_mtu, read_mtu, 0) + config
-RECORD = struct.Struct('<QI')
+
+
+def record(t_ns, data, t_kernel_ns=None):
+    """One record: version 2 without t_kernel_ns, version 3 with it."""
+    if t_kernel_ns is None:
+        return RECORD.pack(t_ns, len(data)) + data
+    return RECORD_V3.pack(t_ns, len(data), t_kernel_ns) + data
+
+
+def kernel_time_ns(ancdata):
+    """The SO_TIMESTAMPNS of a recvmsg() as CLOCK_MONOTONIC ns, 0: none."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and \
+                len(data) >= TIMESPEC.size:
+            sec, nsec = TIMESPEC.unpack_from(data)
+            real = sec * 1000000000 + nsec
+            offset = time.clock_gettime_ns(time.CLOCK_REALTIME) - \
+                time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            return max(real - offset, 1)
+    return 0
 
 
 def now_ns():
@@ -44,13 +83,18 @@ def now_ns():
 class Recorder(threading.Thread):
     POLL_S = 0.02
 
-    def __init__(self, sock, path, codec, config, write_mtu, read_mtu):
+    def __init__(self, sock, path, codec, config, write_mtu, read_mtu,
+                 timestamps=False):
         super().__init__(name='speaker-' + os.path.basename(path), daemon=True)
         self.sock = sock
         self.sock.setblocking(False)
+        self.timestamps = bool(timestamps)     # format 3
+        if self.timestamps:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(self._fd, header(codec, config, write_mtu, read_mtu))
+        os.write(self._fd, header(codec, config, write_mtu, read_mtu,
+                                  3 if self.timestamps else 2))
         self.write_mtu = write_mtu
         self.lock = threading.Lock()
         self.packets = 0
@@ -126,7 +170,7 @@ class Recorder(threading.Thread):
             pass
 
     # -- thread ------------------------------------------------------------
-    def _record(self, data):
+    def _record(self, data, t_kernel_ns=None):
         t = now_ns()
         with self.lock:
             if self.discard:
@@ -137,11 +181,17 @@ class Recorder(threading.Thread):
                 self._tokens -= len(data)
             if len(data) > self.write_mtu:
                 self.oversize += 1
-        os.write(self._fd, RECORD.pack(t, len(data)) + data)
+        os.write(self._fd, record(t, data, t_kernel_ns))
 
     def _recv_one(self):
+        t_kernel = None
         try:
-            data = self.sock.recv(65536)
+            if self.timestamps:
+                data, anc, _, _ = self.sock.recvmsg(
+                    65536, socket.CMSG_SPACE(TIMESPEC.size))
+                t_kernel = kernel_time_ns(anc)
+            else:
+                data = self.sock.recv(65536)
         except BlockingIOError:
             return False
         except OSError:
@@ -150,7 +200,7 @@ class Recorder(threading.Thread):
         if not data:
             self.peer_closed = True
             return None
-        self._record(data)
+        self._record(data, t_kernel)
         return True
 
     def run(self):

@@ -109,7 +109,7 @@ class Transport(BzObject):
         path = self.world.recording_path(dev)
         self.stop_recorder(drain=True)
         rec = Recorder(speaker_end, path, self.endpoint.codec, self.config, dev.write_mtu,
-                       dev.read_mtu)
+                       dev.read_mtu, timestamps=self.world.arrival_timestamps)
         rec.set_link(int(dev.opt('LinkKbps', 0)))
         self.recorder = rec
         self.world.recorders.append(rec)

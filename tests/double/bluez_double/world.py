@@ -184,6 +184,8 @@ class World:
                 self.cfg[k] = self.params[k]
         self.experimental = bool(self.params.get('experimental', False))
         self.strict_acquire = bool(self.params.get('strict_acquire', False))
+        # recordings in format 3, with the kernel's arrival time per packet
+        self.arrival_timestamps = bool(self.params.get('arrival_timestamps', False))
         # main.conf AlwaysPairable (default false): the adapters are then
         # bondable exactly while a default agent exists
         self.always_pairable = bool(self.params.get('always_pairable', False))
