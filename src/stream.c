@@ -271,16 +271,15 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
         }
 }
 
-/* When the newest frame just read was captured: now, less what the
- * device has captured since (still waiting in its buffer). Latency is
- * counted from there, not from the read. */
-static uint64_t capture_time_of_last(struct stream *s, snd_pcm_t *pcm)
+/* When the newest frame read was captured: when the device was asked
+ * what it held (avail at t), less what it still holds after the read
+ * (avail - got, captured after that frame). Latency is counted from
+ * there, not from the read; one pointer query a read, not two. */
+static uint64_t capture_time_of_last(const struct stream *s, uint64_t t, snd_pcm_sframes_t avail,
+                                     snd_pcm_sframes_t got)
 {
-        uint64_t t = stream_now_ns();
-        snd_pcm_sframes_t behind = snd_pcm_avail_update(pcm);
-
-        if (behind > 0 && s->p.rate)
-                t -= (uint64_t)behind * 1000000000ull / s->p.rate;
+        if (avail > got && s->p.rate)
+                t -= (uint64_t)(avail - got) * 1000000000ull / s->p.rate;
         return t;
 }
 
@@ -307,9 +306,10 @@ static void pump_master(struct stream *s, bool force)
         /* a bounded number of steps, then back to poll(): commands are
          * answered even when a capture never runs dry (unclocked) */
         for (int step = 0; step < 8; step++) {
-                snd_pcm_sframes_t avail, got;
+                snd_pcm_sframes_t avail, got, held;
+                uint64_t asked_ns = stream_now_ns();
 
-                avail = snd_pcm_avail_update(pcm);
+                avail = held = snd_pcm_avail_update(pcm);
                 if (avail < 0) {
                         int r = recover(s, pcm, (int)avail);
                         if (r < 0)
@@ -350,11 +350,17 @@ static void pump_master(struct stream *s, bool force)
                         return;
                 }
                 atomic_fetch_add_explicit(&s->stats.capture_frames, (uint64_t)got, memory_order_relaxed);
-                process(s, (size_t)got, capture_time_of_last(s, pcm));
+                process(s, (size_t)got, capture_time_of_last(s, asked_ns, held, got));
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
                  * being dropped */
                 if (!force && s->bt && !s->bt_stalled && sender_queue_full(&s->sender))
+                        return;
+                /* all the device held is read: what comes next wakes poll()
+                 * (asking again costs a pointer query and a state query a
+                 * wake-up, the most of what the thread does besides
+                 * encoding) */
+                if (got >= held)
                         return;
         }
 }
