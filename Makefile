@@ -93,7 +93,7 @@ endif
 CORE_SRCS  += $(CODEC_SRCS) src/codec-lib.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
-               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-ctl.c src/sender.c \
+               src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-output.c src/stream-ctl.c src/sender.c \
                src/output.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
                src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/agent.c \
                src/discovery.c src/rtkit.c src/realtime.c src/player.c src/diagnose.c src/radio.c
@@ -116,7 +116,7 @@ CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 # The audio path (stream.c, sender.c, mixer.c, rtp.c, ring.c, the codecs)
 # keeps CFLAGS. SIZE_OPT= builds everything with CFLAGS alone.
 SIZE_OPT   ?= -Os
-AUDIO_SRCS := src/stream.c src/sender.c src/mixer.c src/rtp.c src/ring.c src/cmd-ack.c src/sbc-config.c \
+AUDIO_SRCS := src/stream.c src/stream-output.c src/sender.c src/mixer.c src/rtp.c src/ring.c src/cmd-ack.c src/sbc-config.c \
               src/delay-line.c src/align.c src/latm.c src/codec-lib.c src/a2dp-codecs.c $(CODEC_SRCS) \
               src/a2dp-sbc.c src/a2dp-sbc-xq.c
 SIZE_SRCS  := $(filter-out $(AUDIO_SRCS),$(DAEMON_SRCS) $(CORE_SRCS) $(UTIL_SRCS))
@@ -190,6 +190,10 @@ $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o 
 $(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-framing: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-ldac: $(BUILD)/src/sender.o
+# the engine itself with two outputs, fed by the test capture plugin
+$(BUILD)/tests/test-engine-outputs: $(BUILD)/src/stream.o $(BUILD)/src/stream-output.o $(BUILD)/src/stream-ctl.o \
+                                    $(BUILD)/src/sender.o $(BUILD)/src/pcm.o $(BUILD)/src/log.o | $(TEST_PLUGIN)
+$(BUILD)/tests/test-engine-outputs: TEST_LIBS = -lpthread
 # the encoders' round trips decode with libavcodec (aac_latm, aptx, aptx_hd)
 AVCODEC_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil)
 $(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o

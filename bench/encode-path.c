@@ -28,7 +28,7 @@
 #include "sender.h"
 #include "stream.h"
 
-static struct stream_stats stats;
+static struct stream_output_stats stats;
 static struct sender sender;
 
 int main(int argc, char **argv)

@@ -36,7 +36,7 @@
  * (nothing is encoded, so a lower level would help nothing). */
 #define SENDER_STALL_NS 300000000ull
 
-struct stream_stats;
+struct stream_output_stats;
 
 struct sender_packet {
         size_t len;             /* bytes including the codec's headers */
@@ -57,7 +57,7 @@ struct sender {
         unsigned rate;
         unsigned frame_samples;
         size_t header_len;
-        struct stream_stats *stats;
+        struct stream_output_stats *stats;  /* its output's counters */
         struct rtp_stream rtp;
         uint32_t next_ts;       /* RTP time of the next encoded frame */
         unsigned level;         /* quality level in use for new packets (0 best) */
@@ -74,7 +74,12 @@ struct sender {
         bool stalled;           /* nothing sent for SENDER_STALL_NS: adaptation frozen */
         unsigned working_level; /* in use at the last send before a stall */
         uint64_t resumed_ns;    /* audio read before this waited out a stall: no congestion */
-        uint64_t last_queue_sample_ns;  /* queue_us published at */
+        uint64_t last_queue_sample_ns;  /* queue_us and hold_us published at */
+        /* the last audio packet's wait from its newest sample's capture to
+         * send(): where its packet's end fell in the capture periods (the
+         * reads stop at packet ends, the wake-ups come at periods), and
+         * our queue */
+        uint64_t last_lag_ns;
         /* a codec's own rate controller: fed every rc_interval_ns (0: none,
          * the sender steps), next at rc_next_ns (0: from the next flush) */
         uint64_t rc_interval_ns, rc_next_ns;
@@ -94,7 +99,7 @@ struct sender {
  * timestamp. */
 void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp_codec *codec,
                  struct codec_encoder *enc, const struct codec_info *info,
-                 struct stream_stats *stats, const uint32_t seeds[3]);
+                 struct stream_output_stats *stats, const uint32_t seeds[3]);
 
 /* Stages frames of stereo S16 PCM captured at read_ns and encodes every
  * whole codec frame. Returns 0, -EIO when the encoder fails, -EMSGSIZE

@@ -18,7 +18,7 @@
 
 struct stream;
 
-/* The engine: captures (one per category) mixed to the Bluetooth output
+/* The engine: captures (one per category) mixed to the Bluetooth outputs
  * and/or the local output. Every resource stays owned by the caller. */
 struct stream_params {
         snd_pcm_t *capture[CAT_COUNT];   /* configured, not started; NULL = absent */
@@ -27,7 +27,18 @@ struct stream_params {
         unsigned period_frames;          /* capture period */
 };
 
-/* The Bluetooth output, attached while a transport is held. */
+/* Bluetooth outputs (speakers) the engine carries at once, each in its
+ * slot (0 .. STREAM_OUTPUTS_MAX - 1). One capture and one mix feed them
+ * all; each has its own delay line, encoder, queue and socket, and the
+ * delay lines hold back the output with the shorter path to the ear so
+ * that every speaker presents a sample at the same moment (issue #13,
+ * docs/multi-output.md). With one output nothing is held back. */
+#define STREAM_OUTPUTS_MAX 2
+/* The most one output is held back: 500 ms at 48 kHz (the delay lines
+ * hold frames: 250 ms at 96 kHz). */
+#define STREAM_ALIGN_MAX_FRAMES 24000u
+
+/* A Bluetooth output, attached while a transport is held. */
 struct stream_bt_params {
         int fd;                          /* transport socket, non-blocking */
         unsigned write_mtu;
@@ -38,45 +49,57 @@ struct stream_bt_params {
 };
 
 enum stream_event_type {
-        STREAM_EV_LINK_ERROR,      /* value = errno; audio already moved local */
-        STREAM_EV_STALLED,         /* the speaker stopped taking audio; moved local */
-        STREAM_EV_RESUMED,         /* it takes audio again; back on Bluetooth */
+        /* per output (ev.output): the other output is not disturbed, and
+         * audio moves local only when no Bluetooth output takes it */
+        STREAM_EV_LINK_ERROR,      /* value = errno; the output has stopped */
+        STREAM_EV_STALLED,         /* the speaker stopped taking audio */
+        STREAM_EV_RESUMED,         /* it takes audio again */
         STREAM_EV_CAPTURE_ERROR,   /* value = ALSA error recover couldn't fix; category */
         STREAM_EV_LOCAL_ERROR,     /* value = ALSA error on the local output */
         STREAM_EV_XRUN_BURST,      /* value = xruns in the burst (logged once per burst) */
-        STREAM_EV_LEVEL,           /* value = new quality level (0 best) after congestion or recovery */
+        STREAM_EV_LEVEL,           /* value = an output's new quality level (0 best) after congestion or recovery */
 };
 
 struct stream_event {
         enum stream_event_type type;
         int value;
         int category;
+        int output;              /* the output slot (link error, stalled, resumed, level); -1 otherwise */
 };
 
 #define STREAM_LATENCY_BUCKETS 256   /* 0.5 ms buckets up to 128 ms */
 #define STREAM_LATENCY_BUCKET_US 500
 
-struct stream_stats {
+/* One Bluetooth output's counters (a slot's, kept across attaches). */
+struct stream_output_stats {
         _Atomic uint64_t packets;
         _Atomic uint64_t bytes;
         _Atomic uint64_t frames;             /* codec frames sent */
         _Atomic uint64_t full_packets;       /* packets carrying as many frames as fit */
-        _Atomic uint64_t xruns;              /* capture overruns recovered */
         _Atomic uint64_t congestion;         /* EAGAIN or socket queue over the bound */
         _Atomic uint64_t dropped_frames;     /* PCM frames dropped to bound latency */
-        _Atomic uint64_t wakeups;
         _Atomic uint32_t level;              /* quality level in use, 0 = best */
         _Atomic uint32_t level_value;        /* what it means: SBC's bitpool, else kbit/s */
         _Atomic uint32_t bitrate;            /* bit/s at that level */
         _Atomic uint32_t latency_max_us;
         _Atomic uint32_t latency_hist[STREAM_LATENCY_BUCKETS];
         _Atomic uint32_t queue_us;           /* audio queued in our packet queue + socket */
+        /* capture to the link: the last packet's wait from its newest
+         * sample's capture to send(), and what waits in the socket */
+        _Atomic uint32_t hold_us;
+        _Atomic uint32_t align_us;           /* held back to be heard in time with the other output */
         _Atomic uint64_t stalls;             /* times the speaker stopped taking audio */
+        _Atomic uint64_t bt_frames;          /* PCM frames handed to the encoder */
+};
+
+struct stream_stats {
+        struct stream_output_stats out[STREAM_OUTPUTS_MAX];
+        _Atomic uint64_t xruns;              /* capture overruns recovered */
+        _Atomic uint64_t wakeups;
         _Atomic uint64_t local_frames;       /* frames played on the local output */
         _Atomic uint64_t local_underruns;
         _Atomic uint64_t local_dropped;      /* frames the local output had no room for */
         _Atomic uint64_t capture_frames;     /* frames read from the master capture */
-        _Atomic uint64_t bt_frames;          /* PCM frames handed to the encoder */
         _Atomic uint64_t silent_run;         /* frames of silence in a row on Bluetooth-routed captures */
 };
 
@@ -103,19 +126,28 @@ int stream_stop(struct stream *s);
 bool stream_running(struct stream *s);
 unsigned stream_rate(struct stream *s);
 
-/* Starts sending to Bluetooth (the engine must run at the codec's rate):
- * sets up the codec's encoder here, on the main thread, and hands it to
- * the thread. err says why it failed. */
-int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *err, size_t err_len);
-/* The attached encoder's own thread (its codec's worker_tid), 0 if none.
+/* Starts sending to Bluetooth on output slot (the engine must run at the
+ * codec's rate): sets up the codec's encoder here, on the main thread, and
+ * hands it to the thread; the slot's state (and, once two outputs are
+ * attached, the delay lines) is allocated here too. err says why it
+ * failed. -EBUSY: the slot is attached already. */
+int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
+                     size_t err_len);
+/* The slot's encoder's own thread (its codec's worker_tid), 0 if none.
  * Main thread. */
-int stream_encoder_worker_tid(struct stream *s);
-/* Whether the encoder's codec has a rate controller of its own in charge
- * (LDAC with libldacBT_abr), not the sender's steps. */
-bool stream_encoder_rate_control(struct stream *s);
-/* Stops sending; the socket is the caller's again when this returns. */
-int stream_detach_bt(struct stream *s);
-bool stream_bt_attached(struct stream *s);
+int stream_encoder_worker_tid(struct stream *s, unsigned slot);
+/* Whether the slot's encoder's codec has a rate controller of its own in
+ * charge (LDAC with libldacBT_abr), not the sender's steps. */
+bool stream_encoder_rate_control(struct stream *s, unsigned slot);
+/* Stops sending on slot; its socket is the caller's again when this
+ * returns. The other output goes on without a gap. */
+int stream_detach_bt(struct stream *s, unsigned slot);
+bool stream_bt_attached(struct stream *s, unsigned slot);
+/* What the speaker on slot adds before it plays a sample: its reported
+ * Delay (MediaTransport1), or the offset set for a speaker that reports
+ * none, in microseconds. May change while streaming; the alignment follows
+ * it without a click. 0 until set. */
+void stream_set_output_delay(struct stream *s, unsigned slot, uint32_t us);
 
 /* Hands a secondary (non-master) category a new capture, configured at
  * the engine's rate and period, not started; the one it had is the
@@ -123,7 +155,7 @@ bool stream_bt_attached(struct stream *s);
  * a restart. */
 int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm);
 
-/* Which categories go to Bluetooth while it is attached and healthy: bit
+/* Which categories go to Bluetooth while an output is attached and healthy: bit
  * (1 << category). The rest, and everything otherwise, plays locally. */
 void stream_set_routes(struct stream *s, unsigned bt_mask);
 /* Software gain on the Bluetooth mix, 0..127 (127 = unity). */
@@ -134,7 +166,7 @@ int stream_event_fd(struct stream *s);
 bool stream_next_event(struct stream *s, struct stream_event *ev);
 
 const struct stream_stats *stream_stats(struct stream *s);
-/* Latency percentile (0-100) in microseconds from the histogram. */
-uint32_t stream_latency_percentile(const struct stream_stats *st, unsigned pct);
+/* Latency percentile (0-100) in microseconds from an output's histogram. */
+uint32_t stream_latency_percentile(const struct stream_output_stats *st, unsigned pct);
 
 #endif

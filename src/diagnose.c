@@ -122,6 +122,8 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
 {
         struct doctor_audio *a = &s->audio;
         const struct stream_stats *st = d->stream ? stream_stats(d->stream) : NULL;
+        /* the one output the control plane streams to: slot 0 */
+        const struct stream_output_stats *o = st ? &st->out[0] : NULL;
         uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
 
         a->engine_running = d->stream && stream_running(d->stream);
@@ -139,7 +141,7 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
         a->idle_suspend_s = d->state.idle_suspend;
         if (t) {
                 a->avrcp_volume = t->has_volume;
-                unsigned level = d->streaming == t && st ? atomic_load(&st->level) : 0;
+                unsigned level = d->streaming == t && o ? atomic_load(&o->level) : 0;
 
                 a->have_codec = true;
                 transport_describe(t, level, a->codec_desc, sizeof(a->codec_desc));
@@ -153,13 +155,13 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
                         memcpy(a->offer, t->offered, sizeof(a->offer));
         }
         if (st) {
-                a->bitpool_now = d->streaming == t && t && !a->other_codec ? atomic_load(&st->level_value) : 0;
-                a->underruns = atomic_load(&st->congestion);
-                a->dropped_ms = atomic_load(&st->dropped_frames) * 1000 / rate;
-                a->stalls = atomic_load(&st->stalls);
+                a->bitpool_now = d->streaming == t && t && !a->other_codec ? atomic_load(&o->level_value) : 0;
+                a->underruns = atomic_load(&o->congestion);
+                a->dropped_ms = atomic_load(&o->dropped_frames) * 1000 / rate;
+                a->stalls = atomic_load(&o->stalls);
                 a->xruns = atomic_load(&st->xruns);
-                a->packets = atomic_load(&st->packets);
-                a->queue_us = atomic_load(&st->queue_us);
+                a->packets = atomic_load(&o->packets);
+                a->queue_us = atomic_load(&o->queue_us);
         }
         a->link_errors = d->link_errors;
         if (t && d->streaming == t && d->engine_rate) {

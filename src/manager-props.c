@@ -60,7 +60,7 @@ static void current_codec(struct daemon *d, char *buf, size_t len)
         if (!t)
                 return;
         if (d->streaming == t)
-                level = atomic_load(&stream_stats(d->stream)->level);
+                level = atomic_load(&stream_stats(d->stream)->out[0].level);
         transport_describe(t, level, buf, len);
 }
 
@@ -182,24 +182,26 @@ static bool get_discovering(struct daemon *d, DBusMessageIter *v)
 static bool get_statistics(struct daemon *d, DBusMessageIter *v)
 {
         const struct stream_stats *st = stream_stats(d->stream);
+        /* the one output the control plane streams to: slot 0 */
+        const struct stream_output_stats *o = &st->out[0];
         DBusMessageIter dict;
         uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
-        uint64_t packets = atomic_load(&st->packets), full = atomic_load(&st->full_packets);
-        uint64_t bytes = atomic_load(&st->bytes), frames = atomic_load(&st->frames);
-        uint64_t xruns = atomic_load(&st->xruns), congestion = atomic_load(&st->congestion);
-        uint64_t dropped_ms = atomic_load(&st->dropped_frames) * 1000 / rate;
+        uint64_t packets = atomic_load(&o->packets), full = atomic_load(&o->full_packets);
+        uint64_t bytes = atomic_load(&o->bytes), frames = atomic_load(&o->frames);
+        uint64_t xruns = atomic_load(&st->xruns), congestion = atomic_load(&o->congestion);
+        uint64_t dropped_ms = atomic_load(&o->dropped_frames) * 1000 / rate;
         uint64_t local_underruns = atomic_load(&st->local_underruns);
-        uint64_t stalls = atomic_load(&st->stalls), wakeups = atomic_load(&st->wakeups);
+        uint64_t stalls = atomic_load(&o->stalls), wakeups = atomic_load(&st->wakeups);
         uint64_t capture = atomic_load(&st->capture_frames), local = atomic_load(&st->local_frames);
-        uint64_t bt = atomic_load(&st->bt_frames);
-        uint32_t p50 = stream_latency_percentile(st, 50), p99 = stream_latency_percentile(st, 99);
-        uint32_t lmax = atomic_load(&st->latency_max_us), level_value = atomic_load(&st->level_value);
-        uint32_t kbps = atomic_load(&st->bitrate) / 1000;
+        uint64_t bt = atomic_load(&o->bt_frames);
+        uint32_t p50 = stream_latency_percentile(o, 50), p99 = stream_latency_percentile(o, 99);
+        uint32_t lmax = atomic_load(&o->latency_max_us), level_value = atomic_load(&o->level_value);
+        uint32_t kbps = atomic_load(&o->bitrate) / 1000;
         struct transport *t = d->streaming ? d->streaming : manager_output_transport(d);
         /* Bitpool keeps its meaning: SBC's (and SBC-XQ's) bitpool, 0 for
          * other codecs; Kbps is the quality level of any codec */
         uint32_t bitpool = t && t->codec->codec_id == A2DP_CODEC_SBC ? level_value : 0;
-        uint32_t queue = atomic_load(&st->queue_us);
+        uint32_t queue = atomic_load(&o->queue_us);
         /* the main loop's heap in use (the audio thread never allocates):
          * a leak shows in it byte for byte, where RSS also carries the
          * allocator's fragmentation */

@@ -244,6 +244,12 @@ static void maybe_reconfigure(struct daemon *d, struct transport *t)
                          strerror(-r));
 }
 
+/* What the speaker adds before it plays a sample (its reported Delay). */
+static uint32_t reported_delay_us(const struct transport *t)
+{
+        return t->has_delay ? (uint32_t)t->delay * 100 : 0;
+}
+
 static int attach(struct daemon *d, struct transport *t)
 {
         struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .codec = t->codec,
@@ -263,7 +269,9 @@ static int attach(struct daemon *d, struct transport *t)
         tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
         output_volume_changed(d);
-        r = stream_attach_bt(d->stream, &bt, err, sizeof(err));
+        /* the control plane streams to one speaker: output slot 0 */
+        stream_set_output_delay(d->stream, 0, reported_delay_us(t));
+        r = stream_attach_bt(d->stream, 0, &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach Bluetooth to the audio thread: %s (%s)", strerror(-r), err);
                 if (stream_wedged(d->stream))
@@ -272,7 +280,7 @@ static int attach(struct daemon *d, struct transport *t)
                 return r;
         }
         d->streaming = t;
-        realtime_worker(d, stream_encoder_worker_tid(d->stream), t->codec->label);
+        realtime_worker(d, stream_encoder_worker_tid(d->stream, 0), t->codec->label);
         discovery_streaming_started(d);
         d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
         sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
@@ -280,7 +288,7 @@ static int attach(struct daemon *d, struct transport *t)
         d->level_value_logged = 0;
         transport_describe(t, 0, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
-        if (t->codec->rate_control_ms && !stream_encoder_rate_control(d->stream) &&
+        if (t->codec->rate_control_ms && !stream_encoder_rate_control(d->stream, 0) &&
             !d->rate_control_noted) {
                 log_notice("%s: %s is not installed: a2dpsrc steps the quality under congestion "
                            "itself", t->codec->label, t->codec->rate_control_lib);
@@ -294,7 +302,7 @@ static void detach(struct daemon *d)
 {
         if (!d->streaming)
                 return;
-        if (stream_detach_bt(d->stream) < 0) {
+        if (stream_detach_bt(d->stream, 0) < 0) {
                 /* the socket is still the thread's: left open, never closed */
                 d->streaming->fd = -1;
                 output_engine_stuck(d);
@@ -473,6 +481,8 @@ static void hold_off_after_suspend(struct daemon *d, struct transport *t)
 
 void output_transport_changed(struct daemon *d, struct transport *t)
 {
+        if (d->streaming == t)
+                stream_set_output_delay(d->stream, 0, reported_delay_us(t));
         if (t->volume_appeared && speaker_transport_is_output(d, t)) {
                 /* AVRCP just came up: the speaker takes our volume, and the
                  * software gain steps aside */
@@ -594,6 +604,10 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
         while (stream_next_event(d->stream, &ev)) {
                 struct transport *t = d->streaming;
 
+                /* the control plane attaches slot 0 only: an event of
+                 * another output is none of its speaker's business */
+                if (ev.output > 0)
+                        continue;
                 switch (ev.type) {
                 case STREAM_EV_LINK_ERROR:
                         /* the audio thread already plays locally */
@@ -636,7 +650,7 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 case STREAM_EV_LEVEL: {
                         /* a step back up (51 -> 45 -> 50) is the link
                          * clearing, though still below the best level */
-                        unsigned value = atomic_load(&stream_stats(d->stream)->level_value);
+                        unsigned value = atomic_load(&stream_stats(d->stream)->out[0].level_value);
                         /* a codec's own controller may number its levels
                          * out of bit-rate order (LDAC's EQMIDs): after the
                          * first step from the best, what the level shows
@@ -796,7 +810,7 @@ uint32_t output_latency_us(struct daemon *d)
          * and the socket, the encoder's look-ahead, and the speaker's own
          * reported delay */
         us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
-        us += atomic_load(&stream_stats(d->stream)->queue_us);
+        us += atomic_load(&stream_stats(d->stream)->out[0].queue_us);
         us += (uint64_t)t->info.delay_samples * 1000000 / t->info.rate;
         if (t->has_delay)
                 us += (uint64_t)t->delay * 100;

@@ -83,7 +83,7 @@ static void publish_level(struct sender *s)
 
 void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp_codec *codec,
                  struct codec_encoder *enc, const struct codec_info *info,
-                 struct stream_stats *stats, const uint32_t seeds[3])
+                 struct stream_output_stats *stats, const uint32_t seeds[3])
 {
         socklen_t sl = sizeof(int);
         int v = 0;
@@ -114,6 +114,7 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
         s->working_level = 0;
         s->resumed_ns = 0;
         s->last_queue_sample_ns = 0;
+        s->last_lag_ns = 0;
         s->packet_cost = 0;
         s->cost_probes = 0;
         s->staged = 0;
@@ -444,23 +445,34 @@ static size_t socket_queued_bytes(const struct sender *s)
         return (size_t)v;
 }
 
-uint32_t sender_queued_us(const struct sender *s)
+/* Packets waiting in the socket. */
+static size_t socket_packets(const struct sender *s)
 {
         /* the kernel counts buffer overhead too: a packet costs what its
          * send was seen to add to the queue */
         size_t cost = s->packet_cost ? s->packet_cost : s->mtu;
-        size_t in_socket = (socket_queued_bytes(s) + cost / 2) / cost;
-        unsigned fpp = frames_per_packet(s) ? frames_per_packet(s) : 1;
-        uint64_t frames = ((uint64_t)s->q_audio_packets + in_socket) * fpp;
 
-        return (uint32_t)(frames * s->frame_samples * 1000000ull / s->rate);
+        return (socket_queued_bytes(s) + cost / 2) / cost;
+}
+
+/* One full packet's audio at the current level, in us. */
+static uint64_t packet_us(const struct sender *s)
+{
+        unsigned fpp = frames_per_packet(s) ? frames_per_packet(s) : 1;
+
+        return (uint64_t)fpp * s->frame_samples * 1000000ull / s->rate;
+}
+
+uint32_t sender_queued_us(const struct sender *s)
+{
+        return (uint32_t)(((uint64_t)s->q_audio_packets + socket_packets(s)) * packet_us(s));
 }
 
 static void record_latency(struct sender *s, const struct sender_packet *pk, uint64_t t)
 {
         uint64_t us = t > pk->read_ns ? (t - pk->read_ns) / 1000 : 0;
         unsigned b = (unsigned)(us / STREAM_LATENCY_BUCKET_US);
-        struct stream_stats *st = s->stats;
+        struct stream_output_stats *st = s->stats;
 
         if (b >= STREAM_LATENCY_BUCKETS)
                 b = STREAM_LATENCY_BUCKETS - 1;
@@ -538,7 +550,7 @@ static bool feed_rate_control(struct sender *s, uint64_t t)
 
 int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
 {
-        struct stream_stats *st = s->stats;
+        struct stream_output_stats *st = s->stats;
         /* Congestion is audio waiting too long, not EAGAIN as such: an
          * unclocked source meets EAGAIN all the time and is simply
          * throttled, while a speaker that drains slower than capture fills
@@ -584,6 +596,8 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                 }
                 congested |= pk->read_ns >= s->resumed_ns && t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);
+                if (pk->samples)
+                        s->last_lag_ns = t > pk->read_ns ? t - pk->read_ns : 0;
                 atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&st->bytes, (uint64_t)n, memory_order_relaxed);
                 if (pk->meta.frag == FRAG_NONE)
@@ -594,11 +608,16 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                         atomic_fetch_add_explicit(&st->full_packets, 1, memory_order_relaxed);
                 pop_head(s);
         }
-        /* queue_us only feeds the Latency property, read by people: asking
-         * the kernel a few times a second is enough, and spares every
-         * packet a system call */
+        /* queue_us feeds the Latency property, hold_us the alignment of
+         * two outputs: asking the kernel a few times a second is enough,
+         * and spares every packet a system call */
         if (!s->last_queue_sample_ns || t - s->last_queue_sample_ns >= QUEUE_SAMPLE_INTERVAL_NS) {
-                atomic_store_explicit(&st->queue_us, sender_queued_us(s), memory_order_relaxed);
+                uint64_t pkt_us = packet_us(s), sock_us = socket_packets(s) * pkt_us;
+
+                atomic_store_explicit(&st->queue_us, (uint32_t)(s->q_audio_packets * pkt_us + sock_us),
+                                      memory_order_relaxed);
+                atomic_store_explicit(&st->hold_us, (uint32_t)(s->last_lag_ns / 1000 + sock_us),
+                                      memory_order_relaxed);
                 s->last_queue_sample_ns = t;
         }
         if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS) {

@@ -131,14 +131,14 @@ fail:
         return r;
 }
 
-/* The encoder of the last attach: the thread no longer uses it (detached,
- * stopped or quit, each acknowledged) when this is called. */
-static void free_encoder(struct stream *s)
+/* The encoder of the slot's last attach: the thread no longer uses it
+ * (detached, stopped or quit, each acknowledged) when this is called. */
+static void free_encoder(struct stream *s, unsigned slot)
 {
-        if (s->enc)
-                s->enc_codec->encoder_free(s->enc);
-        s->enc = NULL;
-        s->enc_codec = NULL;
+        if (s->enc[slot])
+                s->enc_codec[slot]->encoder_free(s->enc[slot]);
+        s->enc[slot] = NULL;
+        s->enc_codec[slot] = NULL;
 }
 
 void stream_destroy(struct stream *s)
@@ -155,7 +155,11 @@ void stream_destroy(struct stream *s)
         }
         if (s->thread_started)
                 pthread_join(s->thread, NULL);
-        free_encoder(s);
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
+                free_encoder(s, i);
+                free(s->outputs[i]);
+                free(s->delay_buf[i]);
+        }
         close(s->cmd_fd);
         close(s->ev_fd);
         close(s->ack_fd);
@@ -193,7 +197,8 @@ int stream_stop(struct stream *s)
         if (r < 0)
                 return r;       /* the captures, local output, socket: still the thread's */
         atomic_store(&s->running, false);
-        atomic_store(&s->bt_attached, false);
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)
+                atomic_store(&s->bt_attached[i], false);
         return 0;
 }
 
@@ -207,45 +212,96 @@ unsigned stream_rate(struct stream *s)
         return atomic_load(&s->running) ? s->rate : 0;
 }
 
-int stream_attach_bt(struct stream *s, const struct stream_bt_params *bt, char *err, size_t err_len)
+/* Allocated here, on the main thread, and faulted in (the thread must not
+ * take page faults on them either); kept until stream_destroy. */
+static void *alloc_resident(size_t len)
 {
-        struct command c = { .type = CMD_ATTACH_BT, .bt = *bt };
+        void *p = malloc(len);
+
+        if (p)
+                memset(p, 0, len);
+        return p;
+}
+
+/* The slot's state, and once two outputs are attached, a delay line
+ * buffer for each of them (none while one output plays alone). */
+static int alloc_output(struct stream *s, unsigned slot)
+{
+        bool other = false;
+
+        if (!s->outputs[slot]) {
+                s->outputs[slot] = alloc_resident(sizeof(struct stream_output));
+                if (!s->outputs[slot])
+                        return -ENOMEM;
+        }
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)
+                other |= i != slot && atomic_load(&s->bt_attached[i]);
+        if (!other)
+                return 0;
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
+                if (s->delay_buf[i] || (i != slot && !atomic_load(&s->bt_attached[i])))
+                        continue;
+                s->delay_buf[i] = alloc_resident(DELAY_BUF_SAMPLES * sizeof(int16_t));
+                if (!s->delay_buf[i])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
+                     size_t err_len)
+{
+        struct command c = { .type = CMD_ATTACH_BT, .slot = slot, .bt = *bt };
         int r;
 
         snprintf(err, err_len, "invalid arguments");
-        if (!atomic_load(&s->running) || !bt->codec || bt->info.rate != s->rate ||
-            bt->info.channels != 2 || !bt->info.frame_samples || bt->info.frame_samples > CHUNK_FRAMES)
+        if (slot >= STREAM_OUTPUTS_MAX || !atomic_load(&s->running) || !bt->codec ||
+            bt->info.rate != s->rate || bt->info.channels != 2 || !bt->info.frame_samples ||
+            bt->info.frame_samples > CHUNK_FRAMES)
                 return -EINVAL;
-        if (atomic_load(&s->bt_attached))
+        if (atomic_load(&s->bt_attached[slot]))
                 return -EBUSY;
         if (s->wedged)
                 return -ETIMEDOUT;      /* the encoder may still be in the thread's hands */
-        free_encoder(s);
-        r = bt->codec->encoder_new(bt->config, bt->config_len, bt->write_mtu, &s->enc, err, err_len);
+        r = alloc_output(s, slot);
         if (r < 0) {
-                s->enc = NULL;
+                snprintf(err, err_len, "out of memory");
                 return r;
         }
-        s->enc_codec = bt->codec;
-        c.enc = s->enc;
+        free_encoder(s, slot);
+        r = bt->codec->encoder_new(bt->config, bt->config_len, bt->write_mtu, &s->enc[slot], err, err_len);
+        if (r < 0) {
+                s->enc[slot] = NULL;
+                return r;
+        }
+        s->enc_codec[slot] = bt->codec;
+        c.enc = s->enc[slot];
+        c.out = s->outputs[slot];
+        memcpy(c.delay_buf, s->delay_buf, sizeof(c.delay_buf));
         r = send_command(s, &c);
         if (r == 0)
-                atomic_store(&s->bt_attached, true);
+                atomic_store(&s->bt_attached[slot], true);
         return r;
 }
 
-int stream_detach_bt(struct stream *s)
+int stream_detach_bt(struct stream *s, unsigned slot)
 {
-        struct command c = { .type = CMD_DETACH_BT };
+        struct command c = { .type = CMD_DETACH_BT, .slot = slot };
         int r;
 
-        if (!atomic_load(&s->bt_attached))
+        if (slot >= STREAM_OUTPUTS_MAX || !atomic_load(&s->bt_attached[slot]))
                 return 0;
         r = send_command(s, &c);
         if (r < 0)
                 return r;       /* the socket is still the thread's */
-        atomic_store(&s->bt_attached, false);
+        atomic_store(&s->bt_attached[slot], false);
         return 0;
+}
+
+void stream_set_output_delay(struct stream *s, unsigned slot, uint32_t us)
+{
+        if (slot < STREAM_OUTPUTS_MAX)
+                atomic_store(&s->speaker_us[slot], us);
 }
 
 int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm)
@@ -264,21 +320,22 @@ int stream_thread_id(struct stream *s)
         return atomic_load(&s->tid);
 }
 
-int stream_encoder_worker_tid(struct stream *s)
+int stream_encoder_worker_tid(struct stream *s, unsigned slot)
 {
-        if (!s->enc || !s->enc_codec->worker_tid)
+        if (slot >= STREAM_OUTPUTS_MAX || !s->enc[slot] || !s->enc_codec[slot]->worker_tid)
                 return 0;
-        return s->enc_codec->worker_tid(s->enc);
+        return s->enc_codec[slot]->worker_tid(s->enc[slot]);
 }
 
-bool stream_encoder_rate_control(struct stream *s)
+bool stream_encoder_rate_control(struct stream *s, unsigned slot)
 {
-        return s->enc && s->enc_codec->rate_control_ms && s->enc_codec->rate_control_ms(s->enc);
+        return slot < STREAM_OUTPUTS_MAX && s->enc[slot] && s->enc_codec[slot]->rate_control_ms &&
+               s->enc_codec[slot]->rate_control_ms(s->enc[slot]);
 }
 
-bool stream_bt_attached(struct stream *s)
+bool stream_bt_attached(struct stream *s, unsigned slot)
 {
-        return atomic_load(&s->bt_attached);
+        return slot < STREAM_OUTPUTS_MAX && atomic_load(&s->bt_attached[slot]);
 }
 
 void stream_set_routes(struct stream *s, unsigned bt_mask)
@@ -311,7 +368,7 @@ const struct stream_stats *stream_stats(struct stream *s)
         return &s->stats;
 }
 
-uint32_t stream_latency_percentile(const struct stream_stats *st, unsigned pct)
+uint32_t stream_latency_percentile(const struct stream_output_stats *st, unsigned pct)
 {
         uint64_t total = 0, acc = 0, want;
 

@@ -1,7 +1,8 @@
 /* The real-time audio thread: reads every capture once per period of the
  * master capture (media, or the first one present), mixes each category
  * into the Bluetooth mix or the local mix as routed, hands the Bluetooth
- * mix to the SBC sender and writes the local mix to the local output. */
+ * mix to every Bluetooth output (stream-output.c) and writes the local mix
+ * to the local output. */
 #include "stream-engine.h"
 
 #include <errno.h>
@@ -11,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,9 +29,9 @@ uint64_t stream_now_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void emit(struct stream *s, enum stream_event_type type, int value, int category)
+void stream_emit(struct stream *s, enum stream_event_type type, int value, int category, int output)
 {
-        struct stream_event ev = { .type = type, .value = value, .category = category };
+        struct stream_event ev = { .type = type, .value = value, .category = category, .output = output };
         uint64_t one = 1;
 
         if (!ring_push(&s->ev_ring, &ev))
@@ -43,6 +42,11 @@ static void emit(struct stream *s, enum stream_event_type type, int value, int c
         }
 }
 
+static void emit(struct stream *s, enum stream_event_type type, int value, int category)
+{
+        stream_emit(s, type, value, category, -1);
+}
+
 static void ack(struct stream *s, uint32_t seq)
 {
         uint64_t one = 1;
@@ -50,36 +54,6 @@ static void ack(struct stream *s, uint32_t seq)
         cmd_ack_done(&s->acks, seq);
         if (write(s->ack_fd, &one, sizeof(one)) < 0) {
                 /* see emit() */
-        }
-}
-
-/* ---- Bluetooth ------------------------------------------------------------ */
-
-static void bt_fail(struct stream *s, int err)
-{
-        s->bt = false;
-        emit(s, STREAM_EV_LINK_ERROR, err, -1);
-}
-
-static void bt_flush(struct stream *s, uint64_t t)
-{
-        bool changed = false;
-        int err = sender_flush(&s->sender, t, &changed);
-
-        if (err) {
-                bt_fail(s, err);
-                return;
-        }
-        if (changed)
-                emit(s, STREAM_EV_LEVEL, (int)s->sender.level, -1);
-        if (!s->bt_stalled && sender_has_queued(&s->sender) &&
-            t - s->sender.last_send_ns > STALL_NS) {
-                s->bt_stalled = true;
-                atomic_fetch_add(&s->stats.stalls, 1);
-                emit(s, STREAM_EV_STALLED, 0, -1);
-        } else if (s->bt_stalled && !sender_has_queued(&s->sender)) {
-                s->bt_stalled = false;
-                emit(s, STREAM_EV_RESUMED, 0, -1);
         }
 }
 
@@ -223,7 +197,7 @@ static int16_t *mix_for(struct stream *s, int16_t *mix, unsigned cats, size_t n)
 static void process(struct stream *s, size_t n, uint64_t read_ns)
 {
         unsigned routes = atomic_load_explicit(&s->routes, memory_order_relaxed);
-        bool to_bt = s->bt && !s->bt_stalled;
+        bool to_bt = stream_any_live(s);
         unsigned all = (1u << CAT_COUNT) - 1;
         unsigned bt_cats = to_bt ? routes & all : 0;
         int16_t *bt_out, *local_out;
@@ -238,24 +212,17 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
         }
         bt_out = mix_for(s, s->bt_mix, bt_cats, n);
         local_out = mix_for(s, s->local_mix, all & ~bt_cats, n);
-        if (s->bt) {
-                if (to_bt) {
-                        if (!bt_out) {
-                                /* everything captured plays locally: the
-                                 * speaker hears silence, the link stays up */
-                                memset(s->bt_mix, 0, n * 2 * sizeof(int16_t));
-                                bt_out = s->bt_mix;
-                        }
-                        mixer_gain(bt_out, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
-                        if (sender_push(&s->sender, bt_out, n, read_ns) < 0)
-                                bt_fail(s, EIO);
-                        else
-                                atomic_fetch_add_explicit(&s->stats.bt_frames, n, memory_order_relaxed);
-                } else {
-                        /* stalled: keep RTP time true to capture time */
-                        sender_skip(&s->sender, n);
+        if (to_bt) {
+                if (!bt_out) {
+                        /* everything captured plays locally: the
+                         * speakers hear silence, the links stay up */
+                        memset(s->bt_mix, 0, n * 2 * sizeof(int16_t));
+                        bt_out = s->bt_mix;
                 }
+                /* the mix is made once, whatever the number of outputs */
+                mixer_gain(bt_out, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
         }
+        stream_outputs_push(s, to_bt ? bt_out : NULL, n, read_ns);
         /* for idle suspend: how long the Bluetooth-bound audio is silent */
         if (silent)
                 atomic_fetch_add_explicit(&s->stats.silent_run, n, memory_order_relaxed);
@@ -322,13 +289,14 @@ static void pump_master(struct stream *s, bool force)
                 }
                 if (avail > CHUNK_FRAMES)
                         avail = CHUNK_FRAMES;
-                if (s->bt && !s->bt_stalled) {
-                        /* read up to the end of the packet being filled, no
+                if (stream_any_live(s)) {
+                        /* read up to the end of the packet being filled
+                         * (the earliest one, with two outputs), no
                          * further: a packet then leaves at the wake-up that
                          * completes it, and reads never drift against the
                          * capture periods (a read past the boundary would
                          * hold the next packet's start for a whole period) */
-                        size_t need = sender_frames_to_packet(&s->sender);
+                        size_t need = stream_frames_to_packet(s);
                         /* short of a packet: wait for the period that
                          * completes it (poll wakes at a period; a packet
                          * larger than one, after a bitpool step down, is
@@ -353,8 +321,8 @@ static void pump_master(struct stream *s, bool force)
                 process(s, (size_t)got, capture_time_of_last(s, asked_ns, held, got));
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
-                 * being dropped */
-                if (!force && s->bt && !s->bt_stalled && sender_queue_full(&s->sender))
+                 * being dropped (by the faster speaker, with two) */
+                if (!force && stream_all_live_full(s))
                         return;
                 /* all the device held is read: what comes next wakes poll()
                  * (asking again costs a pointer query and a state query a
@@ -402,20 +370,7 @@ static void stop_engine(struct stream *s)
         if (s->p.local)
                 snd_pcm_drop(s->p.local);
         s->active = false;
-        s->bt = false;
-}
-
-static void attach_bt(struct stream *s, const struct stream_bt_params *bt, struct codec_encoder *enc)
-{
-        uint32_t seeds[3] = { 0x1234, 0x5678, 0x9abc };
-
-        if (getrandom(seeds, sizeof(seeds), GRND_NONBLOCK) < 0) {
-                /* fixed values are as valid for RTP, just less unique */
-        }
-        sender_init(&s->sender, bt->fd, bt->write_mtu, bt->codec, enc, &bt->info, &s->stats, seeds);
-        s->bt = true;
-        s->bt_stalled = false;
-        s->sender.last_send_ns = stream_now_ns();
+        stream_outputs_reset(s);
 }
 
 /* A secondary capture replaced (reopened after it failed); the master
@@ -456,10 +411,10 @@ static bool handle_commands(struct stream *s)
                         stop_engine(s);
                         break;
                 case CMD_ATTACH_BT:
-                        attach_bt(s, &c.bt, c.enc);
+                        stream_output_attach(s, &c);
                         break;
                 case CMD_DETACH_BT:
-                        s->bt = false;
+                        stream_output_detach(s, c.slot);
                         break;
                 case CMD_SET_CAPTURE:
                         set_capture(s, c.category, c.capture);
@@ -481,33 +436,25 @@ void *stream_thread_main(void *data)
         atomic_store(&s->tid, (int)gettid());
         for (;;) {
                 struct pollfd fds[MAX_POLL_FDS];
-                unsigned n = 0, npcm = 0, sock_idx = 0;
+                unsigned n = 0, npcm = 0;
                 int timeout = -1, r;
-                bool throttled = false;
+                bool throttled = false, bt = false;
+                uint64_t t;
 
                 fds[n++] = (struct pollfd){ .fd = s->cmd_fd, .events = POLLIN };
                 if (s->active && s->master >= 0 && !s->cap_failed[s->master]) {
-                        throttled = s->bt && !s->bt_stalled && sender_queue_full(&s->sender);
+                        throttled = stream_all_live_full(s);
                         if (!throttled) {
                                 int c = snd_pcm_poll_descriptors(s->p.capture[s->master], fds + n,
-                                                                 MAX_POLL_FDS - 2);
+                                                                 POLL_PCM_FDS);
                                 if (c > 0)
                                         npcm = (unsigned)c;
                         }
                         n += npcm;
                 }
-                if (s->active && s->bt) {
-                        sock_idx = n;
-                        fds[n++] = (struct pollfd){ .fd = s->sender.fd,
-                                                    .events = sender_has_queued(&s->sender) ? POLLOUT : 0 };
-                        /* with a full queue, wait for the socket at most two
-                         * packets' time (the capture buffer holds four), then
-                         * read on and let the oldest queued audio go */
-                        if (throttled)
-                                timeout = 2 * (int)sender_packet_ms(&s->sender) + 1;
-                        else if (sender_has_queued(&s->sender))
-                                timeout = (int)sender_packet_ms(&s->sender) + 1;
-                }
+                if (s->active)
+                        timeout = stream_outputs_poll(s, fds, &n, throttled);
+                bt = n > 1 + npcm;
 
                 r = poll(fds, n, timeout);
                 if (r < 0 && errno != EINTR)
@@ -522,23 +469,18 @@ void *stream_thread_main(void *data)
                 if (!s->active)
                         continue;
                 end_xrun_burst(s, stream_now_ns());
-                if (s->bt && (fds[sock_idx].revents & (POLLHUP | POLLERR | POLLNVAL))) {
-                        int err = 0;
-                        socklen_t sl = sizeof(err);
-                        if (getsockopt(s->sender.fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err == 0)
-                                err = fds[sock_idx].revents & POLLNVAL ? EBADF : ECONNRESET;
-                        bt_fail(s, err);
-                }
-                if (r == 0 && s->bt && throttled) {
-                        pump_master(s, true);   /* the socket stayed full */
+                if (bt)
+                        stream_outputs_revents(s, fds);
+                if (r == 0 && throttled) {
+                        pump_master(s, true);   /* the sockets stayed full */
                 } else if (npcm) {
                         unsigned short rev = 0;
                         if (snd_pcm_poll_descriptors_revents(s->p.capture[s->master], fds + 1, npcm, &rev) < 0 ||
                             (rev & (POLLIN | POLLERR)))
                                 pump_master(s, false);
                 }
-                if (s->bt)
-                        bt_flush(s, stream_now_ns());
+                t = stream_now_ns();
+                stream_outputs_flush(s, t);
+                stream_outputs_align(s, t);
         }
 }
-

@@ -86,7 +86,7 @@ static const struct a2dp_codec fake = {
 struct rig {
         int sv[2];
         struct codec_encoder enc;
-        struct stream_stats stats;
+        struct stream_output_stats stats;
         struct sender s;
         int16_t pcm[FS * 2 * 16];
 };

@@ -56,7 +56,7 @@ struct sim {
         const struct a2dp_codec *codec;
         struct codec_encoder *enc;
         struct codec_info info;
-        struct stream_stats stats;
+        struct stream_output_stats stats;
         struct sender s;
         int16_t pcm[PERIOD * 2];
         uint64_t t0, t;

@@ -32,7 +32,7 @@ struct rig {
         const struct a2dp_codec *codec;
         struct codec_encoder *enc;
         struct codec_info info;
-        struct stream_stats stats;
+        struct stream_output_stats stats;
         struct sender s;
         int16_t pcm[PACKET_SAMPLES * 2];
 };
