@@ -26,7 +26,7 @@
 #define ALIGN_INTERVAL_NS 200000000ull
 /* A delay line's buffer: the line itself, then the delayed step it hands
  * to the sender (in one allocation). */
-#define DELAY_BUF_SAMPLES ((STREAM_ALIGN_MAX_FRAMES + CHUNK_FRAMES) * 2)
+#define DELAY_BUF_SAMPLES ((size_t)(STREAM_ALIGN_MAX_FRAMES + CHUNK_FRAMES) * 2)
 /* A speaker that takes nothing for this long has stalled: its audio plays
  * locally until it takes packets again (the sender's own threshold). */
 #define STALL_NS SENDER_STALL_NS

@@ -250,7 +250,7 @@ static void start_delay_lines(struct stream *s)
                         continue;
                 if (delay_line_init(&o->dl, s->dl_buf[i], STREAM_ALIGN_MAX_FRAMES, 2, s->p.rate) < 0)
                         continue;
-                o->delay_out = s->dl_buf[i] + STREAM_ALIGN_MAX_FRAMES * 2;
+                o->delay_out = s->dl_buf[i] + (size_t)STREAM_ALIGN_MAX_FRAMES * 2;
                 o->delayed = true;
         }
 }
