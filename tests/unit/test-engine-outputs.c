@@ -1,5 +1,5 @@
 /* The audio engine with two Bluetooth outputs (issue #13): the real
- * thread, fed by the test capture plugin (tests/alsa) playing a file of
+ * thread (not real-time here), fed by the test capture plugin (tests/alsa) playing a file of
  * tone bursts in real time, sending SBC to two socket pairs that stand for
  * the transports. The speakers report 40 ms and 180 ms of delay: the
  * 40 ms one must be held back by 140 ms, which shows in the kernel's
@@ -81,10 +81,12 @@ static void write_signal(const char *path)
 
         ck_assert_ptr_nonnull(f);
         for (size_t i = 0; i < FRAMES; i++) {
-                int16_t v = 0;
+                int16_t fr[2], v = 0;
+
                 if (i >= LEAD && (i - LEAD) % EVERY < BURST && (i - LEAD) / EVERY < MARKS)
-                        v = (int16_t)lrint(16000.0 * sin(2 * M_PI * 1000.0 * (double)((i - LEAD) % EVERY) / RATE));
-                int16_t fr[2] = { v, v };
+                        v = (int16_t)lrint(16000.0 *
+                                           sin(2 * M_PI * 1000.0 * (double)((i - LEAD) % EVERY) / RATE));
+                fr[0] = fr[1] = v;
                 ck_assert_uint_eq(fwrite(fr, sizeof(fr), 1, f), 1);
         }
         fclose(f);
@@ -310,19 +312,35 @@ static void check_intact(const struct received *rx, const char *who)
                       who, rx->seq_breaks, rx->ts_breaks);
         /* one packet every 18.7 ms; a gap longer than one more packet (and
          * some scheduling) is audio missing */
-        ck_assert_msg(rx->max_gap_ns < 2 * PACKET * 1000000000ull / RATE + 15000000ull,
+        ck_assert_msg(rx->max_gap_ns < 2ull * PACKET * 1000000000ull / RATE + 15000000ull,
                       "%s: %.1f ms without a packet", who, rx->max_gap_ns / 1e6);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* Each burst within 15 ms (a late wake-up of a thread that is not
+ * real-time here delays one packet, not the other's), their median
+ * within 3 ms of the 140 ms the reported delays ask for. */
 static void check_held_back(const uint64_t *near_at, const uint64_t *far_at, unsigned n)
 {
-        for (unsigned k = 0; k < n; k++) {
-                double held_ms = ((double)near_at[k] - (double)far_at[k]) / 1e6;
+        double held_ms[MARKS], median;
 
-                ck_assert_msg(fabs(held_ms - HELD_US / 1000.0) < 5.0,
+        for (unsigned k = 0; k < n; k++) {
+                held_ms[k] = ((double)near_at[k] - (double)far_at[k]) / 1e6;
+                ck_assert_msg(fabs(held_ms[k] - HELD_US / 1000.0) < 15.0,
                               "burst %u: the near speaker gets it %.1f ms after the far one, not %.0f", k,
-                              held_ms, HELD_US / 1000.0);
+                              held_ms[k], HELD_US / 1000.0);
         }
+        qsort(held_ms, n, sizeof(held_ms[0]), cmp_double);
+        median = n % 2 ? held_ms[n / 2] : (held_ms[n / 2 - 1] + held_ms[n / 2]) / 2;
+        ck_assert_msg(fabs(median - HELD_US / 1000.0) < 3.0,
+                      "the near speaker gets the bursts %.1f ms after the far one, not %.0f", median,
+                      HELD_US / 1000.0);
 }
 
 /* tolerance: 2 samples where nothing is held back; the held-back output
