@@ -62,7 +62,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/a2dp-sbc.c src/a2dp-sbc-xq.c src/a2dp-codecs.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
               src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c src/codec-names.c src/doctor-stream.c \
-              src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c
+              src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c src/speaker-delay.c
 # Codecs, one file each behind include/a2dp-codec.h; their libraries are
 # loaded on first use (codec-lib.c), so only their headers are needed to
 # build. WITH_<CODEC>=no leaves a codec out (SBC and SBC-XQ are always in).
@@ -94,13 +94,13 @@ CORE_SRCS  += $(CODEC_SRCS) src/codec-lib.c
 # Everything else the daemon is made of.
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-output.c src/stream-ctl.c src/sender.c \
-               src/output.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
+               src/output.c src/output-latency.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
                src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/agent.c \
                src/discovery.c src/rtkit.c src/realtime.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
-UTIL_SRCS  := src/state.c src/power.c src/rfkill.c
+UTIL_SRCS  := src/state.c src/state-file.c src/power.c src/rfkill.c
 # The command-line client; ctl-args.c, ctl-format.c and ctl-doctor.c are its testable part.
 CTL_SRCS   := src/a2dpsrcctl.c src/ctl-bus.c src/ctl-codecs.c src/ctl-args.c src/ctl-format.c src/ctl-doctor.c
 
@@ -183,7 +183,7 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 	    $(ALL_LDFLAGS) $(shell $(PKG_CONFIG) --libs check) $(PKG_LIBS) $(TEST_LIBS) -lm
 
 # unit tests of objects outside CORE_OBJS name them here
-$(BUILD)/tests/test-state: $(BUILD)/src/state.o
+$(BUILD)/tests/test-state: $(BUILD)/src/state.o $(BUILD)/src/state-file.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o

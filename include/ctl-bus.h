@@ -26,6 +26,9 @@ int ctl_call_empty(const struct ctl *c, DBusMessage *m);
 DBusMessage *ctl_method(const char *member);
 /* A method with no argument or one string; the reply carries nothing. */
 int ctl_call_simple(const struct ctl *c, const char *member, const char *arg);
+/* member(args->address, one value of a basic type), no reply value: the
+ * per-speaker settings (SetSbcXq, SetSpeakerDelay). */
+int ctl_call_address_and(const struct ctl *c, const char *member, int type, const void *value);
 /* Properties.Get: *reply holds the message *value points into. */
 int ctl_get_property(const struct ctl *c, const char *name, DBusMessage **reply,
                      DBusMessageIter *value);
@@ -39,6 +42,5 @@ int ctl_set_basic(const struct ctl *c, const char *name, int type, const void *v
 /* The codec commands (ctl-codecs.c). */
 int ctl_cmd_codec(const struct ctl *c);
 int ctl_cmd_codecs(const struct ctl *c);
-int ctl_cmd_sbc_xq(const struct ctl *c);
 
 #endif

@@ -30,6 +30,7 @@ enum ctl_command {
         CTL_DISCONNECT, CTL_FORGET, CTL_ROUTE, CTL_DEFAULT_OUTPUT, CTL_VOLUME,
         CTL_AUTO_RECONNECT, CTL_IDLE_SUSPEND, CTL_RESET, CTL_MONITOR, CTL_PLAYBACK_STATUS,
         CTL_NOW_PLAYING, CTL_DOCTOR, CTL_CODEC, CTL_CODECS, CTL_SBC_XQ,
+        CTL_SPEAKER_DELAY,
 };
 
 struct ctl_args {
@@ -38,10 +39,11 @@ struct ctl_args {
         int verbose;
         bool flag;              /* speaker-mode, auto-reconnect, sbc-xq */
         bool json;              /* doctor --json */
-        char address[18];       /* pair, connect, forget, sbc-xq, doctor ("" the board); upper case */
+        char address[18];       /* pair, connect, forget, sbc-xq, speaker-delay, doctor ("" the board); upper case */
         char category[8];       /* route: media, alerts or voice */
         char target[16];        /* route, default-output: bluetooth or local */
-        uint32_t number;        /* volume, idle-suspend, scan seconds, now-playing length */
+        uint32_t number;        /* volume, idle-suspend, scan seconds, now-playing length,
+                                 * speaker-delay ms (0: auto) */
         /* now-playing: title, artist, album (argv's, "" when not given) */
         const char *text[3];    /* now-playing; codec: [0] the name, codecs: [0] the list */
 };

@@ -345,6 +345,13 @@ void output_routes_changed(struct daemon *d);
 void output_volume_changed(struct daemon *d);
 void output_idle_suspend_changed(struct daemon *d);
 uint32_t output_latency_us(struct daemon *d);
+/* The speaker's own share of t's latency: its reported Delay, else the
+ * delay its user set (SetSpeakerDelay), else the assumption
+ * (speaker-delay.h); *source (may be NULL) says which. */
+enum speaker_delay_source;
+uint32_t output_speaker_delay_us(struct daemon *d, const struct transport *t,
+                                 enum speaker_delay_source *source);
+void output_speaker_delay_changed(struct daemon *d);
 
 /* remote-sep.c: reconfiguring the speaker's stream at another rate */
 /* Reconfigures t's stream through the speaker's SEP sep (NULL: the

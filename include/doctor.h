@@ -15,6 +15,7 @@
 #include "history.h"
 #include "policy.h"
 #include "sbc-config.h"
+#include "speaker-delay.h"
 
 enum doctor_verdict { DOCTOR_OK, DOCTOR_WARNING, DOCTOR_PROBLEM };
 
@@ -95,7 +96,7 @@ struct doctor_audio {
         uint8_t offer[4];
         /* latency parts, us */
         uint32_t period_us, queue_us, encoder_us, speaker_us;
-        bool speaker_delay_known;
+        enum speaker_delay_source speaker_source;  /* where speaker_us comes from */
         /* counters since the daemon started */
         uint64_t underruns, dropped_ms, stalls, xruns, link_errors, packets;
 };

@@ -13,6 +13,7 @@
  *   last-output=AA:BB:CC:DD:EE:FF
  *   paired=11:22:33:44:55:66
  *   no-xq=22:33:44:55:66:77
+ *   speaker-delay=33:44:55:66:77:88 180000
  *   codecs=sbc-xq,sbc
  *
  * The first line names the format version. Keys a reader does not know are
@@ -20,7 +21,9 @@
  * only when a key changes meaning, and a reader refuses versions it does not
  * know. Missing keys keep their defaults. "codecs" (Manager1.Codecs) is
  * written only once set; a name the reader does not know is skipped. "paired" and "no-xq" (the
- * speakers opted out of SBC-XQ) repeat, once per address. Blank lines and lines starting with '#' are skipped.
+ * speakers opted out of SBC-XQ) repeat, once per address; so does
+ * "speaker-delay" (an address, a space, microseconds 1..SPEAKER_DELAY_MAX_US:
+ * the delay set for a speaker that reports none). Blank lines and lines starting with '#' are skipped.
  *
  * The parse and format half is pure (fuzzed, unit tested); the load and save
  * half is the only part that touches the disk. */
@@ -58,6 +61,11 @@ struct saved_state {
         unsigned n_no_xq;
         char no_xq[STATE_MAX_PAIRED][STATE_ADDR_LEN];  /* never sent SBC-XQ */
         unsigned codecs;         /* Manager1.Codecs: 1 << enum a2dp_codec_index; 0 = all */
+        unsigned n_delays;       /* Manager1.SetSpeakerDelay, per speaker */
+        struct state_delay {
+                char addr[STATE_ADDR_LEN];
+                uint32_t us;     /* 1..SPEAKER_DELAY_MAX_US */
+        } delays[STATE_MAX_PAIRED];
 };
 
 void state_defaults(struct saved_state *s);
@@ -87,6 +95,12 @@ int state_paired_remove(struct saved_state *s, const char *addr);
 /* The speakers opted out of SBC-XQ (some break with it): the same rules. */
 bool state_no_xq(const struct saved_state *s, const char *addr);
 int state_no_xq_set(struct saved_state *s, const char *addr, bool no_xq);
+
+/* The delay set for a speaker (speaker-delay.h), 0 when none. set: us 0
+ * forgets it; 0, or -EINVAL (bad address, us above SPEAKER_DELAY_MAX_US),
+ * -ENOSPC (STATE_MAX_PAIRED speakers have one). */
+uint32_t state_speaker_delay(const struct saved_state *s, const char *addr);
+int state_speaker_delay_set(struct saved_state *s, const char *addr, uint32_t us);
 
 /* Returned by state_load when the file was corrupt and was set aside. */
 #define STATE_LOAD_CORRUPT 1

@@ -488,7 +488,11 @@ static int run(struct ctl *c)
         case CTL_CODECS:
                 return ctl_cmd_codecs(c);
         case CTL_SBC_XQ:
-                return ctl_cmd_sbc_xq(c);
+                return ctl_call_address_and(c, "SetSbcXq", DBUS_TYPE_BOOLEAN, &b);
+        case CTL_SPEAKER_DELAY:
+                /* milliseconds here, microseconds on the bus */
+                u = a->number * 1000;
+                return ctl_call_address_and(c, "SetSpeakerDelay", DBUS_TYPE_UINT32, &u);
         }
         return CTL_EXIT_FAILED;
 }

@@ -91,6 +91,8 @@ static const struct command commands[] = {
         { "codec", CTL_CODEC, 0, 1, "[NAME]", "show the stream's codec, or switch to NAME (e.g. aptx)" },
         { "codecs", CTL_CODECS, 0, 1, "[LIST|all]", "show or restrict the codecs offered (e.g. aptx,sbc)" },
         { "sbc-xq", CTL_SBC_XQ, 2, 2, "ADDRESS on|off", "allow SBC-XQ for a speaker, or not (some break with it)" },
+        { "speaker-delay", CTL_SPEAKER_DELAY, 2, 2, "ADDRESS MS|auto",
+          "a speaker's delay when it reports none (for Latency and two speakers)" },
         { "doctor", CTL_DOCTOR, 0, 2, "[ADDRESS]",
           "say what is wrong and how to fix it (exit 1 on a problem)" },
 };
@@ -199,6 +201,15 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                                         "sbc-xq: '%s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", arg);
                 if (ctl_parse_on_off(args[1], &a->flag) < 0)
                         return err_text(err, err_len, "sbc-xq: '%s' is not on or off", args[1]);
+                return 0;
+        case CTL_SPEAKER_DELAY:
+                if (ctl_parse_address(arg, a->address) < 0)
+                        return err_text(err, err_len,
+                                        "speaker-delay: '%s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", arg);
+                if (strcmp(args[1], "auto") == 0)
+                        a->number = 0;
+                else if (ctl_parse_uint(args[1], 1000, &a->number) < 0 || a->number == 0)
+                        return err_text(err, err_len, "speaker-delay: '%s' is not 1-1000 ms or auto", args[1]);
                 return 0;
         case CTL_CODEC:
         case CTL_CODECS:

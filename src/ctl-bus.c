@@ -71,6 +71,18 @@ int ctl_call_simple(const struct ctl *c, const char *member, const char *arg)
         return ctl_call_empty(c, m);
 }
 
+int ctl_call_address_and(const struct ctl *c, const char *member, int type, const void *value)
+{
+        DBusMessage *m = ctl_method(member);
+        const char *addr = c->args->address;
+
+        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &addr, type, value, DBUS_TYPE_INVALID)) {
+                dbus_message_unref(m);
+                return ctl_out_of_memory();
+        }
+        return ctl_call_empty(c, m);
+}
+
 /* Properties.Get: *reply holds the message *value points into. */
 int ctl_get_property(const struct ctl *c, const char *name, DBusMessage **reply,
                      DBusMessageIter *value)

@@ -1,5 +1,5 @@
-/* a2dpsrcctl's codec commands: codec [NAME], codecs [LIST|all] and
- * sbc-xq ADDRESS on|off. */
+/* a2dpsrcctl's codec commands: codec [NAME] and codecs [LIST|all] (sbc-xq
+ * ADDRESS on|off is one call, in a2dpsrcctl.c). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,20 +124,4 @@ int ctl_cmd_codecs(const struct ctl *c)
              tok = strtok_r(NULL, ", ", &save))
                 names[n++] = tok;
         return ctl_call_empty(c, codecs_set_message(names, n));
-}
-
-/* sbc-xq ADDRESS on|off: SetSbcXq, a speaker's SBC-XQ allowed or not
- * (some speakers break with dual channel at a high bitpool) */
-int ctl_cmd_sbc_xq(const struct ctl *c)
-{
-        DBusMessage *m = ctl_method("SetSbcXq");
-        const char *addr = c->args->address;
-        dbus_bool_t allowed = c->args->flag;
-
-        if (m && !dbus_message_append_args(m, DBUS_TYPE_STRING, &addr, DBUS_TYPE_BOOLEAN, &allowed,
-                                           DBUS_TYPE_INVALID)) {
-                dbus_message_unref(m);
-                return ctl_out_of_memory();
-        }
-        return ctl_call_empty(c, m);
 }

@@ -167,8 +167,7 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
         if (t && d->streaming == t && d->engine_rate) {
                 a->period_us = (uint32_t)((uint64_t)d->engine_period * 1000000 / d->engine_rate);
                 a->encoder_us = (uint32_t)((uint64_t)t->info.delay_samples * 1000000 / t->info.rate);
-                a->speaker_delay_known = t->has_delay;
-                a->speaker_us = t->has_delay ? (uint32_t)t->delay * 100 : 0;
+                a->speaker_us = output_speaker_delay_us(d, t, &a->speaker_source);
         }
 }
 

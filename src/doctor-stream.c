@@ -170,7 +170,10 @@ static void check_latency(const struct doctor_snapshot *s, struct doctor_out *o)
         f = add(o, "latency", total / 1000 > SEED_LATENCY_HIGH_MS ? DOCTOR_WARNING : DOCTOR_OK);
         SEEN(f, "%u ms in all: capture period %u ms, queue %u ms, encoder %.1f ms, speaker %s%u ms; "
              "typical Bluetooth speakers give %u-%u ms", total / 1000, a->period_us / 1000,
-             a->queue_us / 1000, a->encoder_us / 1000.0, a->speaker_delay_known ? "" : "(not reported) ",
+             a->queue_us / 1000, a->encoder_us / 1000.0,
+             a->speaker_source == SPEAKER_DELAY_REPORTED ? ""
+             : a->speaker_source == SPEAKER_DELAY_SET    ? "(not reported, as set) "
+                                                         : "(not reported, assumed) ",
              a->speaker_us / 1000, SEED_LATENCY_LOW_MS, SEED_LATENCY_HIGH_MS);
         if (f->verdict == DOCTOR_WARNING) {
                 if (a->speaker_us > total / 2)

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager-props.h"
 #include "player.h"
+#include "speaker-delay.h"
 #include "stream.h"
 
 static const char introspect_xml[] =
@@ -29,6 +30,8 @@ static const char introspect_xml[] =
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetSbcXq'><arg name='address' type='s' direction='in'/>"
         "<arg name='allowed' type='b' direction='in'/></method>\n"
+        "  <method name='SetSpeakerDelay'><arg name='address' type='s' direction='in'/>"
+        "<arg name='delay_us' type='u' direction='in'/></method>\n"
         "  <method name='SetCodec'><arg name='codec' type='s' direction='in'/></method>\n"
         "  <method name='SetDefaultOutput'><arg name='output' type='s' direction='in'/></method>\n"
         "  <method name='Reset'/>\n"
@@ -138,6 +141,7 @@ static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
                 goto nomem;
         for (struct device *v = d->devices; v; v = v->next) {
                 const char *addr = v->address, *name = v->name[0] ? v->name : v->address;
+                dbus_uint32_t delay = state_speaker_delay(&d->state, v->address);
                 dbus_bool_t paired = v->paired, trusted = v->trusted, connected = v->connected;
                 dbus_bool_t sink = v->audio_sink;
                 struct adapter *a = bluez_adapter_by_path(d, v->adapter);
@@ -156,6 +160,7 @@ static DBusHandlerResult get_devices(struct daemon *d, DBusMessage *msg)
                     !dbus_dict_append_basic(&dict, "AudioSink", DBUS_TYPE_BOOLEAN, &sink) ||
                     (rssi && !dbus_dict_append_basic(&dict, "RSSI", DBUS_TYPE_INT16, &v->rssi)) ||
                     (v->n_seps && !append_codecs(&dict, v)) ||
+                    (delay && !dbus_dict_append_basic(&dict, "SpeakerDelayUs", DBUS_TYPE_UINT32, &delay)) ||
                     !dbus_message_iter_close_container(&arr, &dict))
                         goto nomem;
         }
@@ -285,6 +290,39 @@ static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
         return manager_reply_saved(d, msg);
 }
 
+/* The delay of a speaker that reports none (speaker-delay.h), saved; 0
+ * goes back to the assumption. Latency follows at once. */
+static DBusHandlerResult method_set_speaker_delay(struct daemon *d, DBusMessage *msg)
+{
+        const char *addr;
+        dbus_uint32_t us;
+        int r;
+
+        if (!dbus_message_has_signature(msg, "su") ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_UINT32, &us,
+                                   DBUS_TYPE_INVALID))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "SetSpeakerDelay takes a device address and microseconds");
+        if (!bdaddr_valid(addr))
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+        if (us > SPEAKER_DELAY_MAX_US)
+                return dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                        "%u us is more than a speaker delays audio; at most %u (0: assumed)",
+                                        (unsigned)us, SPEAKER_DELAY_MAX_US);
+        r = state_speaker_delay_set(&d->state, addr, us);
+        if (r < 0)
+                return dbus_reply_error(d->conn, msg, ERR_FAILED,
+                                        "%d speakers have a delay set already, the most kept",
+                                        STATE_MAX_PAIRED);
+        output_speaker_delay_changed(d);
+        if (us)
+                log_info("speaker delay of %s set to %u us (used while it reports none)", addr, (unsigned)us);
+        else
+                log_info("speaker delay of %s back to the assumed %u us", addr, SPEAKER_DELAY_ASSUMED_US);
+        return manager_reply_saved(d, msg);
+}
+
 static DBusHandlerResult method_set_default_output(struct daemon *d, DBusMessage *msg)
 {
         const char *out;
@@ -380,6 +418,7 @@ static const struct method {
         { "Disconnect", true, method_disconnect },
         { "Forget", false, method_forget },
         { "SetSbcXq", false, method_set_sbc_xq },
+        { "SetSpeakerDelay", false, method_set_speaker_delay },
         { "SetCodec", false, codec_control_set_codec },
         { "SetDefaultOutput", false, method_set_default_output },
         { "Reset", true, method_reset },

@@ -244,12 +244,6 @@ static void maybe_reconfigure(struct daemon *d, struct transport *t)
                          strerror(-r));
 }
 
-/* What the speaker adds before it plays a sample (its reported Delay). */
-static uint32_t reported_delay_us(const struct transport *t)
-{
-        return t->has_delay ? (uint32_t)t->delay * 100 : 0;
-}
-
 static int attach(struct daemon *d, struct transport *t)
 {
         struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .codec = t->codec,
@@ -270,7 +264,7 @@ static int attach(struct daemon *d, struct transport *t)
         memcpy(bt.config, t->config, t->config_len);
         output_volume_changed(d);
         /* the control plane streams to one speaker: output slot 0 */
-        stream_set_output_delay(d->stream, 0, reported_delay_us(t));
+        stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
         r = stream_attach_bt(d->stream, 0, &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach Bluetooth to the audio thread: %s (%s)", strerror(-r), err);
@@ -482,7 +476,7 @@ static void hold_off_after_suspend(struct daemon *d, struct transport *t)
 void output_transport_changed(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
-                stream_set_output_delay(d->stream, 0, reported_delay_us(t));
+                stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
         if (t->volume_appeared && speaker_transport_is_output(d, t)) {
                 /* AVRCP just came up: the speaker takes our volume, and the
                  * software gain steps aside */
@@ -797,22 +791,4 @@ void output_volume_changed(struct daemon *d)
         } else {
                 stream_set_gain(d->stream, d->state.volume);
         }
-}
-
-uint32_t output_latency_us(struct daemon *d)
-{
-        struct transport *t = d->streaming;
-        uint64_t us;
-
-        if (!t || !d->engine_rate)
-                return 0;
-        /* one capture period waits to be read, then what sits in our queue
-         * and the socket, the encoder's look-ahead, and the speaker's own
-         * reported delay */
-        us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
-        us += atomic_load(&stream_stats(d->stream)->out[0].queue_us);
-        us += (uint64_t)t->info.delay_samples * 1000000 / t->info.rate;
-        if (t->has_delay)
-                us += (uint64_t)t->delay * 100;
-        return (uint32_t)us;
 }

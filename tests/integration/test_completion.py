@@ -80,7 +80,8 @@ class CompletionTests(A2dpTestCase):
         self.assertTrue({'--help', '--json', '--timeout', '--verbose', '--version'} <= set(options))
         self.assertEqual(self.complete('a2dpsrcctl --'), options)
         # options before the command, and the timeout's value, are skipped
-        self.assertEqual(self.complete('a2dpsrcctl -v --timeout 500 sp'), ['speaker-mode'])
+        self.assertEqual(self.complete('a2dpsrcctl -v --timeout 500 speaker-m'), ['speaker-mode'])
+        self.assertEqual(self.complete('a2dpsrcctl -v --timeout 500 sp'), ['speaker-delay', 'speaker-mode'])
         self.assertEqual(self.complete('a2dpsrcctl --timeout '), [])
         self.assertEqual(self.complete('a2dpsrcctl speaker-mode '), ['off', 'on'])
         self.assertEqual(self.complete('a2dpsrcctl auto-reconnect o'), ['off', 'on'])
@@ -94,6 +95,8 @@ class CompletionTests(A2dpTestCase):
         # codec names
         self.assertEqual(self.complete('a2dpsrcctl codec apt'), ['aptx', 'aptx-hd'])
         self.assertEqual(self.complete('a2dpsrcctl codecs a'), ['aac', 'all', 'aptx', 'aptx-hd'])
+        # speaker-delay: a number, or auto
+        self.assertEqual(self.complete('a2dpsrcctl speaker-delay 00:11:22:33:44:55 a'), ['auto'])
 
     def test_every_choice_in_help_completes(self):
         # each argument --help writes as choices (on|off, playing|paused|...)

@@ -165,6 +165,30 @@ START_TEST(sbc_xq_arguments)
 }
 END_TEST
 
+START_TEST(speaker_delay_arguments)
+{
+        struct ctl_args a;
+        char err[256];
+        char *ms[] = { "a2dpsrcctl", "speaker-delay", "aa:bb:cc:dd:ee:ff", "180", NULL };
+        char *autom[] = { "a2dpsrcctl", "speaker-delay", "AA:BB:CC:DD:EE:FF", "auto", NULL };
+        char *zero[] = { "a2dpsrcctl", "speaker-delay", "AA:BB:CC:DD:EE:FF", "0", NULL };
+        char *big[] = { "a2dpsrcctl", "speaker-delay", "AA:BB:CC:DD:EE:FF", "1001", NULL };
+        char *bad_addr[] = { "a2dpsrcctl", "speaker-delay", "speaker", "100", NULL };
+
+        ck_assert_int_eq(parse(ARGC(ms), ms, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_SPEAKER_DELAY);
+        ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:FF");
+        ck_assert_uint_eq(a.number, 180);
+        ck_assert_int_eq(parse(ARGC(autom), autom, &a, err, sizeof(err)), 0);
+        ck_assert_uint_eq(a.number, 0);
+        ck_assert_int_lt(parse(ARGC(zero), zero, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "speaker-delay: '0' is not 1-1000 ms or auto");
+        ck_assert_int_lt(parse(ARGC(big), big, &a, err, sizeof(err)), 0);
+        ck_assert_int_lt(parse(ARGC(bad_addr), bad_addr, &a, err, sizeof(err)), 0);
+        ck_assert_str_eq(err, "speaker-delay: 'speaker' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)");
+}
+END_TEST
+
 START_TEST(doctor_output)
 {
         DBusMessage *m = dbus_message_new_signal("/", "a.b", "c");
@@ -734,6 +758,7 @@ static Suite *suite(void)
         tcase_add_test(args, doctor_arguments);
         tcase_add_test(args, codec_arguments);
         tcase_add_test(args, sbc_xq_arguments);
+        tcase_add_test(args, speaker_delay_arguments);
         tcase_add_test(args, bad_arguments);
         tcase_add_test(args, help_and_version);
         tcase_add_test(args, options_end_at_the_command);

@@ -42,7 +42,7 @@ static void healthy(void)
         snap.audio.queue_us = 10000;
         snap.audio.encoder_us = 1500;
         snap.audio.speaker_us = 120000;
-        snap.audio.speaker_delay_known = true;
+        snap.audio.speaker_source = SPEAKER_DELAY_REPORTED;
         snap.radio.status = 0;
         snap.radio.has_rssi = snap.radio.has_link_quality = true;
         snap.radio.rssi = 0;
@@ -288,10 +288,13 @@ START_TEST(codec_and_latency)
                "speaker 120 ms; typical Bluetooth speakers give 120-180 ms", NULL);
         snap.audio.speaker_us = 250000;
         expect("latency", DOCTOR_WARNING, "264 ms", "speaker's own delay");
-        snap.audio.speaker_us = 0;
-        snap.audio.speaker_delay_known = false;
+        snap.audio.speaker_us = SPEAKER_DELAY_ASSUMED_US;
+        snap.audio.speaker_source = SPEAKER_DELAY_ASSUMED;
         snap.audio.queue_us = 200000;
-        expect("latency", DOCTOR_WARNING, "(not reported)", "closer");
+        expect("latency", DOCTOR_WARNING, "speaker (not reported, assumed) 125 ms", "closer");
+        snap.audio.speaker_us = 40000;
+        snap.audio.speaker_source = SPEAKER_DELAY_SET;
+        expect("latency", DOCTOR_WARNING, "speaker (not reported, as set) 40 ms", "closer");
 }
 END_TEST
 

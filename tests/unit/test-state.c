@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "a2dp-codec.h"
+#include "speaker-delay.h"
 #include "state.h"
 
 static void assert_state_eq(const struct saved_state *a, const struct saved_state *b)
@@ -31,6 +32,14 @@ static void assert_state_eq(const struct saved_state *a, const struct saved_stat
         for (unsigned i = 0; i < a->n_paired; i++)
                 ck_assert_str_eq(a->paired[i], b->paired[i]);
         ck_assert_uint_eq(a->codecs, b->codecs);
+        ck_assert_uint_eq(a->n_no_xq, b->n_no_xq);
+        for (unsigned i = 0; i < a->n_no_xq; i++)
+                ck_assert_str_eq(a->no_xq[i], b->no_xq[i]);
+        ck_assert_uint_eq(a->n_delays, b->n_delays);
+        for (unsigned i = 0; i < a->n_delays; i++) {
+                ck_assert_str_eq(a->delays[i].addr, b->delays[i].addr);
+                ck_assert_uint_eq(a->delays[i].us, b->delays[i].us);
+        }
 }
 
 static int parse_str(const char *text, struct saved_state *s, char *err, size_t err_len)
@@ -436,17 +445,80 @@ END_TEST
 
 START_TEST(format_max_fits)
 {
-        struct saved_state s;
-        char buf[STATE_FORMAT_MAX];
+        struct saved_state s, back;
+        char buf[STATE_FORMAT_MAX], err[128];
+        int n;
 
         sample(&s);
         s.n_paired = 0;
+        /* every list full, every delay at its longest */
         for (int i = 0; i < STATE_MAX_PAIRED; i++) {
                 char addr[STATE_ADDR_LEN];
                 snprintf(addr, sizeof(addr), "AA:BB:CC:DD:EE:%02X", i);
                 ck_assert_int_eq(state_paired_add(&s, addr), 0);
+                ck_assert_int_eq(state_no_xq_set(&s, addr, true), 0);
+                ck_assert_int_eq(state_speaker_delay_set(&s, addr, SPEAKER_DELAY_MAX_US), 0);
         }
-        ck_assert_int_gt(state_format(&s, buf, sizeof(buf)), 0);
+        n = state_format(&s, buf, sizeof(buf));
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(state_parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+        assert_state_eq(&s, &back);
+}
+END_TEST
+
+/* speaker-delay (Manager1.SetSpeakerDelay): per address, 1..max us, 0
+ * forgets, read back as written, bad lines named. */
+START_TEST(speaker_delays)
+{
+        struct saved_state s, back;
+        char buf[STATE_FORMAT_MAX], err[128];
+        int n;
+
+        state_defaults(&s);
+        ck_assert_uint_eq(state_speaker_delay(&s, "AA:BB:CC:DD:EE:01"), 0);
+        ck_assert_int_eq(state_speaker_delay_set(&s, "aa:bb:cc:dd:ee:01", 180000), 0);
+        ck_assert_int_eq(state_speaker_delay_set(&s, "AA:BB:CC:DD:EE:02", 40000), 0);
+        ck_assert_uint_eq(state_speaker_delay(&s, "AA:BB:CC:DD:EE:01"), 180000);
+        ck_assert_str_eq(s.delays[0].addr, "AA:BB:CC:DD:EE:01");
+        ck_assert_int_eq(state_speaker_delay_set(&s, "AA:BB:CC:DD:EE:01", 150000), 0);
+        ck_assert_uint_eq(s.n_delays, 2);
+        ck_assert_uint_eq(state_speaker_delay(&s, "aa:bb:cc:dd:ee:01"), 150000);
+        ck_assert_int_eq(state_speaker_delay_set(&s, "AA:BB:CC:DD:EE:03", SPEAKER_DELAY_MAX_US + 1), -EINVAL);
+        ck_assert_int_eq(state_speaker_delay_set(&s, "speaker", 1000), -EINVAL);
+        n = state_format(&s, buf, sizeof(buf));
+        ck_assert_int_gt(n, 0);
+        ck_assert_ptr_nonnull(strstr(buf, "speaker-delay=AA:BB:CC:DD:EE:01 150000\n"
+                                          "speaker-delay=AA:BB:CC:DD:EE:02 40000\n"));
+        ck_assert_int_eq(state_parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+        assert_state_eq(&s, &back);
+        /* 0 forgets, keeping the others in order; forgetting none is fine */
+        ck_assert_int_eq(state_speaker_delay_set(&s, "AA:BB:CC:DD:EE:01", 0), 0);
+        ck_assert_int_eq(state_speaker_delay_set(&s, "AA:BB:CC:DD:EE:09", 0), 0);
+        ck_assert_uint_eq(s.n_delays, 1);
+        ck_assert_str_eq(s.delays[0].addr, "AA:BB:CC:DD:EE:02");
+        ck_assert_uint_eq(state_speaker_delay(&s, "AA:BB:CC:DD:EE:01"), 0);
+        /* full */
+        for (unsigned i = 0; s.n_delays < STATE_MAX_PAIRED; i++) {
+                char addr[STATE_ADDR_LEN];
+                snprintf(addr, sizeof(addr), "00:00:00:00:00:%02X", i & 0xffu);
+                ck_assert_int_eq(state_speaker_delay_set(&s, addr, 1), 0);
+        }
+        ck_assert_int_eq(state_speaker_delay_set(&s, "11:11:11:11:11:11", 1000), -ENOSPC);
+
+        static const char *const bad[] = {
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE:01 0\n",
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE:01 1000001\n",
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE:01\n",
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE:01,1000\n",
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE 1000\n",
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE:01 -5\n",
+                "a2dpsrc-state 1\nspeaker-delay=AA:BB:CC:DD:EE:01 10\nspeaker-delay=aa:bb:cc:dd:ee:01 20\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                ck_assert_int_eq(parse_str(bad[i], &back, err, sizeof(err)), -EINVAL);
+                ck_assert_msg(strstr(err, "speaker-delay") != NULL, "%s: %s", bad[i], err);
+                ck_assert_uint_eq(back.n_delays, 0);
+        }
 }
 END_TEST
 
@@ -824,6 +896,7 @@ static Suite *suite(void)
         tcase_add_test(tc, mutations_keep_round_trip);
         tcase_add_test(tc, format_refuses);
         tcase_add_test(tc, format_max_fits);
+        tcase_add_test(tc, speaker_delays);
         tcase_add_test(tc, paired_list);
         tcase_add_test(tc, route_names);
         suite_add_tcase(s, tc);

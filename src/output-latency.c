@@ -1,0 +1,41 @@
+/* What the Bluetooth output's latency is made of, capture to the
+ * speaker's ear (Manager1.Latency, the doctor), and the speaker's own
+ * share of it: reported, set by its user, or assumed (speaker-delay.h),
+ * which the engine also aligns two speakers on. */
+#include "daemon.h"
+#include "speaker-delay.h"
+#include "stream.h"
+
+uint32_t output_speaker_delay_us(struct daemon *d, const struct transport *t,
+                                 enum speaker_delay_source *source)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+        uint32_t set = dev ? state_speaker_delay(&d->state, dev->address) : 0;
+
+        return speaker_delay_us(t->has_delay, t->delay, set, source);
+}
+
+/* A delay set for a speaker changed (SetSpeakerDelay): the engine aligns
+ * on it from now on. */
+void output_speaker_delay_changed(struct daemon *d)
+{
+        if (d->streaming)
+                stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, d->streaming, NULL));
+}
+
+uint32_t output_latency_us(struct daemon *d)
+{
+        struct transport *t = d->streaming;
+        uint64_t us;
+
+        if (!t || !d->engine_rate)
+                return 0;
+        /* one capture period waits to be read, then what sits in our queue
+         * and the socket, the encoder's look-ahead, and the speaker's own
+         * delay (reported, set or assumed) */
+        us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
+        us += atomic_load(&stream_stats(d->stream)->out[0].queue_us);
+        us += (uint64_t)t->info.delay_samples * 1000000 / t->info.rate;
+        us += output_speaker_delay_us(d, t, NULL);
+        return (uint32_t)us;
+}
