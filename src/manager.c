@@ -264,25 +264,39 @@ static DBusHandlerResult method_forget(struct daemon *d, DBusMessage *msg)
         return DBUS_HANDLER_RESULT_HANDLED;
 }
 
-/* Some speakers take dual channel at a high bitpool badly: the per-speaker
- * opt-out of SBC-XQ, saved; it applies from the speaker's next stream set-up
- * (docs/codecs.md). The speaker need not be known to BlueZ yet. */
-static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
+/* The per-speaker settings' arguments (an address, then one value of
+ * type): the address, or NULL once the error is replied. The speaker need
+ * not be known to BlueZ yet. */
+static const char *speaker_setting_args(struct daemon *d, DBusMessage *msg, const char *sig, int type,
+                                        void *value, const char *usage)
 {
         const char *addr;
-        dbus_bool_t allowed;
-        int r;
 
-        if (!dbus_message_has_signature(msg, "sb") ||
-            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_BOOLEAN, &allowed,
-                                   DBUS_TYPE_INVALID))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                        "SetSbcXq takes a device address and a boolean");
-        if (!bdaddr_valid(addr))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                        "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
-        r = state_no_xq_set(&d->state, addr, !allowed);
-        if (r < 0)
+        if (!dbus_message_has_signature(msg, sig) ||
+            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, type, value, DBUS_TYPE_INVALID)) {
+                dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", usage);
+                return NULL;
+        }
+        if (!bdaddr_valid(addr)) {
+                dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                 "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+                return NULL;
+        }
+        return addr;
+}
+
+/* Some speakers take dual channel at a high bitpool badly: the per-speaker
+ * opt-out of SBC-XQ, saved; it applies from the speaker's next stream set-up
+ * (docs/codecs.md). */
+static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
+{
+        dbus_bool_t allowed;
+        const char *addr = speaker_setting_args(d, msg, "sb", DBUS_TYPE_BOOLEAN, &allowed,
+                                                "SetSbcXq takes a device address and a boolean");
+
+        if (!addr)
+                return DBUS_HANDLER_RESULT_HANDLED;
+        if (state_no_xq_set(&d->state, addr, !allowed) < 0)
                 return dbus_reply_error(d->conn, msg, ERR_FAILED,
                                         "SBC-XQ is already turned off for %d speakers, the most kept",
                                         STATE_MAX_PAIRED);
@@ -291,27 +305,20 @@ static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
 }
 
 /* The delay of a speaker that reports none (speaker-delay.h), saved; 0
- * goes back to the assumption. Latency follows at once. */
+ * goes back to the assumption. Latency and the engine follow at once. */
 static DBusHandlerResult method_set_speaker_delay(struct daemon *d, DBusMessage *msg)
 {
-        const char *addr;
         dbus_uint32_t us;
-        int r;
+        const char *addr = speaker_setting_args(d, msg, "su", DBUS_TYPE_UINT32, &us,
+                                                "SetSpeakerDelay takes a device address and microseconds");
 
-        if (!dbus_message_has_signature(msg, "su") ||
-            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_UINT32, &us,
-                                   DBUS_TYPE_INVALID))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                        "SetSpeakerDelay takes a device address and microseconds");
-        if (!bdaddr_valid(addr))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                        "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+        if (!addr)
+                return DBUS_HANDLER_RESULT_HANDLED;
         if (us > SPEAKER_DELAY_MAX_US)
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "%u us is more than a speaker delays audio; at most %u (0: assumed)",
                                         (unsigned)us, SPEAKER_DELAY_MAX_US);
-        r = state_speaker_delay_set(&d->state, addr, us);
-        if (r < 0)
+        if (state_speaker_delay_set(&d->state, addr, us) < 0)
                 return dbus_reply_error(d->conn, msg, ERR_FAILED,
                                         "%d speakers have a delay set already, the most kept",
                                         STATE_MAX_PAIRED);
