@@ -105,6 +105,19 @@ static bool get_output(struct daemon *d, DBusMessageIter *v)
         return get_basic(v, DBUS_TYPE_STRING, &s);
 }
 
+/* The connected speakers that are outputs: today at most the one
+ * (issue #13 makes it two with MultiOutput). */
+static bool get_outputs(struct daemon *d, DBusMessageIter *v)
+{
+        struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        const char *addr = d->output;
+        DBusMessageIter arr;
+
+        return dbus_message_iter_open_container(v, DBUS_TYPE_ARRAY, "s", &arr) &&
+               (!dev || !dev->connected || dbus_message_iter_append_basic(&arr, DBUS_TYPE_STRING, &addr)) &&
+               dbus_message_iter_close_container(v, &arr);
+}
+
 static bool get_routes(struct daemon *d, DBusMessageIter *v)
 {
         DBusMessageIter arr, entry;
@@ -411,6 +424,7 @@ static const struct property {
         { "SpeakerModeBlocker", "s", get_blocker, NULL, true },
         { "State", "s", get_state, NULL, true },
         { "Output", "s", get_output, NULL, true },
+        { "Outputs", "as", get_outputs, NULL, true },
         { "Routes", "a{ss}", get_routes, set_routes, true },
         { "Volume", "q", get_volume, set_volume, true },
         { "AutoReconnect", "b", get_auto_reconnect, set_auto_reconnect, true },

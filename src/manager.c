@@ -43,6 +43,7 @@ static const char introspect_xml[] =
         "  <property name='SpeakerModeBlocker' type='s' access='read'/>\n"
         "  <property name='State' type='s' access='read'/>\n"
         "  <property name='Output' type='s' access='read'/>\n"
+        "  <property name='Outputs' type='as' access='read'/>\n"
         "  <property name='Routes' type='a{ss}' access='readwrite'/>\n"
         "  <property name='Volume' type='q' access='readwrite'/>\n"
         "  <property name='AutoReconnect' type='b' access='readwrite'/>\n"
