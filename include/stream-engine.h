@@ -127,6 +127,8 @@ void *stream_thread_main(void *data);
 
 /* stream-output.c, on the thread: the Bluetooth outputs. */
 void stream_emit(struct stream *s, enum stream_event_type type, int value, int category, int output);
+/* STREAM_EV_LEVEL, with the value the level shows as it is set */
+void stream_emit_level(struct stream *s, int output, unsigned level, unsigned level_value);
 /* An output that takes audio now (attached, not failed, not stalled). */
 bool stream_output_live(const struct stream_output *o);
 bool stream_any_live(const struct stream *s);

@@ -57,7 +57,8 @@ enum stream_event_type {
         STREAM_EV_CAPTURE_ERROR,   /* value = ALSA error recover couldn't fix; category */
         STREAM_EV_LOCAL_ERROR,     /* value = ALSA error on the local output */
         STREAM_EV_XRUN_BURST,      /* value = xruns in the burst (logged once per burst) */
-        STREAM_EV_LEVEL,           /* value = an output's new quality level (0 best) after congestion or recovery */
+        STREAM_EV_LEVEL,           /* value = an output's new quality level (0 best) after congestion
+                                    * or recovery; level_value = what it shows */
 };
 
 struct stream_event {
@@ -65,6 +66,10 @@ struct stream_event {
         int value;
         int category;
         int output;              /* the output slot (link error, stalled, resumed, level); -1 otherwise */
+        /* STREAM_EV_LEVEL: the level's value (bitpool, kbit/s) as it was
+         * set; the output's stats may show a later one by the time the
+         * main loop reads the event (LDAC's ABR steps twice within 5 ms) */
+        unsigned level_value;
 };
 
 #define STREAM_LATENCY_BUCKETS 256   /* 0.5 ms buckets up to 128 ms */

@@ -644,7 +644,7 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 case STREAM_EV_LEVEL: {
                         /* a step back up (51 -> 45 -> 50) is the link
                          * clearing, though still below the best level */
-                        unsigned value = atomic_load(&stream_stats(d->stream)->out[0].level_value);
+                        unsigned value = ev.level_value;
                         /* a codec's own controller may number its levels
                          * out of bit-rate order (LDAC's EQMIDs): after the
                          * first step from the best, what the level shows

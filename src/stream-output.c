@@ -118,7 +118,7 @@ static void flush_one(struct stream *s, struct stream_output *o, uint64_t t)
                 return;
         }
         if (changed)
-                stream_emit(s, STREAM_EV_LEVEL, (int)o->sender.level, -1, (int)o->slot);
+                stream_emit_level(s, (int)o->slot, o->sender.level, sender_level_value(&o->sender));
         if (!o->stalled && sender_has_queued(&o->sender) && t - o->sender.last_send_ns > STALL_NS) {
                 o->stalled = true;
                 atomic_fetch_add(&st->stalls, 1);

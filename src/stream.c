@@ -29,17 +29,31 @@ uint64_t stream_now_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void stream_emit(struct stream *s, enum stream_event_type type, int value, int category, int output)
+static void push_event(struct stream *s, const struct stream_event *ev)
 {
-        struct stream_event ev = { .type = type, .value = value, .category = category, .output = output };
         uint64_t one = 1;
 
-        if (!ring_push(&s->ev_ring, &ev))
+        if (!ring_push(&s->ev_ring, ev))
                 return;         /* main loop is behind; counters still tell */
         if (write(s->ev_fd, &one, sizeof(one)) < 0) {
                 /* an eventfd write fails only on counter overflow, which
                  * cannot happen at these rates */
         }
+}
+
+void stream_emit(struct stream *s, enum stream_event_type type, int value, int category, int output)
+{
+        struct stream_event ev = { .type = type, .value = value, .category = category, .output = output };
+
+        push_event(s, &ev);
+}
+
+void stream_emit_level(struct stream *s, int output, unsigned level, unsigned level_value)
+{
+        struct stream_event ev = { .type = STREAM_EV_LEVEL, .value = (int)level, .category = -1,
+                                   .output = output, .level_value = level_value };
+
+        push_event(s, &ev);
 }
 
 static void emit(struct stream *s, enum stream_event_type type, int value, int category)
@@ -53,7 +67,7 @@ static void ack(struct stream *s, uint32_t seq)
 
         cmd_ack_done(&s->acks, seq);
         if (write(s->ack_fd, &one, sizeof(one)) < 0) {
-                /* see emit() */
+                /* see push_event() */
         }
 }
 
