@@ -11,7 +11,7 @@ import time
 import dbus
 
 from common import HCI0
-from test_control import ERR, SPEAKER_B, ControlCase, plain
+from control_case import ERR, SPEAKER_B, ControlCase, plain
 
 STRANGER = '5C:F3:70:AA:BB:CC'
 

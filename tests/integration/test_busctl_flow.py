@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from common import ROOT, SPEAKER, SPEAKER_PATH, HCI0
-from test_control import ControlCase, plain
+from control_case import ControlCase, plain
 
 DOC = os.path.join(ROOT, 'docs', 'dbus-api.md')
 

@@ -9,7 +9,7 @@ import time
 import dbus
 
 from common import HCI0, SPEAKER, SPEAKER_PATH, pcm
-from test_control import ControlCase, ERR, HEADSET, HEADSET_UUIDS, dev_path, plain
+from control_case import ControlCase, ERR, HEADSET, HEADSET_UUIDS, dev_path, plain
 
 
 class DoctorCase(ControlCase):

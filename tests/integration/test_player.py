@@ -14,7 +14,7 @@ import time
 import dbus
 
 from common import MANAGER, MANAGER_PATH, PROPS, SLOW, SPEAKER, SPEAKER_PATH, wait_for
-from test_control import ControlCase, plain
+from control_case import ControlCase, plain
 
 PLAYER_PATH = '/org/a2dpsrc/player/hci0'
 MPRIS = 'org.mpris.MediaPlayer2.Player'

@@ -15,7 +15,7 @@ import dbus
 
 from common import SPEAKER, SPEAKER_PATH, TONE_HZ, pcm
 from harness import REC_RECORD, REC_RECORD_V3, read_recording
-from test_control import ControlCase, plain
+from control_case import ControlCase, plain
 
 RATE = 48000
 TONES = {'media': 997, 'alerts': 1499, 'voice': 2003}

@@ -1,0 +1,132 @@
+"""What keeps speaker mode off, through the control API: the board on
+battery, an LE-only adapter, no adapter, an adapter powered off."""
+
+import time
+import unittest
+
+import dbus
+
+from common import MANAGER, MANAGER_PATH, SPEAKER, SPEAKER_PATH, HCI0
+from control_case import ERR, ControlCase, plain
+
+
+class PowerTests(ControlCase):
+
+    def on_battery(self):
+        self.power_supply('BAT0', type='Battery', status='Discharging', scope='System', present=1)
+        self.power_supply('AC', type='Mains', online=0)
+
+    def test_speaker_mode_refused_on_battery(self):
+        self.add_speaker()
+        self.on_battery()
+        self.start_daemon()
+        # the saved "on" gives way to the battery at start-up
+        self.assertFalse(plain(self.mprop('SpeakerMode')))
+        self.assertEqual(plain(self.mprop('SpeakerModeBlocker')), 'on-battery')
+        self.assertEqual(plain(self.mprop('State')), 'off')
+        before = self.settings()
+        msg = self.assert_error(ERR + 'OnBattery', self.set_mprop, 'SpeakerMode', True)
+        self.assertIn('battery', msg)
+        self.assert_error(ERR + 'OnBattery', self.call, 'Connect', SPEAKER)
+        out = self.ctl('speaker-mode', 'on', check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('runs on battery', out.stderr)
+        self.assertEqual(self.settings(), before)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        # plugged in: the poll (every 2 s) lifts the blocker
+        rec = self.recorder()
+        self.power_supply('AC', online=1)
+        rec.wait('SpeakerModeBlocker', '', timeout=4)
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.assertTrue(plain(self.mprop('SpeakerMode')))
+
+    def test_going_onto_battery_while_streaming_switches_speaker_mode_off(self):
+        self.add_speaker()
+        self.power_supply('BAT0', type='Battery', status='Charging', scope='System')
+        self.power_supply('AC', type='Mains', online=1)
+        self.start_daemon()
+        self.connect_speaker()
+        self.assertEqual(plain(self.mprop('SpeakerModeBlocker')), '')
+        rec = self.recorder()
+        self.power_supply('BAT0', status='Discharging')
+        self.power_supply('AC', online=0)
+        t0 = time.monotonic()
+        t = rec.wait('SpeakerMode', False, timeout=4)
+        self.assertLess(t - t0, 3.0, 'speaker mode stayed on for %.1f s on battery' % (t - t0))
+        rec.wait('State', 'off')
+        rec.wait('SpeakerModeBlocker', 'on-battery')
+        self.log_has('speaker mode switched off: the board runs on battery')
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_PATH) in (None, 'idle'), 2,
+                             what='stream released')
+        self.assertIn('speaker-mode=false\n', self.state_file())
+        self.assertIsNone(self.daemon.returncode)
+
+    def test_no_battery_counts_as_mains(self):
+        self.power_supply('AC', type='Mains', online=0)
+        self.power_supply('usb', type='USB', online=0)
+        # a peripheral's battery is not the board's
+        self.power_supply('hid-mouse-battery', type='Battery', status='Discharging', scope='Device')
+        self.add_speaker()
+        self.start_daemon()
+        self.assertEqual(plain(self.mprop('SpeakerModeBlocker')), '')
+        self.assertTrue(plain(self.mprop('SpeakerMode')))
+        self.connect_speaker()
+
+
+class LeOnlyAdapterTests(ControlCase):
+    bluez_params = {'adapters': [{'name': 'hci0', 'props': {'BrEdr': False}}]}
+
+    def test_le_only_adapter_is_not_supported(self):
+        self.add_speaker()
+        self.write_state(speaker_mode=False)
+        self.start_daemon(wait_registered=False)
+        self.wait_prop('SpeakerModeBlocker', 'no-br-edr')
+        before = self.settings()
+        msg = self.assert_error(ERR + 'NotSupported', self.set_mprop, 'SpeakerMode', True)
+        self.assertIn('not supported on this device', msg)
+        msg = self.assert_error(ERR + 'NotSupported', self.call, 'Connect', SPEAKER)
+        self.assertIn('not supported on this device', msg)
+        out = self.busctl('set-property', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'SpeakerMode', 'b', 'true',
+                          check=False)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn('not supported on this device', out.stderr)
+        self.assertEqual(self.settings(), before)
+        self.assertEqual(self.ctl('status').stdout.count('SpeakerModeBlocker: no-br-edr'), 1)
+
+
+class AdapterTests(ControlCase):
+
+    def test_no_adapter_then_one_plugged_in(self):
+        self.bluez.RemoveAdapter('hci0')
+        self.add_tone()
+        self.write_state(speaker_mode=False)
+        self.start_daemon(wait_registered=False)
+        self.wait_prop('SpeakerModeBlocker', 'no-adapter')
+        msg = self.assert_error(ERR + 'NotSupported', self.set_mprop, 'SpeakerMode', True)
+        self.assertIn('No Bluetooth adapter', msg)
+        self.assertFalse(plain(self.mprop('SpeakerMode')))
+        rec = self.recorder()
+        self.bluez.add_adapter('hci0')
+        rec.wait('SpeakerModeBlocker', '')
+        self.set_mprop('SpeakerMode', True)
+        rec.wait('SpeakerMode', True)
+
+    def test_adapter_powered_off_is_not_available(self):
+        self.add_speaker()
+        self.write_state(speaker_mode=False)
+        self.start_daemon()
+        rec = self.recorder()
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(False))
+        rec.wait('SpeakerModeBlocker', 'adapter-off')
+        msg = self.assert_error(ERR + 'NotAvailable', self.set_mprop, 'SpeakerMode', True)
+        self.assertIn('powered off', msg)
+        self.assert_error(ERR + 'NotAvailable', self.call, 'StartDiscovery')
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(True))
+        rec.wait('SpeakerModeBlocker', '')
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+
+
+if __name__ == '__main__':
+    unittest.main()

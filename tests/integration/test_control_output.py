@@ -1,0 +1,213 @@
+"""One output at a time through the control API: Connect (another
+speaker, in progress, during an automatic reconnect), Disconnect, Forget
+and Reset."""
+
+import os
+import subprocess
+import time
+import unittest
+
+import dbus
+
+from common import MANAGER, MANAGER_PATH, SPEAKER, SPEAKER_PATH
+from control_case import ERR, SPEAKER_B, SPEAKER_B_PATH, ControlCase, plain
+
+
+class OutputTests(ControlCase):
+
+    def test_connect_second_speaker_drops_the_first(self):
+        self.add_speaker()
+        self.add_speaker(SPEAKER_B, 'Speaker B')
+        self.start_daemon()
+        rec = self.recorder()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming(SPEAKER_PATH)
+        rec.wait('Output', SPEAKER)
+        rec.wait('State', 'streaming')
+        # the double's default speaker offers dual channel and bitpool 53: SBC-XQ
+        self.assertTrue(plain(self.mprop('Codec')).startswith('SBC-XQ 48000 Hz dual-channel'))
+        self.assertGreater(plain(self.mprop('Latency')), 0)
+        self.assertEqual(len(self.bluez.recordings()), 1)
+
+        self.ctl('connect', SPEAKER_B)
+        self.wait_streaming(SPEAKER_B_PATH)
+        rec.wait('Output', SPEAKER_B)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Connected'], 3,
+                             what='first speaker disconnected')
+        self.assertIn('dropping %s for %s' % (SPEAKER, SPEAKER_B), self.daemon.log_text())
+        # dropped on purpose: no reconnect to it is planned, and no link
+        # "lost" either (the audio thread let go of A before its socket did)
+        self.assertNotIn('reconnecting %s' % SPEAKER, self.daemon.log_text())
+        self.assertNotIn('link to the speaker lost', self.daemon.log_text())
+        self.assertEqual(self.stats()['LinkErrors'], 0)
+        # B gets the audio: a new recording that grows
+        recs = self.bluez.recordings()
+        self.assertEqual(len(recs), 2)
+        self.assertIn('22_33_44_66', os.path.basename(recs[-1]))
+        size = os.path.getsize(recs[-1])
+        self.daemon.wait_for(lambda: os.path.getsize(recs[-1]) > size + 2000, 2, what='B recording grows')
+        self.assertIn('last-output=%s\n' % SPEAKER_B, self.state_file())
+
+        # Disconnect: no output, and no reconnect
+        self.ctl('disconnect')
+        rec.wait('Output', '')
+        rec.wait('State', 'idle')
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_B_PATH)['Connected'], 3)
+        self.assertIn('last-output=\n', self.state_file())
+        time.sleep(1.5)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_B_PATH))
+        self.assertEqual(plain(self.mprop('Output')), '')
+        self.assertNotIn('link to the speaker lost', self.daemon.log_text())
+        self.assertEqual(self.stats()['LinkErrors'], 0)
+
+    def test_connect_in_progress_and_disconnect_cancels_it(self):
+        self.add_speaker(ConnectMs=800)
+        self.add_speaker(SPEAKER_B, 'Speaker B')
+        self.start_daemon()
+        rec = self.recorder()
+        first = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', MANAGER_PATH,
+                                  MANAGER, 'Connect', 's', SPEAKER], env=self.env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: first.poll() is None and first.kill())
+        rec.wait('State', 'connecting')
+        msg = self.assert_error(ERR + 'InProgress', self.call, 'Connect', SPEAKER_B)
+        self.assertIn(SPEAKER, msg)
+        _, err = first.communicate(timeout=10)
+        self.assertEqual(first.returncode, 0, err)
+        self.wait_streaming()
+        rec.wait('State', 'streaming')
+        # connecting again to the output is done at once
+        self.call('Connect', SPEAKER)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+
+        # a Disconnect while connecting answers the Connect
+        self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'Disconnect')
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Connected'], 3)
+        second = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', MANAGER_PATH,
+                                   MANAGER, 'Connect', 's', SPEAKER], env=self.env(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: second.poll() is None and second.kill())
+        self.wait_prop('State', 'connecting')
+        self.call('Disconnect')
+        _, err = second.communicate(timeout=10)
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn('cancelled by Disconnect', err)
+        self.wait_prop('State', 'idle')
+        time.sleep(1.0)
+        self.assertEqual(plain(self.mprop('Output')), '')
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        # (BlueZ itself would have cancelled the page; this double completes
+        # it, and the daemon sends the speaker away)
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Connected'], 3)
+
+    def test_connect_during_an_automatic_reconnect(self):
+        self.add_speaker()
+        self.add_speaker(SPEAKER_B, 'Speaker B')
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        # A drops and takes its time answering the reconnect
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'ConnectMs', dbus.Int32(1500, variant_level=1))
+        mark = len(self.daemon.log_text())
+        self.bluez.LinkLoss(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: 'connecting %s' % SPEAKER in self.daemon.log_text()[mark:], 3,
+                             what='automatic reconnect under way')
+        self.wait_prop('State', 'connecting')
+        # the user picks B meanwhile: B it is, and A stays away
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(SPEAKER_B_PATH)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
+        # A's page completes in the meantime: sent away, not adopted
+        self.log_has('%s connected, but is no longer wanted; disconnecting it' % SPEAKER, timeout=5)
+        self.assertIsNone(self.daemon.returncode)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
+        self.assertIsNotNone(self.bluez.transport_for(SPEAKER_B_PATH))
+        self.assertEqual(self.transport_state(SPEAKER_B_PATH), 'active')
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Connected'], 3,
+                             what='A sent away')
+        self.assertIn('last-output=%s\n' % SPEAKER_B, self.state_file())
+        self.assertEqual(self.daemon.log_text()[mark:].count('reconnecting %s' % SPEAKER), 1,
+                         'a reconnect to A planned after the user chose B')
+
+    def test_connect_joins_an_automatic_reconnect_to_the_same_speaker(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'ConnectMs', dbus.Int32(800, variant_level=1))
+        mark = len(self.daemon.log_text())
+        self.bluez.LinkLoss(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: 'connecting %s' % SPEAKER in self.daemon.log_text()[mark:], 3)
+        t0 = time.monotonic()
+        self.call('Connect', SPEAKER)
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.wait_streaming()
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+        self.assertIsNone(self.daemon.returncode)
+
+    def test_connect_errors(self):
+        self.add_speaker(InRange=False, PageTimeoutMs=200)
+        self.start_daemon()
+        msg = self.assert_error(ERR + 'NotAvailable', self.call, 'Connect', SPEAKER)
+        self.assertIn('did not answer', msg)
+        self.assertEqual(plain(self.mprop('State')), 'idle')
+        self.assertEqual(plain(self.mprop('Output')), '')
+
+    def test_connect_turns_speaker_mode_on(self):
+        self.add_speaker()
+        self.write_state(speaker_mode=False)
+        self.start_daemon()
+        self.assertEqual(plain(self.mprop('State')), 'off')
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.assertTrue(plain(self.mprop('SpeakerMode')))
+        self.wait_prop('State', 'streaming')
+        # off again: the stream is released, the speaker stays connected
+        self.set_mprop('SpeakerMode', False)
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_PATH) == 'idle', 2)
+        self.assertTrue(self.double_device(SPEAKER_PATH)['Connected'])
+        self.wait_prop('State', 'off')
+
+    def test_forget_removes_the_pairing(self):
+        self.add_speaker()
+        other = self.add_speaker(SPEAKER_B, 'Speaker B')
+        self.start_daemon()
+        self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'Forget', 's', SPEAKER_B)
+        self.assertFalse(self.double_device(other)['Paired'])
+        self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B) is None, 2)
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.ctl('forget', SPEAKER)
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Exported'], 3,
+                             what='device removed from BlueZ')
+        dev = self.double_device(SPEAKER_PATH)
+        self.assertFalse(dev['Paired'])
+        self.assertFalse(dev['Connected'])
+        self.assertIsNone(self.device_entry(SPEAKER))
+        self.assertEqual(plain(self.mprop('Output')), '')
+        self.assertIn('last-output=\n', self.state_file())
+        self.assert_error(ERR + 'NotFound', self.call, 'Forget', SPEAKER)
+
+    def test_reset_forgets_our_speakers_and_settings(self):
+        self.bluez.add_device('hci0', SPEAKER_B, 'Ours', {'Paired': False, 'Known': True})
+        other = self.add_speaker()     # paired before us: not ours to forget
+        self.start_daemon()
+        self.call('Pair', SPEAKER_B)
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(SPEAKER_B_PATH)
+        self.set_mprop('Volume', dbus.UInt16(100))
+        self.set_mprop('IdleSuspend', dbus.UInt32(60))
+        self.ctl('reset')
+        self.daemon.wait_for(lambda: not self.double_device(SPEAKER_B_PATH)['Exported'], 3)
+        self.assertTrue(self.double_device(other)['Paired'])
+        s = self.settings()
+        self.assertEqual((s['Volume'], s['IdleSuspend'], s['Output'], s['SpeakerMode']), (64, 0, '', False))
+        # registered afresh; the agent only ever exists during a pairing
+        self.daemon.wait_for(lambda: self.bluez.registered_endpoints(), 3)
+        self.assertEqual(list(self.bluez.GetAgents()), [])
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,124 @@
+"""Restarts of the daemon, seen through the control API: settings and the
+last output survive, a2dpsrcctl monitor follows, a corrupt state file is
+set aside."""
+
+import os
+import signal
+import stat
+import time
+import unittest
+
+import dbus
+
+from common import MANAGER, MANAGER_PATH, SPEAKER, SPEAKER_PATH, wait_for
+from control_case import ControlCase, plain
+
+
+class RestartTests(ControlCase):
+
+    def restart(self):
+        self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
+        mark = len(self.daemon.log_text())
+        self.start_daemon()
+        return mark
+
+    def test_settings_and_last_output_survive_a_restart(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.busctl('set-property', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'Volume', 'q', '90')
+        self.busctl('set-property', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'Routes', 'a{ss}', '1',
+                    'alerts', 'bluetooth')
+        self.ctl('idle-suspend', '30')
+        self.ctl('auto-reconnect', 'on')
+        saved = self.settings()
+        # saved atomically: only the file itself, private
+        self.assertEqual(sorted(os.listdir(self.state_dir)), ['state'])
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.state_dir, 'state')).st_mode), 0o600)
+        text = self.state_file()
+        for line in ('a2dpsrc-state 1', 'speaker-mode=true', 'route.alerts=bluetooth', 'volume=90',
+                     'idle-suspend=30', 'auto-reconnect=true', 'last-output=%s' % SPEAKER):
+            self.assertIn(line + '\n', text)
+
+        mark = self.restart()
+        s = self.settings()
+        for k in ('SpeakerMode', 'Routes', 'Volume', 'AutoReconnect', 'IdleSuspend'):
+            self.assertEqual(s[k], saved[k], k)
+        # the last output comes back by itself
+        self.wait_streaming(timeout=6)
+        self.wait_prop('Output', SPEAKER)
+        self.wait_prop('State', 'streaming')
+        self.assertIn('last output %s' % SPEAKER, self.daemon.log_text()[mark:])
+
+    def test_monitor_follows_a_restart_and_a_leftover_tmp_is_ignored(self):
+        self.add_tone()
+        self.start_daemon()
+        self.set_mprop('Volume', dbus.UInt16(77))
+        mon = self.monitor()
+        wait_for(lambda: mon.proc.poll() is None and self.bus.name_owner('org.a2dpsrc'), 2)
+        self.wait_monitor_listening(mon)
+        self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
+        mon.wait_line(r' a2dpsrcd stopped$')
+        # a save cut short by a crash leaves state.tmp behind: not read
+        with open(os.path.join(self.state_dir, 'state.tmp'), 'w') as f:
+            f.write('a2dpsrc-state 1\nvolume=5\n')
+        self.start_daemon()
+        mon.wait_line(r' a2dpsrcd started$')
+        self.assertEqual(plain(self.mprop('Volume')), 77)
+        self.assertFalse(os.path.exists(os.path.join(self.state_dir, 'state.tmp')))
+        # the monitor goes on showing changes of the new daemon
+        self.ctl('volume', '78')
+        mon.wait_line(r' Volume: 78 \(61%\)$')
+        # Peer answers too
+        self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, 'org.freedesktop.DBus.Peer', 'Ping')
+
+    def test_auto_reconnect_off_survives_a_restart(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.set_mprop('AutoReconnect', False)
+        self.restart()
+        self.assertFalse(plain(self.mprop('AutoReconnect')))
+        time.sleep(2.0)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        self.assertEqual(plain(self.mprop('Output')), '')
+        # asking brings it back
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+
+    def test_corrupt_state_file_is_set_aside(self):
+        bad = {
+            'garbage': b'\x00\xff\xfe garbage \x01\x02\n',
+            'truncated': b'a2dpsrc-state 1\nspeaker-mode=true\nvolume=1',
+            'wrong version': b'a2dpsrc-state 9\nspeaker-mode=true\n',
+            'bad value': b'a2dpsrc-state 1\nvolume=300\n',
+        }
+        self.add_tone()
+        for i, (what, data) in enumerate(bad.items()):
+            with self.subTest(what=what):
+                for f in os.listdir(self.state_dir):
+                    os.unlink(os.path.join(self.state_dir, f))
+                with open(os.path.join(self.state_dir, 'state'), 'wb') as f:
+                    f.write(data)
+                mark = len(self.daemon.log_text()) if self.daemon else 0
+                self.start_daemon(speaker_mode=None)
+                s = self.settings()
+                self.assertEqual((s['SpeakerMode'], s['Volume'], s['IdleSuspend'], s['AutoReconnect']),
+                                 (False, 64, 0, True))
+                self.assertEqual(s['Routes'], {'media': 'bluetooth', 'alerts': 'local', 'voice': 'local'})
+                aside = [f for f in os.listdir(self.state_dir) if f.startswith('state.corrupt-')]
+                self.assertEqual(len(aside), 1, os.listdir(self.state_dir))
+                with open(os.path.join(self.state_dir, aside[0]), 'rb') as f:
+                    self.assertEqual(f.read(), data)
+                log = self.daemon.log_text()[mark:]
+                self.assertRegex(log, r'warning: settings in .* were unreadable \(.*moved to %s\)' % aside[0])
+                # the next change writes a good file again
+                self.set_mprop('Volume', dbus.UInt16(70))
+                self.assertIn('volume=70\n', self.state_file())
+                self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
+
+
+if __name__ == '__main__':
+    unittest.main()
