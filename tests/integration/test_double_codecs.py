@@ -5,7 +5,7 @@ capabilities, a speaker refusing a codec it advertised, a speaker setting
 up a codec itself, and recordings carrying the codec and its whole
 configuration.
 
-A Python client plays the daemon (test_double's fake endpoints).
+A Python client plays the daemon (double_client's fake endpoints).
 
 Run: cd tests/integration && /usr/bin/python3 -m unittest test_double_codecs
 """
@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 import harness                                          # noqa: E402
 from bluez_double import codecs                         # noqa: E402
-from test_double import (DoubleTest, FakeEndpoint, FakeApp, call,  # noqa: E402
-                         DEVICE, ENDPOINT, TRANSPORT, PROPS, SINK, MEDIA, HCI0,
-                         SBC_ALL, CONFIG)
+from double_client import (DoubleTest, FakeEndpoint, FakeApp, call,  # noqa: E402
+                           DEVICE, ENDPOINT, TRANSPORT, PROPS, SINK, MEDIA, HCI0,
+                           SBC_ALL, CONFIG)
 
 APTX_HDR = codecs.vendor_header(*codecs.APTX)
 APTX_HD_HDR = codecs.vendor_header(*codecs.APTX_HD)

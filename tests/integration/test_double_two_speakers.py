@@ -32,8 +32,8 @@ import unittest
 import dbus
 
 import harness
-from test_double import (DEVICE, HCI0, MEDIA, SINK, DoubleTest, Events,
-                         FakeApp, FakeEndpoint, call, spin_until)
+from double_client import (DEVICE, HCI0, MEDIA, SINK, DoubleTest, Events,
+                           FakeApp, FakeEndpoint, call, spin_until)
 
 A = '00:11:22:33:44:0A'
 B = '00:11:22:33:44:0B'
