@@ -11,4 +11,6 @@ lives in this package so that it can be read and tested in pieces:
   world     the simulated bluetoothd: adapters, devices, media, agents
   a2dp_setup  remote SEPs; which local endpoint a speaker gets and the
             stream setup (mixed into device.Device)
+  pairing, media_control, speaker  Pair and bonding, MediaControl1, the
+            speaker's own actions (mixed into device.Device)
 """

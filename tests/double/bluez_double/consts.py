@@ -163,6 +163,23 @@ BR_REASONS = (BR_ALREADY_CONNECTED, BR_PAGE_TIMEOUT, BR_PROFILE_UNAVAILABLE,
               'br-connection-concurrent-connection-limit',
               'br-connection-lmp-protocol-error')
 
+# the errno a connection attempt fails with -> the reason string device.c
+# replies with (btd_error_bredr_conn_from_errno)
+ERRNO_REASON = {
+    'EHOSTDOWN': BR_PAGE_TIMEOUT, 'ENOPROTOOPT': BR_PROFILE_UNAVAILABLE,
+    'EIO': BR_CREATE_SOCKET, 'EOPNOTSUPP': BR_NOT_SUPPORTED,
+    'ECONNREFUSED': BR_REFUSED, 'ECONNRESET': BR_ABORT_BY_REMOTE,
+    'ECONNABORTED': BR_ABORT_BY_LOCAL, 'ETIMEDOUT': BR_TIMEOUT,
+    'EBUSY': BR_BUSY, 'EALREADY': BR_ALREADY_CONNECTED,
+    'EHOSTUNREACH': BR_ADAPTER_NOT_POWERED, 'EINVAL':
+    BR_INVALID_ARGUMENTS, 'EPERM': BR_UNKNOWN, 'ECANCELED': BR_CANCELED,
+}
+REASON_ERRNO = {v: k for k, v in ERRNO_REASON.items()}
+
+
+def reason_error(errno):
+    return failed(ERRNO_REASON.get(errno, BR_UNKNOWN))
+
 # src/device.c new_authentication_return()
 AUTH_ERRORS = {
     'failed': ('AuthenticationFailed', 'Authentication Failed'),
