@@ -9,6 +9,8 @@ lives in this package so that it can be read and tested in pieces:
   recorder  the "speaker" end of an acquired transport (a thread)
   base      D-Bus object base class: properties, signals, signature checks
   world     the simulated bluetoothd: adapters, devices, media, agents
+  adapter, discovery, media  Adapter1, its discovery, Media1's endpoints
+            and applications (discovery and media mixed into adapter.Adapter)
   a2dp_setup  remote SEPs; which local endpoint a speaker gets and the
             stream setup (mixed into device.Device)
   pairing, media_control, speaker  Pair and bonding, MediaControl1, the
