@@ -28,6 +28,7 @@ int delay_line_init(struct delay_line *dl, int16_t *buf, size_t cap, unsigned ch
         dl->cap = cap;
         dl->channels = channels;
         dl->step_frames = rate / 100;
+        dl->fade_frames = rate >= 200 ? rate / 200 : 1;
         delay_line_reset(dl);
         return 0;
 }
@@ -44,6 +45,30 @@ void delay_line_reset(struct delay_line *dl)
         dl->delay = dl->target;
         dl->since_step = 0;
         dl->quiet = 0;
+        dl->fade_dir = 0;
+}
+
+void delay_line_jump_faded(struct delay_line *dl)
+{
+        if (dl->delay == dl->target || dl->fade_dir)
+                return;
+        dl->fade_dir = -1;
+        dl->fade_pos = dl->fade_frames;
+}
+
+/* One frame of a faded jump: the gain on the way down, the jump at the
+ * bottom, the gain on the way up. */
+static void fade_frame(struct delay_line *dl, int16_t *f)
+{
+        for (unsigned c = 0; c < dl->channels; c++)
+                f[c] = (int16_t)((int32_t)f[c] * (int32_t)dl->fade_pos / (int32_t)dl->fade_frames);
+        if (dl->fade_dir < 0 && --dl->fade_pos == 0) {
+                dl->delay = dl->target;
+                dl->faded_jumps++;
+                dl->fade_dir = 1;
+        } else if (dl->fade_dir > 0 && ++dl->fade_pos >= dl->fade_frames) {
+                dl->fade_dir = 0;
+        }
 }
 
 static bool silent(const int16_t *f, unsigned channels)
@@ -72,7 +97,7 @@ void delay_line_process(struct delay_line *dl, const int16_t *in, int16_t *out, 
                 dl->quiet = silent(in + n * ch, ch) ? dl->quiet + 1 : 0;
                 dl->wr++;
                 dl->since_step++;
-                if (dl->delay != dl->target) {
+                if (dl->delay != dl->target && dl->fade_dir >= 0) {
                         size_t span = dl->delay > dl->target ? dl->delay : dl->target;
 
                         if (dl->quiet > span) {
@@ -94,5 +119,7 @@ void delay_line_process(struct delay_line *dl, const int16_t *in, int16_t *out, 
                         blend(frame_at(dl, r - 1), frame_at(dl, r), out + n * ch, ch);
                 else
                         memcpy(out + n * ch, frame_at(dl, r), ch * sizeof(int16_t));
+                if (dl->fade_dir)
+                        fade_frame(dl, out + n * ch);
         }
 }

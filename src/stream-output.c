@@ -181,16 +181,25 @@ void stream_outputs_revents(struct stream *s, const struct pollfd *fds)
         }
 }
 
+/* A move longer than this is a faded jump (a 10 ms dip), not a slew: at
+ * 0.2 % a second speaker joining 140 ms later would be heard as an echo
+ * for 70 s. Shorter moves (a speaker's Delay drifting) slew unheard. */
+#define ALIGN_FADED_JUMP_US 20000u
+
 /* Every output's delay line target from the alignment's. */
 static void apply_targets(struct stream *s)
 {
         for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
                 struct stream_output *o = s->out[i];
                 uint32_t us = s->align.extra_us[i];
+                size_t frames = (size_t)((uint64_t)us * s->p.rate / 1000000);
+                size_t far = (size_t)((uint64_t)ALIGN_FADED_JUMP_US * s->p.rate / 1000000);
 
                 if (!o || !o->delayed)
                         continue;
-                delay_line_set_target(&o->dl, (size_t)((uint64_t)us * s->p.rate / 1000000));
+                delay_line_set_target(&o->dl, frames);
+                if ((o->dl.delay > o->dl.target ? o->dl.delay - o->dl.target : o->dl.target - o->dl.delay) > far)
+                        delay_line_jump_faded(&o->dl);
                 atomic_store_explicit(&s->stats.out[i].align_us, us, memory_order_relaxed);
         }
 }

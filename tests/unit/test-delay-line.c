@@ -161,6 +161,57 @@ START_TEST(silence_jumps_at_once)
 }
 END_TEST
 
+/* A far move on a sine that never pauses (music): a slew would take 0.2 %
+ * of the way a second; a faded jump is there within 10 ms, with no output
+ * step steeper than the sine's own (the fade's slope adds a sixth of it)
+ * and a dip to silence where the read position jumps. */
+START_TEST(far_move_is_a_faded_jump)
+{
+        struct delay_line dl;
+        int16_t in[2 * 480], out[2 * 480];
+        const double max_slope = 16384.0 * 2 * M_PI * 200 / RATE;
+        const size_t far = 4000;        /* 83 ms */
+        int16_t prev = 0, quietest = INT16_MAX;
+        uint64_t pos = 0;
+
+        ck_assert_int_eq(delay_line_init(&dl, ring, CAP, 2, RATE), 0);
+        for (int pass = 0; pass < 2; pass++) {
+                if (pass == 1) {
+                        delay_line_set_target(&dl, far);
+                        delay_line_jump_faded(&dl);
+                }
+                for (size_t b = 0; b < 10; b++) {
+                        for (size_t n = 0; n < 480; n++) {
+                                int16_t v = (int16_t)lrint(16384.0 * sin(2 * M_PI * 200 * (double)(pos + n) / RATE));
+                                in[2 * n] = in[2 * n + 1] = v;
+                        }
+                        delay_line_process(&dl, in, out, 480);
+                        for (size_t n = 0; n < 480; n++) {
+                                if (pos + n > 0)
+                                        ck_assert_msg(fabs((double)out[2 * n] - prev) <= max_slope * 1.6 + 1,
+                                                      "a %d step at frame %llu", out[2 * n] - prev,
+                                                      (unsigned long long)(pos + n));
+                                if (pass == 1 && abs(out[2 * n]) < quietest)
+                                        quietest = (int16_t)abs(out[2 * n]);
+                                prev = out[2 * n];
+                        }
+                        pos += 480;
+                        /* 5 ms down, the jump, 5 ms up: done by the end of
+                         * the first 10 ms block */
+                        if (pass == 1)
+                                ck_assert_uint_eq(dl.delay, far);
+                }
+        }
+        ck_assert_uint_eq(dl.faded_jumps, 1);
+        ck_assert_uint_eq(dl.jumps, 0);
+        ck_assert_uint_eq(dl.steps, 0);
+        ck_assert_int_le(quietest, 1);
+        /* asking again at the target does nothing */
+        delay_line_jump_faded(&dl);
+        ck_assert_int_eq(dl.fade_dir, 0);
+}
+END_TEST
+
 START_TEST(mono)
 {
         struct delay_line dl;
@@ -189,6 +240,7 @@ static Suite *suite(void)
         tcase_add_test(tc, longer_delay_slews_without_a_click);
         tcase_add_test(tc, shorter_delay_slews_without_a_click);
         tcase_add_test(tc, silence_jumps_at_once);
+        tcase_add_test(tc, far_move_is_a_faded_jump);
         tcase_add_test(tc, mono);
         suite_add_tcase(s, tc);
         return s;
