@@ -25,8 +25,10 @@ import re
 import subprocess
 import sys
 
-B = sys.modules['__main__'] if hasattr(sys.modules['__main__'], 'run_ours') else __import__('bench')
-sys.path.insert(0, os.path.join(B.ROOT, 'tests', 'double'))
+import bench_peers as BP
+import bench_settings as S
+import bench_table as T
+sys.path.insert(0, os.path.join(S.ROOT, 'tests', 'double'))
 from bluez_double import codecs as sinks  # noqa: E402
 
 PEERS = ('bluealsa', 'pipewire')
@@ -45,7 +47,7 @@ NOT_DECODED = 'not decoded'
 
 @functools.lru_cache(maxsize=None)
 def _version(pkg):
-    return B.peer_versions().get(pkg)
+    return BP.peer_versions().get(pkg)
 
 
 def bluealsa_source_codecs():
@@ -66,7 +68,7 @@ def pipewire_plugins():
 
 def can_send(peer, codec):
     """(Peer options, None), or (None, why it cannot send codec)."""
-    missing = B.peer_missing(peer)
+    missing = BP.peer_missing(peer)
     if missing:
         return None, 'not installed (%s)' % ', '.join(missing)
     if peer == 'bluealsa':
@@ -143,11 +145,11 @@ def run_peer_codec(tmp, peer, codec, speaker, audio, seconds, quick, floor_of, r
     out = {'opts': opts}
     for kind in ('sine',) if quick else ('sine', 'music'):
         try:
-            r = B.run_peer(tmp, peer, kind, audio, seconds, speaker=speaker, opts=opts, tag='-' + codec)
+            r = BP.run_peer(tmp, peer, kind, audio, seconds, speaker=speaker, opts=opts, tag='-' + codec)
             out[kind] = one_signal(r, codec, kind, floor_of)
         except Exception as e:  # noqa: BLE001 - a peer failing is a figure, not a crash
             out[kind] = {'error': (str(e).splitlines() or [repr(e)])[0][:300]}
-            B.say('%s on %s (%s) failed: %s' % (peer, codec, kind, e))
+            S.say('%s on %s (%s) failed: %s' % (peer, codec, kind, e))
     return out
 
 
@@ -160,7 +162,7 @@ PEER_HEADER = ['codec', 'peer', 'negotiated (transport Configuration)', 'CPU ms/
 
 
 def _ratio(a, b):
-    return B.ratio(a, b, 2)
+    return T.ratio(a, b, 2)
 
 
 def peer_rows(R, codecs, ours_rss):
@@ -189,8 +191,8 @@ def peer_rows(R, codecs, ours_rss):
                                  (' — ' + s['error']) if s.get('error') else '')
             if m.get('config') and m.get('config') != s.get('config'):
                 neg += '; music `%s`' % m['config']
-            snr = NOT_DECODED if name == 'ldac' else '%s / %s' % (B.fmt(s.get('snr_db'), 1),
-                                                                 B.fmt(m.get('snr_vs_ref_db'), 1))
+            snr = NOT_DECODED if name == 'ldac' else '%s / %s' % (T.fmt(s.get('snr_db'), 1),
+                                                                 T.fmt(m.get('snr_vs_ref_db'), 1))
             if s.get('gaps'):
                 snr += ' (tone gaps: %s)' % s['gaps']
             wire = s.get('wire_bytes_per_audio_s')
@@ -200,14 +202,14 @@ def peer_rows(R, codecs, ours_rss):
             ours_kib = ours_rss(name)
             rows.append(head + [
                 neg,
-                '%s / %s (%s)' % (B.fmt(cpu(s), 2), B.fmt(cpu(m), 2), B.fmt(s.get('client_cpu_ms_per_audio_s'), 2)),
+                '%s / %s (%s)' % (T.fmt(cpu(s), 2), T.fmt(cpu(m), 2), T.fmt(s.get('client_cpu_ms_per_audio_s'), 2)),
                 '%s / %s' % (_ratio(cpu(s), s.get('floor_ms_per_audio_s')),
                              _ratio(cpu(m), m.get('floor_ms_per_audio_s'))),
                 '%s / %s' % (_ratio(cpu(s), s.get('paced_ms_per_audio_s')),
                              _ratio(cpu(m), m.get('paced_ms_per_audio_s'))),
                 '%s / %s' % (_ratio(cpu(os_), cpu(s)), _ratio(cpu(om), cpu(m))),
-                B.fmt(wire * 8 / 1000 if wire else None, 0),
-                '%s (%s)' % (B.fmt(max(rss) / 1024 if rss else None, 2),
+                T.fmt(wire * 8 / 1000 if wire else None, 0),
+                '%s (%s)' % (T.fmt(max(rss) / 1024 if rss else None, 2),
                              ' + '.join('%s %.2f' % (k, v / 1024) for k, v in by.items())),
                 _ratio(ours_kib, max(rss) if rss else None), snr])
     return rows

@@ -31,12 +31,14 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import traceback
 
-# bench.py runs as __main__: use that module (its snapshot of the binaries)
-B = sys.modules['__main__'] if hasattr(sys.modules['__main__'], 'run_ours') else __import__('bench')
-import bench_codec_peers as P  # noqa: E402
+import bench_codec_peers as P
+import bench_ours as O
+import bench_procfs as PF
+import bench_provenance as PV
+import bench_settings as S
+import bench_table as T
 
 
 def _sink(codec, caps):
@@ -48,7 +50,7 @@ _V = P.sinks.vendor_header
 # name, what the speaker offers (AddDevice options), label.  44.1 kHz only,
 # stereo, as SINK_CAPS (the double's presets offer 48 kHz and more too)
 CODECS = [
-    ('sbc', {'SinkCapabilities': B.SINK_CAPS}, 'SBC'),
+    ('sbc', {'SinkCapabilities': S.SINK_CAPS}, 'SBC'),
     # SBC with dual channel and room for bitpool 38: a2dpsrcd sends SBC-XQ
     ('sbc-xq', {'SinkCapabilities': bytes([0x27, 0xff, 2, 74])}, 'SBC-XQ'),
     ('aptx', _sink(P.sinks.VENDOR, _V(*P.sinks.APTX) + bytes([0x22])), 'aptX'),
@@ -60,8 +62,8 @@ CODECS = [
 STACKS = ('ours',) + P.PEERS
 NOT_DECODED = {'ldac': 'not decoded (framing checked only)'}
 RSS_BOUND = 1.05
-CODEC_FLOOR = os.path.join(B.BUILD, 'bench', 'codec-floor')
-LEAN_BUILD = os.path.join(B.BUILD, 'sbc-only')
+CODEC_FLOOR = os.path.join(S.BUILD, 'bench', 'codec-floor')
+LEAN_BUILD = os.path.join(S.BUILD, 'sbc-only')
 
 
 def built_codecs():
@@ -77,14 +79,14 @@ def codec_floor(name, config, audio, quick):
     for kind in ('sine', 'music'):
         runs = []
         for _ in range(n):
-            r = subprocess.run([CODEC_FLOOR, '--codec', name, '--config', config, '--mtu', str(B.WRITE_MTU),
+            r = subprocess.run([CODEC_FLOOR, '--codec', name, '--config', config, '--mtu', str(S.WRITE_MTU),
                                 '--min-cpu', str(min_cpu), audio['%s_raw' % kind]],
                                capture_output=True, text=True, check=True)
             runs.append(json.loads(r.stdout))
         best = min(runs, key=lambda x: x['cpu_per_audio_s'])
         out[kind] = dict(best, runs_cpu_per_audio_s=[x['cpu_per_audio_s'] for x in runs])
         # paced on each signal: encoding costs differ by signal (AAC: 3x)
-        r = subprocess.run([CODEC_FLOOR, '--codec', name, '--config', config, '--mtu', str(B.WRITE_MTU),
+        r = subprocess.run([CODEC_FLOOR, '--codec', name, '--config', config, '--mtu', str(S.WRITE_MTU),
                             '--paced', str(paced_s), audio['%s_raw' % kind]], capture_output=True, text=True,
                            check=True)
         out['paced_' + kind] = json.loads(r.stdout)
@@ -94,8 +96,8 @@ def codec_floor(name, config, audio, quick):
 def capture_floor(tmp, kind, audio, period, seconds):
     """Capture alone through the same test plugin with the daemon's
     period (capture-floor), ms per audio-second."""
-    conf, _, _ = B.ours_setup(tmp, 'capfloor-' + kind, audio, 1)
-    r = subprocess.run([B.CAPTURE_FLOOR, '-D', 'board', '--rate', str(B.RATE), '--period', str(period or 896),
+    conf, _, _ = O.ours_setup(tmp, 'capfloor-' + kind, audio, 1)
+    r = subprocess.run([S.CAPTURE_FLOOR, '-D', 'board', '--rate', str(S.RATE), '--period', str(period or 896),
                         '--seconds', str(seconds)], capture_output=True, text=True, check=True,
                        env=dict(os.environ, ALSA_CONFIG_PATH=conf))
     return json.loads(r.stdout)['cpu_per_audio_s'] * 1000
@@ -105,7 +107,7 @@ def wake_floor(period, seconds):
     """One bare wake-up per period (capture-floor --wake-only: a timerfd,
     poll, read), ms per audio-second: capture alone and the paced floor
     each hold one, the daemon one for both, so one is counted back."""
-    r = subprocess.run([B.CAPTURE_FLOOR, '--wake-only', '--rate', str(B.RATE), '--period', str(period or 896),
+    r = subprocess.run([S.CAPTURE_FLOOR, '--wake-only', '--rate', str(S.RATE), '--period', str(period or 896),
                         '--seconds', str(seconds)], capture_output=True, text=True, check=True)
     return json.loads(r.stdout)['cpu_per_audio_s'] * 1000
 
@@ -136,21 +138,21 @@ def one_codec(tmp, name, speaker, audio, seconds, quick, stacks, peers, floor_of
         ours(tmp, name, speaker, audio, seconds, quick, floor_of, res)
     except Exception as e:          # noqa: BLE001 - a codec failing is a figure, not a crash
         res['error'] = str(e).splitlines()[0][:200] if str(e) else repr(e)
-        B.say('a2dpsrcd on %s failed: %s' % (name, traceback.format_exc()))
+        S.say('a2dpsrcd on %s failed: %s' % (name, traceback.format_exc()))
     return res
 
 
 def ours(tmp, name, speaker, audio, seconds, quick, floor_of, res):
     """a2dpsrcd on one codec's speaker: its figures per signal into res."""
     for kind in ('sine',) if quick else ('sine', 'music'):
-        run = B.run_ours(tmp, kind, audio, seconds, speaker=speaker, tag='-' + name)
+        run = O.run_ours(tmp, kind, audio, seconds, speaker=speaker, tag='-' + name)
         conf = run['transport'].get('Configuration')
         fl = res.get('floor') or floor_of(name, conf)
         res['floor'] = fl
         rate = fl['sine']['rate']
-        if rate != B.RATE:         # run_ours counted audio at the capture's rate
-            run['audio_s'] *= B.RATE / rate
-            run['cpu']['per_audio_s'] *= rate / B.RATE
+        if rate != S.RATE:         # run_ours counted audio at the capture's rate
+            run['audio_s'] *= S.RATE / rate
+            run['cpu']['per_audio_s'] *= rate / S.RATE
         nbytes, npk = run['wire_bytes'], run['wire_packets']
         sp = run.get('speaker') or {}
         cap = capture_floor(tmp, kind, audio, run['capture_period_frames'], 1.0 if quick else 4.0)
@@ -182,7 +184,7 @@ def ours(tmp, name, speaker, audio, seconds, quick, floor_of, res):
 
 def build_lean():
     """The daemon without aptX, AAC and LDAC, built now into its own BUILD."""
-    r = subprocess.run(['make', '-C', B.ROOT, '-s', 'BUILD=' + LEAN_BUILD, 'WITH_APTX=no', 'WITH_AAC=no',
+    r = subprocess.run(['make', '-C', S.ROOT, '-s', 'BUILD=' + LEAN_BUILD, 'WITH_APTX=no', 'WITH_AAC=no',
                         'WITH_LDAC=no', os.path.join(LEAN_BUILD, 'a2dpsrcd')],
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -194,10 +196,10 @@ def rss_compare(tmp, audio, seconds, rounds):
     lean = build_lean()
     snap = os.path.join(tmp, 'bin', 'a2dpsrcd-sbc-only')
     shutil.copy2(lean, snap)
-    out = {'all': [], 'lean': [], 'lean_binary': lean, 'lean_sha256': B.sha256_of(snap)}
+    out = {'all': [], 'lean': [], 'lean_binary': lean, 'lean_sha256': PV.sha256_of(snap)}
     for i in range(rounds):
-        for key, path in (('all', B.DAEMON), ('lean', snap)):
-            run = B.run_ours(tmp, 'sine', audio, seconds, daemon_path=path, tag='-rss-%s-%d' % (key, i))
+        for key, path in (('all', S.DAEMON), ('lean', snap)):
+            run = O.run_ours(tmp, 'sine', audio, seconds, daemon_path=path, tag='-rss-%s-%d' % (key, i))
             out[key].append(run['memory']['peak_rss_kib'])
     out['all_median_kib'] = statistics.median(out['all'])
     out['lean_median_kib'] = statistics.median(out['lean'])
@@ -209,7 +211,7 @@ def rss_compare(tmp, audio, seconds, rounds):
 def rss_floor(codec=None):
     """rss-floor's peak RSS, median of 5: the libraries a2dpsrcd links, and
     with codec those that codec dlopens."""
-    argv = [B.RSS_FLOOR] + (['--codec', codec] if codec else [])
+    argv = [S.RSS_FLOOR] + (['--codec', codec] if codec else [])
     rss = sorted(json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
                  ['peak_rss_kib'] for _ in range(5))
     return {'peak_rss_kib_median': rss[2], 'runs': rss}
@@ -240,14 +242,14 @@ def run_codecs(tmp, audio, seconds, quick, R, only=None, peers=True):
             R['codecs'][name] = one_codec(tmp, name, speaker, audio, seconds, quick, stacks, peers, floor_of)
         except Exception as e:      # noqa: BLE001 - a codec failing is a figure, not a crash
             R['codecs'][name] = {'error': str(e).splitlines()[0][:200] if str(e) else repr(e)}
-            B.say('codec %s failed: %s' % (name, traceback.format_exc()))
+            S.say('codec %s failed: %s' % (name, traceback.format_exc()))
     if only and 'rss' not in only:
         return
     try:
         R['rss_lean'] = rss_compare(tmp, audio, min(seconds, 10.0), 1 if quick else 2)
     except Exception as e:          # noqa: BLE001
         R['rss_lean'] = {'error': str(e)[:300]}
-        B.say('RSS comparison failed: %s' % e)
+        S.say('RSS comparison failed: %s' % e)
 
 
 # ---- the table --------------------------------------------------------------
@@ -265,7 +267,7 @@ CODEC_HEADER2 = ['codec', 'commit', 'on the wire kbit/s (bytes/s)', 'encoded onl
 
 
 def _pair(a, b, nd):
-    return '%s / %s' % (B.fmt(a, nd), B.fmt(b, nd))
+    return '%s / %s' % (T.fmt(a, nd), T.fmt(b, nd))
 
 
 def _measured(R):
@@ -307,16 +309,16 @@ def codec_rows(R):
         rows.append([
             label, R.get('git_head'), '`%s`' % s['config'], _pair(s['cpu_ms_per_audio_s'], m.get('cpu_ms_per_audio_s'), 2),
             _pair(s['floor_ms_per_audio_s'], m.get('floor_ms_per_audio_s'), 3),
-            '%s / %s' % (B.ratio(s['cpu_ms_per_audio_s'], s['floor_ms_per_audio_s'], 1),
-                         B.ratio(m.get('cpu_ms_per_audio_s'), m.get('floor_ms_per_audio_s'), 1)),
+            '%s / %s' % (T.ratio(s['cpu_ms_per_audio_s'], s['floor_ms_per_audio_s'], 1),
+                         T.ratio(m.get('cpu_ms_per_audio_s'), m.get('floor_ms_per_audio_s'), 1)),
             _pair(s['paced_ms_per_audio_s'], m.get('paced_ms_per_audio_s'), 2),
-            '%s / %s' % (B.ratio(s['cpu_ms_per_audio_s'], s['paced_ms_per_audio_s'], 1),
-                         B.ratio(m.get('cpu_ms_per_audio_s'), m.get('paced_ms_per_audio_s'), 1)),
+            '%s / %s' % (T.ratio(s['cpu_ms_per_audio_s'], s['paced_ms_per_audio_s'], 1),
+                         T.ratio(m.get('cpu_ms_per_audio_s'), m.get('paced_ms_per_audio_s'), 1)),
             _pair(*(x['capture_floor_ms_per_audio_s'] - x['wake_floor_ms_per_audio_s']
                     if x.get('wake_floor_ms_per_audio_s') is not None else x.get('capture_floor_ms_per_audio_s')
                     for x in (s, m)), 2),
             _pair(s.get('own_ms_per_audio_s'), m.get('own_ms_per_audio_s'), 2),
-            '%s (%s)' % (B.verdict(ok), ' / '.join(B.ratio(o, p, 2) for o, p in own))])
+            '%s (%s)' % (T.verdict(ok), ' / '.join(T.ratio(o, p, 2) for o, p in own))])
     return rows
 
 
@@ -329,11 +331,11 @@ def codec_rows2(R):
         wire = s['wire_bytes_per_audio_s']
         peak, floor, above = rss_target(R, name, s, m)
         rows.append([
-            label, R.get('git_head'), '%s (%s)' % (B.fmt(wire * 8 / 1000 if wire else None, 0), B.fmt(wire, 0)),
-            B.fmt(s['encoded_bytes_per_audio_s_floor'] * 8 / 1000, 0), B.fmt(peak / 1024, 2),
-            B.fmt(floor / 1024 if floor else None, 2),
-            '%s %s' % (B.fmt(above, 2), B.verdict(above <= RSS_TARGET_MIB) if above is not None else ''),
-            snr or B.fmt(s['snr_db'], 1), snr or B.fmt(m.get('snr_vs_ref_db'), 1),
+            label, R.get('git_head'), '%s (%s)' % (T.fmt(wire * 8 / 1000 if wire else None, 0), T.fmt(wire, 0)),
+            T.fmt(s['encoded_bytes_per_audio_s_floor'] * 8 / 1000, 0), T.fmt(peak / 1024, 2),
+            T.fmt(floor / 1024 if floor else None, 2),
+            '%s %s' % (T.fmt(above, 2), T.verdict(above <= RSS_TARGET_MIB) if above is not None else ''),
+            snr or T.fmt(s['snr_db'], 1), snr or T.fmt(m.get('snr_vs_ref_db'), 1),
             '%s / %s / %s' % (s['frame_errors'], s['seq_gaps'], s['dropped_ms'])])
     return rows
 
@@ -357,24 +359,24 @@ def target_lines(R):
         _, floor, above = rss_target(R, name, s, m)
         out.append('- %s: CPU, own share ≤ 1.1 × (codec floor + paced floor): %s (%s × the paced floor, '
                    'sine / music); RSS above the library floor with the codec ≤ %.1f MiB: %s (%s MiB).' % (
-                       label, B.verdict(ok), ' / '.join(B.ratio(o, p, 2).rstrip('×') for o, p in own) or '—',
-                       RSS_TARGET_MIB, B.verdict(None if above is None else above <= RSS_TARGET_MIB),
-                       B.fmt(above, 2)))
+                       label, T.verdict(ok), ' / '.join(T.ratio(o, p, 2).rstrip('×') for o, p in own) or '—',
+                       RSS_TARGET_MIB, T.verdict(None if above is None else above <= RSS_TARGET_MIB),
+                       T.fmt(above, 2)))
     return out
 
 
 def report(R):
     """The markdown the codec run prints and writes into the doc."""
-    return [B.markdown_table(codec_rows(R), CODEC_HEADER), '',
-            B.markdown_table(codec_rows2(R), CODEC_HEADER2), '',
+    return [T.markdown_table(codec_rows(R), CODEC_HEADER), '',
+            T.markdown_table(codec_rows2(R), CODEC_HEADER2), '',
             'Library floor (rss-floor: the libraries a2dpsrcd links, loaded, nothing else), median of 5: %s MiB; '
             'with the library each codec dlopens (`rss-floor --codec NAME`): %s.' % (
-                B.fmt((R.get('rss_floor') or {}).get('peak_rss_kib_median', 0) / 1024, 2),
-                ', '.join('%s %s MiB' % (n, B.fmt(f['peak_rss_kib_median'] / 1024, 2))
+                T.fmt((R.get('rss_floor') or {}).get('peak_rss_kib_median', 0) / 1024, 2),
+                ', '.join('%s %s MiB' % (n, T.fmt(f['peak_rss_kib_median'] / 1024, 2))
                           for n, f in (R.get('rss_floor_codec') or {}).items()) or '—'),
             '', 'The peers on the same speakers (CPU: their daemon processes; the client feeding them, '
             'in brackets, apart; floors: the codec\'s, with the configuration the peer negotiated):', '',
-            B.markdown_table(peer_rows(R), P.PEER_HEADER), '',
+            T.markdown_table(peer_rows(R), P.PEER_HEADER), '',
             'Issue #12\'s targets, per codec:', ''] + target_lines(R) + ['', rss_line(R)]
 
 
@@ -406,7 +408,7 @@ def write_codec_doc(path, R):
                  ' '.join(m.get('loadavg_end', '').split()[:3])),
              '', 'Codecs in this build: %s.' % ', '.join(R.get('codecs_built', [])), ''] + report(R) + [
              '', CODECS_END]
-    text = B._read(path) or '# Performance\n'
+    text = PF.read_text(path) or '# Performance\n'
     if CODECS_BEGIN in text and CODECS_END in text:
         head, rest = text.split(CODECS_BEGIN, 1)
         text = head + '\n'.join(block) + rest.split(CODECS_END, 1)[1]
