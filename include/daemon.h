@@ -54,6 +54,10 @@ struct adapter {
         sd_event_source *reg_retry;
         unsigned reg_failures;
         unsigned reg_mask;       /* the codecs BlueZ last read our endpoints of */
+        /* the spare endpoints (MultiOutput): a second application, so
+         * that adding or removing them closes no stream (endpoint.c) */
+        enum registration spare_reg;
+        DBusPendingCall *spare_call;
 };
 
 #define DEVICE_MAX_SEPS 12
@@ -94,6 +98,7 @@ struct transport {
         char path[PATH_LEN];
         char device[PATH_LEN];
         const struct a2dp_codec *codec;  /* the endpoint's it was configured on */
+        bool spare;                      /* on a spare endpoint (MultiOutput) */
         uint8_t config[A2DP_CODEC_BLOB_MAX];
         size_t config_len;
         struct codec_info info;          /* codec->parse of config */
@@ -296,6 +301,10 @@ void endpoint_unregister_all(struct daemon *d);
 void endpoint_reregister(struct daemon *d, struct adapter *a);
 /* Our endpoint's object path for codec c on adapter a. */
 void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *buf, size_t len);
+/* MultiOutput changed, or a stream on a spare endpoint ended: the spares
+ * are registered where the mode is on, and unregistered where it is off
+ * once no stream uses them. */
+void endpoint_spares_update(struct daemon *d);
 
 /* transport.c: org.bluez.MediaTransport1 */
 struct transport *transport_by_path(struct daemon *d, const char *path);

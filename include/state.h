@@ -10,6 +10,7 @@
  *   volume=64
  *   idle-suspend=0
  *   auto-reconnect=true
+ *   multi-output=true
  *   last-output=AA:BB:CC:DD:EE:FF
  *   paired=11:22:33:44:55:66
  *   no-xq=22:33:44:55:66:77
@@ -19,7 +20,8 @@
  * The first line names the format version. Keys a reader does not know are
  * skipped, so adding a key never needs a new version; the version changes
  * only when a key changes meaning, and a reader refuses versions it does not
- * know. Missing keys keep their defaults. "codecs" (Manager1.Codecs) is
+ * know. Missing keys keep their defaults. "multi-output" (Manager1.MultiOutput,
+ * default false) is written only when true. "codecs" (Manager1.Codecs) is
  * written only once set; a name the reader does not know is skipped. "paired" and "no-xq" (the
  * speakers opted out of SBC-XQ) repeat, once per address; so does
  * "speaker-delay" (an address, a space, microseconds 1..SPEAKER_DELAY_MAX_US:
@@ -55,6 +57,7 @@ struct saved_state {
         uint8_t volume;                          /* 0-127 */
         uint32_t idle_suspend;                   /* seconds, 0 = never */
         bool auto_reconnect;
+        bool multi_output;       /* two speakers at once (docs/multi-output.md) */
         char last_output[STATE_ADDR_LEN];        /* "" = none */
         unsigned n_paired;
         char paired[STATE_MAX_PAIRED][STATE_ADDR_LEN]; /* paired by us */

@@ -6,7 +6,15 @@
  * them in that order and, for a speaker, tries its local endpoints in that
  * order (the LastUsed pair first), each with the first of the speaker's
  * SEPs of the same codec, moving to the next when SelectConfiguration
- * fails. docs/codecs.md. */
+ * fails. docs/codecs.md.
+ *
+ * With MultiOutput on, a spare endpoint per codec follows (…/spare/
+ * a2dp_source_<codec>_2, same order): bluetoothd gives a second speaker the
+ * next idle endpoint of the codec (docs/multi-output.md). They are a second
+ * application, registered after the first: the order holds, and turning
+ * the mode on or off closes no stream on the usual endpoints. Off, nothing
+ * more is offered than before (some speakers fail when offered too many,
+ * BlueZ #1037). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +27,8 @@
 #define IFACE_ENDPOINT "org.bluez.MediaEndpoint1"
 #define IFACE_OBJMGR "org.freedesktop.DBus.ObjectManager"
 #define ENDPOINT_PREFIX "a2dp_source_"
+#define SPARE_DIR "spare"
+#define SPARE_SUFFIX "_2"
 #define ERR_INVALID "org.bluez.Error.InvalidArguments"
 #define ERR_REJECTED "org.bluez.Error.Rejected"
 
@@ -56,26 +66,34 @@ static const char introspect_endpoint[] =
         " </interface>\n"
         "</node>\n";
 
-static void root_path(const struct adapter *a, char *buf, size_t len)
+static void root_path(const struct adapter *a, bool spare, char *buf, size_t len)
 {
-        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s", a->name);
+        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s%s", a->name, spare ? "/" SPARE_DIR : "");
 }
 
-/* "a2dp_source_sbc_xq": object path elements take no '-' */
-static void leaf(const struct a2dp_codec *c, char *buf, size_t len)
+/* "a2dp_source_sbc_xq" (object path elements take no '-'), the spare's
+ * "a2dp_source_sbc_xq_2" */
+static void leaf(const struct a2dp_codec *c, bool spare, char *buf, size_t len)
 {
-        snprintf(buf, len, ENDPOINT_PREFIX "%s", c->name);
+        snprintf(buf, len, ENDPOINT_PREFIX "%s%s", c->name, spare ? SPARE_SUFFIX : "");
         for (char *p = buf; *p; p++)
                 if (*p == '-')
                         *p = '_';
 }
 
+static void path_of(const struct adapter *a, const struct a2dp_codec *c, bool spare, char *buf,
+                    size_t len)
+{
+        char l[64], root[PATH_LEN];
+
+        leaf(c, spare, l, sizeof(l));
+        root_path(a, spare, root, sizeof(root));
+        snprintf(buf, len, "%s/%s", root, l);
+}
+
 void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *buf, size_t len)
 {
-        char l[64];
-
-        leaf(c, l, sizeof(l));
-        snprintf(buf, len, A2DPSRC_APP_ROOT "/%s/%s", a->name, l);
+        path_of(a, c, false, buf, len);
 }
 
 /* The codecs of mask with an endpoint, in registration order: built and
@@ -97,9 +115,10 @@ static const struct a2dp_codec *registered(const struct daemon *d, unsigned n)
 }
 
 /* "/org/a2dpsrc/bluez/hciN/a2dp_source_sbc" -> adapter hciN and its codec
- * (NULL for the root), or NULL */
+ * (NULL for the root), or NULL; *spare: the path is the spares' root or
+ * one of them ("/org/a2dpsrc/bluez/hciN/spare/a2dp_source_sbc_2") */
 static struct adapter *adapter_for_path(struct daemon *d, const char *path,
-                                        const struct a2dp_codec **codec)
+                                        const struct a2dp_codec **codec, bool *spare)
 {
         size_t rootlen = strlen(A2DPSRC_APP_ROOT);
         const char *name, *slash;
@@ -109,6 +128,12 @@ static struct adapter *adapter_for_path(struct daemon *d, const char *path,
         name = path + rootlen + 1;
         slash = strchr(name, '/');
         *codec = NULL;
+        *spare = false;
+        if (slash && strncmp(slash + 1, SPARE_DIR, strlen(SPARE_DIR)) == 0 &&
+            (slash[1 + strlen(SPARE_DIR)] == '\0' || slash[1 + strlen(SPARE_DIR)] == '/')) {
+                *spare = true;
+                slash = strchr(slash + 1, '/');
+        }
         if (slash) {
                 const struct a2dp_codec *c;
                 char l[64];
@@ -117,7 +142,7 @@ static struct adapter *adapter_for_path(struct daemon *d, const char *path,
                  * removed stays BlueZ's until we register again, and its
                  * transport must still be cleared */
                 for (unsigned i = 0; (c = registered_in(d->opts.codecs, i)) && !*codec; i++) {
-                        leaf(c, l, sizeof(l));
+                        leaf(c, *spare, l, sizeof(l));
                         if (strcmp(slash + 1, l) == 0)
                                 *codec = c;
                 }
@@ -148,13 +173,14 @@ static bool append_endpoint_props(DBusMessageIter *dict, const struct a2dp_codec
                dbus_dict_append_basic(dict, "DelayReporting", DBUS_TYPE_BOOLEAN, &delay);
 }
 
-static bool append_endpoint(DBusMessageIter *objs, const struct adapter *a, const struct a2dp_codec *c)
+static bool append_endpoint(DBusMessageIter *objs, const struct adapter *a, const struct a2dp_codec *c,
+                            bool spare)
 {
         DBusMessageIter obj, ifaces, iface, props;
         char path[PATH_LEN + 64], *p = path;
         const char *name = IFACE_ENDPOINT;
 
-        endpoint_path(a, c, path, sizeof(path));
+        path_of(a, c, spare, path, sizeof(path));
         return dbus_message_iter_open_container(objs, DBUS_TYPE_DICT_ENTRY, NULL, &obj) &&
                dbus_message_iter_append_basic(&obj, DBUS_TYPE_OBJECT_PATH, &p) &&
                dbus_message_iter_open_container(&obj, DBUS_TYPE_ARRAY, "{sa{sv}}", &ifaces) &&
@@ -168,7 +194,8 @@ static bool append_endpoint(DBusMessageIter *objs, const struct adapter *a, cons
                dbus_message_iter_close_container(objs, &obj);
 }
 
-static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg, struct adapter *a)
+static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg, struct adapter *a,
+                                             bool spare)
 {
         DBusMessage *reply = dbus_message_new_method_return(msg);
         DBusMessageIter it, objs;
@@ -180,10 +207,12 @@ static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg,
         dbus_message_iter_init_append(reply, &it);
         ok = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{oa{sa{sv}}}", &objs);
         /* bluetoothd registers the endpoints in the order it reads them */
-        a->reg_mask = 0;
+        if (!spare)
+                a->reg_mask = 0;
         for (unsigned i = 0; ok && (c = registered(d, i)); i++) {
-                ok = append_endpoint(&objs, a, c);
-                a->reg_mask |= 1u << c->index;
+                ok = append_endpoint(&objs, a, c, spare);
+                if (!spare)
+                        a->reg_mask |= 1u << c->index;
         }
         if (!ok || !dbus_message_iter_close_container(&it, &objs)) {
                 dbus_message_unref(reply);
@@ -307,11 +336,12 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
 }
 
 static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
-                                           const struct a2dp_codec *codec)
+                                           const struct a2dp_codec *codec, bool spare)
 {
         DBusMessageIter it;
         const char *path;
         char err[200];
+        struct transport *t;
 
         if (!dbus_message_has_signature(msg, "oa{sv}"))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
@@ -330,6 +360,9 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
                 log_warn("SetConfiguration %s refused: %s", path, err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
         }
+        t = transport_by_path(d, path);
+        if (t)
+                t->spare = spare;
         return dbus_reply_empty(d->conn, msg);
 }
 
@@ -345,19 +378,27 @@ static DBusHandlerResult clear_configuration(struct daemon *d, DBusMessage *msg)
                                         dbus_message_get_signature(msg));
         t = transport_by_path(d, path);
         if (t) {
+                bool spare = t->spare;
+
                 log_info("ClearConfiguration %s", path);
                 transport_remove(d, t);
+                /* the mode went off while this stream held a spare */
+                if (spare)
+                        endpoint_spares_update(d);
         }
         /* an unknown transport is already clear: nothing to refuse */
         return dbus_reply_empty(d->conn, msg);
 }
 
-static DBusHandlerResult endpoint_release(struct daemon *d, DBusMessage *msg, struct adapter *a)
+static DBusHandlerResult endpoint_release(struct daemon *d, DBusMessage *msg, struct adapter *a,
+                                         bool spare)
 {
-        log_notice("BlueZ released our endpoint on %s", a->name);
+        log_notice("BlueZ released our %sendpoint on %s", spare ? "spare " : "", a->name);
         /* our own UnregisterApplication (Codecs changed) releases them
          * too: its reply registers them again */
-        if (!a->reg_call)
+        if (spare && !a->spare_call)
+                a->spare_reg = REG_NONE;
+        else if (!spare && !a->reg_call)
                 a->reg = REG_NONE;
         return dbus_reply_empty(d->conn, msg);
 }
@@ -370,16 +411,17 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         const char *member = dbus_message_get_member(msg);
         const struct a2dp_codec *codec = NULL;
         struct adapter *a;
+        bool spare;
 
         if (dbus_message_get_type(msg) != DBUS_MESSAGE_TYPE_METHOD_CALL || !path || !member)
                 return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
-        a = adapter_for_path(d, path, &codec);
+        a = adapter_for_path(d, path, &codec, &spare);
         if (!a)
                 return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_OBJECT, "No such object %s", path);
 
         if (strcmp(member, "Introspect") == 0 &&
             (!iface || strcmp(iface, DBUS_INTERFACE_INTROSPECTABLE) == 0)) {
-                char root[sizeof(introspect_root_head) + 64 * (size_t)CODEC_COUNT + 16];
+                char root[sizeof(introspect_root_head) + 64 * (size_t)CODEC_COUNT + 48];
                 const char *xml = codec ? introspect_endpoint : root;
                 DBusMessage *reply;
                 const struct a2dp_codec *c;
@@ -389,9 +431,12 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
                 for (unsigned i = 0; (c = registered(d, i)) && used < sizeof(root); i++) {
                         char l[64];
 
-                        leaf(c, l, sizeof(l));
+                        leaf(c, spare, l, sizeof(l));
                         used += (size_t)snprintf(root + used, sizeof(root) - used, " <node name='%s'/>\n", l);
                 }
+                if (!spare && d->state.multi_output && used < sizeof(root))
+                        used += (size_t)snprintf(root + used, sizeof(root) - used,
+                                                 " <node name='" SPARE_DIR "'/>\n");
                 if (used < sizeof(root))
                         snprintf(root + used, sizeof(root) - used, "</node>\n");
                 reply = dbus_message_new_method_return(msg);
@@ -410,7 +455,7 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         if (!codec) {
                 if (strcmp(member, "GetManagedObjects") == 0 &&
                     (!iface || strcmp(iface, IFACE_OBJMGR) == 0))
-                        return get_managed_objects(d, msg, a);
+                        return get_managed_objects(d, msg, a, spare);
                 return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s", member);
         }
         if (iface && strcmp(iface, IFACE_ENDPOINT) != 0)
@@ -419,11 +464,11 @@ static DBusHandlerResult message_handler(DBusConnection *conn, DBusMessage *msg,
         if (strcmp(member, "SelectConfiguration") == 0)
                 return select_configuration(d, msg, codec);
         if (strcmp(member, "SetConfiguration") == 0)
-                return set_configuration(d, msg, codec);
+                return set_configuration(d, msg, codec, spare);
         if (strcmp(member, "ClearConfiguration") == 0)
                 return clear_configuration(d, msg);
         if (strcmp(member, "Release") == 0)
-                return dbus_message_has_signature(msg, "") ? endpoint_release(d, msg, a)
+                return dbus_message_has_signature(msg, "") ? endpoint_release(d, msg, a, spare)
                        : dbus_reply_error(conn, msg, ERR_INVALID, "Release takes no arguments");
         return dbus_reply_error(conn, msg, DBUS_ERROR_UNKNOWN_METHOD, "No method %s", member);
 }
@@ -453,6 +498,30 @@ static void schedule_retry(struct daemon *d, struct adapter *a)
                 log_err("cannot schedule registration retry for %s", a->name);
 }
 
+/* Media1.RegisterApplication (with no options) or UnregisterApplication
+ * of a's usual or spare application; NULL when out of memory. */
+static DBusMessage *app_call(const struct adapter *a, bool spare, const char *member)
+{
+        char root[PATH_LEN + 32];
+        const char *rp = root;
+        DBusMessage *m;
+        DBusMessageIter it, opts;
+
+        root_path(a, spare, root, sizeof(root));
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1", member);
+        if (!m)
+                return NULL;
+        dbus_message_iter_init_append(m, &it);
+        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_OBJECT_PATH, &rp) ||
+            (strcmp(member, "RegisterApplication") == 0 &&
+             (!dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &opts) ||
+              !dbus_message_iter_close_container(&it, &opts)))) {
+                dbus_message_unref(m);
+                return NULL;
+        }
+        return m;
+}
+
 static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct adapter *a = ud;
@@ -479,32 +548,20 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
                 log_info("A2DP source endpoints registered on %s: %s", a->name, names);
         }
         output_update_status(d);
+        /* the spares follow the usual endpoints, in BlueZ's order too */
+        endpoint_spares_update(d);
         speaker_endpoints_registered(d);
 }
 
 void endpoint_register(struct daemon *d, struct adapter *a)
 {
-        char root[PATH_LEN + 32];
-        const char *rp = root;
         DBusMessage *m;
-        DBusMessageIter it, opts;
 
         if (a->reg != REG_NONE || !d->bluez_owner[0])
                 return;
-        root_path(a, root, sizeof(root));
-        m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1",
-                                         "RegisterApplication");
-        if (!m)
-                goto fail;
-        dbus_message_iter_init_append(m, &it);
-        if (!dbus_message_iter_append_basic(&it, DBUS_TYPE_OBJECT_PATH, &rp) ||
-            !dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &opts) ||
-            !dbus_message_iter_close_container(&it, &opts)) {
-                dbus_message_unref(m);
-                goto fail;
-        }
+        m = app_call(a, false, "RegisterApplication");
         /* BlueZ answers after it has read our objects back */
-        if (dbus_call_async(d->conn, m, 10000, on_register_reply, a, &a->reg_call) < 0)
+        if (!m || dbus_call_async(d->conn, m, 10000, on_register_reply, a, &a->reg_call) < 0)
                 goto fail;
         a->reg = REG_PENDING;
         return;
@@ -525,6 +582,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
 
 void endpoint_adapter_gone(struct daemon *d, struct adapter *a)
 {
+        dbus_call_cancel(&a->spare_call);
+        a->spare_reg = REG_NONE;
         dbus_call_cancel(&a->reg_call);
         sd_event_source_disable_unref(a->reg_retry);
         a->reg_retry = NULL;
@@ -550,19 +609,11 @@ static void on_unregister_reply(DBusMessage *reply, const DBusError *err, void *
  * and the next change or restart sets it right. */
 void endpoint_reregister(struct daemon *d, struct adapter *a)
 {
-        char root[PATH_LEN + 32];
-        const char *rp = root;
         DBusMessage *m;
 
         if (a->reg != REG_DONE || !d->bluez_owner[0])
                 return;
-        root_path(a, root, sizeof(root));
-        m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1",
-                                         "UnregisterApplication");
-        if (m && !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &rp, DBUS_TYPE_INVALID)) {
-                dbus_message_unref(m);
-                m = NULL;
-        }
+        m = app_call(a, false, "UnregisterApplication");
         /* dbus_call_async takes m, even when it fails */
         if (dbus_call_async(d->conn, m, 5000, on_unregister_reply, a, &a->reg_call) < 0) {
                 log_err("cannot send UnregisterApplication to %s", a->name);
@@ -570,6 +621,77 @@ void endpoint_reregister(struct daemon *d, struct adapter *a)
         }
         log_info("registering the endpoints of %s again (Codecs changed)", a->name);
         a->reg = REG_PENDING;
+        /* the spares go too, and come back after the usual ones */
+        endpoint_spares_update(d);
+}
+
+/* ---- the spare endpoints (MultiOutput) ------------------------------------ */
+
+static void spares_update_adapter(struct daemon *d, struct adapter *a);
+
+static void on_spare_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct adapter *a = ud;
+        bool registering = a->spare_reg == REG_PENDING;
+
+        dbus_pending_call_unref(a->spare_call);
+        a->spare_call = NULL;
+        if (!reply)
+                log_warn("%s (spare endpoints) on %s: %s: %s",
+                         registering ? "RegisterApplication" : "UnregisterApplication", a->name,
+                         err->name, err->message);
+        else
+                log_info("spare A2DP source endpoints %s on %s", registering ? "registered" : "unregistered",
+                         a->name);
+        /* a failed registration is tried again at the next change of the
+         * mode or registration of the usual endpoints */
+        a->spare_reg = registering && reply ? REG_DONE : REG_NONE;
+        /* the mode may have changed meanwhile */
+        spares_update_adapter(a->daemon, a);
+}
+
+/* A stream of one of a's speakers on a spare: unregistering would close it. */
+static bool spares_in_use(const struct daemon *d, const struct adapter *a)
+{
+        size_t n = strlen(a->path);
+
+        for (const struct transport *t = d->transports; t; t = t->next)
+                if (t->spare && strncmp(t->device, a->path, n) == 0 && t->device[n] == '/')
+                        return true;
+        return false;
+}
+
+static void spares_update_adapter(struct daemon *d, struct adapter *a)
+{
+        bool want = d->state.multi_output && a->reg == REG_DONE;
+        const char *member;
+        DBusMessage *m;
+
+        /* one call at a time: its reply looks again */
+        if (a->spare_call || !d->bluez_owner[0] || d->shutting_down)
+                return;
+        if (want && a->spare_reg == REG_NONE)
+                member = "RegisterApplication";
+        else if (!want && a->spare_reg == REG_DONE && !spares_in_use(d, a))
+                member = "UnregisterApplication";
+        else
+                return;
+        m = app_call(a, true, member);
+        /* dbus_call_async takes m, even when it fails */
+        if (!m || dbus_call_async(d->conn, m, 10000, on_spare_reply, a, &a->spare_call) < 0) {
+                log_err("cannot send %s (spare endpoints) to %s", member, a->name);
+                return;
+        }
+        /* REG_PENDING while registering, REG_DONE while unregistering:
+         * on_spare_reply tells the two apart */
+        if (want)
+                a->spare_reg = REG_PENDING;
+}
+
+void endpoint_spares_update(struct daemon *d)
+{
+        for (struct adapter *a = d->adapters; a; a = a->next)
+                spares_update_adapter(d, a);
 }
 
 /* On shutdown: tell BlueZ, and wait briefly, so the SDP record goes at
@@ -577,24 +699,20 @@ void endpoint_reregister(struct daemon *d, struct adapter *a)
 void endpoint_unregister_all(struct daemon *d)
 {
         for (struct adapter *a = d->adapters; a; a = a->next) {
-                char root[PATH_LEN + 32];
-                const char *rp = root;
-                DBusMessage *m, *reply;
+                for (int spare = 1; spare >= 0; spare--) {
+                        enum registration *reg = spare ? &a->spare_reg : &a->reg;
+                        DBusMessage *m, *reply;
 
-                if (a->reg != REG_DONE)
-                        continue;
-                root_path(a, root, sizeof(root));
-                m = dbus_message_new_method_call(BLUEZ_SERVICE, a->path, "org.bluez.Media1",
-                                                 "UnregisterApplication");
-                if (!m || !dbus_message_append_args(m, DBUS_TYPE_OBJECT_PATH, &rp, DBUS_TYPE_INVALID)) {
-                        if (m)
-                                dbus_message_unref(m);
-                        continue;
+                        if (*reg != REG_DONE)
+                                continue;
+                        m = app_call(a, spare, "UnregisterApplication");
+                        if (!m)
+                                continue;
+                        reply = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
+                        dbus_message_unref(m);
+                        if (reply)
+                                dbus_message_unref(reply);
+                        *reg = REG_NONE;
                 }
-                reply = dbus_connection_send_with_reply_and_block(d->conn, m, 1000, NULL);
-                dbus_message_unref(m);
-                if (reply)
-                        dbus_message_unref(reply);
-                a->reg = REG_NONE;
         }
 }

@@ -360,6 +360,11 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
                         return fail(err, err_len, lineno, "auto-reconnect: '%s' is not true or false", q);
                 return 0;
         }
+        if (span_is(key, "multi-output")) {
+                if (parse_bool(value, &s->multi_output) < 0)
+                        return fail(err, err_len, lineno, "multi-output: '%s' is not true or false", q);
+                return 0;
+        }
         for (int c = 0; c < CAT_COUNT; c++) {
                 char name[32];
 
@@ -591,6 +596,8 @@ int state_format(const struct saved_state *s, char *buf, size_t len)
         put(&o, "volume=%u\n", (unsigned)s->volume);
         put(&o, "idle-suspend=%lu\n", (unsigned long)s->idle_suspend);
         put(&o, "auto-reconnect=%s\n", s->auto_reconnect ? "true" : "false");
+        if (s->multi_output)
+                put(&o, "multi-output=true\n");
         if (s->last_output[0])
                 put_addr(&o, "last-output", s->last_output);
         else

@@ -27,6 +27,7 @@ static void assert_state_eq(const struct saved_state *a, const struct saved_stat
         ck_assert_uint_eq(a->volume, b->volume);
         ck_assert_uint_eq(a->idle_suspend, b->idle_suspend);
         ck_assert_int_eq(a->auto_reconnect, b->auto_reconnect);
+        ck_assert_int_eq(a->multi_output, b->multi_output);
         ck_assert_str_eq(a->last_output, b->last_output);
         ck_assert_uint_eq(a->n_paired, b->n_paired);
         for (unsigned i = 0; i < a->n_paired; i++)
@@ -58,6 +59,7 @@ static void sample(struct saved_state *s)
         s->volume = 127;
         s->idle_suspend = UINT32_MAX;
         s->auto_reconnect = false;
+        s->multi_output = true;
         s->codecs = 1u << CODEC_SBC | 1u << CODEC_SBC_XQ | 1u << CODEC_LDAC;
         snprintf(s->last_output, sizeof(s->last_output), "00:11:22:AA:BB:CC");
         ck_assert_int_eq(state_paired_add(s, "00:11:22:AA:BB:CC"), 0);
@@ -77,6 +79,7 @@ START_TEST(defaults)
         ck_assert_uint_eq(s.volume, STATE_VOLUME_DEFAULT);
         ck_assert_uint_eq(s.idle_suspend, 0);
         ck_assert(s.auto_reconnect);
+        ck_assert(!s.multi_output);
         ck_assert_str_eq(s.last_output, "");
         ck_assert_uint_eq(s.n_paired, 0);
 
@@ -119,7 +122,7 @@ START_TEST(round_trip_every_field)
         assert_state_eq(&a, &b);
 
         /* each field alone, both ways */
-        for (int field = 0; field < 8; field++) {
+        for (int field = 0; field < 9; field++) {
                 state_defaults(&a);
                 switch (field) {
                 case 0: a.speaker_mode = true; break;
@@ -128,6 +131,7 @@ START_TEST(round_trip_every_field)
                 case 3: a.volume = 0; break;
                 case 4: a.idle_suspend = 300; break;
                 case 5: a.auto_reconnect = false; break;
+                case 8: a.multi_output = true; break;
                 case 6: snprintf(a.last_output, sizeof(a.last_output), "12:34:56:78:9A:BC"); break;
                 case 7:
                         for (int i = 0; i < STATE_MAX_PAIRED; i++) {
@@ -253,6 +257,7 @@ START_TEST(malformed_fields_named)
                 { "speaker-mode=", "speaker-mode" },
                 { "speaker-mode=TRUE", "speaker-mode" },
                 { "auto-reconnect=1", "auto-reconnect" },
+                { "multi-output=on", "multi-output" },
                 { "route.media=speaker", "route.media" },
                 { "route.alerts=", "route.alerts" },
                 { "route.voice=Bluetooth", "route.voice" },
