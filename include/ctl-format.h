@@ -30,14 +30,14 @@ enum ctl_command {
         CTL_DISCONNECT, CTL_FORGET, CTL_ROUTE, CTL_DEFAULT_OUTPUT, CTL_VOLUME,
         CTL_AUTO_RECONNECT, CTL_IDLE_SUSPEND, CTL_RESET, CTL_MONITOR, CTL_PLAYBACK_STATUS,
         CTL_NOW_PLAYING, CTL_DOCTOR, CTL_CODEC, CTL_CODECS, CTL_SBC_XQ,
-        CTL_SPEAKER_DELAY,
+        CTL_SPEAKER_DELAY, CTL_MULTI_OUTPUT, CTL_OUTPUTS,
 };
 
 struct ctl_args {
         enum ctl_command command;
         int timeout_ms;
         int verbose;
-        bool flag;              /* speaker-mode, auto-reconnect, sbc-xq */
+        bool flag;              /* speaker-mode, auto-reconnect, sbc-xq, multi-output */
         bool json;              /* doctor --json */
         char address[18];       /* pair, connect, forget, sbc-xq, speaker-delay, doctor ("" the board); upper case */
         char category[8];       /* route: media, alerts or voice */

@@ -240,6 +240,14 @@ struct daemon {
          * disconnected, or ConnectProfile to connect_inflight */
         enum { CONNECT_NONE, CONNECT_DROP_OLD, CONNECT_PROFILE } connect_pending_kind;
         char connect_inflight[18];
+        /* the second speaker (MultiOutput, multi-output.c): engine slot 1 */
+        char output2[18];                /* its address, "" none */
+        char connecting2[18];            /* its ConnectProfile under way */
+        bool output2_newer;              /* connected after the first: kept
+                                          * when MultiOutput goes off */
+        struct transport *streaming2;    /* its transport on slot 1 */
+        DBusMessage *connect2_call;      /* Manager1.Connect waiting for it */
+        DBusPendingCall *connect2_pending;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
         uint64_t reconnects;
@@ -381,6 +389,8 @@ void output_detach(struct daemon *d);
 void output_maybe_acquire(struct daemon *d, struct transport *t);
 void output_engine_resume(struct daemon *d);
 void output_engine_stop(struct daemon *d);
+/* A transport's socket set for low, bounded latency. */
+void output_tune_socket(int fd, unsigned write_mtu);
 
 /* capture-health.c: a speaker is never held silent (Manager1.StreamBlocked) */
 void output_block_stream(struct daemon *d, const char *reason, const char *detail);
@@ -416,6 +426,8 @@ void manager_save_soon(struct daemon *d);
 unsigned manager_route_mask(struct daemon *d);
 
 /* speaker.c: connecting, disconnecting and reconnecting the output */
+/* BlueZ's ConnectProfile error as ours: its name, and text for a user. */
+const char *speaker_connect_error(const DBusError *err, const char *addr, char *text, size_t len);
 void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call);
 void speaker_disconnect(struct daemon *d);
 void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call);
@@ -430,6 +442,30 @@ void speaker_reconnect_soon(struct daemon *d);
 void speaker_endpoints_registered(struct daemon *d);
 void speaker_reset(struct daemon *d);
 void speaker_shutdown(struct daemon *d);
+
+/* multi-output.c: the second speaker (MultiOutput) on engine slot 1 */
+struct stream_event;
+/* Connect(dev) with MultiOutput on while another speaker plays: dev is
+ * made the second output, or refused; true when handled (call replied or
+ * kept). False: the usual one-output path. */
+bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *call);
+/* t is the second speaker's. */
+bool multi_output_is_second(struct daemon *d, const struct transport *t);
+/* The second speaker is connected. */
+bool multi_output_connected(struct daemon *d);
+void multi_output_maybe_acquire(struct daemon *d, struct transport *t);
+void multi_output_acquired(struct daemon *d, struct transport *t);
+void multi_output_resume(struct daemon *d);
+void multi_output_detach(struct daemon *d);
+void multi_output_transport_removing(struct daemon *d, struct transport *t);
+void multi_output_event(struct daemon *d, const struct stream_event *ev);
+/* true: dev is the second speaker (handled). */
+bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_connected);
+/* Disconnect(): the second speaker goes too. */
+void multi_output_disconnect(struct daemon *d);
+/* Manager1.MultiOutput; off keeps the speaker connected last. */
+int multi_output_set(struct daemon *d, bool on);
+void multi_output_shutdown(struct daemon *d);
 
 /* diagnose.c: the doctor's view of the daemon. The control modules note
  * what happens to a device into its history; Manager1.Diagnose reads it. */

@@ -172,6 +172,35 @@ static int cmd_scan(const struct ctl *c)
         return cmd_devices(c);
 }
 
+/* Manager1.Outputs, one address a line ("none" when empty). */
+static int cmd_outputs(const struct ctl *c)
+{
+        DBusMessage *reply;
+        DBusMessageIter v, arr;
+        unsigned n = 0;
+
+        if (ctl_get_property(c, "Outputs", &reply, &v) != CTL_EXIT_OK)
+                return CTL_EXIT_FAILED;
+        if (dbus_message_iter_get_arg_type(&v) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&v) != DBUS_TYPE_STRING) {
+                dbus_message_unref(reply);
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed Outputs\n");
+                return CTL_EXIT_FAILED;
+        }
+        dbus_message_iter_recurse(&v, &arr);
+        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_STRING; dbus_message_iter_next(&arr)) {
+                const char *s;
+
+                dbus_message_iter_get_basic(&arr, &s);
+                printf("%s\n", s);
+                n++;
+        }
+        if (!n)
+                printf("none\n");
+        dbus_message_unref(reply);
+        return CTL_EXIT_OK;
+}
+
 static int cmd_route(const struct ctl *c)
 {
         DBusMessage *reply, *m;
@@ -471,6 +500,10 @@ static int run(struct ctl *c)
                 return ctl_set_basic(c, "AutoReconnect", DBUS_TYPE_BOOLEAN, &b);
         case CTL_IDLE_SUSPEND:
                 return ctl_set_basic(c, "IdleSuspend", DBUS_TYPE_UINT32, &u);
+        case CTL_MULTI_OUTPUT:
+                return ctl_set_basic(c, "MultiOutput", DBUS_TYPE_BOOLEAN, &b);
+        case CTL_OUTPUTS:
+                return cmd_outputs(c);
         case CTL_RESET:
                 return ctl_call_simple(c, "Reset", NULL);
         case CTL_MONITOR:

@@ -93,6 +93,8 @@ static const struct command commands[] = {
         { "sbc-xq", CTL_SBC_XQ, 2, 2, "ADDRESS on|off", "allow SBC-XQ for a speaker, or not (some break with it)" },
         { "speaker-delay", CTL_SPEAKER_DELAY, 2, 2, "ADDRESS MS|auto",
           "a speaker's delay when it reports none (for Latency and two speakers)" },
+        { "multi-output", CTL_MULTI_OUTPUT, 1, 1, "on|off", "play on two speakers at once, in time (or on one)" },
+        { "outputs", CTL_OUTPUTS, 0, 0, "", "list the speakers audio goes to" },
         { "doctor", CTL_DOCTOR, 0, 2, "[ADDRESS]",
           "say what is wrong and how to fix it (exit 1 on a problem)" },
 };
@@ -144,6 +146,7 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
         switch (c->command) {
         case CTL_SPEAKER_MODE:
         case CTL_AUTO_RECONNECT:
+        case CTL_MULTI_OUTPUT:
                 if (ctl_parse_on_off(arg, &a->flag) < 0)
                         return err_text(err, err_len, "%s: '%s' is not on or off", c->name, arg);
                 return 0;

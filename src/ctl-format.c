@@ -227,7 +227,8 @@ static bool format_known(struct out *o, const char *name, DBusMessageIter *v)
         uint16_t q;
         uint32_t u;
 
-        if ((strcmp(name, "SpeakerMode") == 0 || strcmp(name, "AutoReconnect") == 0) &&
+        if ((strcmp(name, "SpeakerMode") == 0 || strcmp(name, "AutoReconnect") == 0 ||
+             strcmp(name, "MultiOutput") == 0) &&
             is_basic(v, DBUS_TYPE_BOOLEAN, &b)) {
                 out_str(o, b ? "on" : "off");
                 return true;
@@ -419,7 +420,7 @@ void ctl_format_media_key(const char *key, const char *device, char *buf, size_t
 
 static const char *const property_order[] = {
         "SpeakerMode", "SpeakerModeBlocker", "State", "Output", "Codec", "Latency",
-        "Volume", "Routes", "AutoReconnect", "IdleSuspend", "Discovering", "PlaybackStatus",
+        "Volume", "Routes", "AutoReconnect", "MultiOutput", "IdleSuspend", "Discovering", "PlaybackStatus",
         "NowPlaying", "Statistics",
 };
 #define N_ORDER (sizeof(property_order) / sizeof(property_order[0]))

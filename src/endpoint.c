@@ -232,8 +232,10 @@ static unsigned selection_candidates(struct daemon *d, const char **who, unsigne
 {
         unsigned n = 0;
 
-        if (d->connecting[0]) {
-                who[0] = d->connecting;
+        /* ours: the first output's, or the second's (MultiOutput), which
+         * is asked only once the first is set up */
+        if (d->connecting[0] || d->connecting2[0]) {
+                who[0] = d->connecting[0] ? d->connecting : d->connecting2;
                 return 1;
         }
         for (struct device *dev = d->devices; dev; dev = dev->next) {
@@ -319,7 +321,7 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
          * for one device alone (speaker.c unnamed_refusal) */
         d->chosen_codec = codec;
         snprintf(d->chosen_for, sizeof(d->chosen_for), "%s", n_who == 1 ? who[0] : "");
-        d->chosen_unnamed = !d->connecting[0];
+        d->chosen_unnamed = !d->connecting[0] && !d->connecting2[0];
         if (sd_event_now(d->event, CLOCK_MONOTONIC, &d->chosen_at) < 0)
                 d->chosen_at = 0;
         reply = dbus_message_new_method_return(msg);

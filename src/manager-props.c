@@ -105,16 +105,18 @@ static bool get_output(struct daemon *d, DBusMessageIter *v)
         return get_basic(v, DBUS_TYPE_STRING, &s);
 }
 
-/* The connected speakers that are outputs: today at most the one
- * (issue #13 makes it two with MultiOutput). */
+/* The connected speakers that are outputs: the one, and with MultiOutput
+ * the second (multi-output.c). */
 static bool get_outputs(struct daemon *d, DBusMessageIter *v)
 {
         struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
-        const char *addr = d->output;
+        const char *addr = d->output, *addr2 = d->output2;
         DBusMessageIter arr;
 
         return dbus_message_iter_open_container(v, DBUS_TYPE_ARRAY, "s", &arr) &&
                (!dev || !dev->connected || dbus_message_iter_append_basic(&arr, DBUS_TYPE_STRING, &addr)) &&
+               (!multi_output_connected(d) || d->connecting2[0] ||
+                dbus_message_iter_append_basic(&arr, DBUS_TYPE_STRING, &addr2)) &&
                dbus_message_iter_close_container(v, &arr);
 }
 
@@ -145,6 +147,12 @@ static bool get_volume(struct daemon *d, DBusMessageIter *v)
 static bool get_auto_reconnect(struct daemon *d, DBusMessageIter *v)
 {
         dbus_bool_t b = d->state.auto_reconnect;
+        return get_basic(v, DBUS_TYPE_BOOLEAN, &b);
+}
+
+static bool get_multi_output(struct daemon *d, DBusMessageIter *v)
+{
+        dbus_bool_t b = d->state.multi_output;
         return get_basic(v, DBUS_TYPE_BOOLEAN, &b);
 }
 
@@ -379,6 +387,15 @@ static int set_auto_reconnect(struct daemon *d, DBusMessageIter *v, struct set_e
         return 0;
 }
 
+static int set_multi_output(struct daemon *d, DBusMessageIter *v, struct set_error *e)
+{
+        dbus_bool_t b;
+
+        if (dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) < 0)
+                return set_fail(e, ERR_INVALID, "MultiOutput is a boolean (b)");
+        return multi_output_set(d, b);
+}
+
 static int set_idle_suspend(struct daemon *d, DBusMessageIter *v, struct set_error *e)
 {
         uint32_t u;
@@ -428,6 +445,7 @@ static const struct property {
         { "Routes", "a{ss}", get_routes, set_routes, true },
         { "Volume", "q", get_volume, set_volume, true },
         { "AutoReconnect", "b", get_auto_reconnect, set_auto_reconnect, true },
+        { "MultiOutput", "b", get_multi_output, set_multi_output, true },
         { "IdleSuspend", "u", get_idle_suspend, set_idle_suspend, true },
         { "Codec", "s", get_codec, NULL, true },
         { "Codecs", "as", get_codecs, set_codecs, true },

@@ -47,6 +47,7 @@ static const char introspect_xml[] =
         "  <property name='Routes' type='a{ss}' access='readwrite'/>\n"
         "  <property name='Volume' type='q' access='readwrite'/>\n"
         "  <property name='AutoReconnect' type='b' access='readwrite'/>\n"
+        "  <property name='MultiOutput' type='b' access='readwrite'/>\n"
         "  <property name='IdleSuspend' type='u' access='readwrite'/>\n"
         "  <property name='Codec' type='s' access='read'/>\n"
         "  <property name='Codecs' type='as' access='readwrite'/>\n"
@@ -205,6 +206,11 @@ static bool may_connect(struct daemon *d, DBusMessage *msg)
         if (d->connect_call) {
                 dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
                                  d->connecting);
+                return false;
+        }
+        if (d->connect2_call) {
+                dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
+                                 d->connecting2);
                 return false;
         }
         return true;

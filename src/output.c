@@ -25,8 +25,9 @@ static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud);
 
 static struct transport *held_transport(struct daemon *d)
 {
+        /* the second speaker's (MultiOutput) is multi-output.c's */
         for (struct transport *t = d->transports; t; t = t->next)
-                if (t->acq != ACQ_NONE)
+                if (t->acq != ACQ_NONE && !multi_output_is_second(d, t))
                         return t;
         return NULL;
 }
@@ -85,9 +86,12 @@ static void stop_engine(struct daemon *d)
                  * thread's, and nobody may close it later */
                 if (d->streaming)
                         d->streaming->fd = -1;
+                if (d->streaming2)
+                        d->streaming2->fd = -1;
                 output_engine_stuck(d);
         }
         d->streaming = NULL;
+        d->streaming2 = NULL;
         close_devices(d);
 }
 
@@ -210,7 +214,7 @@ static unsigned packet_frames(const struct transport *t)
 /* Socket set-up for low, bounded latency: a send buffer of a few packets
  * (what sits in the kernel is latency we cannot take back) and the audio
  * priority class, as BlueZ peers use. */
-static void tune_socket(int fd, unsigned write_mtu)
+void output_tune_socket(int fd, unsigned write_mtu)
 {
         int sndbuf = (int)write_mtu * 3;
         int prio = 6;
@@ -260,7 +264,7 @@ static int attach(struct daemon *d, struct transport *t)
                         return r;
         }
         maybe_reconfigure(d, t);
-        tune_socket(t->fd, t->write_mtu);
+        output_tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
         output_volume_changed(d);
         /* the control plane streams to one speaker: output slot 0 */
@@ -288,6 +292,8 @@ static int attach(struct daemon *d, struct transport *t)
                            "itself", t->codec->label, t->codec->rate_control_lib);
                 d->rate_control_noted = true;
         }
+        /* a restart at this speaker's rate took the second one's stream */
+        multi_output_resume(d);
         output_update_status(d);
         return 0;
 }
@@ -305,8 +311,10 @@ static void detach(struct daemon *d)
         output_update_status(d);
 }
 
+/* Both speakers: their transports are released next. */
 void output_detach(struct daemon *d)
 {
+        multi_output_detach(d);
         detach(d);
 }
 
@@ -324,6 +332,7 @@ void output_engine_resume(struct daemon *d)
                 attach(d, t);
         else if (!stream_running(d->stream))
                 start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
+        multi_output_resume(d);
 }
 
 /* The engine stopped and every capture closed; a held transport stays. */
@@ -396,57 +405,15 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
 {
         struct transport *held = held_transport(d);
 
+        if (multi_output_is_second(d, t)) {
+                multi_output_maybe_acquire(d, t);
+                return;
+        }
         if (!d->want_bluetooth || d->shutting_down || (held && held != t) ||
             !speaker_transport_is_output(d, t) || d->idle_suspended || d->stream_blocked[0])
                 return;
         if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
-}
-
-/* Acquire fails for a moment while the stream opens (quick retries), and
- * for as long as a phone plays when a multipoint speaker has suspended us
- * for it and refuses AVDTP START (BlueZ: org.bluez.Error.Failed,
- * "Input/output error"). That can last a song or a call: the stream is
- * asked for again with a backoff, 1 s doubling to 60 s, while there is
- * sound to send; in silence it waits for sound, as after an idle suspend. */
-#define ACQUIRE_QUICK_RETRIES 6u
-#define ACQUIRE_FAILURES_MAX 64u
-
-static int on_acquire_timer(sd_event_source *s, uint64_t usec, void *ud)
-{
-        struct transport *t = ud;
-        struct daemon *d = t->daemon;
-        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
-
-        sd_event_source_disable_unref(t->acquire_timer);
-        t->acquire_timer = NULL;
-        if (t->acquire_failures > ACQUIRE_QUICK_RETRIES &&
-            atomic_load(&stream_stats(d->stream)->silent_run) >= rate && !d->idle_suspended) {
-                log_info("no sound to send: %s is asked for again when sound comes", t->path);
-                d->idle_suspended = true;
-                idle_watch_update(d);
-                return 0;
-        }
-        maybe_acquire(d, t);
-        return 0;
-}
-
-/* Acquire a little later: BlueZ opens the AVDTP stream only after our
- * SetConfiguration reply, and refuses Acquire until then. */
-static void schedule_acquire(struct daemon *d, struct transport *t, unsigned ms)
-{
-        if (t->acquire_timer)
-                return;
-        if (sd_event_add_time_relative(d->event, &t->acquire_timer, CLOCK_MONOTONIC,
-                                       (uint64_t)ms * 1000, 1000, on_acquire_timer, t) < 0)
-                log_err("cannot schedule Acquire");
-}
-
-void output_transport_added(struct daemon *d, struct transport *t)
-{
-        t->acquire_failures = 0;
-        schedule_acquire(d, t, 20);
-        output_update_status(d);
 }
 
 /* Sinks rarely start a stream themselves: after a suspend the source starts
@@ -477,6 +444,8 @@ void output_transport_changed(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
                 stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
+        if (d->streaming2 == t)
+                stream_set_output_delay(d->stream, 1, output_speaker_delay_us(d, t, NULL));
         if (t->volume_appeared && speaker_transport_is_output(d, t)) {
                 /* AVRCP just came up: the speaker takes our volume, and the
                  * software gain steps aside */
@@ -496,6 +465,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                  * BlueZ has dropped us as owner and our socket is dead */
                 if (d->streaming == t)
                         detach(d);
+                multi_output_transport_removing(d, t);
                 transport_release(d, t, false);
                 diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
                 if (t->state == TRANSPORT_IDLE)
@@ -517,6 +487,7 @@ void output_transport_removing(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
                 detach(d);
+        multi_output_transport_removing(d, t);
         if (d->idle_suspended && speaker_transport_is_output(d, t)) {
                 /* The suspension ends with the stream: a link loss shows the
                  * transport idle just before it goes, which is no suspend of
@@ -533,38 +504,16 @@ void output_transport_removing(struct daemon *d, struct transport *t)
 void output_acquired(struct daemon *d, struct transport *t)
 {
         t->acquire_failures = 0;
+        if (multi_output_is_second(d, t)) {
+                multi_output_acquired(d, t);
+                return;
+        }
         if (!d->want_bluetooth || d->shutting_down || d->stream_blocked[0]) {
                 transport_release(d, t, false);
                 return;
         }
         if (attach(d, t) < 0)
                 schedule_engine_retry(d);
-}
-
-void output_acquire_failed(struct daemon *d, struct transport *t, const char *error, bool by_bluez)
-{
-        unsigned n = t->acquire_failures;
-
-        if (t->acquire_failures < ACQUIRE_FAILURES_MAX)
-                t->acquire_failures++;
-        /* the first refusals may be the stream still opening; from the
-         * third in a row the speaker refuses START */
-        if (by_bluez && n >= 2)
-                diagnose_note_transport(d, t, HIST_ACQUIRE_FAILED, error);
-        if (n < ACQUIRE_QUICK_RETRIES) {
-                unsigned ms = 50u << n;
-                log_debug("acquiring %s failed (%s); retrying in %u ms", t->path, error, ms);
-                schedule_acquire(d, t, ms);
-        } else if (!by_bluez) {
-                /* what BlueZ gave us is unusable (an MTU too small for a
-                 * frame): the same again until the stream is set up anew */
-                log_err("acquiring %s failed: %s", t->path, error);
-        } else {
-                unsigned s = policy_reconnect_delay_s(n - ACQUIRE_QUICK_RETRIES);
-                log_warn("acquiring %s failed (%s); trying again in %u s", t->path, error, s);
-                schedule_acquire(d, t, s * 1000);
-        }
-        output_update_status(d);
 }
 
 static int master_category(const struct daemon *d)
@@ -598,10 +547,11 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
         while (stream_next_event(d->stream, &ev)) {
                 struct transport *t = d->streaming;
 
-                /* the control plane attaches slot 0 only: an event of
-                 * another output is none of its speaker's business */
-                if (ev.output > 0)
+                /* slot 1: the second speaker's (MultiOutput) */
+                if (ev.output > 0) {
+                        multi_output_event(d, &ev);
                         continue;
+                }
                 switch (ev.type) {
                 case STREAM_EV_LINK_ERROR:
                         /* the audio thread already plays locally */
@@ -697,6 +647,7 @@ int output_init(struct daemon *d)
 void output_shutdown(struct daemon *d)
 {
         remote_sep_cancel(d);
+        multi_output_detach(d);
         detach(d);
         stop_engine(d);
         sd_event_source_disable_unref(d->engine_retry);
@@ -767,6 +718,7 @@ void output_set_speaker_mode(struct daemon *d, bool on)
                         maybe_acquire(d, t);
                 speaker_reconnect_soon(d);
         } else {
+                multi_output_detach(d);
                 detach(d);
                 for (struct transport *t = d->transports; t; t = t->next)
                         transport_release(d, t, false);

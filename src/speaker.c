@@ -167,7 +167,7 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
 /* ---- connect --------------------------------------------------------------------- */
 
 /* Maps BlueZ's ConnectProfile errors to ours, in words a user can act on. */
-static const char *connect_error(const DBusError *err, const char *addr, char *text, size_t len)
+const char *speaker_connect_error(const DBusError *err, const char *addr, char *text, size_t len)
 {
         const char *msg = err->message ? err->message : "";
 
@@ -199,6 +199,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         cancel_reconnect(d);
         set_str(d->output, sizeof(d->output), addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
+        d->output2_newer = false;       /* the most recent now (MultiOutput) */
         if (automatic)
                 d->reconnects++;
         d->reconnect_attempt = 0;
@@ -286,7 +287,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         d->connecting[0] = '\0';
 
         if (!ok) {
-                const char *name = connect_error(err, addr, text, sizeof(text));
+                const char *name = speaker_connect_error(err, addr, text, sizeof(text));
                 log_warn("%s", text);
                 diagnose_note(d, addr, HIST_CONNECT_FAILED,
                               err->message && err->message[0] ? err->message : err->name);
@@ -344,6 +345,9 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
 {
         struct device *old = NULL;
 
+        /* MultiOutput: a second speaker, or a third refused */
+        if (multi_output_connect(d, dev, call))
+                return;
         cancel_reconnect(d);
         d->user_disconnected = false;
         if (!d->state.speaker_mode)
@@ -410,7 +414,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
         struct device *dev = bluez_device_by_path(d, t->device);
         struct device *cur;
 
-        if (!dev || speaker_transport_is_output(d, t))
+        if (!dev || speaker_transport_is_output(d, t) || multi_output_is_second(d, t))
                 return;
         if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) == 0) {
                 /* our own connection, called off: not a speaker coming by
@@ -486,6 +490,8 @@ static bool unnamed_refusal(struct daemon *d, struct device *dev)
 
 void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected)
 {
+        if (multi_output_device_changed(d, dev, was_connected))
+                return;
         if (was_connected && !dev->connected)
                 diagnose_note(d, dev->address, HIST_DISCONNECTED, NULL);
         diagnose_seen(d, dev);
@@ -526,6 +532,7 @@ void speaker_disconnect(struct daemon *d)
 
         cancel_reconnect(d);
         d->user_disconnected = true;
+        multi_output_disconnect(d);
         if (d->connecting[0]) {
                 /* the call under way stays: its outcome is undone when it
                  * comes (on_connect_reply, on_old_disconnected) */
@@ -649,6 +656,7 @@ void speaker_reset(struct daemon *d)
 
 void speaker_shutdown(struct daemon *d)
 {
+        multi_output_shutdown(d);
         cancel_reconnect(d);
         dbus_call_cancel(&d->connect_pending);
         d->connect_pending_kind = CONNECT_NONE;

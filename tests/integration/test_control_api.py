@@ -189,8 +189,8 @@ class ApiContractTests(ControlCase):
     def test_every_writable_property_set_by_busctl_and_ctl_signals_change(self):
         doc_props, _, _ = parse_api_doc()
         writable = sorted(n for n, (_, a, _) in doc_props.items() if a == 'readwrite')
-        self.assertEqual(writable, ['AutoReconnect', 'Codecs', 'IdleSuspend', 'PlaybackStatus', 'Routes',
-                                    'SpeakerMode', 'Volume'])
+        self.assertEqual(writable, ['AutoReconnect', 'Codecs', 'IdleSuspend', 'MultiOutput', 'PlaybackStatus',
+                                    'Routes', 'SpeakerMode', 'Volume'])
         self.start_daemon()
         rec = self.recorder()
 
@@ -199,6 +199,7 @@ class ApiContractTests(ControlCase):
             ('Volume', ['q', '80'], 80),
             ('IdleSuspend', ['u', '300'], 300),
             ('AutoReconnect', ['b', 'false'], False),
+            ('MultiOutput', ['b', 'true'], True),
             ('Routes', ['a{ss}', '2', 'alerts', 'bluetooth', 'voice', 'bluetooth'],
              {'media': 'bluetooth', 'alerts': 'bluetooth', 'voice': 'bluetooth'}),
             ('PlaybackStatus', ['s', 'paused'], 'paused'),
@@ -235,6 +236,9 @@ class ApiContractTests(ControlCase):
         self.ctl('auto-reconnect', 'on')
         mon.wait_line(r' AutoReconnect: on$')
         rec.wait('AutoReconnect', True)
+        self.ctl('multi-output', 'off')
+        mon.wait_line(r' MultiOutput: off$')
+        rec.wait('MultiOutput', False)
         self.ctl('idle-suspend', '0')
         mon.wait_line(r' IdleSuspend: never$')
         rec.wait('IdleSuspend', 0)

@@ -3,11 +3,24 @@ plane on the double.
 
 Spare endpoints: with MultiOutput on, one more endpoint per codec follows
 the usual ones, in the same order (bluetoothd 5.66 gives a second speaker
-the next idle endpoint of the codec); off, exactly the usual ones."""
+the next idle endpoint of the codec); off, exactly the usual ones.
 
+Two speakers: Connect(B) while A plays makes B a second output, aligned
+with A (presentation.py: the same sample presented within 2 ms); a third
+is refused; a link loss of one leaves the other playing; MultiOutput off
+keeps the speaker connected last."""
+
+import array
+import math
+import os
+import subprocess
 import time
 
-from common import A2dpTestCase
+import dbus
+
+import presentation as P
+import harness
+from common import CTL, A2dpTestCase, MANAGER, TONE_HZ, file_pcm, pcm as pcm_conf
 
 
 def leaves(endpoints):
@@ -39,3 +52,200 @@ class SpareEndpoints(A2dpTestCase):
         for _, _, p in eps:
             if p.endswith('_2'):
                 self.assertIn('/org/a2dpsrc/bluez/hci0/spare/', p)
+
+
+SPEAKER_A = '00:11:22:33:44:0A'
+SPEAKER_B = '00:11:22:33:44:0B'
+SPEAKER_C = '00:11:22:33:44:0C'
+
+
+def dev_path(address):
+    return '/org/bluez/hci0/dev_' + address.replace(':', '_')
+
+
+class TwoSpeakers(A2dpTestCase):
+    """MultiOutput on the double: A reports 40 ms, B 180 ms (Delay in
+    1/10 ms); the kernel's arrival times are recorded (format 3)."""
+
+    bluez_params = {'arrival_timestamps': True}
+
+    def call(self, method, *args):
+        obj = self.bus.conn.get_object('org.a2dpsrc', '/org/a2dpsrc', introspect=False)
+        return obj.get_dbus_method(method, MANAGER)(*args, timeout=60)
+
+    def outputs(self):
+        return [str(a) for a in self.mprop('Outputs')]
+
+    def recording_of(self, address):
+        base = 'dev_' + address.replace(':', '_') + '-'
+        recs = sorted(r for r in self.bluez.recordings() if os.path.basename(r).startswith(base))
+        self.assertTrue(recs, '%s received nothing' % address)
+        return recs[-1]
+
+    def start_two(self, capture='tone', **state):
+        for addr, delay in ((SPEAKER_A, 400), (SPEAKER_B, 1800)):
+            self.add_speaker(addr, 'Speaker ' + addr[-1], Delay=delay)
+        self.write_state(speaker_mode=True, multi_output=True, **state)
+        self.start_daemon(capture=capture)
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 3,
+                             what='Outputs = A, B')
+        self.log_has('as the second output (write MTU')
+
+    def log_has(self, text, timeout=5):
+        self.daemon.wait_for(lambda: text in self.daemon.log_text(), timeout, what=text)
+
+    def test_both_play_the_same_sample_at_the_same_moment(self):
+        # silence, then a tone: its onset is the same sample in both
+        # streams (the capture starts again when A is attached; B is
+        # attached well within the silence)
+        rate = 48000
+        path = os.path.join(self.tmp, 'onset.raw')
+        silence_s, tone_s = 3.0, 1.5
+        pcm = array.array('h', bytes(4 * int(rate * silence_s)))
+        for i in range(int(rate * tone_s)):
+            v = int(16000 * math.sin(2 * math.pi * 1000 * i / rate))
+            pcm.extend((v, v))
+        with open(path, 'wb') as f:
+            f.write(pcm.tobytes())
+        self.pcms['onset_clock'] = pcm_conf('onset_clock', amplitude=0, rate=rate,
+                                            start_file=self.starts_file)
+        self.pcms['onset'] = file_pcm('onset', path, slave='onset_clock')
+        # SBC alone: B's stream is on the spare SBC endpoint. (With SBC-XQ
+        # for one and SBC for the other, packets of different sizes, the
+        # skew was within 2 ms in most runs but 7-9 ms in some: see
+        # docs/multi-output.md, "Left to do".)
+        self.start_two(capture='onset', codecs='sbc')
+        t = self.bluez.transport_for(dev_path(SPEAKER_B))
+        self.assertIn('/spare/a2dp_source_sbc_2', str(self.bluez.transports()[t]['EndpointPath']))
+        time.sleep(silence_s + tone_s)
+        self.call('Disconnect')
+        self.bluez.flush()
+        heard = {}
+        for addr, delay in ((SPEAKER_A, 400), (SPEAKER_B, 1800)):
+            rec = self.recording_of(addr)
+            out = os.path.join(self.tmp, 'decoded-%s.raw' % addr[-2:])
+            self.analyze(rec, '--pcm-out', out)
+            with open(out, 'rb') as f:
+                decoded = array.array('h', f.read())
+            heard[addr] = P.sbc_presentation_ns(rec, decoded, rate, delay, 8000)
+        skew_ms = (heard[SPEAKER_B] - heard[SPEAKER_A]) / 1e6
+        self.assertLessEqual(abs(skew_ms), 2.0,
+                             'B presents the onset %.2f ms after A' % skew_ms)
+
+    def test_both_streams_intact_and_a_link_loss_leaves_the_other(self):
+        # A stays away after its loss: what plays then is B alone. SBC on
+        # both (with SBC-XQ on A, A's delay line jumped again and again:
+        # docs/multi-output.md, "Left to do")
+        self.start_two(auto_reconnect=False, codecs='sbc')
+        time.sleep(2.0)
+        self.bluez.LinkLoss(dev_path(SPEAKER_A))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_B], 5, what='Outputs = B')
+        time.sleep(1.5)
+        # audio stays on B
+        t = self.bluez.transport_for(dev_path(SPEAKER_B))
+        self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+        self.call('Disconnect')
+        self.bluez.flush()
+        # both streams intact, A's until its loss. A played alone first:
+        # when B came (within 0.5 s), A's delay line took up B's extra
+        # 140 ms in one faded jump (5 ms down, 5 ms up: one dip in A's
+        # tone then), and never again
+        a = self.analyze(self.recording_of(SPEAKER_A), '--tone', str(TONE_HZ))
+        for k in ('seq_gaps', 'ts_errors', 'pt_errors', 'ssrc_changes'):
+            self.assertEqual(a['rtp'][k], 0, 'A: %s' % k)
+        self.assertEqual(a['frame_errors'], 0)
+        tone = a['audio']['tone']
+        self.assertTrue(tone['present'])
+        self.assertLessEqual(tone['gaps'], 1, tone.get('gap_list'))
+        self.assertTrue(all(t < 0.5 for t in tone.get('gap_list', [])), tone.get('gap_list'))
+        self.assertGreaterEqual(tone['tone_end_s'], a['audio']['decoded_s'] - 0.1)
+        # B's stream went on through A's loss: no gap longer than a packet
+        b = self.analyze(self.recording_of(SPEAKER_B), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(b)
+        # the kernel's arrival times (B's packets as the audio thread sent
+        # them): no interval longer than two packets' audio, i.e. no packet
+        # missing, around A's loss or anywhere
+        _, records = harness.read_recording(self.recording_of(SPEAKER_B), kernel_times=True)
+        arrived = P.arrivals(records)
+        packet_ms = P.sbc_packet_frames(records[-1][2]) * 1000 / 48000
+        skip = 10       # the first packets go as fast as the socket takes them
+        worst = max((b - a) / 1e6 for a, b in zip(arrived[skip:], arrived[skip + 1:]))
+        self.assertLessEqual(worst, 2 * packet_ms,
+                             'B: %.1f ms without a packet (a packet is %.1f ms)' % (worst, packet_ms))
+
+    def test_the_second_lost_leaves_the_first_and_disconnect_drops_both(self):
+        self.start_two()
+        time.sleep(1.0)
+        self.bluez.LinkLoss(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        time.sleep(1.0)
+        t = self.bluez.transport_for(dev_path(SPEAKER_A))
+        self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+        self.call('Disconnect')
+        self.daemon.wait_for(lambda: self.outputs() == [], 5, what='Outputs empty')
+        self.bluez.flush()
+        _, records = harness.read_recording(self.recording_of(SPEAKER_A), kernel_times=True)
+        arrived = P.arrivals(records)
+        packet_ms = P.sbc_packet_frames(records[-1][2]) * 1000 / 48000
+        worst = max((b - a) / 1e6 for a, b in zip(arrived[10:], arrived[11:]))
+        self.assertLessEqual(worst, 2 * packet_ms,
+                             'A: %.1f ms without a packet (a packet is %.1f ms)' % (worst, packet_ms))
+
+    def ctl(self, *args):
+        env = self.bus.env
+        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+        return subprocess.run([CTL] + list(args), env=env, capture_output=True, text=True, timeout=60)
+
+    def test_a_third_connect_is_refused(self):
+        self.add_speaker(SPEAKER_C, 'Speaker C')
+        self.start_two()
+        out = self.ctl('outputs')
+        self.assertEqual(out.stdout, '%s\n%s\n' % (SPEAKER_A, SPEAKER_B))
+        out = self.ctl('-v', 'connect', SPEAKER_C)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('TooManyOutputs', out.stderr)
+        with self.assertRaises(dbus.DBusException) as cm:
+            self.call('Connect', SPEAKER_C)
+        self.assertEqual(cm.exception.get_dbus_name(), 'org.a2dpsrc.Error.TooManyOutputs')
+        self.assertIn('two speakers play already: %s and %s' % (SPEAKER_A, SPEAKER_B),
+                      cm.exception.get_dbus_message())
+        self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        self.assertIsNone(self.bluez.transport_for(dev_path(SPEAKER_C)))
+
+    def test_off_keeps_the_most_recent(self):
+        self.start_two()
+        self.assertEqual(self.ctl('multi-output', 'off').returncode, 0)
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_B], 5, what='Outputs = B')
+        self.daemon.wait_for(lambda: self.bluez.transport_for(dev_path(SPEAKER_A)) is None, 5,
+                             what='A disconnected')
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.assertEqual(str(self.mprop('Output')), SPEAKER_B)
+        self.assertFalse(bool(self.mprop('MultiOutput')))
+        with open(os.path.join(self.state_dir, 'state')) as f:
+            state = f.read()
+        self.assertNotIn('multi-output=true', state)
+        self.assertIn('last-output=%s' % SPEAKER_B, state)
+        # B plays on, alone now
+        time.sleep(1.0)
+        self.call('Disconnect')
+        self.bluez.flush()
+        self.assert_clean_stream(self.analyze(self.recording_of(SPEAKER_B), '--tone', str(TONE_HZ)))
+
+    def test_on_is_saved_and_off_by_default(self):
+        self.add_speaker()
+        self.start_daemon()
+        self.assertFalse(bool(self.mprop('MultiOutput')))
+        self.set_mprop('MultiOutput', dbus.Boolean(True))
+        with open(os.path.join(self.state_dir, 'state')) as f:
+            self.assertIn('multi-output=true\n', f.read())
+        self.daemon.wait_for(lambda: any(x.endswith('_2') for x in
+                                         leaves(self.bluez.registered_endpoints())),
+                             5, what='spare endpoints registered')
+        self.set_mprop('MultiOutput', dbus.Boolean(False))
+        self.daemon.wait_for(lambda: not any(x.endswith('_2') for x in
+                                             leaves(self.bluez.registered_endpoints())),
+                             5, what='spare endpoints unregistered')

@@ -175,6 +175,14 @@ START_TEST(speaker_delay_arguments)
         char *big[] = { "a2dpsrcctl", "speaker-delay", "AA:BB:CC:DD:EE:FF", "1001", NULL };
         char *bad_addr[] = { "a2dpsrcctl", "speaker-delay", "speaker", "100", NULL };
 
+        char *multi[] = { "a2dpsrcctl", "multi-output", "on", NULL };
+        char *outputs[] = { "a2dpsrcctl", "outputs", NULL };
+
+        ck_assert_int_eq(parse(ARGC(multi), multi, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_MULTI_OUTPUT);
+        ck_assert(a.flag);
+        ck_assert_int_eq(parse(ARGC(outputs), outputs, &a, err, sizeof(err)), 0);
+        ck_assert_int_eq(a.command, CTL_OUTPUTS);
         ck_assert_int_eq(parse(ARGC(ms), ms, &a, err, sizeof(err)), 0);
         ck_assert_int_eq(a.command, CTL_SPEAKER_DELAY);
         ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:FF");
@@ -289,6 +297,8 @@ START_TEST(bad_arguments)
                 { { "a2dpsrcctl", "volume", "5%", NULL }, "volume" },
                 { { "a2dpsrcctl", "idle-suspend", "4294967296", NULL }, "idle-suspend" },
                 { { "a2dpsrcctl", "auto-reconnect", "maybe", NULL }, "auto-reconnect" },
+                { { "a2dpsrcctl", "multi-output", "2", NULL }, "multi-output: '2' is not on or off" },
+                { { "a2dpsrcctl", "outputs", "all", NULL }, "takes no arguments" },
                 { { "a2dpsrcctl", "reset", "all", NULL }, "takes no arguments" },
                 { { "a2dpsrcctl", "doctor", "speaker", NULL }, "'speaker' is not a Bluetooth address" },
                 { { "a2dpsrcctl", "doctor", "AA:BB:CC:DD:EE:FF", "AA:BB:CC:DD:EE:FF", NULL }, "doctor" },

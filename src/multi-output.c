@@ -1,0 +1,397 @@
+/* The second speaker (Manager1.MultiOutput, issue #13): with the mode on, a
+ * Connect while a speaker is the output makes the new one a second output,
+ * on the engine's slot 1, aligned with the first by the engine
+ * (docs/multi-output.md). The first output stays output.c's and
+ * speaker.c's (slot 0, reconnect, idle suspend, volume); this file keeps
+ * the second: its connection, its stream, its events, and the choice of the
+ * speaker kept when the mode goes off. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "log.h"
+#include "realtime.h"
+#include "stream.h"
+
+#define SLOT 1
+#define ERR_PREFIX "org.a2dpsrc.Error."
+
+static struct transport *transport_of(struct daemon *d, const char *address)
+{
+        struct device *dev = address[0] ? bluez_device_by_address(d, address) : NULL;
+
+        if (!dev)
+                return NULL;
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->device, dev->path) == 0)
+                        return t;
+        return NULL;
+}
+
+static void device_disconnect(struct daemon *d, const struct device *dev)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1",
+                                                      "Disconnect");
+
+        if (m) {
+                dbus_message_set_no_reply(m, TRUE);
+                dbus_connection_send(d->conn, m, NULL);
+                dbus_message_unref(m);
+        }
+}
+
+static void finish_call(struct daemon *d, const char *err_name, const char *text)
+{
+        if (!d->connect2_call)
+                return;
+        if (err_name)
+                dbus_reply_error(d->conn, d->connect2_call, err_name, "%s", text);
+        else
+                dbus_reply_empty(d->conn, d->connect2_call);
+        dbus_message_unref(d->connect2_call);
+        d->connect2_call = NULL;
+}
+
+bool multi_output_is_second(struct daemon *d, const struct transport *t)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+
+        return dev && d->output2[0] && strcasecmp(dev->address, d->output2) == 0;
+}
+
+bool multi_output_connected(struct daemon *d)
+{
+        struct device *dev = d->output2[0] ? bluez_device_by_address(d, d->output2) : NULL;
+
+        return dev && dev->connected;
+}
+
+/* ---- the stream on slot 1 ----------------------------------------------------- */
+
+void multi_output_detach(struct daemon *d)
+{
+        if (!d->streaming2)
+                return;
+        if (stream_detach_bt(d->stream, SLOT) < 0) {
+                /* the socket is still the thread's: left open, never closed */
+                d->streaming2->fd = -1;
+                output_engine_stuck(d);
+        }
+        d->streaming2 = NULL;
+        output_update_status(d);
+}
+
+/* The engine runs at the first output's rate (or, alone, the capture's):
+ * a second stream at another rate waits (it is not converted twice). */
+static int attach(struct daemon *d, struct transport *t)
+{
+        struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .codec = t->codec,
+                                       .config_len = t->config_len, .info = t->info };
+        char desc[96], err[160];
+        int r;
+
+        if (d->streaming2 == t)
+                return 0;
+        if (!stream_running(d->stream) || d->engine_rate != t->info.rate) {
+                if (stream_running(d->stream))
+                        log_warn("%s streams at %u Hz, the first output at %u Hz: it waits", d->output2,
+                                 t->info.rate, d->engine_rate);
+                return -EAGAIN;
+        }
+        output_tune_socket(t->fd, t->write_mtu);
+        memcpy(bt.config, t->config, t->config_len);
+        stream_set_output_delay(d->stream, SLOT, output_speaker_delay_us(d, t, NULL));
+        r = stream_attach_bt(d->stream, SLOT, &bt, err, sizeof(err));
+        if (r < 0) {
+                log_err("cannot attach the second speaker to the audio thread: %s (%s)", strerror(-r),
+                        err);
+                if (stream_wedged(d->stream))
+                        t->fd = -1;     /* may be the thread's: left open, never closed */
+                output_engine_stuck(d);
+                return r;
+        }
+        d->streaming2 = t;
+        realtime_worker(d, stream_encoder_worker_tid(d->stream, SLOT), t->codec->label);
+        transport_describe(t, 0, desc, sizeof(desc));
+        log_info("streaming %s to %s as the second output (write MTU %u)", desc, t->device, t->write_mtu);
+        output_update_status(d);
+        return 0;
+}
+
+/* After the engine (re)started: the second stream, when held, again. */
+void multi_output_resume(struct daemon *d)
+{
+        struct transport *t = transport_of(d, d->output2);
+
+        if (t && t->acq == ACQ_HELD && !d->streaming2)
+                attach(d, t);
+}
+
+void multi_output_maybe_acquire(struct daemon *d, struct transport *t)
+{
+        if (!d->want_bluetooth || d->shutting_down || d->stream_blocked[0])
+                return;
+        if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
+                log_err("cannot acquire %s", t->path);
+}
+
+void multi_output_acquired(struct daemon *d, struct transport *t)
+{
+        if (!d->want_bluetooth || d->shutting_down || d->stream_blocked[0]) {
+                transport_release(d, t, false);
+                return;
+        }
+        /* -EAGAIN: held, attached when the engine runs at its rate */
+        attach(d, t);
+}
+
+void multi_output_event(struct daemon *d, const struct stream_event *ev)
+{
+        struct transport *t = d->streaming2;
+
+        switch (ev->type) {
+        case STREAM_EV_LINK_ERROR:
+                d->link_errors++;
+                log_warn("link to the second speaker lost (%s); the first plays on", strerror(ev->value));
+                if (t) {
+                        diagnose_note_transport(d, t, HIST_LINK_ERROR, strerror(ev->value));
+                        multi_output_detach(d);
+                        transport_release(d, t, false);
+                }
+                break;
+        case STREAM_EV_STALLED:
+                if (t)
+                        diagnose_note_transport(d, t, HIST_STALL, NULL);
+                log_warn("the second speaker stopped taking audio");
+                break;
+        case STREAM_EV_RESUMED:
+                log_notice("the second speaker takes audio again");
+                break;
+        case STREAM_EV_LEVEL:
+                log_info("second speaker: quality now %u (level %d)", ev->level_value, ev->value);
+                break;
+        default:
+                break;
+        }
+}
+
+/* ---- connecting ---------------------------------------------------------------- */
+
+static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        bool ok = reply || dbus_error_has_name(err, "org.bluez.Error.AlreadyConnected");
+        char addr[18], text[256];
+        struct device *dev;
+        struct transport *t;
+
+        dbus_pending_call_unref(d->connect2_pending);
+        d->connect2_pending = NULL;
+        snprintf(addr, sizeof(addr), "%s", d->connecting2);
+        d->connecting2[0] = '\0';
+        dev = bluez_device_by_address(d, addr);
+        if (strcasecmp(addr, d->output2) != 0) {
+                /* called off meanwhile (MultiOutput off, Disconnect) */
+                if (ok && dev) {
+                        log_info("%s connected, but is no longer wanted; disconnecting it", addr);
+                        device_disconnect(d, dev);
+                }
+                manager_update(d);
+                return;
+        }
+        if (!ok) {
+                const char *name = speaker_connect_error(err, addr, text, sizeof(text));
+
+                log_warn("%s", text);
+                diagnose_note(d, addr, HIST_CONNECT_FAILED,
+                              err->message && err->message[0] ? err->message : err->name);
+                d->output2[0] = '\0';
+                finish_call(d, name, text);
+                manager_update(d);
+                return;
+        }
+        log_info("%s connected as the second output", addr);
+        diagnose_note(d, addr, HIST_CONNECTED, "second output");
+        finish_call(d, NULL, NULL);
+        /* the transport came with SetConfiguration before this reply */
+        t = transport_of(d, addr);
+        if (t)
+                output_transport_added(d, t);
+        manager_update(d);
+}
+
+bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *call)
+{
+        struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        const char *uuid = A2DP_SINK_UUID;
+        DBusMessage *m;
+
+        if (!d->state.multi_output || strcasecmp(d->output, dev->address) == 0)
+                return false;
+        if (strcasecmp(d->output2, dev->address) == 0) {
+                if (d->connecting2[0]) {
+                        if (call)
+                                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress",
+                                                 "Connecting %s is in progress", dev->address);
+                } else if (call) {
+                        dbus_reply_empty(d->conn, call);     /* an output already */
+                }
+                return true;
+        }
+        /* no first output playing: dev becomes it, the usual way */
+        if (!first || !first->connected)
+                return false;
+        if (d->connecting2[0] || multi_output_connected(d)) {
+                if (call)
+                        dbus_reply_error(d->conn, call, ERR_PREFIX "TooManyOutputs",
+                                         "two speakers play already: %s and %s; disconnect one first",
+                                         d->output, d->output2);
+                return true;
+        }
+        /* bluetoothd 5.66 gives both connections the same endpoint when
+         * they are set up at once (docs/multi-output.md): the second waits
+         * for the first's SetConfiguration */
+        if (!transport_of(d, d->output) || d->connecting[0] || d->connect_pending) {
+                if (call)
+                        dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress",
+                                         "%s is still being set up; connect %s once it plays",
+                                         d->output, dev->address);
+                return true;
+        }
+        if (!d->state.speaker_mode)
+                output_set_speaker_mode(d, true);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "ConnectProfile");
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID) ||
+            dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect2_pending) < 0) {
+                if (call)
+                        dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
+                return true;
+        }
+        snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
+        snprintf(d->connecting2, sizeof(d->connecting2), "%s", dev->address);
+        d->output2_newer = true;
+        if (call)
+                d->connect2_call = dbus_message_ref(call);
+        log_info("connecting %s as the second output", dev->address);
+        manager_update(d);
+        return true;
+}
+
+/* ---- going away ------------------------------------------------------------------ */
+
+/* Lets the second speaker go: its stream, its link, our record of it. */
+static void drop_second(struct daemon *d)
+{
+        struct device *dev = d->output2[0] ? bluez_device_by_address(d, d->output2) : NULL;
+        struct transport *t = transport_of(d, d->output2);
+
+        if (t) {
+                if (d->streaming2 == t)
+                        multi_output_detach(d);
+                transport_release(d, t, false);
+        }
+        /* a connection under way is sent away when its reply comes */
+        if (dev && !d->connecting2[0]) {
+                log_info("disconnecting %s", dev->address);
+                device_disconnect(d, dev);
+        }
+        finish_call(d, ERR_PREFIX "Failed", "cancelled");
+        d->output2[0] = '\0';
+        d->connecting2[0] = '\0';
+}
+
+void multi_output_disconnect(struct daemon *d)
+{
+        if (d->output2[0])
+                drop_second(d);
+}
+
+bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_connected)
+{
+        if (!d->output2[0] || strcasecmp(dev->address, d->output2) != 0)
+                return false;
+        if (was_connected && !dev->connected && !d->connecting2[0]) {
+                struct transport *t = transport_of(d, d->output2);
+
+                log_warn("%s (the second output) disconnected", dev->address);
+                diagnose_note(d, dev->address, HIST_DISCONNECTED, NULL);
+                /* its transport may outlive the link a moment: let go of
+                 * it now, before it stops being the second's and looks
+                 * like a first output's */
+                if (t) {
+                        multi_output_transport_removing(d, t);
+                        transport_release(d, t, false);
+                }
+                d->output2[0] = '\0';
+        }
+        manager_update(d);
+        return true;
+}
+
+void multi_output_transport_removing(struct daemon *d, struct transport *t)
+{
+        if (d->streaming2 == t)
+                multi_output_detach(d);
+}
+
+/* MultiOutput off: the speaker connected last stays, the other goes. */
+static void keep_most_recent(struct daemon *d)
+{
+        struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        struct device *second = d->output2[0] ? bluez_device_by_address(d, d->output2) : NULL;
+        struct transport *t;
+
+        if (!d->output2[0])
+                return;
+        if (!d->output2_newer && first && first->connected) {
+                log_info("MultiOutput off: %s stays, %s goes", d->output, d->output2);
+                drop_second(d);
+                return;
+        }
+        if (d->connecting2[0] || !second || !second->connected) {
+                drop_second(d);
+                return;
+        }
+        log_info("MultiOutput off: %s stays, %s goes", d->output2, first ? first->address : d->output);
+        /* the first goes: its stream, then its link */
+        t = transport_of(d, d->output);
+        if (t) {
+                output_transport_removing(d, t);
+                transport_release(d, t, false);
+        }
+        if (first && first->connected)
+                device_disconnect(d, first);
+        /* the second becomes the one output, on slot 0 */
+        multi_output_detach(d);
+        snprintf(d->output, sizeof(d->output), "%s", d->output2);
+        snprintf(d->state.last_output, sizeof(d->state.last_output), "%s", d->output2);
+        d->output2[0] = '\0';
+        d->reconnect_attempt = 0;
+        output_engine_resume(d);
+}
+
+int multi_output_set(struct daemon *d, bool on)
+{
+        if (d->state.multi_output == on)
+                return 0;
+        log_info("MultiOutput %s", on ? "on" : "off");
+        if (!on)
+                keep_most_recent(d);
+        d->state.multi_output = on;
+        endpoint_spares_update(d);
+        output_update_status(d);
+        return 0;
+}
+
+void multi_output_shutdown(struct daemon *d)
+{
+        dbus_call_cancel(&d->connect2_pending);
+        d->connecting2[0] = '\0';
+        if (d->connect2_call) {
+                dbus_reply_error(d->conn, d->connect2_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
+                dbus_message_unref(d->connect2_call);
+                d->connect2_call = NULL;
+        }
+}
