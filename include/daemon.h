@@ -296,6 +296,8 @@ struct adapter *bluez_adapter_by_path(struct daemon *d, const char *path);
 struct device *bluez_device_by_path(struct daemon *d, const char *path);
 bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg);
 void bluez_add_listener(struct daemon *d, struct bluez_listener *l);
+/* iface.method() on dev, no arguments, reply not awaited (Disconnect). */
+void bluez_device_call(struct daemon *d, const struct device *dev, const char *iface, const char *method);
 void bluez_remove_listener(struct daemon *d, struct bluez_listener *l);
 /* transport.c: a transport of the device at device_path went away */
 void bluez_report_transport_gone(struct daemon *d, const char *device_path);
@@ -316,6 +318,9 @@ void endpoint_spares_update(struct daemon *d);
 
 /* transport.c: org.bluez.MediaTransport1 */
 struct transport *transport_by_path(struct daemon *d, const char *path);
+/* dev's transport (the first, BlueZ gives an A2DP sink one), NULL if none
+ * or dev is NULL. */
+struct transport *transport_of_device(struct daemon *d, const struct device *dev);
 /* codec: the endpoint's the speaker configured. */
 int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec,
                      DBusMessageIter *props, char *err, size_t err_len);

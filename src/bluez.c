@@ -54,6 +54,17 @@ bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg)
         return d->bluez_owner[0] && sender && strcmp(sender, d->bluez_owner) == 0;
 }
 
+void bluez_device_call(struct daemon *d, const struct device *dev, const char *iface, const char *method)
+{
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, iface, method);
+
+        if (m) {
+                dbus_message_set_no_reply(m, TRUE);
+                dbus_connection_send(d->conn, m, NULL);
+                dbus_message_unref(m);
+        }
+}
+
 void bluez_add_listener(struct daemon *d, struct bluez_listener *l)
 {
         l->next = d->bluez_listeners;

@@ -78,14 +78,6 @@ void diagnose_seen(struct daemon *d, const struct device *dev)
 
 /* ---- the snapshot ------------------------------------------------------------ */
 
-static struct transport *transport_of(struct daemon *d, const struct device *dev)
-{
-        for (struct transport *t = d->transports; t; t = t->next)
-                if (strcmp(t->device, dev->path) == 0)
-                        return t;
-        return NULL;
-}
-
 static void fill_board(struct daemon *d, struct doctor_snapshot *s)
 {
         struct adapter *a = bluez_default_adapter(d);
@@ -232,7 +224,7 @@ static int fill_snapshot(struct daemon *d, const char *address, struct doctor_sn
                 s->history = history_find(&d->history, address);
                 if (!dev && !s->history && !state_paired_contains(&d->state, address))
                         return -ENOENT;
-                t = dev ? transport_of(d, dev) : NULL;
+                t = transport_of_device(d, dev);
         } else if (d->streaming) {
                 t = d->streaming;
         }

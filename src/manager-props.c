@@ -39,10 +39,7 @@ struct transport *manager_output_transport(struct daemon *d)
                 return d->streaming;
         if (!d->output[0] || !(dev = bluez_device_by_address(d, d->output)))
                 return NULL;
-        for (struct transport *t = d->transports; t; t = t->next)
-                if (strcmp(t->device, dev->path) == 0)
-                        return t;
-        return NULL;
+        return transport_of_device(d, dev);
 }
 
 static const char *current_state(struct daemon *d)

@@ -20,26 +20,7 @@
 
 static struct transport *transport_of(struct daemon *d, const char *address)
 {
-        struct device *dev = address[0] ? bluez_device_by_address(d, address) : NULL;
-
-        if (!dev)
-                return NULL;
-        for (struct transport *t = d->transports; t; t = t->next)
-                if (strcmp(t->device, dev->path) == 0)
-                        return t;
-        return NULL;
-}
-
-static void device_disconnect(struct daemon *d, const struct device *dev)
-{
-        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1",
-                                                      "Disconnect");
-
-        if (m) {
-                dbus_message_set_no_reply(m, TRUE);
-                dbus_connection_send(d->conn, m, NULL);
-                dbus_message_unref(m);
-        }
+        return transport_of_device(d, address[0] ? bluez_device_by_address(d, address) : NULL);
 }
 
 static void finish_call(struct daemon *d, const char *err_name, const char *text)
@@ -196,7 +177,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 /* called off meanwhile (MultiOutput off, Disconnect) */
                 if (ok && dev) {
                         log_info("%s connected, but is no longer wanted; disconnecting it", addr);
-                        device_disconnect(d, dev);
+                        bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
                 }
                 manager_update(d);
                 return;
@@ -295,7 +276,7 @@ static void drop_second(struct daemon *d)
         /* a connection under way is sent away when its reply comes */
         if (dev && !d->connecting2[0]) {
                 log_info("disconnecting %s", dev->address);
-                device_disconnect(d, dev);
+                bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
         }
         finish_call(d, ERR_PREFIX "Failed", "cancelled");
         d->output2[0] = '\0';
@@ -362,7 +343,7 @@ static void keep_most_recent(struct daemon *d)
                 transport_release(d, t, false);
         }
         if (first && first->connected)
-                device_disconnect(d, first);
+                bluez_device_call(d, first, "org.bluez.Device1", "Disconnect");
         /* the second becomes the one output, on slot 0 */
         multi_output_detach(d);
         snprintf(d->output, sizeof(d->output), "%s", d->output2);

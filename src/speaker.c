@@ -40,14 +40,6 @@ static void finish_call(struct daemon *d, DBusMessage **call, const char *err_na
         *call = NULL;
 }
 
-static struct transport *transport_of(struct daemon *d, const struct device *dev)
-{
-        for (struct transport *t = d->transports; t; t = t->next)
-                if (strcmp(t->device, dev->path) == 0)
-                        return t;
-        return NULL;
-}
-
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud);
 
 /* Lets go of t's stream: the audio thread first, since it may be writing
@@ -57,18 +49,6 @@ static void release_stream(struct daemon *d, struct transport *t)
 {
         output_transport_removing(d, t);
         transport_release(d, t, false);
-}
-
-static void call_device(struct daemon *d, const struct device *dev, const char *iface,
-                        const char *method)
-{
-        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, iface, method);
-
-        if (m) {
-                dbus_message_set_no_reply(m, TRUE);
-                dbus_connection_send(d->conn, m, NULL);
-                dbus_message_unref(m);
-        }
 }
 
 /* ---- reconnect ----------------------------------------------------------------- */
@@ -153,7 +133,7 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
                 log_debug("connecting %s once our endpoints are registered", dev->address);
                 return 0;
         }
-        t = transport_of(d, dev);
+        t = transport_of_device(d, dev);
         if (t) {
                 /* still configured: just take the stream again */
                 set_str(d->output, sizeof(d->output), dev->address);
@@ -192,7 +172,7 @@ const char *speaker_connect_error(const DBusError *err, const char *addr, char *
 static void connect_succeeded(struct daemon *d, const char *addr, bool automatic)
 {
         struct device *dev = bluez_device_by_address(d, addr);
-        struct transport *t = dev ? transport_of(d, dev) : NULL;
+        struct transport *t = transport_of_device(d, dev);
 
         log_info("%s connected as the Bluetooth output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
@@ -268,7 +248,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 if (ok && dev) {
                         log_info("%s connected, but is no longer wanted; disconnecting it", addr);
                         if (!d->connecting[0] || !drop_then_connect(d, dev))
-                                call_device(d, dev, "org.bluez.Device1", "Disconnect");
+                                bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
                         else
                                 return;
                 }
@@ -355,7 +335,7 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         if (call)
                 d->connect_call = dbus_message_ref(call);
         /* a speaker already configured needs no new connection */
-        if (!d->connect_pending && dev->connected && transport_of(d, dev) &&
+        if (!d->connect_pending && dev->connected && transport_of_device(d, dev) &&
             strcasecmp(d->output, dev->address) == 0) {
                 connect_succeeded(d, dev->address, call == NULL);
                 return;
@@ -370,7 +350,7 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
                         log_info("giving up connecting %s for %s", d->connect_inflight, dev->address);
                         /* BlueZ cancels a connection in progress on Disconnect */
                         if (c)
-                                call_device(d, c, "org.bluez.Device1", "Disconnect");
+                                bluez_device_call(d, c, "org.bluez.Device1", "Disconnect");
                 }
                 set_str(d->connecting, sizeof(d->connecting), dev->address);
                 d->output[0] = '\0';
@@ -384,7 +364,7 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
                 old = bluez_device_by_address(d, d->output);
         d->output[0] = '\0';
         if (old && old->connected) {
-                struct transport *t = transport_of(d, old);
+                struct transport *t = transport_of_device(d, old);
 
                 log_info("dropping %s for %s", old->address, dev->address);
                 if (t)
@@ -423,7 +403,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
                 return;
         }
         cur = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
-        if (cur && cur->connected && transport_of(d, cur)) {
+        if (cur && cur->connected && transport_of_device(d, cur)) {
                 log_notice("%s connected while %s is the output; leaving it unused", dev->address,
                            d->output);
                 return;
@@ -475,7 +455,7 @@ static bool unnamed_refusal(struct daemon *d, struct device *dev)
         uint64_t now;
 
         if (!d->chosen_codec || !d->chosen_unnamed || strcasecmp(d->chosen_for, dev->address) != 0 ||
-            d->connecting[0] || d->connect_pending || transport_of(d, dev) ||
+            d->connecting[0] || d->connect_pending || transport_of_device(d, dev) ||
             sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0 ||
             now - d->chosen_at > UNNAMED_REFUSAL_WINDOW_US)
                 return false;
@@ -541,7 +521,7 @@ void speaker_disconnect(struct daemon *d)
 
                         /* BlueZ cancels a connection in progress on Disconnect */
                         if (c && c != dev) {
-                                call_device(d, c, "org.bluez.Device1", "Disconnect");
+                                bluez_device_call(d, c, "org.bluez.Device1", "Disconnect");
                                 log_info("cancelling the connection to %s", c->address);
                         }
                 }
@@ -549,14 +529,14 @@ void speaker_disconnect(struct daemon *d)
                 finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cancelled by Disconnect");
         }
         if (dev) {
-                struct transport *t = transport_of(d, dev);
+                struct transport *t = transport_of_device(d, dev);
                 if (t)
                         release_stream(d, t);
                 /* tracked when nothing else is under way: a Connect right
                  * after waits for the link to be down, or BlueZ would cancel
                  * the new connection with the old link */
                 if (d->connect_pending || !drop_then_connect(d, dev))
-                        call_device(d, dev, "org.bluez.Device1", "Disconnect");
+                        bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
                 log_info("disconnecting %s", dev->address);
         }
         d->output[0] = '\0';

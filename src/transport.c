@@ -23,6 +23,16 @@ struct transport *transport_by_path(struct daemon *d, const char *path)
         return NULL;
 }
 
+struct transport *transport_of_device(struct daemon *d, const struct device *dev)
+{
+        if (!dev)
+                return NULL;
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->device, dev->path) == 0)
+                        return t;
+        return NULL;
+}
+
 static int parse_state(const char *s, enum transport_state *out)
 {
         if (strcmp(s, "idle") == 0)
