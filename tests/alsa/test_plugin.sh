@@ -232,8 +232,8 @@ if command -v valgrind >/dev/null; then
 	VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	rm -f "$TMP/starts"
 	run "valgrind: poll client with injected xrun and forward" \
-		$VG "$CLIENT" -D xrun --nonblock --start-file "$TMP/starts" --seconds 0.6 \
-		--expect-xruns 1 --forward-at 100
+		$VG "$CLIENT" -D xrun --nonblock $XBUF --start-file "$TMP/starts" \
+		--seconds 0.6 --expect-xruns 1 --forward-at 100
 	rm -f "$TMP/starts"
 	run "valgrind: close while running" \
 		$VG "$CLIENT" -D tone --close-running --seconds 0.2 --start-file "$TMP/starts"
