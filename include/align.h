@@ -17,17 +17,18 @@
 
 #define ALIGN_MAX_OUTPUTS 2
 #define ALIGN_HYSTERESIS_US 500
+#define ALIGN_SMOOTHING 4
 
 struct align_path {
         bool present;           /* an output streaming now */
-        uint32_t queue_us;      /* our queue and the socket, as last sampled */
+        uint32_t queue_us;      /* a sample's wait on our side, as last measured */
         uint32_t codec_us;      /* the encoder's delay */
         uint32_t speaker_us;    /* reported Delay, or the per-device offset */
 };
 
 struct align {
         struct align_path path[ALIGN_MAX_OUTPUTS];
-        uint64_t queue_avg_us[ALIGN_MAX_OUTPUTS];  /* smoothed, x16 */
+        uint64_t queue_avg_us[ALIGN_MAX_OUTPUTS];  /* smoothed, x ALIGN_SMOOTHING */
         bool have_avg[ALIGN_MAX_OUTPUTS];
         uint32_t extra_us[ALIGN_MAX_OUTPUTS];      /* the targets given out */
 };

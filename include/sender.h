@@ -44,6 +44,7 @@ struct sender_packet {
         bool full;              /* closed because nothing more fit */
         struct codec_packet_meta meta;  /* written into the header at send time */
         uint64_t read_ns;       /* when its newest sample left ALSA */
+        uint64_t first_ns;      /* when its first sample was captured */
         uint8_t data[CODEC_MAX_PACKET];
 };
 
@@ -75,11 +76,18 @@ struct sender {
         unsigned working_level; /* in use at the last send before a stall */
         uint64_t resumed_ns;    /* audio read before this waited out a stall: no congestion */
         uint64_t last_queue_sample_ns;  /* queue_us and hold_us published at */
-        /* the last audio packet's wait from its newest sample's capture to
-         * send(): where its packet's end fell in the capture periods (the
-         * reads stop at packet ends, the wake-ups come at periods), and
-         * our queue */
-        uint64_t last_lag_ns;
+        /* the audio packets' waits from their first sample's capture to
+         * send() since hold_us was last published, summed: a speaker
+         * presents a packet's first sample its Delay after the packet
+         * arrives, so this (averaged: it varies with where a packet's end
+         * falls in the capture periods, and with our queue) plus the
+         * socket is what a sample waits on our side */
+        uint64_t lag_sum_ns;
+        unsigned lag_count;
+        unsigned hold_samples;  /* intervals measured (the first two: start-up) */
+        /* where the frame being encoded starts in staging, and how much of
+         * the push is not staged yet: what was captured after it */
+        size_t frame_at, push_left;
         /* a codec's own rate controller: fed every rc_interval_ns (0: none,
          * the sender steps), next at rc_next_ns (0: from the next flush) */
         uint64_t rc_interval_ns, rc_next_ns;
@@ -127,6 +135,8 @@ bool sender_has_queued(const struct sender *s);
 void sender_drop_oldest(struct sender *s);
 /* Duration of one full packet of audio, in ms (at least 1). */
 unsigned sender_packet_ms(const struct sender *s);
+/* One full packet's audio at the current level, in us. */
+uint32_t sender_packet_us(const struct sender *s);
 /* Audio waiting in our queue and the socket, in microseconds. */
 uint32_t sender_queued_us(const struct sender *s);
 /* What the level shows (bitpool for SBC, kbit/s for others). */

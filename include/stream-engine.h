@@ -60,6 +60,7 @@ struct stream_output {
         unsigned slot;
         unsigned poll_idx;      /* its socket in this wake-up's poll set */
         bool measured;          /* its hold_us measured since the attach */
+        uint32_t hold_guess;    /* hold_us until then: its packet's duration */
         uint32_t codec_us;      /* the encoder's delay */
         /* Held back to be heard in time with the other output; used (and
          * the audio copied) only once a second output has been attached,
@@ -118,6 +119,12 @@ struct stream {
         int16_t local_mix[CHUNK_FRAMES * 2];
         unsigned xrun_burst;
         uint64_t last_xrun_ns;
+        /* With two outputs their packets end at different places in the
+         * capture periods: the thread wakes when the next packet's last
+         * sample has been captured, not at the period after it, so each
+         * speaker's packets leave evenly (see packet_due_ns). */
+        uint64_t newest_ns;     /* when the newest frame read was captured */
+        unsigned early_wakes;   /* such wake-ups since the last read */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds. */
@@ -132,6 +139,7 @@ void stream_emit_level(struct stream *s, int output, unsigned level, unsigned le
 /* An output that takes audio now (attached, not failed, not stalled). */
 bool stream_output_live(const struct stream_output *o);
 bool stream_any_live(const struct stream *s);
+unsigned stream_live_count(const struct stream *s);
 /* Every output taking audio has a full queue: capture waits for a socket. */
 bool stream_all_live_full(const struct stream *s);
 /* PCM frames that complete the next packet of any output taking audio. */

@@ -17,13 +17,14 @@ int align_set_path(struct align *a, unsigned i, const struct align_path *p)
                 a->have_avg[i] = false;
                 return 0;
         }
-        /* an average over about 16 samples: scheduling jitter in the queue
-         * must not move the delay back and forth */
+        /* an average over about ALIGN_SMOOTHING samples (each already the
+         * mean of an interval's packets): scheduling jitter must not move
+         * the delay back and forth */
         if (!a->have_avg[i]) {
-                a->queue_avg_us[i] = (uint64_t)p->queue_us * 16;
+                a->queue_avg_us[i] = (uint64_t)p->queue_us * ALIGN_SMOOTHING;
                 a->have_avg[i] = true;
         } else {
-                a->queue_avg_us[i] -= a->queue_avg_us[i] / 16;
+                a->queue_avg_us[i] -= a->queue_avg_us[i] / ALIGN_SMOOTHING;
                 a->queue_avg_us[i] += p->queue_us;
         }
         return 0;
@@ -33,7 +34,7 @@ uint32_t align_total_us(const struct align *a, unsigned i)
 {
         if (i >= ALIGN_MAX_OUTPUTS || !a->path[i].present)
                 return 0;
-        return (uint32_t)(a->queue_avg_us[i] / 16) + a->path[i].codec_us + a->path[i].speaker_us;
+        return (uint32_t)(a->queue_avg_us[i] / ALIGN_SMOOTHING) + a->path[i].codec_us + a->path[i].speaker_us;
 }
 
 bool align_update(struct align *a)

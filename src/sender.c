@@ -114,7 +114,10 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
         s->working_level = 0;
         s->resumed_ns = 0;
         s->last_queue_sample_ns = 0;
-        s->last_lag_ns = 0;
+        s->lag_sum_ns = 0;
+        s->lag_count = 0;
+        s->hold_samples = 0;
+        s->frame_at = s->push_left = 0;
         s->packet_cost = 0;
         s->cost_probes = 0;
         s->staged = 0;
@@ -243,6 +246,17 @@ static struct sender_packet *next_slot(struct sender *s)
         return &s->queue[(s->q_head + s->q_count) % SENDER_QUEUE_SLOTS];
 }
 
+/* When the first sample of the frame being encoded was captured: the
+ * push's newest was captured at staged_read_ns, and what follows the
+ * frame in staging and in the push came after, one sample a 1/rate. */
+static uint64_t frame_capture_ns(const struct sender *s)
+{
+        uint64_t after = s->staged - s->frame_at + s->push_left;
+        uint64_t back = s->rate ? after * 1000000000ull / s->rate : 0;
+
+        return s->staged_read_ns > back ? s->staged_read_ns - back : 0;
+}
+
 static struct sender_packet *open_packet(struct sender *s)
 {
         struct sender_packet *pk;
@@ -258,6 +272,7 @@ static struct sender_packet *open_packet(struct sender *s)
         pk->samples = 0;
         pk->full = false;
         pk->meta = (struct codec_packet_meta){ .timestamp = s->next_ts, .frag = FRAG_NONE };
+        pk->first_ns = frame_capture_ns(s);
         s->building = pk;
         return pk;
 }
@@ -302,6 +317,7 @@ static int queue_fragments(struct sender *s, size_t frame_len)
                 pk->samples = last ? s->frame_samples : 0;
                 pk->full = last;
                 pk->read_ns = s->staged_read_ns;
+                pk->first_ns = frame_capture_ns(s);
                 s->q_count++;
                 if (last)
                         s->q_audio_packets++;
@@ -354,6 +370,7 @@ static int encode_staged(struct sender *s)
                         s->enc_level = s->level;
                         s->frame_len = estimated_frame_len(s);
                 }
+                s->frame_at = done;
                 n = s->codec->encode(s->enc, in, s->frame_buf, sizeof(s->frame_buf));
                 reshape(s);     /* the encoder's grouping may follow its frame */
                 if (n < 0) {
@@ -388,6 +405,7 @@ int sender_push(struct sender *s, const int16_t *pcm, size_t frames, uint64_t re
                 s->staged_read_ns = read_ns;
                 pcm += n * 2;
                 frames -= n;
+                s->push_left = frames;
                 r = encode_staged(s);
                 if (r < 0)
                         return r;
@@ -455,12 +473,16 @@ static size_t socket_packets(const struct sender *s)
         return (socket_queued_bytes(s) + cost / 2) / cost;
 }
 
-/* One full packet's audio at the current level, in us. */
 static uint64_t packet_us(const struct sender *s)
 {
         unsigned fpp = frames_per_packet(s) ? frames_per_packet(s) : 1;
 
         return (uint64_t)fpp * s->frame_samples * 1000000ull / s->rate;
+}
+
+uint32_t sender_packet_us(const struct sender *s)
+{
+        return (uint32_t)packet_us(s);
 }
 
 uint32_t sender_queued_us(const struct sender *s)
@@ -557,6 +579,11 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
          * makes packets old. */
         uint64_t old_ns = sender_congestion_ns(s);
         bool congested = false, resumed = false;
+        bool sample = !s->last_queue_sample_ns || t - s->last_queue_sample_ns >= QUEUE_SAMPLE_INTERVAL_NS;
+        /* what a packet sent now waits behind in the socket (asked before
+         * our own sends: a peer that takes them on arrival holds nothing
+         * back, though it may not have read the last one yet) */
+        size_t ahead = sample ? socket_packets(s) : 0;
 
         while (s->q_count) {
                 struct sender_packet *pk = &s->queue[s->q_head];
@@ -596,8 +623,10 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                 }
                 congested |= pk->read_ns >= s->resumed_ns && t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);
-                if (pk->samples)
-                        s->last_lag_ns = t > pk->read_ns ? t - pk->read_ns : 0;
+                if (pk->samples && t > pk->first_ns) {
+                        s->lag_sum_ns += t - pk->first_ns;
+                        s->lag_count++;
+                }
                 atomic_fetch_add_explicit(&st->packets, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&st->bytes, (uint64_t)n, memory_order_relaxed);
                 if (pk->meta.frag == FRAG_NONE)
@@ -611,13 +640,20 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
         /* queue_us feeds the Latency property, hold_us the alignment of
          * two outputs: asking the kernel a few times a second is enough,
          * and spares every packet a system call */
-        if (!s->last_queue_sample_ns || t - s->last_queue_sample_ns >= QUEUE_SAMPLE_INTERVAL_NS) {
+        if (sample) {
                 uint64_t pkt_us = packet_us(s), sock_us = socket_packets(s) * pkt_us;
 
                 atomic_store_explicit(&st->queue_us, (uint32_t)(s->q_audio_packets * pkt_us + sock_us),
                                       memory_order_relaxed);
-                atomic_store_explicit(&st->hold_us, (uint32_t)(s->last_lag_ns / 1000 + sock_us),
-                                      memory_order_relaxed);
+                /* nothing sent since (a stall): the last figure stands;
+                 * the first packets of a stream, sent as the capture's
+                 * start-up backlog, are no measure of it */
+                if (s->lag_count && ++s->hold_samples > 2)
+                        atomic_store_explicit(&st->hold_us,
+                                              (uint32_t)(s->lag_sum_ns / s->lag_count / 1000 + ahead * pkt_us),
+                                              memory_order_relaxed);
+                s->lag_sum_ns = 0;
+                s->lag_count = 0;
                 s->last_queue_sample_ns = t;
         }
         if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS) {

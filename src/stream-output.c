@@ -26,6 +26,15 @@ bool stream_any_live(const struct stream *s)
         return false;
 }
 
+unsigned stream_live_count(const struct stream *s)
+{
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)
+                n += stream_output_live(s->out[i]);
+        return n;
+}
+
 static unsigned attached_count(const struct stream *s)
 {
         unsigned n = 0;
@@ -215,10 +224,10 @@ static void work_out_alignment(struct stream *s)
                 if (o && o->bt) {
                         p.present = true;
                         p.queue_us = atomic_load_explicit(&s->stats.out[i].hold_us, memory_order_relaxed);
-                        if (!o->measured && p.queue_us) {
+                        if (!o->measured && p.queue_us != o->hold_guess) {
                                 /* the first measure replaces the guess the
-                                 * output was attached with (0), rather than
-                                 * be averaged in with it */
+                                 * output was attached with, rather than be
+                                 * averaged in with it */
                                 align_set_path(&s->align, i, &(struct align_path){ .present = false });
                                 o->measured = true;
                         }
@@ -285,7 +294,11 @@ void stream_output_attach(struct stream *s, const struct command *c)
         o->sender.last_send_ns = stream_now_ns();
         o->codec_us = (uint32_t)((uint64_t)c->bt.info.delay_samples * 1000000 / c->bt.info.rate);
         atomic_store(&st->queue_us, 0);
-        atomic_store(&st->hold_us, 0);
+        /* until measured, a packet that leaves once full: its first
+         * sample waited its duration (a guess within a few ms, so that
+         * the newcomer starts near where it will stay) */
+        o->hold_guess = sender_packet_us(&o->sender);
+        atomic_store(&st->hold_us, o->hold_guess);
         atomic_store(&st->align_us, 0);
         /* what the slot's last speaker measured is forgotten */
         align_set_path(&s->align, c->slot, &(struct align_path){ .present = false });

@@ -332,7 +332,9 @@ static void pump_master(struct stream *s, bool force)
                         return;
                 }
                 atomic_fetch_add_explicit(&s->stats.capture_frames, (uint64_t)got, memory_order_relaxed);
-                process(s, (size_t)got, capture_time_of_last(s, asked_ns, held, got));
+                s->newest_ns = capture_time_of_last(s, asked_ns, held, got);
+                s->early_wakes = 0;
+                process(s, (size_t)got, s->newest_ns);
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
                  * being dropped (by the faster speaker, with two) */
@@ -347,6 +349,31 @@ static void pump_master(struct stream *s, bool force)
         }
 }
 
+/* Wake-ups that may find a packet's end not captured yet (a device whose
+ * pointer moves in steps coarser than the estimate: snd-aloop's by
+ * jiffies), each EARLY_WAKE_STEP_NS after the last; then the period's. */
+#define EARLY_WAKES_MAX 3
+#define EARLY_WAKE_STEP_NS 2000000ull
+
+/* With two outputs, when the earliest packet's last sample is captured (0:
+ * the period's wake-up will do). Their packets differ in length, and the
+ * capture's periods are the first speaker's packets: the second's end
+ * anywhere in a period, and waiting for the period's end would make its
+ * packets leave up to a period late, unevenly (a speaker's first packet
+ * sets where it plays, so that unevenness is an error in alignment). */
+static uint64_t packet_due_ns(const struct stream *s)
+{
+        size_t need;
+
+        if (!s->newest_ns || !s->p.rate || s->early_wakes >= EARLY_WAKES_MAX || stream_live_count(s) < 2)
+                return 0;
+        need = stream_frames_to_packet(s);
+        if (!need)
+                return 0;
+        return s->newest_ns + (uint64_t)need * 1000000000ull / s->p.rate +
+               s->early_wakes * EARLY_WAKE_STEP_NS;
+}
+
 /* ---- commands ------------------------------------------------------------- */
 
 static void start_engine(struct stream *s, const struct stream_params *p)
@@ -359,6 +386,8 @@ static void start_engine(struct stream *s, const struct stream_params *p)
         s->master = -1;
         for (int c = 0; c < CAT_COUNT; c++) {
                 s->cap_failed[c] = false;
+                s->newest_ns = 0;
+                s->early_wakes = 0;
                 if (p->capture[c] && s->master < 0)
                         s->master = c;
         }
@@ -452,8 +481,9 @@ void *stream_thread_main(void *data)
                 struct pollfd fds[MAX_POLL_FDS];
                 unsigned n = 0, npcm = 0;
                 int timeout = -1, r;
-                bool throttled = false, bt = false;
-                uint64_t t;
+                bool throttled = false, bt = false, pumped = false;
+                uint64_t t, due = 0;
+                struct timespec wait, *waitp = NULL;
 
                 fds[n++] = (struct pollfd){ .fd = s->cmd_fd, .events = POLLIN };
                 if (s->active && s->master >= 0 && !s->cap_failed[s->master]) {
@@ -469,8 +499,19 @@ void *stream_thread_main(void *data)
                 if (s->active)
                         timeout = stream_outputs_poll(s, fds, &n, throttled);
                 bt = n > 1 + npcm;
+                if (npcm)
+                        due = packet_due_ns(s);
+                if (timeout >= 0 || due) {
+                        uint64_t now = stream_now_ns(), ns = timeout >= 0 ? (uint64_t)timeout * 1000000ull : UINT64_MAX;
 
-                r = poll(fds, n, timeout);
+                        if (due && (due <= now || due - now < ns))
+                                ns = due > now ? due - now : 0;
+                        wait = (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
+                                                  .tv_nsec = (long)(ns % 1000000000ull) };
+                        waitp = &wait;
+                }
+
+                r = ppoll(fds, n, waitp, NULL);
                 if (r < 0 && errno != EINTR)
                         continue;
                 atomic_fetch_add_explicit(&s->stats.wakeups, 1, memory_order_relaxed);
@@ -490,8 +531,16 @@ void *stream_thread_main(void *data)
                 } else if (npcm) {
                         unsigned short rev = 0;
                         if (snd_pcm_poll_descriptors_revents(s->p.capture[s->master], fds + 1, npcm, &rev) < 0 ||
-                            (rev & (POLLIN | POLLERR)))
+                            (rev & (POLLIN | POLLERR))) {
                                 pump_master(s, false);
+                                pumped = true;
+                        }
+                }
+                if (due && !pumped && s->active && stream_now_ns() >= due) {
+                        /* a packet's end is due: read it (a read resets
+                         * the count; a device not there yet keeps it) */
+                        s->early_wakes++;
+                        pump_master(s, false);
                 }
                 t = stream_now_ns();
                 stream_outputs_flush(s, t);

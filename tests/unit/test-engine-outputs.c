@@ -71,6 +71,7 @@ struct rig {
         struct stream *s;
         int tx[2];              /* the engine's ends */
         struct received rx[2];
+        unsigned mtu[2];        /* each output's write MTU */
         bool fault_seen[2];     /* a link error event per output */
         bool other_events[2];   /* stall or link error */
 };
@@ -116,7 +117,7 @@ static void write_config(struct rig *r)
 
 static void attach(struct rig *r, unsigned slot, uint32_t delay_us)
 {
-        struct stream_bt_params bt = { .write_mtu = MTU, .config_len = sizeof(config) };
+        struct stream_bt_params bt = { .write_mtu = r->mtu[slot], .config_len = sizeof(config) };
         char err[160];
         int sv[2];
 
@@ -134,7 +135,9 @@ static void attach(struct rig *r, unsigned slot, uint32_t delay_us)
         ck_assert(stream_bt_attached(r->s, slot));
 }
 
-static void rig_start(struct rig *r)
+/* far_mtu: the far speaker's write MTU (MTU: packets as long as the
+ * near one's, which are the capture's periods) */
+static void rig_start(struct rig *r, unsigned far_mtu)
 {
         struct pcm_config cfg = { .rate = RATE, .exact = true, .channels = 2, .period_frames = PACKET,
                                   .periods = CAPTURE_PERIODS };
@@ -144,6 +147,8 @@ static void rig_start(struct rig *r)
         bool rt;
 
         memset(r, 0, sizeof(*r));
+        r->mtu[0] = MTU;
+        r->mtu[1] = far_mtu;
         r->tx[0] = r->tx[1] = r->rx[0].peer = r->rx[1].peer = -1;
         tmptree_make(r->dir, sizeof(r->dir), "outputs");
         snprintf(path, sizeof(path), "%s/in.raw", r->dir);
@@ -253,7 +258,7 @@ static void drain_events(struct rig *r)
         }
 }
 
-enum fault { DETACH_NEAR, LOSE_FAR };
+enum fault { NO_FAULT, DETACH_NEAR, LOSE_FAR };
 
 /* Receives until the signal has played out; the fault at FAULT_AT_MS. */
 static void run(struct rig *r, enum fault fault)
@@ -265,7 +270,7 @@ static void run(struct rig *r, enum fault fault)
                 struct pollfd p[2] = { { .fd = r->rx[0].peer, .events = POLLIN },
                                        { .fd = r->rx[1].peer, .events = POLLIN } };
 
-                if (!faulted && now_ms() - t0 >= FAULT_AT_MS) {
+                if (!faulted && fault != NO_FAULT && now_ms() - t0 >= FAULT_AT_MS) {
                         faulted = true;
                         if (fault == DETACH_NEAR) {
                                 ck_assert_int_eq(stream_detach_bt(r->s, 0), 0);
@@ -283,9 +288,10 @@ static void run(struct rig *r, enum fault fault)
         }
 }
 
-/* Burst onsets in a decoded stream: index and presentation-free arrival
- * time of the onset sample (its packet's arrival, less the audio after it
- * in the packet). */
+/* Burst onsets in a decoded stream: index and presentation time less the
+ * speaker's Delay: its packet's arrival, plus the audio before it in the
+ * packet (a speaker presents a packet's first sample its Delay after the
+ * packet came, and the rest in turn). */
 static unsigned onsets(const struct received *rx, size_t *idx, uint64_t *at, unsigned max)
 {
         unsigned found = 0;
@@ -299,7 +305,8 @@ static unsigned onsets(const struct received *rx, size_t *idx, uint64_t *at, uns
                         while (rx->end[pk] <= i)
                                 pk++;
                         idx[found] = i;
-                        at[found++] = rx->at_ns[pk] - (uint64_t)(rx->end[pk] - i) * 1000000000ull / RATE;
+                        at[found++] = rx->at_ns[pk] +
+                                      (uint64_t)(i - (pk ? rx->end[pk - 1] : 0)) * 1000000000ull / RATE;
                 }
                 last_loud = i;
         }
@@ -326,19 +333,20 @@ static int cmp_double(const void *a, const void *b)
 /* Each burst within 15 ms (a late wake-up of a thread that is not
  * real-time here delays one packet, not the other's), their median
  * within 3 ms of the 140 ms the reported delays ask for. */
-static void check_held_back(const uint64_t *near_at, const uint64_t *far_at, unsigned n)
+static void check_held_back(const uint64_t *near_at, const uint64_t *far_at, unsigned n, double each_ms,
+                            double median_ms)
 {
         double held_ms[MARKS], median;
 
         for (unsigned k = 0; k < n; k++) {
                 held_ms[k] = ((double)near_at[k] - (double)far_at[k]) / 1e6;
-                ck_assert_msg(fabs(held_ms[k] - HELD_US / 1000.0) < 15.0,
+                ck_assert_msg(fabs(held_ms[k] - HELD_US / 1000.0) < each_ms,
                               "burst %u: the near speaker gets it %.1f ms after the far one, not %.0f", k,
                               held_ms[k], HELD_US / 1000.0);
         }
         qsort(held_ms, n, sizeof(held_ms[0]), cmp_double);
         median = n % 2 ? held_ms[n / 2] : (held_ms[n / 2 - 1] + held_ms[n / 2]) / 2;
-        ck_assert_msg(fabs(median - HELD_US / 1000.0) < 3.0,
+        ck_assert_msg(fabs(median - HELD_US / 1000.0) < median_ms,
                       "the near speaker gets the bursts %.1f ms after the far one, not %.0f", median,
                       HELD_US / 1000.0);
 }
@@ -359,14 +367,14 @@ START_TEST(held_back_then_near_detached)
         uint64_t na[MARKS + 1], fa[MARKS + 1];
         unsigned nn, nf;
 
-        rig_start(&r);
+        rig_start(&r, MTU);
         run(&r, DETACH_NEAR);
         nn = onsets(&r.rx[0], ni, na, MARKS + 1);
         nf = onsets(&r.rx[1], fi, fa, MARKS + 1);
         /* the near speaker had bursts 0..3 before it left; the far one all */
         ck_assert_uint_eq(nn, 4);
         ck_assert_uint_eq(nf, MARKS);
-        check_held_back(na, fa, 4);
+        check_held_back(na, fa, 4, 15.0, 3.0);
         check_intact(&r.rx[0], "near");
         check_intact(&r.rx[1], "far");
         /* the far speaker is never held back: exact spacing throughout */
@@ -386,13 +394,13 @@ START_TEST(held_back_then_far_lost)
         unsigned nn, nf;
         long moved = 0;
 
-        rig_start(&r);
+        rig_start(&r, MTU);
         run(&r, LOSE_FAR);
         nn = onsets(&r.rx[0], ni, na, MARKS + 1);
         nf = onsets(&r.rx[1], fi, fa, MARKS + 1);
         ck_assert_uint_eq(nf, 4);
         ck_assert_uint_eq(nn, MARKS);
-        check_held_back(na, fa, 4);
+        check_held_back(na, fa, 4, 15.0, 3.0);
         ck_assert(r.fault_seen[1]);
         ck_assert(!r.other_events[0]);
         check_intact(&r.rx[0], "near");
@@ -410,6 +418,47 @@ START_TEST(held_back_then_far_lost)
 }
 END_TEST
 
+/* The far speaker's packets 8 ms long (3 frames to a 400-byte MTU), the
+ * near one's 18.7 ms, which are the capture's periods: the far one's end
+ * anywhere in a period. Each speaker's wait on our side counts from its
+ * packets' first sample, averaged over every packet, and the far one's
+ * packets leave when their last sample is captured, not at the period's
+ * end: the same bursts are presented together. Without the first, bursts
+ * were 6-7 ms off; without the second, single bursts 8 ms. */
+START_TEST(unequal_packets_presented_together)
+{
+        struct rig r;
+        size_t ni[MARKS + 1], fi[MARKS + 1];
+        uint64_t na[MARKS + 1], fa[MARKS + 1];
+        unsigned nn, nf;
+        unsigned late = 0;
+
+        rig_start(&r, 400);
+        run(&r, NO_FAULT);
+        nn = onsets(&r.rx[0], ni, na, MARKS + 1);
+        nf = onsets(&r.rx[1], fi, fa, MARKS + 1);
+        ck_assert_uint_eq(nn, MARKS);
+        ck_assert_uint_eq(nf, MARKS);
+        /* the first burst comes while the near output's delay line may
+         * still be moving to its target: the later ones are judged */
+        check_held_back(na + 1, fa + 1, MARKS - 1, 6.0, 2.0);
+        check_intact(&r.rx[0], "near");
+        check_intact(&r.rx[1], "far");
+        check_spacing(fi, 0, nf, 2, "far");
+        check_spacing(ni, 1, nn, RATE / 1000, "near");
+        /* the far packets leave evenly: none waits for the period's end
+         * (which would part them by up to 18.7 ms, every other packet or
+         * so); a wake-up late by the load of a shared machine is allowed
+         * now and then (this thread is not real-time here) */
+        for (size_t k = 1; k < r.rx[1].npk; k++)
+                late += r.rx[1].at_ns[k] - r.rx[1].at_ns[k - 1] > 12000000;
+        ck_assert_msg(late * 20 < r.rx[1].npk, "far: %u of %zu 8 ms packets more than 12 ms apart", late,
+                      r.rx[1].npk);
+        ck_assert(!r.other_events[0] && !r.other_events[1]);
+        rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *su = suite_create("engine-outputs");
@@ -418,6 +467,7 @@ static Suite *suite(void)
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, held_back_then_near_detached);
         tcase_add_test(tc, held_back_then_far_lost);
+        tcase_add_test(tc, unequal_packets_presented_together);
         suite_add_tcase(su, tc);
         return su;
 }
