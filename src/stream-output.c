@@ -273,13 +273,40 @@ static void start_delay_lines(struct stream *s)
         }
 }
 
+/* A transport attached again within a second of its last packet (moved
+ * to another slot when the other speaker left, or the engine restarted
+ * under it): its RTP stream goes on (source, next sequence number and
+ * timestamp), so the speaker sees neither a new source nor lost packets,
+ * only audio resuming. */
+static bool continues_rtp(const struct stream *s, const struct command *c, uint32_t seeds[3])
+{
+        uint64_t now = stream_now_ns();
+
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
+                const struct stream_output *o = s->out[i];
+
+                if (!o || o->bt || !o->sender.codec || o->sender.fd != c->bt.fd ||
+                    o->sender.codec != c->bt.codec || now - o->sender.last_send_ns > 1000000000ull)
+                        continue;
+                seeds[0] = o->sender.rtp.ssrc;
+                seeds[1] = o->sender.rtp.seq;
+                /* what was queued and not sent is lost: the stream goes
+                 * on from the first of it */
+                seeds[2] = o->sender.q_count ? o->sender.queue[o->sender.q_head].meta.timestamp
+                           : o->sender.building ? o->sender.building->meta.timestamp
+                                                : o->sender.next_ts;
+                return true;
+        }
+        return false;
+}
+
 void stream_output_attach(struct stream *s, const struct command *c)
 {
         struct stream_output *o = c->out;
         struct stream_output_stats *st = &s->stats.out[c->slot];
         uint32_t seeds[3] = { 0x1234, 0x5678, 0x9abc };
 
-        if (getrandom(seeds, sizeof(seeds), GRND_NONBLOCK) < 0) {
+        if (!continues_rtp(s, c, seeds) && getrandom(seeds, sizeof(seeds), GRND_NONBLOCK) < 0) {
                 /* fixed values are as valid for RTP, just less unique */
         }
         for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)

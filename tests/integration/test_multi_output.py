@@ -98,10 +98,11 @@ class TwoSpeakers(A2dpTestCase):
     def log_has(self, text, timeout=5):
         self.daemon.wait_for(lambda: text in self.daemon.log_text(), timeout, what=text)
 
-    def test_both_play_the_same_sample_at_the_same_moment(self):
-        # silence, then a tone: its onset is the same sample in both
-        # streams (the capture starts again when A is attached; B is
-        # attached well within the silence)
+    def onset_skew_ms(self, **state):
+        """Plays silence, then a tone, to A and B: how much later B
+        presents its onset than A (ms). The onset is the same sample in
+        both streams (the capture starts again when A is attached; B is
+        attached well within the silence)."""
         rate = 48000
         path = os.path.join(self.tmp, 'onset.raw')
         silence_s, tone_s = 3.0, 1.5
@@ -114,13 +115,9 @@ class TwoSpeakers(A2dpTestCase):
         self.pcms['onset_clock'] = pcm_conf('onset_clock', amplitude=0, rate=rate,
                                             start_file=self.starts_file)
         self.pcms['onset'] = file_pcm('onset', path, slave='onset_clock')
-        # SBC alone: B's stream is on the spare SBC endpoint. (With SBC-XQ
-        # for one and SBC for the other, packets of different sizes, the
-        # skew was within 2 ms in most runs but 7-9 ms in some: see
-        # docs/multi-output.md, "Left to do".)
-        self.start_two(capture='onset', codecs='sbc')
+        self.start_two(capture='onset', **state)
         t = self.bluez.transport_for(dev_path(SPEAKER_B))
-        self.assertIn('/spare/a2dp_source_sbc_2', str(self.bluez.transports()[t]['EndpointPath']))
+        self.b_endpoint = str(self.bluez.transports()[t]['EndpointPath'])
         time.sleep(silence_s + tone_s)
         self.call('Disconnect')
         self.bluez.flush()
@@ -132,7 +129,23 @@ class TwoSpeakers(A2dpTestCase):
             with open(out, 'rb') as f:
                 decoded = array.array('h', f.read())
             heard[addr] = P.sbc_presentation_ns(rec, decoded, rate, delay, 8000)
-        skew_ms = (heard[SPEAKER_B] - heard[SPEAKER_A]) / 1e6
+        return (heard[SPEAKER_B] - heard[SPEAKER_A]) / 1e6
+
+    def test_both_play_the_same_sample_at_the_same_moment(self):
+        # SBC alone: B's stream is on the spare SBC endpoint
+        skew_ms = self.onset_skew_ms(codecs='sbc')
+        self.assertIn('/spare/a2dp_source_sbc_2', self.b_endpoint)
+        self.assertLessEqual(abs(skew_ms), 2.0,
+                             'B presents the onset %.2f ms after A' % skew_ms)
+
+    def test_packets_of_different_lengths_play_the_same_sample_together(self):
+        # A on SBC-XQ (dual channel), B on SBC (joint stereo; XQ turned
+        # off for it): their packets hold different lengths of audio, and
+        # B's end anywhere in the capture's periods, which are A's packets
+        skew_ms = self.onset_skew_ms(codecs='sbc-xq,sbc', no_xq=SPEAKER_B)
+        log = self.daemon.log_text()
+        self.assertIn('streaming SBC-XQ 48000 Hz dual-channel', log)
+        self.assertIn('streaming SBC 48000 Hz joint-stereo', log)
         self.assertLessEqual(abs(skew_ms), 2.0,
                              'B presents the onset %.2f ms after A' % skew_ms)
 

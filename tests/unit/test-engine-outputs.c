@@ -59,8 +59,8 @@ struct received {
         size_t end[MAX_PACKETS];        /* decoded samples after the packet */
         bool started;
         uint16_t seq;
-        uint32_t ts;
-        unsigned seq_breaks, ts_breaks;
+        uint32_t ts, ssrc;
+        unsigned seq_breaks, ts_breaks, ssrc_changes;
         uint64_t max_gap_ns;
         uint64_t last_ns;
 };
@@ -115,17 +115,21 @@ static void write_config(struct rig *r)
         setenv("ALSA_CONFIG_PATH", path, 1);
 }
 
-static void attach(struct rig *r, unsigned slot, uint32_t delay_us)
+/* fd: the engine's end of a transport (-1: a new one, for the slot's
+ * speaker) */
+static void attach_fd(struct rig *r, unsigned slot, uint32_t delay_us, int fd)
 {
         struct stream_bt_params bt = { .write_mtu = r->mtu[slot], .config_len = sizeof(config) };
         char err[160];
         int sv[2];
 
-        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-        ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int)), 0);
-        r->tx[slot] = sv[0];
-        r->rx[slot].peer = sv[1];
-        bt.fd = sv[0];
+        if (fd < 0) {
+                ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+                ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int)), 0);
+                r->tx[slot] = fd = sv[0];
+                r->rx[slot].peer = sv[1];
+        }
+        bt.fd = fd;
         bt.codec = a2dp_codec_by_name("sbc");
         ck_assert_ptr_nonnull(bt.codec);
         memcpy(bt.config, config, sizeof(config));
@@ -133,6 +137,11 @@ static void attach(struct rig *r, unsigned slot, uint32_t delay_us)
         stream_set_output_delay(r->s, slot, delay_us);
         ck_assert_msg(stream_attach_bt(r->s, slot, &bt, err, sizeof(err)) == 0, "attach: %s", err);
         ck_assert(stream_bt_attached(r->s, slot));
+}
+
+static void attach(struct rig *r, unsigned slot, uint32_t delay_us)
+{
+        attach_fd(r, slot, delay_us, -1);
 }
 
 /* far_mtu: the far speaker's write MTU (MTU: packets as long as the
@@ -221,11 +230,13 @@ static void take(struct received *rx)
         if (rx->started) {
                 rx->seq_breaks += v.seq != (uint16_t)(rx->seq + 1);
                 rx->ts_breaks += v.timestamp != rx->ts;
+                rx->ssrc_changes += v.ssrc != rx->ssrc;
                 if (at - rx->last_ns > rx->max_gap_ns)
                         rx->max_gap_ns = at - rx->last_ns;
         }
         rx->started = true;
         rx->seq = v.seq;
+        rx->ssrc = v.ssrc;
         rx->last_ns = at;
         for (size_t off = 0; off < v.payload_len;) {
                 int16_t pcm[128 * 2];
@@ -258,7 +269,7 @@ static void drain_events(struct rig *r)
         }
 }
 
-enum fault { NO_FAULT, DETACH_NEAR, LOSE_FAR };
+enum fault { NO_FAULT, DETACH_NEAR, LOSE_FAR, FAR_TO_SLOT_0 };
 
 /* Receives until the signal has played out; the fault at FAULT_AT_MS. */
 static void run(struct rig *r, enum fault fault)
@@ -274,6 +285,13 @@ static void run(struct rig *r, enum fault fault)
                         faulted = true;
                         if (fault == DETACH_NEAR) {
                                 ck_assert_int_eq(stream_detach_bt(r->s, 0), 0);
+                        } else if (fault == FAR_TO_SLOT_0) {
+                                /* the near speaker leaves, the far one
+                                 * becomes the one output: its transport
+                                 * moves to slot 0 */
+                                ck_assert_int_eq(stream_detach_bt(r->s, 0), 0);
+                                ck_assert_int_eq(stream_detach_bt(r->s, 1), 0);
+                                attach_fd(r, 0, FAR_US, r->tx[1]);
                         } else {
                                 close(r->rx[1].peer);   /* the far speaker's link is gone */
                                 r->rx[1].peer = -1;
@@ -459,6 +477,29 @@ START_TEST(unequal_packets_presented_together)
 }
 END_TEST
 
+/* The far speaker's transport moved from slot 1 to slot 0 (MultiOutput
+ * off keeps it, the near one goes): its RTP stream goes on, same source,
+ * no sequence or timestamp break, where a new stream would make the
+ * speaker see a new source or lost packets. */
+START_TEST(moved_transport_continues_its_stream)
+{
+        struct rig r;
+        size_t fi[MARKS + 1];
+        uint64_t fa[MARKS + 1];
+
+        rig_start(&r, MTU);
+        run(&r, FAR_TO_SLOT_0);
+        ck_assert_uint_eq(onsets(&r.rx[1], fi, fa, MARKS + 1), MARKS);
+        check_intact(&r.rx[1], "far");
+        ck_assert_uint_eq(r.rx[1].ssrc_changes, 0);
+        /* the far transport is slot 0's now; the near one's is closed */
+        close(r.tx[0]);
+        r.tx[0] = r.tx[1];
+        r.tx[1] = -1;
+        rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *su = suite_create("engine-outputs");
@@ -468,6 +509,7 @@ static Suite *suite(void)
         tcase_add_test(tc, held_back_then_near_detached);
         tcase_add_test(tc, held_back_then_far_lost);
         tcase_add_test(tc, unequal_packets_presented_together);
+        tcase_add_test(tc, moved_transport_continues_its_stream);
         suite_add_tcase(su, tc);
         return su;
 }
