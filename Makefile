@@ -95,14 +95,14 @@ CORE_SRCS  += $(CODEC_SRCS) src/codec-lib.c
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-output.c src/stream-ctl.c src/sender.c \
                src/output.c src/output-acquire.c src/output-latency.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
-               src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/speaker.c src/multi-output.c src/agent.c \
+               src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/manager-outputs.c src/speaker.c src/multi-output.c src/agent.c \
                src/discovery.c src/rtkit.c src/realtime.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon
 # state; linked into the daemon and their own unit tests.
 UTIL_SRCS  := src/state.c src/state-file.c src/power.c src/rfkill.c
 # The command-line client; ctl-args.c, ctl-format.c and ctl-doctor.c are its testable part.
-CTL_SRCS   := src/a2dpsrcctl.c src/ctl-bus.c src/ctl-codecs.c src/ctl-args.c src/ctl-format.c src/ctl-doctor.c
+CTL_SRCS   := src/a2dpsrcctl.c src/ctl-bus.c src/ctl-codecs.c src/ctl-args.c src/ctl-format.c src/ctl-outputs.c src/ctl-doctor.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
@@ -187,6 +187,7 @@ $(BUILD)/tests/test-state: $(BUILD)/src/state.o $(BUILD)/src/state-file.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
 $(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
+$(BUILD)/tests/test-ctl-outputs: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-outputs.o
 $(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-framing: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-ldac: $(BUILD)/src/sender.o

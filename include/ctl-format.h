@@ -61,6 +61,10 @@ int ctl_parse_address(const char *s, char out[18]);
 /* Decimal, no sign, at most max. */
 int ctl_parse_uint(const char *s, uint32_t max, uint32_t *out);
 
+/* src into dst (len bytes), control characters as '?' (names come from
+ * whatever is on the air), cut to fit. */
+void ctl_copy_clean(char *dst, size_t len, const char *src);
+
 /* One value of any D-Bus type on one line: containers as [..], {k: v},
  * (..). Control characters become '?', since device names come from
  * whatever is on the air. Output is cut (ending in "...") to fit len.
@@ -93,6 +97,24 @@ int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d);
 int ctl_devices_parse(DBusMessageIter *array, struct ctl_device **devs, size_t *n);
 /* "AA:BB:CC:DD:EE:FF  Name  [paired, connected, audio sink, -60 dBm]" */
 void ctl_device_format(const struct ctl_device *d, char *buf, size_t len);
+
+/* One output of GetOutputs' aa{sv} (ctl-outputs.c). */
+struct ctl_output {
+        char address[18];
+        char name[128];
+        char state[16];          /* connecting, connected, streaming */
+        char codec[96];          /* "" until its stream is set up */
+        bool has_delay;
+        uint32_t delay_us;
+        char delay_source[12];   /* reported, set, assumed */
+};
+
+/* One entry; -EINVAL without a valid Address. Unknown keys and mistyped
+ * values are skipped. */
+int ctl_output_parse(DBusMessageIter *dict, struct ctl_output *o);
+/* "AA:BB:CC:DD:EE:FF  Name  streaming  SBC 48000 Hz ...  delay 40.0 ms
+ * (reported)" */
+void ctl_output_format(const struct ctl_output *o, char *buf, size_t len);
 
 /* "MediaKey: play 00:11:22:33:44:55", or without the device when none
  * was named; key and device come from the bus and are cleaned. */

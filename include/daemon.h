@@ -468,6 +468,10 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev);
 bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_connected);
 /* Disconnect(): the second speaker goes too. */
 void multi_output_disconnect(struct daemon *d);
+/* One of two outputs goes, the other plays on alone: 0; -ENOTCONN when
+ * address is the one output (no second: the caller disconnects it as
+ * Disconnect() does), -ENOENT when it is no output. */
+int multi_output_disconnect_one(struct daemon *d, const char *address);
 /* Manager1.MultiOutput; off keeps the speaker connected last. */
 int multi_output_set(struct daemon *d, bool on);
 void multi_output_shutdown(struct daemon *d);

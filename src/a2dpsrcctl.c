@@ -172,27 +172,29 @@ static int cmd_scan(const struct ctl *c)
         return cmd_devices(c);
 }
 
-/* Manager1.Outputs, one address a line ("none" when empty). */
+/* Manager1.GetOutputs(), one speaker a line ("none" when empty). */
 static int cmd_outputs(const struct ctl *c)
 {
-        DBusMessage *reply;
-        DBusMessageIter v, arr;
+        DBusMessage *reply = ctl_call(c, ctl_method("GetOutputs"));
+        DBusMessageIter it, arr;
         unsigned n = 0;
 
-        if (ctl_get_property(c, "Outputs", &reply, &v) != CTL_EXIT_OK)
+        if (!reply)
                 return CTL_EXIT_FAILED;
-        if (dbus_message_iter_get_arg_type(&v) != DBUS_TYPE_ARRAY ||
-            dbus_message_iter_get_element_type(&v) != DBUS_TYPE_STRING) {
+        if (!dbus_message_iter_init(reply, &it) || strcmp(dbus_message_get_signature(reply), "aa{sv}") != 0) {
                 dbus_message_unref(reply);
-                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed Outputs\n");
+                fprintf(stderr, "a2dpsrcctl: a2dpsrcd sent a malformed output list\n");
                 return CTL_EXIT_FAILED;
         }
-        dbus_message_iter_recurse(&v, &arr);
-        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_STRING; dbus_message_iter_next(&arr)) {
-                const char *s;
+        dbus_message_iter_recurse(&it, &arr);
+        for (; dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_ARRAY; dbus_message_iter_next(&arr)) {
+                struct ctl_output o;
+                char line[320];
 
-                dbus_message_iter_get_basic(&arr, &s);
-                printf("%s\n", s);
+                if (ctl_output_parse(&arr, &o) < 0)
+                        continue;
+                ctl_output_format(&o, line, sizeof(line));
+                printf("%s\n", line);
                 n++;
         }
         if (!n)
@@ -487,6 +489,8 @@ static int run(struct ctl *c)
         case CTL_CONNECT:
                 return ctl_call_simple(c, "Connect", a->address);
         case CTL_DISCONNECT:
+                if (a->address[0])
+                        return ctl_call_simple(c, "DisconnectOutput", a->address);
                 return ctl_call_simple(c, "Disconnect", NULL);
         case CTL_FORGET:
                 return ctl_call_simple(c, "Forget", a->address);

@@ -75,7 +75,7 @@ static const struct command commands[] = {
         { "devices", CTL_DEVICES, 0, 0, "", "list the devices Bluetooth knows of" },
         { "pair", CTL_PAIR, 1, 1, "ADDRESS", "pair with a speaker" },
         { "connect", CTL_CONNECT, 1, 1, "ADDRESS", "connect to a speaker" },
-        { "disconnect", CTL_DISCONNECT, 0, 0, "", "disconnect the speaker" },
+        { "disconnect", CTL_DISCONNECT, 0, 1, "[ADDRESS]", "disconnect the speaker (or one of two)" },
         { "forget", CTL_FORGET, 1, 1, "ADDRESS", "unpair a device" },
         { "route", CTL_ROUTE, 2, 2, "CATEGORY bluetooth|local", "where media, alerts or voice play" },
         { "default-output", CTL_DEFAULT_OUTPUT, 1, 1, "bluetooth|local", "where audio plays by default" },
@@ -94,7 +94,7 @@ static const struct command commands[] = {
         { "speaker-delay", CTL_SPEAKER_DELAY, 2, 2, "ADDRESS MS|auto",
           "a speaker's delay when it reports none (for Latency and two speakers)" },
         { "multi-output", CTL_MULTI_OUTPUT, 1, 1, "on|off", "play on two speakers at once, in time (or on one)" },
-        { "outputs", CTL_OUTPUTS, 0, 0, "", "list the speakers audio goes to" },
+        { "outputs", CTL_OUTPUTS, 0, 0, "", "list the speakers audio goes to: state, codec, delay" },
         { "doctor", CTL_DOCTOR, 0, 2, "[ADDRESS]",
           "say what is wrong and how to fix it (exit 1 on a problem)" },
 };
@@ -156,6 +156,11 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                         return err_text(err, err_len, "scan: '%s' is not 1-%d seconds",
                                      arg, CTL_MAX_SCAN_S);
                 return 0;
+        case CTL_DISCONNECT:
+                if (!arg)
+                        return 0;
+                /* one speaker of two */
+                __attribute__((fallthrough));
         case CTL_PAIR:
         case CTL_CONNECT:
         case CTL_FORGET:

@@ -479,7 +479,7 @@ int ctl_print_properties(FILE *f, DBusMessageIter *dict)
 
 /* ---- devices ------------------------------------------------------------ */
 
-static void copy_clean(char *dst, size_t len, const char *src)
+void ctl_copy_clean(char *dst, size_t len, const char *src)
 {
         struct out o;
 
@@ -500,7 +500,7 @@ static void codecs_join(DBusMessageIter *arr, char *buf, size_t len)
                 char name[16];
 
                 dbus_message_iter_get_basic(&it, &s);
-                copy_clean(name, sizeof(name), s);
+                ctl_copy_clean(name, sizeof(name), s);
                 if (used + strlen(name) + 3 > len)
                         break;
                 used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
@@ -535,7 +535,7 @@ int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d)
                         if (ctl_parse_address(s, d->address) < 0)
                                 d->address[0] = '\0';
                 } else if (strcmp(key, "Name") == 0 && is_string(&v, &s)) {
-                        copy_clean(d->name, sizeof(d->name), s);
+                        ctl_copy_clean(d->name, sizeof(d->name), s);
                 } else if (strcmp(key, "Paired") == 0 && is_basic(&v, DBUS_TYPE_BOOLEAN, &b)) {
                         d->paired = b;
                 } else if (strcmp(key, "Trusted") == 0 && is_basic(&v, DBUS_TYPE_BOOLEAN, &b)) {

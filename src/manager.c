@@ -27,6 +27,8 @@ static const char introspect_xml[] =
         "  <method name='Pair'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='Connect'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='Disconnect'/>\n"
+        "  <method name='GetOutputs'><arg name='outputs' type='aa{sv}' direction='out'/></method>\n"
+        "  <method name='DisconnectOutput'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetSbcXq'><arg name='address' type='s' direction='in'/>"
         "<arg name='allowed' type='b' direction='in'/></method>\n"
@@ -430,6 +432,8 @@ static const struct method {
         { "Pair", false, method_pair },
         { "Connect", false, method_connect },
         { "Disconnect", true, method_disconnect },
+        { "GetOutputs", true, manager_get_outputs },
+        { "DisconnectOutput", false, manager_disconnect_output },
         { "Forget", false, method_forget },
         { "SetSbcXq", false, method_set_sbc_xq },
         { "SetSpeakerDelay", false, method_set_speaker_delay },

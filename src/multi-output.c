@@ -317,27 +317,12 @@ void multi_output_transport_removing(struct daemon *d, struct transport *t)
                 multi_output_detach(d);
 }
 
-/* MultiOutput off: the speaker connected last stays, the other goes. */
-static void keep_most_recent(struct daemon *d)
+/* The first goes (its stream, then its link), and the second becomes the
+ * one output, on slot 0. */
+static void promote_second(struct daemon *d, struct device *first)
 {
-        struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
-        struct device *second = d->output2[0] ? bluez_device_by_address(d, d->output2) : NULL;
-        struct transport *t;
+        struct transport *t = transport_of(d, d->output);
 
-        if (!d->output2[0])
-                return;
-        if (!d->output2_newer && first && first->connected) {
-                log_info("MultiOutput off: %s stays, %s goes", d->output, d->output2);
-                drop_second(d);
-                return;
-        }
-        if (d->connecting2[0] || !second || !second->connected) {
-                drop_second(d);
-                return;
-        }
-        log_info("MultiOutput off: %s stays, %s goes", d->output2, first ? first->address : d->output);
-        /* the first goes: its stream, then its link */
-        t = transport_of(d, d->output);
         if (t) {
                 output_transport_removing(d, t);
                 transport_release(d, t, false);
@@ -351,6 +336,45 @@ static void keep_most_recent(struct daemon *d)
         d->output2[0] = '\0';
         d->reconnect_attempt = 0;
         output_engine_resume(d);
+}
+
+/* MultiOutput off: the speaker connected last stays, the other goes. */
+static void keep_most_recent(struct daemon *d)
+{
+        struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        struct device *second = d->output2[0] ? bluez_device_by_address(d, d->output2) : NULL;
+
+        if (!d->output2[0])
+                return;
+        if (!d->output2_newer && first && first->connected) {
+                log_info("MultiOutput off: %s stays, %s goes", d->output, d->output2);
+                drop_second(d);
+                return;
+        }
+        if (d->connecting2[0] || !second || !second->connected) {
+                drop_second(d);
+                return;
+        }
+        log_info("MultiOutput off: %s stays, %s goes", d->output2, first ? first->address : d->output);
+        promote_second(d, first);
+}
+
+int multi_output_disconnect_one(struct daemon *d, const char *address)
+{
+        struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+
+        if (d->output2[0] && strcasecmp(address, d->output2) == 0) {
+                log_info("%s goes; %s plays on alone", d->output2, d->output);
+                drop_second(d);
+                return 0;
+        }
+        if (!d->output[0] || strcasecmp(address, d->output) != 0)
+                return -ENOENT;
+        if (!d->output2[0] || d->connecting2[0] || !multi_output_connected(d))
+                return -ENOTCONN;       /* the one output: Disconnect() */
+        log_info("%s goes; %s plays on alone", d->output, d->output2);
+        promote_second(d, first);
+        return 0;
 }
 
 int multi_output_set(struct daemon *d, bool on)
