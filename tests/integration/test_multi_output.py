@@ -82,8 +82,8 @@ class TwoSpeakers(A2dpTestCase):
         self.assertTrue(recs, '%s received nothing' % address)
         return recs[-1]
 
-    def start_two(self, capture='tone', **state):
-        for addr, delay in ((SPEAKER_A, 400), (SPEAKER_B, 1800)):
+    def start_two(self, capture='tone', delays=(400, 1800), **state):
+        for addr, delay in zip((SPEAKER_A, SPEAKER_B), delays):
             self.add_speaker(addr, 'Speaker ' + addr[-1], Delay=delay)
         self.write_state(speaker_mode=True, multi_output=True, **state)
         self.start_daemon(capture=capture)
@@ -98,11 +98,13 @@ class TwoSpeakers(A2dpTestCase):
     def log_has(self, text, timeout=5):
         self.daemon.wait_for(lambda: text in self.daemon.log_text(), timeout, what=text)
 
-    def onset_skew_ms(self, **state):
+    def onset_skew_ms(self, delays=(400, 1800), heard=None, in_silence=None, **state):
         """Plays silence, then a tone, to A and B: how much later B
         presents its onset than A (ms). The onset is the same sample in
         both streams (the capture starts again when A is attached; B is
-        attached well within the silence)."""
+        attached well within the silence). delays: the speakers' Delay
+        reports (1/10 ms); heard: the delays they present with (default:
+        their reports); in_silence: called 1.5 s into the silence."""
         rate = 48000
         path = os.path.join(self.tmp, 'onset.raw')
         silence_s, tone_s = 3.0, 1.5
@@ -115,21 +117,26 @@ class TwoSpeakers(A2dpTestCase):
         self.pcms['onset_clock'] = pcm_conf('onset_clock', amplitude=0, rate=rate,
                                             start_file=self.starts_file)
         self.pcms['onset'] = file_pcm('onset', path, slave='onset_clock')
-        self.start_two(capture='onset', **state)
+        self.start_two(capture='onset', delays=delays, **state)
         t = self.bluez.transport_for(dev_path(SPEAKER_B))
         self.b_endpoint = str(self.bluez.transports()[t]['EndpointPath'])
-        time.sleep(silence_s + tone_s)
+        if in_silence:
+            time.sleep(1.5)
+            in_silence()
+            time.sleep(silence_s - 1.5 + tone_s)
+        else:
+            time.sleep(silence_s + tone_s)
         self.call('Disconnect')
         self.bluez.flush()
-        heard = {}
-        for addr, delay in ((SPEAKER_A, 400), (SPEAKER_B, 1800)):
+        presented = {}
+        for addr, delay in zip((SPEAKER_A, SPEAKER_B), heard or delays):
             rec = self.recording_of(addr)
             out = os.path.join(self.tmp, 'decoded-%s.raw' % addr[-2:])
             self.analyze(rec, '--pcm-out', out)
             with open(out, 'rb') as f:
                 decoded = array.array('h', f.read())
-            heard[addr] = P.sbc_presentation_ns(rec, decoded, rate, delay, 8000)
-        return (heard[SPEAKER_B] - heard[SPEAKER_A]) / 1e6
+            presented[addr] = P.sbc_presentation_ns(rec, decoded, rate, delay, 8000)
+        return (presented[SPEAKER_B] - presented[SPEAKER_A]) / 1e6
 
     def test_both_play_the_same_sample_at_the_same_moment(self):
         # SBC alone: B's stream is on the spare SBC endpoint
@@ -148,6 +155,23 @@ class TwoSpeakers(A2dpTestCase):
         self.assertIn('streaming SBC 48000 Hz joint-stereo', log)
         self.assertLessEqual(abs(skew_ms), 2.0,
                              'B presents the onset %.2f ms after A' % skew_ms)
+
+    def test_a_delay_changed_mid_stream_is_followed(self):
+        # B's Delay goes from 180 to 100 ms while both play (in the
+        # silence): A is then held back 60 ms, not 140
+        def change():
+            self.bluez.SpeakerSetDelay(dev_path(SPEAKER_B), dbus.UInt16(1000))
+        skew_ms = self.onset_skew_ms(heard=(400, 1000), in_silence=change, codecs='sbc')
+        self.assertLessEqual(abs(skew_ms), 2.0, 'B presents the onset %.2f ms after A' % skew_ms)
+
+    def test_a_speaker_reporting_no_delay_is_aligned_by_its_set_delay(self):
+        # B reports none: the delay set for it counts (as GetOutputs says)
+        def check_source():
+            b = self.get_outputs()[1]
+            self.assertEqual((b['Delay'], b['DelaySource']), (150000, 'set'))
+        skew_ms = self.onset_skew_ms(delays=(400, 0), heard=(400, 1500), in_silence=check_source,
+                                     codecs='sbc', speaker_delay=SPEAKER_B + ' 150000')
+        self.assertLessEqual(abs(skew_ms), 2.0, 'B presents the onset %.2f ms after A' % skew_ms)
 
     def test_both_streams_intact_and_a_link_loss_leaves_the_other(self):
         # A stays away after its loss: what plays then is B alone. SBC on
