@@ -62,7 +62,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/a2dp-sbc.c src/a2dp-sbc-xq.c src/a2dp-codecs.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
               src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c src/codec-names.c src/doctor-stream.c \
-              src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c src/speaker-delay.c
+              src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c src/airtime.c src/speaker-delay.c
 # Codecs, one file each behind include/a2dp-codec.h; their libraries are
 # loaded on first use (codec-lib.c), so only their headers are needed to
 # build. WITH_<CODEC>=no leaves a codec out (SBC and SBC-XQ are always in).
@@ -117,7 +117,7 @@ CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 # keeps CFLAGS. SIZE_OPT= builds everything with CFLAGS alone.
 SIZE_OPT   ?= -Os
 AUDIO_SRCS := src/stream.c src/stream-output.c src/sender.c src/mixer.c src/rtp.c src/ring.c src/cmd-ack.c src/sbc-config.c \
-              src/delay-line.c src/align.c src/latm.c src/codec-lib.c src/a2dp-codecs.c $(CODEC_SRCS) \
+              src/delay-line.c src/align.c src/airtime.c src/latm.c src/codec-lib.c src/a2dp-codecs.c $(CODEC_SRCS) \
               src/a2dp-sbc.c src/a2dp-sbc-xq.c
 SIZE_SRCS  := $(filter-out $(AUDIO_SRCS),$(DAEMON_SRCS) $(CORE_SRCS) $(UTIL_SRCS))
 $(SIZE_SRCS:%.c=$(BUILD)/%.o): CFLAGS += $(SIZE_OPT)

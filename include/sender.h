@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "a2dp-codec.h"
+#include "airtime.h"
 #include "rtp.h"
 
 /* Whole packets held while the socket is full: SENDER_QUEUE_PACKETS
@@ -63,6 +64,8 @@ struct sender {
         uint32_t next_ts;       /* RTP time of the next encoded frame */
         unsigned level;         /* quality level in use for new packets (0 best) */
         unsigned levels;
+        struct airtime_output rates;    /* bit/s at each level */
+        unsigned cap_bps;       /* the most it may use, sharing the air (0: no cap) */
         unsigned enc_level;     /* the level the encoder was last set to */
         size_t frame_len;       /* the last frame's bytes (estimated before the first) */
         /* frames a packet holds (frames_per_packet) and may hold
@@ -122,6 +125,11 @@ void sender_skip(struct sender *s, size_t frames);
  * positive errno from send() when the link failed. *level_changed is set
  * when congestion handling moved the quality level. */
 int sender_flush(struct sender *s, uint64_t now_ns, bool *level_changed);
+
+/* The most bit/s it may use (0: no cap; airtime.h): a level above it is
+ * left at once, and neither the sender's steps nor the codec's own
+ * controller go back above it. Returns true when the level changed. */
+bool sender_set_cap(struct sender *s, unsigned cap_bps, uint64_t now_ns);
 
 bool sender_queue_full(const struct sender *s);
 /* Whole packets the queue holds at most, at the current level. */

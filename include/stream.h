@@ -86,11 +86,12 @@ struct stream_output_stats {
         _Atomic uint32_t level;              /* quality level in use, 0 = best */
         _Atomic uint32_t level_value;        /* what it means: SBC's bitpool, else kbit/s */
         _Atomic uint32_t bitrate;            /* bit/s at that level */
+        _Atomic uint32_t cap_bps;            /* the most it may use, two sharing the air (0: none) */
         _Atomic uint32_t latency_max_us;
         _Atomic uint32_t latency_hist[STREAM_LATENCY_BUCKETS];
         _Atomic uint32_t queue_us;           /* audio queued in our packet queue + socket */
-        /* capture to the link: the last packet's wait from its newest
-         * sample's capture to send(), and what waits in the socket */
+        /* capture to the link: the mean wait of packets' first sample
+         * from its capture to send(), and what the socket held ahead */
         _Atomic uint32_t hold_us;
         _Atomic uint32_t align_us;           /* held back to be heard in time with the other output */
         _Atomic uint64_t stalls;             /* times the speaker stopped taking audio */

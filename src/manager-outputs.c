@@ -72,12 +72,16 @@ static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct o
                 enum speaker_delay_source src;
                 dbus_uint32_t delay = output_speaker_delay_us(d, o->t, &src);
                 const char *src_name = speaker_delay_source_name(src);
-                unsigned level = 0;
+                const struct stream_output_stats *st = &stream_stats(d->stream)->out[o->slot];
+                bool attached = stream_bt_attached(d->stream, o->slot);
+                unsigned level = attached ? atomic_load(&st->level) : 0;
+                dbus_uint32_t bitrate = attached ? atomic_load(&st->bitrate) : 0;
+                dbus_uint32_t cap = attached ? atomic_load(&st->cap_bps) : 0;
 
-                if (stream_bt_attached(d->stream, o->slot))
-                        level = atomic_load(&stream_stats(d->stream)->out[o->slot].level);
                 transport_describe(o->t, level, codec, sizeof(codec));
                 if (!dbus_dict_append_basic(&dict, "Codec", DBUS_TYPE_STRING, &codec_p) ||
+                    !dbus_dict_append_basic(&dict, "Bitrate", DBUS_TYPE_UINT32, &bitrate) ||
+                    !dbus_dict_append_basic(&dict, "MaxBitrate", DBUS_TYPE_UINT32, &cap) ||
                     !dbus_dict_append_basic(&dict, "Delay", DBUS_TYPE_UINT32, &delay) ||
                     !dbus_dict_append_basic(&dict, "DelaySource", DBUS_TYPE_STRING, &src_name))
                         return false;

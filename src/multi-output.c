@@ -6,9 +6,11 @@
  * the second: its connection, its stream, its events, and the choice of the
  * speaker kept when the mode goes off. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "airtime.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -64,6 +66,24 @@ void multi_output_detach(struct daemon *d)
         output_update_status(d);
 }
 
+/* What the engine capped, two streams sharing the adapter (airtime.h),
+ * and whether that fits. */
+static void log_airtime(struct daemon *d)
+{
+        const struct stream_stats *st = stream_stats(d->stream);
+        unsigned a = atomic_load(&st->out[0].cap_bps), b = atomic_load(&st->out[1].cap_bps);
+
+        if (!a || !b)
+                return;
+        if (a + b > AIRTIME_BUDGET_BPS)
+                log_warn("%s and %s need %u kbit/s at their lightest, more than the %u kbit/s one adapter "
+                         "carries for both: expect dropouts; a lighter codec for one (Codecs) fits",
+                         d->output, d->output2, (a + b) / 1000, AIRTIME_BUDGET_BPS / 1000);
+        else
+                log_info("two speakers share the air (%u kbit/s for both): %s at most %u kbit/s, %s at most "
+                         "%u kbit/s", AIRTIME_BUDGET_BPS / 1000, d->output, a / 1000, d->output2, b / 1000);
+}
+
 /* The engine runs at the first output's rate (or, alone, the capture's):
  * a second stream at another rate waits (it is not converted twice). */
 static int attach(struct daemon *d, struct transport *t)
@@ -97,6 +117,7 @@ static int attach(struct daemon *d, struct transport *t)
         realtime_worker(d, stream_encoder_worker_tid(d->stream, SLOT), t->codec->label);
         transport_describe(t, 0, desc, sizeof(desc));
         log_info("streaming %s to %s as the second output (write MTU %u)", desc, t->device, t->write_mtu);
+        log_airtime(d);
         output_update_status(d);
         return 0;
 }

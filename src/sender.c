@@ -103,6 +103,10 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
                 s->levels = 1;
         s->rc_interval_ns = codec->rate_control_ms ? codec->rate_control_ms(enc) * 1000000ull : 0;
         s->rc_next_ns = 0;
+        s->rates.levels = s->levels < AIRTIME_MAX_LEVELS ? s->levels : AIRTIME_MAX_LEVELS;
+        for (unsigned l = 0; l < s->rates.levels; l++)
+                s->rates.bps[l] = codec->level_bitrate(enc, l);
+        s->cap_bps = 0;
         s->level = s->enc_level = 0;
         codec->set_level(enc, 0);
         s->frame_len = estimated_frame_len(s);
@@ -519,9 +523,31 @@ static bool resume(struct sender *s, uint64_t t)
         s->resumed_ns = t;
         if (s->rc_interval_ns && s->codec->rate_control_restart)
                 s->codec->rate_control_restart(s->enc);
+        /* a cap set meanwhile holds */
+        s->working_level = airtime_capped_level(&s->rates, s->working_level, s->cap_bps);
         if (s->level == s->working_level)
                 return false;
         set_level(s, s->working_level, t);
+        return true;
+}
+
+bool sender_set_cap(struct sender *s, unsigned cap_bps, uint64_t t)
+{
+        unsigned level;
+
+        if (cap_bps == s->cap_bps)
+                return false;
+        if (!cap_bps && s->cap_bps && s->rc_interval_ns) {
+                /* the codec's controller climbs again from where it is */
+                if (s->codec->rate_control_restart)
+                        s->codec->rate_control_restart(s->enc);
+                s->rc_next_ns = 0;
+        }
+        s->cap_bps = cap_bps;
+        level = airtime_capped_level(&s->rates, s->level, cap_bps);
+        if (level == s->level)
+                return false;
+        set_level(s, level, t);
         return true;
 }
 
@@ -535,7 +561,8 @@ static bool adapt_level(struct sender *s, bool congested, uint64_t t)
                 return true;
         }
         if (s->level == 0 || t - s->last_congestion_ns < LEVEL_UP_CALM_NS ||
-            t - s->last_level_change_ns < LEVEL_UP_CALM_NS)
+            t - s->last_level_change_ns < LEVEL_UP_CALM_NS ||
+            (s->cap_bps && s->level - 1 < s->rates.levels && s->rates.bps[s->level - 1] > s->cap_bps))
                 return false;
         set_level(s, s->level - 1, t);
         return true;
@@ -560,8 +587,17 @@ static bool feed_rate_control(struct sender *s, uint64_t t)
         if (!s->rc_next_ns || t >= s->rc_next_ns + RATE_CONTROL_GAP_NS)
                 s->rc_next_ns = t;
         while (t >= s->rc_next_ns) {
+                unsigned capped;
+
                 level = s->codec->rate_control(s->enc, s->q_audio_packets);
                 s->rc_next_ns += s->rc_interval_ns;
+                /* sharing the air: the controller may not climb past the
+                 * cap (it is set back before a frame is made at its level) */
+                capped = airtime_capped_level(&s->rates, level, s->cap_bps);
+                if (capped != level) {
+                        s->codec->set_level(s->enc, capped);
+                        level = capped;
+                }
         }
         if (level >= s->levels || level == s->level)
                 return false;

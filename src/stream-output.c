@@ -79,11 +79,37 @@ size_t stream_frames_to_packet(const struct stream *s)
         return need;
 }
 
+/* Two streams share the adapter's air time: each output's bit rate is
+ * capped so that both fit (airtime.c); one alone is not capped. Run when
+ * an output comes or goes. */
+static void share_airtime(struct stream *s)
+{
+        struct airtime_output rates[STREAM_OUTPUTS_MAX];
+        struct stream_output *live[STREAM_OUTPUTS_MAX];
+        unsigned caps[STREAM_OUTPUTS_MAX], n = 0;
+        uint64_t t = stream_now_ns();
+
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)
+                if (s->out[i] && s->out[i]->bt) {
+                        live[n] = s->out[i];
+                        rates[n++] = s->out[i]->sender.rates;
+                }
+        airtime_plan(rates, n, AIRTIME_BUDGET_BPS, caps);
+        for (unsigned i = 0; i < n; i++) {
+                struct stream_output *o = live[i];
+
+                atomic_store_explicit(&s->stats.out[o->slot].cap_bps, caps[i], memory_order_relaxed);
+                if (sender_set_cap(&o->sender, caps[i], t))
+                        stream_emit_level(s, (int)o->slot, o->sender.level, sender_level_value(&o->sender));
+        }
+}
+
 void stream_output_fail(struct stream *s, struct stream_output *o, int err)
 {
         o->bt = false;
         s->align_due = true;
         stream_emit(s, STREAM_EV_LINK_ERROR, err, -1, (int)o->slot);
+        share_airtime(s);
 }
 
 void stream_outputs_push(struct stream *s, const int16_t *mix, size_t n, uint64_t read_ns)
@@ -329,6 +355,7 @@ void stream_output_attach(struct stream *s, const struct command *c)
         atomic_store(&st->align_us, 0);
         /* what the slot's last speaker measured is forgotten */
         align_set_path(&s->align, c->slot, &(struct align_path){ .present = false });
+        share_airtime(s);
         start_delay_lines(s);
         if (!o->delayed)
                 return;
@@ -346,6 +373,7 @@ void stream_output_detach(struct stream *s, unsigned slot)
         if (slot < STREAM_OUTPUTS_MAX && s->out[slot]) {
                 s->out[slot]->bt = false;
                 s->align_due = true;
+                share_airtime(s);
         }
 }
 

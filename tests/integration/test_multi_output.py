@@ -257,6 +257,37 @@ class TwoSpeakers(A2dpTestCase):
         self.assertTrue(lines[0].endswith('delay 40.0 ms (reported)'), lines)
         self.assertTrue(lines[1].endswith('delay 180.0 ms (reported)'), lines)
 
+    def test_two_streams_share_the_air(self):
+        # A on LDAC (990 kbit/s alone), B on SBC: together more than one
+        # adapter carries (airtime.h), so A is capped; alone again, not
+        self.add_codec_speaker('ldac', 'sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
+        self.write_state(speaker_mode=True, multi_output=True)
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.daemon.wait_for(lambda: self.get_outputs()[0].get('Bitrate', 0) > 900000, 5,
+                             what='A at LDAC HQ')
+        self.assertEqual(self.get_outputs()[0]['MaxBitrate'], 0)
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.log_has('two speakers share the air (1000 kbit/s for both)')
+        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
+                             what='both streaming')
+        a, b = self.get_outputs()
+        self.assertTrue(a['Codec'].startswith('LDAC'), a)
+        self.assertTrue(b['Codec'].startswith('SBC'), b)
+        self.assertLess(a['MaxBitrate'], 990000)
+        self.assertGreater(a['MaxBitrate'], 0)
+        self.assertLessEqual(a['MaxBitrate'] + b['MaxBitrate'], 1000000)
+        self.assertLessEqual(a['Bitrate'], a['MaxBitrate'])
+        time.sleep(2.0)
+        a = self.get_outputs()[0]
+        self.assertLessEqual(a['Bitrate'], a['MaxBitrate'], 'A climbed past its cap')
+        self.call('DisconnectOutput', SPEAKER_B)
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        self.assertEqual(self.get_outputs()[0]['MaxBitrate'], 0)
+
     def test_disconnect_output_lets_the_second_go_and_the_first_plays_on(self):
         self.add_speaker(SPEAKER_C, 'Speaker C')
         self.start_two(codecs='sbc')

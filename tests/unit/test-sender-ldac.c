@@ -334,6 +334,35 @@ START_TEST(abr_settles_where_the_link_fits)
 }
 END_TEST
 
+/* Two speakers share the air: LDAC capped at 500 kbit/s goes to Q0 (492)
+ * at once, and ABR, on a link that would carry HQ, never takes it above
+ * the cap; lifted, ABR climbs again. */
+START_TEST(abr_stays_under_the_cap)
+{
+        static struct sim m;
+
+        sim_init(&m);
+        if (!m.s.rc_interval_ns) {
+                sim_free(&m);
+                return;         /* no libldacBT_abr: fallback_steps_without_abr */
+        }
+        sim_run(&m, SEC);
+        ck_assert_uint_eq(m.level, 0);
+        ck_assert(sender_set_cap(&m.s, 500000, m.t));
+        ck_assert_uint_eq(atomic_load(&m.stats.bitrate), 492000);
+        for (unsigned i = 0; i < 200; i++) {
+                sim_run(&m, SEC / 20);
+                ck_assert_uint_le(atomic_load(&m.stats.bitrate), 500000);
+        }
+        ck_assert_uint_eq(atomic_load(&m.stats.bitrate), 492000);
+        sender_set_cap(&m.s, 0, m.t);
+        for (unsigned i = 0; i < 40 && atomic_load(&m.stats.bitrate) <= 500000; i++)
+                sim_run(&m, SEC);
+        ck_assert_uint_gt(atomic_load(&m.stats.bitrate), 500000);
+        sim_free(&m);
+}
+END_TEST
+
 /* The speaker takes nothing for a second, then everything again. The
  * queue that builds up meanwhile is the speaker's doing, not the link's:
  * ABR is not fed while the sender sees the stall, and what it stepped in
@@ -445,6 +474,7 @@ static Suite *sender_ldac_suite(void)
         tcase_add_test(tc, slow_link_steps_quality_down_and_back);
         tcase_add_test(tc, abr_settles_where_the_link_fits);
         tcase_add_test(tc, stall_is_not_congestion);
+        tcase_add_test(tc, abr_stays_under_the_cap);
         tcase_add_test(tc, queue_bound_is_in_time);
         tcase_add_test(tc, fallback_steps_without_abr);
         suite_add_tcase(s, tc);

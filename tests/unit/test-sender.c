@@ -304,6 +304,35 @@ START_TEST(slow_link_still_steps_the_bitpool_down)
 }
 END_TEST
 
+/* Sharing the air with a second speaker (airtime.c): a cap below the
+ * best level steps down at once, and calm never climbs back past it;
+ * lifted, the sender climbs as usual. */
+START_TEST(cap_holds_the_level_below_it)
+{
+        struct thread_sim m;
+        unsigned best, cap;
+
+        sim_init(&m, 8192);
+        sim_run(&m, 1000000000ull, -1);
+        best = m.r.s.rates.bps[0];
+        ck_assert_uint_gt(m.r.s.rates.levels, 1);
+        cap = m.r.s.rates.bps[1];
+        ck_assert_uint_lt(cap, best);
+        ck_assert(sender_set_cap(&m.r.s, cap, m.t));
+        ck_assert_uint_eq(m.r.s.level, 1);
+        ck_assert(!sender_set_cap(&m.r.s, cap, m.t));   /* no change */
+        /* calm for longer than a step back up takes */
+        sim_run(&m, 12000000000ull, -1);
+        ck_assert_uint_eq(m.r.s.level, 1);
+        ck_assert_uint_eq(atomic_load(&m.r.stats.bitrate), cap);
+        /* alone again: back to the best level after calm */
+        ck_assert(!sender_set_cap(&m.r.s, 0, m.t));
+        sim_run(&m, 12000000000ull, -1);
+        ck_assert_uint_eq(m.r.s.level, 0);
+        rig_free(&m.r);
+}
+END_TEST
+
 /* SBC's packets are long (20 ms here, 11.6 ms with a 489-byte MTU): the
  * queue stays 4 packets and congestion 1.5 packets, whatever codecs with
  * short packets get. */
@@ -338,6 +367,7 @@ static Suite *sender_suite(void)
         tcase_add_test(tc, stall_does_not_wear_the_bitpool_down);
         tcase_add_test(tc, slow_link_still_steps_the_bitpool_down);
         tcase_add_test(tc, sbc_queue_is_four_packets);
+        tcase_add_test(tc, cap_holds_the_level_below_it);
         suite_add_tcase(s, tc);
         return s;
 }
