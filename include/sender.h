@@ -88,6 +88,9 @@ struct sender {
         uint64_t lag_sum_ns;
         unsigned lag_count;
         unsigned hold_samples;  /* intervals measured (the first two: start-up) */
+        /* the socket pushed back, or the speaker stalled, in this interval:
+         * what the packets waited says nothing steady about the path */
+        bool hold_blocked;
         /* where the frame being encoded starts in staging, and how much of
          * the push is not staged yet: what was captured after it */
         size_t frame_at, push_left;

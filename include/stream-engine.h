@@ -114,6 +114,10 @@ struct stream {
         struct align align;
         uint64_t align_at_ns;   /* the alignment last worked out */
         bool align_due;         /* an output came or went: work it out now */
+        /* an output came or went, or a speaker's delay changed: a far move
+         * is made at once (a faded jump); a measured wait drifting is not
+         * (its far moves slew, unheard) */
+        bool align_jump_ok;
         int16_t cap[CAT_COUNT][CHUNK_FRAMES * 2];
         int16_t bt_mix[CHUNK_FRAMES * 2];
         int16_t local_mix[CHUNK_FRAMES * 2];

@@ -121,6 +121,7 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
         s->lag_sum_ns = 0;
         s->lag_count = 0;
         s->hold_samples = 0;
+        s->hold_blocked = false;
         s->frame_at = s->push_left = 0;
         s->packet_cost = 0;
         s->cost_probes = 0;
@@ -639,6 +640,7 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK) {
                                 atomic_fetch_add(&st->congestion, 1);
+                                s->hold_blocked = true;
                                 congested |= pk->read_ns >= s->resumed_ns && t - pk->read_ns > old_ns;
                                 break;
                         }
@@ -659,7 +661,8 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                 }
                 congested |= pk->read_ns >= s->resumed_ns && t - pk->read_ns > old_ns;
                 record_latency(s, pk, t);
-                if (pk->samples && t > pk->first_ns) {
+                /* audio that waited out a stall is no measure of the path */
+                if (pk->samples && t > pk->first_ns && pk->read_ns >= s->resumed_ns) {
                         s->lag_sum_ns += t - pk->first_ns;
                         s->lag_count++;
                 }
@@ -684,12 +687,13 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                 /* nothing sent since (a stall): the last figure stands;
                  * the first packets of a stream, sent as the capture's
                  * start-up backlog, are no measure of it */
-                if (s->lag_count && ++s->hold_samples > 2)
+                if (s->lag_count && !s->hold_blocked && !s->stalled && ++s->hold_samples > 2)
                         atomic_store_explicit(&st->hold_us,
                                               (uint32_t)(s->lag_sum_ns / s->lag_count / 1000 + ahead * pkt_us),
                                               memory_order_relaxed);
                 s->lag_sum_ns = 0;
                 s->lag_count = 0;
+                s->hold_blocked = false;
                 s->last_queue_sample_ns = t;
         }
         if (!s->stalled && s->q_count && t - s->last_send_ns > SENDER_STALL_NS) {

@@ -107,7 +107,7 @@ static void share_airtime(struct stream *s)
 void stream_output_fail(struct stream *s, struct stream_output *o, int err)
 {
         o->bt = false;
-        s->align_due = true;
+        s->align_due = s->align_jump_ok = true;
         stream_emit(s, STREAM_EV_LINK_ERROR, err, -1, (int)o->slot);
         share_airtime(s);
 }
@@ -233,7 +233,8 @@ static void apply_targets(struct stream *s)
                 if (!o || !o->delayed)
                         continue;
                 delay_line_set_target(&o->dl, frames);
-                if ((o->dl.delay > o->dl.target ? o->dl.delay - o->dl.target : o->dl.target - o->dl.delay) > far)
+                if (s->align_jump_ok &&
+                    (o->dl.delay > o->dl.target ? o->dl.delay - o->dl.target : o->dl.target - o->dl.delay) > far)
                         delay_line_jump_faded(&o->dl);
                 atomic_store_explicit(&s->stats.out[i].align_us, us, memory_order_relaxed);
         }
@@ -256,9 +257,12 @@ static void work_out_alignment(struct stream *s)
                                  * averaged in with it */
                                 align_set_path(&s->align, i, &(struct align_path){ .present = false });
                                 o->measured = true;
+                                s->align_jump_ok = true;        /* still its coming */
                         }
                         p.codec_us = o->codec_us;
                         p.speaker_us = atomic_load_explicit(&s->speaker_us[i], memory_order_relaxed);
+                        if (s->align.path[i].present && p.speaker_us != s->align.path[i].speaker_us)
+                                s->align_jump_ok = true;    /* the speaker said so */
                 }
                 align_set_path(&s->align, i, &p);
         }
@@ -279,6 +283,7 @@ void stream_outputs_align(struct stream *s, uint64_t t)
         work_out_alignment(s);
         if (align_update(&s->align))
                 apply_targets(s);
+        s->align_jump_ok = false;
 }
 
 /* Once two outputs are attached, every attached output with a buffer gets
@@ -362,7 +367,7 @@ void stream_output_attach(struct stream *s, const struct command *c)
         /* the newcomer starts at its delay at once (the line's history is
          * silence: its stream simply begins later); the output already
          * playing follows slowly or at silence */
-        s->align_due = true;
+        s->align_due = s->align_jump_ok = true;
         stream_outputs_align(s, stream_now_ns());
         apply_targets(s);
         delay_line_reset(&o->dl);
@@ -372,7 +377,7 @@ void stream_output_detach(struct stream *s, unsigned slot)
 {
         if (slot < STREAM_OUTPUTS_MAX && s->out[slot]) {
                 s->out[slot]->bt = false;
-                s->align_due = true;
+                s->align_due = s->align_jump_ok = true;
                 share_airtime(s);
         }
 }

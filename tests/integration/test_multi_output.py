@@ -257,6 +257,44 @@ class TwoSpeakers(A2dpTestCase):
         self.assertTrue(lines[0].endswith('delay 40.0 ms (reported)'), lines)
         self.assertTrue(lines[1].endswith('delay 180.0 ms (reported)'), lines)
 
+    def test_a_stall_of_one_leaves_the_other_clean(self):
+        # B stops reading for 1.5 s, then reads again: A is not touched
+        self.start_two(codecs='sbc')
+        time.sleep(1.0)
+        self.bluez.SpeakerStall(dev_path(SPEAKER_B), dbus.UInt32(1500))
+        self.log_has('the second speaker stopped taking audio')
+        self.log_has('the second speaker takes audio again', timeout=5)
+        time.sleep(1.0)
+        self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        self.call('Disconnect')
+        self.bluez.flush()
+        self.assert_no_packet_missing(SPEAKER_A)
+        a = self.analyze(self.recording_of(SPEAKER_A), '--tone', str(TONE_HZ))
+        for k in ('seq_gaps', 'ts_errors', 'ssrc_changes'):
+            self.assertEqual(a['rtp'][k], 0, 'A: %s' % k)
+        # one dip: B's join (A's line jumps to B's extra 140 ms), none at
+        # the stall (Disconnect lets B go a moment before A: A's line
+        # jumps back then, at the very end)
+        gaps = [g for g in a['audio']['tone'].get('gap_list', []) if g < a['audio']['decoded_s'] - 0.3]
+        self.assertLessEqual(len(gaps), 1, (gaps, a['audio']['decoded_s']))
+
+    def test_a_suspend_of_one_leaves_the_other_clean(self):
+        # B suspends its stream (AVDTP SUSPEND from the speaker): A plays on
+        self.start_two(codecs='sbc')
+        time.sleep(1.0)
+        self.bluez.SpeakerSuspend(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: 'streaming' != self.get_outputs()[-1]['State'], 5,
+                             what='B no longer streaming')
+        time.sleep(1.0)
+        t = self.bluez.transport_for(dev_path(SPEAKER_A))
+        self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+        self.call('Disconnect')
+        self.bluez.flush()
+        self.assert_no_packet_missing(SPEAKER_A)
+        a = self.analyze(self.recording_of(SPEAKER_A), '--tone', str(TONE_HZ))
+        for k in ('seq_gaps', 'ts_errors', 'ssrc_changes'):
+            self.assertEqual(a['rtp'][k], 0, 'A: %s' % k)
+
     def test_two_streams_share_the_air(self):
         # A on LDAC (990 kbit/s alone), B on SBC: together more than one
         # adapter carries (airtime.h), so A is capped; alone again, not
