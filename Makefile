@@ -424,19 +424,23 @@ bench-deps: deps
 	    { apt-get update -qq && apt-get install -y --no-install-recommends $(BENCH_DEBS) >/dev/null; }; \
 	else echo "bench: as root this installs $(BENCH_DEBS)"; fi
 
-# ~12 min + ~16 min for the codecs and the peers on them: writes docs/performance.md,
-# bench/results/latest.json and bench/results/codecs.json
+# ~12 min + ~16 min for the codecs and the peers on them + ~3 min for two
+# speakers against one: writes docs/performance.md, bench/results/latest.json,
+# bench/results/codecs.json and bench/results/two.json
 bench: bench-deps
 	$(MAKE) all test-tools bench-tools
 	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 	$(PYTHON) bench/bench.py --codecs $(BENCH_CODEC_ARGS)
+	$(PYTHON) bench/bench.py --two $(BENCH_TWO_ARGS)
 
-# CI: ~70 s + ~60 s for every codec (sine only, 3 s each), no peers, leaves docs/ alone
+# CI: ~70 s + ~60 s for every codec (sine only, 3 s each) + ~30 s for two speakers, no peers,
+# leaves docs/ alone
 bench-quick: deps
 	$(MAKE) all test-tools bench-tools
 	@if [ "$$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends stress-ng valgrind >/dev/null; fi
 	$(PYTHON) bench/bench.py --quick --no-doc --json $(BUILD)/bench/quick.json
 	$(PYTHON) bench/bench.py --codecs --quick --seconds 3 --no-doc --json $(BUILD)/bench/quick-codecs.json
+	$(PYTHON) bench/bench.py --two --quick --seconds 3 --no-doc --json $(BUILD)/bench/quick-two.json
 
 # ---- install -------------------------------------------------------------
 

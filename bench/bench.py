@@ -67,6 +67,9 @@ def main():
     ap.add_argument('--codecs', action='store_true',
                     help='only the codec run: every codec of the build, its floors, RSS against an SBC-only '
                          'build (bench_codecs.py); --seconds per signal per codec (default 20, --quick 6)')
+    ap.add_argument('--two', action='store_true',
+                    help='only the two-speaker run: SBC to two speakers (MultiOutput) against one, '
+                         'alternating (bench_two.py); --seconds per run (default 20, --quick 6)')
     ap.add_argument('--local-output', default=S.LOCAL_OUTPUT,
                     help='a2dpsrcd --local-output (default "null"; see LOCAL_OUTPUT)')
     a = ap.parse_args()
@@ -83,7 +86,7 @@ def main():
             say('%s is missing: run make all test-tools bench-tools' % p)
             return 2
     quick = a.quick
-    seconds = a.seconds or ((6.0 if quick else 20.0) if a.codecs else (15.0 if quick else 60.0))
+    seconds = a.seconds or ((6.0 if quick else 20.0) if a.codecs or a.two else (15.0 if quick else 60.0))
     music_seconds = a.music_seconds or (8.0 if quick else 30.0)
     peers = a.peers or not (a.no_peers or quick)
     only = set(a.only.split(',')) if a.only else None
@@ -128,6 +131,8 @@ def main():
             audio[kind + '_raw'], audio[kind + '_wav'] = raw, wav
         if a.codecs:
             return run_codec_mode(a, R, tmp, audio, seconds, quick, t_start, peers)
+        if a.two:
+            return run_two_mode(a, R, tmp, audio, seconds, quick, t_start)
         say('== floor: libsbc alone')
         R['floor'] = run_floor(audio, 0.5 if quick else 2.0, 5.0 if quick else 20.0, tmp)
         if want('ours'):
@@ -208,6 +213,25 @@ def run_codec_mode(a, R, tmp, audio, seconds, quick, t_start, peers):
     if not a.no_doc:
         bench_codecs.write_codec_doc(a.doc, R)
         say('codec table: %s' % a.doc)
+    return 0
+
+
+def run_two_mode(a, R, tmp, audio, seconds, quick, t_start):
+    """--two: two speakers against one (bench_two.py); its own JSON and
+    doc block."""
+    import bench_two
+    bench_two.run_two(tmp, audio, seconds, 2 if quick else 3, R)
+    R['machine']['loadavg_end'] = (read_text('/proc/loadavg') or '').strip()
+    R['elapsed_s'] = time.monotonic() - t_start
+    out = a.json if a.json != DEFAULT_JSON else os.path.join(ROOT, 'bench', 'results', 'two.json')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(R, f, indent=1, sort_keys=True, default=str)
+    print('\n'.join(bench_two.report(R)))
+    say('JSON: %s' % out)
+    if not a.no_doc:
+        bench_two.write_two_doc(a.doc, R)
+        say('two-speaker table: %s' % a.doc)
     return 0
 
 

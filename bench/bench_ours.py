@@ -22,7 +22,7 @@ def statistics_of(bus):
     return {str(k): int(v) for k, v in st.items()}
 
 
-def ours_setup(tmp, kind, audio, seconds_hint):
+def ours_setup(tmp, kind, audio, seconds_hint, multi=False):
     starts = os.path.join(tmp, 'starts-%s.txt' % kind)
     conf = os.path.join(tmp, 'asound-%s.conf' % kind)
     with open(conf, 'w') as f:
@@ -38,6 +38,8 @@ def ours_setup(tmp, kind, audio, seconds_hint):
     os.makedirs(state, exist_ok=True)
     with open(os.path.join(state, 'state'), 'w') as f:
         f.write('a2dpsrc-state 1\nspeaker-mode=true\nvolume=127\n')
+        if multi:
+            f.write('multi-output=true\n')
     power = os.path.join(tmp, 'power')
     os.makedirs(power, exist_ok=True)
     args = ['--capture', 'board', '--local-output', S.LOCAL_OUTPUT, '--state-dir', state,
@@ -49,14 +51,15 @@ def ours_setup(tmp, kind, audio, seconds_hint):
 
 
 def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None, speaker=None,
-             daemon_path=None, tag='', rate=RATE):
+             daemon_path=None, tag='', rate=RATE, second=False):
     """One configuration of a2dpsrcd; returns its figures.  speaker: what
     the speaker offers (new_world); daemon_path: another build; tag: a name
-    suffix (the codec runs)."""
+    suffix (the codec runs); second: a second speaker as well (MultiOutput,
+    connected through Manager1.Connect once the first streams)."""
     name = 'ours-%s%s%s' % (kind, '-load' if load else '', tag)
     say('== %s: %g s' % (name, seconds))
-    conf, starts, args = ours_setup(tmp, kind, audio, seconds)
-    bus, bluez, rt = new_world(speaker)
+    conf, starts, args = ours_setup(tmp, kind, audio, seconds, multi=second)
+    bus, bluez, rt = new_world(speaker, second)
     notify = NotifySocket(os.path.join(tmp, 'notify-%s' % name))
     stress = Load() if load else None
     daemon = Daemon(bus, daemon_path or S.DAEMON, log_dir=os.path.join(tmp, name))
@@ -75,6 +78,10 @@ def run_ours(tmp, kind, audio, seconds, load=False, warmup=1.0, valgrind=None, s
         daemon.wait_for(lambda: bluez.registered_endpoints(), 60 if valgrind else 10, what='registration')
         bluez.connect_speaker(SPEAKER_PATH)
         wait_active(bluez, 60 if valgrind else 10)
+        if second:
+            mgr = bus.conn.get_object('org.a2dpsrc', '/org/a2dpsrc')
+            mgr.Connect(S.SPEAKER2, dbus_interface='org.a2dpsrc.Manager1', timeout=60)
+            wait_active(bluez, 60 if valgrind else 10, n=2)
         tp = list(bluez.transports().values())[0]
         res['transport'] = {'Codec': int(tp['Codec']), 'Configuration': bytes(tp['Configuration']).hex()}
         time.sleep(warmup)

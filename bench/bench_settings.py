@@ -35,6 +35,7 @@ CONFIG_HEX = '21150235'                  # 44.1k JS, 16 blk, 8 sb, loudness, 2..
 SINK_CAPS = bytes([0x23, 0xff, 2, 53])
 WRITE_MTU = 895
 SPEAKER = '00:11:22:33:44:55'
+SPEAKER2 = '00:11:22:33:44:56'      # the second speaker of --two
 SPEAKER_PATH = '/org/bluez/hci0/dev_00_11_22_33_44_55'
 BLUEALSA_PCM = 'bluealsa:DEV=%s,PROFILE=a2dp' % SPEAKER
 RT_PRIO = 40                 # a2dpsrcd's audio thread

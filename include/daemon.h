@@ -279,6 +279,9 @@ struct daemon {
         char *prop_cache[20];
 
         bool ready_sent;
+        /* the STATUS= last sent: sent again only when it changes (each
+         * notification is a blocking send to systemd's socket) */
+        char status_sent[512];
         bool shutting_down;
 };
 

@@ -699,9 +699,10 @@ void output_update_status(struct daemon *d)
         if (!d->ready_sent && !pending && !d->owner_call && !d->objects_call) {
                 sd_notifyf(0, "READY=1\nSTATUS=%s", status);
                 d->ready_sent = true;
-        } else {
+        } else if (strcmp(status, d->status_sent) != 0) {
                 sd_notifyf(0, "STATUS=%s", status);
         }
+        snprintf(d->status_sent, sizeof(d->status_sent), "%s", status);
         manager_update(d);
 }
 
