@@ -104,6 +104,8 @@ struct ctl_output {
         char name[128];
         char state[16];          /* connecting, connected, streaming */
         char codec[96];          /* "" until its stream is set up */
+        bool has_volume;
+        uint16_t volume;         /* 0..127 */
         bool has_delay;
         uint32_t delay_us;
         char delay_source[12];   /* reported, set, assumed */
@@ -112,8 +114,8 @@ struct ctl_output {
 /* One entry; -EINVAL without a valid Address. Unknown keys and mistyped
  * values are skipped. */
 int ctl_output_parse(DBusMessageIter *dict, struct ctl_output *o);
-/* "AA:BB:CC:DD:EE:FF  Name  streaming  SBC 48000 Hz ...  delay 40.0 ms
- * (reported)" */
+/* "AA:BB:CC:DD:EE:FF  Name  streaming  SBC 48000 Hz ...  volume 64  delay
+ * 40.0 ms (reported)" */
 void ctl_output_format(const struct ctl_output *o, char *buf, size_t len);
 
 /* "MediaKey: play 00:11:22:33:44:55", or without the device when none

@@ -242,6 +242,7 @@ struct daemon {
         char connect_inflight[18];
         /* the second speaker (MultiOutput, multi-output.c): engine slot 1 */
         char output2[18];                /* its address, "" none */
+        uint8_t volume2;                 /* its volume, 0..127 (the first's is state.volume) */
         char connecting2[18];            /* its ConnectProfile under way */
         bool output2_newer;              /* connected after the first: kept
                                           * when MultiOutput goes off */
@@ -475,6 +476,11 @@ void multi_output_disconnect(struct daemon *d);
  * address is the one output (no second: the caller disconnects it as
  * Disconnect() does), -ENOENT when it is no output. */
 int multi_output_disconnect_one(struct daemon *d, const char *address);
+/* The second speaker's volume (0..127): on the speaker by AVRCP where it
+ * has it, else as its own software gain; -ENOENT when there is none. */
+int multi_output_set_volume(struct daemon *d, unsigned volume);
+/* Its transport changed volume (its buttons) or gained AVRCP volume. */
+void multi_output_transport_volume(struct daemon *d, struct transport *t);
 /* Manager1.MultiOutput; off keeps the speaker connected last. */
 int multi_output_set(struct daemon *d, bool on);
 void multi_output_shutdown(struct daemon *d);

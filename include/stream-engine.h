@@ -85,7 +85,7 @@ struct stream {
         struct command cmd_buf[4];
         struct stream_event ev_buf[64];
         struct stream_stats stats;
-        _Atomic unsigned gain;
+        _Atomic unsigned gain[STREAM_OUTPUTS_MAX];
         _Atomic unsigned routes;
         _Atomic bool running;
         _Atomic bool bt_attached[STREAM_OUTPUTS_MAX];
@@ -150,7 +150,7 @@ bool stream_all_live_full(const struct stream *s);
 size_t stream_frames_to_packet(const struct stream *s);
 /* Hands n frames of the Bluetooth mix (NULL: no live output, nothing
  * mixed) to every attached output, each through its delay line. */
-void stream_outputs_push(struct stream *s, const int16_t *mix, size_t n, uint64_t read_ns);
+void stream_outputs_push(struct stream *s, int16_t *mix, size_t n, uint64_t read_ns);
 /* Sends what each output has queued; stall, resume and level events. */
 void stream_outputs_flush(struct stream *s, uint64_t t);
 void stream_output_fail(struct stream *s, struct stream_output *o, int err);

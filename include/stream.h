@@ -164,8 +164,10 @@ int stream_set_capture(struct stream *s, int category, snd_pcm_t *pcm);
 /* Which categories go to Bluetooth while an output is attached and healthy: bit
  * (1 << category). The rest, and everything otherwise, plays locally. */
 void stream_set_routes(struct stream *s, unsigned bt_mask);
-/* Software gain on the Bluetooth mix, 0..127 (127 = unity). */
-void stream_set_gain(struct stream *s, unsigned gain);
+/* Software gain of one Bluetooth output, 0..127 (127 = unity): each
+ * speaker its own volume (AVRCP absolute volume, where the speaker has
+ * it, is set on the speaker instead and this stays at unity). */
+void stream_set_gain(struct stream *s, unsigned slot, unsigned gain);
 
 /* Readable when events are queued; drain with stream_next_event. */
 int stream_event_fd(struct stream *s);

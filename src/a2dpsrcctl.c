@@ -499,6 +499,8 @@ static int run(struct ctl *c)
         case CTL_DEFAULT_OUTPUT:
                 return ctl_call_simple(c, "SetDefaultOutput", a->target);
         case CTL_VOLUME:
+                if (a->address[0])
+                        return ctl_call_address_and(c, "SetOutputVolume", DBUS_TYPE_UINT16, &q);
                 return ctl_set_basic(c, "Volume", DBUS_TYPE_UINT16, &q);
         case CTL_AUTO_RECONNECT:
                 return ctl_set_basic(c, "AutoReconnect", DBUS_TYPE_BOOLEAN, &b);

@@ -79,7 +79,7 @@ static const struct command commands[] = {
         { "forget", CTL_FORGET, 1, 1, "ADDRESS", "unpair a device" },
         { "route", CTL_ROUTE, 2, 2, "CATEGORY bluetooth|local", "where media, alerts or voice play" },
         { "default-output", CTL_DEFAULT_OUTPUT, 1, 1, "bluetooth|local", "where audio plays by default" },
-        { "volume", CTL_VOLUME, 1, 1, "0-127", "the speaker's volume" },
+        { "volume", CTL_VOLUME, 1, 2, "0-127 [ADDRESS]", "the speaker's volume (or one of two's)" },
         { "auto-reconnect", CTL_AUTO_RECONNECT, 1, 1, "on|off", "reconnect to the last speaker by itself" },
         { "idle-suspend", CTL_IDLE_SUSPEND, 1, 1, "SECONDS", "let the speaker go after this much silence (0 = never)" },
         { "reset", CTL_RESET, 0, 0, "", "reset Bluetooth: forget the devices a2dpsrc paired" },
@@ -180,6 +180,9 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
         case CTL_VOLUME:
                 if (ctl_parse_uint(arg, CTL_VOLUME_MAX, &a->number) < 0)
                         return err_text(err, err_len, "volume: '%s' is not 0-%d", arg, CTL_VOLUME_MAX);
+                if (args[1] && ctl_parse_address(args[1], a->address) < 0)
+                        return err_text(err, err_len, "volume: '%s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)",
+                                        args[1]);
                 return 0;
         case CTL_IDLE_SUSPEND:
                 if (ctl_parse_uint(arg, UINT32_MAX, &a->number) < 0)

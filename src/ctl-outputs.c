@@ -40,6 +40,9 @@ int ctl_output_parse(DBusMessageIter *dict, struct ctl_output *o)
                 if (strcmp(key, "Delay") == 0 && dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_UINT32) {
                         dbus_message_iter_get_basic(&v, &o->delay_us);
                         o->has_delay = true;
+                } else if (strcmp(key, "Volume") == 0 && dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_UINT16) {
+                        dbus_message_iter_get_basic(&v, &o->volume);
+                        o->has_volume = true;
                 } else if (!s) {
                         continue;
                 } else if (strcmp(key, "Address") == 0) {
@@ -67,6 +70,8 @@ void ctl_output_format(const struct ctl_output *o, char *buf, size_t len)
                 return;
         if (o->codec[0])
                 n += snprintf(buf + n, len - (size_t)n, "  %s", o->codec);
+        if (n >= 0 && (size_t)n < len && o->has_volume)
+                n += snprintf(buf + n, len - (size_t)n, "  volume %u", o->volume);
         if (n >= 0 && (size_t)n < len && o->has_delay)
                 snprintf(buf + n, len - (size_t)n, "  delay %.1f ms%s%s%s", o->delay_us / 1000.0,
                          o->delay_source[0] ? " (" : "", o->delay_source,

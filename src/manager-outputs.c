@@ -1,10 +1,12 @@
 /* Manager1's per-speaker view of the outputs (issue #13): GetOutputs()
- * describes each speaker playing (or being connected) as an output, and
- * DisconnectOutput(address) lets one of two go while the other plays on.
+ * describes each speaker playing (or being connected) as an output,
+ * DisconnectOutput(address) lets one of two go while the other plays on,
+ * and SetOutputVolume(address, volume) sets one speaker's volume.
  * Decoding and encoding only; multi-output.c and speaker.c do the work. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bdaddr.h"
 #include "daemon.h"
@@ -19,6 +21,7 @@ struct output_view {
         const char *state;
         struct transport *t;
         unsigned slot;
+        dbus_uint16_t volume;
 };
 
 static const char *first_state(struct daemon *d, struct transport *t)
@@ -44,14 +47,14 @@ static unsigned list_outputs(struct daemon *d, struct output_view out[2])
         if (dev && (dev->connected || d->connecting[0])) {
                 struct transport *t = manager_output_transport(d);
 
-                out[n++] = (struct output_view){ d->output, first_state(d, t), t, 0 };
+                out[n++] = (struct output_view){ d->output, first_state(d, t), t, 0, d->state.volume };
         }
         if (d->output2[0]) {
                 struct device *dev2 = bluez_device_by_address(d, d->output2);
                 struct transport *t = transport_of_device(d, dev2);
 
                 if (dev2 && (dev2->connected || d->connecting2[0]))
-                        out[n++] = (struct output_view){ d->output2, second_state(d, t), t, 1 };
+                        out[n++] = (struct output_view){ d->output2, second_state(d, t), t, 1, d->volume2 };
         }
         return n;
 }
@@ -66,7 +69,8 @@ static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct o
         if (!dbus_message_iter_open_container(arr, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
             !dbus_dict_append_basic(&dict, "Address", DBUS_TYPE_STRING, &o->address) ||
             !dbus_dict_append_basic(&dict, "Name", DBUS_TYPE_STRING, &name) ||
-            !dbus_dict_append_basic(&dict, "State", DBUS_TYPE_STRING, &o->state))
+            !dbus_dict_append_basic(&dict, "State", DBUS_TYPE_STRING, &o->state) ||
+            !dbus_dict_append_basic(&dict, "Volume", DBUS_TYPE_UINT16, &o->volume))
                 return false;
         if (o->t) {
                 enum speaker_delay_source src;
@@ -110,21 +114,74 @@ DBusHandlerResult manager_get_outputs(struct daemon *d, DBusMessage *msg)
         return dbus_send_reply(d->conn, reply);
 }
 
-DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg)
+/* The address a per-output method starts with (then one value of type
+ * when sig has two), or NULL once the error is replied. */
+static const char *output_args(struct daemon *d, DBusMessage *msg, const char *sig, int type, void *value,
+                               const char *usage)
 {
         const char *addr;
+        bool ok = dbus_message_has_signature(msg, sig) &&
+                  (type == DBUS_TYPE_INVALID
+                           ? dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)
+                           : dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, type, value,
+                                                   DBUS_TYPE_INVALID));
+
+        if (!ok) {
+                dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", usage);
+                return NULL;
+        }
+        if (!bdaddr_valid(addr)) {
+                dbus_reply_error(d->conn, msg, ERR_INVALID,
+                                 "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+                return NULL;
+        }
+        return addr;
+}
+
+static DBusHandlerResult not_an_output(struct daemon *d, DBusMessage *msg, const char *addr)
+{
+        return dbus_reply_error(d->conn, msg, ERR_PREFIX "NotConnected", "%s is not an output", addr);
+}
+
+DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg)
+{
+        struct output_view outs[2];
+        unsigned n = list_outputs(d, outs);
+        dbus_uint16_t volume;
+        const char *addr = output_args(d, msg, "sq", DBUS_TYPE_UINT16, &volume,
+                                       "SetOutputVolume takes a device address and a volume (q, 0-127)");
+
+        if (!addr)
+                return DBUS_HANDLER_RESULT_HANDLED;
+        if (volume > 127)
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "Volume must be between 0 and 127");
+        for (unsigned i = 0; i < n; i++) {
+                if (strcasecmp(outs[i].address, addr) != 0)
+                        continue;
+                if (outs[i].slot == 0) {
+                        /* the first's is the Volume property */
+                        d->state.volume = (uint8_t)volume;
+                        output_volume_changed(d);
+                        manager_update(d);
+                        return manager_reply_saved(d, msg);
+                }
+                multi_output_set_volume(d, volume);
+                return dbus_reply_empty(d->conn, msg);
+        }
+        return not_an_output(d, msg, addr);
+}
+
+DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg)
+{
+        const char *addr = output_args(d, msg, "s", DBUS_TYPE_INVALID, NULL,
+                                       "DisconnectOutput takes one string: a device address");
         int r;
 
-        if (!dbus_message_has_signature(msg, "s") ||
-            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                        "DisconnectOutput takes one string: a device address");
-        if (!bdaddr_valid(addr))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                        "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
+        if (!addr)
+                return DBUS_HANDLER_RESULT_HANDLED;
         r = multi_output_disconnect_one(d, addr);
         if (r == -ENOENT)
-                return dbus_reply_error(d->conn, msg, ERR_PREFIX "NotConnected", "%s is not an output", addr);
+                return not_an_output(d, msg, addr);
         if (r == -ENOTCONN)
                 speaker_disconnect(d);  /* the one output: as Disconnect() */
         manager_update(d);

@@ -369,6 +369,9 @@ static int set_volume(struct daemon *d, DBusMessageIter *v, struct set_error *e)
                 return set_fail(e, ERR_INVALID, "Volume must be between 0 and 127");
         d->state.volume = (uint8_t)q;
         output_volume_changed(d);
+        /* one volume for the speakers: the second follows (each its own
+         * with SetOutputVolume) */
+        multi_output_set_volume(d, q);
         return 0;
 }
 

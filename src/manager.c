@@ -29,6 +29,8 @@ static const char introspect_xml[] =
         "  <method name='Disconnect'/>\n"
         "  <method name='GetOutputs'><arg name='outputs' type='aa{sv}' direction='out'/></method>\n"
         "  <method name='DisconnectOutput'><arg name='address' type='s' direction='in'/></method>\n"
+        "  <method name='SetOutputVolume'><arg name='address' type='s' direction='in'/>"
+        "<arg name='volume' type='q' direction='in'/></method>\n"
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetSbcXq'><arg name='address' type='s' direction='in'/>"
         "<arg name='allowed' type='b' direction='in'/></method>\n"
@@ -434,6 +436,7 @@ static const struct method {
         { "Disconnect", true, method_disconnect },
         { "GetOutputs", true, manager_get_outputs },
         { "DisconnectOutput", false, manager_disconnect_output },
+        { "SetOutputVolume", false, manager_set_output_volume },
         { "Forget", false, method_forget },
         { "SetSbcXq", false, method_set_sbc_xq },
         { "SetSpeakerDelay", false, method_set_speaker_delay },

@@ -66,6 +66,44 @@ void multi_output_detach(struct daemon *d)
         output_update_status(d);
 }
 
+/* The second's volume where it plays: AVRCP absolute volume on the
+ * speaker when it has it (the software gain steps aside), else its own
+ * software gain in the engine (slot 1). */
+static void apply_volume(struct daemon *d, struct transport *t)
+{
+        if (t && t->has_volume) {
+                stream_set_gain(d->stream, SLOT, 127);
+                if (t->volume != d->volume2)
+                        transport_set_volume(d, t, d->volume2);
+        } else {
+                stream_set_gain(d->stream, SLOT, d->volume2);
+        }
+}
+
+int multi_output_set_volume(struct daemon *d, unsigned volume)
+{
+        if (!d->output2[0])
+                return -ENOENT;
+        d->volume2 = (uint8_t)(volume > 127 ? 127 : volume);
+        apply_volume(d, transport_of(d, d->output2));
+        manager_update(d);
+        return 0;
+}
+
+void multi_output_transport_volume(struct daemon *d, struct transport *t)
+{
+        if (t->volume_appeared) {
+                /* AVRCP came up: the speaker takes the volume we hold */
+                t->volume_appeared = t->volume_changed = false;
+                apply_volume(d, t);
+        } else if (t->volume_changed) {
+                /* its own buttons: follow them */
+                t->volume_changed = false;
+                d->volume2 = (uint8_t)(t->volume > 127 ? 127 : t->volume);
+                manager_update(d);
+        }
+}
+
 /* What the engine capped, two streams sharing the adapter (airtime.h),
  * and whether that fits. */
 static void log_airtime(struct daemon *d)
@@ -103,6 +141,7 @@ static int attach(struct daemon *d, struct transport *t)
         }
         output_tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
+        apply_volume(d, t);
         stream_set_output_delay(d->stream, SLOT, output_speaker_delay_us(d, t, NULL));
         r = stream_attach_bt(d->stream, SLOT, &bt, err, sizeof(err));
         if (r < 0) {
@@ -273,6 +312,7 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
         }
         snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
         snprintf(d->connecting2, sizeof(d->connecting2), "%s", dev->address);
+        d->volume2 = d->state.volume;   /* it starts where the first is */
         d->output2_newer = true;
         if (call)
                 d->connect2_call = dbus_message_ref(call);
@@ -354,6 +394,8 @@ static void promote_second(struct daemon *d, struct device *first)
         multi_output_detach(d);
         snprintf(d->output, sizeof(d->output), "%s", d->output2);
         snprintf(d->state.last_output, sizeof(d->state.last_output), "%s", d->output2);
+        d->state.volume = d->volume2;   /* it keeps its volume as the one output */
+        stream_set_gain(d->stream, SLOT, 127);
         d->output2[0] = '\0';
         d->reconnect_attempt = 0;
         output_engine_resume(d);

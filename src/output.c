@@ -446,7 +446,9 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                 stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
         if (d->streaming2 == t)
                 stream_set_output_delay(d->stream, 1, output_speaker_delay_us(d, t, NULL));
-        if (t->volume_appeared && speaker_transport_is_output(d, t)) {
+        if ((t->volume_appeared || t->volume_changed) && multi_output_is_second(d, t)) {
+                multi_output_transport_volume(d, t);
+        } else if (t->volume_appeared && speaker_transport_is_output(d, t)) {
                 /* AVRCP just came up: the speaker takes our volume, and the
                  * software gain steps aside */
                 t->volume_appeared = t->volume_changed = false;
@@ -738,10 +740,10 @@ void output_volume_changed(struct daemon *d)
 
         /* AVRCP absolute volume when the speaker has it, software gain else */
         if (t && t->has_volume) {
-                stream_set_gain(d->stream, 127);
+                stream_set_gain(d->stream, 0, 127);
                 if (t->volume != d->state.volume)
                         transport_set_volume(d, t, d->state.volume);
         } else {
-                stream_set_gain(d->stream, d->state.volume);
+                stream_set_gain(d->stream, 0, d->state.volume);
         }
 }

@@ -81,7 +81,8 @@ int stream_create(struct stream **out, int rt_priority, bool *rt_granted)
         if (!s)
                 return -ENOMEM;
         s->cmd_fd = s->ev_fd = s->ack_fd = -1;
-        atomic_init(&s->gain, MIXER_UNITY_GAIN);
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)
+                atomic_init(&s->gain[i], MIXER_UNITY_GAIN);
         atomic_init(&s->routes, 1u << CAT_MEDIA);
         cmd_ack_init(&s->acks);
         if (ring_init(&s->cmd_ring, s->cmd_buf, sizeof(struct command), 4) < 0 ||
@@ -343,9 +344,10 @@ void stream_set_routes(struct stream *s, unsigned bt_mask)
         atomic_store(&s->routes, bt_mask);
 }
 
-void stream_set_gain(struct stream *s, unsigned gain)
+void stream_set_gain(struct stream *s, unsigned slot, unsigned gain)
 {
-        atomic_store(&s->gain, gain > MIXER_UNITY_GAIN ? MIXER_UNITY_GAIN : gain);
+        if (slot < STREAM_OUTPUTS_MAX)
+                atomic_store(&s->gain[slot], gain > MIXER_UNITY_GAIN ? MIXER_UNITY_GAIN : gain);
 }
 
 int stream_event_fd(struct stream *s)

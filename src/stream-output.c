@@ -13,6 +13,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "mixer.h"
+
 bool stream_output_live(const struct stream_output *o)
 {
         return o && o->bt && !o->stalled;
@@ -112,13 +114,14 @@ void stream_output_fail(struct stream *s, struct stream_output *o, int err)
         share_airtime(s);
 }
 
-void stream_outputs_push(struct stream *s, const int16_t *mix, size_t n, uint64_t read_ns)
+void stream_outputs_push(struct stream *s, int16_t *mix, size_t n, uint64_t read_ns)
 {
         unsigned attached = attached_count(s);
 
         for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
                 struct stream_output *o = s->out[i];
-                const int16_t *pcm = mix;
+                unsigned gain = atomic_load_explicit(&s->gain[i], memory_order_relaxed);
+                int16_t *pcm = mix;
 
                 if (!o || !o->bt)
                         continue;
@@ -130,6 +133,12 @@ void stream_outputs_push(struct stream *s, const int16_t *mix, size_t n, uint64_
                         delay_line_process(&o->dl, mix, o->delay_out, n);
                         pcm = o->delay_out;
                 }
+                /* its own volume: on its own delayed copy, or on the mix
+                 * when it is the one output (a second output without a
+                 * delay line, which its failed allocation leaves, plays
+                 * at the mix's level rather than change the other's) */
+                if (pcm && gain < MIXER_UNITY_GAIN && (o->delayed || attached < 2))
+                        mixer_gain(pcm, n * 2, gain);
                 if (o->stalled || !pcm) {
                         /* keep RTP time true to capture time */
                         sender_skip(&o->sender, n);

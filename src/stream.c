@@ -233,8 +233,8 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
                         memset(s->bt_mix, 0, n * 2 * sizeof(int16_t));
                         bt_out = s->bt_mix;
                 }
-                /* the mix is made once, whatever the number of outputs */
-                mixer_gain(bt_out, n * 2, atomic_load_explicit(&s->gain, memory_order_relaxed));
+                /* the mix is made once, whatever the number of outputs;
+                 * each output's gain is applied on its way out */
         }
         stream_outputs_push(s, to_bt ? bt_out : NULL, n, read_ns);
         /* for idle suspend: how long the Bluetooth-bound audio is silent */

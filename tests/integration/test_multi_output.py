@@ -82,9 +82,10 @@ class TwoSpeakers(A2dpTestCase):
         self.assertTrue(recs, '%s received nothing' % address)
         return recs[-1]
 
-    def start_two(self, capture='tone', delays=(400, 1800), **state):
+    def start_two(self, capture='tone', delays=(400, 1800), a_opts=None, b_opts=None, **state):
         for addr, delay in zip((SPEAKER_A, SPEAKER_B), delays):
-            self.add_speaker(addr, 'Speaker ' + addr[-1], Delay=delay)
+            self.add_speaker(addr, 'Speaker ' + addr[-1], Delay=delay,
+                             **((b_opts or {}) if addr == SPEAKER_B else a_opts or {}))
         self.write_state(speaker_mode=True, multi_output=True, **state)
         self.start_daemon(capture=capture)
         self.call('Connect', SPEAKER_A)
@@ -294,6 +295,51 @@ class TwoSpeakers(A2dpTestCase):
         a = self.analyze(self.recording_of(SPEAKER_A), '--tone', str(TONE_HZ))
         for k in ('seq_gaps', 'ts_errors', 'ssrc_changes'):
             self.assertEqual(a['rtp'][k], 0, 'A: %s' % k)
+
+    def tone_level_db(self, address):
+        a = self.analyze(self.recording_of(address), '--tone', str(TONE_HZ))
+        return a['audio']['tone']['level_dbfs_per_channel'][0]
+
+    def test_each_speaker_has_its_own_volume(self):
+        # neither speaker has AVRCP volume: each its own software gain
+        no_avrcp = {'AbsoluteVolume': False}
+        self.start_two(codecs='sbc', volume=100, a_opts=no_avrcp, b_opts=no_avrcp)
+        self.call('SetOutputVolume', SPEAKER_B, dbus.UInt16(32))
+        vols = [o['Volume'] for o in self.get_outputs()]
+        self.assertEqual(vols, [100, 32])
+        self.assertEqual(int(self.mprop('Volume')), 100)
+        for bad, name in ((('kitchen', dbus.UInt16(3)), 'InvalidArguments'),
+                          ((SPEAKER_B, dbus.UInt16(128)), 'InvalidArguments'),
+                          (('00:11:22:33:44:0C', dbus.UInt16(3)), 'NotConnected')):
+            with self.assertRaises(dbus.DBusException) as cm:
+                self.call('SetOutputVolume', *bad)
+            self.assertEqual(cm.exception.get_dbus_name(), 'org.a2dpsrc.Error.' + name)
+        time.sleep(2.0)
+        self.call('Disconnect')
+        self.bluez.flush()
+        a, b = self.tone_level_db(SPEAKER_A), self.tone_level_db(SPEAKER_B)
+        self.assertGreater(a - b, 6.0, 'A at %.1f dBFS, B at %.1f' % (a, b))
+
+    def test_a_speaker_with_avrcp_volume_is_set_on_the_speaker(self):
+        # B has AVRCP absolute volume: its volume goes to the speaker, its
+        # audio stays at full scale; its knob is followed, A (without it)
+        # untouched
+        self.start_two(codecs='sbc', volume=100, a_opts={'AbsoluteVolume': False})
+        out = self.ctl('volume', '50', SPEAKER_B)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        t = self.bluez.transport_for(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: int(self.bluez.transports()[t].get('Volume', -1)) == 50, 5,
+                             what="B's Volume 50 on the speaker")
+        self.bluez.SpeakerSetVolume(dev_path(SPEAKER_B), dbus.UInt16(90))
+        self.daemon.wait_for(lambda: [o['Volume'] for o in self.get_outputs()] == [100, 90], 5,
+                             what='B follows its knob')
+        self.assertEqual(int(self.mprop('Volume')), 100)
+        time.sleep(1.0)
+        self.call('Disconnect')
+        self.bluez.flush()
+        a, b = self.tone_level_db(SPEAKER_A), self.tone_level_db(SPEAKER_B)
+        # A at its software gain 100/127, B at full scale on the wire
+        self.assertGreater(b, a, 'A at %.1f dBFS, B at %.1f' % (a, b))
 
     def test_two_streams_share_the_air(self):
         # A on LDAC (990 kbit/s alone), B on SBC: together more than one

@@ -55,6 +55,11 @@ static int parse_one(const char *address, const char *name, const char *state, c
                 dict_add(&dict, "Delay", DBUS_TYPE_INT32, &wrong);      /* mistyped: skipped */
         if (source)
                 dict_add(&dict, "DelaySource", DBUS_TYPE_STRING, &source);
+        if (codec) {
+                dbus_uint16_t volume = 64;
+
+                dict_add(&dict, "Volume", DBUS_TYPE_UINT16, &volume);
+        }
         ck_assert(dbus_message_iter_close_container(&it, &dict));
         ck_assert(dbus_message_iter_init(m, &it));
         r = ctl_output_parse(&it, o);
@@ -71,12 +76,13 @@ START_TEST(outputs_as_lines)
         ck_assert_int_eq(parse_one("aa:bb:cc:dd:ee:0a", "Kitchen", "streaming", "SBC 48000 Hz joint-stereo",
                                    &d40, "reported", &o), 0);
         ctl_output_format(&o, line, sizeof(line));
-        ck_assert_str_eq(line, "AA:BB:CC:DD:EE:0A  Kitchen  streaming  SBC 48000 Hz joint-stereo  "
+        ck_assert_str_eq(line, "AA:BB:CC:DD:EE:0A  Kitchen  streaming  SBC 48000 Hz joint-stereo  volume 64  "
                                "delay 40.0 ms (reported)");
         ck_assert_int_eq(parse_one("AA:BB:CC:DD:EE:0B", "Tab\there", "streaming", "aptX 48000 Hz", &d125,
                                    "assumed", &o), 0);
         ctl_output_format(&o, line, sizeof(line));
-        ck_assert_str_eq(line, "AA:BB:CC:DD:EE:0B  Tab?here  streaming  aptX 48000 Hz  delay 125.0 ms (assumed)");
+        ck_assert_str_eq(line, "AA:BB:CC:DD:EE:0B  Tab?here  streaming  aptX 48000 Hz  volume 64  "
+                               "delay 125.0 ms (assumed)");
         /* being connected: no stream yet, so no codec or delay */
         ck_assert_int_eq(parse_one("AA:BB:CC:DD:EE:0C", NULL, "connecting", NULL, NULL, NULL, &o), 0);
         ctl_output_format(&o, line, sizeof(line));
@@ -88,6 +94,27 @@ START_TEST(outputs_as_lines)
         /* no address, or not one: not an output */
         ck_assert_int_eq(parse_one(NULL, "Kitchen", "streaming", NULL, &d40, NULL, &o), -EINVAL);
         ck_assert_int_eq(parse_one("kitchen", "Kitchen", "streaming", NULL, &d40, NULL, &o), -EINVAL);
+}
+END_TEST
+
+START_TEST(volume_takes_an_optional_address)
+{
+        struct ctl_args a;
+        char err[256];
+        char *all[] = { "a2dpsrcctl", "volume", "64", NULL };
+        char *one[] = { "a2dpsrcctl", "volume", "40", "aa:bb:cc:dd:ee:0b", NULL };
+        char *bad[] = { "a2dpsrcctl", "volume", "40", "kitchen", NULL };
+        FILE *devnull = fopen("/dev/null", "w");
+
+        ck_assert_ptr_nonnull(devnull);
+        ck_assert_int_eq(ctl_parse_args(3, all, &a, devnull, err, sizeof(err)), 0);
+        ck_assert_uint_eq(a.number, 64);
+        ck_assert_str_eq(a.address, "");
+        ck_assert_int_eq(ctl_parse_args(4, one, &a, devnull, err, sizeof(err)), 0);
+        ck_assert_uint_eq(a.number, 40);
+        ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:0B");
+        ck_assert_int_eq(ctl_parse_args(4, bad, &a, devnull, err, sizeof(err)), -EINVAL);
+        fclose(devnull);
 }
 END_TEST
 
@@ -121,6 +148,7 @@ static Suite *suite(void)
 
         tcase_add_test(tc, outputs_as_lines);
         tcase_add_test(tc, disconnect_takes_an_optional_address);
+        tcase_add_test(tc, volume_takes_an_optional_address);
         suite_add_tcase(s, tc);
         return s;
 }
