@@ -249,6 +249,11 @@ struct daemon {
         struct transport *streaming2;    /* its transport on slot 1 */
         DBusMessage *connect2_call;      /* Manager1.Connect waiting for it */
         DBusPendingCall *connect2_pending;
+        /* a second speaker whose link dropped: reconnected with backoff
+         * while the first plays (AutoReconnect) */
+        char lost2[18];
+        sd_event_source *reconnect2_timer;
+        unsigned reconnect2_attempt;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
         uint64_t reconnects;
@@ -481,6 +486,9 @@ int multi_output_disconnect_one(struct daemon *d, const char *address);
 int multi_output_set_volume(struct daemon *d, unsigned volume);
 /* Its transport changed volume (its buttons) or gained AVRCP volume. */
 void multi_output_transport_volume(struct daemon *d, struct transport *t);
+/* dev configured a stream by itself while another speaker plays: with
+ * MultiOutput on and no second, it becomes the second (true). */
+bool multi_output_adopt(struct daemon *d, struct device *dev);
 /* Manager1.MultiOutput; off keeps the speaker connected last. */
 int multi_output_set(struct daemon *d, bool on);
 void multi_output_shutdown(struct daemon *d);

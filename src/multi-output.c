@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
+#include "policy.h"
 #include "realtime.h"
 #include "stream.h"
 
@@ -218,6 +219,62 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev)
         }
 }
 
+/* ---- reconnecting a lost second speaker ------------------------------------------ */
+
+static void cancel_reconnect2(struct daemon *d)
+{
+        sd_event_source_disable_unref(d->reconnect2_timer);
+        d->reconnect2_timer = NULL;
+}
+
+static void forget_lost(struct daemon *d)
+{
+        cancel_reconnect2(d);
+        d->lost2[0] = '\0';
+        d->reconnect2_attempt = 0;
+}
+
+static bool reconnect2_wanted(struct daemon *d)
+{
+        return d->lost2[0] && d->state.multi_output && d->state.speaker_mode && d->state.auto_reconnect &&
+               !d->user_disconnected && !d->shutting_down && d->bluez_owner[0] && !d->output2[0];
+}
+
+static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud);
+
+static void schedule_reconnect2(struct daemon *d)
+{
+        unsigned delay = policy_reconnect_delay_s(d->reconnect2_attempt);
+
+        cancel_reconnect2(d);
+        if (!reconnect2_wanted(d)) {
+                forget_lost(d);
+                return;
+        }
+        if (d->reconnect2_attempt < 16)
+                d->reconnect2_attempt++;
+        log_info("reconnecting %s (the second output) in %u s", d->lost2, delay);
+        if (sd_event_add_time_relative(d->event, &d->reconnect2_timer, CLOCK_MONOTONIC,
+                                       (uint64_t)delay * 1000000, 10000, on_reconnect2, d) < 0)
+                log_err("cannot schedule a reconnect of the second speaker");
+}
+
+static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+        struct device *dev = d->lost2[0] ? bluez_device_by_address(d, d->lost2) : NULL;
+
+        cancel_reconnect2(d);
+        if (!reconnect2_wanted(d)) {
+                forget_lost(d);
+                return 0;
+        }
+        /* the first not playing (yet): try again later */
+        if (!dev || !multi_output_connect(d, dev, NULL) || !d->connecting2[0])
+                schedule_reconnect2(d);
+        return 0;
+}
+
 /* ---- connecting ---------------------------------------------------------------- */
 
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
@@ -250,9 +307,13 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                               err->message && err->message[0] ? err->message : err->name);
                 d->output2[0] = '\0';
                 finish_call(d, name, text);
+                if (strcasecmp(addr, d->lost2) == 0)
+                        schedule_reconnect2(d);
                 manager_update(d);
                 return;
         }
+        if (strcasecmp(addr, d->lost2) == 0)
+                forget_lost(d);
         log_info("%s connected as the second output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, "second output");
         finish_call(d, NULL, NULL);
@@ -310,9 +371,12 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
                         dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return true;
         }
+        if (strcasecmp(d->lost2, dev->address) != 0) {
+                forget_lost(d);                 /* another speaker is the second now */
+                d->volume2 = d->state.volume;   /* it starts where the first is */
+        }
         snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
         snprintf(d->connecting2, sizeof(d->connecting2), "%s", dev->address);
-        d->volume2 = d->state.volume;   /* it starts where the first is */
         d->output2_newer = true;
         if (call)
                 d->connect2_call = dbus_message_ref(call);
@@ -342,6 +406,7 @@ static void drop_second(struct daemon *d)
         finish_call(d, ERR_PREFIX "Failed", "cancelled");
         d->output2[0] = '\0';
         d->connecting2[0] = '\0';
+        forget_lost(d);
 }
 
 void multi_output_disconnect(struct daemon *d)
@@ -366,8 +431,28 @@ bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_
                         multi_output_transport_removing(d, t);
                         transport_release(d, t, false);
                 }
+                snprintf(d->lost2, sizeof(d->lost2), "%s", d->output2);
                 d->output2[0] = '\0';
+                schedule_reconnect2(d);
         }
+        manager_update(d);
+        return true;
+}
+
+bool multi_output_adopt(struct daemon *d, struct device *dev)
+{
+        struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+
+        if (!d->state.multi_output || !d->state.speaker_mode || d->output2[0] || !first ||
+            !first->connected || !transport_of_device(d, first) || strcasecmp(dev->address, d->output) == 0)
+                return false;
+        log_info("%s connected by itself; it is the second output now", dev->address);
+        diagnose_note(d, dev->address, HIST_CONNECTED, "second output, connected by itself");
+        if (strcasecmp(d->lost2, dev->address) != 0)
+                d->volume2 = d->state.volume;
+        forget_lost(d);
+        snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
+        d->output2_newer = true;
         manager_update(d);
         return true;
 }
@@ -455,6 +540,7 @@ int multi_output_set(struct daemon *d, bool on)
 
 void multi_output_shutdown(struct daemon *d)
 {
+        cancel_reconnect2(d);
         dbus_call_cancel(&d->connect2_pending);
         d->connecting2[0] = '\0';
         if (d->connect2_call) {

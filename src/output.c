@@ -470,7 +470,12 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                 multi_output_transport_removing(d, t);
                 transport_release(d, t, false);
                 diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
-                if (t->state == TRANSPORT_IDLE)
+                if (!speaker_transport_is_output(d, t))
+                        /* the second speaker's: taken again when it starts
+                         * the stream (below); the first's idle state is
+                         * not its business */
+                        log_info("%s suspended by the second speaker", t->path);
+                else if (t->state == TRANSPORT_IDLE)
                         hold_off_after_suspend(d, t);
                 else
                         log_info("%s suspended and started again by the speaker", t->path);

@@ -402,6 +402,8 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
                 log_info("%s is being configured, but is no longer wanted", dev->address);
                 return;
         }
+        if (multi_output_adopt(d, dev))
+                return;
         cur = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
         if (cur && cur->connected && transport_of_device(d, cur)) {
                 log_notice("%s connected while %s is the output; leaving it unused", dev->address,

@@ -289,6 +289,12 @@ class TwoSpeakers(A2dpTestCase):
         time.sleep(1.0)
         t = self.bluez.transport_for(dev_path(SPEAKER_A))
         self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+        # B's suspend is no suspend of A's (A's idle state untouched)
+        self.assertNotIn('suspended by the speaker; starting it again', self.daemon.log_text())
+        # B starts its stream again: taken back as the second
+        self.bluez.SpeakerStart(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
+                             what='B streaming again')
         self.call('Disconnect')
         self.bluez.flush()
         self.assert_no_packet_missing(SPEAKER_A)
@@ -340,6 +346,47 @@ class TwoSpeakers(A2dpTestCase):
         a, b = self.tone_level_db(SPEAKER_A), self.tone_level_db(SPEAKER_B)
         # A at its software gain 100/127, B at full scale on the wire
         self.assertGreater(b, a, 'A at %.1f dBFS, B at %.1f' % (a, b))
+
+    def test_a_lost_second_speaker_is_reconnected(self):
+        # B's link drops: A plays on, B is reconnected with backoff (1 s,
+        # then 2 s, ... while it stays away) and becomes the second again,
+        # at the volume it had
+        self.start_two(codecs='sbc', b_opts={'AbsoluteVolume': False, 'PageTimeoutMs': 100})
+        self.call('SetOutputVolume', SPEAKER_B, dbus.UInt16(50))
+        self.bluez.SetInRange(dev_path(SPEAKER_B), False)   # the link drops
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        self.log_has('reconnecting %s (the second output) in 2 s' % SPEAKER_B, timeout=6)
+        self.bluez.SetInRange(dev_path(SPEAKER_B), True)
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 10,
+                             what='B the second again')
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.assertEqual([o['Volume'] for o in self.get_outputs()][1], 50)
+        t = self.bluez.transport_for(dev_path(SPEAKER_A))
+        self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+        # B's going was no suspend of A's
+        self.assertNotIn('sound again: taking the speaker back', self.daemon.log_text())
+
+    def test_no_reconnect_after_disconnect_output_or_with_auto_reconnect_off(self):
+        self.start_two(codecs='sbc', auto_reconnect=False)
+        self.bluez.LinkLoss(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        time.sleep(2.0)
+        self.assertNotIn('(the second output) in', self.daemon.log_text())
+        self.assertEqual(self.outputs(), [SPEAKER_A])
+
+    def test_a_speaker_connecting_by_itself_becomes_the_second(self):
+        # with MultiOutput on and A playing, B powered on connects by
+        # itself: it joins as the second output
+        for addr, delay in ((SPEAKER_A, 400), (SPEAKER_B, 1800)):
+            self.add_speaker(addr, 'Speaker ' + addr[-1], Delay=delay)
+        self.write_state(speaker_mode=True, multi_output=True, codecs='sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.bluez.connect_speaker(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 5, what='B joins')
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.log_has('connected by itself; it is the second output now')
 
     def test_two_streams_share_the_air(self):
         # A on LDAC (990 kbit/s alone), B on SBC: together more than one
