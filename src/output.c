@@ -384,10 +384,20 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
         if (d->streaming && d->state.idle_suspend &&
             silent >= (uint64_t)d->state.idle_suspend * rate) {
                 struct transport *t = d->streaming;
-                log_info("%u s of silence: releasing the speaker until sound comes", d->state.idle_suspend);
+                struct transport *t2 = d->streaming2;
+
+                log_info("%u s of silence: releasing the speaker%s until sound comes", d->state.idle_suspend,
+                         t2 ? "s" : "");
                 diagnose_note_transport(d, t, HIST_IDLE_RELEASED, NULL);
                 detach(d);
                 transport_release(d, t, false);
+                if (t2) {
+                        /* the second too: both come back with the sound
+                         * (maybe_acquire below takes every transport) */
+                        diagnose_note_transport(d, t2, HIST_IDLE_RELEASED, NULL);
+                        multi_output_detach(d);
+                        transport_release(d, t2, false);
+                }
                 d->idle_suspended = true;
         } else if (d->idle_suspended && silent < rate / 8 && usec >= d->resume_not_before) {
                 log_info("sound again: taking the speaker back");

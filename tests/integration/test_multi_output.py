@@ -99,16 +99,10 @@ class TwoSpeakers(A2dpTestCase):
     def log_has(self, text, timeout=5):
         self.daemon.wait_for(lambda: text in self.daemon.log_text(), timeout, what=text)
 
-    def onset_skew_ms(self, delays=(400, 1800), heard=None, in_silence=None, **state):
-        """Plays silence, then a tone, to A and B: how much later B
-        presents its onset than A (ms). The onset is the same sample in
-        both streams (the capture starts again when A is attached; B is
-        attached well within the silence). delays: the speakers' Delay
-        reports (1/10 ms); heard: the delays they present with (default:
-        their reports); in_silence: called 1.5 s into the silence."""
-        rate = 48000
+    def add_onset_capture(self, silence_s, tone_s, rate=48000):
+        """The capture 'onset': silence_s of silence, then tone_s of a
+        1 kHz tone."""
         path = os.path.join(self.tmp, 'onset.raw')
-        silence_s, tone_s = 3.0, 1.5
         pcm = array.array('h', bytes(4 * int(rate * silence_s)))
         for i in range(int(rate * tone_s)):
             v = int(16000 * math.sin(2 * math.pi * 1000 * i / rate))
@@ -118,6 +112,17 @@ class TwoSpeakers(A2dpTestCase):
         self.pcms['onset_clock'] = pcm_conf('onset_clock', amplitude=0, rate=rate,
                                             start_file=self.starts_file)
         self.pcms['onset'] = file_pcm('onset', path, slave='onset_clock')
+
+    def onset_skew_ms(self, delays=(400, 1800), heard=None, in_silence=None, **state):
+        """Plays silence, then a tone, to A and B: how much later B
+        presents its onset than A (ms). The onset is the same sample in
+        both streams (the capture starts again when A is attached; B is
+        attached well within the silence). delays: the speakers' Delay
+        reports (1/10 ms); heard: the delays they present with (default:
+        their reports); in_silence: called 1.5 s into the silence."""
+        rate = 48000
+        silence_s, tone_s = 3.0, 1.5
+        self.add_onset_capture(silence_s, tone_s)
         self.start_two(capture='onset', delays=delays, **state)
         t = self.bluez.transport_for(dev_path(SPEAKER_B))
         self.b_endpoint = str(self.bluez.transports()[t]['EndpointPath'])
@@ -387,6 +392,18 @@ class TwoSpeakers(A2dpTestCase):
         self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 5, what='B joins')
         self.wait_streaming(dev_path(SPEAKER_B))
         self.log_has('connected by itself; it is the second output now')
+
+    def test_idle_suspend_releases_both_and_sound_takes_both_back(self):
+        self.add_onset_capture(4.0, 2.0)
+        self.start_two(capture='onset', codecs='sbc', idle_suspend=1)
+        self.log_has('s of silence: releasing the speakers until sound comes', timeout=5)
+        for addr in (SPEAKER_A, SPEAKER_B):
+            t = self.bluez.transport_for(dev_path(addr))
+            self.daemon.wait_for(lambda: str(self.bluez.transports()[t]['State']) != 'active', 3,
+                                 what='%s released' % addr)
+        self.log_has('sound again: taking the speaker back', timeout=6)
+        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
+                             what='both streaming again')
 
     def test_two_streams_share_the_air(self):
         # A on LDAC (990 kbit/s alone), B on SBC: together more than one
