@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #define AIRTIME_BUDGET_BPS 1000000u
-#define AIRTIME_MAX_LEVELS 8
+#define AIRTIME_MAX_LEVELS 32      /* SBC's bitpool steps are ~18 */
 
 struct airtime_output {
         unsigned levels;                        /* 1..AIRTIME_MAX_LEVELS */

@@ -91,6 +91,8 @@ struct sender {
         /* the socket pushed back, or the speaker stalled, in this interval:
          * what the packets waited says nothing steady about the path */
         bool hold_blocked;
+        unsigned blocked_run;   /* such intervals in a row: after a few, the
+                                 * pushing back is the path's steady state */
         /* where the frame being encoded starts in staging, and how much of
          * the push is not staged yet: what was captured after it */
         size_t frame_at, push_left;

@@ -59,6 +59,20 @@ static unsigned list_outputs(struct daemon *d, struct output_view out[2])
         return n;
 }
 
+/* The output speaker at addr into *o; false when it is none. */
+static bool find_output(struct daemon *d, const char *addr, struct output_view *o)
+{
+        struct output_view outs[2];
+        unsigned n = list_outputs(d, outs);
+
+        for (unsigned i = 0; i < n; i++)
+                if (strcasecmp(outs[i].address, addr) == 0) {
+                        *o = outs[i];
+                        return true;
+                }
+        return false;
+}
+
 static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct output_view *o)
 {
         struct device *dev = bluez_device_by_address(d, o->address);
@@ -145,8 +159,7 @@ static DBusHandlerResult not_an_output(struct daemon *d, DBusMessage *msg, const
 
 DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg)
 {
-        struct output_view outs[2];
-        unsigned n = list_outputs(d, outs);
+        struct output_view o;
         dbus_uint16_t volume;
         const char *addr = output_args(d, msg, "sq", DBUS_TYPE_UINT16, &volume,
                                        "SetOutputVolume takes a device address and a volume (q, 0-127)");
@@ -155,30 +168,32 @@ DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg)
                 return DBUS_HANDLER_RESULT_HANDLED;
         if (volume > 127)
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "Volume must be between 0 and 127");
-        for (unsigned i = 0; i < n; i++) {
-                if (strcasecmp(outs[i].address, addr) != 0)
-                        continue;
-                if (outs[i].slot == 0) {
-                        /* the first's is the Volume property */
-                        d->state.volume = (uint8_t)volume;
-                        output_volume_changed(d);
-                        manager_update(d);
-                        return manager_reply_saved(d, msg);
-                }
-                multi_output_set_volume(d, volume);
-                return dbus_reply_empty(d->conn, msg);
+        if (!find_output(d, addr, &o))
+                return not_an_output(d, msg, addr);
+        if (o.slot == 0) {
+                /* the first's is the Volume property */
+                d->state.volume = (uint8_t)volume;
+                output_volume_changed(d);
+                manager_update(d);
+                return manager_reply_saved(d, msg);
         }
-        return not_an_output(d, msg, addr);
+        multi_output_set_volume(d, volume);
+        return dbus_reply_empty(d->conn, msg);
 }
 
 DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg)
 {
         const char *addr = output_args(d, msg, "s", DBUS_TYPE_INVALID, NULL,
                                        "DisconnectOutput takes one string: a device address");
+        struct output_view o;
         int r;
 
         if (!addr)
                 return DBUS_HANDLER_RESULT_HANDLED;
+        /* only what GetOutputs lists (a first speaker being reconnected is
+         * no output: Disconnect() calls that off) */
+        if (!find_output(d, addr, &o))
+                return not_an_output(d, msg, addr);
         r = multi_output_disconnect_one(d, addr);
         if (r == -ENOENT)
                 return not_an_output(d, msg, addr);

@@ -114,6 +114,7 @@ static void schedule_engine_retry(struct daemon *d)
 
 static void detach(struct daemon *d);
 static void maybe_acquire(struct daemon *d, struct transport *t);
+static void apply_volume(struct daemon *d, struct transport *t);
 
 /* Opens the captures and the local output and starts the audio thread on
  * them. exact: at rate with a period of period_frames, converting what does
@@ -266,7 +267,9 @@ static int attach(struct daemon *d, struct transport *t)
         maybe_reconfigure(d, t);
         output_tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
-        output_volume_changed(d);
+        /* t, not d->streaming: that is set once attached, and a speaker
+         * with AVRCP volume must not get the software gain as well */
+        apply_volume(d, t);
         /* the control plane streams to one speaker: output slot 0 */
         stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
         r = stream_attach_bt(d->stream, 0, &bt, err, sizeof(err));
@@ -749,11 +752,10 @@ void output_routes_changed(struct daemon *d)
         stream_set_routes(d->stream, manager_route_mask(d));
 }
 
-void output_volume_changed(struct daemon *d)
+/* t's volume: AVRCP absolute volume when the speaker has it, software
+ * gain else */
+static void apply_volume(struct daemon *d, struct transport *t)
 {
-        struct transport *t = d->streaming;
-
-        /* AVRCP absolute volume when the speaker has it, software gain else */
         if (t && t->has_volume) {
                 stream_set_gain(d->stream, 0, 127);
                 if (t->volume != d->state.volume)
@@ -761,4 +763,9 @@ void output_volume_changed(struct daemon *d)
         } else {
                 stream_set_gain(d->stream, 0, d->state.volume);
         }
+}
+
+void output_volume_changed(struct daemon *d)
+{
+        apply_volume(d, d->streaming);
 }

@@ -122,6 +122,7 @@ void sender_init(struct sender *s, int fd, unsigned write_mtu, const struct a2dp
         s->lag_count = 0;
         s->hold_samples = 0;
         s->hold_blocked = false;
+        s->blocked_run = 0;
         s->frame_at = s->push_left = 0;
         s->packet_cost = 0;
         s->cost_probes = 0;
@@ -687,7 +688,11 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
                 /* nothing sent since (a stall): the last figure stands;
                  * the first packets of a stream, sent as the capture's
                  * start-up backlog, are no measure of it */
-                if (s->lag_count && !s->hold_blocked && !s->stalled && ++s->hold_samples > 2)
+                bool steady = !s->hold_blocked || ++s->blocked_run >= 5;
+
+                if (!s->hold_blocked)
+                        s->blocked_run = 0;
+                if (s->lag_count && steady && !s->stalled && ++s->hold_samples > 2)
                         atomic_store_explicit(&st->hold_us,
                                               (uint32_t)(s->lag_sum_ns / s->lag_count / 1000 + ahead * pkt_us),
                                               memory_order_relaxed);

@@ -266,7 +266,9 @@ static void work_out_alignment(struct stream *s)
                                  * averaged in with it */
                                 align_set_path(&s->align, i, &(struct align_path){ .present = false });
                                 o->measured = true;
-                                s->align_jump_ok = true;        /* still its coming */
+                                /* no far jump for it: the guess is near,
+                                 * and one interval's socket backlog may
+                                 * be a moment's */
                         }
                         p.codec_us = o->codec_us;
                         p.speaker_us = atomic_load_explicit(&s->speaker_us[i], memory_order_relaxed);
@@ -321,23 +323,29 @@ static void start_delay_lines(struct stream *s)
 static bool continues_rtp(const struct stream *s, const struct command *c, uint32_t seeds[3])
 {
         uint64_t now = stream_now_ns();
+        const struct stream_output *o = NULL;
 
+        /* the fd number may have been another transport's before: the
+         * sender that sent last on it is this one's */
         for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
-                const struct stream_output *o = s->out[i];
+                const struct stream_output *x = s->out[i];
 
-                if (!o || o->bt || !o->sender.codec || o->sender.fd != c->bt.fd ||
-                    o->sender.codec != c->bt.codec || now - o->sender.last_send_ns > 1000000000ull)
+                if (!x || x->bt || !x->sender.codec || x->sender.fd != c->bt.fd ||
+                    x->sender.codec != c->bt.codec || now - x->sender.last_send_ns > 1000000000ull)
                         continue;
-                seeds[0] = o->sender.rtp.ssrc;
-                seeds[1] = o->sender.rtp.seq;
-                /* what was queued and not sent is lost: the stream goes
-                 * on from the first of it */
-                seeds[2] = o->sender.q_count ? o->sender.queue[o->sender.q_head].meta.timestamp
-                           : o->sender.building ? o->sender.building->meta.timestamp
-                                                : o->sender.next_ts;
-                return true;
+                if (!o || x->sender.last_send_ns > o->sender.last_send_ns)
+                        o = x;
         }
-        return false;
+        if (!o)
+                return false;
+        seeds[0] = o->sender.rtp.ssrc;
+        seeds[1] = o->sender.rtp.seq;
+        /* what was queued and not sent is lost: the stream goes on from
+         * the first of it */
+        seeds[2] = o->sender.q_count ? o->sender.queue[o->sender.q_head].meta.timestamp
+                   : o->sender.building ? o->sender.building->meta.timestamp
+                                        : o->sender.next_ts;
+        return true;
 }
 
 void stream_output_attach(struct stream *s, const struct command *c)

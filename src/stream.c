@@ -383,11 +383,11 @@ static void start_engine(struct stream *s, const struct stream_params *p)
         s->local_failed = false;
         s->local_running = p->local != NULL;  /* prepared by the main thread */
         s->xrun_burst = 0;
+        s->newest_ns = 0;
+        s->early_wakes = 0;
         s->master = -1;
         for (int c = 0; c < CAT_COUNT; c++) {
                 s->cap_failed[c] = false;
-                s->newest_ns = 0;
-                s->early_wakes = 0;
                 if (p->capture[c] && s->master < 0)
                         s->master = c;
         }

@@ -478,6 +478,11 @@ class TwoSpeakers(A2dpTestCase):
             self.assertEqual(b['rtp'].get(k, b.get(k)), 0, 'B: %s' % k)
         self.assertLessEqual(b['audio']['tone']['gaps'], 1, b['audio']['tone'].get('gap_list'))
         self.assert_no_packet_missing(SPEAKER_B)
+        # B takes the volume by AVRCP: its audio stays as fed (amplitude
+        # 0.5, -6 dBFS) in its new place, not turned down in software as
+        # well (it was, by the volume 64 of 127, 6 dB once B moved)
+        lb = self.tone_level_db(SPEAKER_B)
+        self.assertGreater(lb, -7.0, 'B at %.1f dBFS, the tone as fed -6.0' % lb)
 
     def ctl(self, *args):
         env = self.bus.env
