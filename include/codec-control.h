@@ -12,6 +12,10 @@ void codec_control_init(struct daemon *d);
 void codec_control_shutdown(struct daemon *d);
 /* Manager1.SetCodec(s). */
 DBusHandlerResult codec_control_set_codec(struct daemon *d, DBusMessage *msg);
+/* Switches t's stream (the first speaker's, or the second's) to the codec
+ * named; replies to msg when done or refused (no speaker when t is NULL). */
+DBusHandlerResult codec_control_switch(struct daemon *d, DBusMessage *msg, struct transport *t,
+                                       const char *name);
 /* Manager1.Codecs: the codecs offered now (1 << enum a2dp_codec_index). */
 unsigned codec_control_codecs(const struct daemon *d);
 /* Decodes Codecs' value (an "as" at v) against the codecs built: 0 and the

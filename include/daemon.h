@@ -320,6 +320,10 @@ void endpoint_unregister_all(struct daemon *d);
 void endpoint_reregister(struct daemon *d, struct adapter *a);
 /* Our endpoint's object path for codec c on adapter a. */
 void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *buf, size_t len);
+/* a's endpoint of c that no stream but except's uses (the usual one, else
+ * the spare): 0, or -EBUSY when both carry another speaker's stream. */
+int endpoint_path_idle(struct daemon *d, const struct adapter *a, const struct a2dp_codec *c,
+                       const struct transport *except, char *buf, size_t len);
 /* MultiOutput changed, or a stream on a spare endpoint ended: the spares
  * are registered where the mode is on, and unregistered where it is off
  * once no stream uses them. */

@@ -22,10 +22,12 @@ struct transport *manager_output_transport(struct daemon *d);
 enum blocker manager_current_blocker(struct daemon *d);
 /* Saves the settings and replies to msg: empty, or the failure. */
 DBusHandlerResult manager_reply_saved(struct daemon *d, DBusMessage *msg);
-/* manager-outputs.c: GetOutputs(), DisconnectOutput(s), SetOutputVolume(sq). */
+/* manager-outputs.c: GetOutputs(), DisconnectOutput(s), SetOutputVolume(sq),
+ * SetOutputCodec(ss). */
 DBusHandlerResult manager_get_outputs(struct daemon *d, DBusMessage *msg);
 DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg);
 DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg);
+DBusHandlerResult manager_set_output_codec(struct daemon *d, DBusMessage *msg);
 /* org.freedesktop.DBus.Properties on /org/a2dpsrc. */
 DBusHandlerResult manager_props_get(struct daemon *d, DBusMessage *msg);
 DBusHandlerResult manager_props_get_all(struct daemon *d, DBusMessage *msg);

@@ -169,6 +169,11 @@ static const char *start_switch(struct daemon *d, struct transport *t, const str
                 snprintf(text, len, "The stream is being reconfigured; try again in a moment");
                 return ERR_BUSY;
         }
+        if (r == -EADDRINUSE) {
+                snprintf(text, len, "The other speaker's stream is on a2dpsrc's %s endpoints (both): "
+                         "%.60s cannot have %s while it plays", c->label, name, c->label);
+                return ERR_BUSY;
+        }
         if (r < 0) {
                 snprintf(text, len, "Cannot switch to %s: %s", c->label, strerror(-r));
                 return ERR_FAILED;
@@ -180,17 +185,24 @@ static const char *start_switch(struct daemon *d, struct transport *t, const str
 
 DBusHandlerResult codec_control_set_codec(struct daemon *d, DBusMessage *msg)
 {
-        const char *name, *err;
-        const struct a2dp_codec *c;
-        struct transport *t;
-        char text[256], known[96];
-        uint64_t now = 0;
-        int idx;
+        const char *name;
 
         if (!dbus_message_has_signature(msg, "s") ||
             !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
                                         "SetCodec takes one string: a codec name such as aptx");
+        return codec_control_switch(d, msg, manager_output_transport(d), name);
+}
+
+DBusHandlerResult codec_control_switch(struct daemon *d, DBusMessage *msg, struct transport *t,
+                                       const char *name)
+{
+        const char *err;
+        const struct a2dp_codec *c;
+        char text[256], known[96];
+        uint64_t now = 0;
+        int idx;
+
         idx = codec_index_by_name(name);
         if (idx < 0) {
                 codec_known_names(known, sizeof(known));
@@ -201,7 +213,6 @@ DBusHandlerResult codec_control_set_codec(struct daemon *d, DBusMessage *msg)
         err = codec_refusal(d, c, idx, text, sizeof(text));
         if (err)
                 return dbus_reply_error(d->conn, msg, err, "%s", text);
-        t = manager_output_transport(d);
         if (!t)
                 return dbus_reply_error(d->conn, msg, ERR_NOT_CONNECTED,
                                         "No speaker is connected: connect one, then switch its codec");

@@ -88,7 +88,8 @@ static const struct command commands[] = {
           "tell the speaker whether music plays" },
         { "now-playing", CTL_NOW_PLAYING, 1, 4, "TITLE [ARTIST [ALBUM [SECONDS]]]",
           "show a track on the speaker" },
-        { "codec", CTL_CODEC, 0, 1, "[NAME]", "show the stream's codec, or switch to NAME (e.g. aptx)" },
+        { "codec", CTL_CODEC, 0, 2, "[NAME [ADDRESS]]",
+          "show the stream's codec, or switch to NAME (e.g. aptx); one speaker of two" },
         { "codecs", CTL_CODECS, 0, 1, "[LIST|all]", "show or restrict the codecs offered (e.g. aptx,sbc)" },
         { "sbc-xq", CTL_SBC_XQ, 2, 2, "ADDRESS on|off", "allow SBC-XQ for a speaker, or not (some break with it)" },
         { "speaker-delay", CTL_SPEAKER_DELAY, 2, 2, "ADDRESS MS|auto",
@@ -228,6 +229,9 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                 if (arg && !arg[0])
                         return err_text(err, err_len, "%s: give a codec name", c->name);
                 a->text[0] = arg;
+                if (arg && args[1] && ctl_parse_address(args[1], a->address) < 0)
+                        return err_text(err, err_len, "codec: '%s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)",
+                                        args[1]);
                 return 0;
         case CTL_DOCTOR:
                 for (int i = 0; i < 2 && args[i]; i++) {

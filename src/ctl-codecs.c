@@ -13,6 +13,8 @@ int ctl_cmd_codec(const struct ctl *c)
         DBusMessageIter v;
         const char *s;
 
+        if (c->args->text[0] && c->args->address[0])
+                return ctl_call_address_and(c, "SetOutputCodec", DBUS_TYPE_STRING, &c->args->text[0]);
         if (c->args->text[0])
                 return ctl_call_simple(c, "SetCodec", c->args->text[0]);
         if (ctl_get_property(c, "Codec", &reply, &v) != CTL_EXIT_OK)

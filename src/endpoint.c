@@ -96,6 +96,36 @@ void endpoint_path(const struct adapter *a, const struct a2dp_codec *c, char *bu
         path_of(a, c, false, buf, len);
 }
 
+/* Whether a stream other than except's is on a's endpoint of c (usual or
+ * spare). */
+static bool endpoint_busy(struct daemon *d, const struct adapter *a, const struct a2dp_codec *c, bool spare,
+                          const struct transport *except)
+{
+        size_t n = strlen(a->path);
+
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (t != except && t->codec == c && t->spare == spare && strncmp(t->device, a->path, n) == 0 &&
+                    t->device[n] == '/')
+                        return true;
+        return false;
+}
+
+int endpoint_path_idle(struct daemon *d, const struct adapter *a, const struct a2dp_codec *c,
+                       const struct transport *except, char *buf, size_t len)
+{
+        /* bluetoothd 5.66 gives one local endpoint one stream: another
+         * speaker's stream on the usual one leaves the spare */
+        if (!endpoint_busy(d, a, c, false, except)) {
+                path_of(a, c, false, buf, len);
+                return 0;
+        }
+        if (a->spare_reg == REG_DONE && !endpoint_busy(d, a, c, true, except)) {
+                path_of(a, c, true, buf, len);
+                return 0;
+        }
+        return -EBUSY;
+}
+
 /* The codecs of mask with an endpoint, in registration order: built and
  * their library there. */
 static const struct a2dp_codec *registered_in(unsigned mask, unsigned n)

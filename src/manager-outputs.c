@@ -1,7 +1,8 @@
 /* Manager1's per-speaker view of the outputs (issue #13): GetOutputs()
  * describes each speaker playing (or being connected) as an output,
  * DisconnectOutput(address) lets one of two go while the other plays on,
- * and SetOutputVolume(address, volume) sets one speaker's volume.
+ * SetOutputVolume(address, volume) sets one speaker's volume and
+ * SetOutputCodec(address, codec) switches one speaker's codec.
  * Decoding and encoding only; multi-output.c and speaker.c do the work. */
 #include <errno.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 
 #include "bdaddr.h"
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -179,6 +181,20 @@ DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg)
         }
         multi_output_set_volume(d, volume);
         return dbus_reply_empty(d->conn, msg);
+}
+
+DBusHandlerResult manager_set_output_codec(struct daemon *d, DBusMessage *msg)
+{
+        struct output_view o;
+        const char *codec;
+        const char *addr = output_args(d, msg, "ss", DBUS_TYPE_STRING, &codec,
+                                       "SetOutputCodec takes a device address and a codec name such as aptx");
+
+        if (!addr)
+                return DBUS_HANDLER_RESULT_HANDLED;
+        if (!find_output(d, addr, &o))
+                return not_an_output(d, msg, addr);
+        return codec_control_switch(d, msg, o.t, codec);
 }
 
 DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg)

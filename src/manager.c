@@ -31,6 +31,8 @@ static const char introspect_xml[] =
         "  <method name='DisconnectOutput'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetOutputVolume'><arg name='address' type='s' direction='in'/>"
         "<arg name='volume' type='q' direction='in'/></method>\n"
+        "  <method name='SetOutputCodec'><arg name='address' type='s' direction='in'/>"
+        "<arg name='codec' type='s' direction='in'/></method>\n"
         "  <method name='Forget'><arg name='address' type='s' direction='in'/></method>\n"
         "  <method name='SetSbcXq'><arg name='address' type='s' direction='in'/>"
         "<arg name='allowed' type='b' direction='in'/></method>\n"
@@ -437,6 +439,7 @@ static const struct method {
         { "GetOutputs", true, manager_get_outputs },
         { "DisconnectOutput", false, manager_disconnect_output },
         { "SetOutputVolume", false, manager_set_output_volume },
+        { "SetOutputCodec", false, manager_set_output_codec },
         { "Forget", false, method_forget },
         { "SetSbcXq", false, method_set_sbc_xq },
         { "SetSpeakerDelay", false, method_set_speaker_delay },

@@ -158,8 +158,9 @@ int remote_sep_configure(struct daemon *d, const struct transport *t, const char
         }
         if (!owner || owner->reg != REG_DONE)
                 return -ENOENT;
+        if (endpoint_path_idle(d, owner, c, t, d->reconfig_endpoint, sizeof(d->reconfig_endpoint)) < 0)
+                return -EADDRINUSE;     /* the other speaker has both of c's */
         snprintf(d->reconfig_device, sizeof(d->reconfig_device), "%s", t->device);
-        endpoint_path(owner, c, d->reconfig_endpoint, sizeof(d->reconfig_endpoint));
         d->reconfig_codec = c;
         d->reconfig_rate = rate;
         m = dbus_message_new_method_call(BLUEZ_SERVICE, d->reconfig_sep, DBUS_INTERFACE_PROPERTIES,

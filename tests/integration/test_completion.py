@@ -121,7 +121,7 @@ class CompletionTests(A2dpTestCase):
     def test_addresses_from_the_daemon(self):
         self.start()
         every = sorted([SPK1, SPK2, PHONE])
-        for cmd in ('connect', 'pair', 'forget', 'doctor'):
+        for cmd in ('connect', 'pair', 'forget', 'doctor', 'disconnect', 'volume 40', 'codec aptx'):
             self.assertEqual(self.complete('a2dpsrcctl %s ' % cmd), every, cmd)
         # ':' is a word break for bash: what is offered is the address's
         # rest after the last ':' typed, as bash-completion does it

@@ -405,6 +405,38 @@ class TwoSpeakers(A2dpTestCase):
         self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
                              what='both streaming again')
 
+    def test_each_speaker_switches_its_own_codec(self):
+        # A on aptX, B on SBC (bluetoothd takes the next idle endpoint);
+        # B to aptX: on the spare aptX endpoint, A having the usual one;
+        # then A to SBC, the usual SBC endpoint being free again
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
+                             what='both streaming')
+        self.assertEqual([o['Codec'][:4] for o in self.get_outputs()], ['aptX', 'SBC '])
+        for args, name in (((SPEAKER_B, 'opus'), 'InvalidArguments'), (('kitchen', 'sbc'), 'InvalidArguments'),
+                           (('00:11:22:33:44:0C', 'sbc'), 'NotConnected')):
+            with self.assertRaises(dbus.DBusException) as cm:
+                self.call('SetOutputCodec', *args)
+            self.assertEqual(cm.exception.get_dbus_name(), 'org.a2dpsrc.Error.' + name)
+        out = self.ctl('codec', 'aptx', SPEAKER_B)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.daemon.wait_for(lambda: [(o['State'], o.get('Codec', '')[:3]) for o in self.get_outputs()] ==
+                             [('streaming', 'apt'), ('streaming', 'apt')], 5, what='B on aptX')
+        self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        t = self.bluez.transport_for(dev_path(SPEAKER_B))
+        self.assertIn('/spare/a2dp_source_aptx_2', str(self.bluez.transports()[t]['EndpointPath']))
+        time.sleep(2.1)     # one switch every 2 s
+        self.call('SetOutputCodec', SPEAKER_A, 'sbc')
+        self.daemon.wait_for(lambda: [(o['State'], o.get('Codec', '')[:3]) for o in self.get_outputs()] ==
+                             [('streaming', 'SBC'), ('streaming', 'apt')], 5, what='A on SBC')
+
     def test_two_streams_share_the_air(self):
         # A on LDAC (990 kbit/s alone), B on SBC: together more than one
         # adapter carries (airtime.h), so A is capped; alone again, not

@@ -118,6 +118,29 @@ START_TEST(volume_takes_an_optional_address)
 }
 END_TEST
 
+START_TEST(codec_takes_an_optional_address)
+{
+        struct ctl_args a;
+        char err[256];
+        char *show[] = { "a2dpsrcctl", "codec", NULL };
+        char *all[] = { "a2dpsrcctl", "codec", "aptx", NULL };
+        char *one[] = { "a2dpsrcctl", "codec", "aptx", "aa:bb:cc:dd:ee:0b", NULL };
+        char *bad[] = { "a2dpsrcctl", "codec", "aptx", "kitchen", NULL };
+        FILE *devnull = fopen("/dev/null", "w");
+
+        ck_assert_ptr_nonnull(devnull);
+        ck_assert_int_eq(ctl_parse_args(2, show, &a, devnull, err, sizeof(err)), 0);
+        ck_assert_ptr_null(a.text[0]);
+        ck_assert_int_eq(ctl_parse_args(3, all, &a, devnull, err, sizeof(err)), 0);
+        ck_assert_str_eq(a.text[0], "aptx");
+        ck_assert_str_eq(a.address, "");
+        ck_assert_int_eq(ctl_parse_args(4, one, &a, devnull, err, sizeof(err)), 0);
+        ck_assert_str_eq(a.address, "AA:BB:CC:DD:EE:0B");
+        ck_assert_int_eq(ctl_parse_args(4, bad, &a, devnull, err, sizeof(err)), -EINVAL);
+        fclose(devnull);
+}
+END_TEST
+
 START_TEST(disconnect_takes_an_optional_address)
 {
         struct ctl_args a;
@@ -149,6 +172,7 @@ static Suite *suite(void)
         tcase_add_test(tc, outputs_as_lines);
         tcase_add_test(tc, disconnect_takes_an_optional_address);
         tcase_add_test(tc, volume_takes_an_optional_address);
+        tcase_add_test(tc, codec_takes_an_optional_address);
         suite_add_tcase(s, tc);
         return s;
 }
