@@ -380,6 +380,8 @@ void output_routes_changed(struct daemon *d);
 void output_volume_changed(struct daemon *d);
 void output_idle_suspend_changed(struct daemon *d);
 uint32_t output_latency_us(struct daemon *d);
+/* t's on engine slot (0 the first speaker, 1 the second): capture to ear */
+uint32_t output_latency_of(struct daemon *d, const struct transport *t, unsigned slot);
 /* The speaker's own share of t's latency: its reported Delay, else the
  * delay its user set (SetSpeakerDelay), else the assumption
  * (speaker-delay.h); *source (may be NULL) says which. */

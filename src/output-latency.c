@@ -21,21 +21,32 @@ void output_speaker_delay_changed(struct daemon *d)
 {
         if (d->streaming)
                 stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, d->streaming, NULL));
+        /* the second speaker's too (it was left on the old one) */
+        if (d->streaming2)
+                stream_set_output_delay(d->stream, 1, output_speaker_delay_us(d, d->streaming2, NULL));
+}
+
+uint32_t output_latency_of(struct daemon *d, const struct transport *t, unsigned slot)
+{
+        const struct stream_output_stats *st;
+        uint64_t us;
+
+        if (!t || !d->engine_rate || slot >= STREAM_OUTPUTS_MAX)
+                return 0;
+        st = &stream_stats(d->stream)->out[slot];
+        /* one capture period waits to be read, then what sits in our queue
+         * and the socket, the encoder's look-ahead, the speaker's own delay
+         * (reported, set or assumed), and with two speakers what this one
+         * is held back to be heard with the other */
+        us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
+        us += atomic_load(&st->queue_us);
+        us += (uint64_t)t->info.delay_samples * 1000000 / t->info.rate;
+        us += output_speaker_delay_us(d, t, NULL);
+        us += atomic_load(&st->align_us);
+        return (uint32_t)us;
 }
 
 uint32_t output_latency_us(struct daemon *d)
 {
-        struct transport *t = d->streaming;
-        uint64_t us;
-
-        if (!t || !d->engine_rate)
-                return 0;
-        /* one capture period waits to be read, then what sits in our queue
-         * and the socket, the encoder's look-ahead, and the speaker's own
-         * delay (reported, set or assumed) */
-        us = (uint64_t)d->engine_period * 1000000 / d->engine_rate;
-        us += atomic_load(&stream_stats(d->stream)->out[0].queue_us);
-        us += (uint64_t)t->info.delay_samples * 1000000 / t->info.rate;
-        us += output_speaker_delay_us(d, t, NULL);
-        return (uint32_t)us;
+        return output_latency_of(d, d->streaming, 0);
 }

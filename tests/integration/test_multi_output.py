@@ -179,6 +179,15 @@ class TwoSpeakers(A2dpTestCase):
                                      codecs='sbc', speaker_delay=SPEAKER_B + ' 150000')
         self.assertLessEqual(abs(skew_ms), 2.0, 'B presents the onset %.2f ms after A' % skew_ms)
 
+    def test_a_delay_set_mid_stream_is_followed(self):
+        # B reports none; the delay set for it changes from 150 to 100 ms
+        # while both play (SetSpeakerDelay): the engine follows
+        def change():
+            self.call('SetSpeakerDelay', SPEAKER_B, dbus.UInt32(100000))
+        skew_ms = self.onset_skew_ms(delays=(400, 0), heard=(400, 1000), in_silence=change,
+                                     codecs='sbc', speaker_delay=SPEAKER_B + ' 150000')
+        self.assertLessEqual(abs(skew_ms), 2.0, 'B presents the onset %.2f ms after A' % skew_ms)
+
     def test_both_streams_intact_and_a_link_loss_leaves_the_other(self):
         # A stays away after its loss: what plays then is B alone. SBC on
         # both (packets as long as the capture's periods: A's held-back
@@ -255,6 +264,13 @@ class TwoSpeakers(A2dpTestCase):
         # the double's Delay is in 1/10 ms
         self.assertEqual((a['Delay'], a['DelaySource']), (40000, 'reported'))
         self.assertEqual((b['Delay'], b['DelaySource']), (180000, 'reported'))
+        # heard together: the same latency, capture to ear (A's includes
+        # the 140 ms it is held back), and Latency is the first's
+        time.sleep(1.0)
+        a, b = self.get_outputs()
+        self.assertGreater(a['Latency'], 180000)
+        self.assertLess(abs(a['Latency'] - b['Latency']), 5000, (a['Latency'], b['Latency']))
+        self.assertLess(abs(int(self.mprop('Latency')) - a['Latency']), 5000)
         out = self.ctl('outputs')
         self.assertEqual(out.returncode, 0, out.stderr)
         lines = out.stdout.splitlines()
