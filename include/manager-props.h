@@ -22,6 +22,12 @@ struct transport *manager_output_transport(struct daemon *d);
 enum blocker manager_current_blocker(struct daemon *d);
 /* Saves the settings and replies to msg: empty, or the failure. */
 DBusHandlerResult manager_reply_saved(struct daemon *d, DBusMessage *msg);
+/* The per-speaker methods' arguments (sig: an address, then one value of
+ * type, or DBUS_TYPE_INVALID for none): the address, or NULL once the
+ * error (usage, or the address's) is replied. The speaker need not be
+ * known to BlueZ yet. */
+const char *manager_address_args(struct daemon *d, DBusMessage *msg, const char *sig, int type, void *value,
+                                 const char *usage);
 /* manager-outputs.c: GetOutputs(), DisconnectOutput(s), SetOutputVolume(sq),
  * SetOutputCodec(ss). */
 DBusHandlerResult manager_get_outputs(struct daemon *d, DBusMessage *msg);

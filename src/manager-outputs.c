@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bdaddr.h"
 #include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
@@ -132,30 +131,6 @@ DBusHandlerResult manager_get_outputs(struct daemon *d, DBusMessage *msg)
         return dbus_send_reply(d->conn, reply);
 }
 
-/* The address a per-output method starts with (then one value of type
- * when sig has two), or NULL once the error is replied. */
-static const char *output_args(struct daemon *d, DBusMessage *msg, const char *sig, int type, void *value,
-                               const char *usage)
-{
-        const char *addr;
-        bool ok = dbus_message_has_signature(msg, sig) &&
-                  (type == DBUS_TYPE_INVALID
-                           ? dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)
-                           : dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, type, value,
-                                                   DBUS_TYPE_INVALID));
-
-        if (!ok) {
-                dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", usage);
-                return NULL;
-        }
-        if (!bdaddr_valid(addr)) {
-                dbus_reply_error(d->conn, msg, ERR_INVALID,
-                                 "'%.40s' is not a Bluetooth address (AA:BB:CC:DD:EE:FF)", addr);
-                return NULL;
-        }
-        return addr;
-}
-
 static DBusHandlerResult not_an_output(struct daemon *d, DBusMessage *msg, const char *addr)
 {
         return dbus_reply_error(d->conn, msg, ERR_PREFIX "NotConnected", "%s is not an output", addr);
@@ -165,7 +140,7 @@ DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg)
 {
         struct output_view o;
         dbus_uint16_t volume;
-        const char *addr = output_args(d, msg, "sq", DBUS_TYPE_UINT16, &volume,
+        const char *addr = manager_address_args(d, msg, "sq", DBUS_TYPE_UINT16, &volume,
                                        "SetOutputVolume takes a device address and a volume (q, 0-127)");
 
         if (!addr)
@@ -189,7 +164,7 @@ DBusHandlerResult manager_set_output_codec(struct daemon *d, DBusMessage *msg)
 {
         struct output_view o;
         const char *codec;
-        const char *addr = output_args(d, msg, "ss", DBUS_TYPE_STRING, &codec,
+        const char *addr = manager_address_args(d, msg, "ss", DBUS_TYPE_STRING, &codec,
                                        "SetOutputCodec takes a device address and a codec name such as aptx");
 
         if (!addr)
@@ -201,7 +176,7 @@ DBusHandlerResult manager_set_output_codec(struct daemon *d, DBusMessage *msg)
 
 DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg)
 {
-        const char *addr = output_args(d, msg, "s", DBUS_TYPE_INVALID, NULL,
+        const char *addr = manager_address_args(d, msg, "s", DBUS_TYPE_INVALID, NULL,
                                        "DisconnectOutput takes one string: a device address");
         struct output_view o;
         int r;

@@ -277,16 +277,17 @@ static DBusHandlerResult method_forget(struct daemon *d, DBusMessage *msg)
         return DBUS_HANDLER_RESULT_HANDLED;
 }
 
-/* The per-speaker settings' arguments (an address, then one value of
- * type): the address, or NULL once the error is replied. The speaker need
- * not be known to BlueZ yet. */
-static const char *speaker_setting_args(struct daemon *d, DBusMessage *msg, const char *sig, int type,
-                                        void *value, const char *usage)
+const char *manager_address_args(struct daemon *d, DBusMessage *msg, const char *sig, int type, void *value,
+                                 const char *usage)
 {
         const char *addr;
+        bool ok = dbus_message_has_signature(msg, sig) &&
+                  (type == DBUS_TYPE_INVALID
+                           ? dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, DBUS_TYPE_INVALID)
+                           : dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, type, value,
+                                                   DBUS_TYPE_INVALID));
 
-        if (!dbus_message_has_signature(msg, sig) ||
-            !dbus_message_get_args(msg, NULL, DBUS_TYPE_STRING, &addr, type, value, DBUS_TYPE_INVALID)) {
+        if (!ok) {
                 dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", usage);
                 return NULL;
         }
@@ -304,7 +305,7 @@ static const char *speaker_setting_args(struct daemon *d, DBusMessage *msg, cons
 static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
 {
         dbus_bool_t allowed;
-        const char *addr = speaker_setting_args(d, msg, "sb", DBUS_TYPE_BOOLEAN, &allowed,
+        const char *addr = manager_address_args(d, msg, "sb", DBUS_TYPE_BOOLEAN, &allowed,
                                                 "SetSbcXq takes a device address and a boolean");
 
         if (!addr)
@@ -322,7 +323,7 @@ static DBusHandlerResult method_set_sbc_xq(struct daemon *d, DBusMessage *msg)
 static DBusHandlerResult method_set_speaker_delay(struct daemon *d, DBusMessage *msg)
 {
         dbus_uint32_t us;
-        const char *addr = speaker_setting_args(d, msg, "su", DBUS_TYPE_UINT32, &us,
+        const char *addr = manager_address_args(d, msg, "su", DBUS_TYPE_UINT32, &us,
                                                 "SetSpeakerDelay takes a device address and microseconds");
 
         if (!addr)
