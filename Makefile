@@ -394,7 +394,7 @@ $(BUILD)/bench/gen-audio: bench/gen-audio.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -lm
 
-$(BUILD)/bench/encode-path: bench/encode-path.c src/sender.c src/a2dp-codecs.c src/a2dp-sbc.c \
+$(BUILD)/bench/encode-path: bench/encode-path.c src/sender.c src/airtime.c src/a2dp-codecs.c src/a2dp-sbc.c \
                             src/a2dp-sbc-xq.c $(CODEC_SRCS) src/codec-lib.c src/latm.c src/rtp.c src/sbc-config.c \
                             src/err-text.c
 	@mkdir -p $(dir $@)
