@@ -8,16 +8,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Capture buffers hold this many periods. */
+/* Capture buffers hold this many periods, and at least this long: the
+ * period follows the packet, and one SBC frame per packet (a small write
+ * MTU) made four periods 10.7 ms, overrun by any stall that long. Only what
+ * the thread has not read yet waits in it, so the headroom costs no
+ * latency. */
 #define CAPTURE_PERIODS 4
+#define CAPTURE_BUFFER_MIN_MS 80
 
 struct pcm_config {
         unsigned rate;            /* wanted (see exact) */
         bool exact;               /* rate must be met, converting if need be */
         unsigned channels;
         unsigned period_frames;   /* wanted at rate; the device may round it */
-        unsigned periods;         /* buffer = periods * period */
+        unsigned periods;         /* buffer = periods * period, */
+        unsigned min_buffer_ms;   /* or more periods to hold this long */
 };
+
+/* The buffer for a period: periods of it, or as many as min_ms takes. */
+static inline snd_pcm_uframes_t pcm_buffer_frames(snd_pcm_uframes_t period, unsigned periods,
+                                                  unsigned rate, unsigned min_ms)
+{
+        snd_pcm_uframes_t min = ((snd_pcm_uframes_t)rate * min_ms + 999) / 1000;
+        snd_pcm_uframes_t n = period ? (min + period - 1) / period : 0;
+
+        return period * (n > periods ? n : periods);
+}
 
 /* What pcm_open settled on. */
 struct pcm_result {

@@ -30,7 +30,8 @@ static int on_capture_retry(sd_event_source *src, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;
         struct pcm_config cc = { .rate = d->engine_rate, .exact = true, .channels = 2,
-                                 .period_frames = d->capture_period, .periods = CAPTURE_PERIODS };
+                                 .period_frames = d->capture_period, .periods = CAPTURE_PERIODS,
+                                 .min_buffer_ms = CAPTURE_BUFFER_MIN_MS };
         struct pcm_result res;
         snd_pcm_t *pcm = NULL;
         char err[256];

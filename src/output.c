@@ -124,7 +124,8 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
 {
         struct stream_params p = { 0 };
         struct pcm_config cc = { .rate = rate, .exact = exact, .channels = 2,
-                                 .period_frames = period_frames, .periods = CAPTURE_PERIODS };
+                                 .period_frames = period_frames, .periods = CAPTURE_PERIODS,
+                                 .min_buffer_ms = CAPTURE_BUFFER_MIN_MS };
         struct pcm_result res, first = { 0 };
         char err[256];
         int r, opened = 0;

@@ -109,7 +109,7 @@ static int open_at(snd_pcm_t **out, const char *name, const char *shown, snd_pcm
         what = "period size not supported";
         if ((r = snd_pcm_hw_params_set_period_size_near(pcm, hw, &period, NULL)) < 0)
                 goto fail;
-        buffer = period * cfg->periods;
+        buffer = pcm_buffer_frames(period, cfg->periods, rate, cfg->min_buffer_ms);
         what = "buffer size not supported";
         if ((r = snd_pcm_hw_params_set_buffer_size_near(pcm, hw, &buffer)) < 0)
                 goto fail;

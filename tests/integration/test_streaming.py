@@ -103,6 +103,27 @@ class StreamTests(A2dpTestCase):
         self.assert_clean_stream(a, fed_s=2.0)
 
 
+    def test_short_packets_survive_a_stalled_thread(self):
+        # Two SBC frames per packet (5.3 ms): the capture period follows
+        # the packet, and four of them were a 21 ms buffer -- a stall that
+        # long (a busy board, a slow speaker's socket) overran the capture
+        # and cut the tone. The capture buffer holds 80 ms whatever the
+        # packet; a 40 ms stop of the whole daemon is caught up, not lost.
+        self.add_speaker(WriteMTU=300, SinkCapabilities=bytes(SBC_ONLY))
+        self.add_tone(duration=2.0)
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.0)
+        os.kill(self.daemon.pid, signal.SIGSTOP)
+        time.sleep(0.04)
+        os.kill(self.daemon.pid, signal.SIGCONT)
+        time.sleep(1.6)
+        self.bluez.flush()
+        self.assertNotIn('capture overrun', self.daemon.log_text())
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a, fed_s=2.0)
+
+
 class RefusalTests(A2dpTestCase):
 
     def connect_fails(self, caps):
