@@ -197,42 +197,38 @@ def main():
     return 0
 
 
-def run_codec_mode(a, R, tmp, audio, seconds, quick, t_start, peers):
-    """--codecs: every codec (bench_codecs.py), the peers on each
-    (bench_codec_peers.py); its own JSON and doc block."""
-    import bench_codecs
-    bench_codecs.run_codecs(tmp, audio, seconds, quick, R, set(a.only.split(',')) if a.only else None, peers)
+def finish_mode(a, R, t_start, json_name, report, write_doc, what):
+    """The end of a --codecs or --two run: its JSON (bench/results/NAME
+    unless --json), its report, its block of the doc."""
     R['machine']['loadavg_end'] = (read_text('/proc/loadavg') or '').strip()
     R['elapsed_s'] = time.monotonic() - t_start
-    out = a.json if a.json != DEFAULT_JSON else os.path.join(ROOT, 'bench', 'results', 'codecs.json')
+    out = a.json if a.json != DEFAULT_JSON else os.path.join(ROOT, 'bench', 'results', json_name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, 'w') as f:
         json.dump(R, f, indent=1, sort_keys=True, default=str)
-    print('\n'.join(bench_codecs.report(R)))
+    print('\n'.join(report(R)))
     say('JSON: %s' % out)
     if not a.no_doc:
-        bench_codecs.write_codec_doc(a.doc, R)
-        say('codec table: %s' % a.doc)
+        write_doc(a.doc, R)
+        say('%s: %s' % (what, a.doc))
     return 0
+
+
+def run_codec_mode(a, R, tmp, audio, seconds, quick, t_start, peers):
+    """--codecs: every codec (bench_codecs.py), the peers on each
+    (bench_codec_peers.py)."""
+    import bench_codecs
+    bench_codecs.run_codecs(tmp, audio, seconds, quick, R, set(a.only.split(',')) if a.only else None, peers)
+    return finish_mode(a, R, t_start, 'codecs.json', bench_codecs.report, bench_codecs.write_codec_doc,
+                       'codec table')
 
 
 def run_two_mode(a, R, tmp, audio, seconds, quick, t_start):
-    """--two: two speakers against one (bench_two.py); its own JSON and
-    doc block."""
+    """--two: two speakers against one (bench_two.py)."""
     import bench_two
     bench_two.run_two(tmp, audio, seconds, 2 if quick else 3, R)
-    R['machine']['loadavg_end'] = (read_text('/proc/loadavg') or '').strip()
-    R['elapsed_s'] = time.monotonic() - t_start
-    out = a.json if a.json != DEFAULT_JSON else os.path.join(ROOT, 'bench', 'results', 'two.json')
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(R, f, indent=1, sort_keys=True, default=str)
-    print('\n'.join(bench_two.report(R)))
-    say('JSON: %s' % out)
-    if not a.no_doc:
-        bench_two.write_two_doc(a.doc, R)
-        say('two-speaker table: %s' % a.doc)
-    return 0
+    return finish_mode(a, R, t_start, 'two.json', bench_two.report, bench_two.write_two_doc,
+                       'two-speaker table')
 
 
 if __name__ == '__main__':

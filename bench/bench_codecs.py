@@ -34,8 +34,8 @@ import subprocess
 import traceback
 
 import bench_codec_peers as P
+import bench_doc as D
 import bench_ours as O
-import bench_procfs as PF
 import bench_provenance as PV
 import bench_settings as S
 import bench_table as T
@@ -401,18 +401,10 @@ def write_codec_doc(path, R):
     m = R['machine']
     block = [CODECS_BEGIN, '',
              '**Latest codec run**: %s, commit %s, %s (%d cores); `%s`; %.0f s per signal per codec; '
-             'took %.0f s; load average %s at start, %s at end (a shared machine: compare the ratios, '
-             'measured in the same run, not the absolute figures).' % (
+             'took %.0f s; %s (a shared machine: compare the ratios, measured in the same run, not the '
+             'absolute figures).' % (
                  R['date'], R.get('git_head'), m['cpu'], m['cores'], R['command'], R['seconds'],
-                 R.get('elapsed_s', 0), ' '.join(m['loadavg_start'].split()[:3]),
-                 ' '.join(m.get('loadavg_end', '').split()[:3])),
+                 R.get('elapsed_s', 0), D.load_line(m)),
              '', 'Codecs in this build: %s.' % ', '.join(R.get('codecs_built', [])), ''] + report(R) + [
              '', CODECS_END]
-    text = PF.read_text(path) or '# Performance\n'
-    if CODECS_BEGIN in text and CODECS_END in text:
-        head, rest = text.split(CODECS_BEGIN, 1)
-        text = head + '\n'.join(block) + rest.split(CODECS_END, 1)[1]
-    else:
-        text = text.rstrip('\n') + '\n\n## Codecs\n\n' + '\n'.join(block) + '\n'
-    with open(path, 'w') as f:
-        f.write(text)
+    D.replace_block(path, CODECS_BEGIN, CODECS_END, block, 'Codecs')

@@ -8,6 +8,28 @@ RESULTS_BEGIN = '<!-- bench:results:begin (written by bench/bench.py) -->'
 RESULTS_END = '<!-- bench:results:end -->'
 
 
+def load_line(m):
+    """'load average A at start, B at end' of a run's machine record."""
+    return 'load average %s at start, %s at end' % (
+        ' '.join(m['loadavg_start'].split()[:3]), ' '.join(m.get('loadavg_end', '').split()[:3]))
+
+
+def replace_block(path, begin, end, lines, heading):
+    """Writes lines (begin ... end markers included) into the file in place
+    of the block between begin and end; without one, the block goes at the
+    end under heading (None: the file becomes the block alone)."""
+    text = read_text(path) or '# Performance\n'
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + '\n'.join(lines) + rest.split(end, 1)[1]
+    elif heading is None:
+        text = '# Performance\n\n' + '\n'.join(lines) + '\n'
+    else:
+        text = text.rstrip('\n') + '\n\n## %s\n\n' % heading + '\n'.join(lines) + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
+
+
 def write_doc(path, R, table):
     m = R['machine']
     v = R['versions']
@@ -19,20 +41,10 @@ def write_doc(path, R, table):
                  R.get('daemon', S.DAEMON), R.get('daemon_sha256'),
                  R.get('daemon_mtime'), R.get('git_head')),
              '', 'Command: `%s` (%.0f s of sine and %.0f s of music per configuration; took %.0f s; '
-             'load average %s at start, %s at end).' % (
-                 R['command'], R['seconds'], R['music_seconds'], R['elapsed_s'],
-                 ' '.join(m['loadavg_start'].split()[:3]), ' '.join(m.get('loadavg_end', '').split()[:3])),
+             '%s).' % (R['command'], R['seconds'], R['music_seconds'], R['elapsed_s'], load_line(m)),
              '', 'Peers: bluez-alsa-utils %s (libasound2-plugin-bluez %s), pipewire %s, wireplumber %s, '
              'libspa-0.2-bluetooth %s; libsbc %s.' % (
                  v.get('bluez-alsa-utils'), v.get('libasound2-plugin-bluez'), v.get('pipewire'),
                  v.get('wireplumber'), v.get('libspa-0.2-bluetooth'), v.get('libsbc1')),
              '', table, '', RESULTS_END]
-    text = read_text(path)
-    if text and RESULTS_BEGIN in text and RESULTS_END in text:
-        head, rest = text.split(RESULTS_BEGIN, 1)
-        tail = rest.split(RESULTS_END, 1)[1]
-        text = head + '\n'.join(block) + tail
-    else:
-        text = '# Performance\n\n' + '\n'.join(block) + '\n'
-    with open(path, 'w') as f:
-        f.write(text)
+    replace_block(path, RESULTS_BEGIN, RESULTS_END, block, None)

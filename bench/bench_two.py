@@ -7,7 +7,7 @@ medians are the result."""
 import statistics
 
 from bench_ours import run_ours
-from bench_procfs import read_text
+import bench_doc as D
 from bench_settings import say
 
 TWO_BEGIN = '<!-- bench:two:begin (written by bench/bench.py --two) -->'
@@ -63,16 +63,9 @@ def report(R):
 def write_two_doc(path, R):
     m = R['machine']
     block = [TWO_BEGIN, '',
-             '**Latest two-speaker run**: %s, commit %s, %s (%d cores); `%s`; took %.0f s; load average '
-             '%s at start, %s at end (compare the ratios, measured in the same run).' % (
+             '**Latest two-speaker run**: %s, commit %s, %s (%d cores); `%s`; took %.0f s; %s '
+             '(compare the ratios, measured in the same run).' % (
                  R['date'], R.get('git_head'), m['cpu'], m['cores'], R['command'], R.get('elapsed_s', 0),
-                 ' '.join(m['loadavg_start'].split()[:3]), ' '.join(m.get('loadavg_end', '').split()[:3])),
+                 D.load_line(m)),
              ''] + report(R) + ['', TWO_END]
-    text = read_text(path) or '# Performance\n'
-    if TWO_BEGIN in text and TWO_END in text:
-        head, rest = text.split(TWO_BEGIN, 1)
-        text = head + '\n'.join(block) + rest.split(TWO_END, 1)[1]
-    else:
-        text = text.rstrip('\n') + '\n\n## Two speakers against one\n\n' + '\n'.join(block) + '\n'
-    with open(path, 'w') as f:
-        f.write(text)
+    D.replace_block(path, TWO_BEGIN, TWO_END, block, 'Two speakers against one')

@@ -203,20 +203,47 @@ size_t ctl_format_value(DBusMessageIter *value, char *buf, size_t len)
 
 /* ---- properties --------------------------------------------------------- */
 
-static bool is_string(DBusMessageIter *v, const char **s)
-{
-        if (dbus_message_iter_get_arg_type(v) != DBUS_TYPE_STRING)
-                return false;
-        dbus_message_iter_get_basic(v, s);
-        return true;
-}
-
-static bool is_basic(DBusMessageIter *v, int type, void *out)
+bool ctl_value_is(DBusMessageIter *v, int type, void *out)
 {
         if (dbus_message_iter_get_arg_type(v) != type)
                 return false;
         dbus_message_iter_get_basic(v, out);
         return true;
+}
+
+static bool is_string(DBusMessageIter *v, const char **s)
+{
+        return ctl_value_is(v, DBUS_TYPE_STRING, s);
+}
+
+static bool is_basic(DBusMessageIter *v, int type, void *out)
+{
+        return ctl_value_is(v, type, out);
+}
+
+int ctl_dict_each(DBusMessageIter *dict, ctl_entry_fn fn, void *ud)
+{
+        DBusMessageIter it;
+
+        if (dbus_message_iter_get_arg_type(dict) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(dict) != DBUS_TYPE_DICT_ENTRY)
+                return -EINVAL;
+        dbus_message_iter_recurse(dict, &it);
+        for (; dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&it)) {
+                DBusMessageIter e, v;
+                const char *key;
+
+                dbus_message_iter_recurse(&it, &e);
+                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&e, &key);
+                dbus_message_iter_next(&e);
+                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_VARIANT)
+                        continue;
+                dbus_message_iter_recurse(&e, &v);
+                fn(key, &v, ud);
+        }
+        return 0;
 }
 
 /* The words and units of the properties we know; false: show it plainly. */
@@ -507,52 +534,40 @@ static void codecs_join(DBusMessageIter *arr, char *buf, size_t len)
         }
 }
 
+static void device_entry(const char *key, DBusMessageIter *v, void *ud)
+{
+        struct ctl_device *d = ud;
+        const char *s;
+        dbus_bool_t b;
+        int16_t n;
+
+        if (strcmp(key, "Address") == 0 && is_string(v, &s)) {
+                if (ctl_parse_address(s, d->address) < 0)
+                        d->address[0] = '\0';
+        } else if (strcmp(key, "Name") == 0 && is_string(v, &s)) {
+                ctl_copy_clean(d->name, sizeof(d->name), s);
+        } else if (strcmp(key, "Paired") == 0 && is_basic(v, DBUS_TYPE_BOOLEAN, &b)) {
+                d->paired = b;
+        } else if (strcmp(key, "Trusted") == 0 && is_basic(v, DBUS_TYPE_BOOLEAN, &b)) {
+                d->trusted = b;
+        } else if (strcmp(key, "Connected") == 0 && is_basic(v, DBUS_TYPE_BOOLEAN, &b)) {
+                d->connected = b;
+        } else if (strcmp(key, "AudioSink") == 0 && is_basic(v, DBUS_TYPE_BOOLEAN, &b)) {
+                d->audio_sink = b;
+        } else if (strcmp(key, "RSSI") == 0 && is_basic(v, DBUS_TYPE_INT16, &n)) {
+                d->rssi = n;
+                d->has_rssi = true;
+        } else if (strcmp(key, "Codecs") == 0 && dbus_message_iter_get_arg_type(v) == DBUS_TYPE_ARRAY &&
+                   dbus_message_iter_get_element_type(v) == DBUS_TYPE_STRING) {
+                codecs_join(v, d->codecs, sizeof(d->codecs));
+        }
+}
+
 int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d)
 {
-        DBusMessageIter it;
-
         memset(d, 0, sizeof(*d));
-        if (dbus_message_iter_get_arg_type(dict) != DBUS_TYPE_ARRAY ||
-            dbus_message_iter_get_element_type(dict) != DBUS_TYPE_DICT_ENTRY)
+        if (ctl_dict_each(dict, device_entry, d) < 0)
                 return -EINVAL;
-        dbus_message_iter_recurse(dict, &it);
-        while (dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_DICT_ENTRY) {
-                DBusMessageIter e, v;
-                const char *key, *s;
-                dbus_bool_t b;
-                int16_t n;
-
-                dbus_message_iter_recurse(&it, &e);
-                dbus_message_iter_next(&it);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
-                        continue;
-                dbus_message_iter_get_basic(&e, &key);
-                dbus_message_iter_next(&e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_VARIANT)
-                        continue;
-                dbus_message_iter_recurse(&e, &v);
-                if (strcmp(key, "Address") == 0 && is_string(&v, &s)) {
-                        if (ctl_parse_address(s, d->address) < 0)
-                                d->address[0] = '\0';
-                } else if (strcmp(key, "Name") == 0 && is_string(&v, &s)) {
-                        ctl_copy_clean(d->name, sizeof(d->name), s);
-                } else if (strcmp(key, "Paired") == 0 && is_basic(&v, DBUS_TYPE_BOOLEAN, &b)) {
-                        d->paired = b;
-                } else if (strcmp(key, "Trusted") == 0 && is_basic(&v, DBUS_TYPE_BOOLEAN, &b)) {
-                        d->trusted = b;
-                } else if (strcmp(key, "Connected") == 0 && is_basic(&v, DBUS_TYPE_BOOLEAN, &b)) {
-                        d->connected = b;
-                } else if (strcmp(key, "AudioSink") == 0 && is_basic(&v, DBUS_TYPE_BOOLEAN, &b)) {
-                        d->audio_sink = b;
-                } else if (strcmp(key, "RSSI") == 0 && is_basic(&v, DBUS_TYPE_INT16, &n)) {
-                        d->rssi = n;
-                        d->has_rssi = true;
-                } else if (strcmp(key, "Codecs") == 0 &&
-                           dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_ARRAY &&
-                           dbus_message_iter_get_element_type(&v) == DBUS_TYPE_STRING) {
-                        codecs_join(&v, d->codecs, sizeof(d->codecs));
-                }
-        }
         return d->address[0] ? 0 : -EINVAL;
 }
 

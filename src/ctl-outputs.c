@@ -6,58 +6,36 @@
 
 #include "ctl-format.h"
 
-static const char *string_of(DBusMessageIter *v)
+static void output_entry(const char *key, DBusMessageIter *v, void *ud)
 {
-        const char *s = NULL;
+        struct ctl_output *o = ud;
+        const char *s;
 
-        if (dbus_message_iter_get_arg_type(v) == DBUS_TYPE_STRING)
-                dbus_message_iter_get_basic(v, &s);
-        return s;
+        if (strcmp(key, "Delay") == 0) {
+                o->has_delay = ctl_value_is(v, DBUS_TYPE_UINT32, &o->delay_us);
+        } else if (strcmp(key, "Volume") == 0) {
+                o->has_volume = ctl_value_is(v, DBUS_TYPE_UINT16, &o->volume);
+        } else if (!ctl_value_is(v, DBUS_TYPE_STRING, &s)) {
+                return;
+        } else if (strcmp(key, "Address") == 0) {
+                if (ctl_parse_address(s, o->address) < 0)
+                        o->address[0] = '\0';
+        } else if (strcmp(key, "Name") == 0) {
+                ctl_copy_clean(o->name, sizeof(o->name), s);
+        } else if (strcmp(key, "State") == 0) {
+                ctl_copy_clean(o->state, sizeof(o->state), s);
+        } else if (strcmp(key, "Codec") == 0) {
+                ctl_copy_clean(o->codec, sizeof(o->codec), s);
+        } else if (strcmp(key, "DelaySource") == 0) {
+                ctl_copy_clean(o->delay_source, sizeof(o->delay_source), s);
+        }
 }
 
 int ctl_output_parse(DBusMessageIter *dict, struct ctl_output *o)
 {
-        DBusMessageIter it;
-
         memset(o, 0, sizeof(*o));
-        if (dbus_message_iter_get_arg_type(dict) != DBUS_TYPE_ARRAY ||
-            dbus_message_iter_get_element_type(dict) != DBUS_TYPE_DICT_ENTRY)
+        if (ctl_dict_each(dict, output_entry, o) < 0)
                 return -EINVAL;
-        dbus_message_iter_recurse(dict, &it);
-        for (; dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&it)) {
-                DBusMessageIter e, v;
-                const char *key, *s;
-
-                dbus_message_iter_recurse(&it, &e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
-                        continue;
-                dbus_message_iter_get_basic(&e, &key);
-                dbus_message_iter_next(&e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_VARIANT)
-                        continue;
-                dbus_message_iter_recurse(&e, &v);
-                s = string_of(&v);
-                if (strcmp(key, "Delay") == 0 && dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_UINT32) {
-                        dbus_message_iter_get_basic(&v, &o->delay_us);
-                        o->has_delay = true;
-                } else if (strcmp(key, "Volume") == 0 && dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_UINT16) {
-                        dbus_message_iter_get_basic(&v, &o->volume);
-                        o->has_volume = true;
-                } else if (!s) {
-                        continue;
-                } else if (strcmp(key, "Address") == 0) {
-                        if (ctl_parse_address(s, o->address) < 0)
-                                o->address[0] = '\0';
-                } else if (strcmp(key, "Name") == 0) {
-                        ctl_copy_clean(o->name, sizeof(o->name), s);
-                } else if (strcmp(key, "State") == 0) {
-                        ctl_copy_clean(o->state, sizeof(o->state), s);
-                } else if (strcmp(key, "Codec") == 0) {
-                        ctl_copy_clean(o->codec, sizeof(o->codec), s);
-                } else if (strcmp(key, "DelaySource") == 0) {
-                        ctl_copy_clean(o->delay_source, sizeof(o->delay_source), s);
-                }
-        }
         return o->address[0] ? 0 : -EINVAL;
 }
 
