@@ -115,6 +115,7 @@ struct transport {
         enum acquire_state acq;
         bool try_acquire;        /* the request in flight is TryAcquire */
         bool release_on_reply;   /* released while a TryAcquire was in flight */
+        bool rate_asked;         /* the speaker was asked for the engine's rate */
         DBusPendingCall *call;
         sd_event_source *acquire_timer;  /* next Acquire attempt */
         unsigned acquire_failures;
@@ -162,6 +163,10 @@ struct daemon {
         struct stream *stream;
         sd_event_source *stream_events;
         struct transport *streaming;   /* transport the audio thread writes to */
+        /* the engine's output slot of the first speaker, the second on the
+         * other: 0 until a second that plays is made the one output (it
+         * keeps its slot, its encoder and its queue) */
+        unsigned first_slot;
         int level_logged;              /* the audio thread's quality level, as last logged */
         unsigned level_value_logged;   /* and what it showed (0: none since the stream began) */
         bool rate_control_noted;       /* a codec's missing rate controller was logged */
@@ -246,7 +251,7 @@ struct daemon {
         char connecting2[18];            /* its ConnectProfile under way */
         bool output2_newer;              /* connected after the first: kept
                                           * when MultiOutput goes off */
-        struct transport *streaming2;    /* its transport on slot 1 */
+        struct transport *streaming2;    /* its transport on the other slot */
         DBusMessage *connect2_call;      /* Manager1.Connect waiting for it */
         DBusPendingCall *connect2_pending;
         /* a second speaker whose link dropped: reconnected with backoff
@@ -290,6 +295,17 @@ struct daemon {
         char status_sent[512];
         bool shutting_down;
 };
+
+/* The engine's output slots of the first and the second speaker. */
+static inline unsigned first_slot(const struct daemon *d)
+{
+        return d->first_slot;
+}
+
+static inline unsigned second_slot(const struct daemon *d)
+{
+        return 1u - d->first_slot;
+}
 
 /* The codecs offered: --codecs (the ceiling), restricted by
  * Manager1.Codecs (saved; 0 = no restriction). */
@@ -406,6 +422,8 @@ void remote_sep_cancel(struct daemon *d);
 
 /* output.c, for capture-health.c */
 void output_detach(struct daemon *d);
+/* The second speaker, playing, is the one output from now on, where it plays. */
+void output_take_over(struct daemon *d);
 void output_maybe_acquire(struct daemon *d, struct transport *t);
 void output_engine_resume(struct daemon *d);
 void output_engine_stop(struct daemon *d);
@@ -483,10 +501,10 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev);
 bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_connected);
 /* Disconnect(): the second speaker goes too. */
 void multi_output_disconnect(struct daemon *d);
-/* One of two outputs goes, the other plays on alone: 0; -ENOTCONN when
- * address is the one output (no second: the caller disconnects it as
- * Disconnect() does), -ENOENT when it is no output. */
-int multi_output_disconnect_one(struct daemon *d, const char *address);
+/* The first output or the second goes, the other plays on alone: 0;
+ * -ENOTCONN when it is the one output (no second: the caller disconnects
+ * it as Disconnect() does). */
+int multi_output_disconnect_one(struct daemon *d, bool first_one);
 /* The second speaker's volume (0..127): on the speaker by AVRCP where it
  * has it, else as its own software gain; -ENOENT when there is none. */
 int multi_output_set_volume(struct daemon *d, unsigned volume);

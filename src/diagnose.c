@@ -115,7 +115,7 @@ static void fill_audio(struct daemon *d, struct doctor_snapshot *s, struct trans
         struct doctor_audio *a = &s->audio;
         const struct stream_stats *st = d->stream ? stream_stats(d->stream) : NULL;
         /* the one output the control plane streams to: slot 0 */
-        const struct stream_output_stats *o = st ? &st->out[0] : NULL;
+        const struct stream_output_stats *o = st ? &st->out[first_slot(d)] : NULL;
         uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
 
         a->engine_running = d->stream && stream_running(d->stream);

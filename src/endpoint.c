@@ -283,6 +283,14 @@ static unsigned selection_candidates(struct daemon *d, const char **who, unsigne
         return n;
 }
 
+/* With MultiOutput on and a speaker playing, a stream that joins plays
+ * from the same engine, at its rate (the first speaker's: the capture's
+ * when that speaker takes it): 0 when no rate is imposed. */
+static unsigned joining_rate(const struct daemon *d)
+{
+        return d->state.multi_output && (d->streaming || d->streaming2) ? d->engine_rate : 0;
+}
+
 /* What the chooser is asked for: the capture's own rate, the board's
  * choice, when the speaker takes it (nothing to convert); --rate only when
  * the board leaves the choice open. The opt-out of SBC-XQ holds when any
@@ -290,6 +298,8 @@ static unsigned selection_candidates(struct daemon *d, const char **who, unsigne
 static void select_prefs(struct daemon *d, const char *const *who, unsigned n, struct codec_prefs *p)
 {
         p->rate = d->capture_rate ? d->capture_rate : d->opts.rate;
+        if (joining_rate(d))
+                p->rate = joining_rate(d);
         p->no_xq = false;
         for (unsigned i = 0; i < n && !p->no_xq; i++)
                 p->no_xq = state_no_xq(&d->state, who[i]);
@@ -304,6 +314,7 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         uint8_t config[A2DP_CODEC_BLOB_MAX];
         const uint8_t *cp = config;
         struct codec_prefs prefs = { 0 };
+        struct codec_info info;
         char err[160], hex[2 * A2DP_CODEC_BLOB_MAX + 1];
         const char *who[SELECT_CANDIDATES];
         unsigned n_who;
@@ -330,6 +341,18 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 n = -EINVAL;
         } else {
                 n = codec->select(caps, (size_t)len, &prefs, config, sizeof(config), err, sizeof(err));
+        }
+        if (n > 0 && codec->index != CODEC_SBC && joining_rate(d) &&
+            (codec->parse(config, (size_t)n, &info, err, sizeof(err)) < 0 || info.rate != joining_rate(d))) {
+                /* a joining speaker at another rate would wait (nothing
+                 * converts a second time): its next codec is tried, down to
+                 * SBC, which every sink takes at 44.1 and 48 kHz (A2DP
+                 * 1.3, 4.3.2), and which waits only on a sink that breaks
+                 * that rule */
+                if (!err[0])
+                        snprintf(err, sizeof(err), "%s offers no %u Hz, the rate the other speaker plays "
+                                 "at: its next codec is tried", codec->label, joining_rate(d));
+                n = -EINVAL;
         }
         if (n <= 0) {
                 /* bluetoothd 5.66 then tries its next local endpoint */

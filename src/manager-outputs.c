@@ -21,7 +21,8 @@ struct output_view {
         const char *address;
         const char *state;
         struct transport *t;
-        unsigned slot;
+        unsigned slot;          /* the engine's */
+        bool first;
         dbus_uint16_t volume;
 };
 
@@ -48,14 +49,16 @@ static unsigned list_outputs(struct daemon *d, struct output_view out[2])
         if (dev && (dev->connected || d->connecting[0])) {
                 struct transport *t = manager_output_transport(d);
 
-                out[n++] = (struct output_view){ d->output, first_state(d, t), t, 0, d->state.volume };
+                out[n++] = (struct output_view){ d->output, first_state(d, t), t, first_slot(d), true,
+                                                 d->state.volume };
         }
         if (d->output2[0]) {
                 struct device *dev2 = bluez_device_by_address(d, d->output2);
                 struct transport *t = transport_of_device(d, dev2);
 
                 if (dev2 && (dev2->connected || d->connecting2[0]))
-                        out[n++] = (struct output_view){ d->output2, second_state(d, t), t, 1, d->volume2 };
+                        out[n++] = (struct output_view){ d->output2, second_state(d, t), t, second_slot(d), false,
+                                                         d->volume2 };
         }
         return n;
 }
@@ -149,7 +152,7 @@ DBusHandlerResult manager_set_output_volume(struct daemon *d, DBusMessage *msg)
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "Volume must be between 0 and 127");
         if (!find_output(d, addr, &o))
                 return not_an_output(d, msg, addr);
-        if (o.slot == 0) {
+        if (o.first) {
                 /* the first's is the Volume property */
                 d->state.volume = (uint8_t)volume;
                 output_volume_changed(d);
@@ -187,9 +190,7 @@ DBusHandlerResult manager_disconnect_output(struct daemon *d, DBusMessage *msg)
          * no output: Disconnect() calls that off) */
         if (!find_output(d, addr, &o))
                 return not_an_output(d, msg, addr);
-        r = multi_output_disconnect_one(d, addr);
-        if (r == -ENOENT)
-                return not_an_output(d, msg, addr);
+        r = multi_output_disconnect_one(d, o.first);
         if (r == -ENOTCONN)
                 speaker_disconnect(d);  /* the one output: as Disconnect() */
         manager_update(d);

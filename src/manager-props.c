@@ -57,7 +57,7 @@ static void current_codec(struct daemon *d, char *buf, size_t len)
         if (!t)
                 return;
         if (d->streaming == t)
-                level = atomic_load(&stream_stats(d->stream)->out[0].level);
+                level = atomic_load(&stream_stats(d->stream)->out[first_slot(d)].level);
         transport_describe(t, level, buf, len);
 }
 
@@ -201,7 +201,7 @@ static bool get_statistics(struct daemon *d, DBusMessageIter *v)
 {
         const struct stream_stats *st = stream_stats(d->stream);
         /* the one output the control plane streams to: slot 0 */
-        const struct stream_output_stats *o = &st->out[0];
+        const struct stream_output_stats *o = &st->out[first_slot(d)];
         DBusMessageIter dict;
         uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
         uint64_t packets = atomic_load(&o->packets), full = atomic_load(&o->full_packets);

@@ -1,8 +1,8 @@
 /* The second speaker (Manager1.MultiOutput, issue #13): with the mode on, a
  * Connect while a speaker is the output makes the new one a second output,
- * on the engine's slot 1, aligned with the first by the engine
+ * on the engine's other slot, aligned with the first by the engine
  * (docs/multi-output.md). The first output stays output.c's and
- * speaker.c's (slot 0, reconnect, idle suspend, volume); this file keeps
+ * speaker.c's (first_slot, reconnect, idle suspend, volume); this file keeps
  * the second: its connection, its stream, its events, and the choice of the
  * speaker kept when the mode goes off. */
 #include <errno.h>
@@ -18,7 +18,6 @@
 #include "realtime.h"
 #include "stream.h"
 
-#define SLOT 1
 #define ERR_PREFIX "org.a2dpsrc.Error."
 
 static struct transport *transport_of(struct daemon *d, const char *address)
@@ -52,13 +51,13 @@ bool multi_output_connected(struct daemon *d)
         return dev && dev->connected;
 }
 
-/* ---- the stream on slot 1 ----------------------------------------------------- */
+/* ---- the stream on the second slot ----------------------------------------------------- */
 
 void multi_output_detach(struct daemon *d)
 {
         if (!d->streaming2)
                 return;
-        if (stream_detach_bt(d->stream, SLOT) < 0) {
+        if (stream_detach_bt(d->stream, second_slot(d)) < 0) {
                 /* the socket is still the thread's: left open, never closed */
                 d->streaming2->fd = -1;
                 output_engine_stuck(d);
@@ -69,15 +68,15 @@ void multi_output_detach(struct daemon *d)
 
 /* The second's volume where it plays: AVRCP absolute volume on the
  * speaker when it has it (the software gain steps aside), else its own
- * software gain in the engine (slot 1). */
+ * software gain in the engine (its slot). */
 static void apply_volume(struct daemon *d, struct transport *t)
 {
         if (t && t->has_volume) {
-                stream_set_gain(d->stream, SLOT, 127);
+                stream_set_gain(d->stream, second_slot(d), 127);
                 if (t->volume != d->volume2)
                         transport_set_volume(d, t, d->volume2);
         } else {
-                stream_set_gain(d->stream, SLOT, d->volume2);
+                stream_set_gain(d->stream, second_slot(d), d->volume2);
         }
 }
 
@@ -110,7 +109,7 @@ void multi_output_transport_volume(struct daemon *d, struct transport *t)
 static void log_airtime(struct daemon *d)
 {
         const struct stream_stats *st = stream_stats(d->stream);
-        unsigned a = atomic_load(&st->out[0].cap_bps), b = atomic_load(&st->out[1].cap_bps);
+        unsigned a = atomic_load(&st->out[first_slot(d)].cap_bps), b = atomic_load(&st->out[second_slot(d)].cap_bps);
 
         if (!a || !b)
                 return;
@@ -123,8 +122,34 @@ static void log_airtime(struct daemon *d)
                          "%u kbit/s", AIRTIME_BUDGET_BPS / 1000, d->output, a / 1000, d->output2, b / 1000);
 }
 
-/* The engine runs at the first output's rate (or, alone, the capture's):
- * a second stream at another rate waits (it is not converted twice). */
+/* A second stream at another rate than the engine's (a speaker that set
+ * its stream up itself, or SBC on a sink without the rate): the speaker is
+ * asked for the engine's rate in the same codec, once per stream; where it
+ * has none, the stream waits (it is not converted a second time). */
+static void engine_rate_answered(struct daemon *d, int err, const char *why, void *ud)
+{
+        if (err && err != -ECANCELED)
+                log_warn("%s stays at another rate than the first output's %u Hz (%s): it waits",
+                         d->output2[0] ? d->output2 : "the second speaker", d->engine_rate, why);
+}
+
+static void ask_engine_rate(struct daemon *d, struct transport *t)
+{
+        int r;
+
+        if (t->rate_asked)
+                return;
+        t->rate_asked = true;
+        r = remote_sep_configure(d, t, NULL, t->codec, d->engine_rate, engine_rate_answered, NULL);
+        if (r < 0)
+                log_warn("%s streams at %u Hz, the first output at %u Hz, and cannot be reconfigured (%s): "
+                         "it waits", d->output2, t->info.rate, d->engine_rate, strerror(-r));
+        else
+                log_info("%s streams at %u Hz, the first output at %u Hz: asking it for %u Hz", d->output2,
+                         t->info.rate, d->engine_rate, d->engine_rate);
+}
+
+/* The engine runs at the first output's rate (or, alone, the capture's). */
 static int attach(struct daemon *d, struct transport *t)
 {
         struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .codec = t->codec,
@@ -134,17 +159,17 @@ static int attach(struct daemon *d, struct transport *t)
 
         if (d->streaming2 == t)
                 return 0;
-        if (!stream_running(d->stream) || d->engine_rate != t->info.rate) {
-                if (stream_running(d->stream))
-                        log_warn("%s streams at %u Hz, the first output at %u Hz: it waits", d->output2,
-                                 t->info.rate, d->engine_rate);
+        if (!stream_running(d->stream))
+                return -EAGAIN;
+        if (d->engine_rate != t->info.rate) {
+                ask_engine_rate(d, t);
                 return -EAGAIN;
         }
         output_tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
         apply_volume(d, t);
-        stream_set_output_delay(d->stream, SLOT, output_speaker_delay_us(d, t, NULL));
-        r = stream_attach_bt(d->stream, SLOT, &bt, err, sizeof(err));
+        stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, t, NULL));
+        r = stream_attach_bt(d->stream, second_slot(d), &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach the second speaker to the audio thread: %s (%s)", strerror(-r),
                         err);
@@ -154,7 +179,7 @@ static int attach(struct daemon *d, struct transport *t)
                 return r;
         }
         d->streaming2 = t;
-        realtime_worker(d, stream_encoder_worker_tid(d->stream, SLOT), t->codec->label);
+        realtime_worker(d, stream_encoder_worker_tid(d->stream, second_slot(d)), t->codec->label);
         transport_describe(t, 0, desc, sizeof(desc));
         log_info("streaming %s to %s as the second output (write MTU %u)", desc, t->device, t->write_mtu);
         log_airtime(d);
@@ -464,7 +489,7 @@ void multi_output_transport_removing(struct daemon *d, struct transport *t)
 }
 
 /* The first goes (its stream, then its link), and the second becomes the
- * one output, on slot 0. */
+ * one output: where it plays, untouched; else attached as the first. */
 static void promote_second(struct daemon *d, struct device *first)
 {
         struct transport *t = transport_of(d, d->output);
@@ -475,14 +500,15 @@ static void promote_second(struct daemon *d, struct device *first)
         }
         if (first && first->connected)
                 bluez_device_call(d, first, "org.bluez.Device1", "Disconnect");
-        /* the second becomes the one output, on slot 0 */
-        multi_output_detach(d);
         snprintf(d->output, sizeof(d->output), "%s", d->output2);
         snprintf(d->state.last_output, sizeof(d->state.last_output), "%s", d->output2);
         d->state.volume = d->volume2;   /* it keeps its volume as the one output */
-        stream_set_gain(d->stream, SLOT, 127);
         d->output2[0] = '\0';
         d->reconnect_attempt = 0;
+        if (d->streaming2) {
+                output_take_over(d);
+                return;
+        }
         output_engine_resume(d);
 }
 
@@ -507,17 +533,15 @@ static void keep_most_recent(struct daemon *d)
         promote_second(d, first);
 }
 
-int multi_output_disconnect_one(struct daemon *d, const char *address)
+int multi_output_disconnect_one(struct daemon *d, bool first_one)
 {
         struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
 
-        if (d->output2[0] && strcasecmp(address, d->output2) == 0) {
+        if (!first_one) {
                 log_info("%s goes; %s plays on alone", d->output2, d->output);
                 drop_second(d);
                 return 0;
         }
-        if (!d->output[0] || strcasecmp(address, d->output) != 0)
-                return -ENOENT;
         if (!d->output2[0] || d->connecting2[0] || !multi_output_connected(d))
                 return -ENOTCONN;       /* the one output: Disconnect() */
         log_info("%s goes; %s plays on alone", d->output, d->output2);

@@ -20,10 +20,10 @@ uint32_t output_speaker_delay_us(struct daemon *d, const struct transport *t,
 void output_speaker_delay_changed(struct daemon *d)
 {
         if (d->streaming)
-                stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, d->streaming, NULL));
+                stream_set_output_delay(d->stream, first_slot(d), output_speaker_delay_us(d, d->streaming, NULL));
         /* the second speaker's too (it was left on the old one) */
         if (d->streaming2)
-                stream_set_output_delay(d->stream, 1, output_speaker_delay_us(d, d->streaming2, NULL));
+                stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, d->streaming2, NULL));
 }
 
 uint32_t output_latency_of(struct daemon *d, const struct transport *t, unsigned slot)
@@ -48,5 +48,5 @@ uint32_t output_latency_of(struct daemon *d, const struct transport *t, unsigned
 
 uint32_t output_latency_us(struct daemon *d)
 {
-        return output_latency_of(d, d->streaming, 0);
+        return output_latency_of(d, d->streaming, first_slot(d));
 }

@@ -92,6 +92,7 @@ static void stop_engine(struct daemon *d)
         }
         d->streaming = NULL;
         d->streaming2 = NULL;
+        d->first_slot = 0;
         close_devices(d);
 }
 
@@ -258,9 +259,12 @@ static int attach(struct daemon *d, struct transport *t)
         int r;
 
         /* the engine runs at the speaker's rate, with one packet per period:
-         * one wake-up per packet */
-        if (d->engine_rate != t->info.rate || d->engine_period != packet_frames(t) ||
-            !stream_running(d->stream)) {
+         * one wake-up per packet. With a second speaker playing only the
+         * rate must match: each packet's end has its own wake-up then, and
+         * a restart would cut the second's stream (a codec switch of the
+         * first, its return after a link loss) */
+        if (d->engine_rate != t->info.rate || !stream_running(d->stream) ||
+            (d->engine_period != packet_frames(t) && !d->streaming2)) {
                 r = start_engine(d, t->info.rate, packet_frames(t), true);
                 if (r < 0)
                         return r;
@@ -271,9 +275,9 @@ static int attach(struct daemon *d, struct transport *t)
         /* t, not d->streaming: that is set once attached, and a speaker
          * with AVRCP volume must not get the software gain as well */
         apply_volume(d, t);
-        /* the control plane streams to one speaker: output slot 0 */
-        stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
-        r = stream_attach_bt(d->stream, 0, &bt, err, sizeof(err));
+        /* the first speaker's slot (0, or the other than a second's) */
+        stream_set_output_delay(d->stream, first_slot(d), output_speaker_delay_us(d, t, NULL));
+        r = stream_attach_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach Bluetooth to the audio thread: %s (%s)", strerror(-r), err);
                 if (stream_wedged(d->stream))
@@ -282,7 +286,7 @@ static int attach(struct daemon *d, struct transport *t)
                 return r;
         }
         d->streaming = t;
-        realtime_worker(d, stream_encoder_worker_tid(d->stream, 0), t->codec->label);
+        realtime_worker(d, stream_encoder_worker_tid(d->stream, first_slot(d)), t->codec->label);
         discovery_streaming_started(d);
         d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
         sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
@@ -290,7 +294,7 @@ static int attach(struct daemon *d, struct transport *t)
         d->level_value_logged = 0;
         transport_describe(t, 0, desc, sizeof(desc));
         log_info("streaming %s to %s (write MTU %u)", desc, t->device, t->write_mtu);
-        if (t->codec->rate_control_ms && !stream_encoder_rate_control(d->stream, 0) &&
+        if (t->codec->rate_control_ms && !stream_encoder_rate_control(d->stream, first_slot(d)) &&
             !d->rate_control_noted) {
                 log_notice("%s: %s is not installed: a2dpsrc steps the quality under congestion "
                            "itself", t->codec->label, t->codec->rate_control_lib);
@@ -306,12 +310,30 @@ static void detach(struct daemon *d)
 {
         if (!d->streaming)
                 return;
-        if (stream_detach_bt(d->stream, 0) < 0) {
+        if (stream_detach_bt(d->stream, first_slot(d)) < 0) {
                 /* the socket is still the thread's: left open, never closed */
                 d->streaming->fd = -1;
                 output_engine_stuck(d);
         }
         d->streaming = NULL;
+        output_update_status(d);
+}
+
+/* The second speaker, playing, becomes the one output where it is: its
+ * slot, encoder, queue and RTP stream go on untouched (attached again on
+ * the first's slot, its encoder would start afresh and what it had queued
+ * be lost: a glitch). */
+void output_take_over(struct daemon *d)
+{
+        detach(d);
+        d->first_slot = second_slot(d);
+        d->streaming = d->streaming2;
+        d->streaming2 = NULL;
+        apply_volume(d, d->streaming);
+        d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
+        sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
+        d->level_logged = 0;
+        d->level_value_logged = 0;
         output_update_status(d);
 }
 
@@ -457,9 +479,9 @@ static void hold_off_after_suspend(struct daemon *d, struct transport *t)
 void output_transport_changed(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
-                stream_set_output_delay(d->stream, 0, output_speaker_delay_us(d, t, NULL));
+                stream_set_output_delay(d->stream, first_slot(d), output_speaker_delay_us(d, t, NULL));
         if (d->streaming2 == t)
-                stream_set_output_delay(d->stream, 1, output_speaker_delay_us(d, t, NULL));
+                stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, t, NULL));
         if ((t->volume_appeared || t->volume_changed) && multi_output_is_second(d, t)) {
                 multi_output_transport_volume(d, t);
         } else if (t->volume_appeared && speaker_transport_is_output(d, t)) {
@@ -483,16 +505,23 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                         detach(d);
                 multi_output_transport_removing(d, t);
                 transport_release(d, t, false);
-                diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
-                if (!speaker_transport_is_output(d, t))
-                        /* the second speaker's: taken again when it starts
-                         * the stream (below); the first's idle state is
-                         * not its business */
-                        log_info("%s suspended by the second speaker", t->path);
-                else if (t->state == TRANSPORT_IDLE)
-                        hold_off_after_suspend(d, t);
-                else
-                        log_info("%s suspended and started again by the speaker", t->path);
+                if (remote_sep_busy_on(d, t)) {
+                        /* BlueZ closes the stream we asked to reconfigure
+                         * (a codec switch, another rate): no suspend of the
+                         * speaker's, nothing for the doctor's history */
+                        log_info("%s closed for reconfiguration", t->path);
+                } else {
+                        diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
+                        if (!speaker_transport_is_output(d, t))
+                                /* the second speaker's: taken again when it
+                                 * starts the stream (below); the first's idle
+                                 * state is not its business */
+                                log_info("%s suspended by the second speaker", t->path);
+                        else if (t->state == TRANSPORT_IDLE)
+                                hold_off_after_suspend(d, t);
+                        else
+                                log_info("%s suspended and started again by the speaker", t->path);
+                }
         }
         if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
                 /* the speaker started the stream: take it, even while we
@@ -568,8 +597,8 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
         while (stream_next_event(d->stream, &ev)) {
                 struct transport *t = d->streaming;
 
-                /* slot 1: the second speaker's (MultiOutput) */
-                if (ev.output > 0) {
+                /* the second speaker's (MultiOutput) */
+                if (ev.output >= 0 && (unsigned)ev.output != first_slot(d)) {
                         multi_output_event(d, &ev);
                         continue;
                 }
@@ -758,11 +787,11 @@ void output_routes_changed(struct daemon *d)
 static void apply_volume(struct daemon *d, struct transport *t)
 {
         if (t && t->has_volume) {
-                stream_set_gain(d->stream, 0, 127);
+                stream_set_gain(d->stream, first_slot(d), 127);
                 if (t->volume != d->state.volume)
                         transport_set_volume(d, t, d->state.volume);
         } else {
-                stream_set_gain(d->stream, 0, d->state.volume);
+                stream_set_gain(d->stream, first_slot(d), d->state.volume);
         }
 }
 

@@ -112,8 +112,7 @@ static void on_caps_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 return;
         }
         if (d->reconfig_rate && info.rate != d->reconfig_rate) {
-                log_info("the speaker does not take %u Hz: the capture stays converted",
-                         d->reconfig_rate);
+                log_info("%s does not take %u Hz in %s", d->reconfig_sep, d->reconfig_rate, c->label);
                 finish(d, -ENOTSUP, "the speaker does not take the rate");
                 return;
         }

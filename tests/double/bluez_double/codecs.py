@@ -63,6 +63,8 @@ PRESETS = {
     'sbc-xq': (SBC, bytes([0xff, 0xff, 0x02, 0x4a])),
     # 44.1 and 48 kHz, stereo
     'aptx': (VENDOR, vendor_header(*APTX) + bytes([0x30 | 0x02])),
+    # aptX at 44.1 kHz only (a sink of the first aptX generation)
+    'aptx-44k': (VENDOR, vendor_header(*APTX) + bytes([0x20 | 0x02])),
     'aptx-hd': (VENDOR, vendor_header(*APTX_HD) + bytes([0x30 | 0x02, 0, 0, 0, 0])),
     # MPEG-2 and MPEG-4 AAC LC, 44.1 and 48 kHz, 1 or 2 channels, VBR,
     # up to 320 kbit/s
