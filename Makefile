@@ -347,7 +347,7 @@ fuzz: deps
 # in throwaway qemu VMs booting Debian 12's linux-image-6.12 (downloaded once
 # into build/vm/kernel); installs its Debian packages (root). docs/vm-testing.md
 check-vm: deps
-	$(MAKE) all
+	$(MAKE) all test-tools
 	BUILD=$(BUILD) PYTHON=$(PYTHON) tests/vm/run-vm.sh $(VM_SCENARIOS)
 
 # Streaming through repeated disruptions (one every SOAK_CYCLE_SECONDS);

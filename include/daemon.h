@@ -350,8 +350,8 @@ struct transport *transport_by_path(struct daemon *d, const char *path);
 /* dev's transport (the first, BlueZ gives an A2DP sink one), NULL if none
  * or dev is NULL. */
 struct transport *transport_of_device(struct daemon *d, const struct device *dev);
-/* codec: the endpoint's the speaker configured. */
-int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec,
+/* codec, spare: the endpoint's the speaker configured. */
+int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec, bool spare,
                      DBusMessageIter *props, char *err, size_t err_len);
 /* "SBC 44100 Hz joint-stereo 16/8 loudness bitpool 53" at quality level. */
 void transport_describe(const struct transport *t, unsigned level, char *buf, size_t len);

@@ -396,7 +396,6 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
         DBusMessageIter it;
         const char *path;
         char err[200];
-        struct transport *t;
 
         if (!dbus_message_has_signature(msg, "oa{sv}"))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID,
@@ -411,13 +410,10 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is turned off (Codecs)",
                                         codec->label);
         }
-        if (transport_create(d, path, codec, &it, err, sizeof(err)) < 0) {
+        if (transport_create(d, path, codec, spare, &it, err, sizeof(err)) < 0) {
                 log_warn("SetConfiguration %s refused: %s", path, err);
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s", err);
         }
-        t = transport_by_path(d, path);
-        if (t)
-                t->spare = spare;
         return dbus_reply_empty(d->conn, msg);
 }
 

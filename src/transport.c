@@ -150,7 +150,7 @@ void transport_describe(const struct transport *t, unsigned level, char *buf, si
         t->codec->describe(t->config, t->config_len, level, buf, len);
 }
 
-int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec,
+int transport_create(struct daemon *d, const char *path, const struct a2dp_codec *codec, bool spare,
                      DBusMessageIter *props, char *err, size_t err_len)
 {
         struct transport *t;
@@ -172,6 +172,7 @@ int transport_create(struct daemon *d, const char *path, const struct a2dp_codec
         t->daemon = d;
         snprintf(t->path, sizeof(t->path), "%s", path);
         t->codec = codec;
+        t->spare = spare;       /* before anyone hears of it */
         if (transport_parse_properties(props, t, err, err_len) < 0)
                 goto fail;
         t->next = d->transports;
@@ -188,8 +189,8 @@ int transport_create(struct daemon *d, const char *path, const struct a2dp_codec
         {
                 char desc[96];
                 transport_describe(t, 0, desc, sizeof(desc));
-                log_info("transport %s configured: %s%s", path, desc,
-                         t->has_volume ? ", absolute volume" : "");
+                log_info("transport %s configured: %s%s%s", path, desc,
+                         t->has_volume ? ", absolute volume" : "", t->spare ? " (on a spare endpoint)" : "");
         }
         speaker_transport_configured(d, t);
         output_transport_added(d, t);

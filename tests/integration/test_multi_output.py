@@ -148,6 +148,9 @@ class TwoSpeakers(A2dpTestCase):
         # SBC alone: B's stream is on the spare SBC endpoint
         skew_ms = self.onset_skew_ms(codecs='sbc')
         self.assertIn('/spare/a2dp_source_sbc_2', self.b_endpoint)
+        # and the daemon knows it from the start (it learnt it after telling
+        # everyone of the new transport: its log said otherwise)
+        self.log_has('_0B/sep1/fd1 configured: SBC 48000 Hz joint-stereo 16/8 loudness bitpool 51 (on a spare endpoint)')
         self.assertLessEqual(abs(skew_ms), 2.0,
                              'B presents the onset %.2f ms after A' % skew_ms)
 

@@ -14,9 +14,13 @@ RTP_PT = 96
 SBC_SYNC = 0x9c
 
 
-def btsnoop_acl(path, index, opcode=OP_ACL_RX):
+EPOCH_DELTA_US = 0x00dcddb30f2f8000     # btsnoop: microseconds since year 0
+
+
+def btsnoop_acl(path, index, opcode=OP_ACL_RX, timed=False):
     """The ACL packets (handle+flags, length, data) of controller hciINDEX
-    with the given monitor opcode in a btsnoop capture."""
+    with the given monitor opcode in a btsnoop capture; timed: as (time in
+    s since the epoch, packet)."""
     with open(path, 'rb') as f:
         data = f.read()
     if data[:8] != BTSNOOP_MAGIC or len(data) < 16:
@@ -25,20 +29,21 @@ def btsnoop_acl(path, index, opcode=OP_ACL_RX):
         raise ValueError('%s: not a monitor-format capture' % path)
     off, out = 16, []
     while off + 24 <= len(data):
-        _, incl, flags, _, _ = struct.unpack_from('>IIIIq', data, off)
+        _, incl, flags, _, t_us = struct.unpack_from('>IIIIq', data, off)
         rec = data[off + 24:off + 24 + incl]
         off += 24 + incl
         if len(rec) < incl:
             break                                   # cut short at the end
         if flags >> 16 == index and flags & 0xffff == opcode:
-            out.append(rec)
+            out.append(((t_us - EPOCH_DELTA_US) / 1e6, rec) if timed else rec)
     return out
 
 
-def l2cap_frames(acl_packets):
-    """Reassembled L2CAP frames [(cid, payload)] of a list of ACL packets."""
+def l2cap_frames_timed(timed_acl):
+    """Reassembled L2CAP frames [(t, cid, payload)] of [(t, ACL packet)],
+    each at the time of its last fragment."""
     partial, out = {}, []
-    for pkt in acl_packets:
+    for t, pkt in timed_acl:
         if len(pkt) < 4:
             continue
         hf, dlen = struct.unpack_from('<HH', pkt)
@@ -52,9 +57,14 @@ def l2cap_frames(acl_packets):
         buf = partial[handle]
         if len(buf) >= 4 and len(buf) >= 4 + struct.unpack_from('<H', buf)[0]:
             length, cid = struct.unpack_from('<HH', buf)
-            out.append((cid, bytes(buf[4:4 + length])))
+            out.append((t, cid, bytes(buf[4:4 + length])))
             del partial[handle]
     return out
+
+
+def l2cap_frames(acl_packets):
+    """Reassembled L2CAP frames [(cid, payload)] of a list of ACL packets."""
+    return [(cid, p) for _, cid, p in l2cap_frames_timed((None, pkt) for pkt in acl_packets)]
 
 
 def sbc_frame_len(hdr):

@@ -177,15 +177,24 @@ start_bus() {
     wait_until 5 "the system bus to answer" has_name org.freedesktop.DBus || env_fail "system bus does not answer"
 }
 
-# RADIOS=3 (set by a scenario before start_stack): a third controller,
-# hci2, a stranger's
+# RADIOS=3 or 4 (set by a scenario before start_stack): more controllers,
+# hci2 (a stranger's, or a second speaker) and hci3
 RADIOS=${RADIOS:-2}
+
+# the controllers past hci1
+extra_radios() {
+    local i
+    for ((i = 2; i < RADIOS; i++)); do echo "hci$i"; done
+}
 
 # a controller whose initialisation completed knows its address
 both_controllers_ready() {
     [[ $(hciconfig hci0 2>/dev/null) == *"BD Address: $SRC_ADDR"* &&
        $(hciconfig hci1 2>/dev/null) == *"BD Address: $SINK_ADDR"* ]] || return 1
-    [[ $RADIOS -lt 3 || $(hciconfig hci2 2>/dev/null) == *"BD Address: 00:AA:01:"* ]]
+    local h
+    for h in $(extra_radios); do
+        [[ $(hciconfig "$h" 2>/dev/null) == *"BD Address: 00:AA:01:"* ]] || return 1
+    done
 }
 
 # btvirt's two controllers. On a loaded host the kernel's HCI Reset of a
@@ -230,8 +239,11 @@ start_bluetoothd() {
         env_fail "bluetoothd does not show hci0"
     wait_until 10 "hci1 in bluetoothd" bz "$SINK_HCI" org.bluez.Adapter1 Address ||
         env_fail "bluetoothd does not show hci1"
-    [[ $RADIOS -lt 3 ]] || wait_until 10 "hci2 in bluetoothd" bz /org/bluez/hci2 org.bluez.Adapter1 Address ||
-        env_fail "bluetoothd does not show hci2"
+    local h
+    for h in $(extra_radios); do
+        wait_until 10 "$h in bluetoothd" bz "/org/bluez/$h" org.bluez.Adapter1 Address ||
+            env_fail "bluetoothd does not show $h"
+    done
 }
 
 power() {   # power hciN true|false
@@ -252,10 +264,11 @@ power_on_both() {
     power hci0 true && power hci1 true || env_fail "cannot power the adapters on"
     wait_until 10 "hci0 powered" bz_is "$SRC_HCI" org.bluez.Adapter1 Powered true || env_fail "hci0 not powered"
     wait_until 10 "hci1 powered" bz_is "$SINK_HCI" org.bluez.Adapter1 Powered true || env_fail "hci1 not powered"
-    if [[ $RADIOS -ge 3 ]]; then
-        power hci2 true || env_fail "cannot power hci2 on"
-        wait_until 10 "hci2 powered" bz_is /org/bluez/hci2 org.bluez.Adapter1 Powered true || env_fail "hci2 not powered"
-    fi
+    local h
+    for h in $(extra_radios); do
+        power "$h" true || env_fail "cannot power $h on"
+        wait_until 10 "$h powered" bz_is "/org/bluez/$h" org.bluez.Adapter1 Powered true || env_fail "$h not powered"
+    done
 }
 
 # The base: modules, radio, bus, bluetoothd, both adapters powered.

@@ -10,6 +10,11 @@ on SIGTERM or SIGINT writes them as a btsnoop file in BlueZ's monitor
 format (what `btmon -w` writes: opcode ACL RX, index DEV), which
 check_audio.py reads (and btmon -r, Wireshark). Not btmon itself: under TCG
 it wrote each packet through 9p as it came and dropped most of them.
+
+Each packet's time is the kernel's (HCI_TIME_STAMP: when the controller's
+packet was received, wall clock), not when this reader got to it: the
+two-speakers scenario compares arrival times on two links to the
+millisecond.
 """
 
 import signal
@@ -21,7 +26,10 @@ import time
 SOL_HCI = 0
 HCI_DATA_DIR = 1
 HCI_FILTER = 2
+HCI_TIME_STAMP = 3
 HCI_CMSG_DIR = 0x0001
+HCI_CMSG_TSTAMP = 0x0002
+TIMEVAL = struct.Struct('@ll')
 HCI_ACLDATA_PKT = 0x02
 BTSNOOP_MONITOR = 2001
 OP_ACL_RX = 5
@@ -32,6 +40,7 @@ def main(dev, out):
     s = socket.socket(socket.AF_BLUETOOTH, socket.SOCK_RAW, socket.BTPROTO_HCI)
     s.setsockopt(SOL_HCI, HCI_FILTER, struct.pack('<IIIH2x', 1 << HCI_ACLDATA_PKT, 0, 0, 0))
     s.setsockopt(SOL_HCI, HCI_DATA_DIR, 1)
+    s.setsockopt(SOL_HCI, HCI_TIME_STAMP, 1)
     try:
         s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)          # SO_RCVBUFFORCE (root)
     except OSError:
@@ -48,7 +57,7 @@ def main(dev, out):
     print('capturing hci%d' % dev, flush=True)
     while not stop:
         try:
-            data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(4))
+            data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(4) + socket.CMSG_SPACE(TIMEVAL.size))
         except socket.timeout:
             continue
         except InterruptedError:
@@ -58,8 +67,13 @@ def main(dev, out):
             break
         incoming = any(level == SOL_HCI and kind == HCI_CMSG_DIR and payload[:1] != b'\0'
                        for level, kind, payload in anc)
+        t = time.time()
+        for level, kind, payload in anc:
+            if level == SOL_HCI and kind == HCI_CMSG_TSTAMP and len(payload) >= TIMEVAL.size:
+                sec, usec = TIMEVAL.unpack_from(payload)
+                t = sec + usec / 1e6
         if data[:1] == bytes([HCI_ACLDATA_PKT]) and incoming:
-            records.append((time.time(), data[1:]))
+            records.append((t, data[1:]))
     with open(out, 'wb') as f:
         f.write(b'btsnoop\0' + struct.pack('>II', 1, BTSNOOP_MONITOR))
         for t, pkt in records:

@@ -35,7 +35,7 @@ BUILD=${BUILD:-build}
 VM_BUILD=${BUILD#"$ROOT"/}
 VMDIR=$BUILD/vm
 SCENARIOS=("$@")
-[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc sbc-xq aptx aptx-hd)
+[[ ${#SCENARIOS[@]} -gt 0 ]] || SCENARIOS=(stream pair linkloss btd-restart speaker-connects avrcp rate44k-first rate-change stranger producer-xrun pw-sbc sbc-xq aptx aptx-hd two-speakers)
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKGS="qemu-system-x86 busybox-static cpio kmod bluez bluez-test-tools bluez-alsa-utils
 alsa-utils dbus python3 python3-dbus python3-gi pipewire pipewire-bin wireplumber libspa-0.2-bluetooth

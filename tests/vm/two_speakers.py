@@ -1,0 +1,147 @@
+"""The two-speakers scenario's judge (check-vm, issue #13): when each
+speaker presents the same sample, from what crossed its link.
+
+Both links were captured with the kernel's receive times
+(link_capture.py: hci.btsnoop for A on hci1, hci2.btsnoop for B on hci2).
+Each link's media packets are written as a speaker recording (format 3,
+the double's, with the receive time as the kernel arrival), decoded by
+speaker-analyze, and every onset of the board's bursts (silence, then the
+tone) is placed as tests/integration/presentation.py places it for the
+double:
+
+  presentation = arrival of the packet that carries the onset
+               + the frames before it in that packet / rate
+               + the speaker's delay a2dpsrcd aligned on (GetOutputs'
+                 Delay: reported by the speaker, or set, or assumed)
+
+An onset of A is matched with B's nearest (the bursts come every 2 s, so
+any skew under a second is unambiguous); onsets in B's first SETTLE_S
+are left out (the alignment's first measure, then its slew).
+"""
+
+import array
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, '..', 'integration'), os.path.join(HERE, '..', 'double')]
+
+import air                                      # noqa: E402
+import presentation as P                        # noqa: E402
+from bluez_double import recorder              # noqa: E402
+
+ANALYZER = os.path.join(os.environ.get('BUILD', 'build'), 'tests', 'speaker-analyze')
+RATE = 48000
+ONSET_LEVEL = 8000          # half the bursts' amplitude: past the codec's pre-echo
+QUIET_S = 0.5               # a burst ends after this much below the level
+SETTLE_S = 3.0
+# The issue's bound is +-2 ms of what the delays promise (judged on the
+# double). Under TCG the two links' receive times carry btvirt's and the
+# guest's scheduling, and a congested emulated link steps the bitpool
+# (onsets then spread up to 17 ms, 2026-12-03): the median is held to 3 ms
+# and every onset to 25 ms, far inside the 65 ms B's set delay puts
+# between them unaligned.
+MEDIAN_MS = 3.0
+EACH_MS = 25.0
+MIN_ONSETS = 5
+
+
+def media_packets(path, index):
+    """(SBC configuration's information elements, [(t_s, RTP packet)]) of
+    the stream the link carried, each packet at the kernel's receive time
+    of its last ACL fragment."""
+    frames = air.l2cap_frames_timed(air.btsnoop_acl(path, index, timed=True))
+    payloads = [(cid, p) for _, cid, p in frames]
+    media = air.media_channel(payloads)
+    confs = [c for c in air.configurations(payloads) if c.name == 'SBC']
+    return (confs[-1].info if confs else None), [(t, p) for t, cid, p in frames if cid == media]
+
+
+def decoded_onsets(folder, name, config, packets):
+    """Writes the link's stream as NAME.rec, decodes it; returns the
+    recording and the decoded frames where each burst begins."""
+    rec = os.path.join(folder, name + '.rec')
+    with open(rec, 'wb') as f:
+        f.write(recorder.header(0, config, max(len(p) for _, p in packets), 0, 3))
+        for t, p in packets:
+            f.write(recorder.record(int(t * 1e9), p, int(t * 1e9)))
+    pcm_path = os.path.join(folder, name + '-decoded.raw')
+    out = subprocess.run([ANALYZER, '--pcm-out', pcm_path, rec], capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        raise ValueError('speaker-analyze %s failed: %s' % (rec, out.stderr.strip()))
+    pcm = array.array('h')
+    with open(pcm_path, 'rb') as f:
+        pcm.frombytes(f.read())
+    found, start, quiet = [], 0, int(QUIET_S * RATE)
+    while True:
+        k = P.onset(pcm, ONSET_LEVEL, 2, start)
+        if k is None:
+            return found
+        found.append(k)
+        last, j, n = k, k, len(pcm) // 2
+        while j < n and j - last < quiet:
+            if abs(pcm[2 * j]) >= ONSET_LEVEL:
+                last = j
+            j += 1
+        start = j
+
+
+def delays_us(folder):
+    """{address: Delay in us} from GetOutputs (busctl --json=short)."""
+    with open(os.path.join(folder, 'outputs.json')) as f:
+        reply = json.load(f)
+    out = {}
+    for entry in reply['data'][0]:
+        out[entry['Address']['data']] = (entry['Delay']['data'], entry.get('DelaySource', {}).get('data'))
+    return out
+
+
+def presentations(folder, capture, index, name, delay_us):
+    """[(presentation s, arrival of its first packet s)] of every onset on
+    one link."""
+    config, packets = media_packets(os.path.join(folder, capture), index)
+    if config is None or not packets:
+        raise ValueError('%s: no SBC stream on the link' % capture)
+    frames = [P.sbc_packet_frames(p) for _, p in packets]
+    arrivals = [int(t * 1e9) for t, _ in packets]
+    out = []
+    for k in decoded_onsets(folder, name, config, packets):
+        ns = P.presentation_ns(arrivals, frames, k, RATE, 0)
+        out.append((ns / 1e9 + delay_us / 1e6, packets[0][0]))
+    return out
+
+
+def judge(run, a_addr, b_addr):
+    """Verdicts on run (check_audio.Run)."""
+    delays = delays_us(run.dir)
+    if a_addr not in delays or b_addr not in delays:
+        run.require(False, 'GetOutputs lists %s, not both speakers' % sorted(delays))
+        return
+    (da, sa), (db, sb) = delays[a_addr], delays[b_addr]
+    run.figure('delays', 'A %.1f ms (%s), B %.1f ms (%s)' % (da / 1000, sa, db / 1000, sb))
+    a = presentations(run.dir, 'hci.btsnoop', 1, 'link-a', da)
+    b = presentations(run.dir, 'hci2.btsnoop', 2, 'link-b', db)
+    if not b:
+        run.require(False, 'no onset decoded from B\'s link')
+        return
+    b_from = b[0][1] + SETTLE_S
+    skews = []
+    for ta, _ in a:
+        if ta < b_from:
+            continue
+        tb = min((t for t, _ in b), key=lambda t: abs(t - ta))
+        if abs(tb - ta) < 1.0:
+            skews.append((tb - ta) * 1000)
+    run.figure('onsets', '%d on A, %d on B, %d matched after B settled; B - A: %s ms'
+               % (len(a), len(b), len(skews), ' '.join('%.1f' % s for s in skews)))
+    if not run.require(len(skews) >= MIN_ONSETS, 'at least %d onsets heard on both (%d)'
+                       % (MIN_ONSETS, len(skews))):
+        return
+    median = sorted(skews)[len(skews) // 2]
+    worst = max(skews, key=abs)
+    run.require(abs(median) <= MEDIAN_MS, 'the same sample presented together: median B - A %.2f ms '
+                '(within %.0f ms)' % (median, MEDIAN_MS))
+    run.require(abs(worst) <= EACH_MS, 'every onset within %.0f ms (worst %.2f ms)' % (EACH_MS, worst))
