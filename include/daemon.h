@@ -258,6 +258,7 @@ struct daemon {
          * while the first plays (AutoReconnect) */
         char lost2[18];
         sd_event_source *reconnect2_timer;
+        sd_event_source *rate_retry;     /* asking the second for the engine's rate again */
         unsigned reconnect2_attempt;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;

@@ -143,6 +143,8 @@ unsigned sender_queue_packets(const struct sender *s);
 uint64_t sender_congestion_ns(const struct sender *s);
 /* PCM frames that complete the packet being filled. */
 size_t sender_frames_to_packet(const struct sender *s);
+/* PCM frames a whole packet carries. */
+size_t sender_packet_samples(const struct sender *s);
 bool sender_has_queued(const struct sender *s);
 /* Drops the oldest queued audio (whole frames), counting it. */
 void sender_drop_oldest(struct sender *s);

@@ -143,11 +143,15 @@ void stream_emit_level(struct stream *s, int output, unsigned level, unsigned le
 /* An output that takes audio now (attached, not failed, not stalled). */
 bool stream_output_live(const struct stream_output *o);
 bool stream_any_live(const struct stream *s);
-unsigned stream_live_count(const struct stream *s);
 /* Every output taking audio has a full queue: capture waits for a socket. */
 bool stream_all_live_full(const struct stream *s);
 /* PCM frames that complete the next packet of any output taking audio. */
 size_t stream_frames_to_packet(const struct stream *s);
+/* Packets whose ends fall anywhere in the capture's periods: two outputs
+ * taking audio, or one whose packets are not the period (the engine was
+ * not restarted for it: a second speaker taking over, a codec switch of
+ * the first while the second played). */
+bool stream_packets_off_period(const struct stream *s);
 /* Hands n frames of the Bluetooth mix (NULL: no live output, nothing
  * mixed) to every attached output, each through its delay line. */
 void stream_outputs_push(struct stream *s, int16_t *mix, size_t n, uint64_t read_ns);

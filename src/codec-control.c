@@ -164,7 +164,11 @@ static const char *start_switch(struct daemon *d, struct transport *t, const str
                          "the speaker's next connection", c->label);
                 return ERR_NOT_SUPPORTED;
         }
-        r = remote_sep_configure(d, t, sep->path, c, 0, on_switched, (void *)c);
+        /* with both speakers playing the new stream must run at the
+         * engine's rate (another would restart the engine under the other
+         * speaker, or leave this one waiting); alone, the capture's */
+        r = remote_sep_configure(d, t, sep->path, c, d->streaming && d->streaming2 ? d->engine_rate : 0,
+                                 on_switched, (void *)c);
         if (r == -EBUSY) {
                 snprintf(text, len, "The stream is being reconfigured; try again in a moment");
                 return ERR_BUSY;
@@ -322,6 +326,8 @@ static void on_removed_switched(struct daemon *d, int err, const char *why, void
                 log_warn("cannot switch away from %s (%s): the speaker is set up again",
                          t->codec->label, why ? why : "");
                 snprintf(dev, sizeof(dev), "%s", t->device);
+                /* the audio thread lets go of the socket before it closes */
+                output_transport_removing(d, t);
                 transport_release(d, t, false);
                 if (a)
                         endpoint_reregister(d, a);

@@ -133,14 +133,33 @@ static void engine_rate_answered(struct daemon *d, int err, const char *why, voi
                          d->output2[0] ? d->output2 : "the second speaker", d->engine_rate, why);
 }
 
+static int on_rate_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+        struct daemon *d = ud;
+
+        sd_event_source_disable_unref(d->rate_retry);
+        d->rate_retry = NULL;
+        multi_output_resume(d);
+        return 0;
+}
+
 static void ask_engine_rate(struct daemon *d, struct transport *t)
 {
         int r;
 
-        if (t->rate_asked)
+        /* the rate is the first speaker's: asked for once it plays */
+        if (t->rate_asked || !d->streaming)
                 return;
-        t->rate_asked = true;
         r = remote_sep_configure(d, t, NULL, t->codec, d->engine_rate, engine_rate_answered, NULL);
+        if (r == -EBUSY) {
+                /* another reconfiguration is under way: again in a second */
+                if (!d->rate_retry &&
+                    sd_event_add_time_relative(d->event, &d->rate_retry, CLOCK_MONOTONIC, 1000000, 100000,
+                                               on_rate_retry, d) < 0)
+                        log_err("cannot schedule asking %s for %u Hz", d->output2, d->engine_rate);
+                return;
+        }
+        t->rate_asked = true;
         if (r < 0)
                 log_warn("%s streams at %u Hz, the first output at %u Hz, and cannot be reconfigured (%s): "
                          "it waits", d->output2, t->info.rate, d->engine_rate, strerror(-r));
@@ -220,6 +239,13 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev)
 
         switch (ev->type) {
         case STREAM_EV_LINK_ERROR:
+                if (t && remote_sep_busy_on(d, t)) {
+                        /* BlueZ closes the stream we asked to reconfigure */
+                        log_info("%s closed for reconfiguration", t->path);
+                        multi_output_detach(d);
+                        transport_release(d, t, false);
+                        break;
+                }
                 d->link_errors++;
                 log_warn("link to the second speaker lost (%s); the first plays on", strerror(ev->value));
                 if (t) {
@@ -565,6 +591,8 @@ int multi_output_set(struct daemon *d, bool on)
 void multi_output_shutdown(struct daemon *d)
 {
         cancel_reconnect2(d);
+        sd_event_source_disable_unref(d->rate_retry);
+        d->rate_retry = NULL;
         dbus_call_cancel(&d->connect2_pending);
         d->connecting2[0] = '\0';
         if (d->connect2_call) {

@@ -210,6 +210,11 @@ size_t sender_frames_to_packet(const struct sender *s)
         return have < want ? want - have : s->frame_samples;
 }
 
+size_t sender_packet_samples(const struct sender *s)
+{
+        return (size_t)(frames_per_packet(s) ? frames_per_packet(s) : 1) * s->frame_samples;
+}
+
 bool sender_has_queued(const struct sender *s)
 {
         return s->q_count > 0;

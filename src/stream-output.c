@@ -28,15 +28,6 @@ bool stream_any_live(const struct stream *s)
         return false;
 }
 
-unsigned stream_live_count(const struct stream *s)
-{
-        unsigned n = 0;
-
-        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++)
-                n += stream_output_live(s->out[i]);
-        return n;
-}
-
 static unsigned attached_count(const struct stream *s)
 {
         unsigned n = 0;
@@ -79,6 +70,22 @@ size_t stream_frames_to_packet(const struct stream *s)
                         need = n;
         }
         return need;
+}
+
+bool stream_packets_off_period(const struct stream *s)
+{
+        unsigned live = 0;
+        bool off = false;
+
+        for (unsigned i = 0; i < STREAM_OUTPUTS_MAX; i++) {
+                const struct stream_output *o = s->out[i];
+
+                if (!stream_output_live(o))
+                        continue;
+                live++;
+                off |= sender_packet_samples(&o->sender) != s->p.period_frames;
+        }
+        return live > 1 || off;
 }
 
 /* Two streams share the adapter's air time: each output's bit rate is
@@ -197,7 +204,7 @@ int stream_outputs_poll(struct stream *s, struct pollfd *fds, unsigned *n, bool 
                 if (!queued)
                         continue;
                 /* with every queue full, wait for a socket at most two
-                 * packets' time (the capture buffer holds four), then read
+                 * packets' time (the capture buffer holds four, and 80 ms), then read
                  * on and let the oldest queued audio go */
                 t = (throttled ? 2 : 1) * (int)sender_packet_ms(&o->sender) + 1;
                 if (timeout < 0 || t < timeout)

@@ -355,17 +355,18 @@ static void pump_master(struct stream *s, bool force)
 #define EARLY_WAKES_MAX 3
 #define EARLY_WAKE_STEP_NS 2000000ull
 
-/* With two outputs, when the earliest packet's last sample is captured (0:
- * the period's wake-up will do). Their packets differ in length, and the
- * capture's periods are the first speaker's packets: the second's end
- * anywhere in a period, and waiting for the period's end would make its
- * packets leave up to a period late, unevenly (a speaker's first packet
- * sets where it plays, so that unevenness is an error in alignment). */
+/* With two outputs, or one whose packets are not the capture's periods,
+ * when the earliest packet's last sample is captured (0: the period's
+ * wake-up will do). Their packets differ in length, and the capture's
+ * periods are the first speaker's packets: the second's end anywhere in a
+ * period, and waiting for the period's end would make its packets leave up
+ * to a period late, unevenly (a speaker's first packet sets where it
+ * plays, so that unevenness is an error in alignment). */
 static uint64_t packet_due_ns(const struct stream *s)
 {
         size_t need;
 
-        if (!s->newest_ns || !s->p.rate || s->early_wakes >= EARLY_WAKES_MAX || stream_live_count(s) < 2)
+        if (!s->newest_ns || !s->p.rate || s->early_wakes >= EARLY_WAKES_MAX || !stream_packets_off_period(s))
                 return 0;
         need = stream_frames_to_packet(s);
         if (!need)

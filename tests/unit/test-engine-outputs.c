@@ -477,6 +477,29 @@ START_TEST(unequal_packets_presented_together)
 }
 END_TEST
 
+/* The near speaker leaves and the far one, with shorter packets than the
+ * capture's periods (sized for the near one's), plays alone: its packets
+ * still leave when their last sample is captured, not two or three at a
+ * period's end (the main loop no longer restarts the engine there: a
+ * second speaker taking over, a codec switch under it). */
+START_TEST(alone_with_packets_off_the_period_keeps_their_spacing)
+{
+        struct rig r;
+        unsigned late = 0, from;
+
+        rig_start(&r, 400);
+        run(&r, DETACH_NEAR);
+        check_intact(&r.rx[1], "far");
+        /* judged from well after the near one left (FAULT_AT_MS of END_MS) */
+        from = (unsigned)(r.rx[1].npk * 3 / 5);
+        for (size_t k = from + 1; k < r.rx[1].npk; k++)
+                late += r.rx[1].at_ns[k] - r.rx[1].at_ns[k - 1] > 12000000;
+        ck_assert_msg(late * 20 < r.rx[1].npk - from, "far alone: %u of %zu 8 ms packets more than 12 ms apart",
+                      late, r.rx[1].npk - from);
+        rig_stop(&r);
+}
+END_TEST
+
 /* The far speaker's transport moved from slot 1 to slot 0 (MultiOutput
  * off keeps it, the near one goes): its RTP stream goes on, same source,
  * no sequence or timestamp break, where a new stream would make the
@@ -510,6 +533,7 @@ static Suite *suite(void)
         tcase_add_test(tc, held_back_then_far_lost);
         tcase_add_test(tc, unequal_packets_presented_together);
         tcase_add_test(tc, moved_transport_continues_its_stream);
+        tcase_add_test(tc, alone_with_packets_off_the_period_keeps_their_spacing);
         suite_add_tcase(su, tc);
         return su;
 }

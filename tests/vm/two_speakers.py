@@ -33,7 +33,6 @@ import presentation as P                        # noqa: E402
 from bluez_double import recorder              # noqa: E402
 
 ANALYZER = os.path.join(os.environ.get('BUILD', 'build'), 'tests', 'speaker-analyze')
-RATE = 48000
 ONSET_LEVEL = 8000          # half the bursts' amplitude: past the codec's pre-echo
 QUIET_S = 0.5               # a burst ends after this much below the level
 SETTLE_S = 3.0
@@ -49,17 +48,17 @@ MIN_ONSETS = 5
 
 
 def media_packets(path, index):
-    """(SBC configuration's information elements, [(t_s, RTP packet)]) of
+    """(the SBC configuration (air.CodecConfig), [(t_s, RTP packet)]) of
     the stream the link carried, each packet at the kernel's receive time
     of its last ACL fragment."""
     frames = air.l2cap_frames_timed(air.btsnoop_acl(path, index, timed=True))
     payloads = [(cid, p) for _, cid, p in frames]
     media = air.media_channel(payloads)
     confs = [c for c in air.configurations(payloads) if c.name == 'SBC']
-    return (confs[-1].info if confs else None), [(t, p) for t, cid, p in frames if cid == media]
+    return (confs[-1] if confs else None), [(t, p) for t, cid, p in frames if cid == media]
 
 
-def decoded_onsets(folder, name, config, packets):
+def decoded_onsets(folder, name, config, packets, rate):
     """Writes the link's stream as NAME.rec, decodes it; returns the
     recording and the decoded frames where each burst begins."""
     rec = os.path.join(folder, name + '.rec')
@@ -75,7 +74,12 @@ def decoded_onsets(folder, name, config, packets):
     pcm = array.array('h')
     with open(pcm_path, 'rb') as f:
         pcm.frombytes(f.read())
-    found, start, quiet = [], 0, int(QUIET_S * RATE)
+    # onsets are placed by the packets' frame counts: a frame the decoder
+    # left out would shift every later one
+    carried = sum(P.sbc_packet_frames(p) for _, p in packets)
+    if len(pcm) // 2 != carried:
+        raise ValueError('%s: %d frames decoded, the packets carry %d' % (name, len(pcm) // 2, carried))
+    found, start, quiet = [], 0, int(QUIET_S * rate)
     while True:
         k = P.onset(pcm, ONSET_LEVEL, 2, start)
         if k is None:
@@ -103,13 +107,13 @@ def presentations(folder, capture, index, name, delay_us):
     """[(presentation s, arrival of its first packet s)] of every onset on
     one link."""
     config, packets = media_packets(os.path.join(folder, capture), index)
-    if config is None or not packets:
+    if config is None or not packets or not config.rate:
         raise ValueError('%s: no SBC stream on the link' % capture)
     frames = [P.sbc_packet_frames(p) for _, p in packets]
     arrivals = [int(t * 1e9) for t, _ in packets]
     out = []
-    for k in decoded_onsets(folder, name, config, packets):
-        ns = P.presentation_ns(arrivals, frames, k, RATE, 0)
+    for k in decoded_onsets(folder, name, config.info, packets, config.rate):
+        ns = P.presentation_ns(arrivals, frames, k, config.rate, 0)
         out.append((ns / 1e9 + delay_us / 1e6, packets[0][0]))
     return out
 
