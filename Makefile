@@ -186,8 +186,10 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(CORE_OBJS)
 $(BUILD)/tests/test-state: $(BUILD)/src/state.o $(BUILD)/src/state-file.o
 $(BUILD)/tests/test-power: $(BUILD)/src/power.o
 $(BUILD)/tests/test-rfkill: $(BUILD)/src/rfkill.o
-$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o
-$(BUILD)/tests/test-ctl-outputs: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-outputs.o
+$(BUILD)/tests/test-ctl-args: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-doctor.o \
+                           $(BUILD)/src/dbus-util.o
+$(BUILD)/tests/test-ctl-outputs: $(BUILD)/src/ctl-args.o $(BUILD)/src/ctl-format.o $(BUILD)/src/ctl-outputs.o \
+                              $(BUILD)/src/dbus-util.o
 $(BUILD)/tests/test-sender: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-framing: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-sender-ldac: $(BUILD)/src/sender.o

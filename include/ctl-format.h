@@ -81,14 +81,6 @@ void ctl_print_property(FILE *f, const char *prefix, const char *name, DBusMessa
  * they come. -EINVAL when iter is not at an a{sv}. */
 int ctl_print_properties(FILE *f, DBusMessageIter *dict);
 
-/* Calls fn for each entry of an a{sv} whose key is a string and whose
- * value a variant, with the variant's content; entries of another shape
- * are skipped. -EINVAL when dict is not at an array of dict entries. */
-typedef void (*ctl_entry_fn)(const char *key, DBusMessageIter *value, void *ud);
-int ctl_dict_each(DBusMessageIter *dict, ctl_entry_fn fn, void *ud);
-/* The value, when it is of that basic type (out as dbus_message_iter_get_basic's). */
-bool ctl_value_is(DBusMessageIter *v, int type, void *out);
-
 struct ctl_device {
         char address[18];
         char name[128];

@@ -1,6 +1,7 @@
 /* a2dpsrcctl's output: D-Bus values, properties, devices and errors as text. */
 #include "ctl-format.h"
 #include "bdaddr.h"
+#include "dbus-util.h"
 #include "err-text.h"
 
 #include <ctype.h>
@@ -203,47 +204,14 @@ size_t ctl_format_value(DBusMessageIter *value, char *buf, size_t len)
 
 /* ---- properties --------------------------------------------------------- */
 
-bool ctl_value_is(DBusMessageIter *v, int type, void *out)
-{
-        if (dbus_message_iter_get_arg_type(v) != type)
-                return false;
-        dbus_message_iter_get_basic(v, out);
-        return true;
-}
-
 static bool is_string(DBusMessageIter *v, const char **s)
 {
-        return ctl_value_is(v, DBUS_TYPE_STRING, s);
+        return dbus_variant_get_basic(v, DBUS_TYPE_STRING, s) == 0;
 }
 
 static bool is_basic(DBusMessageIter *v, int type, void *out)
 {
-        return ctl_value_is(v, type, out);
-}
-
-int ctl_dict_each(DBusMessageIter *dict, ctl_entry_fn fn, void *ud)
-{
-        DBusMessageIter it;
-
-        if (dbus_message_iter_get_arg_type(dict) != DBUS_TYPE_ARRAY ||
-            dbus_message_iter_get_element_type(dict) != DBUS_TYPE_DICT_ENTRY)
-                return -EINVAL;
-        dbus_message_iter_recurse(dict, &it);
-        for (; dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&it)) {
-                DBusMessageIter e, v;
-                const char *key;
-
-                dbus_message_iter_recurse(&it, &e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
-                        continue;
-                dbus_message_iter_get_basic(&e, &key);
-                dbus_message_iter_next(&e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_VARIANT)
-                        continue;
-                dbus_message_iter_recurse(&e, &v);
-                fn(key, &v, ud);
-        }
-        return 0;
+        return dbus_variant_get_basic(v, type, out) == 0;
 }
 
 /* The words and units of the properties we know; false: show it plainly. */
@@ -534,7 +502,7 @@ static void codecs_join(DBusMessageIter *arr, char *buf, size_t len)
         }
 }
 
-static void device_entry(const char *key, DBusMessageIter *v, void *ud)
+static int device_entry(const char *key, DBusMessageIter *v, void *ud)
 {
         struct ctl_device *d = ud;
         const char *s;
@@ -561,12 +529,13 @@ static void device_entry(const char *key, DBusMessageIter *v, void *ud)
                    dbus_message_iter_get_element_type(v) == DBUS_TYPE_STRING) {
                 codecs_join(v, d->codecs, sizeof(d->codecs));
         }
+        return 0;
 }
 
 int ctl_device_parse(DBusMessageIter *dict, struct ctl_device *d)
 {
         memset(d, 0, sizeof(*d));
-        if (ctl_dict_each(dict, device_entry, d) < 0)
+        if (dbus_dict_foreach(dict, device_entry, d) < 0)
                 return -EINVAL;
         return d->address[0] ? 0 : -EINVAL;
 }

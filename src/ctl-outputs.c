@@ -5,18 +5,19 @@
 #include <string.h>
 
 #include "ctl-format.h"
+#include "dbus-util.h"
 
-static void output_entry(const char *key, DBusMessageIter *v, void *ud)
+static int output_entry(const char *key, DBusMessageIter *v, void *ud)
 {
         struct ctl_output *o = ud;
         const char *s;
 
         if (strcmp(key, "Delay") == 0) {
-                o->has_delay = ctl_value_is(v, DBUS_TYPE_UINT32, &o->delay_us);
+                o->has_delay = dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &o->delay_us) == 0;
         } else if (strcmp(key, "Volume") == 0) {
-                o->has_volume = ctl_value_is(v, DBUS_TYPE_UINT16, &o->volume);
-        } else if (!ctl_value_is(v, DBUS_TYPE_STRING, &s)) {
-                return;
+                o->has_volume = dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &o->volume) == 0;
+        } else if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0) {
+                return 0;
         } else if (strcmp(key, "Address") == 0) {
                 if (ctl_parse_address(s, o->address) < 0)
                         o->address[0] = '\0';
@@ -29,12 +30,13 @@ static void output_entry(const char *key, DBusMessageIter *v, void *ud)
         } else if (strcmp(key, "DelaySource") == 0) {
                 ctl_copy_clean(o->delay_source, sizeof(o->delay_source), s);
         }
+        return 0;
 }
 
 int ctl_output_parse(DBusMessageIter *dict, struct ctl_output *o)
 {
         memset(o, 0, sizeof(*o));
-        if (ctl_dict_each(dict, output_entry, o) < 0)
+        if (dbus_dict_foreach(dict, output_entry, o) < 0)
                 return -EINVAL;
         return o->address[0] ? 0 : -EINVAL;
 }
