@@ -424,21 +424,31 @@ class TwoSpeakers(A2dpTestCase):
         self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
                              what='both streaming again')
 
-    def test_each_speaker_switches_its_own_codec(self):
-        # A on aptX, B on SBC (bluetoothd takes the next idle endpoint);
-        # B to aptX: on the spare aptX endpoint, A having the usual one;
-        # then A to SBC, the usual SBC endpoint being free again
-        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
-        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
-        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
+    def both_streaming(self):
+        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
+                             what='both streaming')
+        return [str(o['Codec']) for o in self.get_outputs()]
+
+    def start_codec_speakers(self, a_codecs, b_codecs, codecs):
+        """A (40 ms) and B (180 ms) offering these codecs (add_codec_speaker
+        presets), MultiOutput on with Codecs codecs; A connected, then B:
+        both streaming. Returns their GetOutputs Codec strings."""
+        self.add_codec_speaker(*a_codecs, address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker(*b_codecs, address=SPEAKER_B, name='Speaker B', Delay=1800)
+        self.write_state(speaker_mode=True, multi_output=True, codecs=codecs)
         self.start_daemon()
         self.call('Connect', SPEAKER_A)
         self.wait_streaming(dev_path(SPEAKER_A))
         self.call('Connect', SPEAKER_B)
         self.wait_streaming(dev_path(SPEAKER_B))
-        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
-                             what='both streaming')
-        self.assertEqual([o['Codec'][:4] for o in self.get_outputs()], ['aptX', 'SBC '])
+        return self.both_streaming()
+
+    def test_each_speaker_switches_its_own_codec(self):
+        # A on aptX, B on SBC (bluetoothd takes the next idle endpoint);
+        # B to aptX: on the spare aptX endpoint, A having the usual one;
+        # then A to SBC, the usual SBC endpoint being free again
+        codecs = self.start_codec_speakers(('aptx', 'sbc'), ('aptx', 'sbc'), 'aptx,sbc')
+        self.assertEqual([c[:4] for c in codecs], ['aptX', 'SBC '])
         for args, name in (((SPEAKER_B, 'opus'), 'InvalidArguments'), (('kitchen', 'sbc'), 'InvalidArguments'),
                            (('00:11:22:33:44:0C', 'sbc'), 'NotConnected')):
             with self.assertRaises(dbus.DBusException) as cm:
@@ -460,23 +470,11 @@ class TwoSpeakers(A2dpTestCase):
         self.daemon.wait_for(lambda: [(o['State'], o.get('Codec', '')[:3]) for o in self.get_outputs()] ==
                              [('streaming', 'SBC'), ('streaming', 'apt')], 5, what='A on SBC')
 
-    def both_streaming(self):
-        self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
-                             what='both streaming')
-        return [str(o['Codec']) for o in self.get_outputs()]
-
     def test_a_joining_speaker_is_chosen_a_codec_at_the_rate_the_first_plays(self):
         # A plays SBC at 48 kHz. B's aptX takes 44.1 kHz only: chosen, it
         # would wait silent beside A (nothing converts twice); it is
         # refused, and bluetoothd's next endpoint gives B SBC at 48 kHz
-        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
-        self.add_codec_speaker('aptx-44k', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
-        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
-        self.start_daemon()
-        self.call('Connect', SPEAKER_A)
-        self.wait_streaming(dev_path(SPEAKER_A))
-        self.call('Connect', SPEAKER_B)
-        codecs = self.both_streaming()
+        codecs = self.start_codec_speakers(('sbc',), ('aptx-44k', 'sbc'), 'aptx,sbc')
         self.assertTrue(codecs[0].startswith('SBC 48000 Hz'), codecs)
         self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
         self.log_has('aptX offers no 48000 Hz, the rate the other speaker plays at')
@@ -504,14 +502,7 @@ class TwoSpeakers(A2dpTestCase):
         # restarted the engine -- captures reopened, B's stream cut. With a
         # second speaker playing the period need not follow the first's
         # packets (each packet's end has its own wake-up)
-        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
-        self.add_codec_speaker('sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
-        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
-        self.start_daemon()
-        self.call('Connect', SPEAKER_A)
-        self.wait_streaming(dev_path(SPEAKER_A))
-        self.call('Connect', SPEAKER_B)
-        codecs = self.both_streaming()
+        codecs = self.start_codec_speakers(('aptx', 'sbc'), ('sbc',), 'aptx,sbc')
         self.assertEqual([c[:4] for c in codecs], ['aptX', 'SBC '])
         time.sleep(1.5)
         self.call('SetOutputCodec', SPEAKER_A, 'sbc')
