@@ -20,18 +20,8 @@ SINK2_HCI=/org/bluez/hci2
 SPEAKER2=$SRC_HCI/dev_${SINK2_ADDR//:/_}
 
 # 1.5 s of silence, 0.5 s of the tone, 40 times: an onset every 2 s
-ONSETS=/tmp/onsets.raw
-/usr/bin/python3 - "$ONSETS" <<'EOF' || env_fail "cannot write the onsets"
-import array, math, sys
-burst = array.array('h', bytes(4 * 72000))
-for i in range(24000):
-    v = int(round(16383 * math.sin(2 * math.pi * 997 * i / 48000)))
-    burst.extend((v, v))
-if sys.byteorder != 'little':
-    burst.byteswap()
-with open(sys.argv[1], 'wb') as f:
-    f.write(burst.tobytes() * 40)
-EOF
+# (run-vm.sh writes it beside the tone)
+ONSETS=${TONE%/*}/onsets.raw
 
 outputs() {
     busctl --system call org.a2dpsrc /org/a2dpsrc org.a2dpsrc.Manager1 GetOutputs 2>/dev/null

@@ -202,9 +202,10 @@ done
 
 # the board's audio: 997 Hz (no packet of SBC frames is a whole number of
 # its periods, so a lost or repeated packet shows as a phase step), -6 dBFS,
-# 48 kHz stereo, 90 s: one second repeats exactly
-if [[ ! -s $VMDIR/tone.raw ]]; then
-    "$PYTHON" - "$VMDIR/tone.raw" <<'EOF' || no_vm "cannot write the tone"
+# 48 kHz stereo, 90 s: one second repeats exactly. onsets.raw (two-speakers):
+# 1.5 s of silence, then half a second of the same tone, 40 times
+if [[ ! -s $VMDIR/tone.raw || ! -s $VMDIR/onsets.raw ]]; then
+    "$PYTHON" - "$VMDIR/tone.raw" "$VMDIR/onsets.raw" <<'EOF' || no_vm "cannot write the tone"
 import array, math, sys
 one = array.array('h')
 for i in range(48000):
@@ -214,6 +215,8 @@ if sys.byteorder != 'little':
     one.byteswap()
 with open(sys.argv[1], 'wb') as f:
     f.write(one.tobytes() * 90)
+with open(sys.argv[2], 'wb') as f:
+    f.write((bytes(4 * 72000) + one[:2 * 24000].tobytes()) * 40)
 EOF
 fi
 
