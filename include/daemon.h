@@ -423,13 +423,14 @@ void remote_sep_cancel(struct daemon *d);
 
 /* output.c, for capture-health.c */
 void output_detach(struct daemon *d);
+/* t's stream closed by BlueZ for a reconfiguration we asked for: let go
+ * of (detached, released) and true; false when it is no such stream. */
+bool output_reconfiguring(struct daemon *d, struct transport *t);
 /* The second speaker, playing, is the one output from now on, where it plays. */
 void output_take_over(struct daemon *d);
 void output_maybe_acquire(struct daemon *d, struct transport *t);
 void output_engine_resume(struct daemon *d);
 void output_engine_stop(struct daemon *d);
-/* A transport's socket set for low, bounded latency. */
-void output_tune_socket(int fd, unsigned write_mtu);
 
 /* capture-health.c: a speaker is never held silent (Manager1.StreamBlocked) */
 void output_block_stream(struct daemon *d, const char *reason, const char *detail);

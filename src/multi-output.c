@@ -184,7 +184,6 @@ static int attach(struct daemon *d, struct transport *t)
                 ask_engine_rate(d, t);
                 return -EAGAIN;
         }
-        output_tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
         apply_volume(d, t);
         stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, t, NULL));
@@ -239,13 +238,8 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev)
 
         switch (ev->type) {
         case STREAM_EV_LINK_ERROR:
-                if (t && remote_sep_busy_on(d, t)) {
-                        /* BlueZ closes the stream we asked to reconfigure */
-                        log_info("%s closed for reconfiguration", t->path);
-                        multi_output_detach(d);
-                        transport_release(d, t, false);
+                if (t && output_reconfiguring(d, t))
                         break;
-                }
                 d->link_errors++;
                 log_warn("link to the second speaker lost (%s); the first plays on", strerror(ev->value));
                 if (t) {

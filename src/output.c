@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
@@ -214,20 +213,6 @@ static unsigned packet_frames(const struct transport *t)
         return a2dp_codec_packet_samples(t->codec, &t->info, t->write_mtu);
 }
 
-/* Socket set-up for low, bounded latency: a send buffer of a few packets
- * (what sits in the kernel is latency we cannot take back) and the audio
- * priority class, as BlueZ peers use. */
-void output_tune_socket(int fd, unsigned write_mtu)
-{
-        int sndbuf = (int)write_mtu * 3;
-        int prio = 6;
-
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
-                log_warn("SO_SNDBUF on the transport: %s", strerror(errno));
-        if (setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)) < 0)
-                log_warn("SO_PRIORITY on the transport: %s", strerror(errno));
-}
-
 /* The capture's own rate differs from the stream's (the producer changed
  * it, or the speaker chose): converted meanwhile, and the speaker is asked
  * to take the capture's rate when it can. Not more often than every
@@ -270,7 +255,6 @@ static int attach(struct daemon *d, struct transport *t)
                         return r;
         }
         maybe_reconfigure(d, t);
-        output_tune_socket(t->fd, t->write_mtu);
         memcpy(bt.config, t->config, t->config_len);
         /* t, not d->streaming: that is set once attached, and a speaker
          * with AVRCP volume must not get the software gain as well */
@@ -317,6 +301,28 @@ static void detach(struct daemon *d)
         }
         d->streaming = NULL;
         output_update_status(d);
+}
+
+/* t's stream, the first's or the second's, let go of: detached, then
+ * released (its socket closed) */
+static void let_go(struct daemon *d, struct transport *t)
+{
+        if (d->streaming == t)
+                detach(d);
+        multi_output_transport_removing(d, t);
+        transport_release(d, t, false);
+}
+
+bool output_reconfiguring(struct daemon *d, struct transport *t)
+{
+        if (t->acq != ACQ_HELD || !remote_sep_busy_on(d, t))
+                return false;
+        /* BlueZ closes the stream we asked to reconfigure (a codec switch,
+         * another rate): no lost link, no suspend of the speaker's, nothing
+         * for the doctor's history */
+        log_info("%s closed for reconfiguration", t->path);
+        let_go(d, t);
+        return true;
 }
 
 /* The second speaker, playing, becomes the one output where it is: its
@@ -415,14 +421,12 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
                 log_info("%u s of silence: releasing the speaker%s until sound comes", d->state.idle_suspend,
                          t2 ? "s" : "");
                 diagnose_note_transport(d, t, HIST_IDLE_RELEASED, NULL);
-                detach(d);
-                transport_release(d, t, false);
+                let_go(d, t);
                 if (t2) {
                         /* the second too: both come back with the sound
                          * (maybe_acquire below takes every transport) */
                         diagnose_note_transport(d, t2, HIST_IDLE_RELEASED, NULL);
-                        multi_output_detach(d);
-                        transport_release(d, t2, false);
+                        let_go(d, t2);
                 }
                 d->idle_suspended = true;
         } else if (d->idle_suspended && silent < rate / 8 && usec >= d->resume_not_before) {
@@ -497,31 +501,22 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                         manager_save_soon(d);   /* a button held down: one write */
                 }
         }
-        if (t->acq == ACQ_HELD && t->state != TRANSPORT_ACTIVE && t->prev_state == TRANSPORT_ACTIVE) {
+        if (t->acq == ACQ_HELD && t->state != TRANSPORT_ACTIVE && t->prev_state == TRANSPORT_ACTIVE &&
+            !output_reconfiguring(d, t)) {
                 /* the speaker suspended the stream (BlueZ may show the
                  * suspend and a new start as one change, active->pending):
                  * BlueZ has dropped us as owner and our socket is dead */
-                if (d->streaming == t)
-                        detach(d);
-                multi_output_transport_removing(d, t);
-                transport_release(d, t, false);
-                if (remote_sep_busy_on(d, t)) {
-                        /* BlueZ closes the stream we asked to reconfigure
-                         * (a codec switch, another rate): no suspend of the
-                         * speaker's, nothing for the doctor's history */
-                        log_info("%s closed for reconfiguration", t->path);
-                } else {
-                        diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
-                        if (!speaker_transport_is_output(d, t))
-                                /* the second speaker's: taken again when it
-                                 * starts the stream (below); the first's idle
-                                 * state is not its business */
-                                log_info("%s suspended by the second speaker", t->path);
-                        else if (t->state == TRANSPORT_IDLE)
-                                hold_off_after_suspend(d, t);
-                        else
-                                log_info("%s suspended and started again by the speaker", t->path);
-                }
+                let_go(d, t);
+                diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
+                if (!speaker_transport_is_output(d, t))
+                        /* the second speaker's: taken again when it starts
+                         * the stream (below); the first's idle state is not
+                         * its business */
+                        log_info("%s suspended by the second speaker", t->path);
+                else if (t->state == TRANSPORT_IDLE)
+                        hold_off_after_suspend(d, t);
+                else
+                        log_info("%s suspended and started again by the speaker", t->path);
         }
         if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
                 /* the speaker started the stream: take it, even while we
@@ -605,13 +600,8 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                 switch (ev.type) {
                 case STREAM_EV_LINK_ERROR:
                         /* the audio thread already plays locally */
-                        if (t && remote_sep_busy_on(d, t)) {
-                                /* BlueZ closes the stream we asked to reconfigure */
-                                log_info("%s closed for reconfiguration", t->path);
-                                detach(d);
-                                transport_release(d, t, false);
+                        if (t && output_reconfiguring(d, t))
                                 break;
-                        }
                         d->link_errors++;
                         if (t)
                                 diagnose_note_transport(d, t, HIST_LINK_ERROR, strerror(ev.value));

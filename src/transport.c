@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -276,6 +277,21 @@ static void refuse_acquired(struct daemon *d, struct transport *t, int fd, const
         output_acquire_failed(d, t, why, false);
 }
 
+/* Socket set-up for low, bounded latency: a send buffer of a few packets
+ * (what sits in the kernel is latency we cannot take back) and the audio
+ * priority class, as BlueZ peers use. The sender sizes the buffer in
+ * packets once it knows what one costs (sender.c). */
+static void tune_socket(int fd, unsigned write_mtu)
+{
+        int sndbuf = (int)write_mtu * 3;
+        int prio = 6;
+
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+                log_warn("SO_SNDBUF on the transport: %s", strerror(errno));
+        if (setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)) < 0)
+                log_warn("SO_PRIORITY on the transport: %s", strerror(errno));
+}
+
 static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct transport *t = ud;
@@ -327,6 +343,7 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 refuse_acquired(d, t, fd, "bad transport socket");
                 return;
         }
+        tune_socket(fd, write_mtu);
         t->fd = fd;
         t->read_mtu = read_mtu;
         t->write_mtu = write_mtu;
