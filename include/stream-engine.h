@@ -43,6 +43,7 @@ struct command {
         struct stream_bt_params bt;
         struct codec_encoder *enc;      /* CMD_ATTACH_BT */
         struct stream_output *out;      /* CMD_ATTACH_BT: the slot's state */
+        uint32_t attach;                /* CMD_ATTACH_BT: the slot's attach count */
         /* CMD_ATTACH_BT: delay line buffers (DELAY_BUF_SAMPLES) for the
          * slots that get one now; NULL: none yet, or already given */
         int16_t *delay_buf[STREAM_OUTPUTS_MAX];
@@ -56,6 +57,7 @@ struct command {
  * it. */
 struct stream_output {
         bool bt;                /* attached and not failed */
+        uint32_t attach;        /* its attach's number, stamped on its events */
         bool stalled;
         unsigned slot;
         unsigned poll_idx;      /* its socket in this wake-up's poll set */
@@ -99,6 +101,9 @@ struct stream {
         struct codec_encoder *enc[STREAM_OUTPUTS_MAX];
         const struct a2dp_codec *enc_codec[STREAM_OUTPUTS_MAX];
         struct stream_output *outputs[STREAM_OUTPUTS_MAX];
+        /* Each slot's attaches, counted (main loop only): an event about an
+         * earlier one, queued before its detach, is no longer read. */
+        uint32_t attaches[STREAM_OUTPUTS_MAX];
         int16_t *delay_buf[STREAM_OUTPUTS_MAX];
 
         /* Everything below belongs to the thread while the engine runs. */

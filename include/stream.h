@@ -66,6 +66,7 @@ struct stream_event {
         int value;
         int category;
         int output;              /* the output slot (link error, stalled, resumed, level); -1 otherwise */
+        uint32_t attach;         /* which attach of the slot it is about (stream_next_event's filter) */
         /* STREAM_EV_LEVEL: the level's value (bitpool, kbit/s) as it was
          * set; the output's stats may show a later one by the time the
          * main loop reads the event (LDAC's ABR steps twice within 5 ms) */

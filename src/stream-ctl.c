@@ -278,6 +278,7 @@ int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_par
         s->enc_codec[slot] = bt->codec;
         c.enc = s->enc[slot];
         c.out = s->outputs[slot];
+        c.attach = ++s->attaches[slot];
         memcpy(c.delay_buf, s->delay_buf, sizeof(c.delay_buf));
         r = send_command(s, &c);
         if (r == 0)
@@ -355,6 +356,18 @@ int stream_event_fd(struct stream *s)
         return s->ev_fd;
 }
 
+/* An output's event the thread queued before the main loop detached it
+ * (its speaker's link failing as BlueZ closed it for a codec switch) is
+ * about a stream already let go of; read later, it would be blamed on
+ * whatever the slot carries now. */
+static bool stale(const struct stream *s, const struct stream_event *ev)
+{
+        if (ev->output < 0)
+                return false;
+        return ev->output >= STREAM_OUTPUTS_MAX || !atomic_load(&s->bt_attached[ev->output]) ||
+               ev->attach != s->attaches[ev->output];
+}
+
 bool stream_next_event(struct stream *s, struct stream_event *ev)
 {
         uint64_t n;
@@ -362,7 +375,10 @@ bool stream_next_event(struct stream *s, struct stream_event *ev)
         if (read(s->ev_fd, &n, sizeof(n)) < 0) {
                 /* EAGAIN: the counter was already drained */
         }
-        return ring_pop(&s->ev_ring, ev);
+        while (ring_pop(&s->ev_ring, ev))
+                if (!stale(s, ev))
+                        return true;
+        return false;
 }
 
 const struct stream_stats *stream_stats(struct stream *s)

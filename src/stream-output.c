@@ -369,6 +369,7 @@ void stream_output_attach(struct stream *s, const struct command *c)
                         s->dl_buf[i] = c->delay_buf[i];
         s->out[c->slot] = o;
         o->slot = c->slot;
+        o->attach = c->attach;
         sender_init(&o->sender, c->bt.fd, c->bt.write_mtu, c->bt.codec, c->enc, &c->bt.info, st, seeds);
         o->bt = true;
         o->stalled = false;

@@ -29,10 +29,12 @@ uint64_t stream_now_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void push_event(struct stream *s, const struct stream_event *ev)
+static void push_event(struct stream *s, struct stream_event *ev)
 {
         uint64_t one = 1;
 
+        if (ev->output >= 0 && ev->output < STREAM_OUTPUTS_MAX && s->out[ev->output])
+                ev->attach = s->out[ev->output]->attach;
         if (!ring_push(&s->ev_ring, ev))
                 return;         /* main loop is behind; counters still tell */
         if (write(s->ev_fd, &one, sizeof(one)) < 0) {

@@ -523,6 +523,53 @@ START_TEST(moved_transport_continues_its_stream)
 }
 END_TEST
 
+/* Waits until slot's packets stop (its send failed) or 2 s pass. */
+static void wait_link_error(struct rig *r, unsigned slot)
+{
+        uint64_t last = UINT64_MAX, t0 = now_ms();
+
+        while (now_ms() - t0 < 2000) {
+                uint64_t n = atomic_load(&stream_stats(r->s)->out[slot].packets);
+
+                if (n == last)
+                        return;
+                last = n;
+                usleep(100000);         /* five packets' time */
+        }
+        ck_abort_msg("output %u sends on after its speaker's end closed", slot);
+}
+
+/* A link error the thread reported just before the main loop let go of
+ * that output (BlueZ closed the stream for a codec switch) is not read
+ * after: the output is gone, and whatever comes next on its slot (the
+ * switched stream) would be blamed for it. One on the slot's next attach
+ * is reported. */
+START_TEST(an_event_of_a_detached_output_is_not_read)
+{
+        struct rig r;
+
+        rig_start(&r, MTU);
+        usleep(200000);
+        close(r.rx[1].peer);
+        r.rx[1].peer = -1;
+        wait_link_error(&r, 1);
+        ck_assert_int_eq(stream_detach_bt(r.s, 1), 0);
+        close(r.tx[1]);
+        drain_events(&r);
+        ck_assert_msg(!r.fault_seen[1], "the detached output's link error was read after its detach");
+        /* the same slot, a new speaker whose link goes */
+        attach(&r, 1, FAR_US);
+        usleep(100000);
+        close(r.rx[1].peer);
+        r.rx[1].peer = -1;
+        wait_link_error(&r, 1);
+        drain_events(&r);
+        ck_assert(r.fault_seen[1]);
+        ck_assert(!r.fault_seen[0]);
+        rig_stop(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *su = suite_create("engine-outputs");
@@ -534,6 +581,7 @@ static Suite *suite(void)
         tcase_add_test(tc, unequal_packets_presented_together);
         tcase_add_test(tc, moved_transport_continues_its_stream);
         tcase_add_test(tc, alone_with_packets_off_the_period_keeps_their_spacing);
+        tcase_add_test(tc, an_event_of_a_detached_output_is_not_read);
         suite_add_tcase(su, tc);
         return su;
 }
