@@ -18,6 +18,7 @@
 #include "cmd-ack.h"
 #include "log.h"
 #include "mixer.h"
+#include "pcm.h"
 #include "ring.h"
 #include "sender.h"
 
@@ -116,13 +117,22 @@ static void capture_failed(struct stream *s, int cat, int err)
         emit(s, STREAM_EV_CAPTURE_ERROR, err, cat);
 }
 
-/* Reads up to n frames from a secondary capture; what it lacks is silence,
- * what it has beyond two periods (a faster clock) is dropped. */
-static void read_secondary(struct stream *s, int cat, size_t n)
+/* Reads up to n frames from a secondary capture; what it lacks is silence.
+ * behind: what the master still holds after this step (a stall's
+ * backlog, caught up over the next steps), which the secondary holds as
+ * well; only what it has beyond that and two periods more (a faster
+ * clock) is dropped, and always enough to keep a period of its buffer
+ * free (an unclocked master's backlog has no end). */
+static void read_secondary(struct stream *s, int cat, size_t n, size_t behind)
 {
         snd_pcm_t *pcm = s->p.capture[cat];
+        size_t period = s->p.period_frames;
+        size_t buffer = pcm_buffer_frames(period, CAPTURE_PERIODS, s->p.rate, CAPTURE_BUFFER_MIN_MS);
         snd_pcm_sframes_t got, avail;
         size_t have = 0;
+
+        if (behind + n + 3 * period > buffer)
+                behind = buffer > n + 3 * period ? buffer - n - 3 * period : 0;
 
         if (!pcm)
                 return;         /* not captured: mixing skips it */
@@ -135,8 +145,8 @@ static void read_secondary(struct stream *s, int cat, size_t n)
                 if (recover(s, pcm, (int)avail) < 0)
                         capture_failed(s, cat, (int)avail);
         } else {
-                if ((size_t)avail > n + 2 * (size_t)s->p.period_frames)
-                        snd_pcm_forward(pcm, (snd_pcm_uframes_t)avail - n - s->p.period_frames);
+                if ((size_t)avail > n + behind + 2 * period)
+                        snd_pcm_forward(pcm, (snd_pcm_uframes_t)avail - n - behind - period);
                 got = snd_pcm_readi(pcm, s->cap[cat], n);
                 if (got > 0)
                         have = (size_t)got;
@@ -209,8 +219,9 @@ static int16_t *mix_for(struct stream *s, int16_t *mix, unsigned cats, size_t n)
         return mixed ? mix : only;
 }
 
-/* One step: n frames from every capture, mixed and sent where routed. */
-static void process(struct stream *s, size_t n, uint64_t read_ns)
+/* One step: n frames from every capture, mixed and sent where routed;
+ * behind: what the master holds still. */
+static void process(struct stream *s, size_t n, size_t behind, uint64_t read_ns)
 {
         unsigned routes = atomic_load_explicit(&s->routes, memory_order_relaxed);
         bool to_bt = stream_any_live(s);
@@ -221,7 +232,7 @@ static void process(struct stream *s, size_t n, uint64_t read_ns)
 
         for (int c = 0; c < CAT_COUNT; c++) {
                 if (c != s->master)
-                        read_secondary(s, c, n);
+                        read_secondary(s, c, n, behind);
                 if (s->p.capture[c] && (routes & (1u << c)) && silent &&
                     !mixer_is_silent(s->cap[c], n * 2))
                         silent = false;
@@ -336,7 +347,7 @@ static void pump_master(struct stream *s, bool force)
                 atomic_fetch_add_explicit(&s->stats.capture_frames, (uint64_t)got, memory_order_relaxed);
                 s->newest_ns = capture_time_of_last(s, asked_ns, held, got);
                 s->early_wakes = 0;
-                process(s, (size_t)got, s->newest_ns);
+                process(s, (size_t)got, held > got ? (size_t)(held - got) : 0, s->newest_ns);
                 /* a full queue waits for the socket before more is read, so
                  * an unclocked source is throttled by the speaker instead of
                  * being dropped (by the faster speaker, with two) */

@@ -501,6 +501,13 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         with open(os.path.join(self.state_dir, 'state'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
 
+    def stall_daemon(self, seconds):
+        """Stops the whole daemon for that long (a busy board), its audio
+        thread with it; the captures' clocks run on."""
+        os.kill(self.daemon.pid, signal.SIGSTOP)
+        time.sleep(seconds)
+        os.kill(self.daemon.pid, signal.SIGCONT)
+
     def start_daemon(self, capture='tone', args=(), local='null', speaker_mode=True,
                      wait_registered=True, env=None):
         if speaker_mode is not None and not os.path.exists(os.path.join(self.state_dir, 'state')):

@@ -191,6 +191,28 @@ class RoutingTests(RoutingCase):
         self.assertIsNone(bt)
         self.assert_heard(local, {'media', 'alerts', 'voice'}, 'local (speaker mode off)')
 
+    def test_an_alert_on_the_speaker_survives_a_stalled_thread(self):
+        # alerts to the speaker, media locally: the speaker's stream is the
+        # alerts' capture, read beside media's (the clock). After a stall
+        # both hold the same backlog, caught up over several steps; the
+        # alerts' was cut to two periods past the first step (as if its
+        # clock ran fast), and the steps after it played silence: a cut in
+        # the alert at every stall. Only what runs ahead of media's goes.
+        # Short packets (5.3 ms periods): a 40 ms stall is far more than
+        # two periods, and far less than the 80 ms capture buffer.
+        self.add_speaker(WriteMTU=300)
+        self.write_state(speaker_mode=True, volume=127,
+                         **{'route.media': 'local', 'route.alerts': 'bluetooth'})
+        self.start_three_categories()
+        self.connect_speaker()
+        time.sleep(1.0)
+        self.stall_daemon(0.04)
+        time.sleep(1.0)
+        self.bluez.flush()
+        self.assertNotIn('capture overrun', self.daemon.log_text())
+        a = self.analyze(self.recording(), '--tone', str(TONES['alerts']))
+        self.assert_clean_stream(a, freq=TONES['alerts'])
+
     def test_mix_saturates_instead_of_wrapping(self):
         # three tones at 0.45 peak at 1.35 of full scale together: clipped,
         # not wrapped around (a wrap is a burst of broadband noise)
