@@ -29,6 +29,14 @@ int codec_control_set_codecs(struct daemon *d, DBusMessageIter *v, char *err, si
 /* The codecs a speaker offers, from its sepN objects (SBC-XQ where its
  * SBC SEP has room for it). */
 unsigned codec_control_offered(const struct device *v);
+/* The path of the speaker's first SEP codec c can be configured on, or
+ * NULL. */
+const char *codec_control_sep_path(const struct device *v, const struct a2dp_codec *c);
+/* t, the one output's, streams: a speaker whose codec was chosen to join
+ * another's rate (state rechoose-codec) is asked, once, for the best codec
+ * it offers. Not while its stream is being set up: bluetoothd 5.66 would
+ * take the request into that setup and abort it. */
+void codec_control_stream_started(struct daemon *d, struct transport *t);
 /* Appends the names of mask, in registration order, as an "as". */
 bool codec_control_append_names(DBusMessageIter *it, unsigned mask);
 

@@ -202,6 +202,9 @@ struct daemon {
         const struct a2dp_codec *reconfig_codec;
         unsigned reconfig_rate;
         uint64_t reconfig_at;            /* CLOCK_MONOTONIC us of the last request */
+/* at most one reconfiguration of a speaker's stream this often: rapid
+ * repeats have been seen to drop the A2DP profile */
+#define RECONFIG_MIN_US 5000000ull
         /* Manager1.SetCodec waiting for the speaker, and when the last
          * switch was asked (codec-control.c) */
         DBusMessage *codec_call;
@@ -499,6 +502,10 @@ void multi_output_resume(struct daemon *d);
 void multi_output_detach(struct daemon *d);
 void multi_output_transport_removing(struct daemon *d, struct transport *t);
 void multi_output_event(struct daemon *d, const struct stream_event *ev);
+/* BlueZ closed the second speaker's stream for a reconfiguration that
+ * failed (remote-sep.c), its link up: it is set up again as after a
+ * lost link. */
+void multi_output_stream_lost(struct daemon *d, const char *device_path);
 /* true: dev is the second speaker (handled). */
 bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_connected);
 /* Disconnect(): the second speaker goes too. */

@@ -14,6 +14,7 @@
  *   last-output=AA:BB:CC:DD:EE:FF
  *   paired=11:22:33:44:55:66
  *   no-xq=22:33:44:55:66:77
+ *   rechoose-codec=44:55:66:77:88:99
  *   speaker-delay=33:44:55:66:77:88 180000
  *   codecs=sbc-xq,sbc
  *
@@ -22,8 +23,10 @@
  * only when a key changes meaning, and a reader refuses versions it does not
  * know. Missing keys keep their defaults. "multi-output" (Manager1.MultiOutput,
  * default false) is written only when true. "codecs" (Manager1.Codecs) is
- * written only once set; a name the reader does not know is skipped. "paired" and "no-xq" (the
- * speakers opted out of SBC-XQ) repeat, once per address; so does
+ * written only once set; a name the reader does not know is skipped. "paired", "no-xq" (the
+ * speakers opted out of SBC-XQ) and "rechoose-codec" (the speakers whose
+ * codec was chosen to join another at its rate: chosen afresh when they
+ * next play alone) repeat, once per address; so does
  * "speaker-delay" (an address, a space, microseconds 1..SPEAKER_DELAY_MAX_US:
  * the delay set for a speaker that reports none). Blank lines and lines starting with '#' are skipped.
  *
@@ -42,7 +45,7 @@
 #define STATE_FILE "state"
 #define STATE_MAX_PAIRED 32
 #define STATE_MAX_FILE ((size_t)64 * 1024) /* larger files are not ours */
-#define STATE_FORMAT_MAX 4096          /* fits the largest valid state */
+#define STATE_FORMAT_MAX 8192          /* fits the largest valid state */
 #define STATE_VOLUME_MAX 127           /* AVRCP absolute volume scale */
 /* Half scale: loud enough to hear that a speaker works, low enough not to
  * blast a speaker of unknown loudness on its first connection. */
@@ -63,6 +66,8 @@ struct saved_state {
         char paired[STATE_MAX_PAIRED][STATE_ADDR_LEN]; /* paired by us */
         unsigned n_no_xq;
         char no_xq[STATE_MAX_PAIRED][STATE_ADDR_LEN];  /* never sent SBC-XQ */
+        unsigned n_rechoose;
+        char rechoose[STATE_MAX_PAIRED][STATE_ADDR_LEN]; /* codec chosen afresh when alone */
         unsigned codecs;         /* Manager1.Codecs: 1 << enum a2dp_codec_index; 0 = all */
         unsigned n_delays;       /* Manager1.SetSpeakerDelay, per speaker */
         struct state_delay {
@@ -98,6 +103,11 @@ int state_paired_remove(struct saved_state *s, const char *addr);
 /* The speakers opted out of SBC-XQ (some break with it): the same rules. */
 bool state_no_xq(const struct saved_state *s, const char *addr);
 int state_no_xq_set(struct saved_state *s, const char *addr, bool no_xq);
+/* The speakers whose codec was chosen under another's rate (MultiOutput):
+ * bluetoothd tries that pair first on their next connection (LastUsed),
+ * so alone they would keep it. The same rules. */
+bool state_rechoose_codec(const struct saved_state *s, const char *addr);
+int state_rechoose_codec_set(struct saved_state *s, const char *addr, bool on);
 
 /* The delay set for a speaker (speaker-delay.h), 0 when none. set: us 0
  * forgets it; 0, or -EINVAL (bad address, us above SPEAKER_DELAY_MAX_US),

@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "policy.h"
 #include "pcm.h"
 #include "stream.h"
 
@@ -16,13 +17,13 @@ static int on_capture_retry(sd_event_source *src, uint64_t usec, void *ud);
 
 void capture_retry_schedule(struct daemon *d, int c)
 {
-        unsigned n = d->capture_retries[c] < 5 ? d->capture_retries[c] : 5;
+        unsigned s = policy_backoff_s(d->capture_retries[c], 32);
 
         if (d->capture_retry[c])
                 return;
         d->capture_retries[c]++;
         if (sd_event_add_time_relative(d->event, &d->capture_retry[c], CLOCK_MONOTONIC,
-                                       (uint64_t)(1u << n) * 1000000, 10000, on_capture_retry, d) < 0)
+                                       (uint64_t)s * 1000000, 10000, on_capture_retry, d) < 0)
                 log_err("cannot schedule reopening the %s capture", audio_category_name(c));
 }
 

@@ -8,7 +8,9 @@
  *    (registering again would close it), the endpoints Codecs removed
  *    refuse BlueZ meanwhile, and a stream on a removed codec is switched to
  *    the best codec left;
- *  - GetDevices' Codecs: what a speaker offers, from its sepN objects.
+ *  - GetDevices' Codecs: what a speaker offers, from its sepN objects;
+ *  - a speaker whose codec was chosen to join another at its rate
+ *    (MultiOutput) gets its best codec back when it is next set up alone.
  * manager.c and manager-props.c decode the calls and come here. */
 #include "codec-control.h"
 
@@ -74,6 +76,13 @@ static const struct remote_sep *find_sep(const struct device *v, const struct a2
                         return s;
         }
         return NULL;
+}
+
+const char *codec_control_sep_path(const struct device *v, const struct a2dp_codec *c)
+{
+        const struct remote_sep *s = c ? find_sep(v, c) : NULL;
+
+        return s ? s->path : NULL;
 }
 
 static struct adapter *adapter_of(struct daemon *d, const struct transport *t)
@@ -221,12 +230,18 @@ DBusHandlerResult codec_control_switch(struct daemon *d, DBusMessage *msg, struc
                 return dbus_reply_error(d->conn, msg, ERR_NOT_CONNECTED,
                                         "No speaker is connected: connect one, then switch its codec");
         /* asked for by name: a refusal learnt earlier (it may have been a
-         * busy speaker's, not the codec's) is forgotten, from now on too */
+         * busy speaker's, not the codec's) is forgotten, from now on too;
+         * and the codec is the user's, not to be chosen afresh */
         {
                 struct device *dev = bluez_device_by_path(d, t->device);
 
-                if (dev)
+                if (dev) {
                         codec_refusal_clear(&d->refusals, dev->address, c->index);
+                        if (state_rechoose_codec(&d->state, dev->address)) {
+                                state_rechoose_codec_set(&d->state, dev->address, false);
+                                manager_save_soon(d);
+                        }
+                }
         }
         if (t->codec == c)
                 return dbus_reply_empty(d->conn, msg);
@@ -285,6 +300,76 @@ static const struct a2dp_codec *best_left(struct daemon *d, const struct transpo
                     (a->reg_mask & (1u << c->index)) && find_sep(dev, c))
                         return c;
         return NULL;
+}
+
+/* ---- a codec chosen afresh ------------------------------------------------- */
+
+/* A codec before t's in our order that the speaker offers, registered,
+ * allowed and not learnt refused; NULL when t's is the best of them. */
+static const struct a2dp_codec *better_offered(struct daemon *d, const struct transport *t)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+        struct adapter *a = adapter_of(d, t);
+        const struct a2dp_codec *c;
+
+        for (unsigned i = 0; dev && a && (c = a2dp_codec_registered(i)) && c != t->codec; i++)
+                if ((codec_control_codecs(d) & (1u << c->index)) && (a->reg_mask & (1u << c->index)) &&
+                    !codec_refusal_has(&d->refusals, dev->address, c->index) && find_sep(dev, c))
+                        return c;
+        return NULL;
+}
+
+static void rechosen(struct daemon *d, const char *address)
+{
+        if (state_rechoose_codec_set(&d->state, address, false) == 0)
+                manager_save_soon(d);
+}
+
+static void on_rechosen(struct daemon *d, int err, const char *why, void *ud)
+{
+        const struct a2dp_codec *c = ud;
+        struct device *dev = bluez_device_by_path(d, d->reconfig_device);
+
+        if (err == 0)
+                log_notice("the stream is on %s again", c->label);
+        else if (err != -ECANCELED)
+                log_warn("%s was not taken (%s): the stream stays as it was", c->label, why ? why : "");
+        /* what the speaker answered stands; a stop asks again next time */
+        if (dev && err != -ECANCELED)
+                rechosen(d, dev->address);
+        manager_update(d);
+}
+
+void codec_control_stream_started(struct daemon *d, struct transport *t)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+        const struct a2dp_codec *c;
+        uint64_t now = 0;
+        int r;
+
+        /* beside another speaker its rate still rules */
+        if (!dev || !state_rechoose_codec(&d->state, dev->address) || d->output2[0] ||
+            strcasecmp(dev->address, d->output) != 0)
+                return;
+        c = better_offered(d, t);
+        if (!c) {
+                rechosen(d, dev->address);
+                return;
+        }
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        if (d->reconfig_at && now - d->reconfig_at < RECONFIG_MIN_US)
+                return;         /* its next stream asks */
+        r = remote_sep_configure(d, t, find_sep(dev, c)->path, c, 0, on_rechosen, (void *)c);
+        if (r == -EBUSY)
+                return;
+        if (r < 0) {
+                log_warn("cannot ask %s for %s: %s", dev->address, c->label, strerror(-r));
+                rechosen(d, dev->address);
+                return;
+        }
+        d->reconfig_at = now;
+        log_notice("%s plays alone: its %s was chosen to join another speaker's rate (bluetoothd tries "
+                   "that first); asking for %s", dev->address, t->codec->label, c->label);
 }
 
 static bool adapter_streams(struct daemon *d, const struct adapter *a)

@@ -285,10 +285,21 @@ static unsigned selection_candidates(struct daemon *d, const char **who, unsigne
 
 /* With MultiOutput on and a speaker playing, a stream that joins plays
  * from the same engine, at its rate (the first speaker's: the capture's
- * when that speaker takes it): 0 when no rate is imposed. */
-static unsigned joining_rate(const struct daemon *d)
+ * when that speaker takes it); with the first set up but released (idle
+ * suspend), at the rate its stream comes back at: 0 when no rate is
+ * imposed. */
+static unsigned joining_rate(struct daemon *d)
 {
-        return d->state.multi_output && (d->streaming || d->streaming2) ? d->engine_rate : 0;
+        struct device *first;
+        struct transport *t;
+
+        if (!d->state.multi_output)
+                return 0;
+        if (d->streaming || d->streaming2)
+                return d->engine_rate;
+        first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+        t = first ? transport_of_device(d, first) : NULL;
+        return t ? t->info.rate : 0;
 }
 
 /* What the chooser is asked for: the capture's own rate, the board's
@@ -353,6 +364,10 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                         snprintf(err, sizeof(err), "%s offers no %u Hz, the rate the other speaker plays "
                                  "at: its next codec is tried", codec->label, joining_rate(d));
                 n = -EINVAL;
+                /* bluetoothd tries the pair it ends on first next time
+                 * (LastUsed): alone, its codec is chosen afresh */
+                if (n_who == 1 && state_rechoose_codec_set(&d->state, who[0], true) == 0)
+                        manager_save_soon(d);
         }
         if (n <= 0) {
                 /* bluetoothd 5.66 then tries its next local endpoint */

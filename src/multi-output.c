@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "airtime.h"
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -124,13 +125,34 @@ static void log_airtime(struct daemon *d)
 
 /* A second stream at another rate than the engine's (a speaker that set
  * its stream up itself, or SBC on a sink without the rate): the speaker is
- * asked for the engine's rate in the same codec, once per stream; where it
- * has none, the stream waits (it is not converted a second time). */
+ * asked for the engine's rate in the same codec, once per stream; a codec
+ * without that rate is left for SBC at it, which every sink takes at 44.1
+ * and 48 kHz (A2DP 1.3, 4.3.2). Where even that fails, the stream waits
+ * (it is not converted a second time). */
 static void engine_rate_answered(struct daemon *d, int err, const char *why, void *ud)
 {
-        if (err && err != -ECANCELED)
-                log_warn("%s stays at another rate than the first output's %u Hz (%s): it waits",
-                         d->output2[0] ? d->output2 : "the second speaker", d->engine_rate, why);
+        const struct a2dp_codec *sbc = a2dp_codecs[CODEC_SBC];
+        struct transport *t = transport_of(d, d->output2);
+        bool asked_sbc = ud == sbc;
+        const char *sep;
+
+        if (!err && asked_sbc && d->output2[0] && state_rechoose_codec_set(&d->state, d->output2, true) == 0)
+                manager_save_soon(d);   /* bluetoothd tries SBC first next time (LastUsed) */
+        /* no stream left (BlueZ closed it first): set up again, not kept
+         * waiting (multi_output_stream_lost) */
+        if (!err || err == -ECANCELED || !t)
+                return;
+        sep = codec_control_sep_path(bluez_device_by_path(d, t->device), sbc);
+        /* once, and only at the rates SBC is sure to have */
+        if (err == -ENOTSUP && !asked_sbc && t->codec != sbc && sep &&
+            (d->engine_rate == 44100 || d->engine_rate == 48000) &&
+            remote_sep_configure(d, t, sep, sbc, d->engine_rate, engine_rate_answered, (void *)sbc) == 0) {
+                log_info("%s has no %u Hz in %s: asking it for SBC at %u Hz", d->output2, d->engine_rate,
+                         t->codec->label, d->engine_rate);
+                return;
+        }
+        log_warn("%s stays at another rate than the first output's %u Hz (%s): it waits", d->output2,
+                 d->engine_rate, why);
 }
 
 static int on_rate_retry(sd_event_source *s, uint64_t usec, void *ud)
@@ -482,6 +504,28 @@ bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_
         }
         manager_update(d);
         return true;
+}
+
+void multi_output_stream_lost(struct daemon *d, const char *device_path)
+{
+        struct device *dev = bluez_device_by_path(d, device_path);
+
+        if (!dev || !d->output2[0] || strcasecmp(dev->address, d->output2) != 0)
+                return;
+        /* listed with no stream, it would stay silent: connected again
+         * (ConnectProfile; SelectConfiguration then takes the first's
+         * rate), and listed once it is; without auto-reconnect, let go */
+        snprintf(d->lost2, sizeof(d->lost2), "%s", d->output2);
+        d->output2[0] = '\0';
+        if (reconnect2_wanted(d)) {
+                log_warn("%s (the second output) has no stream left; it is set up again", dev->address);
+                schedule_reconnect2(d);
+        } else {
+                log_warn("%s (the second output) has no stream left; disconnecting it", dev->address);
+                forget_lost(d);
+                bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
+        }
+        manager_update(d);
 }
 
 bool multi_output_adopt(struct daemon *d, struct device *dev)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "codec-control.h"
 #include "daemon.h"
 #include "log.h"
 #include "pcm.h"
@@ -216,8 +217,7 @@ static unsigned packet_frames(const struct transport *t)
 /* The capture's own rate differs from the stream's (the producer changed
  * it, or the speaker chose): converted meanwhile, and the speaker is asked
  * to take the capture's rate when it can. Not more often than every
- * RECONFIG_MIN_US: rapid repeats have been seen to drop the profile. */
-#define RECONFIG_MIN_US 5000000ull
+ * RECONFIG_MIN_US. */
 
 static void maybe_reconfigure(struct daemon *d, struct transport *t)
 {
@@ -286,6 +286,7 @@ static int attach(struct daemon *d, struct transport *t)
         }
         /* a restart at this speaker's rate took the second one's stream */
         multi_output_resume(d);
+        codec_control_stream_started(d, t);
         output_update_status(d);
         return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "dbus-util.h"
 #include "log.h"
+#include "policy.h"
 
 #define MPRIS_IFACE "org.mpris.MediaPlayer2.Player"
 #define NO_TRACK "/org/mpris/MediaPlayer2/TrackList/NoTrack"
@@ -372,10 +373,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
 
 static void schedule_retry(struct player_reg *r)
 {
-        unsigned delay = 1u << (r->failures < 5 ? r->failures : 5);
+        unsigned delay = policy_backoff_s(r->failures, REG_RETRY_MAX_S);
 
-        if (delay > REG_RETRY_MAX_S)
-                delay = REG_RETRY_MAX_S;
         r->failures++;
         sd_event_source_disable_unref(r->retry);
         r->retry = NULL;

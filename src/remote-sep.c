@@ -21,12 +21,13 @@
  * connected with no stream. Once the device has no transport left, it is
  * brought back as after a lost link; a refusal that closed nothing leaves
  * the old transport, and the stream goes on. */
-static void device_lost_stream(struct daemon *d)
+static void device_lost_stream(struct daemon *d, const char *device)
 {
         for (struct transport *t = d->transports; t; t = t->next)
-                if (strcmp(t->device, d->reconfig_device) == 0)
+                if (strcmp(t->device, device) == 0)
                         return;
-        speaker_link_lost(d, d->reconfig_device);
+        speaker_link_lost(d, device);
+        multi_output_stream_lost(d, device);
 }
 
 /* The request is over: its caller hears how (err 0: configured). */
@@ -42,9 +43,12 @@ static void finish(struct daemon *d, int err, const char *why)
 static void on_set_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
+        char device[sizeof(d->reconfig_device)];
 
         dbus_pending_call_unref(d->reconfig_call);
         d->reconfig_call = NULL;
+        /* the caller, told first, may start another request */
+        memcpy(device, d->reconfig_device, sizeof(device));
         if (reply) {
                 log_info("%s reconfigured at %u Hz (%s)", d->reconfig_sep, d->reconfig_rate,
                          d->reconfig_codec->label);
@@ -54,7 +58,7 @@ static void on_set_reply(DBusMessage *reply, const DBusError *err, void *ud)
         log_warn("reconfiguring %s (%s) failed: %s", d->reconfig_sep, d->reconfig_codec->label,
                  err->message ? err->message : err->name);
         finish(d, -EIO, err->message ? err->message : err->name);
-        device_lost_stream(d);
+        device_lost_stream(d, device);
 }
 
 static int send_set(struct daemon *d, const uint8_t *config, size_t len)

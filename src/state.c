@@ -80,7 +80,7 @@ static void addr_copy_upper(char dst[STATE_ADDR_LEN], const char *src)
         dst[STATE_ADDR_LEN - 1] = '\0';
 }
 
-/* An address list of the state (paired, no-xq): at most STATE_MAX_PAIRED,
+/* An address list of the state (paired, no-xq, rechoose-codec): at most STATE_MAX_PAIRED,
  * upper case, no duplicates. */
 typedef char addr_list_t[STATE_MAX_PAIRED][STATE_ADDR_LEN];
 
@@ -137,14 +137,30 @@ bool state_no_xq(const struct saved_state *s, const char *addr)
         return list_contains(s->no_xq, s->n_no_xq, addr);
 }
 
-int state_no_xq_set(struct saved_state *s, const char *addr, bool no_xq)
+/* on: added; off: removed, whether it was there or not */
+static int list_set(addr_list_t l, unsigned *count, const char *addr, bool on)
 {
         int r;
 
-        if (no_xq)
-                return list_add(s->no_xq, &s->n_no_xq, addr);
-        r = list_remove(s->no_xq, &s->n_no_xq, addr);
+        if (on)
+                return list_add(l, count, addr);
+        r = list_remove(l, count, addr);
         return r == -ENOENT ? 0 : r;
+}
+
+int state_no_xq_set(struct saved_state *s, const char *addr, bool no_xq)
+{
+        return list_set(s->no_xq, &s->n_no_xq, addr, no_xq);
+}
+
+bool state_rechoose_codec(const struct saved_state *s, const char *addr)
+{
+        return list_contains(s->rechoose, s->n_rechoose, addr);
+}
+
+int state_rechoose_codec_set(struct saved_state *s, const char *addr, bool on)
+{
+        return list_set(s->rechoose, &s->n_rechoose, addr, on);
 }
 
 int state_paired_remove(struct saved_state *s, const char *addr)
@@ -408,16 +424,23 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
         }
         if (span_is(key, "codecs"))
                 return parse_codecs(s, value, lineno, err, err_len);
-        if (span_is(key, "paired") || span_is(key, "no-xq")) {
-                bool paired = span_is(key, "paired");
-                const char *name = paired ? "paired" : "no-xq";
+        if (span_is(key, "paired") || span_is(key, "no-xq") || span_is(key, "rechoose-codec")) {
+                const char *name = span_is(key, "paired") ? "paired" : span_is(key, "no-xq") ? "no-xq"
+                                                                                              : "rechoose-codec";
                 char addr[STATE_ADDR_LEN];
+                int r;
 
                 if (!addr_valid_n(value.p, value.n))
                         return fail(err, err_len, lineno, "%s: '%s' is not a Bluetooth address", name, q);
                 memcpy(addr, value.p, STATE_ADDR_LEN - 1);
                 addr[STATE_ADDR_LEN - 1] = '\0';
-                if ((paired ? state_paired_add(s, addr) : state_no_xq_set(s, addr, true)) < 0)
+                if (name[0] == 'p')
+                        r = state_paired_add(s, addr);
+                else if (name[0] == 'n')
+                        r = state_no_xq_set(s, addr, true);
+                else
+                        r = state_rechoose_codec_set(s, addr, true);
+                if (r < 0)
                         return fail(err, err_len, lineno, "%s: more than %d addresses", name,
                                     STATE_MAX_PAIRED);
                 return 0;
@@ -541,10 +564,23 @@ static void put_addr(struct out *o, const char *key, const char *addr)
         put(o, "%s=%s\n", key, up);
 }
 
+/* Addresses, none twice (the reader would fold duplicates into one). */
+static bool list_valid(const addr_list_t l, unsigned count)
+{
+        for (unsigned i = 0; i < count; i++) {
+                if (!addr_field_valid(l[i]))
+                        return false;
+                for (unsigned j = 0; j < i; j++)
+                        if (strncasecmp(l[i], l[j], STATE_ADDR_LEN) == 0)
+                                return false;
+        }
+        return true;
+}
+
 static bool state_valid(const struct saved_state *s)
 {
         if (s->volume > STATE_VOLUME_MAX || s->n_paired > STATE_MAX_PAIRED ||
-            s->n_no_xq > STATE_MAX_PAIRED)
+            s->n_no_xq > STATE_MAX_PAIRED || s->n_rechoose > STATE_MAX_PAIRED)
                 return false;
         for (int c = 0; c < CAT_COUNT; c++)
                 if (s->routes[c] != ROUTE_BLUETOOTH && s->routes[c] != ROUTE_LOCAL)
@@ -553,21 +589,9 @@ static bool state_valid(const struct saved_state *s)
                 return false;
         if (s->codecs && (!(s->codecs & (1u << CODEC_SBC)) || s->codecs >> CODEC_COUNT))
                 return false;
-        for (unsigned i = 0; i < s->n_paired; i++) {
-                if (!addr_field_valid(s->paired[i]))
-                        return false;
-                /* the reader would fold duplicates into one entry */
-                for (unsigned j = 0; j < i; j++)
-                        if (strncasecmp(s->paired[i], s->paired[j], STATE_ADDR_LEN) == 0)
-                                return false;
-        }
-        for (unsigned i = 0; i < s->n_no_xq; i++) {
-                if (!addr_field_valid(s->no_xq[i]))
-                        return false;
-                for (unsigned j = 0; j < i; j++)
-                        if (strncasecmp(s->no_xq[i], s->no_xq[j], STATE_ADDR_LEN) == 0)
-                                return false;
-        }
+        if (!list_valid(s->paired, s->n_paired) || !list_valid(s->no_xq, s->n_no_xq) ||
+            !list_valid(s->rechoose, s->n_rechoose))
+                return false;
         if (s->n_delays > STATE_MAX_PAIRED)
                 return false;
         for (unsigned i = 0; i < s->n_delays; i++) {
@@ -606,6 +630,8 @@ int state_format(const struct saved_state *s, char *buf, size_t len)
                 put_addr(&o, "paired", s->paired[i]);
         for (unsigned i = 0; i < s->n_no_xq; i++)
                 put_addr(&o, "no-xq", s->no_xq[i]);
+        for (unsigned i = 0; i < s->n_rechoose; i++)
+                put_addr(&o, "rechoose-codec", s->rechoose[i]);
         for (unsigned i = 0; i < s->n_delays; i++) {
                 char up[STATE_ADDR_LEN];
 

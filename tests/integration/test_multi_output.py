@@ -291,17 +291,38 @@ class TwoSpeakers(A2dpTestCase):
         self.log_has('the second speaker takes audio again', timeout=5)
         time.sleep(1.0)
         self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        disconnect_ns = time.monotonic_ns()
         self.call('Disconnect')
         self.bluez.flush()
         self.assert_no_packet_missing(SPEAKER_A)
-        a = self.analyze(self.recording_of(SPEAKER_A), '--tone', str(TONE_HZ))
+        # A's line slews (a frame every 10 ms, unheard) as B's path is
+        # measured again around its stall, and turns back: against the
+        # slew's own steady step, a turn is 43 degrees over the judge's
+        # three windows, which the default 1.5 counts as a gap (seen at
+        # 3.2 s of 3.6). Judged at 60 degrees, which audio cut or repeated
+        # (8 samples and more) still exceeds; a dip shows in its SNR
+        a = self.analyze(self.recording_of(SPEAKER_A), '--tone', str(TONE_HZ), '--phase-tol', '60')
         for k in ('seq_gaps', 'ts_errors', 'ssrc_changes'):
             self.assertEqual(a['rtp'][k], 0, 'A: %s' % k)
         # one dip: B's join (A's line jumps to B's extra 140 ms), none at
-        # the stall (Disconnect lets B go a moment before A: A's line
-        # jumps back then, at the very end)
-        gaps = [g for g in a['audio']['tone'].get('gap_list', []) if g < a['audio']['decoded_s'] - 0.3]
-        self.assertLessEqual(len(gaps), 1, (gaps, a['audio']['decoded_s']))
+        # the stall. Disconnect lets B go a moment before A, and A's line
+        # jumps back then: in A's audio after what A had received when
+        # Disconnect was called
+        asked_s = self.audio_before(SPEAKER_A, disconnect_ns)
+        gaps = [g for g in a['audio']['tone'].get('gap_list', []) if g < asked_s - 0.06]
+        self.assertLessEqual(len(gaps), 1, (gaps, asked_s, a['audio']['decoded_s']))
+
+    def audio_before(self, address, t_ns):
+        """Seconds of SBC audio the speaker's recording received before
+        t_ns (the recorder's clock)."""
+        hdr, records = harness.read_recording(self.recording_of(address))
+        self.assertEqual(hdr['codec'], 0, 'not SBC')
+        rate = {0x80: 16000, 0x40: 32000, 0x20: 44100, 0x10: 48000}[hdr['config'][0] & 0xf0]
+        blocks = {0x80: 4, 0x40: 8, 0x20: 12, 0x10: 16}[hdr['config'][1] & 0xf0]
+        subbands = 8 if hdr['config'][1] & 0x04 else 4
+        # RTP header (12), then the SBC payload header: its frame count
+        frames = sum(p[12] & 0x0f for t, p in records if t < t_ns)
+        return frames * blocks * subbands / rate
 
     def test_a_suspend_of_one_leaves_the_other_clean(self):
         # B suspends its stream (AVDTP SUSPEND from the speaker): A plays on
@@ -479,22 +500,103 @@ class TwoSpeakers(A2dpTestCase):
         self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
         self.log_has('aptX offers no 48000 Hz, the rate the other speaker plays at')
 
-    def test_a_joining_speaker_set_up_at_another_rate_is_asked_for_the_first_ones(self):
-        # B sets its stream up itself, SBC at 44.1 kHz, while A plays at
-        # 48 kHz: B is asked (SetConfiguration on its SEP) for 48 kHz and
-        # plays beside A
+    def test_a_speaker_moved_to_sbc_to_join_gets_its_codec_back_alone(self):
+        # B's aptX (44.1 kHz only) was refused to join A at 48 kHz and B got
+        # SBC; bluetoothd tries the pair it used first on B's next
+        # connection (LastUsed), so B alone stayed on SBC for good. Alone,
+        # B is asked for its best codec, once (the mark is saved, so a
+        # restart between keeps it)
+        codecs = self.start_codec_speakers(('sbc',), ('aptx-44k', 'sbc'), 'aptx,sbc')
+        self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
+        self.daemon.wait_for(lambda: 'rechoose-codec=' + SPEAKER_B in self.state_text(), 5,
+                             what='B marked in the state file')
+        self.call('Disconnect')
+        self.daemon.wait_for(lambda: self.outputs() == [], 5, what='Outputs empty')
+        self.bluez.flush()
+        self.call('Connect', SPEAKER_B)
+        self.daemon.wait_for(lambda: [(o['State'], o['Codec'][:13]) for o in self.get_outputs()] ==
+                             [('streaming', 'aptX 44100 Hz')], 8, what='B alone on aptX')
+        self.log_has('plays alone: its SBC was chosen to join another speaker')
+        self.daemon.wait_for(lambda: 'rechoose-codec' not in self.state_text(), 5, what='the mark gone')
+
+    def state_text(self):
+        with open(os.path.join(self.state_dir, 'state')) as f:
+            return f.read()
+
+    def test_a_speaker_joining_while_the_first_is_released_is_chosen_its_rate(self):
+        # A's aptX takes 44.1 kHz only (the 48 kHz capture converted), and
+        # A is released for silence: B joining then was chosen the
+        # capture's 48 kHz, and asked for 44.1 kHz once sound came back
+        # (a reconfiguration: more wait before B plays). It is chosen
+        # A's rate at once
+        self.add_onset_capture(4.0, 3.0)
+        self.add_codec_speaker('aptx-44k', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc', idle_suspend=1)
+        self.start_daemon(capture='onset')
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.log_has('s of silence: releasing the speaker until sound comes', timeout=5)
+        self.call('Connect', SPEAKER_B)
+        self.log_has('sound again: taking the speaker', timeout=6)
+        # B was set up while A was released (else the rate was imposed
+        # anyway, and this would pass without the fix)
+        log = self.daemon.log_text()
+        configured = log.find('dev_00_11_22_33_44_0B/sep')
+        self.assertTrue(0 <= configured < log.find('sound again'), log)
+        codecs = self.both_streaming()
+        self.assertEqual([c[:13] for c in codecs], ['aptX 44100 Hz', 'SBC 44100 Hz '])
+        self.assertNotIn('asking it for', self.daemon.log_text())
+
+    def b_joins_by_itself(self, b_codecs, codecs, **b_opts):
+        """A (40 ms), SBC at 48 kHz, plays; then B (180 ms), offering
+        b_codecs (add_codec_speaker presets) with b_opts, connects by
+        itself, with MultiOutput on and Codecs codecs."""
         self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
-        self.add_speaker(SPEAKER_B, 'Speaker B', Delay=1800, SpeakerConnectMode='remote-config',
-                         RemoteConfiguration=bytes([0x21, 0x15, 2, 53]))
-        self.write_state(speaker_mode=True, multi_output=True, codecs='sbc')
+        self.add_codec_speaker(*b_codecs, address=SPEAKER_B, name='Speaker B', Delay=1800, **b_opts)
+        self.write_state(speaker_mode=True, multi_output=True, codecs=codecs)
         self.start_daemon()
         self.call('Connect', SPEAKER_A)
         self.wait_streaming(dev_path(SPEAKER_A))
         self.bluez.speaker_connect(dev_path(SPEAKER_B))
+
+    def test_a_joining_speaker_set_up_at_another_rate_is_asked_for_the_first_ones(self):
+        # B sets its stream up itself, SBC at 44.1 kHz, while A plays at
+        # 48 kHz: B is asked (SetConfiguration on its SEP) for 48 kHz and
+        # plays beside A
+        self.b_joins_by_itself(('sbc',), 'sbc', SpeakerConnectMode='remote-config',
+                               RemoteConfiguration=bytes([0x21, 0x15, 2, 53]))
         self.log_has('streams at 44100 Hz, the first output at 48000 Hz: asking it for 48000 Hz')
         codecs = self.both_streaming()
         self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
         self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+
+    def test_a_joining_speaker_set_up_in_a_codec_without_the_rate_is_asked_for_sbc(self):
+        # B sets its stream up itself in aptX at 44.1 kHz, the one rate its
+        # aptX has, while A plays SBC at 48 kHz: asked for 48 kHz in aptX
+        # it cannot, and it waited silent beside A; it is asked for SBC at
+        # 48 kHz, which every sink has
+        self.b_joins_by_itself(('aptx-44k', 'sbc'), 'aptx,sbc', SpeakerConnectMode='remote-config',
+                               RemoteCodec='aptx')
+        self.log_has('has no 48000 Hz in aptX: asking it for SBC at 48000 Hz')
+        codecs = self.both_streaming()
+        self.assertEqual([c[:13] for c in codecs], ['SBC 48000 Hz '] * 2)
+        self.assertNotIn('it waits', self.daemon.log_text())
+
+    def test_a_joining_speaker_whose_rate_request_fails_is_set_up_again(self):
+        # B sets its stream up at 44.1 kHz as above, but its SEP closes the
+        # stream and then fails the new configuration (bluetoothd 5.66's
+        # a2dp_reconfig reopens nothing): B, connected with no stream, was
+        # listed on and silent for good; it is connected again, our
+        # SelectConfiguration at A's rate
+        self.b_joins_by_itself(('sbc',), 'sbc', SpeakerConnectMode='remote-config',
+                               RemoteConfiguration=bytes([0x21, 0x15, 2, 53]), ReconfigureFails=True)
+        self.log_has('asking it for 48000 Hz')
+        self.log_has('has no stream left; it is set up again')
+        codecs = self.both_streaming()
+        self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
+        self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        self.assertNotIn('it waits', self.daemon.log_text())
 
     def test_a_codec_switch_of_the_first_leaves_the_second_without_a_gap(self):
         # A on aptX, B on SBC; A switched to SBC: A's new stream has other

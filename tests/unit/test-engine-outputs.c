@@ -523,20 +523,35 @@ START_TEST(moved_transport_continues_its_stream)
 }
 END_TEST
 
-/* Waits until slot's packets stop (its send failed) or 2 s pass. */
+/* Waits until slot's packets have stopped (its send failed) for 300 ms,
+ * 16 packets' time: a thread merely descheduled that long on a loaded
+ * machine is unlikely. */
 static void wait_link_error(struct rig *r, unsigned slot)
 {
         uint64_t last = UINT64_MAX, t0 = now_ms();
+        unsigned same = 0;
 
-        while (now_ms() - t0 < 2000) {
+        while (now_ms() - t0 < 3000) {
                 uint64_t n = atomic_load(&stream_stats(r->s)->out[slot].packets);
 
-                if (n == last)
+                same = n == last ? same + 1 : 0;
+                if (same == 3)
                         return;
                 last = n;
-                usleep(100000);         /* five packets' time */
+                usleep(100000);
         }
         ck_abort_msg("output %u sends on after its speaker's end closed", slot);
+}
+
+/* Reads events until one tells of slot's link error, or 2 s pass. */
+static void wait_link_error_event(struct rig *r, unsigned slot)
+{
+        uint64_t t0 = now_ms();
+
+        while (!r->fault_seen[slot] && now_ms() - t0 < 2000) {
+                drain_events(r);
+                usleep(10000);
+        }
 }
 
 /* A link error the thread reported just before the main loop let go of
@@ -562,8 +577,7 @@ START_TEST(an_event_of_a_detached_output_is_not_read)
         usleep(100000);
         close(r.rx[1].peer);
         r.rx[1].peer = -1;
-        wait_link_error(&r, 1);
-        drain_events(&r);
+        wait_link_error_event(&r, 1);
         ck_assert(r.fault_seen[1]);
         ck_assert(!r.fault_seen[0]);
         rig_stop(&r);

@@ -36,6 +36,9 @@ static void assert_state_eq(const struct saved_state *a, const struct saved_stat
         ck_assert_uint_eq(a->n_no_xq, b->n_no_xq);
         for (unsigned i = 0; i < a->n_no_xq; i++)
                 ck_assert_str_eq(a->no_xq[i], b->no_xq[i]);
+        ck_assert_uint_eq(a->n_rechoose, b->n_rechoose);
+        for (unsigned i = 0; i < a->n_rechoose; i++)
+                ck_assert_str_eq(a->rechoose[i], b->rechoose[i]);
         ck_assert_uint_eq(a->n_delays, b->n_delays);
         for (unsigned i = 0; i < a->n_delays; i++) {
                 ck_assert_str_eq(a->delays[i].addr, b->delays[i].addr);
@@ -462,12 +465,45 @@ START_TEST(format_max_fits)
                 snprintf(addr, sizeof(addr), "AA:BB:CC:DD:EE:%02X", i);
                 ck_assert_int_eq(state_paired_add(&s, addr), 0);
                 ck_assert_int_eq(state_no_xq_set(&s, addr, true), 0);
+                ck_assert_int_eq(state_rechoose_codec_set(&s, addr, true), 0);
                 ck_assert_int_eq(state_speaker_delay_set(&s, addr, SPEAKER_DELAY_MAX_US), 0);
         }
         n = state_format(&s, buf, sizeof(buf));
         ck_assert_int_gt(n, 0);
         ck_assert_int_eq(state_parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
         assert_state_eq(&s, &back);
+}
+END_TEST
+
+/* rechoose-codec: set per address (any case), written in upper case and
+ * read back, cleared whether set or not, bad addresses refused and named. */
+START_TEST(rechoose_codec)
+{
+        struct saved_state s, back;
+        char buf[STATE_FORMAT_MAX], err[128];
+        int n;
+
+        state_defaults(&s);
+        ck_assert(!state_rechoose_codec(&s, "AA:BB:CC:DD:EE:01"));
+        ck_assert_int_eq(state_rechoose_codec_set(&s, "aa:bb:cc:dd:ee:01", true), 0);
+        ck_assert_int_eq(state_rechoose_codec_set(&s, "AA:BB:CC:DD:EE:02", true), 0);
+        ck_assert_int_eq(state_rechoose_codec_set(&s, "AA:BB:CC:DD:EE:01", true), 0);
+        ck_assert_uint_eq(s.n_rechoose, 2);
+        ck_assert(state_rechoose_codec(&s, "AA:BB:CC:DD:EE:01"));
+        ck_assert_int_eq(state_rechoose_codec_set(&s, "speaker", true), -EINVAL);
+        n = state_format(&s, buf, sizeof(buf));
+        ck_assert_int_gt(n, 0);
+        ck_assert_ptr_nonnull(strstr(buf, "rechoose-codec=AA:BB:CC:DD:EE:01\n"
+                                          "rechoose-codec=AA:BB:CC:DD:EE:02\n"));
+        ck_assert_int_eq(state_parse(buf, (size_t)n, &back, err, sizeof(err)), 0);
+        assert_state_eq(&s, &back);
+        ck_assert_int_eq(state_rechoose_codec_set(&s, "AA:BB:CC:DD:EE:01", false), 0);
+        ck_assert_int_eq(state_rechoose_codec_set(&s, "AA:BB:CC:DD:EE:01", false), 0);
+        ck_assert(!state_rechoose_codec(&s, "AA:BB:CC:DD:EE:01"));
+        ck_assert(state_rechoose_codec(&s, "AA:BB:CC:DD:EE:02"));
+        ck_assert_int_eq(parse_str("a2dpsrc-state 1\nrechoose-codec=AA:BB\n", &back, err, sizeof(err)),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "line 2: rechoose-codec"));
 }
 END_TEST
 
@@ -902,6 +938,7 @@ static Suite *suite(void)
         tcase_add_test(tc, format_refuses);
         tcase_add_test(tc, format_max_fits);
         tcase_add_test(tc, speaker_delays);
+        tcase_add_test(tc, rechoose_codec);
         tcase_add_test(tc, paired_list);
         tcase_add_test(tc, route_names);
         suite_add_tcase(s, tc);
