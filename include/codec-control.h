@@ -37,6 +37,8 @@ const char *codec_control_sep_path(const struct device *v, const struct a2dp_cod
  * it offers. Not while its stream is being set up: bluetoothd 5.66 would
  * take the request into that setup and abort it. */
 void codec_control_stream_started(struct daemon *d, struct transport *t);
+/* Marks address for that (on) or clears the mark, saved. */
+void codec_control_mark_rechoose(struct daemon *d, const char *address, bool on);
 /* Appends the names of mask, in registration order, as an "as". */
 bool codec_control_append_names(DBusMessageIter *it, unsigned mask);
 

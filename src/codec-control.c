@@ -78,6 +78,14 @@ static const struct remote_sep *find_sep(const struct device *v, const struct a2
         return NULL;
 }
 
+void codec_control_mark_rechoose(struct daemon *d, const char *address, bool on)
+{
+        /* saved only when it changes */
+        if (state_rechoose_codec(&d->state, address) != on &&
+            state_rechoose_codec_set(&d->state, address, on) == 0)
+                manager_save_soon(d);
+}
+
 const char *codec_control_sep_path(const struct device *v, const struct a2dp_codec *c)
 {
         const struct remote_sep *s = c ? find_sep(v, c) : NULL;
@@ -237,10 +245,7 @@ DBusHandlerResult codec_control_switch(struct daemon *d, DBusMessage *msg, struc
 
                 if (dev) {
                         codec_refusal_clear(&d->refusals, dev->address, c->index);
-                        if (state_rechoose_codec(&d->state, dev->address)) {
-                                state_rechoose_codec_set(&d->state, dev->address, false);
-                                manager_save_soon(d);
-                        }
+                        codec_control_mark_rechoose(d, dev->address, false);
                 }
         }
         if (t->codec == c)
@@ -319,12 +324,6 @@ static const struct a2dp_codec *better_offered(struct daemon *d, const struct tr
         return NULL;
 }
 
-static void rechosen(struct daemon *d, const char *address)
-{
-        if (state_rechoose_codec_set(&d->state, address, false) == 0)
-                manager_save_soon(d);
-}
-
 static void on_rechosen(struct daemon *d, int err, const char *why, void *ud)
 {
         const struct a2dp_codec *c = ud;
@@ -336,7 +335,7 @@ static void on_rechosen(struct daemon *d, int err, const char *why, void *ud)
                 log_warn("%s was not taken (%s): the stream stays as it was", c->label, why ? why : "");
         /* what the speaker answered stands; a stop asks again next time */
         if (dev && err != -ECANCELED)
-                rechosen(d, dev->address);
+                codec_control_mark_rechoose(d, dev->address, false);
         manager_update(d);
 }
 
@@ -353,7 +352,7 @@ void codec_control_stream_started(struct daemon *d, struct transport *t)
                 return;
         c = better_offered(d, t);
         if (!c) {
-                rechosen(d, dev->address);
+                codec_control_mark_rechoose(d, dev->address, false);
                 return;
         }
         sd_event_now(d->event, CLOCK_MONOTONIC, &now);
@@ -364,7 +363,7 @@ void codec_control_stream_started(struct daemon *d, struct transport *t)
                 return;
         if (r < 0) {
                 log_warn("cannot ask %s for %s: %s", dev->address, c->label, strerror(-r));
-                rechosen(d, dev->address);
+                codec_control_mark_rechoose(d, dev->address, false);
                 return;
         }
         d->reconfig_at = now;

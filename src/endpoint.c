@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -366,8 +367,8 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                 n = -EINVAL;
                 /* bluetoothd tries the pair it ends on first next time
                  * (LastUsed): alone, its codec is chosen afresh */
-                if (n_who == 1 && state_rechoose_codec_set(&d->state, who[0], true) == 0)
-                        manager_save_soon(d);
+                if (n_who == 1)
+                        codec_control_mark_rechoose(d, who[0], true);
         }
         if (n <= 0) {
                 /* bluetoothd 5.66 then tries its next local endpoint */

@@ -136,8 +136,9 @@ static void engine_rate_answered(struct daemon *d, int err, const char *why, voi
         bool asked_sbc = ud == sbc;
         const char *sep;
 
-        if (!err && asked_sbc && d->output2[0] && state_rechoose_codec_set(&d->state, d->output2, true) == 0)
-                manager_save_soon(d);   /* bluetoothd tries SBC first next time (LastUsed) */
+        /* bluetoothd tries SBC first next time (LastUsed) */
+        if (!err && asked_sbc && d->output2[0])
+                codec_control_mark_rechoose(d, d->output2, true);
         /* no stream left (BlueZ closed it first): set up again, not kept
          * waiting (multi_output_stream_lost) */
         if (!err || err == -ECANCELED || !t)
