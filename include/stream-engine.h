@@ -100,6 +100,12 @@ struct stream {
          * outputs and delay buffers: at destroy). */
         struct codec_encoder *enc[STREAM_OUTPUTS_MAX];
         const struct a2dp_codec *enc_codec[STREAM_OUTPUTS_MAX];
+        /* set up by stream_prepare_bt for the next attach, not yet the
+         * thread's: what it was made for */
+        bool enc_prepared[STREAM_OUTPUTS_MAX];
+        unsigned enc_mtu[STREAM_OUTPUTS_MAX];
+        uint8_t enc_config[STREAM_OUTPUTS_MAX][A2DP_CODEC_BLOB_MAX];
+        size_t enc_config_len[STREAM_OUTPUTS_MAX];
         struct stream_output *outputs[STREAM_OUTPUTS_MAX];
         /* Each slot's attaches, counted (main loop only): an event about an
          * earlier one, queued before its detach, is no longer read. */

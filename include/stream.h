@@ -140,6 +140,13 @@ unsigned stream_rate(struct stream *s);
  * failed. -EBUSY: the slot is attached already. */
 int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
                      size_t err_len);
+/* Sets up the encoder the next stream_attach_bt of the slot with the same
+ * codec, configuration and MTU will take, before the engine is started for
+ * it: an encoder can take tens of milliseconds to open (AAC loads
+ * libavcodec), and what the capture gave meanwhile would be lost to the
+ * speaker. The engine need not run. */
+int stream_prepare_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
+                      size_t err_len);
 /* The slot's encoder's own thread (its codec's worker_tid), 0 if none.
  * Main thread. */
 int stream_encoder_worker_tid(struct stream *s, unsigned slot);

@@ -248,14 +248,21 @@ static int attach(struct daemon *d, struct transport *t)
          * rate must match: each packet's end has its own wake-up then, and
          * a restart would cut the second's stream (a codec switch of the
          * first, its return after a link loss) */
+        memcpy(bt.config, t->config, t->config_len);
         if (d->engine_rate != t->info.rate || !stream_running(d->stream) ||
             (d->engine_period != packet_frames(t) && !d->streaming2)) {
+                /* the encoder first: the capture runs from the restart on */
+                r = stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
+                if (r < 0) {
+                        log_err("cannot set up the %s encoder: %s (%s)", t->codec->label,
+                                strerror(-r), err);
+                        return r;
+                }
                 r = start_engine(d, t->info.rate, packet_frames(t), true);
                 if (r < 0)
                         return r;
         }
         maybe_reconfigure(d, t);
-        memcpy(bt.config, t->config, t->config_len);
         /* t, not d->streaming: that is set once attached, and a speaker
          * with AVRCP volume must not get the software gain as well */
         apply_volume(d, t);

@@ -140,6 +140,7 @@ static void free_encoder(struct stream *s, unsigned slot)
                 s->enc_codec[slot]->encoder_free(s->enc[slot]);
         s->enc[slot] = NULL;
         s->enc_codec[slot] = NULL;
+        s->enc_prepared[slot] = false;
 }
 
 void stream_destroy(struct stream *s)
@@ -249,6 +250,41 @@ static int alloc_output(struct stream *s, unsigned slot)
         return 0;
 }
 
+static bool prepared_for(const struct stream *s, unsigned slot, const struct stream_bt_params *bt)
+{
+        return s->enc_prepared[slot] && s->enc[slot] && s->enc_codec[slot] == bt->codec &&
+               s->enc_mtu[slot] == bt->write_mtu && s->enc_config_len[slot] == bt->config_len &&
+               memcmp(s->enc_config[slot], bt->config, bt->config_len) == 0;
+}
+
+int stream_prepare_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
+                      size_t err_len)
+{
+        int r;
+
+        snprintf(err, err_len, "invalid arguments");
+        if (slot >= STREAM_OUTPUTS_MAX || !bt->codec || bt->config_len > sizeof(bt->config))
+                return -EINVAL;
+        if (atomic_load(&s->bt_attached[slot]))
+                return -EBUSY;
+        if (s->wedged)
+                return -ETIMEDOUT;      /* the encoder may still be in the thread's hands */
+        if (prepared_for(s, slot, bt))
+                return 0;
+        free_encoder(s, slot);
+        r = bt->codec->encoder_new(bt->config, bt->config_len, bt->write_mtu, &s->enc[slot], err, err_len);
+        if (r < 0) {
+                s->enc[slot] = NULL;
+                return r;
+        }
+        s->enc_codec[slot] = bt->codec;
+        s->enc_mtu[slot] = bt->write_mtu;
+        s->enc_config_len[slot] = bt->config_len;
+        memcpy(s->enc_config[slot], bt->config, bt->config_len);
+        s->enc_prepared[slot] = true;
+        return 0;
+}
+
 int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
                      size_t err_len)
 {
@@ -260,26 +296,19 @@ int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_par
             bt->info.rate != s->rate || bt->info.channels != 2 || !bt->info.frame_samples ||
             bt->info.frame_samples > CHUNK_FRAMES)
                 return -EINVAL;
-        if (atomic_load(&s->bt_attached[slot]))
-                return -EBUSY;
-        if (s->wedged)
-                return -ETIMEDOUT;      /* the encoder may still be in the thread's hands */
+        r = stream_prepare_bt(s, slot, bt, err, err_len);
+        if (r < 0)
+                return r;
         r = alloc_output(s, slot);
         if (r < 0) {
                 snprintf(err, err_len, "out of memory");
                 return r;
         }
-        free_encoder(s, slot);
-        r = bt->codec->encoder_new(bt->config, bt->config_len, bt->write_mtu, &s->enc[slot], err, err_len);
-        if (r < 0) {
-                s->enc[slot] = NULL;
-                return r;
-        }
-        s->enc_codec[slot] = bt->codec;
         c.enc = s->enc[slot];
         c.out = s->outputs[slot];
         c.attach = ++s->attaches[slot];
         memcpy(c.delay_buf, s->delay_buf, sizeof(c.delay_buf));
+        s->enc_prepared[slot] = false;  /* offered: never handed out twice */
         r = send_command(s, &c);
         if (r == 0)
                 atomic_store(&s->bt_attached[slot], true);

@@ -240,7 +240,8 @@ class SpeakerJudge:
                                     % (tone['tone_end_s'], decoded))
         else:
             self.assertAlmostEqual(tone['tone_s'], fed_s, delta=edge,
-                                   msg='fed %.3f s of tone, the speaker got %.3f s' % (fed_s, tone['tone_s']))
+                                   msg='fed %.3f s of tone, the speaker got %.3f s (tone from %.3f to %.3f s of %.3f s decoded)'
+                                   % (fed_s, tone['tone_s'], tone['tone_start_s'], tone['tone_end_s'], decoded))
         return tone
 
     def assert_clean_framing(self, a, rate=None, fed_s=None, bitrate_kbps=None):

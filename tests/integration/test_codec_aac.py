@@ -20,6 +20,10 @@ import dbus
 from common import A2dpTestCase, CodecFigures, SPEAKER_PATH
 
 AAC_FRAME = 1024
+# libavcodec's aac encoder primes its first packet with a frame of its own
+# (its initial_padding), which the speaker's decoder plays: the capture's
+# first sample is decoded this many samples into the stream
+AAC_PRIMING = 1024
 SBC_ALL = bytes([0xff, 0xff, 2, 53])
 
 
@@ -71,12 +75,41 @@ class AacTests(CodecFigures, A2dpTestCase):
         if not a['fragments']:
             self.assert_packets(a, samples=AAC_FRAME, rate=44100)
 
+    def assert_starts_with_the_capture(self, a):
+        """The speaker got the capture from the first sample the engine
+        took for it: the engine restarts for the speaker's packets, and
+        what it captured while the encoder was opened (libavcodec is
+        loaded then, tens of ms) was once lost, a whole packet or more."""
+        lost = AAC_PRIMING - a['audio']['ref']['delay_samples']
+        self.assertLessEqual(abs(lost), 16, 'the speaker did not get the first %d samples captured '
+                             'for it' % lost if lost > 0 else
+                             'the stream starts %d samples early' % -lost)
+
     def test_aac_on_music(self):
         a = self.music_stream(('aac', 'sbc'), 'aac', rate=48000)
         self.assertEqual(a['codec_detail']['units'], a['codec_detail']['units_ok'])
+        self.assert_starts_with_the_capture(a)
 
     def test_aac_on_music_at_44k1(self):
-        self.music_stream(('aac', 'sbc'), 'aac', rate=44100)
+        a = self.music_stream(('aac', 'sbc'), 'aac', rate=44100)
+        self.assert_starts_with_the_capture(a)
+
+    def test_speaker_setting_up_aac_itself_gets_the_music_from_its_start(self):
+        # the speaker configures the stream (no SelectConfiguration): the
+        # same restart of the engine for its packets, from another path
+        self.write_state(speaker_mode=True, volume=127)
+        ref = self.add_music(rate=48000, seconds=3.0)
+        self.add_codec_speaker('aac', 'sbc', configures='aac')
+        self.start_daemon(capture='music')
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        self.wait_streaming(timeout=10)
+        time.sleep(3.6)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--ref', ref)
+        r = a['audio']['ref']
+        self.assertFalse(r['error'], r)
+        self.assertGreater(r['correlation'], 0.9, r)
+        self.assert_starts_with_the_capture(a)
 
     def test_speaker_bit_rate_and_vbr_are_honoured(self):
         # the speaker takes at most 128 kbit/s, VBR: we ask for 128, VBR
