@@ -392,6 +392,8 @@ void output_acquired(struct daemon *d, struct transport *t);
  * gave was unusable */
 void output_acquire_failed(struct daemon *d, struct transport *t, const char *error, bool by_bluez);
 void output_update_status(struct daemon *d);
+/* service-status.c: systemd's READY=1 and STATUS= line */
+void service_status_update(struct daemon *d);
 /* The audio thread left a command unanswered (stream_wedged): reported once,
  * recovery handed to systemd's watchdog (docs/reliability.md). */
 void output_engine_stuck(struct daemon *d);

@@ -147,6 +147,9 @@ int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_par
  * speaker. The engine need not run. */
 int stream_prepare_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
                       size_t err_len);
+/* Frees the slot's prepared encoder when no attach took it (an AAC one
+ * holds a thread and libavcodec). */
+void stream_drop_prepared(struct stream *s, unsigned slot);
 /* The slot's encoder's own thread (its codec's worker_tid), 0 if none.
  * Main thread. */
 int stream_encoder_worker_tid(struct stream *s, unsigned slot);

@@ -251,16 +251,20 @@ static int attach(struct daemon *d, struct transport *t)
         memcpy(bt.config, t->config, t->config_len);
         if (d->engine_rate != t->info.rate || !stream_running(d->stream) ||
             (d->engine_period != packet_frames(t) && !d->streaming2)) {
-                /* the encoder first: the capture runs from the restart on */
-                r = stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
+                if (d->engine_stuck)
+                        return -EIO;
+                /* the encoder between the stop (which frees every slot)
+                 * and the start: what the capture gives while it opens
+                 * (AAC: tens of ms) would never reach the speaker. A
+                 * failure is stream_attach_bt's to report, after the
+                 * engine started for the local output. */
+                stop_engine(d);
+                (void)stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
+                r = start_engine(d, t->info.rate, packet_frames(t), true);
                 if (r < 0) {
-                        log_err("cannot set up the %s encoder: %s (%s)", t->codec->label,
-                                strerror(-r), err);
+                        stream_drop_prepared(d->stream, first_slot(d));
                         return r;
                 }
-                r = start_engine(d, t->info.rate, packet_frames(t), true);
-                if (r < 0)
-                        return r;
         }
         maybe_reconfigure(d, t);
         /* t, not d->streaming: that is set once attached, and a speaker
@@ -713,44 +717,10 @@ void output_shutdown(struct daemon *d)
 
 void output_update_status(struct daemon *d)
 {
-        char status[512];
-        struct adapter *reg = NULL;
-        bool pending = false;
-
         /* every change of streaming or suspension ends here */
         idle_watch_update(d);
         capture_watch_update(d);
-
-        for (struct adapter *a = d->adapters; a; a = a->next) {
-                if (a->reg == REG_DONE && !reg)
-                        reg = a;
-                if (a->reg == REG_PENDING)
-                        pending = true;
-        }
-        if (d->streaming) {
-                char desc[96];
-                transport_describe(d->streaming, 0, desc, sizeof(desc));
-                snprintf(status, sizeof(status), "Streaming to %s (%s)", d->streaming->device, desc);
-        } else if (d->transports && d->stream_blocked[0]) {
-                snprintf(status, sizeof(status), "Speaker connected, not streaming: %s",
-                         d->stream_blocked);
-        } else if (d->transports) {
-                snprintf(status, sizeof(status), "Speaker connected, not streaming");
-        } else if (!d->bluez_owner[0]) {
-                snprintf(status, sizeof(status), "Waiting for bluetoothd");
-        } else if (reg) {
-                snprintf(status, sizeof(status), "Ready on %s; no speaker connected", reg->name);
-        } else {
-                snprintf(status, sizeof(status), "Waiting for a Bluetooth adapter");
-        }
-        /* READY once registered, or once it is clear we wait for BlueZ */
-        if (!d->ready_sent && !pending && !d->owner_call && !d->objects_call) {
-                sd_notifyf(0, "READY=1\nSTATUS=%s", status);
-                d->ready_sent = true;
-        } else if (strcmp(status, d->status_sent) != 0) {
-                sd_notifyf(0, "STATUS=%s", status);
-        }
-        snprintf(d->status_sent, sizeof(d->status_sent), "%s", status);
+        service_status_update(d);
         manager_update(d);
 }
 

@@ -285,6 +285,12 @@ int stream_prepare_bt(struct stream *s, unsigned slot, const struct stream_bt_pa
         return 0;
 }
 
+void stream_drop_prepared(struct stream *s, unsigned slot)
+{
+        if (slot < STREAM_OUTPUTS_MAX && s->enc_prepared[slot])
+                free_encoder(s, slot);
+}
+
 int stream_attach_bt(struct stream *s, unsigned slot, const struct stream_bt_params *bt, char *err,
                      size_t err_len)
 {
