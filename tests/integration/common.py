@@ -227,7 +227,8 @@ class SpeakerJudge:
         self.assertTrue(tone['present'], 'no %g Hz tone in the decoded audio' % freq)
         self.assertAlmostEqual(tone['frequency_hz'], freq, delta=FREQ_TOL_HZ,
                                msg='the tone is at %.2f Hz, %g Hz was fed' % (tone['frequency_hz'], freq))
-        self.assertEqual(tone['gaps'], 0, 'gaps in the decoded audio: %s' % tone.get('gap_list'))
+        self.assertEqual(tone['gaps'], 0, 'gaps in the decoded audio: %s%s'
+                         % (tone.get('gap_list'), self.daemon_complaints()))
         self.assertGreaterEqual(tone['snr_db'], min_snr)
         # gaps are only seen between the first and the last tone: the tone
         # must also start with the audio and last as long as it was fed
@@ -243,6 +244,18 @@ class SpeakerJudge:
                                    msg='fed %.3f s of tone, the speaker got %.3f s (tone from %.3f to %.3f s of %.3f s decoded)'
                                    % (fed_s, tone['tone_s'], tone['tone_start_s'], tone['tone_end_s'], decoded))
         return tone
+
+    def daemon_complaints(self):
+        """What the daemon under test warned about (overruns, congestion,
+        stalls), for a failure's message: a gap with them is told apart
+        from one without."""
+        daemon = getattr(self, 'daemon', None)
+        if daemon is None:
+            return ''
+        lines = [l for l in daemon.log_text().splitlines()
+                 if ' warning: ' in l or ' error: ' in l or ' notice: ' in l]
+        return '; the daemon said: %s' % ' | '.join(lines[-8:]) if lines else \
+            '; the daemon warned of nothing'
 
     def assert_clean_framing(self, a, rate=None, fed_s=None, bitrate_kbps=None):
         """A stream judged by its framing alone (LDAC: no open decoder):
