@@ -160,6 +160,13 @@ const char *speaker_connect_error(const DBusError *err, const char *addr, char *
                          "headset/hands-free profiles", addr);
                 return ERR_PREFIX "NotAudioSink";
         }
+        /* the bus's answer for a call whose recipient left it (bluetoothd
+         * crashed or was restarted): not the speaker's doing */
+        if (dbus_error_has_name(err, DBUS_ERROR_NO_REPLY) && strstr(msg, "disconnected")) {
+                snprintf(text, len, "bluetoothd stopped while connecting %s; try again once it "
+                         "is back", addr);
+                return ERR_PREFIX "Failed";
+        }
         if (strstr(msg, "page-timeout") || strstr(msg, "Host is down") || strstr(msg, "timeout") ||
             dbus_error_has_name(err, DBUS_ERROR_NO_REPLY)) {
                 snprintf(text, len, "%s did not answer; is it on and in range?", addr);

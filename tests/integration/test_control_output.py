@@ -3,7 +3,9 @@ speaker, in progress, during an automatic reconnect), Disconnect, Forget
 and Reset."""
 
 import os
+import signal
 import subprocess
+import threading
 import time
 import unittest
 
@@ -154,6 +156,37 @@ class OutputTests(ControlCase):
         self.assertIn('did not answer', msg)
         self.assertEqual(plain(self.mprop('State')), 'idle')
         self.assertEqual(plain(self.mprop('Output')), '')
+
+    def test_connect_while_bluetoothd_stops_says_so(self):
+        # bluetoothd dies while it pages the speaker (a crash, a restart):
+        # the bus answers the pending call with NoReply, which is not the
+        # speaker failing to answer
+        self.add_speaker(InRange=False, PageTimeoutMs=5000)
+        self.start_daemon()
+        result = {}
+
+        def connect():
+            # a blocking call of its own, as a2dpsrcctl's
+            conn = self.bus.connect()
+            try:
+                conn.get_object('org.a2dpsrc', MANAGER_PATH).Connect(
+                    SPEAKER, dbus_interface=MANAGER, timeout=20)
+                result['ok'] = True
+            except dbus.exceptions.DBusException as e:
+                result['error'] = e
+            finally:
+                conn.close()
+        caller = threading.Thread(target=connect)
+        caller.start()
+        self.daemon.wait_for(lambda: 'connecting %s' % SPEAKER in self.daemon.log_text(), 3)
+        time.sleep(0.3)
+        self.bluez.stop(signal.SIGKILL)
+        caller.join(10)
+        self.assertIn('error', result, 'Connect answered %s' % result)
+        e = result['error']
+        self.assertEqual(e.get_dbus_name(), ERR + 'Failed')
+        self.assertIn('bluetoothd stopped while connecting', e.get_dbus_message())
+        self.assertIsNone(self.daemon.returncode, 'the daemon died')
 
     def test_connect_turns_speaker_mode_on(self):
         self.add_speaker()
