@@ -348,19 +348,28 @@ static int cmp_double(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-/* Each burst within 15 ms (a late wake-up of a thread that is not
- * real-time here delays one packet, not the other's), their median
- * within 3 ms of the 140 ms the reported delays ask for. */
+/* Each burst within each_ms of the 140 ms the reported delays ask for,
+ * their median within median_ms. The engine's thread is not real-time
+ * here and the machine is shared (CI runs this under ASan on a loaded
+ * host): one late wake-up delays one packet, not the other speaker's,
+ * so one burst of the lot may be off by up to 15 ms. A defect in the
+ * hold-back moves them all, which the median sees. */
 static void check_held_back(const uint64_t *near_at, const uint64_t *far_at, unsigned n, double each_ms,
                             double median_ms)
 {
         double held_ms[MARKS], median;
+        unsigned off = 0;
 
         for (unsigned k = 0; k < n; k++) {
+                double err;
+
                 held_ms[k] = ((double)near_at[k] - (double)far_at[k]) / 1e6;
-                ck_assert_msg(fabs(held_ms[k] - HELD_US / 1000.0) < each_ms,
-                              "burst %u: the near speaker gets it %.1f ms after the far one, not %.0f", k,
-                              held_ms[k], HELD_US / 1000.0);
+                err = fabs(held_ms[k] - HELD_US / 1000.0);
+                off += err >= each_ms;
+                ck_assert_msg(err < 15.0 && off <= 1,
+                              "burst %u: the near speaker gets it %.1f ms after the far one, not %.0f "
+                              "(%u bursts off by %.0f ms or more)",
+                              k, held_ms[k], HELD_US / 1000.0, off, each_ms);
         }
         qsort(held_ms, n, sizeof(held_ms[0]), cmp_double);
         median = n % 2 ? held_ms[n / 2] : (held_ms[n / 2 - 1] + held_ms[n / 2]) / 2;
