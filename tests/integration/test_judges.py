@@ -22,6 +22,7 @@ from test_soak import StretchJudge
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'vm'))
 import air  # noqa: E402
 import check_audio  # noqa: E402
+import two_speakers  # noqa: E402
 
 
 class Judges(SpeakerJudge, StretchJudge, unittest.TestCase):
@@ -355,6 +356,48 @@ class VmJudges(unittest.TestCase):
         check_audio.require_link_codec(run, 'SBC', check_audio.PLAIN_SBC)
         check_audio.require_sbc_frames(run, check_audio.PLAIN_SBC, 2, 53)
         self.assertEqual(self.verdict(run), [True, True], run.verdicts)
+
+
+class TwoSpeakersJudge(unittest.TestCase):
+    """tests/vm/two_speakers.py's timeline: a speaker plays from a buffer,
+    so one packet's jitter does not move what it presents, and a stream
+    sent late does."""
+
+    RATE = 48000
+
+    def stream(self, late_ms=0.0, jitter_ms=0.0, seed=3):
+        """3 s of 128-frame packets, one every 128/RATE s, each late by
+        late_ms and up to jitter_ms at random."""
+        rng = random.Random(seed)
+        frames = [128] * (3 * self.RATE // 128)
+        arrivals = [i * 128 * 1e9 / self.RATE + (late_ms + rng.uniform(0, jitter_ms)) * 1e6
+                    for i in range(len(frames))]
+        return arrivals, frames
+
+    def test_jitter_of_single_packets_is_not_presented(self):
+        ontime = self.stream()
+        jittery = self.stream(jitter_ms=8.0)
+        frame = self.RATE + 77
+        a = two_speakers.timeline_ns(*ontime, frame, self.RATE)
+        b = two_speakers.timeline_ns(*jittery, frame, self.RATE)
+        self.assertAlmostEqual(a, frame * 1e9 / self.RATE, delta=1e3)
+        # the median of jitter uniform in 0..8 ms: 4 ms, steady
+        self.assertLess(abs((b - a) / 1e6 - 4.0), 1.0)
+        # by the packet's own arrival the onset moves with its packet
+        shifts = {round((two_speakers.P.presentation_ns(jittery[0], jittery[1], f, self.RATE, 0) -
+                         two_speakers.P.presentation_ns(ontime[0], ontime[1], f, self.RATE, 0)) / 1e6)
+                  for f in range(self.RATE, 2 * self.RATE, 128)}
+        self.assertGreater(len(shifts), 4)
+
+    def test_a_stream_sent_late_is_presented_late(self):
+        frame = self.RATE + 5
+        ontime = two_speakers.timeline_ns(*self.stream(jitter_ms=2.0), frame, self.RATE)
+        late = two_speakers.timeline_ns(*self.stream(late_ms=6.0, jitter_ms=2.0), frame, self.RATE)
+        self.assertAlmostEqual((late - ontime) / 1e6, 6.0, delta=0.5)
+
+    def test_a_frame_outside_the_stream_is_an_error(self):
+        with self.assertRaises(ValueError):
+            two_speakers.timeline_ns(*self.stream(), 10 * self.RATE, self.RATE)
 
 
 if __name__ == '__main__':

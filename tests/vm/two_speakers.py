@@ -14,6 +14,18 @@ double:
                + the speaker's delay a2dpsrcd aligned on (GetOutputs'
                  Delay: reported by the speaker, or set, or assumed)
 
+A speaker does not play each packet as it lands: it plays from a buffer,
+one sample after another at its clock, and a packet that comes a few
+milliseconds early or late changes nothing it presents. So the onset is
+also placed on the stream's timeline where it was sent: each packet's
+arrival less the audio before it (when the stream's first sample would be
+presented, by that packet), the median of that over the packets within
+TIMELINE_S of the onset's, plus the onset's place in the stream. The
+issue's bound (every onset within 5 ms) is judged on that; the packet's
+own arrival, which carries the emulated link's jitter (one packet held
+behind another's retransmission, btvirt's and the guest's scheduling),
+is reported and held to EACH_MS.
+
 An onset of A is matched with B's nearest (the bursts come every 2 s, so
 any skew under a second is unambiguous); onsets in B's first SETTLE_S
 are left out (the alignment's first measure, then its slew).
@@ -37,15 +49,16 @@ ONSET_LEVEL = 8000          # half the bursts' amplitude: past the codec's pre-e
 QUIET_S = 0.5               # a burst ends after this much below the level
 SETTLE_S = 3.0
 # The issue's bound is +-2 ms of what the delays promise on the double,
-# and +-5 ms on the real stack. Under TCG the two links' receive times
-# carry btvirt's and the guest's scheduling, and a congested emulated link
-# steps the bitpool (onsets then spread up to 17 ms, 2026-12-03): the
-# median is held to the issue's 5 ms (3 ms failed a run at 3.9 ms, its
-# onsets 1.3..6.3 ms, 2026-12-03; single onsets beyond 5 ms are a known
-# shortfall, docs/multi-output.md) and every onset to 25 ms, far inside
-# the 65 ms B's set delay puts between them unaligned.
-MEDIAN_MS = 5.0
+# and +-5 ms on the real stack: every onset on the streams' timelines
+# (TIMELINE_MS). By the packets' own arrival, under TCG the two links'
+# receive times carry btvirt's and the guest's scheduling, and a congested
+# emulated link steps the bitpool: single onsets spread up to 17 ms
+# (2026-12-03; 1.3..6.3 ms in one run and -3.7..7.9 ms in another whose
+# timelines agreed within 0.4..1.6 ms), so those are held to 25 ms, far
+# inside the 65 ms B's set delay puts between them unaligned.
+TIMELINE_MS = 5.0
 EACH_MS = 25.0
+TIMELINE_S = 0.5
 MIN_ONSETS = 5
 
 
@@ -105,9 +118,28 @@ def delays_us(folder):
     return out
 
 
+def timeline_ns(arrivals, frames, frame, rate):
+    """When decoded frame `frame` is presented by a speaker playing from a
+    buffer: the median, over the packets that arrived within TIMELINE_S of
+    the one carrying it, of arrival less the audio before that packet,
+    plus the frame's place in the stream."""
+    starts, first = [], 0
+    for n in frames:
+        starts.append(first)
+        first += n
+    if not 0 <= frame < first:
+        raise ValueError('frame %d is not in the stream' % frame)
+    i = next(j for j in range(len(starts) - 1, -1, -1) if starts[j] <= frame)
+    near = sorted(a - s * 1e9 / rate for a, s in zip(arrivals, starts)
+                  if abs(a - arrivals[i]) <= TIMELINE_S * 1e9)
+    mid = len(near) // 2
+    median = near[mid] if len(near) % 2 else (near[mid - 1] + near[mid]) / 2
+    return median + frame * 1e9 / rate
+
+
 def presentations(folder, capture, index, name, delay_us):
-    """[(presentation s, arrival of its first packet s)] of every onset on
-    one link."""
+    """[(presentation on the timeline s, by the packet's arrival s,
+    arrival of the link's first packet s)] of every onset on one link."""
     config, packets = media_packets(os.path.join(folder, capture), index)
     if config is None or not packets or not config.rate:
         raise ValueError('%s: no SBC stream on the link' % capture)
@@ -115,8 +147,23 @@ def presentations(folder, capture, index, name, delay_us):
     arrivals = [int(t * 1e9) for t, _ in packets]
     out = []
     for k in decoded_onsets(folder, name, config.info, packets, config.rate):
-        ns = P.presentation_ns(arrivals, frames, k, config.rate, 0)
-        out.append((ns / 1e9 + delay_us / 1e6, packets[0][0]))
+        by_packet = P.presentation_ns(arrivals, frames, k, config.rate, 0)
+        on_timeline = timeline_ns(arrivals, frames, k, config.rate)
+        out.append((on_timeline / 1e9 + delay_us / 1e6, by_packet / 1e9 + delay_us / 1e6, packets[0][0]))
+    return out
+
+
+def skews_ms(a, b, which, b_from):
+    """B - A in ms of each of A's onsets after b_from with B's nearest;
+    which: 0 on the timelines, 1 by the packets' arrival."""
+    out = []
+    for onset in a:
+        ta = onset[which]
+        if ta < b_from:
+            continue
+        tb = min((o[which] for o in b), key=lambda t: abs(t - ta))
+        if abs(tb - ta) < 1.0:
+            out.append((tb - ta) * 1000)
     return out
 
 
@@ -133,21 +180,18 @@ def judge(run, a_addr, b_addr):
     if not b:
         run.require(False, 'no onset decoded from B\'s link')
         return
-    b_from = b[0][1] + SETTLE_S
-    skews = []
-    for ta, _ in a:
-        if ta < b_from:
-            continue
-        tb = min((t for t, _ in b), key=lambda t: abs(t - ta))
-        if abs(tb - ta) < 1.0:
-            skews.append((tb - ta) * 1000)
-    run.figure('onsets', '%d on A, %d on B, %d matched after B settled; B - A: %s ms'
-               % (len(a), len(b), len(skews), ' '.join('%.1f' % s for s in skews)))
+    b_from = b[0][2] + SETTLE_S
+    skews = skews_ms(a, b, 0, b_from)
+    raw = skews_ms(a, b, 1, b_from)
+    run.figure('onsets', '%d on A, %d on B, %d matched after B settled; B - A on the timelines: %s ms; '
+               'by the packets\' arrival: %s ms' % (len(a), len(b), len(skews), ' '.join('%.1f' % s for s in skews),
+                                                   ' '.join('%.1f' % s for s in raw)))
     if not run.require(len(skews) >= MIN_ONSETS, 'at least %d onsets heard on both (%d)'
                        % (MIN_ONSETS, len(skews))):
         return
-    median = sorted(skews)[len(skews) // 2]
     worst = max(skews, key=abs)
-    run.require(abs(median) <= MEDIAN_MS, 'the same sample presented together: median B - A %.2f ms '
-                '(within %.0f ms)' % (median, MEDIAN_MS))
-    run.require(abs(worst) <= EACH_MS, 'every onset within %.0f ms (worst %.2f ms)' % (EACH_MS, worst))
+    run.require(abs(worst) <= TIMELINE_MS, 'the same sample presented together: every onset within %.0f ms '
+                'on the streams\' timelines (worst B - A %.2f ms)' % (TIMELINE_MS, worst))
+    worst = max(raw, key=abs)
+    run.require(abs(worst) <= EACH_MS, 'by each packet\'s arrival, every onset within %.0f ms (worst %.2f ms)'
+                % (EACH_MS, worst))
