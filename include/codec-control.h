@@ -37,6 +37,14 @@ const char *codec_control_sep_path(const struct device *v, const struct a2dp_cod
  * it offers. Not while its stream is being set up: bluetoothd 5.66 would
  * take the request into that setup and abort it. */
 void codec_control_stream_started(struct daemon *d, struct transport *t);
+/* After stream_prepare_bt for t gave err (why): when it was the encoder
+ * that could not be made, its codec is left out, for every speaker when
+ * its library did not load (-ENOENT), for t's speaker otherwise, and the
+ * stream switched to the best codec left, or given up and set up afresh:
+ * true, t is not to be attached. false: go on (no failure, or not the
+ * encoder's, or one worth another try: out of memory, another speaker's
+ * reconfiguration under way). */
+bool codec_control_encoder_failed(struct daemon *d, struct transport *t, int err, const char *why);
 /* Marks address for that (on) or clears the mark, saved. */
 void codec_control_mark_rechoose(struct daemon *d, const char *address, bool on);
 /* Appends the names of mask, in registration order, as an "as". */

@@ -242,6 +242,10 @@ struct daemon {
         bool chosen_unnamed;             /* no connection of ours asked */
         uint64_t chosen_at;              /* CLOCK_MONOTONIC us */
         struct codec_refusals refusals;
+        /* codecs whose library did not load when a stream needed their
+         * encoder (it was findable when we offered them): left out until
+         * a2dpsrcd restarts (codec-control.c) */
+        unsigned codecs_unloadable;
         DBusMessage *connect_call;       /* Manager1.Connect waiting for BlueZ */
         DBusPendingCall *connect_pending;
         /* what connect_pending is (speaker.c): the previous output being
@@ -312,10 +316,11 @@ static inline unsigned second_slot(const struct daemon *d)
 }
 
 /* The codecs offered: --codecs (the ceiling), restricted by
- * Manager1.Codecs (saved; 0 = no restriction). */
+ * Manager1.Codecs (saved; 0 = no restriction), less those whose library
+ * would not load. */
 static inline unsigned daemon_codecs(const struct daemon *d)
 {
-        return d->opts.codecs & (d->state.codecs ? d->state.codecs : ~0u);
+        return d->opts.codecs & (d->state.codecs ? d->state.codecs : ~0u) & ~d->codecs_unloadable;
 }
 
 /* bluez.c: following org.bluez on the bus */

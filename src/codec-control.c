@@ -136,6 +136,11 @@ static const char *codec_refusal(struct daemon *d, const struct a2dp_codec *c, i
 {
         char names[96];
 
+        if (d->codecs_unloadable & (1u << idx)) {
+                snprintf(text, len, "%s's library did not load when a stream needed it (the log says why); "
+                         "restart a2dpsrcd once it is mended", codec_labels[idx]);
+                return ERR_NOT_SUPPORTED;
+        }
         if (!c || !c->available()) {
                 snprintf(text, len, "%s is not built into this a2dpsrc, or its library is missing",
                          codec_labels[idx]);
@@ -292,19 +297,37 @@ unsigned codec_control_codecs(const struct daemon *d)
         return daemon_codecs(d) & built_mask();
 }
 
-/* The stream's codec was removed: the best codec left that the speaker
- * offers, or NULL. */
+/* The stream's codec was removed, or cannot be sent: the best other
+ * codec that the speaker offers and has not refused, or NULL. */
 static const struct a2dp_codec *best_left(struct daemon *d, const struct transport *t)
 {
         struct device *dev = bluez_device_by_path(d, t->device);
         struct adapter *a = adapter_of(d, t);
         const struct a2dp_codec *c;
 
-        for (unsigned i = 0; (c = a2dp_codec_registered(i)); i++)
-                if ((codec_control_codecs(d) & (1u << c->index)) && a &&
-                    (a->reg_mask & (1u << c->index)) && find_sep(dev, c))
+        for (unsigned i = 0; dev && a && (c = a2dp_codec_registered(i)); i++)
+                if (c != t->codec && (codec_control_codecs(d) & (1u << c->index)) &&
+                    (a->reg_mask & (1u << c->index)) &&
+                    !codec_refusal_has(&d->refusals, dev->address, c->index) && find_sep(dev, c))
                         return c;
         return NULL;
+}
+
+/* A stream that cannot stay on its codec and could not be switched: given
+ * up, its endpoints registered again, and the speaker set up afresh (the
+ * audio plays locally meanwhile). */
+static void set_up_afresh(struct daemon *d, struct transport *t)
+{
+        char dev[PATH_LEN];
+        struct adapter *a = adapter_of(d, t);
+
+        snprintf(dev, sizeof(dev), "%s", t->device);
+        /* the audio thread lets go of the socket before it closes */
+        output_transport_removing(d, t);
+        transport_release(d, t, false);
+        if (a)
+                endpoint_reregister(d, a);
+        speaker_link_lost(d, dev);
 }
 
 /* ---- a codec chosen afresh ------------------------------------------------- */
@@ -401,21 +424,9 @@ static void on_removed_switched(struct daemon *d, int err, const char *why, void
         if (err == 0) {
                 log_notice("the stream is on %s now", c->label);
         } else if (t && !(daemon_codecs(d) & (1u << t->codec->index))) {
-                /* the stream stays on a codec turned off: it is given up,
-                 * its endpoints registered again, and the speaker set up
-                 * afresh (the audio plays locally meanwhile) */
-                char dev[PATH_LEN];
-                struct adapter *a = adapter_of(d, t);
-
                 log_warn("cannot switch away from %s (%s): the speaker is set up again",
                          t->codec->label, why ? why : "");
-                snprintf(dev, sizeof(dev), "%s", t->device);
-                /* the audio thread lets go of the socket before it closes */
-                output_transport_removing(d, t);
-                transport_release(d, t, false);
-                if (a)
-                        endpoint_reregister(d, a);
-                speaker_link_lost(d, dev);
+                set_up_afresh(d, t);
         }
         reregister_idle(d);
         manager_update(d);
@@ -437,6 +448,59 @@ static void codecs_changed(struct daemon *d)
                                          c, 0, on_removed_switched, (void *)c);
         if (r < 0)
                 on_removed_switched(d, r, c ? strerror(-r) : "the speaker offers no codec left", NULL);
+}
+
+/* ---- an encoder that cannot be made ---------------------------------------- */
+
+static void on_encoder_switched(struct daemon *d, int err, const char *why, void *ud)
+{
+        const struct a2dp_codec *c = ud;
+
+        /* a failed SetConfiguration is remote-sep.c's lost stream (set up
+         * again); one cancelled went with its stream */
+        if (err == 0)
+                log_notice("the stream is on %s now", c->label);
+        reregister_idle(d);
+        manager_update(d);
+}
+
+bool codec_control_encoder_failed(struct daemon *d, struct transport *t, int err, const char *why)
+{
+        struct device *dev = bluez_device_by_path(d, t->device);
+        const struct a2dp_codec *c;
+        unsigned bit = 1u << t->codec->index;
+        int r = -ENOENT;
+
+        /* not the encoder's: the slot taken, the thread wedged; or worth
+         * another try: memory */
+        if (err >= 0 || err == -EBUSY || err == -ETIMEDOUT || err == -ENOMEM)
+                return false;
+        if (remote_sep_busy_on(d, t))
+                return true;    /* its stream is being switched already */
+        if (err == -ENOENT) {
+                if (!(d->codecs_unloadable & bit))
+                        log_err("%s cannot be sent: %s. It is offered no more until a2dpsrcd restarts",
+                                t->codec->label, why);
+                d->codecs_unloadable |= bit;
+        } else if (dev && !codec_refusal_has(&d->refusals, dev->address, t->codec->index)) {
+                log_err("%s cannot be sent to %s in the configuration it took: %s. It is not chosen for "
+                        "this speaker again", t->codec->label, dev->address, why);
+                codec_refusal_add(&d->refusals, dev->address, t->codec->index);
+        }
+        c = best_left(d, t);
+        if (c)
+                r = remote_sep_configure(d, t, find_sep(dev, c)->path, c, 0, on_encoder_switched, (void *)c);
+        if (r == -EBUSY)
+                return false;   /* another speaker's request: tried again after it */
+        if (r < 0) {
+                log_warn("cannot switch %s away from %s (%s): the speaker is set up again", t->device,
+                         t->codec->label, c ? strerror(-r) : "it offers no other codec left");
+                set_up_afresh(d, t);
+                return true;
+        }
+        log_notice("switching %s from %s to %s", t->device, t->codec->label, c->label);
+        manager_update(d);
+        return true;
 }
 
 int codec_control_decode_codecs(DBusMessageIter *v, unsigned built, unsigned *mask, char *err,

@@ -210,6 +210,9 @@ static int attach(struct daemon *d, struct transport *t)
         memcpy(bt.config, t->config, t->config_len);
         apply_volume(d, t);
         stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, t, NULL));
+        r = stream_prepare_bt(d->stream, second_slot(d), &bt, err, sizeof(err));
+        if (codec_control_encoder_failed(d, t, r, err))
+                return -ENOTSUP;
         r = stream_attach_bt(d->stream, second_slot(d), &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach the second speaker to the audio thread: %s (%s)", strerror(-r),

@@ -241,7 +241,7 @@ static int attach(struct daemon *d, struct transport *t)
         struct stream_bt_params bt = { .fd = t->fd, .write_mtu = t->write_mtu, .codec = t->codec,
                                        .config_len = t->config_len, .info = t->info };
         char desc[96], err[160];
-        int r;
+        int r, pr;
 
         /* the engine runs at the speaker's rate, with one packet per period:
          * one wake-up per packet. With a second speaker playing only the
@@ -255,17 +255,20 @@ static int attach(struct daemon *d, struct transport *t)
                         return -EIO;
                 /* the encoder between the stop (which frees every slot)
                  * and the start: what the capture gives while it opens
-                 * (AAC: tens of ms) would never reach the speaker. A
-                 * failure is stream_attach_bt's to report, after the
-                 * engine started for the local output. */
+                 * (AAC: tens of ms) would never reach the speaker. The
+                 * engine starts for the local output even if it fails. */
                 stop_engine(d);
-                (void)stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
+                pr = stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
                 r = start_engine(d, t->info.rate, packet_frames(t), true);
                 if (r < 0) {
                         stream_drop_prepared(d->stream, first_slot(d));
                         return r;
                 }
+        } else {
+                pr = stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
         }
+        if (codec_control_encoder_failed(d, t, pr, err))
+                return -ENOTSUP;
         maybe_reconfigure(d, t);
         /* t, not d->streaming: that is set once attached, and a speaker
          * with AVRCP volume must not get the software gain as well */
@@ -560,6 +563,8 @@ void output_transport_removing(struct daemon *d, struct transport *t)
 
 void output_acquired(struct daemon *d, struct transport *t)
 {
+        int r;
+
         t->acquire_failures = 0;
         if (multi_output_is_second(d, t)) {
                 multi_output_acquired(d, t);
@@ -569,7 +574,9 @@ void output_acquired(struct daemon *d, struct transport *t)
                 transport_release(d, t, false);
                 return;
         }
-        if (attach(d, t) < 0)
+        /* -ENOTSUP: its codec cannot be sent, the stream is being switched */
+        r = attach(d, t);
+        if (r < 0 && r != -ENOTSUP)
                 schedule_engine_retry(d);
 }
 

@@ -111,6 +111,43 @@ class AacTests(CodecFigures, A2dpTestCase):
         self.assertGreater(r['correlation'], 0.9, r)
         self.assert_starts_with_the_capture(a)
 
+    def test_libavcodec_that_will_not_load_moves_the_speaker_to_sbc(self):
+        # libavcodec is findable (AAC offered: loading it to check would
+        # keep megabytes resident) but does not load, as in a half-upgraded
+        # or broken install: the speaker chose AAC, and the encoder fails
+        # only once its stream is acquired. The speaker stayed silent on
+        # AAC (the attach failing at every retry). The daemon says why,
+        # once; the stream is switched to the next codec; AAC is offered
+        # no more, and asking for it says why
+        broken = os.path.join(self.tmp, 'broken-libs')
+        os.mkdir(broken)
+        for major in range(57, 63):
+            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
+                f.write(b'not an ELF object')
+        self.write_state(speaker_mode=True, volume=127)
+        self.add_tone(duration=8.0)
+        self.add_codec_speaker('aac', 'sbc')
+        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': broken})
+        self.connect_speaker()
+        self.daemon.wait_for(lambda: str(self.mprop('Codec')).startswith('SBC'), 5,
+                             what='the speaker on SBC')
+        self.wait_streaming(timeout=5)
+        time.sleep(2.5)
+        self.bluez.flush()
+        log = self.daemon.log_text()
+        self.assertIn('SelectConfiguration (AAC)', log)
+        self.assertEqual(log.count('AAC cannot be sent: cannot load libavcodec.so.'), 1, log)
+        self.assertNotIn('cannot attach', log)
+        self.assertNotIn('aac', [str(c) for c in self.mprop('Codecs')])
+        with self.assertRaises(dbus.exceptions.DBusException) as e:
+            self.manager().SetCodec('aac')
+        self.assertIn("AAC's library did not load", e.exception.get_dbus_message())
+        # what the speaker got after the switch: the tone, whole
+        a = self.analyze(self.recording(), '--tone', '997')
+        self.assertEqual(a['codec'], 'sbc')
+        self.assert_clean_stream(a)
+        self.assertIsNone(self.daemon.returncode)
+
     def test_speaker_bit_rate_and_vbr_are_honoured(self):
         # the speaker takes at most 128 kbit/s, VBR: we ask for 128, VBR
         a = self.tone_stream((), 'aac', rate=48000, speaker=aac_speaker(bitrate=128000),

@@ -464,6 +464,33 @@ class TwoSpeakers(A2dpTestCase):
         self.wait_streaming(dev_path(SPEAKER_B))
         return self.both_streaming()
 
+    def test_a_second_speaker_whose_codec_cannot_be_sent_joins_on_another(self):
+        # B chooses AAC, whose libavcodec is findable but does not load: its
+        # encoder fails only once B's stream is acquired, and B stayed
+        # silent beside A. B's stream is switched to SBC and joins; A plays
+        # on without a packet missing
+        broken = os.path.join(self.tmp, 'broken-libs')
+        os.mkdir(broken)
+        for major in range(57, 63):
+            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
+                f.write(b'not an ELF object')
+        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('aac', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aac,sbc')
+        self.start_daemon(env={'LD_LIBRARY_PATH': broken})
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.call('Connect', SPEAKER_B)
+        codecs = self.both_streaming()
+        self.assertEqual([c[:4] for c in codecs], ['SBC '] * 2)
+        time.sleep(1.0)
+        self.call('Disconnect')
+        self.bluez.flush()
+        log = self.daemon.log_text()
+        self.assertIn('SelectConfiguration (AAC)', log)
+        self.assertEqual(log.count('AAC cannot be sent'), 1, log)
+        self.assert_no_packet_missing(SPEAKER_A)
+
     def test_each_speaker_switches_its_own_codec(self):
         # A on aptX, B on SBC (bluetoothd takes the next idle endpoint);
         # B to aptX: on the spare aptX endpoint, A having the usual one;
