@@ -452,14 +452,57 @@ static void codecs_changed(struct daemon *d)
 
 /* ---- an encoder that cannot be made ---------------------------------------- */
 
+/* t cannot play on its codec and cannot be switched: this speaker's A2DP
+ * is disconnected (its stream alone: registering our endpoints again would
+ * close the other speaker's too) and connected again, where our
+ * SelectConfiguration leaves the codec out; as a first or second output. */
+static void reconnect_without(struct daemon *d, struct transport *t)
+{
+        const char *uuid = A2DP_SINK_UUID;
+        char path[PATH_LEN];
+        DBusMessage *m;
+
+        snprintf(path, sizeof(path), "%s", t->device);
+        log_warn("%s is connected again without %s", path, t->codec->label);
+        output_transport_removing(d, t);
+        transport_release(d, t, false);
+        m = dbus_message_new_method_call(BLUEZ_SERVICE, path, "org.bluez.Device1", "DisconnectProfile");
+        if (m && dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID)) {
+                dbus_message_set_no_reply(m, TRUE);
+                dbus_connection_send(d->conn, m, NULL);
+        }
+        if (m)
+                dbus_message_unref(m);
+        speaker_link_lost(d, path);
+        multi_output_stream_lost(d, path);
+        manager_update(d);
+}
+
+/* The device's transport, when it is held and plays on neither output. */
+static struct transport *unattached_of(struct daemon *d, const char *device)
+{
+        for (struct transport *t = d->transports; t; t = t->next)
+                if (strcmp(t->device, device) == 0 && t->acq != ACQ_NONE && t != d->streaming &&
+                    t != d->streaming2)
+                        return t;
+        return NULL;
+}
+
 static void on_encoder_switched(struct daemon *d, int err, const char *why, void *ud)
 {
         const struct a2dp_codec *c = ud;
+        struct transport *t;
 
-        /* a failed SetConfiguration is remote-sep.c's lost stream (set up
-         * again); one cancelled went with its stream */
-        if (err == 0)
+        if (err == 0) {
                 log_notice("the stream is on %s now", c->label);
+        } else if (err != -ECANCELED && (t = unattached_of(d, d->reconfig_device))) {
+                /* refused with the old stream left (bluetoothd checks
+                 * before it closes anything), or our own request failed:
+                 * silent on a codec it cannot play */
+                log_warn("switching to %s failed (%s)", c->label, why ? why : "no reason given");
+                reconnect_without(d, t);
+        }
+        /* a refusal that closed the stream is remote-sep.c's lost stream */
         reregister_idle(d);
         manager_update(d);
 }
@@ -472,8 +515,9 @@ bool codec_control_encoder_failed(struct daemon *d, struct transport *t, int err
         int r = -ENOENT;
 
         /* not the encoder's: the slot taken, the thread wedged; or worth
-         * another try: memory */
-        if (err >= 0 || err == -EBUSY || err == -ETIMEDOUT || err == -ENOMEM)
+         * another try: memory. SBC, which every sink has, is never left
+         * out: its failure is reported as any attach's. */
+        if (err >= 0 || err == -EBUSY || err == -ETIMEDOUT || err == -ENOMEM || t->codec->index == CODEC_SBC)
                 return false;
         if (remote_sep_busy_on(d, t))
                 return true;    /* its stream is being switched already */
@@ -488,14 +532,16 @@ bool codec_control_encoder_failed(struct daemon *d, struct transport *t, int err
                 codec_refusal_add(&d->refusals, dev->address, t->codec->index);
         }
         c = best_left(d, t);
+        /* beside the other speaker, at the engine's rate */
         if (c)
-                r = remote_sep_configure(d, t, find_sep(dev, c)->path, c, 0, on_encoder_switched, (void *)c);
-        if (r == -EBUSY)
-                return false;   /* another speaker's request: tried again after it */
+                r = remote_sep_configure(d, t, find_sep(dev, c)->path, c,
+                                         d->streaming && d->streaming != t ? d->engine_rate : 0,
+                                         on_encoder_switched, (void *)c);
         if (r < 0) {
-                log_warn("cannot switch %s away from %s (%s): the speaker is set up again", t->device,
-                         t->codec->label, c ? strerror(-r) : "it offers no other codec left");
-                set_up_afresh(d, t);
+                /* another speaker's request under way, no codec left, ... */
+                log_warn("cannot switch %s away from %s (%s)", t->device, t->codec->label,
+                         c ? strerror(-r) : "it offers no other codec left");
+                reconnect_without(d, t);
                 return true;
         }
         log_notice("switching %s from %s to %s", t->device, t->codec->label, c->label);

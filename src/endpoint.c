@@ -139,6 +139,13 @@ static const struct a2dp_codec *registered_in(unsigned mask, unsigned n)
         }
 }
 
+/* Why a codec registered is not offered now (daemon_codecs). */
+static const char *codec_off_why(const struct daemon *d, const struct a2dp_codec *codec)
+{
+        return (d->codecs_unloadable & (1u << codec->index)) ? "not sent: its library did not load"
+                                                              : "turned off (Codecs)";
+}
+
 /* What we register: --codecs, restricted by Manager1.Codecs. */
 static const struct a2dp_codec *registered(const struct daemon *d, unsigned n)
 {
@@ -338,8 +345,8 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
                                         "SelectConfiguration takes one byte array (ay), got '%s'",
                                         dbus_message_get_signature(msg));
         if (!(daemon_codecs(d) & (1u << codec->index)))
-                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is turned off (Codecs)",
-                                        codec->label);
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is %s", codec->label,
+                                        codec_off_why(d, codec));
         n_who = selection_candidates(d, who, SELECT_CANDIDATES);
         if (n_who > SELECT_CANDIDATES)
                 n_who = SELECT_CANDIDATES;
@@ -422,9 +429,9 @@ static DBusHandlerResult set_configuration(struct daemon *d, DBusMessage *msg,
         dbus_message_iter_next(&it);
         d->chosen_codec = NULL;         /* configured: nothing was refused */
         if (!(daemon_codecs(d) & (1u << codec->index))) {
-                log_warn("SetConfiguration %s refused: %s is turned off (Codecs)", path, codec->label);
-                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is turned off (Codecs)",
-                                        codec->label);
+                log_warn("SetConfiguration %s refused: %s is %s", path, codec->label, codec_off_why(d, codec));
+                return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is %s", codec->label,
+                                        codec_off_why(d, codec));
         }
         if (transport_create(d, path, codec, spare, &it, err, sizeof(err)) < 0) {
                 log_warn("SetConfiguration %s refused: %s", path, err);

@@ -267,8 +267,10 @@ static int attach(struct daemon *d, struct transport *t)
         } else {
                 pr = stream_prepare_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
         }
-        if (codec_control_encoder_failed(d, t, pr, err))
+        if (codec_control_encoder_failed(d, t, pr, err)) {
+                multi_output_resume(d);         /* a restart took the second's stream */
                 return -ENOTSUP;
+        }
         maybe_reconfigure(d, t);
         /* t, not d->streaming: that is set once attached, and a speaker
          * with AVRCP volume must not get the software gain as well */

@@ -111,6 +111,17 @@ class AacTests(CodecFigures, A2dpTestCase):
         self.assertGreater(r['correlation'], 0.9, r)
         self.assert_starts_with_the_capture(a)
 
+    def broken_libavcodec(self):
+        """A folder for LD_LIBRARY_PATH with libavcodec.so.N that do not
+        load (not ELF objects): findable, as the daemon checks, and
+        failing dlopen."""
+        broken = os.path.join(self.tmp, 'broken-libs')
+        os.mkdir(broken)
+        for major in range(57, 63):
+            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
+                f.write(b'not an ELF object')
+        return broken
+
     def test_libavcodec_that_will_not_load_moves_the_speaker_to_sbc(self):
         # libavcodec is findable (AAC offered: loading it to check would
         # keep megabytes resident) but does not load, as in a half-upgraded
@@ -119,11 +130,7 @@ class AacTests(CodecFigures, A2dpTestCase):
         # AAC (the attach failing at every retry). The daemon says why,
         # once; the stream is switched to the next codec; AAC is offered
         # no more, and asking for it says why
-        broken = os.path.join(self.tmp, 'broken-libs')
-        os.mkdir(broken)
-        for major in range(57, 63):
-            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
-                f.write(b'not an ELF object')
+        broken = self.broken_libavcodec()
         self.write_state(speaker_mode=True, volume=127)
         self.add_tone(duration=8.0)
         self.add_codec_speaker('aac', 'sbc')
@@ -146,6 +153,51 @@ class AacTests(CodecFigures, A2dpTestCase):
         a = self.analyze(self.recording(), '--tone', '997')
         self.assertEqual(a['codec'], 'sbc')
         self.assert_clean_stream(a)
+        self.assertIsNone(self.daemon.returncode)
+
+    def test_libavcodec_that_will_not_load_and_a_refused_switch_end_on_sbc(self):
+        # as above, and the speaker refuses SBC-XQ, the codec the stream is
+        # switched to: bluetoothd closes the stream, the switch fails; the
+        # speaker is set up again, AAC left out, and learns its way to SBC
+        broken = self.broken_libavcodec()
+        self.write_state(speaker_mode=True, volume=127)
+        self.add_tone(duration=30.0)
+        self.add_codec_speaker('aac', 'sbc', refuse=['sbc-xq'])
+        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': broken})
+        self.connect_speaker()
+        self.daemon.wait_for(lambda: str(self.mprop('Codec')).startswith('SBC 48000'), 15,
+                             what='the speaker on plain SBC')
+        self.wait_streaming(timeout=5)
+        time.sleep(1.5)
+        self.bluez.flush()
+        log = self.daemon.log_text()
+        self.assertEqual(log.count('AAC cannot be sent'), 1, log)
+        self.assertNotIn('cannot attach', log)
+        a = self.analyze(self.recording(), '--tone', '997')
+        self.assert_clean_stream(a)
+
+    def test_libavcodec_that_will_not_load_on_an_aac_only_sink_lets_it_go(self):
+        # a sink offering AAC alone (no SBC: not A2DP-conformant): nothing
+        # to switch to. Its A2DP is disconnected (its stream alone:
+        # registering our endpoints again would close every stream on the
+        # adapter), and connecting it again without AAC fails, as it
+        # should; the daemon stays up and said why
+        broken = self.broken_libavcodec()
+        self.write_state(speaker_mode=True, volume=127)
+        self.add_tone(duration=30.0)
+        self.add_codec_speaker(SinkEndpoints=[{'SEID': 1, 'Codec': 0x02, 'Capabilities': aac_caps()}])
+        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': broken})
+        self.connect_speaker()
+        self.daemon.wait_for(lambda: 'is connected again without AAC' in self.daemon.log_text(), 5,
+                             what='the speaker let go')
+        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 5,
+                             what='the AAC stream closed')
+        time.sleep(2.0)
+        log = self.daemon.log_text()
+        self.assertEqual(log.count('AAC cannot be sent'), 1, log)
+        self.assertIn('offers no other codec left', log)
+        self.assertIn('connecting 00:11:22:33:44:55 failed', log)
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
         self.assertIsNone(self.daemon.returncode)
 
     def test_speaker_bit_rate_and_vbr_are_honoured(self):

@@ -464,16 +464,22 @@ class TwoSpeakers(A2dpTestCase):
         self.wait_streaming(dev_path(SPEAKER_B))
         return self.both_streaming()
 
-    def test_a_second_speaker_whose_codec_cannot_be_sent_joins_on_another(self):
-        # B chooses AAC, whose libavcodec is findable but does not load: its
-        # encoder fails only once B's stream is acquired, and B stayed
-        # silent beside A. B's stream is switched to SBC and joins; A plays
-        # on without a packet missing
+    def broken_libavcodec(self):
+        """LD_LIBRARY_PATH with libavcodec.so.N that are no ELF objects:
+        findable, as the daemon checks, and failing dlopen."""
         broken = os.path.join(self.tmp, 'broken-libs')
         os.mkdir(broken)
         for major in range(57, 63):
             with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
                 f.write(b'not an ELF object')
+        return broken
+
+    def test_a_second_speaker_whose_codec_cannot_be_sent_joins_on_another(self):
+        # B chooses AAC, whose libavcodec is findable but does not load: its
+        # encoder fails only once B's stream is acquired, and B stayed
+        # silent beside A. B's stream is switched to SBC and joins; A plays
+        # on without a packet missing
+        broken = self.broken_libavcodec()
         self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
         self.add_codec_speaker('aac', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800)
         self.write_state(speaker_mode=True, multi_output=True, codecs='aac,sbc')
@@ -489,6 +495,36 @@ class TwoSpeakers(A2dpTestCase):
         log = self.daemon.log_text()
         self.assertIn('SelectConfiguration (AAC)', log)
         self.assertEqual(log.count('AAC cannot be sent'), 1, log)
+        self.assert_no_packet_missing(SPEAKER_A)
+
+    def test_a_second_speaker_left_with_no_codec_to_send_leaves_the_first_alone(self):
+        # B offers AAC alone and its libavcodec does not load: nothing to
+        # switch B to, so B's A2DP is disconnected. Registering our
+        # endpoints again to set B up afresh would have closed A's stream
+        # too; A plays on without a packet missing
+        broken = self.broken_libavcodec()
+        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker(address=SPEAKER_B, name='Speaker B', Delay=1800,
+                               SinkEndpoints=[{'SEID': 1, 'Codec': 0x02,
+                                               'Capabilities': bytes([0xc0, 0x01, 0x8c, 0x84, 0xe2, 0x00])}])
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aac,sbc')
+        self.start_daemon(env={'LD_LIBRARY_PATH': broken})
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        time.sleep(0.5)
+        try:
+            self.call('Connect', SPEAKER_B)
+        except dbus.DBusException:
+            pass        # B may be let go before the call is answered
+        self.log_has('is connected again without AAC')
+        time.sleep(1.5)
+        self.assertEqual([o['State'] for o in self.get_outputs()][:1], ['streaming'])
+        self.call('Disconnect')
+        self.bluez.flush()
+        log = self.daemon.log_text()
+        self.assertEqual(log.count('AAC cannot be sent'), 1, log)
+        self.assertNotIn('registering the endpoints of hci0 again', log.split('AAC cannot be sent')[1]
+                         .split('disconnecting ' + SPEAKER_A)[0])
         self.assert_no_packet_missing(SPEAKER_A)
 
     def test_each_speaker_switches_its_own_codec(self):
