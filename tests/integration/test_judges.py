@@ -364,41 +364,80 @@ class TwoSpeakersJudge(unittest.TestCase):
     sent late does."""
 
     RATE = 48000
+    SIZES = (640, 768, 896)         # frames a packet, as the VM's SBC streams
 
-    def stream(self, late_ms=0.0, jitter_ms=0.0, seed=3):
-        """3 s of 128-frame packets, one every 128/RATE s, each late by
-        late_ms and up to jitter_ms at random."""
+    def stream(self, late_ms=0.0, jitter_ms=0.0, seed=3, step_at_s=None, step_ms=0.0):
+        """4 s of packets of mixed lengths, each sent when its audio is
+        complete, late by late_ms, by up to jitter_ms more at random, and
+        by step_ms more from step_at_s on."""
         rng = random.Random(seed)
-        frames = [128] * (3 * self.RATE // 128)
-        arrivals = [i * 128 * 1e9 / self.RATE + (late_ms + rng.uniform(0, jitter_ms)) * 1e6
-                    for i in range(len(frames))]
+        frames, arrivals, at = [], [], 0
+        while at < 4 * self.RATE:
+            n = self.SIZES[len(frames) % len(self.SIZES)]
+            t = (at + n) / self.RATE
+            late = late_ms + rng.uniform(0, jitter_ms) + (step_ms if step_at_s is not None and
+                                                           t >= step_at_s else 0.0)
+            frames.append(n)
+            arrivals.append(t * 1e9 + late * 1e6)
+            at += n
         return arrivals, frames
 
+    def timeline_ms(self, stream, frame):
+        return two_speakers.timeline_ns(*stream, frame, self.RATE) / 1e6
+
+    def by_packet_ms(self, stream, frame):
+        return two_speakers.P.presentation_ns(*stream, frame, self.RATE, 0) / 1e6
+
     def test_jitter_of_single_packets_is_not_presented(self):
-        ontime = self.stream()
-        jittery = self.stream(jitter_ms=8.0)
-        frame = self.RATE + 77
-        a = two_speakers.timeline_ns(*ontime, frame, self.RATE)
-        b = two_speakers.timeline_ns(*jittery, frame, self.RATE)
-        self.assertAlmostEqual(a, frame * 1e9 / self.RATE, delta=1e3)
-        # the median of jitter uniform in 0..8 ms: 4 ms, steady
-        self.assertLess(abs((b - a) / 1e6 - 4.0), 1.0)
-        # by the packet's own arrival the onset moves with its packet
-        shifts = {round((two_speakers.P.presentation_ns(jittery[0], jittery[1], f, self.RATE, 0) -
-                         two_speakers.P.presentation_ns(ontime[0], ontime[1], f, self.RATE, 0)) / 1e6)
-                  for f in range(self.RATE, 2 * self.RATE, 128)}
-        self.assertGreater(len(shifts), 4)
+        ontime, jittery = self.stream(), self.stream(jitter_ms=8.0, seed=11)
+        frames = range(self.RATE, 3 * self.RATE, 997)
+        # the median of jitter uniform in 0..8 ms: a steady 4 ms, whatever
+        # the frame; by each packet's arrival the onset moves with it
+        shifts = [self.timeline_ms(jittery, f) - self.timeline_ms(ontime, f) for f in frames]
+        self.assertLess(max(shifts) - min(shifts), 2.0, shifts)      # a median of ~60 draws
+        self.assertLess(abs(sum(shifts) / len(shifts) - 4.0), 1.0, shifts)
+        raw = [self.by_packet_ms(jittery, f) - self.by_packet_ms(ontime, f) for f in frames]
+        self.assertGreater(max(raw) - min(raw), 5.0, raw)
 
     def test_a_stream_sent_late_is_presented_late(self):
         frame = self.RATE + 5
-        ontime = two_speakers.timeline_ns(*self.stream(jitter_ms=2.0), frame, self.RATE)
-        late = two_speakers.timeline_ns(*self.stream(late_ms=6.0, jitter_ms=2.0), frame, self.RATE)
-        self.assertAlmostEqual((late - ontime) / 1e6, 6.0, delta=0.5)
+        ontime = self.timeline_ms(self.stream(jitter_ms=2.0, seed=5), frame)
+        late = self.timeline_ms(self.stream(late_ms=6.0, jitter_ms=2.0, seed=6), frame)
+        self.assertAlmostEqual(late - ontime, 6.0, delta=0.7)
+
+    def test_the_timeline_is_the_onsets_own(self):
+        # 10 ms later from 3 s on: an onset at 1.5 s is not moved, one at
+        # 3.5 s is (a median over the whole stream would move both or none)
+        base, stepped = self.stream(), self.stream(step_at_s=3.0, step_ms=10.0)
+        early, late = int(1.5 * self.RATE), int(3.5 * self.RATE)
+        self.assertAlmostEqual(self.timeline_ms(stepped, early), self.timeline_ms(base, early), delta=0.1)
+        self.assertAlmostEqual(self.timeline_ms(stepped, late) - self.timeline_ms(base, late), 10.0, delta=0.1)
+
+    def test_the_onset_is_placed_in_its_packet(self):
+        # packets of one length and no jitter: the timeline and the
+        # packet's own arrival agree, frame for frame, across packets. (Of
+        # mixed lengths they part by the packet's length less the median
+        # one's: a sample in a long packet waits longer for it to be sent,
+        # which the timeline, like a2dpsrcd's alignment, averages.)
+        self.SIZES = (768,)
+        s = self.stream()
+        for f in range(self.RATE, self.RATE + 4000, 131):
+            self.assertAlmostEqual(self.timeline_ms(s, f), self.by_packet_ms(s, f), delta=0.01)
+
+    def test_pairs_are_matched_once(self):
+        # A's onsets (timeline, by packet, first packet) against B's: one
+        # pairing for both figures, none before b_from, none a second off
+        a = [(1.0, 1.001, 0.0), (3.0, 3.002, 0.0), (5.0, 5.0, 0.0)]
+        b = [(3.004, 2.99, 2.0), (5.001, 5.01, 2.0), (9.0, 9.0, 2.0)]
+        pairs = two_speakers.skews_ms(a, b, 2.0)
+        self.assertEqual(len(pairs), 2)
+        self.assertAlmostEqual(pairs[0][0], 4.0, places=6)
+        self.assertAlmostEqual(pairs[0][1], -12.0, places=6)
+        self.assertAlmostEqual(pairs[1][0], 1.0, places=6)
 
     def test_a_frame_outside_the_stream_is_an_error(self):
         with self.assertRaises(ValueError):
             two_speakers.timeline_ns(*self.stream(), 10 * self.RATE, self.RATE)
-
 
 if __name__ == '__main__':
     unittest.main()
