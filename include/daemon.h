@@ -332,6 +332,9 @@ bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg);
 void bluez_add_listener(struct daemon *d, struct bluez_listener *l);
 /* iface.method() on dev, no arguments, reply not awaited (Disconnect). */
 void bluez_device_call(struct daemon *d, const struct device *dev, const char *iface, const char *method);
+/* The same with one string argument (arg NULL: none), no reply asked. */
+void bluez_device_call_arg(struct daemon *d, const struct device *dev, const char *iface, const char *method,
+                           const char *arg);
 void bluez_remove_listener(struct daemon *d, struct bluez_listener *l);
 /* transport.c: a transport of the device at device_path went away */
 void bluez_report_transport_gone(struct daemon *d, const char *device_path);

@@ -56,13 +56,20 @@ bool bluez_sender_is_owner(struct daemon *d, DBusMessage *msg)
 
 void bluez_device_call(struct daemon *d, const struct device *dev, const char *iface, const char *method)
 {
+        bluez_device_call_arg(d, dev, iface, method, NULL);
+}
+
+void bluez_device_call_arg(struct daemon *d, const struct device *dev, const char *iface, const char *method,
+                           const char *arg)
+{
         DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, iface, method);
 
-        if (m) {
+        if (m && (!arg || dbus_message_append_args(m, DBUS_TYPE_STRING, &arg, DBUS_TYPE_INVALID))) {
                 dbus_message_set_no_reply(m, TRUE);
                 dbus_connection_send(d->conn, m, NULL);
-                dbus_message_unref(m);
         }
+        if (m)
+                dbus_message_unref(m);
 }
 
 void bluez_add_listener(struct daemon *d, struct bluez_listener *l)

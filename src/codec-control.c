@@ -313,23 +313,6 @@ static const struct a2dp_codec *best_left(struct daemon *d, const struct transpo
         return NULL;
 }
 
-/* A stream that cannot stay on its codec and could not be switched: given
- * up, its endpoints registered again, and the speaker set up afresh (the
- * audio plays locally meanwhile). */
-static void set_up_afresh(struct daemon *d, struct transport *t)
-{
-        char dev[PATH_LEN];
-        struct adapter *a = adapter_of(d, t);
-
-        snprintf(dev, sizeof(dev), "%s", t->device);
-        /* the audio thread lets go of the socket before it closes */
-        output_transport_removing(d, t);
-        transport_release(d, t, false);
-        if (a)
-                endpoint_reregister(d, a);
-        speaker_link_lost(d, dev);
-}
-
 /* ---- a codec chosen afresh ------------------------------------------------- */
 
 /* A codec before t's in our order that the speaker offers, registered,
@@ -424,9 +407,21 @@ static void on_removed_switched(struct daemon *d, int err, const char *why, void
         if (err == 0) {
                 log_notice("the stream is on %s now", c->label);
         } else if (t && !(daemon_codecs(d) & (1u << t->codec->index))) {
+                /* the stream stays on a codec turned off: it is given up,
+                 * its endpoints registered again, and the speaker set up
+                 * afresh (the audio plays locally meanwhile) */
+                char dev[PATH_LEN];
+                struct adapter *a = adapter_of(d, t);
+
                 log_warn("cannot switch away from %s (%s): the speaker is set up again",
                          t->codec->label, why ? why : "");
-                set_up_afresh(d, t);
+                snprintf(dev, sizeof(dev), "%s", t->device);
+                /* the audio thread lets go of the socket before it closes */
+                output_transport_removing(d, t);
+                transport_release(d, t, false);
+                if (a)
+                        endpoint_reregister(d, a);
+                speaker_link_lost(d, dev);
         }
         reregister_idle(d);
         manager_update(d);
@@ -458,21 +453,15 @@ static void codecs_changed(struct daemon *d)
  * SelectConfiguration leaves the codec out; as a first or second output. */
 static void reconnect_without(struct daemon *d, struct transport *t)
 {
-        const char *uuid = A2DP_SINK_UUID;
+        struct device *dev = bluez_device_by_path(d, t->device);
         char path[PATH_LEN];
-        DBusMessage *m;
 
         snprintf(path, sizeof(path), "%s", t->device);
         log_warn("%s is connected again without %s", path, t->codec->label);
         output_transport_removing(d, t);
         transport_release(d, t, false);
-        m = dbus_message_new_method_call(BLUEZ_SERVICE, path, "org.bluez.Device1", "DisconnectProfile");
-        if (m && dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID)) {
-                dbus_message_set_no_reply(m, TRUE);
-                dbus_connection_send(d->conn, m, NULL);
-        }
-        if (m)
-                dbus_message_unref(m);
+        if (dev)
+                bluez_device_call_arg(d, dev, "org.bluez.Device1", "DisconnectProfile", A2DP_SINK_UUID);
         speaker_link_lost(d, path);
         multi_output_stream_lost(d, path);
         manager_update(d);
@@ -481,11 +470,9 @@ static void reconnect_without(struct daemon *d, struct transport *t)
 /* The device's transport, when it is held and plays on neither output. */
 static struct transport *unattached_of(struct daemon *d, const char *device)
 {
-        for (struct transport *t = d->transports; t; t = t->next)
-                if (strcmp(t->device, device) == 0 && t->acq != ACQ_NONE && t != d->streaming &&
-                    t != d->streaming2)
-                        return t;
-        return NULL;
+        struct transport *t = transport_of_device(d, bluez_device_by_path(d, device));
+
+        return t && t->acq != ACQ_NONE && t != d->streaming && t != d->streaming2 ? t : NULL;
 }
 
 static void on_encoder_switched(struct daemon *d, int err, const char *why, void *ud)

@@ -515,6 +515,16 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         with open(os.path.join(self.state_dir, 'state'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
 
+    def broken_libavcodec(self):
+        """A folder for LD_LIBRARY_PATH with libavcodec.so.N that are no
+        ELF objects: findable, as the daemon checks, and failing dlopen."""
+        broken = os.path.join(self.tmp, 'broken-libs')
+        os.mkdir(broken)
+        for major in range(57, 63):
+            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
+                f.write(b'not an ELF object')
+        return broken
+
     def stall_daemon(self, seconds):
         """Stops the whole daemon for that long (a busy board), its audio
         thread with it; the captures' clocks run on."""

@@ -111,16 +111,15 @@ class AacTests(CodecFigures, A2dpTestCase):
         self.assertGreater(r['correlation'], 0.9, r)
         self.assert_starts_with_the_capture(a)
 
-    def broken_libavcodec(self):
-        """A folder for LD_LIBRARY_PATH with libavcodec.so.N that do not
-        load (not ELF objects): findable, as the daemon checks, and
-        failing dlopen."""
-        broken = os.path.join(self.tmp, 'broken-libs')
-        os.mkdir(broken)
-        for major in range(57, 63):
-            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
-                f.write(b'not an ELF object')
-        return broken
+    def start_with_broken_libavcodec(self, tone_s, *codecs, **opts):
+        """The tone for tone_s to a speaker offering codecs (opts: its
+        add_codec_speaker options), the daemon finding a libavcodec that
+        does not load (broken_libavcodec)."""
+        self.write_state(speaker_mode=True, volume=127)
+        self.add_tone(duration=tone_s)
+        self.add_codec_speaker(*codecs, **opts)
+        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': self.broken_libavcodec()})
+        self.connect_speaker()
 
     def test_libavcodec_that_will_not_load_moves_the_speaker_to_sbc(self):
         # libavcodec is findable (AAC offered: loading it to check would
@@ -130,12 +129,7 @@ class AacTests(CodecFigures, A2dpTestCase):
         # AAC (the attach failing at every retry). The daemon says why,
         # once; the stream is switched to the next codec; AAC is offered
         # no more, and asking for it says why
-        broken = self.broken_libavcodec()
-        self.write_state(speaker_mode=True, volume=127)
-        self.add_tone(duration=8.0)
-        self.add_codec_speaker('aac', 'sbc')
-        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': broken})
-        self.connect_speaker()
+        self.start_with_broken_libavcodec(8.0, 'aac', 'sbc')
         self.daemon.wait_for(lambda: str(self.mprop('Codec')).startswith('SBC'), 5,
                              what='the speaker on SBC')
         self.wait_streaming(timeout=5)
@@ -159,12 +153,7 @@ class AacTests(CodecFigures, A2dpTestCase):
         # as above, and the speaker refuses SBC-XQ, the codec the stream is
         # switched to: bluetoothd closes the stream, the switch fails; the
         # speaker is set up again, AAC left out, and learns its way to SBC
-        broken = self.broken_libavcodec()
-        self.write_state(speaker_mode=True, volume=127)
-        self.add_tone(duration=30.0)
-        self.add_codec_speaker('aac', 'sbc', refuse=['sbc-xq'])
-        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': broken})
-        self.connect_speaker()
+        self.start_with_broken_libavcodec(30.0, 'aac', 'sbc', refuse=['sbc-xq'])
         self.daemon.wait_for(lambda: str(self.mprop('Codec')).startswith('SBC 48000'), 15,
                              what='the speaker on plain SBC')
         self.wait_streaming(timeout=5)
@@ -182,12 +171,8 @@ class AacTests(CodecFigures, A2dpTestCase):
         # registering our endpoints again would close every stream on the
         # adapter), and connecting it again without AAC fails, as it
         # should; the daemon stays up and said why
-        broken = self.broken_libavcodec()
-        self.write_state(speaker_mode=True, volume=127)
-        self.add_tone(duration=30.0)
-        self.add_codec_speaker(SinkEndpoints=[{'SEID': 1, 'Codec': 0x02, 'Capabilities': aac_caps()}])
-        self.start_daemon(capture='tone', env={'LD_LIBRARY_PATH': broken})
-        self.connect_speaker()
+        self.start_with_broken_libavcodec(
+            30.0, SinkEndpoints=[{'SEID': 1, 'Codec': 0x02, 'Capabilities': aac_caps()}])
         self.daemon.wait_for(lambda: 'is connected again without AAC' in self.daemon.log_text(), 5,
                              what='the speaker let go')
         self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 5,

@@ -464,16 +464,6 @@ class TwoSpeakers(A2dpTestCase):
         self.wait_streaming(dev_path(SPEAKER_B))
         return self.both_streaming()
 
-    def broken_libavcodec(self):
-        """LD_LIBRARY_PATH with libavcodec.so.N that are no ELF objects:
-        findable, as the daemon checks, and failing dlopen."""
-        broken = os.path.join(self.tmp, 'broken-libs')
-        os.mkdir(broken)
-        for major in range(57, 63):
-            with open(os.path.join(broken, 'libavcodec.so.%d' % major), 'wb') as f:
-                f.write(b'not an ELF object')
-        return broken
-
     def test_a_second_speaker_whose_codec_cannot_be_sent_joins_on_another(self):
         # B chooses AAC, whose libavcodec is findable but does not load: its
         # encoder fails only once B's stream is acquired, and B stayed
