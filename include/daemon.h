@@ -106,15 +106,14 @@ struct transport {
         size_t offered_len;
         bool has_offered;
         enum transport_state state;
-        enum transport_state prev_state;  /* before the last PropertiesChanged */
+        bool state_announced;             /* the last PropertiesChanged carried State */
         bool has_delay, has_volume;
         uint16_t delay;          /* 1/10 ms, as BlueZ reports it */
         uint16_t volume;         /* 0-127 */
         bool volume_changed;     /* by the last PropertiesChanged */
         bool volume_appeared;    /* AVRCP came up: Volume is new */
         enum acquire_state acq;
-        bool try_acquire;        /* the request in flight is TryAcquire */
-        bool release_on_reply;   /* released while a TryAcquire was in flight */
+        bool release_on_reply;   /* released while its Acquire or TryAcquire was in flight */
         bool rate_asked;         /* the speaker was asked for the engine's rate */
         DBusPendingCall *call;
         sd_event_source *acquire_timer;  /* next Acquire attempt */
@@ -137,8 +136,9 @@ struct bluez_listener {
         void (*media_added)(struct adapter *a, void *ud);
         /* a's Media1 went away, or a is about to be freed */
         void (*media_gone)(struct adapter *a, void *ud);
-        /* a transport of a's went away (transport.c) */
-        void (*transport_gone)(struct adapter *a, void *ud);
+        /* a transport of a's, of the device at device_path, went away
+         * (transport.c) */
+        void (*transport_gone)(struct adapter *a, const char *device_path, void *ud);
         void *ud;
 };
 
@@ -210,6 +210,7 @@ struct daemon {
         DBusMessage *codec_call;
         uint64_t codec_switch_at;
         struct bluez_listener codec_listener;
+        struct bluez_listener speaker_listener;   /* speaker.c: streams the speaker closed */
         uint64_t watch_frames, watch_moved_at;
         bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */
@@ -432,6 +433,8 @@ int remote_sep_reconfigure(struct daemon *d, const struct transport *t, unsigned
 /* Whether a reconfiguration of t's speaker is in flight (BlueZ closes its
  * stream on the way). */
 bool remote_sep_busy_on(const struct daemon *d, const struct transport *t);
+/* The same for the device at device_path (its transport may be gone). */
+bool remote_sep_busy_for(const struct daemon *d, const char *device_path);
 void remote_sep_cancel(struct daemon *d);
 
 /* output.c, for capture-health.c */
@@ -494,6 +497,7 @@ void speaker_reconnect_soon(struct daemon *d);
  * for them goes ahead. */
 void speaker_endpoints_registered(struct daemon *d);
 void speaker_reset(struct daemon *d);
+void speaker_init(struct daemon *d);
 void speaker_shutdown(struct daemon *d);
 
 /* multi-output.c: the second speaker (MultiOutput) on engine slot 1 */

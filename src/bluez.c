@@ -110,7 +110,7 @@ void bluez_report_transport_gone(struct daemon *d, const char *device_path)
         }
         for (struct bluez_listener *l = d->bluez_listeners; a && l; l = l->next)
                 if (l->transport_gone)
-                        l->transport_gone(a, l->ud);
+                        l->transport_gone(a, device_path, l->ud);
 }
 
 /* ---- adapters ------------------------------------------------------------ */

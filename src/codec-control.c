@@ -587,11 +587,12 @@ int codec_control_set_codecs(struct daemon *d, DBusMessageIter *v, char *err, si
 }
 
 /* A stream ended: registering again closes nothing now. */
-static void on_transport_gone(struct adapter *a, void *ud)
+static void on_transport_gone(struct adapter *a, const char *device_path, void *ud)
 {
         struct daemon *d = ud;
 
         (void)a;
+        (void)device_path;
         reregister_idle(d);
 }
 

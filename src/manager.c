@@ -502,6 +502,7 @@ int manager_init(struct daemon *d)
                 return -ENOMEM;
         player_set_key_listener(d, on_media_key, NULL);
         codec_control_init(d);
+        speaker_init(d);
         return 0;
 }
 

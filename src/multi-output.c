@@ -176,10 +176,15 @@ static void ask_engine_rate(struct daemon *d, struct transport *t)
         r = remote_sep_configure(d, t, NULL, t->codec, d->engine_rate, engine_rate_answered, NULL);
         if (r == -EBUSY) {
                 /* another reconfiguration is under way: again in a second */
-                if (!d->rate_retry &&
-                    sd_event_add_time_relative(d->event, &d->rate_retry, CLOCK_MONOTONIC, 1000000, 100000,
+                if (d->rate_retry)
+                        return;
+                if (sd_event_add_time_relative(d->event, &d->rate_retry, CLOCK_MONOTONIC, 1000000, 100000,
                                                on_rate_retry, d) < 0)
                         log_err("cannot schedule asking %s for %u Hz", d->output2, d->engine_rate);
+                else
+                        log_info("%s streams at %u Hz, the first output at %u Hz: another reconfiguration "
+                                 "is under way, it is asked once that is done", d->output2, t->info.rate,
+                                 d->engine_rate);
                 return;
         }
         t->rate_asked = true;

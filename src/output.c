@@ -518,11 +518,15 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                         manager_save_soon(d);   /* a button held down: one write */
                 }
         }
-        if (t->acq == ACQ_HELD && t->state != TRANSPORT_ACTIVE && t->prev_state == TRANSPORT_ACTIVE &&
+        if (t->acq == ACQ_HELD && t->state != TRANSPORT_ACTIVE && t->state_announced &&
             !output_reconfiguring(d, t)) {
                 /* the speaker suspended the stream (BlueZ may show the
                  * suspend and a new start as one change, active->pending):
-                 * BlueZ has dropped us as owner and our socket is dead */
+                 * BlueZ has dropped us as owner and our socket is dead.
+                 * Any State but active announced after our Acquire's reply
+                 * (which flushed what was queued before it) says so: a
+                 * SUSPEND read before gdbus' idle flush leaves "active"
+                 * never announced at all */
                 let_go(d, t);
                 diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
                 if (!speaker_transport_is_output(d, t))

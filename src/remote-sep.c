@@ -184,9 +184,14 @@ int remote_sep_reconfigure(struct daemon *d, const struct transport *t, unsigned
         return remote_sep_configure(d, t, NULL, t->codec, rate, NULL, NULL);
 }
 
+bool remote_sep_busy_for(const struct daemon *d, const char *device_path)
+{
+        return d->reconfig_call && strcmp(device_path, d->reconfig_device) == 0;
+}
+
 bool remote_sep_busy_on(const struct daemon *d, const struct transport *t)
 {
-        return d->reconfig_call && strcmp(t->device, d->reconfig_device) == 0;
+        return remote_sep_busy_for(d, t->device);
 }
 
 void remote_sep_cancel(struct daemon *d)

@@ -643,8 +643,41 @@ void speaker_reset(struct daemon *d)
         agent_bluez_gone(d);
 }
 
+/* A stream gone while its speaker stays connected, and not by our own
+ * reconfiguration: the speaker closed it (AVDTP CLOSE or ABORT: it went to
+ * another source, a phone took it) or bluetoothd aborted it, with AVRCP
+ * keeping the link up. Suspended or still starting, we hold no socket to
+ * see an error on, and Connected does not change: set it up again, as
+ * after a lost link. A real link loss looks the same until Connected goes
+ * false, whose backoff then takes over. Not while a connection of ours is
+ * under way: its own outcome decides. */
+static void on_transport_gone(struct adapter *a, const char *device_path, void *ud)
+{
+        struct daemon *d = ud;
+        struct device *dev = bluez_device_by_path(d, device_path);
+
+        (void)a;
+        if (d->shutting_down || !dev || !dev->connected || transport_of_device(d, dev) ||
+            remote_sep_busy_for(d, device_path))
+                return;
+        if (strcasecmp(dev->address, d->output) == 0 && !d->connecting[0] && !d->reconnect_timer) {
+                log_warn("%s closed its stream while connected; setting it up again", dev->address);
+                speaker_link_lost(d, device_path);
+        } else if (!d->connecting2[0]) {
+                multi_output_stream_lost(d, device_path);
+        }
+}
+
+void speaker_init(struct daemon *d)
+{
+        d->speaker_listener.transport_gone = on_transport_gone;
+        d->speaker_listener.ud = d;
+        bluez_add_listener(d, &d->speaker_listener);
+}
+
 void speaker_shutdown(struct daemon *d)
 {
+        bluez_remove_listener(d, &d->speaker_listener);
         multi_output_shutdown(d);
         cancel_reconnect(d);
         dbus_call_cancel(&d->connect_pending);

@@ -236,8 +236,10 @@ static int changed_prop(const char *key, DBusMessageIter *v, void *ud)
 
         if (strcmp(key, "State") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0) {
                 enum transport_state st;
-                if (parse_state(s, &st) == 0)
+                if (parse_state(s, &st) == 0) {
                         t->state = st;
+                        t->state_announced = true;
+                }
         } else if (strcmp(key, "Delay") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &q) == 0) {
                 t->delay = q;
                 t->has_delay = true;
@@ -260,8 +262,8 @@ void transport_properties_changed(struct daemon *d, struct transport *t, DBusMes
 {
         enum transport_state before = t->state;
 
+        t->state_announced = false;
         transport_parse_changed(changed, t);
-        t->prev_state = before;
         if (t->state != before)
                 log_debug("transport %s state %d -> %d", t->path, before, t->state);
         output_transport_changed(d, t);
@@ -372,7 +374,6 @@ int transport_acquire(struct daemon *d, struct transport *t)
         if (r < 0)
                 return r;
         t->acq = ACQ_REQUESTED;
-        t->try_acquire = t->state == TRANSPORT_PENDING;
         log_debug("%s %s", method, t->path);
         return 0;
 }
@@ -393,10 +394,12 @@ void transport_release(struct daemon *d, struct transport *t, bool wait)
 
         if (t->acq == ACQ_NONE)
                 return;
-        if (t->acq == ACQ_REQUESTED && t->try_acquire && !wait) {
-                /* BlueZ 5.66 cancels a pending Acquire on Release but
-                 * answers InProgress while a TryAcquire is pending, and
-                 * then completes it: wait for it and give it back */
+        if (t->acq == ACQ_REQUESTED && !wait) {
+                /* BlueZ 5.66 answers Release InProgress while a TryAcquire
+                 * is pending, and then completes it; a pending Acquire it
+                 * cancels, which aborts the stream (a2dp_cancel with no
+                 * other caller waiting: avdtp_abort), and the speaker must
+                 * be connected again. Wait for either, and give it back */
                 t->release_on_reply = true;
                 return;
         }

@@ -90,6 +90,9 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
     stream and then fails (Failed, EIO), reopening nothing (a2dp_reconfig)
   RejectStart b: the speaker rejects AVDTP START (Acquire fails with EIO,
                 the transport stays idle and configured, as in 5.66)
+  SuspendAtStart b: once, the speaker suspends the stream right after it
+    answered START, before bluetoothd announced it active (one
+    PropertiesChanged: State idle)
   TryAcquireMs i: a TryAcquire of a pending stream completes after this
     long (default at once), so a Release can meet it (InProgress)
   ConnectError s: fail connects with this "br-connection-*" reason / errno

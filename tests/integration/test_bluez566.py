@@ -1,8 +1,9 @@
 """What bluetoothd 5.66 does that a kinder double did not, and how the
 daemon copes: a Release while an Acquire is pending aborts the stream
 (transport.c release() -> media_owner_remove() -> a2dp_cancel() ->
-avdtp_abort()), and PropertiesChanged arrive merged and late (gdbus). The
-double models both (tests/double/bluez_double/transport.py, changes.py)."""
+avdtp_abort()), so the daemon waits for the Acquire unless it is stopping;
+and PropertiesChanged arrive merged and late (gdbus). The double models
+both (tests/double/bluez_double/transport.py, changes.py)."""
 
 import os
 import signal
@@ -13,6 +14,7 @@ import unittest
 import dbus
 
 from common import A2dpTestCase, SPEAKER_PATH, TONE_HZ
+from harness import wait_for
 
 
 class Bluez566Tests(A2dpTestCase):
@@ -23,24 +25,26 @@ class Bluez566Tests(A2dpTestCase):
                 return str(props.get('InternalState'))
         return None
 
-    def test_release_during_a_slow_start_aborts_the_stream(self):
-        # the speaker takes 1.5 s to answer AVDTP START
+    def test_release_during_a_slow_start_waits_for_it_and_keeps_the_stream(self):
+        # the speaker takes 1.5 s to answer AVDTP START; speaker mode goes
+        # off while the Acquire is pending. A Release now would make 5.66
+        # cancel the Acquire and abort the stream (the transport cleared, the
+        # speaker to be connected again); the daemon waits for the START and
+        # gives the stream back
         self.add_speaker(StartMs=1500)
         self.start_daemon()
         self.bluez.connect_speaker(SPEAKER_PATH)
         self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
                              what='the Acquire pending (START in flight)')
-        # speaker mode off while the Acquire is pending: the daemon cancels
-        # it and releases; 5.66 aborts the stream, and the transport goes
         self.set_mprop('SpeakerMode', dbus.Boolean(False))
-        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 3,
-                             what='the aborted stream\'s transport removed')
-        self.assertIn('Release cancels pending Acquire', '\n'.join(self.bluez.event_log()))
         self.assertEqual(str(self.mprop('State')), 'off')
-        time.sleep(2.0)           # past the START nobody answers any more
+        self.daemon.wait_for(lambda: self.internal_state() == 'idle', 4,
+                             what='the stream started, then given back')
+        log = '\n'.join(self.bluez.event_log())
+        self.assertNotIn('Release cancels pending Acquire', log)
+        self.assertIsNotNone(self.bluez.transport_for(SPEAKER_PATH), 'the stream was aborted')
         self.assertIsNone(self.daemon.returncode)
-        self.assertFalse(self.bluez.recordings(), 'no stream was ever started')
-        # speaker mode on again: the stream must come back by itself
+        # speaker mode on again: the stream comes back
         self.set_mprop('SpeakerMode', dbus.Boolean(True))
         self.wait_streaming(timeout=10)
         time.sleep(2.0)
@@ -48,6 +52,17 @@ class Bluez566Tests(A2dpTestCase):
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
         self.assert_clean_stream(a)
         self.assertEqual(str(self.mprop('State')), 'streaming')
+
+    def test_a_stopping_daemon_releases_during_a_slow_start(self):
+        # stopping, the daemon cannot wait for the START: its Release
+        # cancels the pending Acquire, and 5.66 aborts the stream
+        self.add_speaker(StartMs=1500)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
+                             what='the Acquire pending (START in flight)')
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIn('Release cancels pending Acquire', '\n'.join(self.bluez.event_log()))
 
     def test_rejected_start_fails_the_acquire_and_keeps_the_transport(self):
         # a2dp_resume_complete() with an error: media_transport_remove_owner()
@@ -105,8 +120,9 @@ class PropertiesChangedTests(A2dpTestCase):
         self.bluez.connect_speaker(SPEAKER_PATH)
         self.daemon.wait_for(lambda: any(str(t.get('InternalState')) == 'requesting'
                                          for t in self.bluez.transports().values()), 3)
-        self.set_mprop('SpeakerMode', dbus.Boolean(False))
-        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 3)
+        # the Release of a stopping daemon (it cannot wait for the START)
+        self.daemon.stop()
+        wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) is None, 3)
         time.sleep(0.3)
         p.send_signal(signal.SIGINT)
         p.wait(5)

@@ -347,6 +347,21 @@ class TwoSpeakers(A2dpTestCase):
         for k in ('seq_gaps', 'ts_errors', 'ssrc_changes'):
             self.assertEqual(a['rtp'][k], 0, 'A: %s' % k)
 
+    def test_a_stream_the_second_closes_while_suspended_is_set_up_again(self):
+        # B suspends, then closes its stream (AVRCP keeps its link): no
+        # socket of ours to fail, no Connected=false. B was listed on,
+        # connected and silent for good; it is set up again beside A
+        self.start_two(codecs='sbc')
+        self.bluez.SpeakerSuspend(dev_path(SPEAKER_B))
+        self.log_has('suspended by the second speaker')
+        self.bluez.SpeakerCloseSocket(dev_path(SPEAKER_B))
+        self.log_has('(the second output) has no stream left; it is set up again')
+        self.assertTrue(self.bluez.prop(dev_path(SPEAKER_B), 'org.bluez.Device1', 'Connected'))
+        self.both_streaming()
+        self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        t = self.bluez.transport_for(dev_path(SPEAKER_A))
+        self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+
     def tone_level_db(self, address):
         a = self.analyze(self.recording_of(address), '--tone', str(TONE_HZ))
         return a['audio']['tone']['level_dbfs_per_channel'][0]
@@ -650,6 +665,40 @@ class TwoSpeakers(A2dpTestCase):
         self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
         self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
         self.assertNotIn('it waits', self.daemon.log_text())
+
+    def test_a_speaker_joining_during_the_first_ones_codec_switch_is_asked_for_its_rate(self):
+        # A (aptX, 48 kHz) is switched to SBC and its speaker is slow to
+        # answer AVDTP CLOSE (1.5 s: the stream plays on meanwhile); B sets
+        # its stream up itself at 44.1 kHz then. Asking B for 48 kHz finds
+        # A's reconfiguration under way (bluetoothd's one per daemon here):
+        # it is asked again a second later, and B joins at A's rate
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_A, name='Speaker A', Delay=400,
+                               CloseMs=1500)
+        self.add_codec_speaker('sbc', address=SPEAKER_B, name='Speaker B', Delay=1800,
+                               SpeakerConnectMode='remote-config',
+                               RemoteConfiguration=bytes([0x21, 0x15, 2, 53]))
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        switch = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
+                                   '/org/a2dpsrc', MANAGER, 'SetOutputCodec', 'ss', SPEAKER_A, 'sbc'],
+                                  env=self.bus.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+        self.addCleanup(switch.kill)
+        self.log_has('switching Speaker A from aptX to SBC')
+        self.bluez.speaker_connect(dev_path(SPEAKER_B))
+        # B's stream was set up while A's switch was under way
+        self.daemon.wait_for(lambda: self.bluez.transport_for(dev_path(SPEAKER_B)), 3,
+                             what="B's transport")
+        self.assertNotIn('closed for reconfiguration', self.daemon.log_text())
+        self.assertEqual(switch.wait(timeout=10), 0, switch.stdout.read())
+        self.daemon.wait_for(lambda: [(o['State'], str(o.get('Codec', ''))[:12]) for o in self.get_outputs()] ==
+                             [('streaming', 'SBC 48000 Hz')] * 2, 8, what='both on SBC at 48 kHz')
+        log = self.daemon.log_text()
+        self.assertLess(log.find('another reconfiguration is under way'), log.find('asking it for 48000 Hz'))
+        self.assertGreater(log.find('another reconfiguration is under way'), 0, log)
+        self.assertNotIn('it waits', log)
 
     def test_a_codec_switch_of_the_first_leaves_the_second_without_a_gap(self):
         # A on aptX, B on SBC; A switched to SBC: A's new stream has other

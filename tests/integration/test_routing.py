@@ -380,6 +380,36 @@ class SpeakerBehaviourTests(SpeakerCase):
         self.wait_back_on_bluetooth(n, timeout=3)
         self.assertLess(time.monotonic() - t0, 0.9, 'waited for the hold-off although the speaker started')
 
+    def test_a_suspend_read_before_start_was_announced_is_noticed(self):
+        # the speaker answers START and suspends at once: bluetoothd 5.66
+        # answers the Acquire, queues State=active for gdbus' idle flush,
+        # then reads the SUSPEND, and the one PropertiesChanged says idle.
+        # Never having seen "active", the daemon showed streaming to a
+        # silent speaker for good; it lets go and starts it again
+        self.add_speaker(SuspendAtStart=True)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=127)
+        self.start_daemon(local='localout')
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.log_has('suspended by the speaker; starting it again in 1 s')
+        self.assertIn('speaker suspends right after START', '\n'.join(self.bluez.event_log()))
+        self.wait_back_on_bluetooth(len(self.bluez.recordings()), timeout=5)
+
+    def test_a_stream_the_speaker_closes_while_suspended_is_set_up_again(self):
+        # suspended, the speaker closes the stream (it went to another
+        # source; AVRCP keeps the link): no socket of ours to fail, no
+        # Connected=false. Left with no stream, the speaker stayed silent
+        # until it dropped its link; it is set up again
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker')
+        self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
+        self.log_has('%s closed its stream while connected; setting it up again' % SPEAKER)
+        self.assertTrue(self.bluez.prop(SPEAKER_PATH, 'org.bluez.Device1', 'Connected'))
+        self.wait_back_on_bluetooth(n, timeout=6)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+
     def test_speaker_mode_off_while_try_acquire_is_pending(self):
         # BlueZ 5.66 answers Release with InProgress while a TryAcquire is
         # pending, then completes the TryAcquire: the daemon must give that

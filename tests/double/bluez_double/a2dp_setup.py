@@ -59,14 +59,7 @@ class RemoteSep(BzObject):
             return err(C.failed('Device or resource busy'))
         if not dev.connected:
             return err(C.not_connected())
-        if dev.transport is not None:
-            dev.stream_cleared(send_clear=True)
-        if dev.opt('ReconfigureFails', False):
-            # a2dp_reconfig closed the stream; the SET_CONFIGURATION sent
-            # 500 ms later fails (finalize_setup_errno -> reconfig_cb) and
-            # nothing reopens it: connected, no stream
-            dev.world.timer(500, err, C.failed('Input/output error'))
-            return None
+        gen = dev.gen
 
         def done(errno):
             # reconfig_cb: btd_error_failed(strerror(-err)), err from
@@ -76,7 +69,37 @@ class RemoteSep(BzObject):
                 ok()
             else:
                 err(C.failed(RECONFIG_ERROR.get(errno, RECONFIG_ERROR['EPERM'])))
-        dev.a2dp_setup(ep, self, done, config=caps, speaker_checks=True)
+
+        def reconfigure():
+            # a2dp_reconfigure: avdtp_set_configuration, RECONFIGURE_TIMEOUT
+            # after the stream went idle
+            if gen != dev.gen or not dev.connected:
+                return err(C.failed('Input/output error'))
+            if dev.opt('ReconfigureFails', False):
+                # the SET_CONFIGURATION fails (finalize_setup_errno ->
+                # reconfig_cb) and nothing reopens the stream: connected,
+                # no stream
+                return err(C.failed('Input/output error'))
+            dev.a2dp_setup(ep, self, done, config=caps, speaker_checks=True,
+                           rediscover=False)
+
+        def closed():
+            # the speaker answered CLOSE: the stream goes idle (transport
+            # removed, ClearConfiguration), setup_reconfigure arms the timer
+            if gen != dev.gen or not dev.connected:
+                return err(C.failed('Input/output error'))
+            if dev.transport is not None:
+                dev.stream_cleared(send_clear=True)
+            dev.world.timer(dev.ms('reconfigure_ms'), reconfigure)
+
+        if dev.transport is None:
+            # no stream to close: avdtp_set_configuration at once
+            dev.a2dp_setup(ep, self, done, config=caps, speaker_checks=True)
+        else:
+            # a2dp_reconfig: avdtp_close, the stream stays open (and
+            # streaming) until the speaker answers
+            dev.world.timer(dev.ms('close_ms'), closed)
+        return None
 
 
 class A2dpSetupMixin:

@@ -248,6 +248,13 @@ class Transport(BzObject):
         ok(fd, dbus.UInt16(self.device.read_mtu),
            dbus.UInt16(self.device.write_mtu))
         self.set_state('active')
+        if self.device.opt('SuspendAtStart', False):
+            # the speaker's SUSPEND, read in the same main-loop turn as its
+            # START answer, before gdbus' idle flush: "active" is never
+            # announced, the one PropertiesChanged says idle (once)
+            self.device.opts['SuspendAtStart'] = False
+            self.world.log('speaker suspends right after START on %s' % self.path)
+            self.remote_suspend()
 
     @dbus.service.method(C.TRANSPORT_IFACE, in_signature='',
                          out_signature='hqq', sender_keyword='sender',

@@ -32,6 +32,10 @@ DEFAULTS = {
     'avdtp_ms': 5,                # one AVDTP signalling round trip
     'start_ms': 10,               # AVDTP START round trip (Acquire)
     'suspend_ms': 5,              # AVDTP SUSPEND round trip (Release)
+    'close_ms': 5,                # AVDTP CLOSE round trip (a reconfigure
+                                  # waits for the speaker's answer)
+    'reconfigure_ms': 500,        # a2dp.c RECONFIGURE_TIMEOUT: the new
+                                  # SET_CONFIGURATION after the close
     'pair_ms': 30,                # SSP exchange
     'sdp_ms': 20,                 # SDP browse
     'avrcp_ms': 50,               # AVRCP comes up this long after A2DP
