@@ -197,6 +197,10 @@ $(BUILD)/tests/test-sender-ldac: $(BUILD)/src/sender.o
 $(BUILD)/tests/test-engine-outputs: $(BUILD)/src/stream.o $(BUILD)/src/stream-output.o $(BUILD)/src/stream-ctl.o \
                                     $(BUILD)/src/sender.o $(BUILD)/src/pcm.o $(BUILD)/src/log.o | $(TEST_PLUGIN)
 $(BUILD)/tests/test-engine-outputs: TEST_LIBS = -lpthread
+# the engine's event ring, the thread idle
+$(BUILD)/tests/test-engine-events: $(BUILD)/src/stream.o $(BUILD)/src/stream-output.o $(BUILD)/src/stream-ctl.o \
+                                   $(BUILD)/src/sender.o $(BUILD)/src/pcm.o $(BUILD)/src/log.o
+$(BUILD)/tests/test-engine-events: TEST_LIBS = -lpthread
 # the encoders' round trips decode with libavcodec (aac_latm, aptx, aptx_hd)
 AVCODEC_LIBS = $(shell $(PKG_CONFIG) --libs libavcodec libavutil)
 $(BUILD)/tests/test-a2dp-aac: $(BUILD)/src/a2dp-aac.o $(BUILD)/src/aac-encoder.o $(BUILD)/src/codec-lib.o

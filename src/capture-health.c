@@ -56,7 +56,9 @@ bool output_blocked_for(const struct daemon *d, const char *reason)
 
 void capture_watch_update(struct daemon *d)
 {
-        bool needed = d->streaming || output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA);
+        /* shutting down, the loop is finished and takes no source back on */
+        bool needed = !d->shutting_down &&
+                      (d->streaming || output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA));
 
         if (d->capture_watch && sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON
                                                                                       : SD_EVENT_OFF) < 0)

@@ -30,14 +30,30 @@ uint64_t stream_now_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Slots of the event ring only an event that stops something may take:
+ * each is sent once (its output, capture or local output has stopped), so
+ * one lost to a ring full of level and stall news (a main loop held up in
+ * a blocking call) was never sent again, and a silent speaker stayed
+ * "streaming". There are fewer of them than this at any time. */
+#define EV_FATAL_RESERVE 16
+
+static bool event_stops_something(enum stream_event_type type)
+{
+        return type == STREAM_EV_LINK_ERROR || type == STREAM_EV_CAPTURE_ERROR ||
+               type == STREAM_EV_LOCAL_ERROR;
+}
+
 static void push_event(struct stream *s, struct stream_event *ev)
 {
         uint64_t one = 1;
 
         if (ev->output >= 0 && ev->output < STREAM_OUTPUTS_MAX && s->out[ev->output])
                 ev->attach = s->out[ev->output]->attach;
-        if (!ring_push(&s->ev_ring, ev))
+        if (!event_stops_something(ev->type) &&
+            ring_count(&s->ev_ring) + EV_FATAL_RESERVE >= s->ev_ring.capacity)
                 return;         /* main loop is behind; counters still tell */
+        if (!ring_push(&s->ev_ring, ev))
+                return;
         if (write(s->ev_fd, &one, sizeof(one)) < 0) {
                 /* an eventfd write fails only on counter overflow, which
                  * cannot happen at these rates */
@@ -96,6 +112,20 @@ static void note_xrun(struct stream *s, uint64_t t)
         s->last_xrun_ns = t;
 }
 
+/* A capture the system suspended (the kernel leaves every PCM SUSPENDED
+ * on resume): resumed where the driver can (snd-aloop), else prepared and
+ * started afresh. Not snd_pcm_recover(): it sleeps a second at a time
+ * while a driver is still waking, in this thread. */
+static int resume_suspended(snd_pcm_t *pcm)
+{
+        int r = snd_pcm_resume(pcm);
+
+        if (r == 0 && snd_pcm_state(pcm) == SND_PCM_STATE_RUNNING)
+                return 0;
+        r = snd_pcm_prepare(pcm);
+        return r < 0 ? r : snd_pcm_start(pcm);
+}
+
 /* snd_pcm_recover, then restart: a capture stream stays stopped after an
  * overrun until started again. The audio in between is lost; the RTP
  * clock simply goes on with what comes next. */
@@ -104,6 +134,8 @@ static int recover(struct stream *s, snd_pcm_t *pcm, int err)
         int r;
 
         note_xrun(s, stream_now_ns());
+        if (err == -ESTRPIPE)
+                return resume_suspended(pcm);
         r = snd_pcm_recover(pcm, err, 1);
         if (r < 0)
                 return r;
@@ -279,16 +311,23 @@ static uint64_t capture_time_of_last(const struct stream *s, uint64_t t, snd_pcm
 
 /* The master capture gave too little to read: a capture its driver
  * stopped for good (snd-aloop when the producer restarts at another rate:
- * DRAINING, then SETUP) polls as an error for ever, so waiting for more
- * would spin. */
+ * DRAINING, then SETUP) or the system suspended polls as an error for
+ * ever, so waiting for more would spin. */
 static void check_stopped(struct stream *s, snd_pcm_t *pcm)
 {
         snd_pcm_state_t st = snd_pcm_state(pcm);
+        int r;
 
-        if (st == SND_PCM_STATE_SETUP || st == SND_PCM_STATE_OPEN || st == SND_PCM_STATE_DRAINING)
+        if (st == SND_PCM_STATE_SETUP || st == SND_PCM_STATE_OPEN || st == SND_PCM_STATE_DRAINING) {
                 capture_failed(s, s->master, -EBADFD);
-        else if (st == SND_PCM_STATE_DISCONNECTED)
+        } else if (st == SND_PCM_STATE_DISCONNECTED) {
                 capture_failed(s, s->master, -ENODEV);
+        } else if (st == SND_PCM_STATE_SUSPENDED) {
+                /* read empty, so no read reports -ESTRPIPE */
+                r = recover(s, pcm, -ESTRPIPE);
+                if (r < 0)
+                        capture_failed(s, s->master, r);
+        }
 }
 
 /* force: read on even with a full queue (the socket stayed full past the

@@ -70,6 +70,7 @@ struct tpcm {
 	double xrun_every_ms;	/* <= 0: unset */
 	double stall_ms;
 	double xrun_count;	/* <= 0: no limit */
+	double suspend_at_ms;	/* < 0: unset; the system suspends then */
 	char *file_path;
 	char *start_file;
 	unsigned fixed_rate;	/* `rate`: the only rate, 0 = any */
@@ -104,6 +105,8 @@ struct tpcm {
 	unsigned inject_next;	/* index of the next scheduled injection */
 	snd_pcm_sframes_t last_pos;
 	bool format_broken;	/* the producer changed rate under us */
+	bool suspended;		/* SUSPENDED until prepared (no .resume) */
+	bool suspend_done;
 	struct timespec rate_mtime;	/* of rate_file when last read */
 	unsigned producer;	/* its rate then, 0 = no producer */
 };
@@ -257,6 +260,19 @@ static uint64_t update(struct tpcm *t, uint64_t now)
 	sync_appl(t);
 	if (t->xrun)
 		return t->read;
+	if (t->suspend_at_ms >= 0 && !t->suspend_done &&
+	    now >= t->origin_ns + ms_to_ns(t->suspend_at_ms)) {
+		/* the system suspends: the PCM core's snd_pcm_suspend_all()
+		 * leaves the stream SUSPENDED (reads -ESTRPIPE, poll an error
+		 * for as long as it lasts). There is no .resume here, as in
+		 * a driver without SNDRV_PCM_INFO_RESUME: prepare and start */
+		t->suspend_done = true;
+		t->suspended = true;
+		t->running = false;
+		timer_set(t, now);
+		snd_pcm_ioplug_set_state(&t->io, SND_PCM_STATE_SUSPENDED);
+		return t->read;
+	}
 	if (t->rate_file) {
 		unsigned r = producer_rate(t);
 
@@ -360,7 +376,7 @@ static void timer_disarm(struct tpcm *t)
 static void timer_arm_at(struct tpcm *t, uint64_t pos)
 {
 	if (!t->running) {
-		if (!t->format_broken)	/* that one stays readable */
+		if (!t->format_broken && !t->suspended)	/* those stay readable */
 			timer_disarm(t);
 		return;
 	}
@@ -677,6 +693,7 @@ static int tp_prepare(snd_pcm_ioplug_t *io)
 
 	/* e.g. after an xrun: the stream was never stopped */
 	stop_run(t, false);
+	t->suspended = false;
 	t->last_pos = 0;
 	return 0;
 }
@@ -694,7 +711,7 @@ static int tp_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd,
 		*revents = POLLERR;
 		return 0;
 	}
-	if (t->format_broken) {
+	if (t->format_broken || t->suspended) {
 		*revents = POLLIN | POLLERR;
 		return 0;
 	}
@@ -847,6 +864,8 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 			err = conf_number(n, id, &t->stall_ms);
 		} else if (!strcmp(id, "xrun_count")) {
 			err = conf_number(n, id, &t->xrun_count);
+		} else if (!strcmp(id, "suspend_at_ms")) {
+			err = conf_number(n, id, &t->suspend_at_ms);
 		} else {
 			SNDERR("a2dpsrc_test: unknown field %s", id);
 			err = -EINVAL;
@@ -873,7 +892,8 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 	}
 	if (!(t->frequency >= 0) || !(t->duration_s >= 0) ||
 	    !(t->stall_ms >= 0) || !isfinite(t->channel_offset_hz) ||
-	    !isfinite(t->xrun_at_ms) || !isfinite(t->xrun_every_ms)) {
+	    !isfinite(t->xrun_at_ms) || !isfinite(t->xrun_every_ms) ||
+	    !isfinite(t->suspend_at_ms)) {
 		SNDERR("a2dpsrc_test: frequency, duration and stall_ms must be >= 0");
 		err = -EINVAL;
 	}
@@ -969,6 +989,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(a2dpsrc_test)
 	t->amplitude = 0.5;
 	t->paced = true;
 	t->xrun_at_ms = -1;
+	t->suspend_at_ms = -1;
 
 	err = parse_conf(t, conf);
 	if (err == 0 && t->source == SOURCE_FILE)

@@ -60,6 +60,29 @@ class FaultTests(A2dpTestCase):
         self.assertLessEqual(sum(int(l.split()[0]) for l in self.overrun_lines()),
                              int(self.stats()['CaptureXruns']))
 
+    def test_capture_suspended_by_the_system_comes_back(self):
+        # the board suspends and resumes: the kernel leaves the capture
+        # SUSPENDED, which polls as an error at once for ever while reads
+        # find nothing. The audio thread spun (RLIMIT_RTTIME then kills
+        # the daemon with the unit's limits) and the speaker was silent;
+        # the capture is brought back and the stream goes on
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=TONE_HZ, amplitude=0.5,
+                                suspend_at_ms=1000)
+        self.add_speaker()
+        self.start_daemon()
+        self.connect_speaker()
+        time.sleep(1.5)
+        w0 = int(self.stats()['Wakeups'])
+        time.sleep(1.0)
+        # a spinning thread wakes tens of thousands of times a second; the
+        # stream's own wake-ups are a few hundred
+        self.assertLess(int(self.stats()['Wakeups']) - w0, 2000, 'the audio thread spins')
+        self.assertGreaterEqual(int(self.stats()['CaptureXruns']), 1)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assertGreater(a['audio']['tone']['tone_end_s'], 2.0)
+        self.assertIsNone(self.daemon.returncode)
+
     def overrun_lines(self):
         return [l.split('capture overrun: ', 1)[1] for l in self.daemon.log_text().splitlines()
                 if 'capture overrun: ' in l]
