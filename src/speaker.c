@@ -650,15 +650,16 @@ void speaker_reset(struct daemon *d)
  * see an error on, and Connected does not change: set it up again, as
  * after a lost link. A real link loss looks the same until Connected goes
  * false, whose backoff then takes over. Not while a connection of ours is
- * under way: its own outcome decides. */
+ * under way (its own outcome decides), nor with bluetoothd gone (every
+ * transport goes with it). */
 static void on_transport_gone(struct adapter *a, const char *device_path, void *ud)
 {
         struct daemon *d = ud;
         struct device *dev = bluez_device_by_path(d, device_path);
 
         (void)a;
-        if (d->shutting_down || !dev || !dev->connected || transport_of_device(d, dev) ||
-            remote_sep_busy_for(d, device_path))
+        if (d->shutting_down || !d->bluez_owner[0] || !dev || !dev->connected ||
+            transport_of_device(d, dev) || remote_sep_busy_for(d, device_path))
                 return;
         if (strcasecmp(dev->address, d->output) == 0 && !d->connecting[0] && !d->reconnect_timer) {
                 log_warn("%s closed its stream while connected; setting it up again", dev->address);

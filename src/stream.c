@@ -342,7 +342,16 @@ static void pump_master(struct stream *s, bool force)
                 snd_pcm_sframes_t avail, got, held;
                 uint64_t asked_ns = stream_now_ns();
 
-                avail = held = snd_pcm_avail_update(pcm);
+                /* snd_pcm_avail asks the driver where it is (hwsync);
+                 * snd_pcm_avail_update reads only what its last period
+                 * interrupt left (snd-aloop moves it at period ends), so
+                 * a wake-up for a packet's end between two found nothing
+                 * and the packet left at the next period */
+                avail = held = snd_pcm_avail(pcm);
+                if (avail == -EBADFD || avail == -ENODEV) {
+                        check_stopped(s, pcm);  /* stopped by its driver */
+                        return;
+                }
                 if (avail < 0) {
                         int r = recover(s, pcm, (int)avail);
                         if (r < 0)
