@@ -167,6 +167,11 @@ struct daemon {
          * other: 0 until a second that plays is made the one output (it
          * keeps its slot, its encoder and its queue) */
         unsigned first_slot;
+        /* each slot's counters as its last attach found them: GetOutputs
+         * counts a speaker's stream from there (manager-outputs.c) */
+        struct slot_counts {
+                uint64_t packets, stalls, congestion, dropped_frames;
+        } slot_base[2];
         int level_logged;              /* the audio thread's quality level, as last logged */
         unsigned level_value_logged;   /* and what it showed (0: none since the stream began) */
         bool rate_control_noted;       /* a codec's missing rate controller was logged */
@@ -473,6 +478,9 @@ int manager_init(struct daemon *d);
 void manager_shutdown(struct daemon *d);
 /* Emits PropertiesChanged for whatever changed since the last call. */
 void manager_update(struct daemon *d);
+/* manager-outputs.c: a speaker's stream is about to be attached on slot;
+ * its counters in GetOutputs start here. */
+void manager_outputs_mark_attach(struct daemon *d, unsigned slot);
 /* Saves the settings; returns a negative errno and logs on failure. */
 int manager_save(struct daemon *d);
 /* For changes that come in bursts (the speaker's volume button): one write

@@ -14,6 +14,10 @@ static int output_entry(const char *key, DBusMessageIter *v, void *ud)
 
         if (strcmp(key, "Delay") == 0) {
                 o->has_delay = dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &o->delay_us) == 0;
+        } else if (strcmp(key, "Stalls") == 0) {
+                dbus_variant_get_basic(v, DBUS_TYPE_UINT64, &o->stalls);
+        } else if (strcmp(key, "DroppedMs") == 0) {
+                dbus_variant_get_basic(v, DBUS_TYPE_UINT64, &o->dropped_ms);
         } else if (strcmp(key, "Volume") == 0) {
                 o->has_volume = dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &o->volume) == 0;
         } else if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0) {
@@ -53,7 +57,13 @@ void ctl_output_format(const struct ctl_output *o, char *buf, size_t len)
         if (n >= 0 && (size_t)n < len && o->has_volume)
                 n += snprintf(buf + n, len - (size_t)n, "  volume %u", o->volume);
         if (n >= 0 && (size_t)n < len && o->has_delay)
-                snprintf(buf + n, len - (size_t)n, "  delay %.1f ms%s%s%s", o->delay_us / 1000.0,
-                         o->delay_source[0] ? " (" : "", o->delay_source,
-                         o->delay_source[0] ? ")" : "");
+                n += snprintf(buf + n, len - (size_t)n, "  delay %.1f ms%s%s%s", o->delay_us / 1000.0,
+                              o->delay_source[0] ? " (" : "", o->delay_source,
+                              o->delay_source[0] ? ")" : "");
+        /* trouble of this speaker's alone, when there was any */
+        if (n >= 0 && (size_t)n < len && o->stalls)
+                n += snprintf(buf + n, len - (size_t)n, "  %llu stall%s", (unsigned long long)o->stalls,
+                              o->stalls == 1 ? "" : "s");
+        if (n >= 0 && (size_t)n < len && o->dropped_ms)
+                snprintf(buf + n, len - (size_t)n, "  %llu ms dropped", (unsigned long long)o->dropped_ms);
 }

@@ -77,6 +77,43 @@ static bool find_output(struct daemon *d, const char *addr, struct output_view *
         return false;
 }
 
+/* A slot's counters run on across attaches (Statistics sums the first
+ * speaker's streams), so each attach's start is kept; read before the
+ * attach, while nothing counts on the slot. */
+static void read_counts(struct daemon *d, unsigned slot, struct slot_counts *c)
+{
+        const struct stream_output_stats *st = &stream_stats(d->stream)->out[slot];
+
+        c->packets = atomic_load(&st->packets);
+        c->stalls = atomic_load(&st->stalls);
+        c->congestion = atomic_load(&st->congestion);
+        c->dropped_frames = atomic_load(&st->dropped_frames);
+}
+
+void manager_outputs_mark_attach(struct daemon *d, unsigned slot)
+{
+        if (slot < 2)
+                read_counts(d, slot, &d->slot_base[slot]);
+}
+
+/* This speaker's stream's counters since its attach. */
+static bool append_counts(struct daemon *d, DBusMessageIter *dict, unsigned slot)
+{
+        struct slot_counts now, *base = &d->slot_base[slot & 1u];
+        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
+        dbus_uint64_t packets, stalls, congestion, dropped_ms;
+
+        read_counts(d, slot & 1u, &now);
+        packets = now.packets - base->packets;
+        stalls = now.stalls - base->stalls;
+        congestion = now.congestion - base->congestion;
+        dropped_ms = (now.dropped_frames - base->dropped_frames) * 1000 / rate;
+        return dbus_dict_append_basic(dict, "Packets", DBUS_TYPE_UINT64, &packets) &&
+               dbus_dict_append_basic(dict, "Stalls", DBUS_TYPE_UINT64, &stalls) &&
+               dbus_dict_append_basic(dict, "Congestion", DBUS_TYPE_UINT64, &congestion) &&
+               dbus_dict_append_basic(dict, "DroppedMs", DBUS_TYPE_UINT64, &dropped_ms);
+}
+
 static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct output_view *o)
 {
         struct device *dev = bluez_device_by_address(d, o->address);
@@ -107,7 +144,8 @@ static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct o
                     !dbus_dict_append_basic(&dict, "MaxBitrate", DBUS_TYPE_UINT32, &cap) ||
                     !dbus_dict_append_basic(&dict, "Latency", DBUS_TYPE_UINT32, &latency) ||
                     !dbus_dict_append_basic(&dict, "Delay", DBUS_TYPE_UINT32, &delay) ||
-                    !dbus_dict_append_basic(&dict, "DelaySource", DBUS_TYPE_STRING, &src_name))
+                    !dbus_dict_append_basic(&dict, "DelaySource", DBUS_TYPE_STRING, &src_name) ||
+                    !append_counts(d, &dict, o->slot))
                         return false;
         }
         return dbus_message_iter_close_container(arr, &dict);

@@ -218,6 +218,7 @@ static int attach(struct daemon *d, struct transport *t)
         r = stream_prepare_bt(d->stream, second_slot(d), &bt, err, sizeof(err));
         if (codec_control_encoder_failed(d, t, r, err))
                 return -ENOTSUP;
+        manager_outputs_mark_attach(d, second_slot(d));
         r = stream_attach_bt(d->stream, second_slot(d), &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach the second speaker to the audio thread: %s (%s)", strerror(-r),

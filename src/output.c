@@ -277,6 +277,7 @@ static int attach(struct daemon *d, struct transport *t)
         apply_volume(d, t);
         /* the first speaker's slot (0, or the other than a second's) */
         stream_set_output_delay(d->stream, first_slot(d), output_speaker_delay_us(d, t, NULL));
+        manager_outputs_mark_attach(d, first_slot(d));
         r = stream_attach_bt(d->stream, first_slot(d), &bt, err, sizeof(err));
         if (r < 0) {
                 log_err("cannot attach Bluetooth to the audio thread: %s (%s)", strerror(-r), err);

@@ -274,6 +274,12 @@ class TwoSpeakers(A2dpTestCase):
         self.assertGreater(a['Latency'], 180000)
         self.assertLess(abs(a['Latency'] - b['Latency']), 5000, (a['Latency'], b['Latency']))
         self.assertLess(abs(int(self.mprop('Latency')) - a['Latency']), 5000)
+        # each one's own counters: both stream, neither stalled
+        for o in (a, b):
+            self.assertGreater(o['Packets'], 20, o)
+            self.assertEqual((o['Stalls'], o['DroppedMs']), (0, 0), o)
+        time.sleep(0.3)
+        self.assertGreater(self.get_outputs()[1]['Packets'], b['Packets'])
         out = self.ctl('outputs')
         self.assertEqual(out.returncode, 0, out.stderr)
         lines = out.stdout.splitlines()
@@ -291,6 +297,11 @@ class TwoSpeakers(A2dpTestCase):
         self.log_has('the second speaker takes audio again', timeout=5)
         time.sleep(1.0)
         self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
+        # the stall is B's, in B's counters alone
+        a_out, b_out = self.get_outputs()
+        self.assertEqual(a_out['Stalls'], 0, a_out)
+        self.assertGreaterEqual(b_out['Stalls'], 1, b_out)
+        self.assertGreater(a_out['Packets'], b_out['Packets'])
         disconnect_ns = time.monotonic_ns()
         self.call('Disconnect')
         self.bluez.flush()
