@@ -215,7 +215,11 @@ struct daemon {
         DBusMessage *codec_call;
         uint64_t codec_switch_at;
         struct bluez_listener codec_listener;
-        struct bluez_listener speaker_listener;   /* speaker.c: streams the speaker closed */
+        /* closed-stream.c: streams a connected speaker closed, first and
+         * second output's */
+        struct bluez_listener closed_listener;
+        sd_event_source *closed_check;
+        struct close_history closes[2];
         uint64_t watch_frames, watch_moved_at;
         bool capture_converting; /* the engine's rate is not the capture's: converted */
         unsigned engine_period;  /* frames, as asked of the capture */
@@ -505,8 +509,16 @@ void speaker_reconnect_soon(struct daemon *d);
  * for them goes ahead. */
 void speaker_endpoints_registered(struct daemon *d);
 void speaker_reset(struct daemon *d);
-void speaker_init(struct daemon *d);
+bool speaker_reconnect_wanted(struct daemon *d);
+bool speaker_reconnect_pending(const struct daemon *d);
+/* The output is connected again (or its stream set up) in delay_s. */
+void speaker_set_up_again(struct daemon *d, unsigned delay_s);
 void speaker_shutdown(struct daemon *d);
+
+/* closed-stream.c: a speaker that closes its stream while connected */
+void closed_stream_init(struct daemon *d);
+void closed_stream_check_soon(struct daemon *d);
+void closed_stream_shutdown(struct daemon *d);
 
 /* multi-output.c: the second speaker (MultiOutput) on engine slot 1 */
 struct stream_event;

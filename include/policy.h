@@ -49,4 +49,16 @@ unsigned policy_backoff_s(unsigned attempt, unsigned max_s);
 /* Exponential backoff for reconnecting a lost speaker: 1, 2, 4 ... 60 s. */
 unsigned policy_reconnect_delay_s(unsigned attempt);
 
+/* A speaker that closes its stream while connected is set up again after
+ * a wait: 1 s, doubling (to 60 s) while it closes again within 30 s of
+ * being set up (a phone or its other input wants it, and would be fought
+ * every second). One per output. */
+struct close_history {
+        uint64_t at_us;          /* when it last closed (0: never) */
+        unsigned attempt;        /* of policy_reconnect_delay_s */
+};
+#define POLICY_CLOSE_CALM_US (30ull * 1000000)
+/* The wait after a close at now_us, which h then remembers; in seconds. */
+unsigned policy_close_holdoff_s(struct close_history *h, uint64_t now_us);
+
 #endif

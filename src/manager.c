@@ -502,13 +502,14 @@ int manager_init(struct daemon *d)
                 return -ENOMEM;
         player_set_key_listener(d, on_media_key, NULL);
         codec_control_init(d);
-        speaker_init(d);
+        closed_stream_init(d);
         return 0;
 }
 
 void manager_shutdown(struct daemon *d)
 {
         codec_control_shutdown(d);
+        closed_stream_shutdown(d);
         if (d->save_timer)
                 manager_save(d);        /* a coalesced change not yet on disk */
         for (size_t i = 0; i < sizeof(d->prop_cache) / sizeof(d->prop_cache[0]); i++) {

@@ -250,7 +250,7 @@ void multi_output_maybe_acquire(struct daemon *d, struct transport *t)
 {
         if (!d->want_bluetooth || d->shutting_down || d->stream_blocked[0])
                 return;
-        if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
+        if (transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
 }
 

@@ -470,7 +470,8 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
         if (!d->want_bluetooth || d->shutting_down || (held && held != t) ||
             !speaker_transport_is_output(d, t) || d->idle_suspended || d->stream_blocked[0])
                 return;
-        if (t->acq == ACQ_NONE && transport_acquire(d, t) < 0)
+        /* also one being given back once its Acquire answers: kept */
+        if (transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
 }
 

@@ -95,3 +95,18 @@ unsigned policy_reconnect_delay_s(unsigned attempt)
 {
         return policy_backoff_s(attempt, 60);
 }
+
+unsigned policy_close_holdoff_s(struct close_history *h, uint64_t now_us)
+{
+        /* set up again the last wait after the last close */
+        uint64_t set_up = h->at_us + (uint64_t)policy_reconnect_delay_s(h->attempt) * 1000000;
+
+        if (h->at_us && now_us >= set_up && now_us - set_up < POLICY_CLOSE_CALM_US) {
+                if (h->attempt < 16)
+                        h->attempt++;
+        } else {
+                h->attempt = 0;
+        }
+        h->at_us = now_us ? now_us : 1;
+        return policy_reconnect_delay_s(h->attempt);
+}

@@ -111,7 +111,11 @@ static bool registration_pending(struct daemon *d, const struct device *dev)
 
 void speaker_endpoints_registered(struct daemon *d)
 {
-        if (!d->output[0])
+        struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
+
+        /* no output yet, or one left with no stream (it closed it while
+         * the endpoints were being registered again) */
+        if (!d->output[0] || (dev && !transport_of_device(d, dev)))
                 speaker_reconnect_soon(d);
 }
 
@@ -192,9 +196,12 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         d->reconnect_attempt = 0;
         manager_save(d);
         finish_call(d, &d->connect_call, NULL, NULL);
-        /* the transport came with SetConfiguration before this reply */
+        /* the transport came with SetConfiguration before this reply;
+         * none: the speaker closed the stream meanwhile */
         if (t)
                 output_transport_added(d, t);
+        else
+                closed_stream_check_soon(d);
         manager_update(d);
 }
 
@@ -435,11 +442,21 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
 {
         struct device *dev = bluez_device_by_path(d, device_path);
 
+        uint64_t now = 0;
+        unsigned wait;
+
         if (!dev || strcasecmp(dev->address, d->output) != 0)
                 return;
-        /* BlueZ follows with ClearConfiguration and Connected=false; if the
-         * device stays connected the stream is simply set up again */
-        schedule_reconnect(d, 1000);
+        /* BlueZ follows with ClearConfiguration and Connected=false (whose
+         * backoff then takes over); if the device stays connected the
+         * speaker closed the stream, and it is set up again: after 1 s,
+         * longer while it keeps closing it soon after */
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        wait = policy_close_holdoff_s(&d->closes[0], now);
+        if (wait > 1 && reconnect_wanted(d))
+                log_warn("%s closed its stream again soon after; setting it up again in %u s", dev->address,
+                         wait);
+        schedule_reconnect(d, wait * 1000);
 }
 
 /* How long after our unnamed SelectConfiguration a speaker's link may go
@@ -643,42 +660,23 @@ void speaker_reset(struct daemon *d)
         agent_bluez_gone(d);
 }
 
-/* A stream gone while its speaker stays connected, and not by our own
- * reconfiguration: the speaker closed it (AVDTP CLOSE or ABORT: it went to
- * another source, a phone took it) or bluetoothd aborted it, with AVRCP
- * keeping the link up. Suspended or still starting, we hold no socket to
- * see an error on, and Connected does not change: set it up again, as
- * after a lost link. A real link loss looks the same until Connected goes
- * false, whose backoff then takes over. Not while a connection of ours is
- * under way (its own outcome decides), nor with bluetoothd gone (every
- * transport goes with it). */
-static void on_transport_gone(struct adapter *a, const char *device_path, void *ud)
+bool speaker_reconnect_wanted(struct daemon *d)
 {
-        struct daemon *d = ud;
-        struct device *dev = bluez_device_by_path(d, device_path);
-
-        (void)a;
-        if (d->shutting_down || !d->bluez_owner[0] || !dev || !dev->connected ||
-            transport_of_device(d, dev) || remote_sep_busy_for(d, device_path))
-                return;
-        if (strcasecmp(dev->address, d->output) == 0 && !d->connecting[0] && !d->reconnect_timer) {
-                log_warn("%s closed its stream while connected; setting it up again", dev->address);
-                speaker_link_lost(d, device_path);
-        } else if (!d->connecting2[0]) {
-                multi_output_stream_lost(d, device_path);
-        }
+        return reconnect_wanted(d);
 }
 
-void speaker_init(struct daemon *d)
+bool speaker_reconnect_pending(const struct daemon *d)
 {
-        d->speaker_listener.transport_gone = on_transport_gone;
-        d->speaker_listener.ud = d;
-        bluez_add_listener(d, &d->speaker_listener);
+        return d->reconnect_timer != NULL;
+}
+
+void speaker_set_up_again(struct daemon *d, unsigned delay_s)
+{
+        schedule_reconnect(d, delay_s * 1000);
 }
 
 void speaker_shutdown(struct daemon *d)
 {
-        bluez_remove_listener(d, &d->speaker_listener);
         multi_output_shutdown(d);
         cancel_reconnect(d);
         dbus_call_cancel(&d->connect_pending);

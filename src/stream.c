@@ -133,9 +133,10 @@ static int recover(struct stream *s, snd_pcm_t *pcm, int err)
 {
         int r;
 
-        note_xrun(s, stream_now_ns());
+        /* a system suspend is no overrun of ours */
         if (err == -ESTRPIPE)
                 return resume_suspended(pcm);
+        note_xrun(s, stream_now_ns());
         r = snd_pcm_recover(pcm, err, 1);
         if (r < 0)
                 return r;

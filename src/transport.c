@@ -305,15 +305,18 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
         dbus_pending_call_unref(t->call);
         t->call = NULL;
         if (t->release_on_reply) {
-                /* no longer wanted: what BlueZ gave is given back */
+                /* no longer wanted: what BlueZ gave is given back; no
+                 * answer in time (NoReply) may still make us the owner
+                 * when the START completes, so that is given back too */
                 t->release_on_reply = false;
                 t->acq = ACQ_NONE;
                 if (reply && dbus_message_get_args(reply, NULL, DBUS_TYPE_UNIX_FD, &fd,
-                                                   DBUS_TYPE_INVALID)) {
+                                                   DBUS_TYPE_INVALID))
                         t->fd = fd;
-                        t->acq = ACQ_HELD;
-                        transport_release(d, t, false);
-                }
+                else if (reply || !dbus_error_has_name(err, DBUS_ERROR_NO_REPLY))
+                        return;
+                t->acq = ACQ_HELD;
+                transport_release(d, t, false);
                 return;
         }
         if (!reply) {

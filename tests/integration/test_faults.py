@@ -77,7 +77,6 @@ class FaultTests(A2dpTestCase):
         # a spinning thread wakes tens of thousands of times a second; the
         # stream's own wake-ups are a few hundred
         self.assertLess(int(self.stats()['Wakeups']) - w0, 2000, 'the audio thread spins')
-        self.assertGreaterEqual(int(self.stats()['CaptureXruns']), 1)
         self.bluez.flush()
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
         self.assertGreater(a['audio']['tone']['tone_end_s'], 2.0)

@@ -405,10 +405,33 @@ class SpeakerBehaviourTests(SpeakerCase):
         self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
         self.log_has('suspended by the speaker')
         self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
-        self.log_has('%s closed its stream while connected; setting it up again' % SPEAKER)
+        self.log_has('%s closed its stream while connected; setting it up again in 1 s' % SPEAKER)
         self.assertTrue(self.bluez.prop(SPEAKER_PATH, 'org.bluez.Device1', 'Connected'))
         self.wait_back_on_bluetooth(n, timeout=6)
         self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+        # closed again soon after (its other input wants it): not fought
+        # every second, the wait doubles
+        n = len(self.bluez.recordings())
+        self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
+        self.log_has('setting it up again in 2 s')
+        t0 = time.monotonic()
+        self.wait_back_on_bluetooth(n, timeout=8)
+        self.assertGreater(time.monotonic() - t0, 1.5)
+
+    def test_speaker_mode_off_and_on_during_a_slow_start_streams(self):
+        # the speaker takes 1.5 s to answer START; speaker mode goes off
+        # (the Acquire is waited for, to be given back) and on again before
+        # it answers: the stream is kept, not given back and left
+        self.start_media_only()
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'StartMs', 1500)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        t = self.bluez.transport_for(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: str(self.bluez.transports()[t].get('InternalState')) == 'requesting', 4,
+                             what='the Acquire after the hold-off pending')
+        self.set_mprop('SpeakerMode', False)
+        self.set_mprop('SpeakerMode', True)
+        self.wait_back_on_bluetooth(n, timeout=6)
 
     def test_speaker_mode_off_while_try_acquire_is_pending(self):
         # BlueZ 5.66 answers Release with InProgress while a TryAcquire is

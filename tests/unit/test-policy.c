@@ -58,6 +58,29 @@ START_TEST(backoff_1_to_60)
 END_TEST
 
 /* the capture and registration retries (docs/reliability.md: 1, 2, 4 ... 30 s) */
+/* A speaker that closes its stream soon after each set-up is waited for
+ * longer each time; one that played a while starts afresh. */
+START_TEST(close_holdoff_doubles_while_closes_come_soon)
+{
+        struct close_history h = { 0 };
+        uint64_t t = 1000000;   /* us */
+        unsigned want[] = { 1, 2, 4, 8, 16, 32, 60, 60 };
+
+        for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                unsigned d = policy_close_holdoff_s(&h, t);
+
+                ck_assert_uint_eq(d, want[i]);
+                t += (uint64_t)d * 1000000 + 2000000;   /* set up, closed 2 s later */
+        }
+        /* it played 31 s after its set-up: 1 s again */
+        t += 31000000;
+        ck_assert_uint_eq(policy_close_holdoff_s(&h, t), 1);
+        /* closed again 29 s after that set-up: doubled */
+        t += 1000000 + 29000000;
+        ck_assert_uint_eq(policy_close_holdoff_s(&h, t), 2);
+}
+END_TEST
+
 START_TEST(backoff_1_to_30)
 {
         const unsigned want[] = { 1, 2, 4, 8, 16, 30, 30, 30 };
@@ -78,6 +101,7 @@ static Suite *suite(void)
         tcase_add_test(tc, states);
         tcase_add_test(tc, backoff_1_to_60);
         tcase_add_test(tc, backoff_1_to_30);
+        tcase_add_test(tc, close_holdoff_doubles_while_closes_come_soon);
         suite_add_tcase(s, tc);
         return s;
 }
