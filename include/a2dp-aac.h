@@ -87,6 +87,7 @@ void aac_encoder_free(struct codec_encoder *e);
 /* The encoding thread's id (0 if it has not started within 100 ms). */
 int aac_encoder_worker_tid(struct codec_encoder *e);
 int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t out_len);
+unsigned aac_encoder_lag_samples(const struct codec_encoder *e);
 size_t aac_header_len(const struct codec_encoder *e);
 void aac_write_header(struct codec_encoder *e, struct rtp_stream *rtp, uint8_t *pkt,
                       const struct codec_packet_meta *m);

@@ -136,6 +136,13 @@ struct a2dp_codec {
          * into out. Returns the bytes written, 0 when the encoder holds
          * the audio for now (look-ahead), or a negative errno. */
         int (*encode)(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t out_len);
+        /* Optional (NULL: none): how many samples the frame encode() last
+         * handed out trails the one it was given then, beyond
+         * delay_samples: an encoder on a thread of its own (AAC) that
+         * fell behind once stays behind, and the speaker hears that much
+         * later (the sender counts it into when a packet's audio was
+         * captured, which the alignment of two speakers follows). */
+        unsigned (*lag_samples)(const struct codec_encoder *e);
         /* Bytes before the first frame of a packet: RTP and payload
          * headers (0 for aptX, which has no RTP). */
         size_t (*header_len)(const struct codec_encoder *e);

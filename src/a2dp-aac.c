@@ -266,6 +266,7 @@ const struct a2dp_codec a2dp_codec_aac = {
         .encoder_free = aac_encoder_free,
         .worker_tid = aac_encoder_worker_tid,
         .encode = aac_encode,
+        .lag_samples = aac_encoder_lag_samples,
         .header_len = aac_header_len,
         .write_header = aac_write_header,
         .max_frames = 1,

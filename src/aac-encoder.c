@@ -65,6 +65,7 @@ struct lavu_api {
 };
 
 struct aac_element {
+        unsigned fed;           /* the PCM frame whose hand-over made it */
         size_t len;
         uint8_t data[CODEC_MAX_FRAME];
 };
@@ -86,6 +87,7 @@ struct codec_encoder {
         atomic_uint pcm_head, pcm_tail, out_head, out_tail;
         atomic_uint bitrate;     /* what the next frame is encoded at */
         atomic_uint overruns;
+        unsigned lag_frames;            /* audio thread: beyond the usual one */
         atomic_bool stop;
         atomic_int tid;          /* the encoding thread's, once it runs */
         sem_t wake;
@@ -200,7 +202,7 @@ static void fill_frame(struct codec_encoder *e, const int16_t *pcm)
 
 /* Takes what libavcodec has finished and frames it; on the encoding
  * thread. */
-static void drain_packets(struct codec_encoder *e)
+static void drain_packets(struct codec_encoder *e, unsigned fed)
 {
         while (e->c.receive_packet(e->ctx, e->pkt) == 0) {
                 unsigned head = atomic_load_explicit(&e->out_head, memory_order_relaxed);
@@ -218,6 +220,7 @@ static void drain_packets(struct codec_encoder *e)
                         continue;
                 }
                 el->len = (size_t)n;
+                el->fed = fed;
                 atomic_store_explicit(&e->out_head, head + 1, memory_order_release);
         }
 }
@@ -254,7 +257,7 @@ static void *encode_thread(void *arg)
                                         atomic_fetch_add_explicit(&e->overruns, 1,
                                                                   memory_order_relaxed);
                         }
-                        drain_packets(e);
+                        drain_packets(e, tail);
                         /* after the element is out: "idle" means done */
                         atomic_store_explicit(&e->pcm_tail, tail + 1, memory_order_release);
                 }
@@ -325,6 +328,11 @@ fail:
         return ret;
 }
 
+unsigned aac_encoder_lag_samples(const struct codec_encoder *e)
+{
+        return e->lag_frames * AAC_FRAME_SAMPLES;
+}
+
 int aac_encoder_worker_tid(struct codec_encoder *e)
 {
         for (int i = 0; i < 100 && !atomic_load(&e->tid); i++)
@@ -366,6 +374,9 @@ int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t
                 } else {
                         memcpy(out, el->data, el->len);
                         ret = (int)el->len;
+                        /* made when frame fed was handed over: quick, the
+                         * thread has it out by the next call */
+                        e->lag_frames = head - el->fed > 1 ? head - el->fed - 1 : 0;
                 }
                 otail++;
         }

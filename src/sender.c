@@ -262,7 +262,9 @@ static struct sender_packet *next_slot(struct sender *s)
  * frame in staging and in the push came after, one sample a 1/rate. */
 static uint64_t frame_capture_ns(const struct sender *s)
 {
-        uint64_t after = s->staged - s->frame_at + s->push_left;
+        /* an encoder running behind hands out an earlier frame's audio */
+        uint64_t lag = s->codec->lag_samples ? s->codec->lag_samples(s->enc) : 0;
+        uint64_t after = s->staged - s->frame_at + s->push_left + lag;
         uint64_t back = s->rate ? after * 1000000000ull / s->rate : 0;
 
         return s->staged_read_ns > back ? s->staged_read_ns - back : 0;

@@ -23,6 +23,7 @@ struct codec_encoder {
         const size_t *sizes;    /* frame sizes, in turn; 0 = held */
         size_t n_sizes, next;
         unsigned group;         /* packet_frames, 0 none */
+        unsigned lag;           /* lag_samples */
 };
 
 static int fake_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t out_len)
@@ -83,6 +84,14 @@ static const struct a2dp_codec fake = {
         .level_value = fake_bitrate,
 };
 
+static unsigned fake_lag_samples(const struct codec_encoder *e)
+{
+        return e->lag;
+}
+
+/* the same, running behind as an encoder on a thread of its own may */
+static struct a2dp_codec fake_lagging;
+
 struct rig {
         int sv[2];
         struct codec_encoder enc;
@@ -121,6 +130,38 @@ static ssize_t next(struct rig *r, uint8_t *buf)
 {
         return recv(r->sv[1], buf, 4096, MSG_DONTWAIT);
 }
+
+/* An encoder that fell behind (AAC's thread, late once) hands out an
+ * earlier frame's audio: the packet's audio was captured that much
+ * earlier, and two speakers' alignment counts from there. */
+START_TEST(a_lagging_encoder_dates_its_packets_earlier)
+{
+        static const size_t sizes[] = { 80 };
+        const uint64_t read_ns = 5000000000ull;
+        uint64_t on_time, behind;
+        struct rig r;
+
+        rig_init(&r, 1000, sizes, 1);
+        ck_assert_int_eq(sender_push(&r.s, r.pcm, FS, read_ns), 0);
+        ck_assert_ptr_nonnull(r.s.building);
+        on_time = r.s.building->first_ns;
+        /* the frame's first sample: FS samples before the newest read */
+        ck_assert_uint_eq(on_time, read_ns - (uint64_t)FS * 1000000000ull / 48000);
+        rig_free(&r);
+
+        fake_lagging = fake;
+        fake_lagging.lag_samples = fake_lag_samples;
+        rig_init(&r, 1000, sizes, 1);
+        r.s.codec = &fake_lagging;
+        r.enc.lag = 2 * FS;
+        ck_assert_int_eq(sender_push(&r.s, r.pcm, FS, read_ns), 0);
+        behind = r.s.building->first_ns;
+        /* two frames more: the first sample 3 frames before the newest */
+        ck_assert_uint_eq(behind, read_ns - (uint64_t)3 * FS * 1000000000ull / 48000);
+        ck_assert_uint_gt(on_time, behind);
+        rig_free(&r);
+}
+END_TEST
 
 /* 100, 100, then 300 at MTU 350: the third does not fit the first packet,
  * which leaves full with two; the 300 goes alone (another would not fit). */
@@ -223,6 +264,7 @@ static Suite *framing_suite(void)
         TCase *tc = tcase_create("framing");
 
         tcase_add_test(tc, varying_frames_close_the_packet_before_them);
+        tcase_add_test(tc, a_lagging_encoder_dates_its_packets_earlier);
         tcase_add_test(tc, held_frames_are_not_sent);
         tcase_add_test(tc, large_frame_is_fragmented_through_write_header);
         tcase_add_test(tc, codec_grouping_closes_packets);
