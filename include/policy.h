@@ -54,11 +54,13 @@ unsigned policy_reconnect_delay_s(unsigned attempt);
  * being set up (a phone or its other input wants it, and would be fought
  * every second). One per output. */
 struct close_history {
+        char address[18];        /* whose ("": nobody's yet) */
         uint64_t at_us;          /* when it last closed (0: never) */
         unsigned attempt;        /* of policy_reconnect_delay_s */
 };
 #define POLICY_CLOSE_CALM_US (30ull * 1000000)
-/* The wait after a close at now_us, which h then remembers; in seconds. */
-unsigned policy_close_holdoff_s(struct close_history *h, uint64_t now_us);
+/* The wait after address's speaker closed its stream at now_us, which h
+ * then remembers (another speaker's close starts afresh); in seconds. */
+unsigned policy_close_holdoff_s(struct close_history *h, const char *address, uint64_t now_us);
 
 #endif

@@ -40,14 +40,14 @@ static int on_check(sd_event_source *s, uint64_t usec, void *ud)
                 return 0;
         dev = closed(d, d->output, d->connecting[0]);
         if (dev && speaker_reconnect_wanted(d) && !speaker_reconnect_pending(d)) {
-                wait = policy_close_holdoff_s(&d->closes[0], usec);
+                wait = policy_close_holdoff_s(&d->closes[0], dev->address, usec);
                 log_warn("%s closed its stream while connected; setting it up again in %u s", dev->address,
                          wait);
                 speaker_set_up_again(d, wait);
         }
         dev = closed(d, d->output2, d->connecting2[0]);
         if (dev) {
-                policy_close_holdoff_s(&d->closes[1], usec);
+                policy_close_holdoff_s(&d->closes[1], dev->address, usec);
                 /* the second's reconnect waits as the closes say */
                 d->reconnect2_attempt = d->closes[1].attempt;
                 multi_output_stream_lost(d, dev->path);
@@ -57,8 +57,15 @@ static int on_check(sd_event_source *s, uint64_t usec, void *ud)
 
 void closed_stream_check_soon(struct daemon *d)
 {
-        if (d->closed_check || d->shutting_down)
+        if (d->shutting_down)
                 return;
+        /* from the last transport gone: each speaker's Connected=false
+         * gets its half second */
+        if (d->closed_check) {
+                if (sd_event_source_set_time_relative(d->closed_check, CHECK_AFTER_US) < 0)
+                        log_err("cannot move the look at the speakers' streams");
+                return;
+        }
         if (sd_event_add_time_relative(d->event, &d->closed_check, CLOCK_MONOTONIC, CHECK_AFTER_US, 10000,
                                        on_check, d) < 0)
                 log_err("cannot schedule a look at the speakers' streams");

@@ -394,10 +394,13 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         log_info("%s connected as the second output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, "second output");
         finish_call(d, NULL, NULL);
-        /* the transport came with SetConfiguration before this reply */
+        /* the transport came with SetConfiguration before this reply;
+         * none: the speaker closed the stream meanwhile */
         t = transport_of(d, addr);
         if (t)
                 output_transport_added(d, t);
+        else
+                closed_stream_check_soon(d);
         manager_update(d);
 }
 

@@ -1,3 +1,6 @@
+#include <stdio.h>
+#include <string.h>
+
 #include "policy.h"
 
 enum blocker policy_blocker(const struct policy_inputs *in)
@@ -96,12 +99,17 @@ unsigned policy_reconnect_delay_s(unsigned attempt)
         return policy_backoff_s(attempt, 60);
 }
 
-unsigned policy_close_holdoff_s(struct close_history *h, uint64_t now_us)
+unsigned policy_close_holdoff_s(struct close_history *h, const char *address, uint64_t now_us)
 {
-        /* set up again the last wait after the last close */
-        uint64_t set_up = h->at_us + (uint64_t)policy_reconnect_delay_s(h->attempt) * 1000000;
+        /* set up again the last wait after the last close; a close before
+         * then (it set a stream up itself and closed that) is soon too */
+        uint64_t soon = (uint64_t)policy_reconnect_delay_s(h->attempt) * 1000000 + POLICY_CLOSE_CALM_US;
 
-        if (h->at_us && now_us >= set_up && now_us - set_up < POLICY_CLOSE_CALM_US) {
+        if (strcmp(h->address, address) != 0) {
+                snprintf(h->address, sizeof(h->address), "%s", address);
+                h->at_us = 0;
+        }
+        if (h->at_us && now_us >= h->at_us && now_us - h->at_us < soon) {
                 if (h->attempt < 16)
                         h->attempt++;
         } else {

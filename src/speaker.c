@@ -111,12 +111,10 @@ static bool registration_pending(struct daemon *d, const struct device *dev)
 
 void speaker_endpoints_registered(struct daemon *d)
 {
-        struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
-
-        /* no output yet, or one left with no stream (it closed it while
-         * the endpoints were being registered again) */
-        if (!d->output[0] || (dev && !transport_of_device(d, dev)))
+        if (!d->output[0])
                 speaker_reconnect_soon(d);
+        else    /* one left with no stream (it closed it meanwhile)? */
+                closed_stream_check_soon(d);
 }
 
 static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
@@ -452,7 +450,7 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
          * speaker closed the stream, and it is set up again: after 1 s,
          * longer while it keeps closing it soon after */
         sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-        wait = policy_close_holdoff_s(&d->closes[0], now);
+        wait = policy_close_holdoff_s(&d->closes[0], dev->address, now);
         if (wait > 1 && reconnect_wanted(d))
                 log_warn("%s closed its stream again soon after; setting it up again in %u s", dev->address,
                          wait);

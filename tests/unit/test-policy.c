@@ -67,17 +67,23 @@ START_TEST(close_holdoff_doubles_while_closes_come_soon)
         unsigned want[] = { 1, 2, 4, 8, 16, 32, 60, 60 };
 
         for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-                unsigned d = policy_close_holdoff_s(&h, t);
+                unsigned d = policy_close_holdoff_s(&h, "AA", t);
 
                 ck_assert_uint_eq(d, want[i]);
                 t += (uint64_t)d * 1000000 + 2000000;   /* set up, closed 2 s later */
         }
         /* it played 31 s after its set-up: 1 s again */
         t += 31000000;
-        ck_assert_uint_eq(policy_close_holdoff_s(&h, t), 1);
+        ck_assert_uint_eq(policy_close_holdoff_s(&h, "AA", t), 1);
         /* closed again 29 s after that set-up: doubled */
         t += 1000000 + 29000000;
-        ck_assert_uint_eq(policy_close_holdoff_s(&h, t), 2);
+        ck_assert_uint_eq(policy_close_holdoff_s(&h, "AA", t), 2);
+        /* closed again before the set-up planned (it set up a stream of
+         * its own and closed it): soon, doubled */
+        t += 1000000;
+        ck_assert_uint_eq(policy_close_holdoff_s(&h, "AA", t), 4);
+        /* another speaker's close starts afresh */
+        ck_assert_uint_eq(policy_close_holdoff_s(&h, "BB", t + 1000000), 1);
 }
 END_TEST
 
