@@ -440,21 +440,14 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
 {
         struct device *dev = bluez_device_by_path(d, device_path);
 
-        uint64_t now = 0;
-        unsigned wait;
-
         if (!dev || strcasecmp(dev->address, d->output) != 0)
                 return;
-        /* BlueZ follows with ClearConfiguration and Connected=false (whose
-         * backoff then takes over); if the device stays connected the
-         * speaker closed the stream, and it is set up again: after 1 s,
-         * longer while it keeps closing it soon after */
-        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-        wait = policy_close_holdoff_s(&d->closes[0], dev->address, now);
-        if (wait > 1 && reconnect_wanted(d))
-                log_warn("%s closed its stream again soon after; setting it up again in %u s", dev->address,
-                         wait);
-        schedule_reconnect(d, wait * 1000);
+        /* BlueZ follows with ClearConfiguration and Connected=false; if the
+         * device stays connected the stream is simply set up again. Not
+         * with closed-stream.c's hold-off: a socket error is also how a
+         * lost link and a bluetoothd restart show (the soak's cycles grew
+         * it to 16 s), and neither is the speaker's choice */
+        schedule_reconnect(d, 1000);
 }
 
 /* How long after our unnamed SelectConfiguration a speaker's link may go

@@ -409,11 +409,14 @@ class SpeakerBehaviourTests(SpeakerCase):
         self.assertTrue(self.bluez.prop(SPEAKER_PATH, 'org.bluez.Device1', 'Connected'))
         self.wait_back_on_bluetooth(n, timeout=6)
         self.assertEqual(plain(self.mprop('Output')), SPEAKER)
-        # closed again soon after (its other input wants it): not fought
-        # every second, the wait doubles
+        # suspended and closed again soon after (its other input wants
+        # it): not fought every second, the wait doubles
         n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.daemon.wait_for(lambda: self.daemon.log_text().count('suspended by the speaker') >= 2, 3,
+                             what='suspended again')
         self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
-        self.log_has('setting it up again in 2 s')
+        self.log_has('closed its stream while connected; setting it up again in 2 s')
         t0 = time.monotonic()
         self.wait_back_on_bluetooth(n, timeout=8)
         self.assertGreater(time.monotonic() - t0, 1.5)
