@@ -9,7 +9,6 @@
  * it keeps closing soon after (policy_close_holdoff_s). Our own
  * reconfiguration closes streams too: not one of these. */
 #include <stdbool.h>
-#include <stdio.h>
 
 #include "daemon.h"
 #include "log.h"

@@ -25,17 +25,22 @@ class Bluez566Tests(A2dpTestCase):
                 return str(props.get('InternalState'))
         return None
 
+    def start_with_a_slow_start(self):
+        """The speaker takes 1.5 s to answer AVDTP START; returns with the
+        daemon's Acquire pending."""
+        self.add_speaker(StartMs=1500)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
+                             what='the Acquire pending (START in flight)')
+
     def test_release_during_a_slow_start_waits_for_it_and_keeps_the_stream(self):
         # the speaker takes 1.5 s to answer AVDTP START; speaker mode goes
         # off while the Acquire is pending. A Release now would make 5.66
         # cancel the Acquire and abort the stream (the transport cleared, the
         # speaker to be connected again); the daemon waits for the START and
         # gives the stream back
-        self.add_speaker(StartMs=1500)
-        self.start_daemon()
-        self.bluez.connect_speaker(SPEAKER_PATH)
-        self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
-                             what='the Acquire pending (START in flight)')
+        self.start_with_a_slow_start()
         self.set_mprop('SpeakerMode', dbus.Boolean(False))
         self.assertEqual(str(self.mprop('State')), 'off')
         self.daemon.wait_for(lambda: self.internal_state() == 'idle', 4,
@@ -56,11 +61,7 @@ class Bluez566Tests(A2dpTestCase):
     def test_a_stopping_daemon_releases_during_a_slow_start(self):
         # stopping, the daemon cannot wait for the START: its Release
         # cancels the pending Acquire, and 5.66 aborts the stream
-        self.add_speaker(StartMs=1500)
-        self.start_daemon()
-        self.bluez.connect_speaker(SPEAKER_PATH)
-        self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
-                             what='the Acquire pending (START in flight)')
+        self.start_with_a_slow_start()
         self.assertEqual(self.daemon.stop(), 0)
         self.assertIn('Release cancels pending Acquire', '\n'.join(self.bluez.event_log()))
 

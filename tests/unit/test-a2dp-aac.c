@@ -435,6 +435,13 @@ static void send_element(struct codec_encoder *e, struct rtp_stream *rtp, size_t
         dec.bytes += len;
 }
 
+/* The encoding thread done with all it was given (2 s at most). */
+static void wait_idle(struct codec_encoder *e)
+{
+        for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
+                usleep(100);
+}
+
 /* Streams `frames` frames of signal(i) through the codec object at config,
  * pausing between frames as a paced sender would; level switches to
  * `level2` half way. */
@@ -505,8 +512,7 @@ static void stream(const uint8_t *cfg, size_t mtu, unsigned frames, double freq,
                 }
                 /* a paced sender: a frame's time (~21 ms) is ample for the
                  * encoding thread; wait for it rather than guess */
-                for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
-                        usleep(100);
+                wait_idle(e);
                 ck_assert(aac_encoder_idle(e));
         }
         ck_assert_uint_eq(aac_encoder_overruns(e), 0);
@@ -770,6 +776,21 @@ START_TEST(encoder_refuses_bad_setup)
 }
 END_TEST
 
+/* An MPEG-4 AAC-LC stereo encoder at 256 kbit/s, and a frame of noise-like
+ * PCM to feed it (the encoding thread's timing tests). */
+static struct codec_encoder *busy_encoder(int16_t *pcm)
+{
+        struct codec_encoder *e = NULL;
+        uint8_t cfg[6];
+        char err[128];
+
+        caps_of(cfg, AAC_OBJ_MPEG4_LC, 0x0100, AAC_CHANNELS_2, true, 256000);
+        ck_assert_int_eq(a2dp_codec_aac.encoder_new(cfg, 6, 895, &e, err, sizeof(err)), 0);
+        for (unsigned i = 0; i < AAC_FRAME_SAMPLES * 2; i++)
+                pcm[i] = (int16_t)((i * 7919u) & 0x3fff);
+        return e;
+}
+
 /* A sender far ahead of the encoding thread (as after a stall): frames are
  * dropped and counted, never an error, and once paced again the encoder
  * hands out one element per frame with no more than its normal delay
@@ -778,28 +799,20 @@ START_TEST(stall_recovers)
 {
         static int16_t pcm[AAC_FRAME_SAMPLES * 2];
         static uint8_t out[CODEC_MAX_FRAME];
-        uint8_t cfg[6];
-        char err[128];
-        struct codec_encoder *e = NULL;
+        struct codec_encoder *e = busy_encoder(pcm);
         unsigned zeros = 0;
 
-        caps_of(cfg, AAC_OBJ_MPEG4_LC, 0x0100, AAC_CHANNELS_2, true, 256000);
-        ck_assert_int_eq(a2dp_codec_aac.encoder_new(cfg, 6, 895, &e, err, sizeof(err)), 0);
-        for (unsigned i = 0; i < AAC_FRAME_SAMPLES * 2; i++)
-                pcm[i] = (int16_t)((i * 7919u) & 0x3fff);
         /* no pause at all: the thread cannot keep up with 200 calls */
         for (int i = 0; i < 200; i++)
                 ck_assert_int_ge(a2dp_codec_aac.encode(e, pcm, out, sizeof(out)), 0);
         ck_assert_uint_gt(aac_encoder_overruns(e), 0);
-        for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
-                usleep(100);
+        wait_idle(e);
         ck_assert_uint_gt(aac_encoder_ready(e), 4); /* a backlog built up */
         /* paced again: after the backlog, every call hands out an element */
         for (int i = 0; i < 30; i++) {
                 int n;
 
-                for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
-                        usleep(100);
+                wait_idle(e);
                 n = a2dp_codec_aac.encode(e, pcm, out, sizeof(out));
                 ck_assert_int_ge(n, 0);
                 if (i >= 3 && n == 0)
@@ -808,18 +821,11 @@ START_TEST(stall_recovers)
         ck_assert_uint_eq(zeros, 0);
         /* and the backlog went: at most four elements wait (one in a
          * steady stream, more if the thread was late) */
-        for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
-                usleep(100);
+        wait_idle(e);
         ck_assert_uint_le(aac_encoder_ready(e), 4);
         a2dp_codec_aac.encoder_free(e);
 }
 END_TEST
-
-static void wait_idle(struct codec_encoder *e)
-{
-        for (int w = 0; w < 20000 && !aac_encoder_idle(e); w++)
-                usleep(100);
-}
 
 /* The encoding thread late once (calls back to back): the calls that got
  * nothing leave the stream that many frames behind for good, and the
@@ -829,16 +835,10 @@ START_TEST(lag_is_the_frames_the_thread_fell_behind)
 {
         static int16_t pcm[AAC_FRAME_SAMPLES * 2];
         static uint8_t out[CODEC_MAX_FRAME];
-        uint8_t cfg[6];
-        char err[128];
-        struct codec_encoder *e = NULL;
+        struct codec_encoder *e = busy_encoder(pcm);
         unsigned zeros = 0;
         int n;
 
-        caps_of(cfg, AAC_OBJ_MPEG4_LC, 0x0100, AAC_CHANNELS_2, true, 256000);
-        ck_assert_int_eq(a2dp_codec_aac.encoder_new(cfg, 6, 895, &e, err, sizeof(err)), 0);
-        for (unsigned i = 0; i < AAC_FRAME_SAMPLES * 2; i++)
-                pcm[i] = (int16_t)((i * 7919u) & 0x3fff);
         /* paced, past libavcodec's priming: one element a call */
         for (int i = 0; i < 10; i++) {
                 wait_idle(e);
