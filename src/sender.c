@@ -257,14 +257,21 @@ static struct sender_packet *next_slot(struct sender *s)
         return &s->queue[(s->q_head + s->q_count) % SENDER_QUEUE_SLOTS];
 }
 
+/* How many samples the frame an encoder just handed out trails its input
+ * by, beyond its usual delay (an encoder on a thread of its own that ran
+ * late) */
+static uint64_t encoder_lag(const struct sender *s)
+{
+        return s->codec->lag_samples ? s->codec->lag_samples(s->enc) : 0;
+}
+
 /* When the first sample of the frame being encoded was captured: the
  * push's newest was captured at staged_read_ns, and what follows the
  * frame in staging and in the push came after, one sample a 1/rate. */
 static uint64_t frame_capture_ns(const struct sender *s)
 {
         /* an encoder running behind hands out an earlier frame's audio */
-        uint64_t lag = s->codec->lag_samples ? s->codec->lag_samples(s->enc) : 0;
-        uint64_t after = s->staged - s->frame_at + s->push_left + lag;
+        uint64_t after = s->staged - s->frame_at + s->push_left + encoder_lag(s);
         uint64_t back = s->rate ? after * 1000000000ull / s->rate : 0;
 
         return s->staged_read_ns > back ? s->staged_read_ns - back : 0;
@@ -689,8 +696,11 @@ int sender_flush(struct sender *s, uint64_t t, bool *level_changed)
          * and spares every packet a system call */
         if (sample) {
                 uint64_t pkt_us = packet_us(s), sock_us = socket_packets(s) * pkt_us;
+                /* an encoder behind its input (AAC's thread, late) holds
+                 * that audio back too: the Latency property counts it */
+                uint64_t lag_us = s->rate ? encoder_lag(s) * 1000000 / s->rate : 0;
 
-                atomic_store_explicit(&st->queue_us, (uint32_t)(s->q_audio_packets * pkt_us + sock_us),
+                atomic_store_explicit(&st->queue_us, (uint32_t)(s->q_audio_packets * pkt_us + sock_us + lag_us),
                                       memory_order_relaxed);
                 /* nothing sent since (a stall): the last figure stands;
                  * the first packets of a stream, sent as the capture's

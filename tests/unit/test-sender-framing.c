@@ -163,6 +163,35 @@ START_TEST(a_lagging_encoder_dates_its_packets_earlier)
 }
 END_TEST
 
+/* What the encoder is behind by waits on our side as much as the queue
+ * does: the queue figure the Latency property adds up counts it. */
+START_TEST(a_lagging_encoder_counts_in_the_queue_figure)
+{
+        static const size_t sizes[] = { 80 };
+        const uint64_t t = 5000000000ull;
+        uint32_t on_time;
+        bool changed;
+        struct rig r;
+
+        rig_init(&r, 1000, sizes, 1);
+        ck_assert_int_eq(sender_push(&r.s, r.pcm, 4 * FS, t), 0);
+        ck_assert_int_eq(sender_flush(&r.s, t, &changed), 0);
+        on_time = atomic_load(&r.stats.queue_us);
+        rig_free(&r);
+
+        fake_lagging = fake;
+        fake_lagging.lag_samples = fake_lag_samples;
+        rig_init(&r, 1000, sizes, 1);
+        r.s.codec = &fake_lagging;
+        r.enc.lag = 3 * FS;
+        ck_assert_int_eq(sender_push(&r.s, r.pcm, 4 * FS, t), 0);
+        ck_assert_int_eq(sender_flush(&r.s, t, &changed), 0);
+        /* three frames of 64 at 48 kHz: 4000 us more */
+        ck_assert_uint_eq(atomic_load(&r.stats.queue_us), on_time + 3 * FS * 1000000 / 48000);
+        rig_free(&r);
+}
+END_TEST
+
 /* 100, 100, then 300 at MTU 350: the third does not fit the first packet,
  * which leaves full with two; the 300 goes alone (another would not fit). */
 START_TEST(varying_frames_close_the_packet_before_them)
@@ -265,6 +294,7 @@ static Suite *framing_suite(void)
 
         tcase_add_test(tc, varying_frames_close_the_packet_before_them);
         tcase_add_test(tc, a_lagging_encoder_dates_its_packets_earlier);
+        tcase_add_test(tc, a_lagging_encoder_counts_in_the_queue_figure);
         tcase_add_test(tc, held_frames_are_not_sent);
         tcase_add_test(tc, large_frame_is_fragmented_through_write_header);
         tcase_add_test(tc, codec_grouping_closes_packets);
