@@ -355,6 +355,9 @@ struct codec_encoder {
         /* frames the library handed out, not yet passed on */
         uint8_t pending[LDAC_PENDING_MAX];
         size_t pending_off, pending_len;
+        /* LDAC frames fed in and passed on: the library holds back those
+         * it groups into its next packet, more at lower quality */
+        uint64_t fed, passed;
 };
 
 static bool ldac_available(void)
@@ -491,12 +494,14 @@ static int pass_on(struct codec_encoder *e, uint8_t *out, size_t out_len)
         memcpy(out, e->pending + e->pending_off, fh.length);
         e->pending_off += fh.length;
         e->last_len = fh.length;
+        e->passed++;
         return (int)fh.length;
 }
 
 static int ldac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out,
                        size_t out_len)
 {
+        e->fed++;
         for (unsigned c = 0; c < e->calls_per_frame; c++) {
                 const int16_t *in = pcm + (size_t)c * LDACBT_ENC_LSU * 2;
                 int used = 0, wrote = 0, frames = 0;
@@ -552,6 +557,18 @@ unsigned ldac_encoder_packet_frames(const struct codec_encoder *e)
         unsigned n = LDAC_PACKET_PAYLOAD / e->last_len;
 
         return n < 1 ? 1 : n > LDAC_MAX_FRAMES ? LDAC_MAX_FRAMES : n;
+}
+
+/* The frame just passed on trails the one just fed by the frames the
+ * library groups with it and those waiting here; beyond the one frame of
+ * delay the codec declares (delay_samples), that is a lag that follows
+ * the level (in stereo none at 990 kbit/s, one at 660, four at 330: a
+ * packet's frames less two) and that the sender dates its audio by. */
+static unsigned ldac_lag_samples(const struct codec_encoder *e)
+{
+        uint64_t held = e->fed - e->passed;
+
+        return held > 1 ? (unsigned)(held - 1) * ldac_frame_samples(e->cfg.rate) : 0;
 }
 
 static unsigned ldac_levels(const struct codec_encoder *e)
@@ -658,6 +675,7 @@ const struct a2dp_codec a2dp_codec_ldac = {
         .write_header = ldac_write_header,
         .max_frames = LDAC_MAX_FRAMES,
         .packet_frames = ldac_encoder_packet_frames,
+        .lag_samples = ldac_lag_samples,
         .can_fragment = false,
         .levels = ldac_levels,
         .set_level = ldac_set_level,

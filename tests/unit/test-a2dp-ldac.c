@@ -293,6 +293,8 @@ struct stream_check {
         uint16_t next_seq;
         bool started;
         unsigned channel_config;
+        unsigned fed, passed;   /* frames encoded, frames encode() handed out */
+        unsigned lag;           /* lag_samples at the end */
 };
 
 static void check_packet(struct stream_check *sc, const uint8_t *pkt, size_t len)
@@ -428,9 +430,13 @@ static void stream(uint8_t rate_bit, uint8_t mode, size_t mtu, unsigned level, d
                 tone(pcm, info.frame_samples, info.rate);
                 n = C->encode(p.e, pcm, frame, sizeof(frame));
                 ck_assert_int_ge(n, 0);
-                if (n)
+                if (n) {
                         add_frame(&p, sc, frame, (size_t)n);
+                        sc->passed++;
+                }
         }
+        sc->fed = calls;
+        sc->lag = C->lag_samples(p.e);
         C->encoder_free(p.e);
 }
 
@@ -446,6 +452,10 @@ static void check_level(uint8_t rate_bit, unsigned level, unsigned frame_len,
          * (the last partial packet is never flushed here) */
         ck_assert_uint_eq(sc.frame_len_seen[frame_len], sc.frames);
         ck_assert_uint_eq(sc.frames_per_packet[per_packet], sc.packets);
+        /* the lag is the frames not passed on yet beyond the one of delay
+         * the codec declares: those the library groups with the next */
+        ck_assert_uint_eq(sc.lag, (sc.fed - sc.passed - 1) * sc.frame_samples);
+        ck_assert_uint_eq(sc.lag, (per_packet - 2) * sc.frame_samples);
         bitrate = (double)sc.frame_bytes * 8 * sc.rate / sc.samples;
         ck_assert_msg(fabs(bitrate - kbps * 1000.0) < kbps * 1000.0 * 0.01,
                       "%.0f bit/s at level %u, %u kbit/s expected", bitrate, level, kbps);
@@ -561,6 +571,7 @@ START_TEST(level_steps_mid_stream)
         static const unsigned steps[] = { 0, 1, 3, 4, 2, 4, 1, 0 };
         static const unsigned len[] = { 330, 220, 110, 164, 132 };
         const size_t n_steps = sizeof(steps) / sizeof(steps[0]);
+        unsigned most = 0;      /* the largest grouping so far */
 
         memset(&sc, 0, sizeof(sc));
         p.e = new_encoder(LDAC_RATE_48000, LDAC_MODE_STEREO, 679, &info);
@@ -580,11 +591,20 @@ START_TEST(level_steps_mid_stream)
                         tone(pcm, info.frame_samples, info.rate);
                         n = C->encode(p.e, pcm, frame, sizeof(frame));
                         ck_assert_int_ge(n, 0);
-                        if (n)
+                        if (n) {
                                 add_frame(&p, &sc, frame, (size_t)n);
+                                sc.passed++;
+                        }
                 }
                 /* most of each second is at the level's own frame length */
                 ck_assert_uint_gt(sc.frame_len_seen[len[steps[s]]] - before, 350);
+                /* the lag follows the grouping as it grows, and stays when
+                 * it shrinks (a frame a call goes out, as one comes in),
+                 * counting what is held */
+                if (ldac_level_packet_frames(2, steps[s]) > most)
+                        most = ldac_level_packet_frames(2, steps[s]);
+                ck_assert_uint_eq(C->lag_samples(p.e), (most - 2) * 128);
+                ck_assert_uint_eq(C->lag_samples(p.e), ((s + 1) * 375 - sc.passed - 1) * 128);
         }
         /* nothing lost: every frame but those the library still holds */
         ck_assert_uint_ge(sc.frames + 12, n_steps * 375);
