@@ -110,6 +110,7 @@ struct ctl_output {
         uint32_t delay_us;
         char delay_source[12];   /* reported, set, assumed */
         uint64_t stalls, dropped_ms;     /* its stream's, since attached */
+        uint32_t out_of_step_us;         /* heard ahead of the other by */
 };
 
 /* One entry; -EINVAL without a valid Address. Unknown keys and mistyped
@@ -117,7 +118,7 @@ struct ctl_output {
 int ctl_output_parse(DBusMessageIter *dict, struct ctl_output *o);
 /* "AA:BB:CC:DD:EE:FF  Name  streaming  SBC 48000 Hz ...  volume 64  delay
  * 40.0 ms (reported)", then "  2 stalls  120 ms dropped" when there were
- * any */
+ * any, and "  heard 160 ms ahead" when the two cannot be aligned */
 void ctl_output_format(const struct ctl_output *o, char *buf, size_t len);
 
 /* "MediaKey: play 00:11:22:33:44:55", or without the device when none

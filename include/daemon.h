@@ -429,6 +429,9 @@ enum speaker_delay_source;
 uint32_t output_speaker_delay_us(struct daemon *d, const struct transport *t,
                                  enum speaker_delay_source *source);
 void output_speaker_delay_changed(struct daemon *d);
+/* The engine cannot hold the output on slot back as far as the other
+ * speaker's longer path asks (STREAM_EV_ALIGN_SHORT): said once. */
+void output_align_short(struct daemon *d, unsigned slot, uint32_t short_us);
 
 /* remote-sep.c: reconfiguring the speaker's stream at another rate */
 /* Reconfigures t's stream through the speaker's SEP sep (NULL: the

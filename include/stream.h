@@ -59,6 +59,9 @@ enum stream_event_type {
         STREAM_EV_XRUN_BURST,      /* value = xruns in the burst (logged once per burst) */
         STREAM_EV_LEVEL,           /* value = an output's new quality level (0 best) after congestion
                                     * or recovery; level_value = what it shows */
+        STREAM_EV_ALIGN_SHORT,     /* value = us an output is to be held back beyond what its
+                                    * delay line holds (STREAM_ALIGN_MAX_FRAMES): the two
+                                    * speakers are heard that far apart; sent as it starts */
 };
 
 struct stream_event {
@@ -95,6 +98,7 @@ struct stream_output_stats {
          * from its capture to send(), and what the socket held ahead */
         _Atomic uint32_t hold_us;
         _Atomic uint32_t align_us;           /* held back to be heard in time with the other output */
+        _Atomic uint32_t align_short_us;     /* what it should be held back more than its line holds */
         _Atomic uint64_t stalls;             /* times the speaker stopped taking audio */
         _Atomic uint64_t bt_frames;          /* PCM frames handed to the encoder */
 };

@@ -18,6 +18,8 @@ static int output_entry(const char *key, DBusMessageIter *v, void *ud)
                 dbus_variant_get_basic(v, DBUS_TYPE_UINT64, &o->stalls);
         } else if (strcmp(key, "DroppedMs") == 0) {
                 dbus_variant_get_basic(v, DBUS_TYPE_UINT64, &o->dropped_ms);
+        } else if (strcmp(key, "OutOfStepUs") == 0) {
+                dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &o->out_of_step_us);
         } else if (strcmp(key, "Volume") == 0) {
                 o->has_volume = dbus_variant_get_basic(v, DBUS_TYPE_UINT16, &o->volume) == 0;
         } else if (dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) < 0) {
@@ -65,5 +67,7 @@ void ctl_output_format(const struct ctl_output *o, char *buf, size_t len)
                 n += snprintf(buf + n, len - (size_t)n, "  %llu stall%s", (unsigned long long)o->stalls,
                               o->stalls == 1 ? "" : "s");
         if (n >= 0 && (size_t)n < len && o->dropped_ms)
-                snprintf(buf + n, len - (size_t)n, "  %llu ms dropped", (unsigned long long)o->dropped_ms);
+                n += snprintf(buf + n, len - (size_t)n, "  %llu ms dropped", (unsigned long long)o->dropped_ms);
+        if (n >= 0 && (size_t)n < len && o->out_of_step_us)
+                snprintf(buf + n, len - (size_t)n, "  heard %u ms ahead", o->out_of_step_us / 1000);
 }

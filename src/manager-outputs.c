@@ -137,12 +137,14 @@ static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct o
                 dbus_uint32_t bitrate = attached ? atomic_load(&st->bitrate) : 0;
                 dbus_uint32_t cap = attached ? atomic_load(&st->cap_bps) : 0;
                 dbus_uint32_t latency = attached ? output_latency_of(d, o->t, o->slot) : 0;
+                dbus_uint32_t out_of_step = attached ? atomic_load(&st->align_short_us) : 0;
 
                 transport_describe(o->t, level, codec, sizeof(codec));
                 if (!dbus_dict_append_basic(&dict, "Codec", DBUS_TYPE_STRING, &codec_p) ||
                     !dbus_dict_append_basic(&dict, "Bitrate", DBUS_TYPE_UINT32, &bitrate) ||
                     !dbus_dict_append_basic(&dict, "MaxBitrate", DBUS_TYPE_UINT32, &cap) ||
                     !dbus_dict_append_basic(&dict, "Latency", DBUS_TYPE_UINT32, &latency) ||
+                    !dbus_dict_append_basic(&dict, "OutOfStepUs", DBUS_TYPE_UINT32, &out_of_step) ||
                     !dbus_dict_append_basic(&dict, "Delay", DBUS_TYPE_UINT32, &delay) ||
                     !dbus_dict_append_basic(&dict, "DelaySource", DBUS_TYPE_STRING, &src_name) ||
                     !append_counts(d, &dict, o->slot))

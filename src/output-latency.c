@@ -3,6 +3,7 @@
  * share of it: reported, set by its user, or assumed (speaker-delay.h),
  * which the engine also aligns two speakers on. */
 #include "daemon.h"
+#include "log.h"
 #include "speaker-delay.h"
 #include "stream.h"
 
@@ -24,6 +25,18 @@ void output_speaker_delay_changed(struct daemon *d)
         /* the second speaker's too (it was left on the old one) */
         if (d->streaming2)
                 stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, d->streaming2, NULL));
+}
+
+void output_align_short(struct daemon *d, unsigned slot, uint32_t short_us)
+{
+        const struct transport *t = slot == first_slot(d) ? d->streaming : d->streaming2;
+        const struct device *dev = t ? bluez_device_by_path(d, t->device) : NULL;
+        unsigned rate = d->engine_rate ? d->engine_rate : 48000;
+
+        log_warn("two speakers: %s is heard %u ms ahead of the other, whose delay is longer "
+                 "by more than the %u ms it can be held back at %u Hz",
+                 dev ? dev->address : "one speaker", short_us / 1000,
+                 (unsigned)((uint64_t)STREAM_ALIGN_MAX_FRAMES * 1000 / rate), rate);
 }
 
 uint32_t output_latency_of(struct daemon *d, const struct transport *t, unsigned slot)

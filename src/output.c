@@ -619,6 +619,10 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
         while (stream_next_event(d->stream, &ev)) {
                 struct transport *t = d->streaming;
 
+                if (ev.type == STREAM_EV_ALIGN_SHORT && ev.output >= 0) {
+                        output_align_short(d, (unsigned)ev.output, (uint32_t)ev.value);
+                        continue;
+                }
                 /* the second speaker's (MultiOutput) */
                 if (ev.output >= 0 && (unsigned)ev.output != first_slot(d)) {
                         multi_output_event(d, &ev);
@@ -683,6 +687,8 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                         d->level_value_logged = value;
                         break;
                 }
+                case STREAM_EV_ALIGN_SHORT:
+                        break;  /* taken above, with the output's slot */
                 }
         }
         return 0;

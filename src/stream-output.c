@@ -237,6 +237,22 @@ void stream_outputs_revents(struct stream *s, const struct pollfd *fds)
  * for 70 s. Shorter moves (a speaker's Delay drifting) slew unheard. */
 #define ALIGN_FADED_JUMP_US 20000u
 
+/* What output i is held back (what its line holds, which Latency adds),
+ * and what it falls short by when the other's path is longer than the
+ * line (said once as it starts: the speakers are heard that far apart). */
+static void publish_held_back(struct stream *s, unsigned i, uint32_t want_us, size_t held_frames)
+{
+        struct stream_output_stats *st = &s->stats.out[i];
+        uint32_t held_us = (uint32_t)((uint64_t)held_frames * 1000000 / s->p.rate);
+        /* below a millisecond it is the rounding of frames */
+        uint32_t short_us = want_us > held_us + 1000 ? want_us - held_us : 0;
+
+        if (short_us && !atomic_load_explicit(&st->align_short_us, memory_order_relaxed))
+                stream_emit(s, STREAM_EV_ALIGN_SHORT, (int)short_us, -1, (int)i);
+        atomic_store_explicit(&st->align_short_us, short_us, memory_order_relaxed);
+        atomic_store_explicit(&st->align_us, short_us ? held_us : want_us, memory_order_relaxed);
+}
+
 /* Every output's delay line target from the alignment's. */
 static void apply_targets(struct stream *s)
 {
@@ -252,7 +268,7 @@ static void apply_targets(struct stream *s)
                 if (s->align_jump_ok &&
                     (o->dl.delay > o->dl.target ? o->dl.delay - o->dl.target : o->dl.target - o->dl.delay) > far)
                         delay_line_jump_faded(&o->dl);
-                atomic_store_explicit(&s->stats.out[i].align_us, us, memory_order_relaxed);
+                publish_held_back(s, i, us, o->dl.target);
         }
 }
 
@@ -383,6 +399,7 @@ void stream_output_attach(struct stream *s, const struct command *c)
         o->hold_guess = sender_packet_us(&o->sender);
         atomic_store(&st->hold_us, o->hold_guess);
         atomic_store(&st->align_us, 0);
+        atomic_store(&st->align_short_us, 0);
         /* what the slot's last speaker measured is forgotten */
         align_set_path(&s->align, c->slot, &(struct align_path){ .present = false });
         share_airtime(s);

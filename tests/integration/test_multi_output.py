@@ -13,6 +13,7 @@ keeps the speaker connected last."""
 import array
 import math
 import os
+import re
 import subprocess
 import time
 
@@ -190,6 +191,34 @@ class TwoSpeakers(A2dpTestCase):
         skew_ms = self.onset_skew_ms(delays=(400, 0), heard=(400, 1000), in_silence=change,
                                      codecs='sbc', speaker_delay=SPEAKER_B + ' 150000')
         self.assertLessEqual(abs(skew_ms), 2.0, 'B presents the onset %.2f ms after A' % skew_ms)
+
+    def test_speakers_too_far_apart_to_align_are_said_to_be(self):
+        # B reports 700 ms, A 40: A would be held back 660 ms, more than
+        # its line holds at 48 kHz (24000 frames, 500 ms). A is heard
+        # ahead of B by the rest, and says so: GetOutputs' OutOfStepUs is
+        # what the speakers present, A's Latency is what A holds, and the
+        # log says it once
+        seen = {}
+
+        def look():
+            seen['outputs'] = self.get_outputs()
+            seen['ctl'] = self.ctl('outputs').stdout.splitlines()
+        skew_ms = self.onset_skew_ms(delays=(400, 7000), in_silence=look, codecs='sbc')
+        a, b = seen['outputs']
+        self.assertEqual(b['OutOfStepUs'], 0, b)
+        self.assertGreater(a['OutOfStepUs'], 140000, a)
+        self.assertLessEqual(abs(skew_ms - a['OutOfStepUs'] / 1000), 3.0,
+                             'B presents the onset %.2f ms after A; A says %d us' % (skew_ms, a['OutOfStepUs']))
+        self.assertLessEqual(abs(b['Latency'] - a['Latency'] - a['OutOfStepUs']), 5000, (a, b))
+        ahead = re.search(r'  heard (\d+) ms ahead$', seen['ctl'][0])
+        self.assertTrue(ahead, seen['ctl'])
+        self.assertLessEqual(abs(int(ahead.group(1)) - a['OutOfStepUs'] // 1000), 2, seen['ctl'])
+        self.assertNotIn('ahead', seen['ctl'][1])
+        log = self.daemon.log_text()
+        self.assertEqual(log.count('is heard'), 1, log)
+        said = re.search(r'two speakers: %s is heard (\d+) ms ahead of the other' % SPEAKER_A, log)
+        self.assertTrue(said, log)
+        self.assertLessEqual(abs(int(said.group(1)) - a['OutOfStepUs'] // 1000), 2, log)
 
     def test_both_streams_intact_and_a_link_loss_leaves_the_other(self):
         # A stays away after its loss: what plays then is B alone. SBC on

@@ -59,10 +59,13 @@ static int parse_one(const char *address, const char *name, const char *state, c
                 dbus_uint16_t volume = 64;
                 /* Kitchen's stream stalled twice */
                 dbus_uint64_t stalls = name && strcmp(name, "Kitchen") == 0 ? 2 : 0, dropped = stalls * 60;
+                /* and is heard 160 ms ahead of the other */
+                dbus_uint32_t ahead = stalls ? 160400 : 0;
 
                 dict_add(&dict, "Volume", DBUS_TYPE_UINT16, &volume);
                 dict_add(&dict, "Stalls", DBUS_TYPE_UINT64, &stalls);
                 dict_add(&dict, "DroppedMs", DBUS_TYPE_UINT64, &dropped);
+                dict_add(&dict, "OutOfStepUs", DBUS_TYPE_UINT32, &ahead);
         }
         ck_assert(dbus_message_iter_close_container(&it, &dict));
         ck_assert(dbus_message_iter_init(m, &it));
@@ -81,7 +84,7 @@ START_TEST(outputs_as_lines)
                                    &d40, "reported", &o), 0);
         ctl_output_format(&o, line, sizeof(line));
         ck_assert_str_eq(line, "AA:BB:CC:DD:EE:0A  Kitchen  streaming  SBC 48000 Hz joint-stereo  volume 64  "
-                               "delay 40.0 ms (reported)  2 stalls  120 ms dropped");
+                               "delay 40.0 ms (reported)  2 stalls  120 ms dropped  heard 160 ms ahead");
         ck_assert_int_eq(parse_one("AA:BB:CC:DD:EE:0B", "Tab\there", "streaming", "aptX 48000 Hz", &d125,
                                    "assumed", &o), 0);
         ctl_output_format(&o, line, sizeof(line));
