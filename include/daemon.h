@@ -294,6 +294,7 @@ struct daemon {
         DBusPendingCall *pair_pending;
         char pairing[18];                /* address the agent may accept, "" none */
         agent_pair_done_fn pair_done;    /* Manager1.Connect waiting on Pair */
+        bool pair_called_off;            /* that Connect called off (Disconnect) */
         char pairable_adapter[PATH_LEN]; /* made Pairable for our pairing, "" none */
         /* the last such window, closed: a bond begun through it may
          * complete after (agent.c) */
@@ -580,6 +581,9 @@ void agent_bluez_gone(struct daemon *d);
 /* Pairs and trusts dev and remembers it as ours; replies to call, or
  * hands it to done (may be NULL). */
 void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done);
+/* Disconnect calls off a Connect still pairing: the pairing is cancelled
+ * and the Connect answered Failed when it ends, whatever its outcome. */
+void agent_call_off_connect(struct daemon *d);
 void agent_shutdown(struct daemon *d);
 /* dev became Paired (bluez.c): a bond made through the window our own
  * pairing opened, by anyone else, is undone. */

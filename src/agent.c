@@ -270,8 +270,14 @@ static void finish_pair(struct daemon *d, const char *err_name, const char *text
         char addr[sizeof(d->pairing)];
 
         snprintf(addr, sizeof(addr), "%s", d->pairing);
+        if (d->pair_called_off) {
+                done = NULL;
+                err_name = ERR_PREFIX "Failed";
+                text = "cancelled by Disconnect";
+        }
         d->pair_call = NULL;
         d->pair_done = NULL;
+        d->pair_called_off = false;
         d->pairing[0] = '\0';
         /* not pairable a moment longer than our pairing needs */
         if (d->pairable_adapter[0] && d->bluez_owner[0]) {
@@ -432,6 +438,10 @@ static void send_pair(struct daemon *d)
         struct device *dev = bluez_device_by_address(d, d->pairing);
         DBusMessage *m;
 
+        if (d->pair_called_off) {
+                finish_pair(d, NULL, NULL);
+                return;
+        }
         if (!dev) {
                 finish_pair(d, ERR_PREFIX "NotFound", "the device went away while pairing");
                 return;
@@ -483,6 +493,19 @@ static void on_register_reply(DBusMessage *reply, const DBusError *err, void *ud
                 return;
         }
         send_pair(d);
+}
+
+void agent_call_off_connect(struct daemon *d)
+{
+        struct device *dev = bluez_device_by_address(d, d->pairing);
+
+        if (!d->pair_call || !d->pair_done || d->pair_called_off)
+                return;
+        d->pair_called_off = true;
+        /* not sent yet, BlueZ says DoesNotExist and send_pair stops */
+        if (dev)
+                bluez_device_call(d, dev, "org.bluez.Device1", "CancelPairing");
+        log_info("cancelling the pairing with %s", d->pairing);
 }
 
 void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done)

@@ -530,6 +530,7 @@ void speaker_disconnect(struct daemon *d)
         cancel_reconnect(d);
         d->user_disconnected = true;
         multi_output_disconnect(d);
+        agent_call_off_connect(d);
         if (d->connecting[0]) {
                 /* the call under way stays: its outcome is undone when it
                  * comes (on_connect_reply, on_old_disconnected) */

@@ -3,6 +3,7 @@ one at a time), the agent that exists only for our pairings, and which
 devices count as audio sinks."""
 
 import subprocess
+import time
 import unittest
 
 import dbus
@@ -120,6 +121,32 @@ class PairingTests(ControlCase):
         self.assertFalse(self.device_entry('00:11:22:33:44:77')['Paired'])
         # and the next pairing goes through
         self.call('Pair', '00:11:22:33:44:77')
+
+    def test_disconnect_during_a_connects_pairing_calls_it_off(self):
+        # Connect pairs a new speaker first; the user taps Cancel (the app
+        # calls Disconnect) while the speaker takes its time: the pairing
+        # is cancelled, the Connect fails, and nothing connects after
+        path = self.add_unpaired(SPEAKER_B, PairMs=2500)
+        self.start_daemon()
+        self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 2)
+        conn = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
+                                 MANAGER_PATH, MANAGER, 'Connect', 's', SPEAKER_B], env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: conn.poll() is None and conn.kill())
+        self.daemon.wait_for(lambda: any('Pair from' in e for e in self.bluez.event_log()), 5,
+                             what='pairing under way')
+        self.call('Disconnect')
+        _, err = conn.communicate(timeout=10)
+        self.assertNotEqual(conn.returncode, 0)
+        self.assertIn('cancelled by Disconnect', err)
+        time.sleep(3.0)         # past when the pairing would have ended
+        self.assertEqual(plain(self.mprop('Output')), '')
+        self.assertIsNone(self.bluez.transport_for(path))
+        self.assertFalse(self.double_device(path)['Connected'])
+        self.assertFalse(self.double_device(path)['Paired'])
+        # the next Connect is not "in progress": it pairs and connects
+        self.call('Connect', SPEAKER_B)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
 
     def test_unsolicited_agent_requests_are_rejected(self):
         # paired with someone else's help, not trusted, not paired by us:

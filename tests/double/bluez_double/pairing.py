@@ -99,9 +99,16 @@ class PairingMixin(dbus.service.Interface):
         if not self.adapter.powered:
             return self.world.idle(self._bonding_done, 'failed')
         gen = self.gen
+        linked = self.connected
 
         def paged(errno):
-            if self.bonding is not b or gen != self.gen:
+            if gen != self.gen:
+                return
+            if self.bonding is not b:
+                # cancelled while paging: the kernel aborts the link it
+                # was making for the pairing (mgmt cancel_pair_device)
+                if errno is None and not linked and self.connected:
+                    self.request_disconnect(None)
                 return
             if errno == 'EHOSTDOWN':
                 return self._bonding_done('page-timeout')
