@@ -266,6 +266,9 @@ struct daemon {
         char output2[18];                /* its address, "" none */
         uint8_t volume2;                 /* its volume, 0..127 (the first's is state.volume) */
         char connecting2[18];            /* its ConnectProfile under way */
+        /* whose ConnectProfile is in flight, wanted still or called off
+         * (its reply then sends the speaker away) */
+        char connect2_inflight[18];
         bool output2_newer;              /* connected after the first: kept
                                           * when MultiOutput goes off */
         struct transport *streaming2;    /* its transport on the other slot */
@@ -560,6 +563,9 @@ void multi_output_transport_volume(struct daemon *d, struct transport *t);
 /* dev configured a stream by itself while another speaker plays: with
  * MultiOutput on and no second, it becomes the second (true). */
 bool multi_output_adopt(struct daemon *d, struct device *dev);
+/* dev is being configured, its connection as the second output called
+ * off while in flight: its reply sends it away. */
+bool multi_output_called_off(struct daemon *d, const struct device *dev);
 /* Manager1.MultiOutput; off keeps the speaker connected last. */
 int multi_output_set(struct daemon *d, bool on);
 void multi_output_shutdown(struct daemon *d);

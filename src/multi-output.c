@@ -364,10 +364,10 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
         dbus_pending_call_unref(d->connect2_pending);
         d->connect2_pending = NULL;
-        snprintf(addr, sizeof(addr), "%s", d->connecting2);
-        d->connecting2[0] = '\0';
+        snprintf(addr, sizeof(addr), "%s", d->connect2_inflight);
+        d->connect2_inflight[0] = '\0';
         dev = bluez_device_by_address(d, addr);
-        if (strcasecmp(addr, d->output2) != 0) {
+        if (strcasecmp(addr, d->connecting2) != 0 || strcasecmp(addr, d->output2) != 0) {
                 /* called off meanwhile (MultiOutput off, Disconnect) */
                 if (ok && dev) {
                         log_info("%s connected, but is no longer wanted; disconnecting it", addr);
@@ -376,6 +376,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 manager_update(d);
                 return;
         }
+        d->connecting2[0] = '\0';
         if (!ok) {
                 const char *name = speaker_connect_error(err, addr, text, sizeof(text));
 
@@ -402,6 +403,29 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         else
                 closed_stream_check_soon(d);
         manager_update(d);
+}
+
+/* dev, whose ConnectProfile is in flight, is the second output to be */
+static void want_inflight(struct daemon *d, struct device *dev, DBusMessage *call)
+{
+        if (strcasecmp(d->lost2, dev->address) != 0) {
+                forget_lost(d);                 /* another speaker is the second now */
+                d->volume2 = d->state.volume;   /* it starts where the first is */
+        }
+        snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
+        snprintf(d->connecting2, sizeof(d->connecting2), "%s", dev->address);
+        d->output2_newer = true;
+        if (call)
+                d->connect2_call = dbus_message_ref(call);
+        manager_update(d);
+}
+
+/* A SetConfiguration for dev, whose connection as the second output was
+ * called off while in flight: not a speaker coming by itself. */
+bool multi_output_called_off(struct daemon *d, const struct device *dev)
+{
+        return d->connect2_pending && strcasecmp(d->connect2_inflight, dev->address) == 0 &&
+               strcasecmp(d->connecting2, dev->address) != 0;
 }
 
 bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *call)
@@ -432,6 +456,18 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
                                          d->output, d->output2);
                 return true;
         }
+        /* a connection called off is still in flight: its reply sends
+         * the speaker away, unless it is wanted again */
+        if (d->connect2_pending) {
+                if (strcasecmp(d->connect2_inflight, dev->address) == 0) {
+                        want_inflight(d, dev, call);
+                } else if (call) {
+                        dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress",
+                                         "the connection to %s is being called off; retry in a moment",
+                                         d->connect2_inflight);
+                }
+                return true;
+        }
         /* bluetoothd 5.66 gives both connections the same endpoint when
          * they are set up at once (docs/multi-output.md): the second waits
          * for the first's SetConfiguration */
@@ -451,17 +487,9 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
                         dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return true;
         }
-        if (strcasecmp(d->lost2, dev->address) != 0) {
-                forget_lost(d);                 /* another speaker is the second now */
-                d->volume2 = d->state.volume;   /* it starts where the first is */
-        }
-        snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
-        snprintf(d->connecting2, sizeof(d->connecting2), "%s", dev->address);
-        d->output2_newer = true;
-        if (call)
-                d->connect2_call = dbus_message_ref(call);
+        snprintf(d->connect2_inflight, sizeof(d->connect2_inflight), "%s", dev->address);
+        want_inflight(d, dev, call);
         log_info("connecting %s as the second output", dev->address);
-        manager_update(d);
         return true;
 }
 
@@ -478,9 +506,11 @@ static void drop_second(struct daemon *d)
                         multi_output_detach(d);
                 transport_release(d, t, false);
         }
-        /* a connection under way is sent away when its reply comes */
-        if (dev && !d->connecting2[0]) {
-                log_info("disconnecting %s", dev->address);
+        /* a connection under way is cancelled (BlueZ cancels it on
+         * Disconnect), and sent away when its reply comes if it was not */
+        if (dev) {
+                log_info("%s %s", d->connecting2[0] ? "cancelling the connection to" : "disconnecting",
+                         dev->address);
                 bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
         }
         finish_call(d, ERR_PREFIX "Failed", "cancelled");
@@ -646,6 +676,7 @@ void multi_output_shutdown(struct daemon *d)
         d->rate_retry = NULL;
         dbus_call_cancel(&d->connect2_pending);
         d->connecting2[0] = '\0';
+        d->connect2_inflight[0] = '\0';
         if (d->connect2_call) {
                 dbus_reply_error(d->conn, d->connect2_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
                 dbus_message_unref(d->connect2_call);

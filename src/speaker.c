@@ -414,6 +414,11 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
                 log_info("%s is being configured, but is no longer wanted", dev->address);
                 return;
         }
+        if (multi_output_called_off(d, dev)) {
+                log_info("%s is being configured, but is no longer wanted as the second output",
+                         dev->address);
+                return;
+        }
         if (multi_output_adopt(d, dev))
                 return;
         cur = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;

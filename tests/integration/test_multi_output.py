@@ -905,3 +905,71 @@ class TwoSpeakers(A2dpTestCase):
         self.daemon.wait_for(lambda: not any(x.endswith('_2') for x in
                                              leaves(self.bluez.registered_endpoints())),
                              5, what='spare endpoints unregistered')
+
+
+class SecondCalledOff(A2dpTestCase):
+    """A plays; B is asked to join and takes its time (a 2 s page): the
+    user calls it off before it answers."""
+
+    call = TwoSpeakers.call
+    outputs = TwoSpeakers.outputs
+    log_has = TwoSpeakers.log_has
+
+    def slow_b_joining(self):
+        self.add_speaker(SPEAKER_A, 'Speaker A')
+        self.add_speaker(SPEAKER_B, 'Speaker B', ConnectMs=2000)
+        self.write_state(speaker_mode=True, multi_output=True)
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        env = dict(self.bus.env)
+        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+        joining = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', '/org/a2dpsrc',
+                                    MANAGER, 'Connect', 's', SPEAKER_B], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: joining.poll() is None and joining.kill())
+        self.log_has('connecting %s as the second output' % SPEAKER_B)
+        time.sleep(0.3)
+        return joining
+
+    def assert_b_stays_away(self, joining):
+        _, err = joining.communicate(timeout=10)
+        self.assertNotEqual(joining.returncode, 0)
+        self.assertIn('cancelled', err)
+        time.sleep(3.0)         # past when B's page ended
+        self.assertNotIn(SPEAKER_B, self.outputs())
+        self.assertNotEqual(str(self.mprop('Output')), SPEAKER_B)
+        self.assertIsNone(self.bluez.transport_for(dev_path(SPEAKER_B)))
+        self.assertFalse(bool(self.bluez.GetDevices()[dbus.ObjectPath(dev_path(SPEAKER_B))]['Connected']))
+        with open(os.path.join(self.state_dir, 'state')) as f:
+            self.assertNotIn('last-output=%s' % SPEAKER_B, f.read())
+        self.assertNotIn('%s connected by itself' % SPEAKER_B, self.daemon.log_text())
+
+    def test_disconnect_while_the_second_joins_sends_both_away(self):
+        joining = self.slow_b_joining()
+        self.call('Disconnect')
+        self.assert_b_stays_away(joining)
+        self.assertEqual(self.outputs(), [])
+
+    def test_disconnect_output_while_the_second_joins_keeps_the_first_alone(self):
+        joining = self.slow_b_joining()
+        self.call('DisconnectOutput', SPEAKER_B)
+        self.assert_b_stays_away(joining)
+        self.assertEqual(self.outputs(), [SPEAKER_A])
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+
+    def test_multi_output_off_while_the_second_joins_keeps_the_first_alone(self):
+        joining = self.slow_b_joining()
+        self.set_mprop('MultiOutput', dbus.Boolean(False))
+        self.assert_b_stays_away(joining)
+        self.assertEqual(self.outputs(), [SPEAKER_A])
+
+    def test_the_second_asked_again_while_its_call_off_is_in_flight_joins(self):
+        joining = self.slow_b_joining()
+        self.call('DisconnectOutput', SPEAKER_B)
+        _, err = joining.communicate(timeout=10)
+        self.assertIn('cancelled', err)
+        # asked again: it joins, whether the call off reached it or not
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 5, what='Outputs = A, B')
