@@ -138,11 +138,10 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
         else if (strcmp(key, "PowerState") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
                 /* experimental in 5.66 (bluetoothd -E): rfkill shows here */
                 a->blocked = strcmp(s, "off-blocked") == 0;
-        else if (strcmp(key, "Class") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) == 0)
-                /* BlueZ 5.66 shows an LE-only controller like any other,
-                 * Media1 included; only its Class of Device stays 0, since
-                 * a Class exists only on BR/EDR */
-                a->br_edr = u != 0;
+        else if (strcmp(key, "Class") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) == 0) {
+                a->cls = u;
+                a->cls_read = true;
+        }
         return 0;
 }
 
@@ -244,7 +243,22 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
 
 int bluez_parse_adapter_props(DBusMessageIter *dict, struct adapter *a)
 {
-        return dbus_dict_foreach(dict, adapter_prop, a);
+        int r;
+
+        a->cls_read = false;
+        r = dbus_dict_foreach(dict, adapter_prop, a);
+        /* BlueZ 5.66 shows an LE-only controller like any other, Media1
+         * included; only its Class of Device stays 0, since a Class exists
+         * only on BR/EDR. But any adapter powered off reads 0 too
+         * (adapter_stop, and the kernel clears it at close), until the
+         * kernel sets it again after power-on: judged on a Class read
+         * while powered, the last judgement (or a guess of yes) standing
+         * meanwhile, so that Bluetooth switched off says so. An LE-only
+         * adapter first seen powered off is taken for BR/EDR until the
+         * daemon restarts (its Class, 0, is not sent again at power-on) */
+        if (a->powered && a->cls_read)
+                a->br_edr = a->cls != 0;
+        return r;
 }
 
 int bluez_parse_device_props(DBusMessageIter *dict, struct device *dev)

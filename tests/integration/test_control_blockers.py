@@ -95,6 +95,29 @@ class LeOnlyAdapterTests(ControlCase):
         self.assertEqual(self.ctl('status').stdout.count('SpeakerModeBlocker: no-br-edr'), 1)
 
 
+class AdapterOffAtStartTests(ControlCase):
+    # the kernel clears the Class of Device of an adapter powered off, and
+    # bluetoothd 5.66 shows it so (adapter_stop): Bluetooth switched off
+    # (rfkill restored at boot) is not an LE-only controller
+    bluez_params = {'adapters': [{'name': 'hci0', 'props': {'Powered': False}}]}
+
+    def test_an_adapter_off_from_the_start_is_off_not_le_only(self):
+        self.add_speaker()
+        self.write_state(speaker_mode=False)
+        self.start_daemon()
+        self.assertEqual(int(self.bluez.prop(HCI0, 'org.bluez.Adapter1', 'Class')), 0)
+        self.wait_prop('SpeakerModeBlocker', 'adapter-off')
+        msg = self.assert_error(ERR + 'NotAvailable', self.set_mprop, 'SpeakerMode', True)
+        self.assertIn('powered off', msg)
+        doctor = self.ctl('doctor', check=False).stdout
+        self.assertNotIn('Low Energy', doctor)
+        self.assertIn('powered off', doctor)
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(True))
+        self.wait_prop('SpeakerModeBlocker', '')
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+
+
 class AdapterTests(ControlCase):
 
     def test_no_adapter_then_one_plugged_in(self):

@@ -145,7 +145,9 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
 
     @property
     def cls(self):
-        if not self.bredr:
+        # 5.66 adapter_stop(): dev_class = 0 and "Class" emitted on power
+        # down (the kernel zeroes hdev->dev_class in hci_dev_close_sync)
+        if not self.bredr or not self.powered:
             return 0
         c = self.base_class
         if any(e.is_source() for e in self.endpoints):
@@ -179,11 +181,11 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
         if v:
             def after():
                 self.powered = True
-                self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState')
+                self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState', 'Class')
             return after
         # Links drop while the controller powers down, before the reply.
         self.power_off(reason='powered-off', emit=False)
-        return lambda: self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState')
+        return lambda: self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState', 'Class')
 
     def _set_discoverable(self, value, sender):
         v = bool(value)
@@ -242,7 +244,7 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
                 self.changed(C.ADAPTER_IFACE, 'PowerState')
         else:
             self.powered = True
-            self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState')
+            self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState', 'Class')
 
     def power_off(self, reason, emit=True):
         if not self.powered:
@@ -259,7 +261,7 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
                 dev.remove_object()
         self.powered = False
         if emit:
-            self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState')
+            self.changed(C.ADAPTER_IFACE, 'Powered', 'PowerState', 'Class')
 
     # -- devices ----------------------------------------------------------------
     def add_device(self, address, name, opts, initial=False):
