@@ -568,6 +568,9 @@ bool multi_output_adopt(struct daemon *d, struct device *dev);
 /* dev is being configured, its connection as the second output called
  * off while in flight: its reply sends it away. */
 bool multi_output_called_off(struct daemon *d, const struct device *dev);
+/* An adapter came up (speaker_reconnect_soon): a lost second speaker is
+ * tried again afresh. */
+void multi_output_reconnect_soon(struct daemon *d);
 /* Manager1.MultiOutput; off keeps the speaker connected last. */
 int multi_output_set(struct daemon *d, bool on);
 void multi_output_shutdown(struct daemon *d);

@@ -336,6 +336,19 @@ static void schedule_reconnect2(struct daemon *d)
                 log_err("cannot schedule a reconnect of the second speaker");
 }
 
+/* speaker_reconnect_soon's news, for a lost second speaker: tried
+ * again afresh once the first has had its go */
+void multi_output_reconnect_soon(struct daemon *d)
+{
+        if (!reconnect2_wanted(d))
+                return;
+        d->reconnect2_attempt = 0;
+        cancel_reconnect2(d);
+        if (sd_event_add_time_relative(d->event, &d->reconnect2_timer, CLOCK_MONOTONIC, 1000000, 10000,
+                                       on_reconnect2, d) < 0)
+                log_err("cannot schedule a reconnect of the second speaker");
+}
+
 static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
 {
         struct daemon *d = ud;

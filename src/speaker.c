@@ -91,10 +91,18 @@ static void schedule_backoff(struct daemon *d)
         schedule_reconnect(d, s * 1000);
 }
 
+/* News that a reconnect may work now (an adapter powered or plugged in,
+ * our endpoints registered, bluetoothd back, speaker mode or
+ * AutoReconnect on): tried at once, and the backoff starts afresh. A
+ * backoff grown while the adapter was away (a minute after an unplug)
+ * kept the speaker away that long after it came back. */
 void speaker_reconnect_soon(struct daemon *d)
 {
-        if (!d->reconnect_timer)
+        if (reconnect_wanted(d)) {
+                d->reconnect_attempt = 0;
                 schedule_reconnect(d, 100);
+        }
+        multi_output_reconnect_soon(d);
 }
 
 /* Our endpoints on dev's adapter are being registered: bluetoothd has no
@@ -107,6 +115,13 @@ static bool registration_pending(struct daemon *d, const struct device *dev)
         const struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
 
         return a && a->reg == REG_PENDING;
+}
+
+static bool adapter_powered(struct daemon *d, const struct device *dev)
+{
+        const struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
+
+        return !a || a->powered;
 }
 
 void speaker_endpoints_registered(struct daemon *d)
@@ -133,6 +148,12 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
         }
         if (registration_pending(d, dev)) {
                 log_debug("connecting %s once our endpoints are registered", dev->address);
+                return 0;
+        }
+        if (!adapter_powered(d, dev)) {
+                /* bluetoothd refuses at once (NotReady): no try, no
+                 * backoff; its power-on takes the reconnection up */
+                log_debug("connecting %s once its adapter is powered", dev->address);
                 return 0;
         }
         t = transport_of_device(d, dev);

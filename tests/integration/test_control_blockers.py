@@ -135,6 +135,42 @@ class AdapterTests(ControlCase):
         self.set_mprop('SpeakerMode', True)
         rec.wait('SpeakerMode', True)
 
+    def back_at_once(self, off, on):
+        """Streaming; Bluetooth goes away (off()) for 8 s, long enough
+        for a backoff to have grown to 8 s; on() brings it back: the
+        speaker plays again within 3 s."""
+        self.add_speaker()
+        self.add_tone()
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        off()
+        time.sleep(8)
+        t0 = time.monotonic()
+        on()
+        self.wait_streaming(timeout=30)
+        took = time.monotonic() - t0
+        self.assertLess(took, 3.0, 'streaming again %.1f s after Bluetooth came back' % took)
+
+    def test_the_speaker_comes_back_at_once_when_bluetooth_is_switched_on(self):
+        def power(on):
+            return lambda: self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(on))
+        self.back_at_once(power(False), power(True))
+        # no connection was tried while the adapter was off
+        self.assertNotIn('br-connection-adapter-not-powered', self.daemon.log_text())
+
+    def test_the_speaker_comes_back_at_once_when_the_dongle_is_plugged_in_again(self):
+        # an unplug shows as the kernel's power-off, then the index gone
+        def unplug():
+            self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(False))
+            time.sleep(0.5)
+            self.bluez.RemoveAdapter('hci0')
+
+        def plug():
+            self.bluez.add_adapter('hci0')
+            self.add_speaker()
+        self.back_at_once(unplug, plug)
+
     def test_adapter_powered_off_is_not_available(self):
         self.add_speaker()
         self.write_state(speaker_mode=False)
