@@ -571,6 +571,9 @@ bool multi_output_called_off(struct daemon *d, const struct device *dev);
 /* An adapter came up (speaker_reconnect_soon): a lost second speaker is
  * tried again afresh. */
 void multi_output_reconnect_soon(struct daemon *d);
+/* Forget(address) of the second output, or of the second lost: it goes,
+ * and is not reconnected (true); false when it is neither. */
+bool multi_output_forget(struct daemon *d, const char *address);
 /* Manager1.MultiOutput; off keeps the speaker connected last. */
 int multi_output_set(struct daemon *d, bool on);
 void multi_output_shutdown(struct daemon *d);

@@ -359,6 +359,11 @@ static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
                 forget_lost(d);
                 return 0;
         }
+        if (dev && !dev->paired) {
+                log_notice("%s (the second output) is no longer paired; not reconnecting it", dev->address);
+                forget_lost(d);
+                return 0;
+        }
         /* the first not playing (yet): try again later */
         if (!dev || !multi_output_connect(d, dev, NULL) || !d->connecting2[0])
                 schedule_reconnect2(d);
@@ -651,6 +656,20 @@ static void keep_most_recent(struct daemon *d)
         }
         log_info("MultiOutput off: %s stays, %s goes", d->output2, first ? first->address : d->output);
         promote_second(d, first);
+}
+
+bool multi_output_forget(struct daemon *d, const char *address)
+{
+        if (d->output2[0] && strcasecmp(address, d->output2) == 0) {
+                log_info("%s is forgotten; %s plays on alone", d->output2, d->output);
+                drop_second(d);
+                return true;
+        }
+        if (d->lost2[0] && strcasecmp(address, d->lost2) == 0) {
+                forget_lost(d);
+                return true;
+        }
+        return false;
 }
 
 int multi_output_disconnect_one(struct daemon *d, bool first_one)

@@ -150,6 +150,13 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
                 log_debug("connecting %s once our endpoints are registered", dev->address);
                 return 0;
         }
+        if (!dev->paired) {
+                /* removed in BlueZ (bluetoothctl remove, another app):
+                 * a connection would bond implicitly, untrusted, a bond
+                 * nobody asked for; Connect pairs it again */
+                log_notice("%s is no longer paired; not reconnecting it", dev->address);
+                return 0;
+        }
         if (!adapter_powered(d, dev)) {
                 /* bluetoothd refuses at once (NotReady): no try, no
                  * backoff; its power-on takes the reconnection up */
@@ -638,13 +645,24 @@ static int remove_device(struct daemon *d, const struct device *dev, DBusMessage
         return 0;
 }
 
+/* One of two forgotten: the other plays on (a second one lost was
+ * reconnected for ever to a device BlueZ no longer had). */
+static void let_forgotten_go(struct daemon *d, const char *addr)
+{
+        if (multi_output_forget(d, addr))
+                return;
+        if (strcasecmp(addr, d->output) == 0 && multi_output_disconnect_one(d, true) == 0)
+                return;
+        if (strcasecmp(addr, d->output) == 0 || strcasecmp(addr, d->state.last_output) == 0)
+                speaker_disconnect(d);
+}
+
 void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call)
 {
         char addr[18];
 
         set_str(addr, sizeof(addr), dev->address);
-        if (strcasecmp(addr, d->output) == 0 || strcasecmp(addr, d->state.last_output) == 0)
-                speaker_disconnect(d);
+        let_forgotten_go(d, addr);
         state_paired_remove(&d->state, addr);
         manager_save(d);
         if (remove_device(d, dev, call) < 0)

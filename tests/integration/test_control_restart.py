@@ -73,6 +73,25 @@ class RestartTests(ControlCase):
         # Peer answers too
         self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, 'org.freedesktop.DBus.Peer', 'Ping')
 
+    def test_a_last_output_unpaired_in_bluez_is_not_reconnected(self):
+        # removed with bluetoothctl while we were down, and found again by
+        # a scan: reconnecting would bond implicitly, untrusted, a bond
+        # nobody asked for (the double says 'implicit bonding')
+        self.add_speaker(Paired=False, Trusted=False, Known=True)
+        self.write_state(speaker_mode=True, last_output=SPEAKER, paired=SPEAKER)
+        self.start_daemon()
+        self.call('StartDiscovery')
+        time.sleep(4.0)
+        events = '\n'.join(self.bluez.event_log())
+        self.assertNotIn('implicit bonding', events)
+        self.assertNotIn('ConnectProfile', events)
+        self.assertFalse(self.double_device(SPEAKER_PATH)['Connected'])
+        self.assertIn('%s is no longer paired; not reconnecting it' % SPEAKER, self.daemon.log_text())
+        # a Connect pairs it again, and connects
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        self.assertTrue(self.double_device(SPEAKER_PATH)['Trusted'])
+
     def test_auto_reconnect_off_survives_a_restart(self):
         self.add_speaker()
         self.start_daemon()

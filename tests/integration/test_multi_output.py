@@ -973,3 +973,36 @@ class SecondCalledOff(A2dpTestCase):
         self.call('Connect', SPEAKER_B)
         self.wait_streaming(dev_path(SPEAKER_B))
         self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 5, what='Outputs = A, B')
+
+
+class ForgetOneOfTwo(A2dpTestCase):
+    """Forget(address) of one of two speakers playing: that one goes, from
+    BlueZ too, and is not reconnected; the other plays on."""
+
+    call = TwoSpeakers.call
+    outputs = TwoSpeakers.outputs
+    log_has = TwoSpeakers.log_has
+    start_two = TwoSpeakers.start_two
+
+    def forget(self, gone, stays):
+        self.start_two(codecs='sbc')
+        self.call('Forget', gone)
+        self.daemon.wait_for(lambda: self.outputs() == [stays], 5, what='Outputs = %s' % stays)
+        self.daemon.wait_for(lambda: not self.bluez.GetDevices()[dbus.ObjectPath(dev_path(gone))]['Exported'], 5,
+                             what='%s removed from BlueZ' % gone)
+        time.sleep(3.0)
+        self.assertEqual(self.outputs(), [stays])
+        self.assertEqual(str(self.mprop('Output')), stays)
+        self.assertEqual(str(self.mprop('State')), 'streaming')
+        self.assertIsNotNone(self.bluez.transport_for(dev_path(stays)))
+        self.assertNotIn('reconnecting %s' % gone, self.daemon.log_text())
+        with open(os.path.join(self.state_dir, 'state')) as f:
+            state = f.read()
+        self.assertNotIn(gone, state)
+        self.assertIn('last-output=%s' % stays, state)
+
+    def test_forgetting_the_second_lets_it_go_for_good(self):
+        self.forget(SPEAKER_B, SPEAKER_A)
+
+    def test_forgetting_the_first_keeps_the_second_playing(self):
+        self.forget(SPEAKER_A, SPEAKER_B)
