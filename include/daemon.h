@@ -312,6 +312,16 @@ struct daemon {
 
         /* Manager1 PropertiesChanged bookkeeping */
         char *prop_cache[20];
+        /* each output as last signalled (OutputChanged, manager-outputs.c) */
+        struct output_seen {
+                char address[18];
+                char name[128];
+                char state[16];
+                uint16_t volume;
+                char codec[96];
+                uint32_t delay;
+                char delay_source[12];
+        } outputs_seen[2];
 
         bool ready_sent;
         /* the STATUS= last sent: sent again only when it changes (each
@@ -491,6 +501,9 @@ int manager_init(struct daemon *d);
 void manager_shutdown(struct daemon *d);
 /* Emits PropertiesChanged for whatever changed since the last call. */
 void manager_update(struct daemon *d);
+/* OutputChanged(address, changed) for each output whose name, state,
+ * volume, codec or delay changed since last said (manager_update). */
+void manager_outputs_signal(struct daemon *d);
 /* manager-outputs.c: a speaker's stream is about to be attached on slot;
  * its counters in GetOutputs start here. */
 void manager_outputs_mark_attach(struct daemon *d, unsigned slot);

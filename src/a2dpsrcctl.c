@@ -360,6 +360,37 @@ out:
         fflush(stdout);
 }
 
+/* OutputChanged(address, changed): "HH:MM:SS.mmm ADDRESS Key: value" each */
+static void print_output_change(DBusMessage *msg)
+{
+        DBusMessageIter it, dict;
+        const char *addr;
+        char prefix[64], address[18];
+
+        if (!dbus_message_iter_init(msg, &it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_STRING)
+                return;
+        dbus_message_iter_get_basic(&it, &addr);
+        if (ctl_parse_address(addr, address) < 0 || !dbus_message_iter_next(&it) ||
+            dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&it) != DBUS_TYPE_DICT_ENTRY)
+                return;
+        timestamp(prefix, sizeof(prefix));
+        snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), " %s ", address);
+        dbus_message_iter_recurse(&it, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&dict)) {
+                DBusMessageIter e;
+                const char *name;
+
+                dbus_message_iter_recurse(&dict, &e);
+                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&e, &name);
+                dbus_message_iter_next(&e);
+                ctl_print_property(stdout, prefix, name, &e);
+        }
+        fflush(stdout);
+}
+
 static DBusHandlerResult on_signal(DBusConnection *conn, DBusMessage *msg, void *data)
 {
         const struct ctl *c = data;
@@ -379,6 +410,9 @@ static DBusHandlerResult on_signal(DBusConnection *conn, DBusMessage *msg, void 
                 ctl_format_media_key(key, device, line, sizeof(line));
                 printf("%s %s\n", prefix, line);
                 fflush(stdout);
+        } else if (dbus_message_is_signal(msg, CTL_IFACE, "OutputChanged") &&
+                   dbus_message_has_path(msg, CTL_PATH)) {
+                print_output_change(msg);
         } else if (dbus_message_is_signal(msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
                 const char *name, *old_owner, *new_owner;
 
@@ -404,6 +438,8 @@ static int cmd_monitor(struct ctl *c)
                 "member='NameOwnerChanged',arg0='" CTL_BUS_NAME "'",
                 "type='signal',sender='" CTL_BUS_NAME "',path='" CTL_PATH "',interface='" CTL_IFACE "',"
                 "member='MediaKey'",
+                "type='signal',sender='" CTL_BUS_NAME "',path='" CTL_PATH "',interface='" CTL_IFACE "',"
+                "member='OutputChanged'",
         };
         DBusMessage *reply;
         DBusMessageIter value;

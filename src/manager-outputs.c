@@ -153,6 +153,80 @@ static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct o
         return dbus_message_iter_close_container(arr, &dict);
 }
 
+/* What a companion app shows of an output, as GetOutputs has it. */
+static void see_output(struct daemon *d, const struct output_view *o, struct output_seen *s)
+{
+        struct device *dev = bluez_device_by_address(d, o->address);
+
+        memset(s, 0, sizeof(*s));
+        snprintf(s->address, sizeof(s->address), "%s", o->address);
+        snprintf(s->name, sizeof(s->name), "%s", dev && dev->name[0] ? dev->name : o->address);
+        snprintf(s->state, sizeof(s->state), "%s", o->state);
+        s->volume = o->volume;
+        if (o->t) {
+                enum speaker_delay_source src;
+                const struct stream_output_stats *st = &stream_stats(d->stream)->out[o->slot];
+                unsigned level = stream_bt_attached(d->stream, o->slot) ? atomic_load(&st->level) : 0;
+
+                transport_describe(o->t, level, s->codec, sizeof(s->codec));
+                s->delay = output_speaker_delay_us(d, o->t, &src);
+                snprintf(s->delay_source, sizeof(s->delay_source), "%s", speaker_delay_source_name(src));
+        }
+}
+
+static bool append_str_if(DBusMessageIter *dict, const char *key, const char *now, const char *was)
+{
+        return strcmp(now, was) == 0 || dbus_dict_append_basic(dict, key, DBUS_TYPE_STRING, &now);
+}
+
+/* OutputChanged(address, a{sv}): the keys of GetOutputs that changed. */
+static void signal_output(struct daemon *d, const struct output_seen *now, const struct output_seen *was)
+{
+        DBusMessage *sig = dbus_message_new_signal(MANAGER_PATH, MANAGER_IFACE, "OutputChanged");
+        const char *addr = now->address;
+        dbus_uint16_t volume = now->volume;
+        dbus_uint32_t delay = now->delay;
+        DBusMessageIter it, dict;
+
+        if (!sig)
+                return;
+        dbus_message_iter_init_append(sig, &it);
+        if (dbus_message_iter_append_basic(&it, DBUS_TYPE_STRING, &addr) &&
+            dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+            append_str_if(&dict, "Name", now->name, was->name) &&
+            append_str_if(&dict, "State", now->state, was->state) &&
+            (now->volume == was->volume ||
+             dbus_dict_append_basic(&dict, "Volume", DBUS_TYPE_UINT16, &volume)) &&
+            append_str_if(&dict, "Codec", now->codec, was->codec) &&
+            (now->delay == was->delay || dbus_dict_append_basic(&dict, "Delay", DBUS_TYPE_UINT32, &delay)) &&
+            append_str_if(&dict, "DelaySource", now->delay_source, was->delay_source) &&
+            dbus_message_iter_close_container(&it, &dict))
+                dbus_connection_send(d->conn, sig, NULL);
+        dbus_message_unref(sig);
+}
+
+void manager_outputs_signal(struct daemon *d)
+{
+        struct output_view outs[2];
+        struct output_seen now[2] = { 0 };
+        unsigned n = list_outputs(d, outs);
+
+        for (unsigned i = 0; i < n; i++) {
+                const struct output_seen *was = NULL;
+                static const struct output_seen none;
+
+                see_output(d, &outs[i], &now[i]);
+                /* matched by address: the second promoted to first keeps
+                 * what was said of it */
+                for (unsigned j = 0; j < 2; j++)
+                        if (strcasecmp(d->outputs_seen[j].address, now[i].address) == 0)
+                                was = &d->outputs_seen[j];
+                if (!was || memcmp(was, &now[i], sizeof(now[i])) != 0)
+                        signal_output(d, &now[i], was ? was : &none);
+        }
+        memcpy(d->outputs_seen, now, sizeof(now));
+}
+
 DBusHandlerResult manager_get_outputs(struct daemon *d, DBusMessage *msg)
 {
         struct output_view outs[2];

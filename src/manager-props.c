@@ -562,6 +562,7 @@ void manager_update(struct daemon *d)
                 dbus_connection_send(d->conn, sig, NULL);
 out:
         dbus_message_unref(sig);
+        manager_outputs_signal(d);
 }
 
 /* Every write of the settings costs two fsyncs (the file, then the rename

@@ -45,6 +45,7 @@ static const char introspect_xml[] =
         "  <method name='Diagnose'><arg name='address' type='s' direction='in'/>"
         "<arg name='findings' type='a(ssss)' direction='out'/></method>\n"
         "  <signal name='MediaKey'><arg name='key' type='s'/><arg name='device' type='s'/></signal>\n"
+        "  <signal name='OutputChanged'><arg name='address' type='s'/><arg name='changed' type='a{sv}'/></signal>\n"
         "  <property name='SpeakerMode' type='b' access='readwrite'/>\n"
         "  <property name='SpeakerModeBlocker' type='s' access='read'/>\n"
         "  <property name='State' type='s' access='read'/>\n"

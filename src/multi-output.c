@@ -290,6 +290,7 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev)
                 break;
         case STREAM_EV_LEVEL:
                 log_info("second speaker: quality now %u (level %d)", ev->level_value, ev->value);
+                manager_update(d);      /* its Codec shows the level (OutputChanged) */
                 break;
         default:
                 break;

@@ -685,6 +685,7 @@ static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *u
                         }
                         d->level_logged = ev.value;
                         d->level_value_logged = value;
+                        manager_update(d);      /* Codec shows the level */
                         break;
                 }
                 case STREAM_EV_ALIGN_SHORT:

@@ -59,8 +59,11 @@ class ChangeRecorder:
         self.ctx = GLib.MainContext.default()
         self.conn = dbus.bus.BusConnection(bus.address, mainloop=DBusGMainLoop())
         self.changes = []       # (monotonic, name, value)
+        self.output_changes = []        # (monotonic, address, {key: value})
         # AddMatch is a blocking call: subscribed once this returns
         self.conn.add_signal_receiver(self._on_changed, 'PropertiesChanged', PROPS,
+                                      'org.a2dpsrc', MANAGER_PATH)
+        self.conn.add_signal_receiver(self._on_output_changed, 'OutputChanged', MANAGER,
                                       'org.a2dpsrc', MANAGER_PATH)
 
     def _on_changed(self, iface, changed, invalidated):
@@ -69,6 +72,19 @@ class ChangeRecorder:
         now = time.monotonic()
         for k, v in changed.items():
             self.changes.append((now, str(k), plain(v)))
+
+    def _on_output_changed(self, address, changed):
+        self.output_changes.append((time.monotonic(), str(address), plain(changed)))
+
+    def outputs_said(self, address, key):
+        """The values OutputChanged gave key for address, in turn."""
+        self.pump()
+        return [c[key] for _, a, c in self.output_changes if a == address and key in c]
+
+    def wait_output(self, address, key, value, timeout=3.0):
+        """Until an OutputChanged for address carried key = value."""
+        return wait_for(lambda: value in self.outputs_said(address, key), timeout,
+                        what='OutputChanged %s %s = %r (seen: %r)' % (address, key, value, self.output_changes))
 
     def pump(self):
         while self.ctx.iteration(False):

@@ -21,7 +21,8 @@ import dbus
 
 import presentation as P
 import harness
-from common import CTL, A2dpTestCase, MANAGER, TONE_HZ, file_pcm, pcm as pcm_conf
+from common import CTL, A2dpTestCase, MANAGER, TONE_HZ, file_pcm, pcm as pcm_conf, wait_for
+from control_case import ChangeRecorder, CtlMonitor
 
 
 def leaves(endpoints):
@@ -1006,3 +1007,67 @@ class ForgetOneOfTwo(A2dpTestCase):
 
     def test_forgetting_the_first_keeps_the_second_playing(self):
         self.forget(SPEAKER_A, SPEAKER_B)
+
+
+class OutputSignals(A2dpTestCase):
+    """What a companion app hears of each output without polling:
+    OutputChanged(address, changed) for the second speaker's state,
+    codec and volume as for the first's, and a quality step."""
+
+    call = TwoSpeakers.call
+
+    def recorder(self):
+        rec = ChangeRecorder(self.bus)
+        self.addCleanup(rec.close)
+        return rec
+
+    def test_the_second_speakers_changes_are_signalled(self):
+        self.add_speaker(SPEAKER_A, 'Speaker A')
+        self.add_speaker(SPEAKER_B, 'Speaker B', Volume=60, StartMs=800)
+        self.write_state(speaker_mode=True, multi_output=True, codecs='sbc')
+        self.start_daemon()
+        rec = self.recorder()
+        env = dict(self.bus.env)
+        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+        mon = CtlMonitor(env)
+        self.addCleanup(mon.close)
+        self.call('Connect', SPEAKER_A)
+        rec.wait_output(SPEAKER_A, 'State', 'streaming')
+        self.call('Connect', SPEAKER_B)
+        rec.wait_output(SPEAKER_B, 'State', 'streaming', 5)
+        # its slow START shows as connected first
+        self.assertEqual(rec.outputs_said(SPEAKER_B, 'State')[-2:], ['connected', 'streaming'])
+        self.assertEqual(rec.outputs_said(SPEAKER_B, 'Name'), ['Speaker B'])
+        self.assertTrue(rec.outputs_said(SPEAKER_B, 'Codec')[-1].startswith('SBC 48000 Hz'))
+        self.assertEqual(rec.outputs_said(SPEAKER_B, 'Delay')[-1], 125000)
+        mon.wait_line(r'^\S+ %s State: streaming$' % SPEAKER_B)
+        self.call('SetOutputVolume', SPEAKER_B, dbus.UInt16(20))
+        rec.wait_output(SPEAKER_B, 'Volume', 20)
+        # once the speaker confirmed it (AVRCP), its own knob
+        t = self.bluez.transport_for(dev_path(SPEAKER_B))
+        wait_for(lambda: int(self.bluez.transports()[t]['Volume']) == 20, 3, what="B's volume 20")
+        self.bluez.SpeakerSetVolume(dev_path(SPEAKER_B), dbus.UInt16(90))
+        rec.wait_output(SPEAKER_B, 'Volume', 90)
+        mon.wait_line(r'^\S+ %s Volume: 90' % SPEAKER_B)
+        # the counters are not signalled: a second of streaming says nothing
+        rec.pump()
+        n = len(rec.output_changes)
+        time.sleep(1.0)
+        rec.pump()
+        self.assertEqual(rec.output_changes[n:], [])
+
+    def test_a_quality_step_is_signalled(self):
+        self.add_speaker(SPEAKER_A, 'Speaker A')
+        self.write_state(speaker_mode=True, codecs='sbc')
+        self.start_daemon()
+        rec = self.recorder()
+        self.call('Connect', SPEAKER_A)
+        rec.wait_output(SPEAKER_A, 'State', 'streaming')
+        first = rec.outputs_said(SPEAKER_A, 'Codec')[-1]
+        self.assertIn('bitpool 51', first)
+        # the link carries 200 kbit/s: the bitpool steps down
+        self.bluez.SpeakerLink(dev_path(SPEAKER_A), dbus.UInt32(200))
+        wait_for(lambda: any('bitpool 51' not in c for c in rec.outputs_said(SPEAKER_A, 'Codec')), 10,
+                 what='OutputChanged Codec with a lower bitpool')
+        wait_for(lambda: any('bitpool 51' not in c for c in rec.values('Codec')), 3,
+                 what='PropertiesChanged Codec with a lower bitpool')
