@@ -723,11 +723,14 @@ struct adapter *bluez_default_adapter(struct daemon *d)
 {
         struct adapter *best = NULL;
 
-        /* the lowest-numbered usable adapter, so the choice is stable */
+        /* the lowest-numbered usable adapter, so the choice is stable;
+         * a powered one first: with the board's own controller switched
+         * off, a dongle that is on serves */
         for (struct adapter *a = d->adapters; a; a = a->next) {
                 if (!a->has_media || !adapter_wanted(d, a->name))
                         continue;
-                if (!best || strcmp(a->name, best->name) < 0)
+                if (!best || (a->powered && !best->powered) ||
+                    (a->powered == best->powered && strcmp(a->name, best->name) < 0))
                         best = a;
         }
         return best;

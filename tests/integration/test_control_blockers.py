@@ -171,6 +171,20 @@ class AdapterTests(ControlCase):
             self.add_speaker()
         self.back_at_once(unplug, plug)
 
+    def test_a_second_adapter_serves_while_the_first_is_off(self):
+        # the board's own controller (hci0) switched off, a dongle (hci1)
+        # on: the speaker on the dongle plays
+        self.bluez.add_adapter('hci1')
+        path = self.add_speaker(adapter='hci1')
+        self.add_tone()
+        self.start_daemon()
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(False))
+        self.wait_prop('SpeakerModeBlocker', '')
+        time.sleep(0.5)
+        self.assertEqual(plain(self.mprop('SpeakerModeBlocker')), '')
+        self.call('Connect', SPEAKER)
+        self.wait_streaming(path)
+
     def test_adapter_powered_off_is_not_available(self):
         self.add_speaker()
         self.write_state(speaker_mode=False)
