@@ -234,11 +234,15 @@ static void unregister_agent(struct daemon *d)
         dbus_call_async(d->conn, m, 5000, on_unregistered, d, NULL);
 }
 
-void agent_bluez_appeared(struct daemon *d)
+void agent_adapter_appeared(struct daemon *d, const struct adapter *a)
 {
         /* bluetoothd went away while a pairing of ours had made the
-         * adapter pairable: the kernel still is */
-        if (d->pairable_adapter[0] && !d->pair_call) {
+         * adapter pairable: the kernel still is (5.66 only ever turns it
+         * on at start). Shut once the adapter is there: 5.66 takes its
+         * name before it reads its controllers, so a Set sent when the
+         * name came met no object */
+        if (d->pairable_adapter[0] && !d->pair_call && strcmp(a->path, d->pairable_adapter) == 0) {
+                log_info("closing the pairing window left open on %s", a->name);
                 set_pairable(d, d->pairable_adapter, false, NULL);
                 d->pairable_adapter[0] = '\0';
         }

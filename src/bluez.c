@@ -407,8 +407,10 @@ static void object_added(struct daemon *d, const char *path, DBusMessageIter *if
                 if (strcmp(iface, IFACE_ADAPTER) == 0) {
                         adapter = true;
                         a = adapter_get(d, path);
-                        if (a)
+                        if (a) {
                                 bluez_parse_adapter_props(&entry, a);
+                                agent_adapter_appeared(d, a);
+                        }
                 } else if (strcmp(iface, IFACE_MEDIA) == 0) {
                         media = true;
                 } else if (strcmp(iface, IFACE_DEVICE) == 0) {
@@ -546,7 +548,6 @@ static void bluez_appeared(struct daemon *d, const char *owner)
 
         copy_str(d->bluez_owner, sizeof(d->bluez_owner), owner);
         log_info("bluetoothd is on the bus as %s", owner);
-        agent_bluez_appeared(d);
         m = dbus_message_new_method_call(BLUEZ_SERVICE, "/", IFACE_OBJMGR, "GetManagedObjects");
         dbus_call_cancel(&d->objects_call);
         if (dbus_call_async(d->conn, m, 5000, on_managed_objects, d, &d->objects_call) < 0)

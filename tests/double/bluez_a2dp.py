@@ -14,7 +14,9 @@ stalling, dropping the link...).
 Template parameters (JSON object, all optional):
   recdir       directory for speaker recordings (default: a new temp dir)
   storage      JSON file standing in for /var/lib/bluetooth: bonds, trust,
-               block and alias survive a restart of the double through it
+               block and alias survive a restart of the double through it;
+               and for the kernel: an adapter's bondable state survives a
+               restart (5.66 only ever turns it on at start)
   adapters     [{"name": "hci0", "props": {...}}]   (default: one powered
                BR/EDR+LE hci0).  props: Address, AddressType, Name, Alias,
                Class, Powered, Discoverable, DiscoverableTimeout, Pairable,
@@ -36,6 +38,9 @@ Template parameters (JSON object, all optional):
                interface and sent when idle or before anything else, as
                gdbus does (bluez_double/changes.py); false: one signal per
                change, at once
+  adapters_late_ms  the adapters (and their devices) exported this long
+               after the bus name is taken, as 5.66 does (main.c takes the
+               name, then adapter_init reads the controllers over mgmt)
   always_pairable  main.conf AlwaysPairable (default false: an adapter is
                bondable, Pairable, only while a default agent is registered
                or a client set Pairable)

@@ -5,6 +5,7 @@ daemon's agent is therefore never the default, the adapter is Pairable only
 during a Pair of ours, and Connect pairs an unpaired speaker through the same
 flow instead of letting the connection bond implicitly."""
 
+import signal
 import subprocess
 import time
 
@@ -63,6 +64,26 @@ class BoardPairingTests(ControlCase):
         log = '\n'.join(self.bluez.event_log())
         self.assertIn('%s: Pair from %s (adapter bondable: True)' % (SPEAKER_B, owner), log)
         self.assertNotIn('RequestDefaultAgent', log)
+
+    def test_bluetoothd_crashing_during_our_pairing_leaves_the_board_not_bondable(self):
+        # the kernel keeps the adapter bondable across a bluetoothd crash
+        # (5.66 only ever turns it on at start), and 5.66 exports its
+        # adapters a moment after it takes its bus name: the window our
+        # pairing opened is shut once the adapter is there again
+        self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker',
+                              {'Paired': False, 'Known': True, 'PairMs': 5000})
+        self.start_daemon()
+        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        self.daemon.wait_for(lambda: any('Pair from' in e for e in self.bluez.event_log()), 5,
+                             what='pairing under way')
+        self.assertTrue(self.pairable())
+        self.bluez.params['adapters_late_ms'] = 300
+        self.bluez.restart(signal.SIGKILL)
+        self.assertNotEqual(pair.wait(timeout=10), 0)
+        self.daemon.wait_for(lambda: self.bluez.prop(HCI0, 'org.bluez.Adapter1', 'Address'), 5,
+                             what='hci0 back')
+        self.daemon.wait_for(lambda: not self.pairable(), 3, what='adapter not pairable after')
+        self.assertEqual(list(self.bluez.GetAgents()), [])
 
     def busctl_async(self, *args):
         p = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',

@@ -67,8 +67,12 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
         self.discoverable = bool(props.get('Discoverable', False))
         self.discoverable_timeout = int(props.get('DiscoverableTimeout', 180))
         # bondable: off unless AlwaysPairable or a default agent says so
+        # ... or as the kernel kept it: bluetoothd 5.66 only ever turns
+        # it on at start (adapter.c read_info_complete), so a bondable
+        # adapter stays bondable across a restart
         self.pairable = bool(props.get('Pairable', world.always_pairable or
-                                       bool(world.default_agents)))
+                                       bool(world.default_agents) or
+                                       world.kernel_bondable(name)))
         self.pairable_timeout = int(props.get('PairableTimeout', 0))
         self.modalias = props.get('Modalias', 'usb:v1D6Bp0246d0542')
         self.discovering = False
@@ -216,6 +220,7 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
         if v == self.pairable:
             return None
         self.pairable = v
+        self.world.keep_bondable(self.name, v)
         return lambda: self.changed(C.ADAPTER_IFACE, 'Pairable')
 
     def set_bondable(self, v):
@@ -223,6 +228,7 @@ class Adapter(DiscoveryMixin, MediaMixin, BzObject, PlayerMixin):
         if self.pairable != v:
             self.world.log('adapter %s bondable %s' % (self.name, v))
             self.pairable = v
+            self.world.keep_bondable(self.name, v)
             self.changed(C.ADAPTER_IFACE, 'Pairable')
 
     def _set_pairable_timeout(self, value, sender):

@@ -229,6 +229,22 @@ class World:
 
         from .adapter import Adapter   # noqa: circular
         self.Adapter = Adapter
+        # 5.66 takes its bus name before it reads its controllers
+        # (main.c: connect_dbus, then adapter_init's mgmt round trips):
+        # adapters_late_ms exports them, and their devices, that long after
+        late = int(self.params.get('adapters_late_ms', 0))
+        if late:
+            self.timer(late, self._populate)
+        else:
+            self._populate()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self._on_signal)
+        self.log('bluetoothd double started, recdir %s' % self.recdir)
+
+    def _populate(self):
+        """The controllers, the devices the test gave, and the bonded
+        devices bluetoothd remembers but the world does not know."""
         adapters = self.params.get('adapters')
         if not adapters:
             adapters = [{'name': 'hci0', 'props': {}}]
@@ -237,7 +253,6 @@ class World:
         for d in self.params.get('devices', []):
             self.add_device(d['adapter'], d['address'], d.get('name', ''),
                             d.get('opts', {}), initial=True)
-        # Bonded devices bluetoothd remembers but the world does not know.
         for aname, devs in self.storage.items():
             ad = self.adapters.get(aname)
             if ad is None:
@@ -249,10 +264,6 @@ class World:
                                    'UUIDs': info.get('UUIDs'),
                                    'Class': info.get('Class', 0)},
                                   initial=True)
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self._on_signal)
-        self.log('bluetoothd double started, recdir %s' % self.recdir)
 
     # -- logging --------------------------------------------------------------
     def log(self, msg):
@@ -512,6 +523,15 @@ class World:
             if not os.path.exists(path):
                 dev.rec_counter = k
                 return path
+
+    # -- the kernel's state of an adapter, which outlives bluetoothd (kept in
+    # the storage file too, under '_kernel': the double's one file) -------
+    def kernel_bondable(self, name):
+        return bool(self.storage.get('_kernel', {}).get(name, {}).get('bondable', False))
+
+    def keep_bondable(self, name, on):
+        self.storage.setdefault('_kernel', {}).setdefault(name, {})['bondable'] = bool(on)
+        self._save_storage()
 
     # -- bond storage (what /var/lib/bluetooth keeps across restarts) --------
     def _load_storage(self):
