@@ -19,7 +19,8 @@
  *   codecs=sbc-xq,sbc
  *
  * The first line names the format version. Keys a reader does not know are
- * skipped, so adding a key never needs a new version; the version changes
+ * kept as they are and written back after its own (up to a kilobyte), so
+ * adding a key never needs a new version and a downgrade loses nothing; the version changes
  * only when a key changes meaning, and a reader refuses versions it does not
  * know. Missing keys keep their defaults. "multi-output" (Manager1.MultiOutput,
  * default false) is written only when true. "codecs" (Manager1.Codecs) is
@@ -45,8 +46,11 @@
 #define STATE_FILE "state"
 #define STATE_MAX_PAIRED 32
 #define STATE_MAX_FILE ((size_t)64 * 1024) /* larger files are not ours */
+#define STATE_UNKNOWN_MAX 1024        /* lines of a newer version kept */
 #define STATE_FORMAT_MAX 8192          /* fits the largest valid state */
 #define STATE_VOLUME_MAX 127           /* AVRCP absolute volume scale */
+/* IdleSuspend: at most a day (seconds) */
+#define STATE_IDLE_SUSPEND_MAX 86400u
 /* Half scale: loud enough to hear that a speaker works, low enough not to
  * blast a speaker of unknown loudness on its first connection. */
 #define STATE_VOLUME_DEFAULT 64
@@ -74,6 +78,11 @@ struct saved_state {
                 char addr[STATE_ADDR_LEN];
                 uint32_t us;     /* 1..SPEAKER_DELAY_MAX_US */
         } delays[STATE_MAX_PAIRED];
+        /* "key=value" lines of a newer a2dpsrc, kept and written back: a
+         * downgrade and an upgrade again lose nothing (what does not fit
+         * is dropped) */
+        size_t unknown_len;
+        char unknown[STATE_UNKNOWN_MAX];
 };
 
 void state_defaults(struct saved_state *s);

@@ -3,6 +3,7 @@
 #include "ctl-format.h"
 #include "bdaddr.h"
 #include "err-text.h"
+#include "state.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -186,8 +187,9 @@ static int parse_command_args(const struct command *c, char **args, struct ctl_a
                                         args[1]);
                 return 0;
         case CTL_IDLE_SUSPEND:
-                if (ctl_parse_uint(arg, UINT32_MAX, &a->number) < 0)
-                        return err_text(err, err_len, "idle-suspend: '%s' is not a number of seconds", arg);
+                if (ctl_parse_uint(arg, STATE_IDLE_SUSPEND_MAX, &a->number) < 0)
+                        return err_text(err, err_len, "idle-suspend: '%s' is not 0-%u seconds", arg,
+                                        STATE_IDLE_SUSPEND_MAX);
                 return 0;
         case CTL_PLAYBACK_STATUS:
                 if (strcmp(arg, "playing") != 0 && strcmp(arg, "paused") != 0 && strcmp(arg, "stopped") != 0)

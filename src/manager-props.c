@@ -402,8 +402,9 @@ static int set_idle_suspend(struct daemon *d, DBusMessageIter *v, struct set_err
 
         if (dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) < 0)
                 return set_fail(e, ERR_INVALID, "IdleSuspend is a uint32 (u), seconds");
-        if (u > 86400)
-                return set_fail(e, ERR_INVALID, "IdleSuspend is at most 86400 seconds");
+        if (u > STATE_IDLE_SUSPEND_MAX)
+                return set_fail(e, ERR_INVALID, "IdleSuspend is at most 86400 seconds (a day)");
+        _Static_assert(STATE_IDLE_SUSPEND_MAX == 86400, "the refusal names it");
         d->state.idle_suspend = u;
         output_idle_suspend_changed(d);
         return 0;

@@ -359,6 +359,19 @@ static int parse_codecs(struct saved_state *s, struct span value, unsigned linen
         return 0;
 }
 
+static void keep_unknown(struct saved_state *s, struct span key, struct span value)
+{
+        size_t n = key.n + 1 + value.n + 1;
+
+        if (n > sizeof(s->unknown) - s->unknown_len)
+                return;
+        memcpy(s->unknown + s->unknown_len, key.p, key.n);
+        s->unknown[s->unknown_len + key.n] = '=';
+        memcpy(s->unknown + s->unknown_len + key.n + 1, value.p, value.n);
+        s->unknown[s->unknown_len + n - 1] = '\n';
+        s->unknown_len += n;
+}
+
 static int parse_entry(struct saved_state *s, struct span key, struct span value,
                        unsigned lineno, char *err, size_t err_len)
 {
@@ -404,9 +417,9 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
                 return 0;
         }
         if (span_is(key, "idle-suspend")) {
-                if (parse_u32(value, UINT32_MAX, &s->idle_suspend) < 0)
-                        return fail(err, err_len, lineno,
-                                    "idle-suspend: '%s' is not a number of seconds", q);
+                if (parse_u32(value, STATE_IDLE_SUSPEND_MAX, &s->idle_suspend) < 0)
+                        return fail(err, err_len, lineno, "idle-suspend: '%s' is not 0-%u seconds", q,
+                                    STATE_IDLE_SUSPEND_MAX);
                 return 0;
         }
         if (span_is(key, "last-output")) {
@@ -465,7 +478,8 @@ static int parse_entry(struct saved_state *s, struct span key, struct span value
                         return fail(err, err_len, lineno, "speaker-delay: more than %d speakers", STATE_MAX_PAIRED);
                 return 0;
         }
-        /* written by a newer a2dpsrc: not ours to judge */
+        /* written by a newer a2dpsrc: not ours to judge, but kept */
+        keep_unknown(s, key, value);
         return 0;
 }
 
@@ -580,7 +594,9 @@ static bool list_valid(const addr_list_t l, unsigned count)
 static bool state_valid(const struct saved_state *s)
 {
         if (s->volume > STATE_VOLUME_MAX || s->n_paired > STATE_MAX_PAIRED ||
-            s->n_no_xq > STATE_MAX_PAIRED || s->n_rechoose > STATE_MAX_PAIRED)
+            s->n_no_xq > STATE_MAX_PAIRED || s->n_rechoose > STATE_MAX_PAIRED ||
+            s->idle_suspend > STATE_IDLE_SUSPEND_MAX || s->unknown_len > sizeof(s->unknown) ||
+            memchr(s->unknown, '\0', s->unknown_len))
                 return false;
         for (int c = 0; c < CAT_COUNT; c++)
                 if (s->routes[c] != ROUTE_BLUETOOTH && s->routes[c] != ROUTE_LOCAL)
@@ -649,6 +665,8 @@ int state_format(const struct saved_state *s, char *buf, size_t len)
                 }
                 put(&o, "\n");
         }
+        if (s->unknown_len)
+                put(&o, "%.*s", (int)s->unknown_len, s->unknown);
         if (o.overflow) {
                 buf[0] = '\0';
                 return -ENOSPC;

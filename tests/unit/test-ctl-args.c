@@ -37,7 +37,7 @@ START_TEST(commands_parsed)
         char *route[] = { "a2dpsrcctl", "route", "voice", "bluetooth", NULL };
         char *output[] = { "a2dpsrcctl", "default-output", "local", NULL };
         char *volume[] = { "a2dpsrcctl", "volume", "127", NULL };
-        char *idle[] = { "a2dpsrcctl", "idle-suspend", "4294967295", NULL };
+        char *idle[] = { "a2dpsrcctl", "idle-suspend", "86400", NULL };
         char *autorc[] = { "a2dpsrcctl", "-t", "5", "auto-reconnect", "off", NULL };
         char *monitor[] = { "a2dpsrcctl", "monitor", NULL };
 
@@ -81,7 +81,7 @@ START_TEST(commands_parsed)
         ck_assert_int_eq(parse(ARGC(volume), volume, &a, err, sizeof(err)), 0);
         ck_assert_uint_eq(a.number, 127);
         ck_assert_int_eq(parse(ARGC(idle), idle, &a, err, sizeof(err)), 0);
-        ck_assert_uint_eq(a.number, 4294967295u);
+        ck_assert_uint_eq(a.number, 86400u);
         ck_assert_int_eq(parse(ARGC(autorc), autorc, &a, err, sizeof(err)), 0);
         ck_assert_int_eq(a.command, CTL_AUTO_RECONNECT);
         ck_assert(!a.flag);
@@ -296,6 +296,7 @@ START_TEST(bad_arguments)
                 { { "a2dpsrcctl", "volume", "", NULL }, "volume" },
                 { { "a2dpsrcctl", "volume", "5%", NULL }, "volume" },
                 { { "a2dpsrcctl", "idle-suspend", "4294967296", NULL }, "idle-suspend" },
+                { { "a2dpsrcctl", "idle-suspend", "86401", NULL }, "idle-suspend: '86401' is not 0-86400 seconds" },
                 { { "a2dpsrcctl", "auto-reconnect", "maybe", NULL }, "auto-reconnect" },
                 { { "a2dpsrcctl", "multi-output", "2", NULL }, "multi-output: '2' is not on or off" },
                 { { "a2dpsrcctl", "outputs", "all", NULL }, "takes no arguments" },

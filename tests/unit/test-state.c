@@ -60,7 +60,7 @@ static void sample(struct saved_state *s)
         s->routes[CAT_ALERTS] = ROUTE_BLUETOOTH;
         s->routes[CAT_VOICE] = ROUTE_BLUETOOTH;
         s->volume = 127;
-        s->idle_suspend = UINT32_MAX;
+        s->idle_suspend = STATE_IDLE_SUSPEND_MAX;       /* the most: a day */
         s->auto_reconnect = false;
         s->multi_output = true;
         s->codecs = 1u << CODEC_SBC | 1u << CODEC_SBC_XQ | 1u << CODEC_LDAC;
@@ -211,18 +211,36 @@ START_TEST(lenient_layout)
 }
 END_TEST
 
-START_TEST(unknown_keys_ignored)
+START_TEST(unknown_keys_kept)
 {
-        struct saved_state s;
-        char err[128];
+        struct saved_state s, again;
+        char err[128], buf[STATE_FORMAT_MAX], big[3000];
+        int n;
 
         ck_assert_int_eq(parse_str("a2dpsrc-state 1\n"
                                    "equalizer=rock\n"
                                    "volume=5\n"
-                                   "future.thing=\x01\x7f\xff anything\n"
+                                   "future.thing = \x01\x7f\xff anything\n"
                                    "route.subwoofer=nowhere\n"
                                    "=\n", &s, err, sizeof(err)), 0);
         ck_assert_uint_eq(s.volume, 5);
+        /* a newer a2dpsrc's settings are written back after ours: a
+         * downgrade and an upgrade again lose nothing */
+        n = state_format(&s, buf, sizeof(buf));
+        ck_assert_int_gt(n, 0);
+        ck_assert_str_eq(buf + n - strlen("equalizer=rock\nfuture.thing=\x01\x7f\xff anything\n"
+                                          "route.subwoofer=nowhere\n=\n"),
+                         "equalizer=rock\nfuture.thing=\x01\x7f\xff anything\nroute.subwoofer=nowhere\n=\n");
+        ck_assert_int_eq(state_parse(buf, (size_t)n, &again, err, sizeof(err)), 0);
+        ck_assert_mem_eq(&s, &again, sizeof(s));
+        /* what does not fit the kept kilobyte is dropped, the rest stays */
+        n = snprintf(big, sizeof(big), "a2dpsrc-state 1\n");
+        for (int i = 0; i < 100; i++)
+                n += snprintf(big + n, sizeof(big) - (size_t)n, "future.%02d=%s\n", i, "0123456789");
+        ck_assert_int_eq(state_parse(big, (size_t)n, &s, err, sizeof(err)), 0);
+        ck_assert_uint_le(s.unknown_len, STATE_UNKNOWN_MAX);
+        ck_assert_uint_eq(s.unknown_len, 1024 / 21 * 21);     /* 21-byte lines */
+        ck_assert_int_eq(memcmp(s.unknown, "future.00=0123456789\n", 21), 0);
 }
 END_TEST
 
@@ -271,6 +289,7 @@ START_TEST(malformed_fields_named)
                 { "volume=1 2", "volume" },
                 { "volume=99999999999999999999999", "volume" },
                 { "idle-suspend=4294967296", "idle-suspend" },
+                { "idle-suspend=86401", "idle-suspend: '86401' is not 0-86400 seconds" },
                 { "idle-suspend=+5", "idle-suspend" },
                 { "idle-suspend=1.5", "idle-suspend" },
                 { "last-output=AA:BB:CC:DD:EE", "last-output" },
@@ -926,7 +945,7 @@ static Suite *suite(void)
         tcase_add_test(tc, addresses_upper_case);
         tcase_add_test(tc, codecs_key);
         tcase_add_test(tc, lenient_layout);
-        tcase_add_test(tc, unknown_keys_ignored);
+        tcase_add_test(tc, unknown_keys_kept);
         tcase_add_test(tc, last_value_wins);
         tcase_add_test(tc, cleared_address_leaves_nothing_behind);
         tcase_add_test(tc, malformed_fields_named);
