@@ -310,9 +310,28 @@ static void timestamp(char *buf, size_t len)
         snprintf(buf + n, len - n, ".%03ld", ts.tv_nsec / 1000000);
 }
 
+/* An a{sv} at it: "<prefix>Key: value" each */
+static void print_dict(const char *prefix, DBusMessageIter *it)
+{
+        DBusMessageIter dict;
+
+        dbus_message_iter_recurse(it, &dict);
+        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&dict)) {
+                DBusMessageIter e;
+                const char *name;
+
+                dbus_message_iter_recurse(&dict, &e);
+                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
+                        continue;
+                dbus_message_iter_get_basic(&e, &name);
+                dbus_message_iter_next(&e);
+                ctl_print_property(stdout, prefix, name, &e);
+        }
+}
+
 static void print_changes(const struct ctl *c, DBusMessage *msg)
 {
-        DBusMessageIter it, dict, inv;
+        DBusMessageIter it, inv;
         const char *iface;
         char prefix[32];
 
@@ -327,19 +346,7 @@ static void print_changes(const struct ctl *c, DBusMessage *msg)
         timestamp(prefix, sizeof(prefix));
         /* "HH:MM:SS.mmm " before each property */
         snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), " ");
-        dbus_message_iter_recurse(&it, &dict);
-        while (dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY) {
-                DBusMessageIter e;
-                const char *name;
-
-                dbus_message_iter_recurse(&dict, &e);
-                if (dbus_message_iter_get_arg_type(&e) == DBUS_TYPE_STRING) {
-                        dbus_message_iter_get_basic(&e, &name);
-                        dbus_message_iter_next(&e);
-                        ctl_print_property(stdout, prefix, name, &e);
-                }
-                dbus_message_iter_next(&dict);
-        }
+        print_dict(prefix, &it);
         /* invalidated: changed without the value; ask for it */
         if (!dbus_message_iter_next(&it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY ||
             dbus_message_iter_get_element_type(&it) != DBUS_TYPE_STRING)
@@ -363,7 +370,7 @@ out:
 /* OutputChanged(address, changed): "HH:MM:SS.mmm ADDRESS Key: value" each */
 static void print_output_change(DBusMessage *msg)
 {
-        DBusMessageIter it, dict;
+        DBusMessageIter it;
         const char *addr;
         char prefix[64], address[18];
 
@@ -376,18 +383,7 @@ static void print_output_change(DBusMessage *msg)
                 return;
         timestamp(prefix, sizeof(prefix));
         snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), " %s ", address);
-        dbus_message_iter_recurse(&it, &dict);
-        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&dict)) {
-                DBusMessageIter e;
-                const char *name;
-
-                dbus_message_iter_recurse(&dict, &e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
-                        continue;
-                dbus_message_iter_get_basic(&e, &name);
-                dbus_message_iter_next(&e);
-                ctl_print_property(stdout, prefix, name, &e);
-        }
+        print_dict(prefix, &it);
         fflush(stdout);
 }
 

@@ -112,6 +112,16 @@ static void rig_init(struct rig *r, unsigned mtu, const size_t *sizes, size_t n)
         sender_init(&r->s, r->sv[0], mtu, &fake, &r->enc, &info, &r->stats, seeds);
 }
 
+/* One frame size, MTU 1000, an encoder lag samples behind */
+static void lagging_rig_init(struct rig *r, const size_t *sizes, unsigned lag)
+{
+        fake_lagging = fake;
+        fake_lagging.lag_samples = fake_lag_samples;
+        rig_init(r, 1000, sizes, 1);
+        r->s.codec = &fake_lagging;
+        r->enc.lag = lag;
+}
+
 static void rig_free(struct rig *r)
 {
         close(r->sv[0]);
@@ -149,11 +159,7 @@ START_TEST(a_lagging_encoder_dates_its_packets_earlier)
         ck_assert_uint_eq(on_time, read_ns - (uint64_t)FS * 1000000000ull / 48000);
         rig_free(&r);
 
-        fake_lagging = fake;
-        fake_lagging.lag_samples = fake_lag_samples;
-        rig_init(&r, 1000, sizes, 1);
-        r.s.codec = &fake_lagging;
-        r.enc.lag = 2 * FS;
+        lagging_rig_init(&r, sizes, 2 * FS);
         ck_assert_int_eq(sender_push(&r.s, r.pcm, FS, read_ns), 0);
         behind = r.s.building->first_ns;
         /* two frames more: the first sample 3 frames before the newest */
@@ -179,11 +185,7 @@ START_TEST(a_lagging_encoder_counts_in_the_queue_figure)
         on_time = atomic_load(&r.stats.queue_us);
         rig_free(&r);
 
-        fake_lagging = fake;
-        fake_lagging.lag_samples = fake_lag_samples;
-        rig_init(&r, 1000, sizes, 1);
-        r.s.codec = &fake_lagging;
-        r.enc.lag = 3 * FS;
+        lagging_rig_init(&r, sizes, 3 * FS);
         ck_assert_int_eq(sender_push(&r.s, r.pcm, 4 * FS, t), 0);
         ck_assert_int_eq(sender_flush(&r.s, t, &changed), 0);
         /* three frames of 64 at 48 kHz: 4000 us more */
