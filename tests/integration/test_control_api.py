@@ -359,7 +359,11 @@ class ApiContractTests(ControlCase):
             out = self.ctl(*args, check=False)
             self.assertEqual(out.returncode, 2, (args, out.stdout, out.stderr))
         out = self.ctl('idle-suspend', '86401', check=False)
-        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("'86401' is not 0-86400 seconds", out.stderr)
+        out = self.busctl('set-property', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'IdleSuspend', 'u', '86401',
+                          check=False)
+        self.assertNotEqual(out.returncode, 0)
         self.assertIn('at most 86400', out.stderr)
         out = self.ctl('connect', '00:DE:AD:BE:EF:00', check=False)
         self.assertEqual(out.returncode, 1)
