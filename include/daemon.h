@@ -78,6 +78,7 @@ struct device {
         char adapter[PATH_LEN];  /* the adapter's object path */
         char name[128];
         bool paired, trusted, connected;
+        bool bonded;             /* its key stored (said before Paired, see agent.c) */
         bool audio_sink;         /* UUIDs list the A2DP sink */
         bool uuids_known;        /* UUIDs resolved (not empty) */
         unsigned profiles;       /* enum doctor_profile bits of the UUIDs */

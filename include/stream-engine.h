@@ -68,6 +68,7 @@ struct stream_output {
          * the audio copied) only once a second output has been attached,
          * so one output alone keeps today's path. */
         bool delayed;
+        bool short_said;        /* STREAM_EV_ALIGN_SHORT sent since the attach */
         int16_t *delay_out;     /* the delayed step (after the line's ring) */
         struct delay_line dl;
         struct sender sender;

@@ -506,10 +506,16 @@ void agent_call_off_connect(struct daemon *d)
         if (!d->pair_call || !d->pair_done || d->pair_called_off)
                 return;
         d->pair_called_off = true;
-        /* not sent yet, BlueZ says DoesNotExist and send_pair stops */
-        if (dev)
+        /* Once the key is stored (Bonded: 5.66 says it at once, Paired
+         * only after the service search that comes before the Pair's
+         * reply), CancelPairing finds no bonding under way and has the
+         * kernel drop the key of a bond bluetoothd still lists: the bond
+         * stays and only the connection is called off. Not sent yet,
+         * BlueZ says DoesNotExist and send_pair stops. */
+        if (dev && !dev->paired && !dev->bonded) {
                 bluez_device_call(d, dev, "org.bluez.Device1", "CancelPairing");
-        log_info("cancelling the pairing with %s", d->pairing);
+                log_info("cancelling the pairing with %s", d->pairing);
+        }
 }
 
 void agent_pair(struct daemon *d, struct device *dev, DBusMessage *call, agent_pair_done_fn done)

@@ -222,6 +222,8 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
                 copy_str(dev->name, sizeof(dev->name), s);
         else if (strcmp(key, "Paired") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 dev->paired = b;
+        else if (strcmp(key, "Bonded") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                dev->bonded = b;
         else if (strcmp(key, "Trusted") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 dev->trusted = b;
         else if (strcmp(key, "Connected") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
@@ -741,7 +743,12 @@ struct device *bluez_device_by_address(struct daemon *d, const char *address)
 {
         struct adapter *a = bluez_default_adapter(d);
 
-        /* on the adapter we use first, then anywhere */
+        /* the one connected first: a speaker paired on two adapters is
+         * the one its link is on, whichever adapter is the default now
+         * (it follows power); then on the adapter we use, then anywhere */
+        for (struct device *v = d->devices; v; v = v->next)
+                if (strcasecmp(v->address, address) == 0 && v->connected)
+                        return v;
         for (struct device *v = d->devices; v; v = v->next)
                 if (strcasecmp(v->address, address) == 0 && (!a || strcmp(v->adapter, a->path) == 0))
                         return v;

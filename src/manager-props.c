@@ -381,9 +381,14 @@ static int set_auto_reconnect(struct daemon *d, DBusMessageIter *v, struct set_e
 
         if (dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) < 0)
                 return set_fail(e, ERR_INVALID, "AutoReconnect is a boolean (b)");
-        d->state.auto_reconnect = b;
-        if (b)
+        /* turned on is news; written again unchanged (an app applying
+         * its settings) is not, or each write would page the speaker
+         * and undo the backoff */
+        if (b && !d->state.auto_reconnect) {
+                d->state.auto_reconnect = true;
                 speaker_reconnect_soon(d);
+        }
+        d->state.auto_reconnect = b;
         return 0;
 }
 

@@ -164,6 +164,8 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
                 return 0;
         }
         t = transport_of_device(d, dev);
+        if (t && t == d->streaming)
+                return 0;       /* it plays already (news of another adapter) */
         if (t) {
                 /* still configured: just take the stream again */
                 set_str(d->output, sizeof(d->output), dev->address);

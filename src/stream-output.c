@@ -247,8 +247,12 @@ static void publish_held_back(struct stream *s, unsigned i, uint32_t want_us, si
         /* below a millisecond it is the rounding of frames */
         uint32_t short_us = want_us > held_us + 1000 ? want_us - held_us : 0;
 
-        if (short_us && !atomic_load_explicit(&st->align_short_us, memory_order_relaxed))
+        /* said once an attach: a shortfall near the hysteresis would
+         * come and go with every small move of the target */
+        if (short_us && !s->out[i]->short_said) {
+                s->out[i]->short_said = true;
                 stream_emit(s, STREAM_EV_ALIGN_SHORT, (int)short_us, -1, (int)i);
+        }
         atomic_store_explicit(&st->align_short_us, short_us, memory_order_relaxed);
         atomic_store_explicit(&st->align_us, short_us ? held_us : want_us, memory_order_relaxed);
 }
@@ -400,6 +404,7 @@ void stream_output_attach(struct stream *s, const struct command *c)
         atomic_store(&st->hold_us, o->hold_guess);
         atomic_store(&st->align_us, 0);
         atomic_store(&st->align_short_us, 0);
+        o->short_said = false;
         /* what the slot's last speaker measured is forgotten */
         align_set_path(&s->align, c->slot, &(struct align_path){ .present = false });
         share_airtime(s);

@@ -73,6 +73,9 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
                 and a Transport=bredr scan never find)
   Paired b, Bonded b, Trusted b, Blocked b, Alias s, LegacyPairing b
   Known b       object exists without discovery (default: Paired)
+  ServicesKnown b  its SDP records are known (default: Known); false: a
+                Pair searches them (SdpMs) before it answers, and Paired
+                is said only then (5.66 pending_paired)
   InRange b     answers pages / inquiry (default true)
   Discoverable b  shows up in discovery (default: not Paired)
   RSSI n (-55)

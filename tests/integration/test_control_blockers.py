@@ -185,6 +185,33 @@ class AdapterTests(ControlCase):
         self.call('Connect', SPEAKER)
         self.wait_streaming(path)
 
+    def test_a_speaker_on_both_adapters_is_the_one_its_link_is_on(self):
+        # paired on the board's hci0 and, while hci0 was off, on the dongle
+        # (hci1) too: hci0 coming back on does not connect it a second
+        # time, and Disconnect ends the link it plays on
+        self.bluez.add_adapter('hci1')
+        on_hci0 = self.add_speaker()
+        on_hci1 = self.add_speaker(adapter='hci1', Paired=False, Trusted=False)
+        self.add_tone()
+        self.start_daemon()
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(False))
+        self.wait_prop('SpeakerModeBlocker', '')
+        self.call('StartDiscovery')
+        time.sleep(1.0)
+        self.call('Connect', SPEAKER)
+        self.wait_streaming(on_hci1)
+        self.bluez.ClearLog()
+        self.bluez.set_prop(HCI0, 'org.bluez.Adapter1', 'Powered', dbus.Boolean(True))
+        time.sleep(1.5)
+        self.assertNotIn('ConnectProfile', '\n'.join(self.bluez.event_log()))
+        self.assertIsNone(self.bluez.transport_for(on_hci0))
+        self.assertEqual([str(a) for a in self.mprop('Outputs')], [SPEAKER])
+        self.assertEqual(plain(self.mprop('State')), 'streaming')
+        self.call('Disconnect')
+        self.daemon.wait_for(lambda: not self.double_device(on_hci1)['Connected'], 3,
+                             what='the link on hci1 ended')
+        self.assertIsNone(self.bluez.transport_for(on_hci1))
+
     def test_adapter_powered_off_is_not_available(self):
         self.add_speaker()
         self.write_state(speaker_mode=False)

@@ -148,6 +148,28 @@ class PairingTests(ControlCase):
         self.call('Connect', SPEAKER_B)
         self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
 
+    def test_disconnect_after_the_bond_is_made_keeps_the_bond(self):
+        # bonded, the Pair's reply waiting on the service search: a
+        # CancelPairing now would have 5.66 drop the kernel's key of a
+        # bond it still lists; the bond stays, the connection is off
+        path = self.add_unpaired(SPEAKER_B, PairMs=200, SdpMs=2500, ServicesKnown=False)
+        self.start_daemon()
+        self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 2)
+        conn = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
+                                 MANAGER_PATH, MANAGER, 'Connect', 's', SPEAKER_B], env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: conn.poll() is None and conn.kill())
+        self.daemon.wait_for(lambda: self.double_device(path)['Paired'], 5, what='bonded')
+        self.call('Disconnect')
+        _, err = conn.communicate(timeout=10)
+        self.assertNotEqual(conn.returncode, 0)
+        self.assertIn('cancelled by Disconnect', err)
+        self.assertNotIn('drops the key', '\n'.join(self.bluez.event_log()))
+        self.daemon.wait_for(lambda: self.double_device(path)['Trusted'], 3, what='trusted')
+        self.assertIn('paired=%s\n' % SPEAKER_B, self.state_file())
+        time.sleep(1.0)
+        self.assertIsNone(self.bluez.transport_for(path))
+
     def test_unsolicited_agent_requests_are_rejected(self):
         # paired with someone else's help, not trusted, not paired by us:
         # its incoming connection needs the default agent, and ours is not

@@ -330,6 +330,22 @@ class FallbackTests(SpeakerCase):
         self.wait_back_on_bluetooth(n, timeout=6)
         self.assertEqual(self.stats()['Reconnects'], 1)
 
+    def test_settings_written_again_keep_the_backoff(self):
+        # an app applying its settings every 0.5 s writes AutoReconnect
+        # true again and again: unchanged, it is no news, and the speaker
+        # out of range is not paged at each write
+        self.start_media_only(PageTimeoutMs=100)
+        self.bluez.SetInRange(SPEAKER_PATH, False)
+        self.log_has('reconnecting %s in 4 s' % SPEAKER, timeout=8)
+        self.bluez.ClearLog()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 8:
+            self.set_mprop('AutoReconnect', True)
+            time.sleep(0.5)
+        pages = [e for e in self.bluez.event_log() if 'ConnectProfile' in e]
+        # at 4 s and 8 s apart: two at the most in 8 s
+        self.assertLessEqual(len(pages), 2, pages)
+
     def test_speaker_coming_back_by_itself(self):
         self.start_media_only()
         self.set_mprop('AutoReconnect', False)

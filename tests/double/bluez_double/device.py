@@ -112,7 +112,9 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
         self.opt_rssi = int(o.get('RSSI', -55))
         self.rssi = None
         self.temporary = not self.known
-        self.svc_resolved = self.known     # SDP records known (storage)
+        # SDP records known (storage); ServicesKnown false: a device seen
+        # in a scan, whose records the pairing's search reads
+        self.svc_resolved = bool(o.get('ServicesKnown', self.known))
         if not initial and (self.bonded or self.trusted or self.blocked):
             world.store_device(self)
         self.svc_refreshed = False         # ServicesResolved

@@ -120,6 +120,13 @@ class PairingMixin(dbus.service.Interface):
     @dbus.service.method(C.DEVICE_IFACE, in_signature='', out_signature='')
     def CancelPairing(self):
         if self.bonding is None:
+            # device.c cancel_pairing(): with no bonding request (the bond
+            # made, the service search before Pair's reply still to go),
+            # mgmt Unpair Device: the kernel drops the key and the link,
+            # and bluetoothd, not told, still lists the bond
+            if self.paired or self.bonded:
+                self.log('CancelPairing with no pairing under way: the kernel drops the key '
+                         'of a bond bluetoothd still lists')
             raise C.does_not_exist()
         self._bonding_done('canceled')
 
