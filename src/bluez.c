@@ -743,12 +743,18 @@ struct device *bluez_device_by_address(struct daemon *d, const char *address)
 {
         struct adapter *a = bluez_default_adapter(d);
 
-        /* the one connected first: a speaker paired on two adapters is
-         * the one its link is on, whichever adapter is the default now
-         * (it follows power); then on the adapter we use, then anywhere */
-        for (struct device *v = d->devices; v; v = v->next)
-                if (strcasecmp(v->address, address) == 0 && v->connected)
+        /* the one connected through an adapter we use first: a speaker
+         * paired on two adapters is the one its link is on, whichever
+         * adapter is the default now (it follows power); then on the
+         * adapter we use, then anywhere. (One bluetoothd serving other
+         * controllers, e.g. check-vm's sinks, lists the speaker under
+         * them too, connected to them as a source.) */
+        for (struct device *v = d->devices; v; v = v->next) {
+                const struct adapter *on = v->connected ? bluez_adapter_by_path(d, v->adapter) : NULL;
+
+                if (on && on->has_media && adapter_wanted(d, on->name) && strcasecmp(v->address, address) == 0)
                         return v;
+        }
         for (struct device *v = d->devices; v; v = v->next)
                 if (strcasecmp(v->address, address) == 0 && (!a || strcmp(v->adapter, a->path) == 0))
                         return v;
