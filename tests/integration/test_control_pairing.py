@@ -122,17 +122,22 @@ class PairingTests(ControlCase):
         # and the next pairing goes through
         self.call('Pair', '00:11:22:33:44:77')
 
-    def test_disconnect_during_a_connects_pairing_calls_it_off(self):
-        # Connect pairs a new speaker first; the user taps Cancel (the app
-        # calls Disconnect) while the speaker takes its time: the pairing
-        # is cancelled, the Connect fails, and nothing connects after
-        path = self.add_unpaired(SPEAKER_B, PairMs=2500)
+    def connecting_b(self):
+        """The daemon started, Connect(SPEAKER_B) under way through busctl."""
         self.start_daemon()
         self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 2)
         conn = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
                                  MANAGER_PATH, MANAGER, 'Connect', 's', SPEAKER_B], env=self.env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: conn.poll() is None and conn.kill())
+        return conn
+
+    def test_disconnect_during_a_connects_pairing_calls_it_off(self):
+        # Connect pairs a new speaker first; the user taps Cancel (the app
+        # calls Disconnect) while the speaker takes its time: the pairing
+        # is cancelled, the Connect fails, and nothing connects after
+        path = self.add_unpaired(SPEAKER_B, PairMs=2500)
+        conn = self.connecting_b()
         self.daemon.wait_for(lambda: any('Pair from' in e for e in self.bluez.event_log()), 5,
                              what='pairing under way')
         self.call('Disconnect')
@@ -153,12 +158,7 @@ class PairingTests(ControlCase):
         # CancelPairing now would have 5.66 drop the kernel's key of a
         # bond it still lists; the bond stays, the connection is off
         path = self.add_unpaired(SPEAKER_B, PairMs=200, SdpMs=2500, ServicesKnown=False)
-        self.start_daemon()
-        self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 2)
-        conn = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
-                                 MANAGER_PATH, MANAGER, 'Connect', 's', SPEAKER_B], env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: conn.poll() is None and conn.kill())
+        conn = self.connecting_b()
         self.daemon.wait_for(lambda: self.double_device(path)['Paired'], 5, what='bonded')
         self.call('Disconnect')
         _, err = conn.communicate(timeout=10)
