@@ -603,7 +603,6 @@ DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg);
 
 /* agent.c: our org.bluez.Agent1 and pairing */
 int agent_export(struct daemon *d);
-/* bluetoothd is (back) on the bus: undo what a pairing cut short left. */
 /* An adapter appeared (bluetoothd back): a pairing window of ours that
  * bluetoothd's crash left open on it is shut. */
 void agent_adapter_appeared(struct daemon *d, const struct adapter *a);

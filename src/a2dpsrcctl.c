@@ -310,23 +310,11 @@ static void timestamp(char *buf, size_t len)
         snprintf(buf + n, len - n, ".%03ld", ts.tv_nsec / 1000000);
 }
 
-/* An a{sv} at it: "<prefix>Key: value" each */
-static void print_dict(const char *prefix, DBusMessageIter *it)
+/* One entry of an a{sv} of changes: "<prefix>Key: value" */
+static int print_entry(const char *key, DBusMessageIter *value, void *prefix)
 {
-        DBusMessageIter dict;
-
-        dbus_message_iter_recurse(it, &dict);
-        for (; dbus_message_iter_get_arg_type(&dict) == DBUS_TYPE_DICT_ENTRY; dbus_message_iter_next(&dict)) {
-                DBusMessageIter e;
-                const char *name;
-
-                dbus_message_iter_recurse(&dict, &e);
-                if (dbus_message_iter_get_arg_type(&e) != DBUS_TYPE_STRING)
-                        continue;
-                dbus_message_iter_get_basic(&e, &name);
-                dbus_message_iter_next(&e);
-                ctl_print_property(stdout, prefix, name, &e);
-        }
+        ctl_print_property(stdout, prefix, key, value);
+        return 0;
 }
 
 static void print_changes(const struct ctl *c, DBusMessage *msg)
@@ -346,7 +334,7 @@ static void print_changes(const struct ctl *c, DBusMessage *msg)
         timestamp(prefix, sizeof(prefix));
         /* "HH:MM:SS.mmm " before each property */
         snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), " ");
-        print_dict(prefix, &it);
+        dbus_dict_foreach(&it, print_entry, prefix);
         /* invalidated: changed without the value; ask for it */
         if (!dbus_message_iter_next(&it) || dbus_message_iter_get_arg_type(&it) != DBUS_TYPE_ARRAY ||
             dbus_message_iter_get_element_type(&it) != DBUS_TYPE_STRING)
@@ -383,7 +371,7 @@ static void print_output_change(DBusMessage *msg)
                 return;
         timestamp(prefix, sizeof(prefix));
         snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), " %s ", address);
-        print_dict(prefix, &it);
+        dbus_dict_foreach(&it, print_entry, prefix);
         fflush(stdout);
 }
 

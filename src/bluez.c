@@ -120,6 +120,12 @@ static bool adapter_wanted(struct daemon *d, const char *name)
         return d->opts.adapter[0] == '\0' || strcmp(d->opts.adapter, name) == 0;
 }
 
+/* One we stream through: it has Media1, and --adapter names it or none */
+static bool adapter_usable(struct daemon *d, const struct adapter *a)
+{
+        return a->has_media && adapter_wanted(d, a->name);
+}
+
 static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
 {
         struct adapter *a = ud;
@@ -433,11 +439,11 @@ static void object_added(struct daemon *d, const char *path, DBusMessageIter *if
                 a = bluez_adapter_by_path(d, path);
         if (media && a)
                 a->has_media = true;
-        if (a && a->has_media && adapter_wanted(d, a->name) && a->reg == REG_NONE) {
+        if (a && adapter_usable(d, a) && a->reg == REG_NONE) {
                 log_info("adapter %s (%s) has Media1", a->name, a->address);
                 endpoint_register(d, a);
         }
-        if (a && a->has_media && adapter_wanted(d, a->name))
+        if (a && adapter_usable(d, a))
                 report_media(d, a, true);
 }
 
@@ -730,7 +736,7 @@ struct adapter *bluez_default_adapter(struct daemon *d)
          * a powered one first: with the board's own controller switched
          * off, a dongle that is on serves */
         for (struct adapter *a = d->adapters; a; a = a->next) {
-                if (!a->has_media || !adapter_wanted(d, a->name))
+                if (!adapter_usable(d, a))
                         continue;
                 if (!best || (a->powered && !best->powered) ||
                     (a->powered == best->powered && strcmp(a->name, best->name) < 0))
@@ -752,7 +758,7 @@ struct device *bluez_device_by_address(struct daemon *d, const char *address)
         for (struct device *v = d->devices; v; v = v->next) {
                 const struct adapter *on = v->connected ? bluez_adapter_by_path(d, v->adapter) : NULL;
 
-                if (on && on->has_media && adapter_wanted(d, on->name) && strcasecmp(v->address, address) == 0)
+                if (on && adapter_usable(d, on) && strcasecmp(v->address, address) == 0)
                         return v;
         }
         for (struct device *v = d->devices; v; v = v->next)

@@ -114,46 +114,8 @@ static bool append_counts(struct daemon *d, DBusMessageIter *dict, unsigned slot
                dbus_dict_append_basic(dict, "DroppedMs", DBUS_TYPE_UINT64, &dropped_ms);
 }
 
-static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct output_view *o)
-{
-        struct device *dev = bluez_device_by_address(d, o->address);
-        const char *name = dev && dev->name[0] ? dev->name : o->address;
-        DBusMessageIter dict;
-        char codec[96] = "", *codec_p = codec;
-
-        if (!dbus_message_iter_open_container(arr, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
-            !dbus_dict_append_basic(&dict, "Address", DBUS_TYPE_STRING, &o->address) ||
-            !dbus_dict_append_basic(&dict, "Name", DBUS_TYPE_STRING, &name) ||
-            !dbus_dict_append_basic(&dict, "State", DBUS_TYPE_STRING, &o->state) ||
-            !dbus_dict_append_basic(&dict, "Volume", DBUS_TYPE_UINT16, &o->volume))
-                return false;
-        if (o->t) {
-                enum speaker_delay_source src;
-                dbus_uint32_t delay = output_speaker_delay_us(d, o->t, &src);
-                const char *src_name = speaker_delay_source_name(src);
-                const struct stream_output_stats *st = &stream_stats(d->stream)->out[o->slot];
-                bool attached = stream_bt_attached(d->stream, o->slot);
-                unsigned level = attached ? atomic_load(&st->level) : 0;
-                dbus_uint32_t bitrate = attached ? atomic_load(&st->bitrate) : 0;
-                dbus_uint32_t cap = attached ? atomic_load(&st->cap_bps) : 0;
-                dbus_uint32_t latency = attached ? output_latency_of(d, o->t, o->slot) : 0;
-                dbus_uint32_t out_of_step = attached ? atomic_load(&st->align_short_us) : 0;
-
-                transport_describe(o->t, level, codec, sizeof(codec));
-                if (!dbus_dict_append_basic(&dict, "Codec", DBUS_TYPE_STRING, &codec_p) ||
-                    !dbus_dict_append_basic(&dict, "Bitrate", DBUS_TYPE_UINT32, &bitrate) ||
-                    !dbus_dict_append_basic(&dict, "MaxBitrate", DBUS_TYPE_UINT32, &cap) ||
-                    !dbus_dict_append_basic(&dict, "Latency", DBUS_TYPE_UINT32, &latency) ||
-                    !dbus_dict_append_basic(&dict, "OutOfStepUs", DBUS_TYPE_UINT32, &out_of_step) ||
-                    !dbus_dict_append_basic(&dict, "Delay", DBUS_TYPE_UINT32, &delay) ||
-                    !dbus_dict_append_basic(&dict, "DelaySource", DBUS_TYPE_STRING, &src_name) ||
-                    !append_counts(d, &dict, o->slot))
-                        return false;
-        }
-        return dbus_message_iter_close_container(arr, &dict);
-}
-
-/* What a companion app shows of an output, as GetOutputs has it. */
+/* What a companion app shows of an output (GetOutputs' descriptive keys,
+ * and what OutputChanged compares). */
 static void see_output(struct daemon *d, const struct output_view *o, struct output_seen *s)
 {
         struct device *dev = bluez_device_by_address(d, o->address);
@@ -172,6 +134,41 @@ static void see_output(struct daemon *d, const struct output_view *o, struct out
                 s->delay = output_speaker_delay_us(d, o->t, &src);
                 snprintf(s->delay_source, sizeof(s->delay_source), "%s", speaker_delay_source_name(src));
         }
+}
+
+static bool append_output(struct daemon *d, DBusMessageIter *arr, const struct output_view *o)
+{
+        struct output_seen seen;
+        const char *name = seen.name, *codec = seen.codec, *src_name = seen.delay_source;
+        DBusMessageIter dict;
+
+        see_output(d, o, &seen);
+        if (!dbus_message_iter_open_container(arr, DBUS_TYPE_ARRAY, "{sv}", &dict) ||
+            !dbus_dict_append_basic(&dict, "Address", DBUS_TYPE_STRING, &o->address) ||
+            !dbus_dict_append_basic(&dict, "Name", DBUS_TYPE_STRING, &name) ||
+            !dbus_dict_append_basic(&dict, "State", DBUS_TYPE_STRING, &o->state) ||
+            !dbus_dict_append_basic(&dict, "Volume", DBUS_TYPE_UINT16, &o->volume))
+                return false;
+        if (o->t) {
+                const struct stream_output_stats *st = &stream_stats(d->stream)->out[o->slot];
+                bool attached = stream_bt_attached(d->stream, o->slot);
+                dbus_uint32_t bitrate = attached ? atomic_load(&st->bitrate) : 0;
+                dbus_uint32_t cap = attached ? atomic_load(&st->cap_bps) : 0;
+                dbus_uint32_t latency = attached ? output_latency_of(d, o->t, o->slot) : 0;
+                dbus_uint32_t out_of_step = attached ? atomic_load(&st->align_short_us) : 0;
+                dbus_uint32_t delay = seen.delay;
+
+                if (!dbus_dict_append_basic(&dict, "Codec", DBUS_TYPE_STRING, &codec) ||
+                    !dbus_dict_append_basic(&dict, "Bitrate", DBUS_TYPE_UINT32, &bitrate) ||
+                    !dbus_dict_append_basic(&dict, "MaxBitrate", DBUS_TYPE_UINT32, &cap) ||
+                    !dbus_dict_append_basic(&dict, "Latency", DBUS_TYPE_UINT32, &latency) ||
+                    !dbus_dict_append_basic(&dict, "OutOfStepUs", DBUS_TYPE_UINT32, &out_of_step) ||
+                    !dbus_dict_append_basic(&dict, "Delay", DBUS_TYPE_UINT32, &delay) ||
+                    !dbus_dict_append_basic(&dict, "DelaySource", DBUS_TYPE_STRING, &src_name) ||
+                    !append_counts(d, &dict, o->slot))
+                        return false;
+        }
+        return dbus_message_iter_close_container(arr, &dict);
 }
 
 static bool append_str_if(DBusMessageIter *dict, const char *key, const char *now, const char *was)

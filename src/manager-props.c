@@ -377,18 +377,17 @@ static int set_volume(struct daemon *d, DBusMessageIter *v, struct set_error *e)
 
 static int set_auto_reconnect(struct daemon *d, DBusMessageIter *v, struct set_error *e)
 {
+        bool was = d->state.auto_reconnect;
         dbus_bool_t b;
 
         if (dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) < 0)
                 return set_fail(e, ERR_INVALID, "AutoReconnect is a boolean (b)");
+        d->state.auto_reconnect = b;
         /* turned on is news; written again unchanged (an app applying
          * its settings) is not, or each write would page the speaker
          * and undo the backoff */
-        if (b && !d->state.auto_reconnect) {
-                d->state.auto_reconnect = true;
+        if (b && !was)
                 speaker_reconnect_soon(d);
-        }
-        d->state.auto_reconnect = b;
         return 0;
 }
 

@@ -320,6 +320,13 @@ static bool reconnect2_wanted(struct daemon *d)
 
 static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud);
 
+static void arm_reconnect2(struct daemon *d, unsigned delay_s)
+{
+        if (sd_event_add_time_relative(d->event, &d->reconnect2_timer, CLOCK_MONOTONIC,
+                                       (uint64_t)delay_s * 1000000, 10000, on_reconnect2, d) < 0)
+                log_err("cannot schedule a reconnect of the second speaker");
+}
+
 static void schedule_reconnect2(struct daemon *d)
 {
         unsigned delay = policy_reconnect_delay_s(d->reconnect2_attempt);
@@ -332,9 +339,7 @@ static void schedule_reconnect2(struct daemon *d)
         if (d->reconnect2_attempt < 16)
                 d->reconnect2_attempt++;
         log_info("reconnecting %s (the second output) in %u s", d->lost2, delay);
-        if (sd_event_add_time_relative(d->event, &d->reconnect2_timer, CLOCK_MONOTONIC,
-                                       (uint64_t)delay * 1000000, 10000, on_reconnect2, d) < 0)
-                log_err("cannot schedule a reconnect of the second speaker");
+        arm_reconnect2(d, delay);
 }
 
 /* speaker_reconnect_soon's news, for a lost second speaker: tried
@@ -345,9 +350,7 @@ void multi_output_reconnect_soon(struct daemon *d)
                 return;
         d->reconnect2_attempt = 0;
         cancel_reconnect2(d);
-        if (sd_event_add_time_relative(d->event, &d->reconnect2_timer, CLOCK_MONOTONIC, 1000000, 10000,
-                                       on_reconnect2, d) < 0)
-                log_err("cannot schedule a reconnect of the second speaker");
+        arm_reconnect2(d, 1);
 }
 
 static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
