@@ -12,6 +12,7 @@
 
 #include "a2dp-codec.h"
 #include "codec-refusal.h"
+#include "connect-calloff.h"
 #include "history.h"
 #include "options.h"
 #include "policy.h"
@@ -265,6 +266,7 @@ struct daemon {
          * disconnected, or ConnectProfile to connect_inflight */
         enum { CONNECT_NONE, CONNECT_DROP_OLD, CONNECT_PROFILE } connect_pending_kind;
         char connect_inflight[18];
+        struct calloff calloff;          /* connect_inflight called off */
         /* the second speaker (MultiOutput, multi-output.c): engine slot 1 */
         char output2[18];                /* its address, "" none */
         uint8_t volume2;                 /* its volume, 0..127 (the first's is state.volume) */

@@ -16,12 +16,13 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud);
 
 /* What the one call in d->connect_pending is (d->connect_pending_kind): the
  * previous output being disconnected, or ConnectProfile to
- * d->connect_inflight. Such a call is never
- * cancelled on our side when the user changes their mind (Disconnect, or
- * Connect to another speaker during an automatic reconnect): BlueZ goes on
- * with it regardless and keeps our one local endpoint meanwhile, so its
- * outcome is awaited, a speaker no longer wanted is sent away, and only
- * then does the next connection start. */
+ * d->connect_inflight. When the user changes their mind (Disconnect, or
+ * Connect to another speaker during an automatic reconnect) a ConnectProfile
+ * in flight is called off with a Disconnect of that speaker (d->calloff,
+ * connect-calloff.h); BlueZ keeps our one local endpoint until that attempt
+ * is over, so its outcome is awaited (a speaker no longer wanted is sent
+ * away), and only once the Disconnect is answered does the next connection
+ * start. */
 
 static void set_str(char *dst, size_t len, const char *src)
 {
@@ -282,6 +283,12 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         set_str(addr, sizeof(addr), d->connect_inflight);
         d->connect_inflight[0] = '\0';
 
+        if (calloff_waiting(&d->calloff, addr)) {
+                /* we called it off: our Disconnect undoes it, and its
+                 * answer starts what is wanted now (on_called_off) */
+                log_debug("the connection to %s, called off, ended", addr);
+                return;
+        }
         if (strcasecmp(addr, d->connecting) != 0) {
                 /* called off meanwhile: undo it, then go on with what is
                  * wanted now, if anything */
@@ -357,10 +364,41 @@ static void on_old_disconnected(DBusMessage *reply, const DBusError *err, void *
         d->connect_pending_kind = CONNECT_NONE;
         if (!reply)
                 log_debug("disconnecting the previous output: %s", err->message);
-        /* Disconnect() may have called the new one off meanwhile */
-        if (d->connecting[0])
+        /* Disconnect() may have called the new one off meanwhile; a
+         * connection called off is over first (on_called_off goes on) */
+        if (d->connecting[0] && !calloff_waiting(&d->calloff, NULL))
                 send_connect_profile(d, d->connecting);
         manager_update(d);
+}
+
+/* Our Disconnect of a speaker whose connection we called off is answered:
+ * that attempt is over, answered or not (connect-calloff.h). */
+static void on_called_off(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        char addr[18];
+
+        set_str(addr, sizeof(addr), d->calloff.address);
+        calloff_answered(&d->calloff);
+        if (!reply)
+                log_debug("calling off the connection to %s: %s", addr, err->message);
+        if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, addr) == 0) {
+                log_info("bluetoothd dropped the connection to %s unanswered", addr);
+                dbus_call_cancel(&d->connect_pending);
+                d->connect_pending_kind = CONNECT_NONE;
+                d->connect_inflight[0] = '\0';
+        }
+        if (d->connecting[0] && !d->connect_pending)
+                send_connect_profile(d, d->connecting);
+        manager_update(d);
+}
+
+/* Calls off the ConnectProfile in flight to dev. */
+static void call_off(struct daemon *d, const struct device *dev)
+{
+        log_info("cancelling the connection to %s", dev->address);
+        if (calloff_send(d->conn, &d->calloff, dev->path, dev->address, on_called_off, d) < 0)
+                bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
 }
 
 void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
@@ -382,7 +420,7 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
                 connect_succeeded(d, dev->address, call == NULL);
                 return;
         }
-        if (d->connect_pending) {
+        if (d->connect_pending || calloff_waiting(&d->calloff, NULL)) {
                 /* a call is under way (an automatic reconnect, or one called
                  * off): it finishes first, and what follows is for dev */
                 if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) != 0 &&
@@ -390,9 +428,8 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
                         struct device *c = bluez_device_by_address(d, d->connect_inflight);
 
                         log_info("giving up connecting %s for %s", d->connect_inflight, dev->address);
-                        /* BlueZ cancels a connection in progress on Disconnect */
                         if (c)
-                                bluez_device_call(d, c, "org.bluez.Device1", "Disconnect");
+                                call_off(d, c);
                 }
                 set_str(d->connecting, sizeof(d->connecting), dev->address);
                 d->output[0] = '\0';
@@ -572,11 +609,8 @@ void speaker_disconnect(struct daemon *d)
                 if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, d->connecting) == 0) {
                         struct device *c = bluez_device_by_address(d, d->connect_inflight);
 
-                        /* BlueZ cancels a connection in progress on Disconnect */
-                        if (c && c != dev) {
-                                bluez_device_call(d, c, "org.bluez.Device1", "Disconnect");
-                                log_info("cancelling the connection to %s", c->address);
-                        }
+                        if (c && c != dev)
+                                call_off(d, c);
                 }
                 d->connecting[0] = '\0';
                 finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cancelled by Disconnect");
@@ -718,6 +752,7 @@ void speaker_shutdown(struct daemon *d)
         multi_output_shutdown(d);
         cancel_reconnect(d);
         dbus_call_cancel(&d->connect_pending);
+        calloff_cancel(&d->calloff);
         d->connect_pending_kind = CONNECT_NONE;
         d->connect_inflight[0] = '\0';
         if (d->connect_call) {

@@ -100,9 +100,35 @@ class OutputTests(ControlCase):
         time.sleep(1.0)
         self.assertEqual(plain(self.mprop('Output')), '')
         self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
-        # (BlueZ itself would have cancelled the page; this double completes
-        # it, and the daemon sends the speaker away)
+        # (bluetoothd cancels the page on the daemon's Disconnect)
         self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Connected'], 3)
+
+    def test_a_connect_called_off_in_its_service_search_does_not_hold_up_the_next(self):
+        # bluetoothd 5.66 never answers a Connect whose service search a
+        # Disconnect cancelled (browse_request_cancel frees its message):
+        # the next speaker must not wait for that call's own timeout (30 s)
+        self.add_speaker(ServicesKnown=False, SdpMs=2000)
+        self.add_speaker(SPEAKER_B, 'Speaker B')
+        self.start_daemon()
+        first = subprocess.Popen(['busctl', '--system', '--timeout=40', 'call', 'org.a2dpsrc', MANAGER_PATH,
+                                  MANAGER, 'Connect', 's', SPEAKER], env=self.env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: first.poll() is None and first.kill())
+        # paged; its services are being searched
+        self.daemon.wait_for(lambda: self.double_device(SPEAKER_PATH)['Connected'], 5, what='A paged')
+        self.call('Disconnect')
+        _, err = first.communicate(timeout=10)
+        self.assertIn('cancelled by Disconnect', err)
+        t0 = time.monotonic()
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(SPEAKER_B_PATH)
+        self.assertLess(time.monotonic() - t0, 8.0)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
+        self.assertFalse(self.double_device(SPEAKER_PATH)['Connected'])
+        # and A, asked for again the same way, connects
+        self.call('Connect', SPEAKER)
+        self.wait_streaming(SPEAKER_PATH)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
 
     def test_connect_during_an_automatic_reconnect(self):
         self.add_speaker()
@@ -121,8 +147,10 @@ class OutputTests(ControlCase):
         self.call('Connect', SPEAKER_B)
         self.wait_streaming(SPEAKER_B_PATH)
         self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
-        # A's page completes in the meantime: sent away, not adopted
-        self.log_has('%s connected, but is no longer wanted; disconnecting it' % SPEAKER, timeout=5)
+        # A's page is called off (bluetoothd 5.66 cancels it on Disconnect):
+        # not adopted, and B waited for it to end, not for its page
+        self.log_has('giving up connecting %s for %s' % (SPEAKER, SPEAKER_B))
+        self.log_has('cancelling the connection to %s' % SPEAKER)
         self.assertIsNone(self.daemon.returncode)
         self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
         self.assertIsNotNone(self.bluez.transport_for(SPEAKER_B_PATH))

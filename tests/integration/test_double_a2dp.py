@@ -11,7 +11,7 @@ import dbus
 
 import harness
 from double_client import (ADAPTER, CONFIG, DEVICE, DoubleTest, HCI0, PROPS, SINK, SRC, TRANSPORT,
-                           call, spin_until)
+                           call, spin, spin_until)
 
 
 class TestA2DP(DoubleTest):
@@ -258,10 +258,9 @@ class TestA2DP(DoubleTest):
                           cm.exception.get_dbus_message()),
                          ('org.bluez.Error.NotAvailable',
                           'br-connection-profile-unavailable'))
-        with self.assertRaises(dbus.DBusException) as cm:
-            call(c.iface(speaker, DEVICE).Disconnect)
-        self.assertEqual(cm.exception.get_dbus_name(),
-                         'org.bluez.Error.NotConnected')
+        # device_request_disconnect(): a device with no link is answered
+        # at once, never NotConnected
+        call(c.iface(speaker, DEVICE).Disconnect)
         call(self.control.SetInRange, dbus.ObjectPath(speaker), False)
         call(self.control.SetDeviceOption, dbus.ObjectPath(speaker),
              'PageTimeoutMs', dbus.Int32(200))
@@ -269,6 +268,43 @@ class TestA2DP(DoubleTest):
             call(c.iface(speaker, DEVICE).ConnectProfile, SINK)
         self.assertEqual(cm.exception.get_dbus_message(),
                          'br-connection-page-timeout')
+
+    def connect_async(self, c, dev):
+        box = {}
+        c.iface(dev, DEVICE).ConnectProfile(
+            SINK, reply_handler=lambda *r: box.setdefault('r', r),
+            error_handler=lambda e: box.setdefault('e', e), timeout=60)
+        return box
+
+    def test_disconnect_cancels_a_paging_connect(self):
+        # 5.66 device_request_disconnect(): the Connect under way fails with
+        # br-connection-canceled at once, the page stops (sink_disconnect
+        # drops the AVDTP session being made), and Disconnect is answered
+        dev = self.add_speaker(ConnectMs=1500)
+        c = self.client()
+        c.register_app()
+        box = self.connect_async(c, dev)
+        spin(0.3)
+        call(c.iface(dev, DEVICE).Disconnect)
+        spin_until(lambda: box, what='ConnectProfile reply', timeout=1.0)
+        self.assertEqual(box['e'].get_dbus_message(), 'br-connection-canceled')
+        spin(2.0)
+        self.assertFalse(c.get(dev, DEVICE, 'Connected'))
+        self.assertEqual(c.events.find('SetConfiguration'), [])
+
+    def test_disconnect_during_the_service_search_leaves_connect_unanswered(self):
+        # 5.66 browse_request_cancel() frees the Connect's message unanswered:
+        # its caller waits for its own timeout
+        dev = self.add_speaker(ServicesKnown=False, ConnectMs=200, SdpMs=1500)
+        c = self.client()
+        c.register_app()
+        box = self.connect_async(c, dev)
+        spin_until(lambda: c.get(dev, DEVICE, 'Connected'), what='the page')
+        call(c.iface(dev, DEVICE).Disconnect)
+        spin_until(lambda: not c.get(dev, DEVICE, 'Connected'), what='the link down')
+        spin(2.0)
+        self.assertEqual(box, {})
+        self.assertEqual(c.events.find('SetConfiguration'), [])
 
     def test_speaker_connect_remote_config(self):
         dev = self.add_speaker(SpeakerConnectMode='remote-config')

@@ -457,13 +457,28 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             self._arm_temporary()
 
     def request_disconnect(self, done):
-        """device_request_disconnect(): a pending Connect fails with
-        br-connection-canceled, services are disconnected, then the ACL."""
-        if done is not None:
-            self.disconnect_waiters.append(done)
+        """device_request_disconnect(): a bonding is cancelled, a service
+        search dropped (the Connect waiting on it is never answered:
+        browse_request_cancel frees its message), a pending Connect fails
+        with br-connection-canceled, services are disconnected, then the
+        ACL. With no link, the services' connects are cancelled (and with
+        them the page: sink_disconnect drops the AVDTP session being made)
+        and the caller is answered at once."""
+        if self.bonding is not None:
+            self._bonding_done('canceled')
+        if self.browsing:
+            self.log('service search cancelled; its Connect is left unanswered')
+            self.browsing = False
         if self.connect_req is not None:
             req, self.connect_req = self.connect_req, None
             req['err'](C.failed(C.BR_CANCELED))
+        if not self.connected:
+            self.gen += 1       # what was paging stops
+            if done is not None:
+                done()
+            return
+        if done is not None:
+            self.disconnect_waiters.append(done)
         gen = self.gen
 
         def acl_down():
@@ -595,7 +610,9 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
 
     def _browse(self, method, uuid, ok, err):
         """device_browse_sdp(): needs the ACL; then retry the connect."""
-        self.browsing = True
+        # this search, not the next one: a search cancelled (Disconnect,
+        # the link lost) must not finish as a later one
+        token = self.browsing = object()
         gen = self.gen
 
         def paged(errno):
@@ -606,7 +623,7 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
                 return err(reason_error(errno))
 
             def done():
-                if not self.browsing:
+                if self.browsing is not token:
                     return
                 self.browsing = False
                 self.svc_resolved = True
@@ -721,8 +738,6 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
                          async_callbacks=('ok', 'err'))
     def Disconnect(self, ok=None, err=None):
         self.log('Disconnect')
-        if not self.connected:
-            return err(C.not_connected())
         self.request_disconnect(ok)
 
     @dbus.service.method(C.DEVICE_IFACE, in_signature='s', out_signature='',
