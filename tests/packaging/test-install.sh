@@ -32,4 +32,12 @@ fi
 # MANPATH: the unit's Documentation= pages are installed there
 out=$(MANPATH="$tmp/usr/share/man" systemd-analyze verify "$tmp/usr/lib/systemd/system/a2dpsrcd.service" 2>&1) && [ -z "$out" ] &&
     say "ok: systemd-analyze verify: clean" || { say "FAIL: systemd-analyze verify: $out" >&2; fails=1; }
+# the producer's state (producer-watch.c) is read from /proc/asound, which
+# ProcSubset=pid hides: every producer underrun would then end the stream
+unit="$tmp/usr/lib/systemd/system/a2dpsrcd.service"
+if grep -q '^ProcSubset=pid' "$unit"; then
+    say "FAIL: the unit's ProcSubset=pid hides /proc/asound from the daemon" >&2; fails=1
+else
+    say "ok: the unit leaves /proc/asound readable"
+fi
 exit $fails
