@@ -34,6 +34,10 @@ DBusHandlerResult dbus_send_reply(DBusConnection *conn, DBusMessage *reply);
 typedef int (*dbus_dict_fn)(const char *key, DBusMessageIter *value, void *userdata);
 int dbus_dict_foreach(DBusMessageIter *iter, dbus_dict_fn fn, void *userdata);
 
+/* PropertiesChanged: true when name is among the invalidated properties
+ * that follow the changed dictionary at changed (not moved). */
+bool dbus_invalidated_has(const DBusMessageIter *changed, const char *name);
+
 /* Typed reads of a variant's content; -EINVAL when the type differs. */
 int dbus_variant_get_basic(DBusMessageIter *variant, int type, void *out);
 /* "ay" in a variant (or at iter directly when variant is false). */

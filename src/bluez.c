@@ -278,19 +278,8 @@ int bluez_parse_device_props(DBusMessageIter *dict, struct device *dev)
  * no longer exist. RSSI is dropped this way when a scan ends. */
 void bluez_device_invalidated(struct device *dev, DBusMessageIter *changed)
 {
-        DBusMessageIter inv = *changed, names;
-
-        if (!dbus_message_iter_next(&inv) || dbus_message_iter_get_arg_type(&inv) != DBUS_TYPE_ARRAY ||
-            dbus_message_iter_get_element_type(&inv) != DBUS_TYPE_STRING)
-                return;
-        dbus_message_iter_recurse(&inv, &names);
-        for (; dbus_message_iter_get_arg_type(&names) == DBUS_TYPE_STRING; dbus_message_iter_next(&names)) {
-                const char *name;
-
-                dbus_message_iter_get_basic(&names, &name);
-                if (strcmp(name, "RSSI") == 0)
-                        dev->has_rssi = false;
-        }
+        if (dbus_invalidated_has(changed, "RSSI"))
+                dev->has_rssi = false;
 }
 
 static struct device *device_get(struct daemon *d, const char *path)

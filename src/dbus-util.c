@@ -248,3 +248,21 @@ bool dbus_dict_append_bytes(DBusMessageIter *dict, const char *key, const uint8_
                dbus_message_iter_close_container(&entry, &var) &&
                dbus_message_iter_close_container(dict, &entry);
 }
+
+bool dbus_invalidated_has(const DBusMessageIter *changed, const char *name)
+{
+        DBusMessageIter inv = *changed, names;
+
+        if (!dbus_message_iter_next(&inv) || dbus_message_iter_get_arg_type(&inv) != DBUS_TYPE_ARRAY ||
+            dbus_message_iter_get_element_type(&inv) != DBUS_TYPE_STRING)
+                return false;
+        dbus_message_iter_recurse(&inv, &names);
+        for (; dbus_message_iter_get_arg_type(&names) == DBUS_TYPE_STRING; dbus_message_iter_next(&names)) {
+                const char *n;
+
+                dbus_message_iter_get_basic(&names, &n);
+                if (strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}

@@ -264,6 +264,12 @@ void transport_properties_changed(struct daemon *d, struct transport *t, DBusMes
 
         t->state_announced = false;
         transport_parse_changed(changed, t);
+        /* 5.66 has Delay only while it is not 0: a report of 0 takes it
+         * away, and the speaker is one that reports none */
+        if (dbus_invalidated_has(changed, "Delay")) {
+                t->has_delay = false;
+                t->delay = 0;
+        }
         if (t->state != before)
                 log_debug("transport %s state %d -> %d", t->path, before, t->state);
         output_transport_changed(d, t);

@@ -285,6 +285,18 @@ class TwoSpeakers(A2dpTestCase):
         return [{str(k): (str(v) if isinstance(v, dbus.String) else int(v)) for k, v in o.items()}
                 for o in self.call('GetOutputs')]
 
+    def test_a_delay_report_falling_to_zero_is_no_report(self):
+        # 5.66 has Delay only while it is not 0 (delay_reporting_exists):
+        # a report of 0 invalidates the property rather than change it,
+        # and B is then a speaker that reports none, not one 180 ms late
+        self.start_two(codecs='sbc')
+        self.bluez.SpeakerSetDelay(dev_path(SPEAKER_B), dbus.UInt16(0))
+        self.daemon.wait_for(lambda: self.get_outputs()[1]['DelaySource'] != 'reported', 3,
+                             what='B no longer reporting')
+        b = self.get_outputs()[1]
+        self.assertEqual(b['DelaySource'], 'assumed', b)
+        self.assertNotEqual(b['Delay'], 180000, b)
+
     def test_get_outputs_describes_each_speaker(self):
         self.start_two(codecs='sbc')
         self.daemon.wait_for(lambda: [o['State'] for o in self.get_outputs()] == ['streaming'] * 2, 5,
