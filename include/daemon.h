@@ -326,6 +326,7 @@ struct daemon {
                 char delay_source[12];
         } outputs_seen[2];
 
+        bool bus_up;                     /* name taken, objects exported */
         bool ready_sent;
         /* the STATUS= last sent: sent again only when it changes (each
          * notification is a blocking send to systemd's socket) */

@@ -227,6 +227,8 @@ int main(int argc, char **argv)
                 log_err("D-Bus set-up failed: %s", strerror(-r));
                 goto fail;
         }
+        d.bus_up = true;
+        service_status_update(&d);
 
         r = sd_event_loop(d.event);
         d.shutting_down = true;

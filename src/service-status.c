@@ -35,8 +35,10 @@ void service_status_update(struct daemon *d)
         } else {
                 snprintf(status, sizeof(status), "Waiting for a Bluetooth adapter");
         }
-        /* READY once registered, or once it is clear we wait for BlueZ */
-        if (!d->ready_sent && !pending && !d->owner_call && !d->objects_call) {
+        /* READY once registered, or once it is clear we wait for BlueZ;
+         * never before our name and objects are on the bus (the audio
+         * engine, set up first, reports a capture not there yet) */
+        if (!d->ready_sent && d->bus_up && !pending && !d->owner_call && !d->objects_call) {
                 sd_notifyf(0, "READY=1\nSTATUS=%s", status);
                 d->ready_sent = true;
         } else if (strcmp(status, d->status_sent) != 0) {
