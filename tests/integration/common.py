@@ -14,8 +14,10 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -531,6 +533,29 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         os.kill(self.daemon.pid, signal.SIGSTOP)
         time.sleep(seconds)
         os.kill(self.daemon.pid, signal.SIGCONT)
+
+    def notify_socket(self):
+        """A socket for NOTIFY_SOCKET, read as systemd reads it, all along
+        (sd_notify blocks on a full queue): (its path, [(monotonic time,
+        message)])."""
+        path = os.path.join(self.tmp, 'notify')
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        sock.settimeout(0.1)
+        got, stop = [], threading.Event()
+
+        def reader():
+            while not stop.is_set():
+                try:
+                    got.append((time.monotonic(), sock.recv(4096).decode()))
+                except socket.timeout:
+                    pass
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        return path, got
 
     def start_daemon(self, capture='tone', args=(), local='null', speaker_mode=True,
                      wait_registered=True, env=None):

@@ -8,8 +8,6 @@ exists, every position query blocks inside the audio thread."""
 
 import os
 import signal
-import socket
-import threading
 import time
 
 import dbus
@@ -54,24 +52,7 @@ class EngineStuckTests(A2dpTestCase):
         self.assertIn('audio thread is stuck', log)
 
     def test_stuck_thread_stops_the_watchdog(self):
-        notify = os.path.join(self.tmp, 'notify')
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(notify)
-        self.addCleanup(sock.close)
-        sock.settimeout(0.1)
-        # read as systemd does, all along: sd_notify() blocks on a full queue
-        got, stop = [], threading.Event()
-
-        def reader():
-            while not stop.is_set():
-                try:
-                    got.append((time.monotonic(), sock.recv(4096).decode()))
-                except socket.timeout:
-                    pass
-        t = threading.Thread(target=reader, daemon=True)
-        t.start()
-        self.addCleanup(t.join)
-        self.addCleanup(stop.set)
+        notify, got = self.notify_socket()
 
         def since(t0, what):
             return [m for when, m in list(got) if when >= t0 and what in m]

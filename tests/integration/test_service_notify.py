@@ -1,9 +1,6 @@
 """What systemd is told (sd_notify): READY=1 only once the daemon is on
 the bus with its objects, so that units ordered after it find them."""
 
-import os
-import socket
-import threading
 import time
 
 import dbus
@@ -13,26 +10,6 @@ from common import A2dpTestCase
 
 
 class ServiceNotifyTests(A2dpTestCase):
-
-    def notify_socket(self):
-        path = os.path.join(self.tmp, 'notify')
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        self.addCleanup(sock.close)
-        sock.settimeout(0.1)
-        got, stop = [], threading.Event()
-
-        def reader():
-            while not stop.is_set():
-                try:
-                    got.append(sock.recv(4096).decode())
-                except socket.timeout:
-                    pass
-        t = threading.Thread(target=reader, daemon=True)
-        t.start()
-        self.addCleanup(t.join)
-        self.addCleanup(stop.set)
-        return path, got
 
     def test_no_ready_before_the_bus_name(self):
         # the capture is not there at start (snd-aloop's producer idle at
@@ -46,10 +23,10 @@ class ServiceNotifyTests(A2dpTestCase):
         self.start_daemon(capture='later', wait_registered=False, env={'NOTIFY_SOCKET': path})
         self.assertEqual(self.daemon.wait_exit(5), 1)
         time.sleep(0.3)
-        self.assertFalse([m for m in got if 'READY=1' in m], got)
+        self.assertFalse([m for _, m in got if 'READY=1' in m], got)
 
     def test_ready_once_on_the_bus(self):
         path, got = self.notify_socket()
         self.start_daemon(capture='later', env={'NOTIFY_SOCKET': path})
-        self.daemon.wait_for(lambda: [m for m in got if 'READY=1' in m], 5, what='READY=1')
+        self.daemon.wait_for(lambda: [m for _, m in got if 'READY=1' in m], 5, what='READY=1')
         self.assertIsNone(self.daemon.returncode)
