@@ -517,6 +517,8 @@ bool codec_control_encoder_failed(struct daemon *d, struct transport *t, int err
                 log_err("%s cannot be sent to %s in the configuration it took: %s. It is not chosen for "
                         "this speaker again", t->codec->label, dev->address, why);
                 codec_refusal_add(&d->refusals, dev->address, t->codec->index);
+                /* ours to say, not the speaker's: no busy spell undoes it */
+                codec_refusal_confirm(&d->refusals, dev->address);
         }
         c = best_left(d, t);
         /* beside the other speaker, at the engine's rate */

@@ -217,6 +217,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         log_info("%s connected as the Bluetooth output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
         cancel_reconnect(d);
+        codec_refusal_confirm(&d->refusals, addr);
         set_str(d->output, sizeof(d->output), addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
         d->output2_newer = false;       /* the most recent now (MultiOutput) */
@@ -254,16 +255,34 @@ static bool drop_then_connect(struct daemon *d, struct device *old)
  * for this speaker, with no SetConfiguration since: the speaker refused
  * that configuration (bluetoothd 5.66 reports it as a failed connection,
  * br-connection-create-socket). Learnt for the speaker; SBC, which every
- * sink must take, is never held against it. True: connect again at once,
+ * sink must take, is never held against it, and a refusal of SBC too
+ * undoes what was learnt since the speaker last streamed (a speaker busy
+ * with a phone refuses every configuration). True: connect again at once,
  * and the endpoint of that codec lets bluetoothd move to the next one. */
 static bool learn_refusal(struct daemon *d, const char *addr)
 {
         const struct a2dp_codec *c = d->chosen_codec;
+        unsigned n;
 
         d->chosen_codec = NULL;
-        if (!c || c->index == CODEC_SBC || strcasecmp(d->chosen_for, addr) != 0 ||
-            !codec_refusal_add(&d->refusals, addr, c->index))
+        if (!c || strcasecmp(d->chosen_for, addr) != 0)
                 return false;
+        if (c->index == CODEC_SBC) {
+                n = codec_refusal_sbc_refused(&d->refusals, addr);
+                if (n)
+                        log_info("%s refused SBC too: it refused the connection, not the %u codec%s "
+                                 "before it, which it is offered again", addr, n, n == 1 ? "" : "s");
+                return false;
+        }
+        if (!codec_refusal_add(&d->refusals, addr, c->index))
+                return false;
+        /* busy a moment ago: the next codec waits for the next attempt,
+         * or every attempt would page it twice */
+        if (codec_refusal_busy(&d->refusals, addr)) {
+                log_info("%s refused its %s configuration; its next codec is tried at the next attempt",
+                         addr, c->label);
+                return false;
+        }
         log_warn("%s refused its %s configuration; connecting it again with its next codec", addr,
                  c->label);
         diagnose_note(d, addr, HIST_CONNECT_FAILED, "refused its codec configuration");

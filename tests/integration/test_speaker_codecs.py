@@ -14,7 +14,7 @@ import time
 import dbus
 
 import harness
-from common import A2dpTestCase, SPEAKER_PATH
+from common import A2dpTestCase, SPEAKER, SPEAKER_PATH
 
 
 class SpeakerCodecTests(A2dpTestCase):
@@ -58,6 +58,21 @@ class SpeakerCodecTests(A2dpTestCase):
         rec = self.stream('ldac', 'aptx-hd', 'aptx', 'aac', 'sbc',
                           refuse=['ldac', 'aptx-hd', 'aptx', 'aac'], expect_refusal=True)
         self.judge_recording(rec, fed_s=3.0, codec='sbc')
+
+    def test_a_busy_speaker_refusing_every_configuration_keeps_its_codecs(self):
+        # busy with a phone, the speaker rejects every SET_CONFIGURATION,
+        # SBC's too: that says nothing of its codecs, and once free it
+        # plays the best one again (SBC-XQ here: any build has it), not SBC
+        self.add_codec_speaker('sbc-xq', RejectConfiguration=True)
+        self.add_tone()
+        self.start_daemon()
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.manager().Connect(SPEAKER, timeout=30)
+        self.assertIn('refused its SBC-XQ configuration', self.daemon.log_text())
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectConfiguration', False)
+        self.manager().Connect(SPEAKER, timeout=30)
+        self.wait_streaming(timeout=10)
+        self.assertTrue(str(self.mprop('Codec')).startswith('SBC-XQ'), self.mprop('Codec'))
 
     def test_sbc_xq_capable_speaker(self):
         # dual channel and a maximum bitpool of 74 on offer: SBC, plain or
