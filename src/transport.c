@@ -16,6 +16,10 @@
 
 #define IFACE_TRANSPORT "org.bluez.MediaTransport1"
 
+/* On a first connect 5.66's Acquire waits for AVDTP OPEN and then START,
+ * each allowed avdtp.c's REQ_TIMEOUT of 6 s: both, with a margin */
+#define ACQUIRE_TIMEOUT_MS 20000
+
 struct transport *transport_by_path(struct daemon *d, const char *path)
 {
         for (struct transport *t = d->transports; t; t = t->next)
@@ -275,13 +279,22 @@ void transport_properties_changed(struct daemon *d, struct transport *t, DBusMes
         output_transport_changed(d, t);
 }
 
-/* An Acquire that succeeded with a socket we cannot use: released, so
- * that BlueZ does not keep us as the owner of a started stream. */
-static void refuse_acquired(struct daemon *d, struct transport *t, int fd, const char *why)
+/* What an Acquire gave, or may still give, is given back: BlueZ keeps us
+ * as the owner of a started stream, and every later Acquire would be
+ * NotAuthorized. fd -1: no answer in time (NoReply); the START may still
+ * complete and make us the owner, and 5.66's Release cancels a request
+ * still pending or suspends the stream it started. */
+static void give_back(struct daemon *d, struct transport *t, int fd)
 {
         t->fd = fd;
         t->acq = ACQ_HELD;
         transport_release(d, t, false);
+}
+
+/* An Acquire that succeeded with a socket we cannot use */
+static void refuse_acquired(struct daemon *d, struct transport *t, int fd, const char *why)
+{
+        give_back(d, t, fd);
         output_acquire_failed(d, t, why, false);
 }
 
@@ -311,22 +324,20 @@ static void on_acquire_reply(DBusMessage *reply, const DBusError *err, void *ud)
         dbus_pending_call_unref(t->call);
         t->call = NULL;
         if (t->release_on_reply) {
-                /* no longer wanted: what BlueZ gave is given back; no
-                 * answer in time (NoReply) may still make us the owner
-                 * when the START completes, so that is given back too */
+                /* no longer wanted: what BlueZ gave is given back */
                 t->release_on_reply = false;
                 t->acq = ACQ_NONE;
                 if (reply && dbus_message_get_args(reply, NULL, DBUS_TYPE_UNIX_FD, &fd,
                                                    DBUS_TYPE_INVALID))
-                        t->fd = fd;
-                else if (reply || !dbus_error_has_name(err, DBUS_ERROR_NO_REPLY))
-                        return;
-                t->acq = ACQ_HELD;
-                transport_release(d, t, false);
+                        give_back(d, t, fd);
+                else if (!reply && dbus_error_has_name(err, DBUS_ERROR_NO_REPLY))
+                        give_back(d, t, -1);
                 return;
         }
         if (!reply) {
                 t->acq = ACQ_NONE;
+                if (dbus_error_has_name(err, DBUS_ERROR_NO_REPLY))
+                        give_back(d, t, -1);
                 output_acquire_failed(d, t, err->message ? err->message : err->name, true);
                 return;
         }
@@ -379,7 +390,7 @@ int transport_acquire(struct daemon *d, struct transport *t)
                 return 0;
         dbus_call_cancel(&t->call);    /* a Release still in flight needs no answer */
         m = dbus_message_new_method_call(BLUEZ_SERVICE, t->path, IFACE_TRANSPORT, method);
-        r = dbus_call_async(d->conn, m, 5000, on_acquire_reply, t, &t->call);
+        r = dbus_call_async(d->conn, m, ACQUIRE_TIMEOUT_MS, on_acquire_reply, t, &t->call);
         if (r < 0)
                 return r;
         t->acq = ACQ_REQUESTED;

@@ -65,6 +65,43 @@ class Bluez566Tests(A2dpTestCase):
         self.assertEqual(self.daemon.stop(), 0)
         self.assertIn('Release cancels pending Acquire', '\n'.join(self.bluez.event_log()))
 
+    def test_an_acquire_waiting_over_five_seconds_for_start_still_streams(self):
+        # on a first connect 5.66's Acquire waits for AVDTP OPEN and START,
+        # each allowed 6 s (avdtp.c REQ_TIMEOUT). The daemon gave up after
+        # 5 s (NoReply), START then made it the owner all the same
+        # (a2dp_resume_complete), and every later Acquire was NotAuthorized:
+        # the speaker stayed silent for good
+        self.add_speaker(StartMs=5500)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: str(self.mprop('State')) == 'streaming', 12,
+                             what='the daemon streaming after the slow START')
+        time.sleep(2.0)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+        self.assertNotIn('NotAuthorized', self.daemon.log_text())
+
+    def test_an_acquire_never_answered_is_given_back_and_the_stream_set_up_again(self):
+        # no answer within the daemon's 20 s: bluetoothd may still finish
+        # the START and make the daemon the owner, and every later Acquire
+        # would be NotAuthorized. The daemon releases first (5.66 cancels
+        # the pending Acquire and aborts the stream), the stream is set up
+        # again, and a START answered in time streams
+        self.add_speaker(StartMs=21000)
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: self.internal_state() == 'requesting', 3,
+                             what='the Acquire pending (START in flight)')
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'StartMs', 100)
+        self.daemon.wait_for(lambda: str(self.mprop('State')) == 'streaming', 30,
+                             what='the daemon streaming on the stream set up again')
+        self.assertIn('Release cancels pending Acquire', '\n'.join(self.bluez.event_log()))
+        time.sleep(2.0)
+        self.bluez.flush()
+        a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
+        self.assert_clean_stream(a)
+
     def test_rejected_start_fails_the_acquire_and_keeps_the_transport(self):
         # a2dp_resume_complete() with an error: media_transport_remove_owner()
         # answers the Acquire EIO (org.bluez.Error.Failed), the transport goes
