@@ -279,6 +279,7 @@ struct daemon {
         struct transport *streaming2;    /* its transport on the other slot */
         DBusMessage *connect2_call;      /* Manager1.Connect waiting for it */
         DBusPendingCall *connect2_pending;
+        struct calloff calloff2;         /* connect2_inflight called off */
         /* a second speaker whose link dropped: reconnected with backoff
          * while the first plays (AutoReconnect) */
         char lost2[18];

@@ -388,6 +388,12 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         d->connect2_pending = NULL;
         snprintf(addr, sizeof(addr), "%s", d->connect2_inflight);
         d->connect2_inflight[0] = '\0';
+        if (calloff_waiting(&d->calloff2, addr)) {
+                /* we called it off: our Disconnect undoes it, and its
+                 * answer starts it again if it is wanted again */
+                manager_update(d);
+                return;
+        }
         dev = bluez_device_by_address(d, addr);
         if (strcasecmp(addr, d->connecting2) != 0 || strcasecmp(addr, d->output2) != 0) {
                 /* called off meanwhile (MultiOutput off, Disconnect) */
@@ -446,15 +452,57 @@ static void want_inflight(struct daemon *d, struct device *dev, DBusMessage *cal
  * called off while in flight: not a speaker coming by itself. */
 bool multi_output_called_off(struct daemon *d, const struct device *dev)
 {
-        return d->connect2_pending && strcasecmp(d->connect2_inflight, dev->address) == 0 &&
+        return ((d->connect2_pending && strcasecmp(d->connect2_inflight, dev->address) == 0) ||
+                calloff_waiting(&d->calloff2, dev->address)) &&
                strcasecmp(d->connecting2, dev->address) != 0;
+}
+
+/* ConnectProfile to dev as the second output; false when it could not be
+ * sent. */
+static bool send_connect2(struct daemon *d, const struct device *dev)
+{
+        const char *uuid = A2DP_SINK_UUID;
+        DBusMessage *m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1",
+                                                      "ConnectProfile");
+
+        if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID) ||
+            dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect2_pending) < 0)
+                return false;
+        snprintf(d->connect2_inflight, sizeof(d->connect2_inflight), "%s", dev->address);
+        log_info("connecting %s as the second output", dev->address);
+        return true;
+}
+
+/* Our Disconnect of the second speaker whose connection we called off is
+ * answered: that attempt is over, answered or not (connect-calloff.h). */
+static void on_called_off(DBusMessage *reply, const DBusError *err, void *ud)
+{
+        struct daemon *d = ud;
+        struct device *dev;
+        char addr[18];
+
+        snprintf(addr, sizeof(addr), "%s", d->calloff2.address);
+        calloff_answered(&d->calloff2);
+        if (!reply)
+                log_debug("calling off the connection to %s: %s", addr, err->message);
+        if (d->connect2_pending && strcasecmp(d->connect2_inflight, addr) == 0) {
+                log_info("bluetoothd dropped the connection to %s unanswered", addr);
+                dbus_call_cancel(&d->connect2_pending);
+                d->connect2_inflight[0] = '\0';
+        }
+        /* wanted again meanwhile */
+        dev = d->connecting2[0] ? bluez_device_by_address(d, d->connecting2) : NULL;
+        if (d->connecting2[0] && !d->connect2_pending && (!dev || !send_connect2(d, dev))) {
+                d->output2[0] = '\0';
+                d->connecting2[0] = '\0';
+                finish_call(d, ERR_PREFIX "Failed", dev ? "cannot reach bluetoothd" : "the device went away");
+        }
+        manager_update(d);
 }
 
 bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *call)
 {
         struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
-        const char *uuid = A2DP_SINK_UUID;
-        DBusMessage *m;
 
         if (!d->state.multi_output || strcasecmp(d->output, dev->address) == 0)
                 return false;
@@ -480,13 +528,15 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
         }
         /* a connection called off is still in flight: its reply sends
          * the speaker away, unless it is wanted again */
-        if (d->connect2_pending) {
-                if (strcasecmp(d->connect2_inflight, dev->address) == 0) {
+        if (d->connect2_pending || calloff_waiting(&d->calloff2, NULL)) {
+                const char *inflight = d->connect2_pending ? d->connect2_inflight : d->calloff2.address;
+
+                if (strcasecmp(inflight, dev->address) == 0) {
                         want_inflight(d, dev, call);
                 } else if (call) {
                         dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress",
                                          "the connection to %s is being called off; retry in a moment",
-                                         d->connect2_inflight);
+                                         inflight);
                 }
                 return true;
         }
@@ -502,16 +552,12 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
         }
         if (!d->state.speaker_mode)
                 output_set_speaker_mode(d, true);
-        m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "ConnectProfile");
-        if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID) ||
-            dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect2_pending) < 0) {
+        if (!send_connect2(d, dev)) {
                 if (call)
                         dbus_reply_error(d->conn, call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return true;
         }
-        snprintf(d->connect2_inflight, sizeof(d->connect2_inflight), "%s", dev->address);
         want_inflight(d, dev, call);
-        log_info("connecting %s as the second output", dev->address);
         return true;
 }
 
@@ -528,12 +574,15 @@ static void drop_second(struct daemon *d)
                         multi_output_detach(d);
                 transport_release(d, t, false);
         }
-        /* a connection under way is cancelled (BlueZ cancels it on
-         * Disconnect), and sent away when its reply comes if it was not */
+        /* a connection under way is called off (BlueZ cancels it on
+         * Disconnect, and answers that Disconnect once it is over) */
         if (dev) {
+                bool inflight = d->connect2_pending && strcasecmp(d->connect2_inflight, dev->address) == 0;
+
                 log_info("%s %s", d->connecting2[0] ? "cancelling the connection to" : "disconnecting",
                          dev->address);
-                bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
+                if (!inflight || calloff_send(d->conn, &d->calloff2, dev->path, dev->address, on_called_off, d) < 0)
+                        bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
         }
         finish_call(d, ERR_PREFIX "Failed", "cancelled");
         d->output2[0] = '\0';
@@ -711,6 +760,7 @@ void multi_output_shutdown(struct daemon *d)
         sd_event_source_disable_unref(d->rate_retry);
         d->rate_retry = NULL;
         dbus_call_cancel(&d->connect2_pending);
+        calloff_cancel(&d->calloff2);
         d->connecting2[0] = '\0';
         d->connect2_inflight[0] = '\0';
         if (d->connect2_call) {

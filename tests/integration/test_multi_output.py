@@ -928,9 +928,9 @@ class SecondCalledOff(A2dpTestCase):
     outputs = TwoSpeakers.outputs
     log_has = TwoSpeakers.log_has
 
-    def slow_b_joining(self):
+    def slow_b_joining(self, **b_opts):
         self.add_speaker(SPEAKER_A, 'Speaker A')
-        self.add_speaker(SPEAKER_B, 'Speaker B', ConnectMs=2000)
+        self.add_speaker(SPEAKER_B, 'Speaker B', **(b_opts or {'ConnectMs': 2000}))
         self.write_state(speaker_mode=True, multi_output=True)
         self.start_daemon()
         self.call('Connect', SPEAKER_A)
@@ -986,6 +986,21 @@ class SecondCalledOff(A2dpTestCase):
         self.call('Connect', SPEAKER_B)
         self.wait_streaming(dev_path(SPEAKER_B))
         self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 5, what='Outputs = A, B')
+
+    def test_the_second_called_off_in_its_service_search_joins_when_asked_again(self):
+        # 5.66 never answers a Connect whose service search a Disconnect
+        # cancelled: asked again, B must not wait for that call's timeout
+        joining = self.slow_b_joining(ServicesKnown=False, SdpMs=2000)
+        self.daemon.wait_for(lambda: bool(self.bluez.GetDevices()[dbus.ObjectPath(dev_path(SPEAKER_B))]['Connected']),
+                             5, what='B paged')
+        self.call('DisconnectOutput', SPEAKER_B)
+        _, err = joining.communicate(timeout=10)
+        self.assertIn('cancelled', err)
+        t0 = time.monotonic()
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 5, what='Outputs = A, B')
+        self.assertLess(time.monotonic() - t0, 10.0)
 
 
 class ForgetOneOfTwo(A2dpTestCase):
