@@ -43,7 +43,9 @@ void output_unblock_stream(struct daemon *d)
 /* A capture that delivers nothing (a stalled device, a producer that
  * stopped its clock) while streaming: after CAPTURE_DRY_US the speaker is
  * given back, and taken again when frames come. Checked only while
- * streaming or waiting for such frames. */
+ * streaming or waiting for such frames: also after a capture failed
+ * (engine_failures, forgotten once it delivers) or while it is
+ * unavailable (lifted once it delivers, not when it merely opens). */
 #define CAPTURE_WATCH_US 500000ull
 #define CAPTURE_DRY_US 1500000ull
 
@@ -58,7 +60,9 @@ void capture_watch_update(struct daemon *d)
 {
         /* shutting down, the loop is finished and takes no source back on */
         bool needed = !d->shutting_down &&
-                      (d->streaming || output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA));
+                      (d->streaming || output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA) ||
+                       output_blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE) ||
+                       (d->engine_failures && stream_running(d->stream)));
 
         if (d->capture_watch && sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON
                                                                                       : SD_EVENT_OFF) < 0)
@@ -75,7 +79,11 @@ static int on_capture_watch(sd_event_source *s, uint64_t usec, void *ud)
         if (frames != d->watch_frames) {
                 d->watch_frames = frames;
                 d->watch_moved_at = now;
-                if (output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA))
+                /* the engine delivers: its next failure is retried quickly
+                 * again (output.c) */
+                d->engine_failures = 0;
+                if (output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA) ||
+                    output_blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE))
                         output_unblock_stream(d);
         } else if (d->streaming && now > d->watch_moved_at &&
                    now - d->watch_moved_at >= CAPTURE_DRY_US) {

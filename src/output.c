@@ -18,6 +18,11 @@
 
 #define LOCAL_PERIODS 4
 #define RETRY_MAX_S 30
+/* Failures of the main capture in a row, none delivering a frame, after
+ * which the speaker is given back (capture-unavailable) until it delivers:
+ * one is a producer that restarted at another rate, followed at the first
+ * retry; three (1.25 s) a capture that opens but never starts. */
+#define CAPTURE_FAILURES_BLOCK 3
 /* Period used while no transport dictates one: 20 ms. */
 #define LOCAL_PERIOD_MS 20
 
@@ -197,14 +202,17 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         d->engine_rate = first.rate;
         d->capture_period = first.period_frames;
         d->engine_period = exact ? period_frames : first.period_frames;
-        d->engine_failures = 0;
+        /* engine_failures is forgotten only once the capture delivers
+         * (capture-health.c): a START the audio thread took may still fail
+         * in snd_pcm_start (snd-aloop's trigger on a format or access
+         * mismatch, an ASoC board), and such a capture must back off */
         d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
         sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
         log_info("audio engine at %u Hz, period %u frames%s%s", first.rate, first.period_frames,
                  d->local ? "" : ", no local output",
                  first.converting ? ", capture converted" : "");
-        if (output_blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE) ||
-            output_blocked_for(d, BLOCKED_NO_PRODUCER))
+        /* capture-unavailable is lifted when the capture delivers */
+        if (output_blocked_for(d, BLOCKED_NO_PRODUCER))
                 output_unblock_stream(d);
         return 0;
 }
@@ -606,9 +614,16 @@ static void capture_failed(struct daemon *d, int c, int err)
                 capture_retry_schedule(d, c);
                 return;
         }
-        /* reopen everything after a pause; the transport stays held */
+        /* reopen everything after a pause; the transport stays held,
+         * unless the capture keeps failing before it delivers anything */
         stop_engine(d);
         schedule_engine_retry(d);
+        if (d->engine_failures >= CAPTURE_FAILURES_BLOCK && c >= 0 && c < CAT_COUNT) {
+                char detail[sizeof(d->stream_blocked) - 32];
+                snprintf(detail, sizeof(detail), "capture '%s' failed %u times without delivering: %s",
+                         d->opts.capture[c], d->engine_failures, snd_strerror(err));
+                output_block_stream(d, BLOCKED_CAPTURE_UNAVAILABLE, detail);
+        }
 }
 
 static int on_stream_event(sd_event_source *s, int fd, uint32_t revents, void *ud)

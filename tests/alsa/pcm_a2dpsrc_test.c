@@ -77,6 +77,8 @@ struct tpcm {
 	unsigned fixed_channels;	/* `channels`: the only count, 0 = 1 or 2 */
 	char *rate_file;	/* `rate_file`: the producer's rate (snd-aloop) */
 	char *hang_file;	/* while this path exists, the pointer blocks */
+	double start_error;	/* `start_error`: errno every start fails with, 0 = none */
+	char *start_error_file;	/* if set, start_error only while this path exists */
 
 	/* file source, mapped read-only */
 	const uint8_t *file_map;
@@ -466,6 +468,10 @@ static int tp_start(snd_pcm_ioplug_t *io)
 		if (t->format_broken || (r && r != io->rate))
 			return -EIO;
 	}
+	/* a device that opens and is set up but whose trigger fails (snd-aloop
+	 * when the producer's format or access differs, an ASoC board) */
+	if (t->start_error > 0 && (!t->start_error_file || access(t->start_error_file, F_OK) == 0))
+		return -(int)t->start_error;
 	if (t->paced) {
 		if (!t->started_once) {
 			t->origin_ns = now;
@@ -746,6 +752,7 @@ static int tp_close(snd_pcm_ioplug_t *io)
 	free(t->start_file);
 	free(t->rate_file);
 	free(t->hang_file);
+	free(t->start_error_file);
 	free(t);
 	return 0;
 }
@@ -839,6 +846,14 @@ static int parse_conf(struct tpcm *t, snd_config_t *conf)
 				t->fixed_channels = (unsigned)c;
 		} else if (!strcmp(id, "hang_file")) {
 			err = conf_string(n, id, &t->hang_file);
+		} else if (!strcmp(id, "start_error")) {
+			err = conf_number(n, id, &t->start_error);
+			if (err == 0 && !(t->start_error >= 0 && t->start_error < 4096)) {
+				SNDERR("a2dpsrc_test: start_error must be an errno, 0..4095");
+				err = -EINVAL;
+			}
+		} else if (!strcmp(id, "start_error_file")) {
+			err = conf_string(n, id, &t->start_error_file);
 		} else if (!strcmp(id, "paced")) {
 			int b = snd_config_get_bool(n);
 

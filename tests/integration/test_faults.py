@@ -137,6 +137,40 @@ class FaultTests(A2dpTestCase):
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
         self.assertTrue(a['audio']['tone']['present'])
 
+    def test_a_capture_that_opens_but_never_starts_backs_off(self):
+        # the device opens and takes its parameters, but every start fails
+        # with -EIO (snd-aloop's trigger when the producer's format or access
+        # differs; ASoC boards alike): the failures add up, the retries back
+        # off, and the speaker is given back with the reason, not held
+        # silent. Before, each retry counted as a success (the audio thread
+        # took the START), every retry came after 0.25 s, 16 log lines a
+        # second, StreamBlocked empty, the speaker held silent.
+        broken = os.path.join(self.tmp, 'start-fails')
+        open(broken, 'w').close()
+        self.add_tone(start_error=5, start_error_file=broken)
+        self.add_speaker()
+        self.start_daemon()
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: len(self.capture_retries()) >= 4, 8, what='four capture retries')
+        retries = self.capture_retries()[:4]
+        self.assertEqual([d for _, d in retries], [0.25, 1, 2, 4])
+        for (t0, d), (t1, _) in zip(retries, retries[1:]):
+            self.assertAlmostEqual(t1 - t0, d, delta=0.3, msg='retried after %.2f s, not %g s' % (t1 - t0, d))
+        blocked = str(self.mprop('StreamBlocked'))
+        self.assertTrue(blocked.startswith('capture-unavailable: '), blocked)
+        self.assertIn("'tone'", blocked)
+        t = self.bluez.transport_for(SPEAKER_PATH)
+        self.assertIsNotNone(t)
+        self.assertEqual(str(self.bluez.transports()[t].get('State')), 'idle', 'the speaker held silent')
+        self.assertNotEqual(str(self.mprop('State')), 'streaming')
+        # the device starts again: used at the fourth retry (announced 4 s
+        # ahead), the speaker taken back and streamed to, no retry more
+        os.unlink(broken)
+        self.wait_streaming(timeout=8)
+        self.daemon.wait_for(lambda: str(self.mprop('StreamBlocked')) == '', 3, what='unblocked')
+        self.daemon.wait_for(lambda: int(self.stats()['Packets']) > 20, 5, what='packets')
+        self.assertEqual(len(self.capture_retries()), 4, 'retried while the capture delivered')
+
     def test_speaker_stall_keeps_latency_bounded(self):
         self.add_speaker()
         self.start_daemon()
