@@ -297,6 +297,9 @@ struct daemon {
          * us); the hold-off doubles when the speaker keeps suspending */
         uint64_t resume_not_before, resumed_at;
         unsigned resume_holdoff_ms;
+        /* the device (path) whose suspend that is: another speaker's
+         * transport starts clean. "" while released for silence */
+        char holdoff_device[PATH_LEN];
 
         /* pairing and discovery */
         DBusMessage *pair_call;          /* Manager1.Pair waiting for BlueZ */

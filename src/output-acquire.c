@@ -27,6 +27,7 @@ static int on_acquire_timer(sd_event_source *s, uint64_t usec, void *ud)
             atomic_load(&stream_stats(d->stream)->silent_run) >= rate && !d->idle_suspended) {
                 log_info("no sound to send: %s is asked for again when sound comes", t->path);
                 d->idle_suspended = true;
+                d->holdoff_device[0] = '\0';   /* for silence: no speaker's hold-off */
                 output_idle_suspend_changed(d);
                 return 0;
         }

@@ -455,6 +455,7 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
                         let_go(d, t2);
                 }
                 d->idle_suspended = true;
+                d->holdoff_device[0] = '\0';   /* for silence: every speaker waits */
         } else if (d->idle_suspended && silent < rate / 8 && usec >= d->resume_not_before) {
                 log_info("sound again: taking the speaker back");
                 d->idle_suspended = false;
@@ -467,6 +468,17 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
         return 0;
 }
 
+/* The hold-off after a speaker's suspend ends: its stream closed, or
+ * another speaker is the output now. The next starts clean. */
+static void forget_holdoff(struct daemon *d)
+{
+        d->idle_suspended = false;
+        d->resume_not_before = 0;
+        d->resume_holdoff_ms = 0;
+        d->holdoff_device[0] = '\0';
+        idle_watch_update(d);
+}
+
 static void maybe_acquire(struct daemon *d, struct transport *t)
 {
         struct transport *held = held_transport(d);
@@ -476,7 +488,16 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
                 return;
         }
         if (!d->want_bluetooth || d->shutting_down || (held && held != t) ||
-            !speaker_transport_is_output(d, t) || d->idle_suspended || d->stream_blocked[0])
+            !speaker_transport_is_output(d, t))
+                return;
+        /* a hold-off belongs to the speaker that suspended: a new output
+         * (Connect dropped the old one, a speaker came by itself) is not
+         * kept waiting, in silence for ever, for the last one's */
+        if (d->idle_suspended && d->holdoff_device[0] && strcmp(t->device, d->holdoff_device) != 0) {
+                log_info("%s is not the speaker that suspended: its hold-off is over", t->path);
+                forget_holdoff(d);
+        }
+        if (d->idle_suspended || d->stream_blocked[0])
                 return;
         /* also one being given back once its Acquire answers: kept */
         if (transport_acquire(d, t) < 0)
@@ -503,6 +524,7 @@ static void hold_off_after_suspend(struct daemon *d, struct transport *t)
                 d->resume_holdoff_ms = RESUME_HOLDOFF_MIN_MS;
         d->resume_not_before = now + (uint64_t)d->resume_holdoff_ms * 1000;
         d->idle_suspended = true;
+        snprintf(d->holdoff_device, sizeof(d->holdoff_device), "%s", t->device);
         log_info("%s suspended by the speaker; starting it again in %u s when there is sound",
                  t->path, d->resume_holdoff_ms / 1000);
 }
@@ -570,10 +592,7 @@ void output_transport_removing(struct daemon *d, struct transport *t)
                  * the speaker's, and the next connection starts afresh
                  * rather than waiting out a hold-off (doubling with each
                  * loss) meant for a speaker that suspends over and over. */
-                d->idle_suspended = false;
-                d->resume_not_before = 0;
-                d->resume_holdoff_ms = 0;
-                idle_watch_update(d);
+                forget_holdoff(d);
         }
 }
 

@@ -64,6 +64,42 @@ class OutputTests(ControlCase):
         self.assertNotIn('link to the speaker lost', self.daemon.log_text())
         self.assertEqual(self.stats()['LinkErrors'], 0)
 
+    def test_a_new_speaker_does_not_wait_out_the_last_ones_suspend_hold_off(self):
+        # A suspends its stream over and over: its hold-off doubles (1, 2,
+        # 4 s). Connect(B) then: B is a new output and is streamed to at
+        # once, and its own first suspend is held off 1 s, not A's next
+        # step. Before, the hold-off (daemon-wide, cleared only with the
+        # output's transport, and A was no longer the output when its
+        # transport went) kept B's transport from being acquired until
+        # sound came after A's time was up: 4 s here, 15.9 s as reviewed,
+        # never in silence.
+        self.add_speaker()
+        self.add_speaker(SPEAKER_B, 'Speaker B')
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming(SPEAKER_PATH)
+        for n, holdoff in enumerate((1, 2, 4), 1):
+            self.bluez.SpeakerSuspend(SPEAKER_PATH)
+            self.log_has('suspended by the speaker; starting it again in %d s' % holdoff)
+            if holdoff < 4:
+                self.daemon.wait_for(
+                    lambda: self.daemon.log_text().count('sound again: taking the speaker back') >= n
+                    and self.transport_state(SPEAKER_PATH) == 'active', holdoff + 3, what='A back')
+        t0 = time.monotonic()
+        self.call('Connect', SPEAKER_B)
+        self.wait_streaming(SPEAKER_B_PATH, timeout=8)
+        dt = time.monotonic() - t0
+        self.assertLess(dt, 2.0, "B streamed %.1f s after Connect: A's 4 s hold-off waited out" % dt)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
+        # B's first suspend: B's own hold-off, from its start
+        self.bluez.SpeakerSuspend(SPEAKER_B_PATH)
+        self.daemon.wait_for(lambda: self.daemon.log_text().count('suspended by the speaker') >= 4, 3,
+                             what="B's suspend")
+        last = [l for l in self.daemon.log_text().splitlines() if 'suspended by the speaker' in l][-1]
+        self.assertIn('dev_00_11_22_33_44_66', last)
+        self.assertIn('starting it again in 1 s', last)
+        self.daemon.wait_for(lambda: self.transport_state(SPEAKER_B_PATH) == 'active', 4, what='B back')
+
     def test_connect_in_progress_and_disconnect_cancels_it(self):
         self.add_speaker(ConnectMs=800)
         self.add_speaker(SPEAKER_B, 'Speaker B')
