@@ -151,6 +151,7 @@ struct daemon {
         DBusConnection *conn;
         struct options opts;
         bool rt_granted;
+        int rt_priority;                 /* the audio thread's, once granted */
 
         char bluez_owner[64];    /* unique name of org.bluez, "" when gone */
         DBusPendingCall *owner_call, *objects_call;

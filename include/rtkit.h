@@ -7,7 +7,8 @@
 #include <sys/types.h>
 
 /* Asks rtkit to make thread tid of this process SCHED_FIFO at priority
- * (capped at rtkit's maximum). Returns 0 or a negative errno; err says why. */
+ * (capped at rtkit's maximum, 20 by default). Returns the priority
+ * granted, or a negative errno; err says why. */
 int rtkit_make_realtime(DBusConnection *conn, pid_t tid, int priority, char *err, size_t err_len);
 
 #endif

@@ -14,15 +14,24 @@
 void realtime_setup(struct daemon *d)
 {
         char err[200];
+        bool rtkit = false;
 
         if (d->opts.rt_priority <= 0)
                 return;
-        if (!d->rt_granted &&
-            rtkit_make_realtime(d->conn, stream_thread_id(d->stream), d->opts.rt_priority, err,
-                                sizeof(err)) == 0)
-                d->rt_granted = true;
+        d->rt_priority = d->opts.rt_priority;
+        if (!d->rt_granted) {
+                /* rtkit grants at most its MaxRealtimePriority */
+                int r = rtkit_make_realtime(d->conn, stream_thread_id(d->stream), d->opts.rt_priority, err,
+                                            sizeof(err));
+
+                if (r > 0) {
+                        d->rt_granted = rtkit = true;
+                        d->rt_priority = r;
+                }
+        }
         if (d->rt_granted)
-                log_info("the audio thread runs SCHED_FIFO priority %d", d->opts.rt_priority);
+                log_info("the audio thread runs %s priority %d", rtkit ? "SCHED_RR (rtkit)" : "SCHED_FIFO",
+                         d->rt_priority);
         else
                 log_warn("real-time priority refused (no CAP_SYS_NICE or RLIMIT_RTPRIO, and %s); "
                          "the audio thread runs at normal priority", err);
@@ -35,7 +44,8 @@ void realtime_setup(struct daemon *d)
  * first. */
 void realtime_worker(struct daemon *d, int tid, const char *what)
 {
-        struct sched_param sp = { .sched_priority = d->opts.rt_priority - 1 };
+        /* below the audio thread's priority as granted, not as asked */
+        struct sched_param sp = { .sched_priority = d->rt_priority - 1 };
         char err[200];
 
         if (tid <= 0 || d->opts.rt_priority <= 0 || !d->rt_granted)
@@ -44,12 +54,16 @@ void realtime_worker(struct daemon *d, int tid, const char *what)
                 sp.sched_priority = 1;
         if (sched_setscheduler(tid, SCHED_FIFO, &sp) < 0) {
                 int e = errno;
+                int r = rtkit_make_realtime(d->conn, tid, sp.sched_priority, err, sizeof(err));
 
-                if (rtkit_make_realtime(d->conn, tid, sp.sched_priority, err, sizeof(err)) < 0) {
+                if (r < 0) {
                         log_warn("the %s encoding thread stays at normal priority: %s, and %s", what,
                                  strerror(e), err);
                         return;
                 }
+                /* rtkit grants SCHED_RR, at most its own maximum */
+                log_info("the %s encoding thread runs SCHED_RR (rtkit) priority %d", what, r);
+                return;
         }
         log_info("the %s encoding thread runs SCHED_FIFO priority %d", what, sp.sched_priority);
 }

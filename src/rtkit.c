@@ -80,5 +80,5 @@ int rtkit_make_realtime(DBusConnection *conn, pid_t tid, int priority, char *err
                 return -EPERM;
         }
         dbus_message_unref(reply);
-        return 0;
+        return (int)prio;
 }

@@ -558,7 +558,8 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         return path, got
 
     def start_daemon(self, capture='tone', args=(), local='null', speaker_mode=True,
-                     wait_registered=True, env=None):
+                     wait_registered=True, env=None, wrap=()):
+        """wrap: a command line the daemon's runs under (it execs it)."""
         if speaker_mode is not None and not os.path.exists(os.path.join(self.state_dir, 'state')):
             self.write_state(speaker_mode=speaker_mode)
         if capture == 'tone' and 'tone' not in self.pcms:
@@ -578,6 +579,9 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
         if os.environ.get('A2DPSRC_VALGRIND'):
             self.daemon.path = VALGRIND[0]
             argv = VALGRIND[1:] + [DAEMON] + argv
+        if wrap:
+            argv = list(wrap[1:]) + [self.daemon.path] + argv
+            self.daemon.path = wrap[0]
         self.daemon.start(argv, env)
         self.addCleanup(self._stop_daemon)
         if wait_registered:

@@ -13,11 +13,12 @@ The floors are the figures of docs/codecs.md ("Figures, end to end")
 less a margin."""
 
 import os
+import subprocess
 import time
 
 import dbus
 
-from common import A2dpTestCase, CodecFigures, SPEAKER_PATH
+from common import A2dpTestCase, CodecFigures, ROOT, SPEAKER_PATH
 
 AAC_FRAME = 1024
 # libavcodec's aac encoder primes its first packet with a frame of its own
@@ -255,7 +256,7 @@ class AacTests(CodecFigures, A2dpTestCase):
         self.assertGreater(int(self.mprop('Statistics')['DroppedMs']), 0)
 
     # -- the encoding thread's priority ----------------------------------------------
-    def thread_sched(self, name):
+    def thread_sched(self, name, ignore=0):
         """(policy, priority) of the daemon's thread of this name, once it
         runs (the encoder is made when the stream is attached, a moment
         after the transport is active)."""
@@ -271,7 +272,7 @@ class AacTests(CodecFigures, A2dpTestCase):
                     pass
             return None
         tid = self.daemon.wait_for(find, 3, what='a thread named %s' % name)
-        return os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority
+        return os.sched_getscheduler(tid) & ~ignore, os.sched_getparam(tid).sched_priority
 
     def test_encoding_thread_runs_just_below_the_audio_thread(self):
         self.add_codec_speaker('aac', 'sbc')
@@ -286,6 +287,27 @@ class AacTests(CodecFigures, A2dpTestCase):
         # and at once: the stream's first seconds are as exposed as the rest
         self.assertLess(self.daemon.log_text().index('SCHED_FIFO priority 39'),
                         self.daemon.log_text().index('streaming AAC'))
+
+    def test_through_rtkit_the_encoding_thread_still_runs_below_the_audio_thread(self):
+        # no RLIMIT_RTPRIO and no CAP_SYS_NICE (a2dpsrcd run outside its
+        # unit): rtkit makes the threads real-time, at most at its
+        # MaxRealtimePriority (20 by default), not the 40 asked for
+        rtkit = subprocess.Popen(['/usr/bin/python3', os.path.join(ROOT, 'tests', 'double', 'rtkit_double.py'), '20'],
+                                 env=self.bus.env, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(rtkit.wait)
+        self.addCleanup(rtkit.terminate)
+        self.assertEqual(rtkit.stdout.readline().strip(), 'ready')
+        self.add_codec_speaker('aac', 'sbc')
+        self.add_tone()
+        self.start_daemon(args=['--rt-priority', '40'],
+                          wrap=['prlimit', '--rtprio=0', '--', 'setpriv', '--bounding-set', '-sys_nice', '--'])
+        # (rtkit hands out SCHED_RR, with SCHED_RESET_ON_FORK)
+        self.assertIn('the audio thread runs SCHED_RR (rtkit) priority 20', self.daemon.log_text())
+        self.connect_speaker()
+        self.assertEqual(self.thread_sched('a2dpsrc-audio', os.SCHED_RESET_ON_FORK), (os.SCHED_RR, 20))
+        self.daemon.wait_for(lambda: 'AAC encoding thread runs SCHED_RR (rtkit) priority 19' in self.daemon.log_text(),
+                             3, what='the AAC thread made real-time')
+        self.assertEqual(self.thread_sched('a2dpsrc-aac', os.SCHED_RESET_ON_FORK), (os.SCHED_RR, 19))
 
     def test_encoding_thread_normal_without_rt_priority(self):
         self.add_codec_speaker('aac', 'sbc')

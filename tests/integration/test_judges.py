@@ -425,15 +425,35 @@ class TwoSpeakersJudge(unittest.TestCase):
             self.assertAlmostEqual(self.timeline_ms(s, f), self.by_packet_ms(s, f), delta=0.01)
 
     def test_pairs_are_matched_once(self):
-        # A's onsets (timeline, by packet, first packet) against B's: one
-        # pairing for both figures, none before b_from, none a second off
-        a = [(1.0, 1.001, 0.0), (3.0, 3.002, 0.0), (5.0, 5.0, 0.0)]
-        b = [(3.004, 2.99, 2.0), (5.001, 5.01, 2.0), (9.0, 9.0, 2.0)]
+        # A's onsets (timeline, by packet, first packet, last bitpool step)
+        # against B's: one pairing for both figures, none before b_from,
+        # none a second off
+        a = [(1.0, 1.001, 0.0, None), (3.0, 3.002, 0.0, None), (5.0, 5.0, 0.0, None)]
+        b = [(3.004, 2.99, 2.0, None), (5.001, 5.01, 2.0, None), (9.0, 9.0, 2.0, None)]
         pairs = two_speakers.skews_ms(a, b, 2.0)
         self.assertEqual(len(pairs), 2)
         self.assertAlmostEqual(pairs[0][0], 4.0, places=6)
         self.assertAlmostEqual(pairs[0][1], -12.0, places=6)
         self.assertAlmostEqual(pairs[1][0], 1.0, places=6)
+        self.assertEqual([p[2] for p in pairs], [False, False])
+
+    def test_onsets_soon_after_either_links_bitpool_step_are_told_apart(self):
+        # B stepped at 2.5 s: its onsets at 3 and 5 s are within
+        # STEP_SETTLE_S of it, the one at 9 s is not; A's step at 8.5 s
+        # marks the pair at 9 s
+        a = [(3.0, 3.0, 0.0, None), (5.0, 5.0, 0.0, None), (9.0, 9.0, 0.0, 8.5), (15.0, 15.0, 0.0, 8.5)]
+        b = [(3.001, 3.0, 2.0, 2.5), (5.001, 5.0, 2.0, 2.5), (9.001, 9.0, 2.0, 2.5), (15.0, 15.0, 2.0, 2.5)]
+        self.assertEqual([p[2] for p in two_speakers.skews_ms(a, b, 2.0)], [True, True, True, False])
+
+    def sbc_packet(self, bitpool):
+        return bytes([0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x01, 0x9c, 0xbd, bitpool, 0])
+
+    def test_bitpool_steps_are_where_the_quality_changed(self):
+        packets = [(0.1 * i, self.sbc_packet(53 if i < 5 or i > 8 else 45)) for i in range(12)]
+        # a packet that is not SBC says nothing
+        packets.insert(3, (0.25, bytes(8)))
+        steps = two_speakers.bitpool_steps(packets)
+        self.assertEqual([round(t, 3) for t in steps], [0.5, 0.9])
 
     def test_a_frame_outside_the_stream_is_an_error(self):
         with self.assertRaises(ValueError):

@@ -21,8 +21,9 @@ also placed on a model of the stream's timeline: each packet's arrival
 less the audio before it (when the stream's first sample would be
 presented, by that packet), the median of that over the packets within
 TIMELINE_S of the onset's, plus the onset's place in the stream. The
-issue's bound (5 ms) is judged on that model, for the median onset; the
-packet's own arrival, which carries each packet's jitter (ours in
+issue's bound (5 ms) is judged on that model, for every onset but those
+within STEP_SETTLE_S of a bitpool step (congestion), and for the median;
+the packet's own arrival, which carries each packet's jitter (ours in
 sending, btvirt's and the guest's scheduling: the receive times cannot
 tell them apart), is reported and held to EACH_MS. The model assumes,
 as a2dpsrcd's alignment does, that a sink's buffer follows a lasting
@@ -65,6 +66,13 @@ TIMELINE_MS = 5.0
 EACH_MS = 25.0
 TIMELINE_S = 0.5
 MIN_ONSETS = 5
+# Since 2026-12-03's change to how the audio thread reads the capture
+# (hwsync) no run has been congested, and single onsets were within 1.8 ms
+# on the timelines (9 runs). So every onset is held to TIMELINE_MS, except
+# those within STEP_SETTLE_S after either link's bitpool stepped (the
+# congestion the alignment does not follow, above): those are reported and
+# held to EACH_MS.
+STEP_SETTLE_S = 6.0
 
 
 def media_packets(path, index):
@@ -142,24 +150,43 @@ def timeline_ns(arrivals, frames, frame, rate):
     return median + frame * 1e9 / rate
 
 
+def bitpool_steps(packets):
+    """Arrival times (s) of the packets whose SBC bitpool differs from the
+    one before: where a2dpsrcd stepped its quality for congestion."""
+    out, last = [], None
+    for t, p in packets:
+        off = 12 + 4 * (p[0] & 0x0f) + 1       # RTP header, media payload header
+        if len(p) < off + 3 or p[off] != 0x9c:
+            continue
+        if last is not None and p[off + 2] != last:
+            out.append(t)
+        last = p[off + 2]
+    return out
+
+
 def presentations(folder, capture, index, name, delay_us):
     """[(presentation on the timeline s, by the packet's arrival s,
-    arrival of the link's first packet s)] of every onset on one link."""
+    arrival of the link's first packet s, the latest bitpool step before
+    the onset s or None)] of every onset on one link."""
     config, packets = media_packets(os.path.join(folder, capture), index)
     if config is None or not packets or not config.rate:
         raise ValueError('%s: no SBC stream on the link' % capture)
     frames = [P.sbc_packet_frames(p) for _, p in packets]
     arrivals = [int(t * 1e9) for t, _ in packets]
+    steps = bitpool_steps(packets)
     out = []
     for k in decoded_onsets(folder, name, config.info, packets, config.rate):
         by_packet = P.presentation_ns(arrivals, frames, k, config.rate, 0)
         on_timeline = timeline_ns(arrivals, frames, k, config.rate)
-        out.append((on_timeline / 1e9 + delay_us / 1e6, by_packet / 1e9 + delay_us / 1e6, packets[0][0]))
+        before = [t for t in steps if t <= by_packet / 1e9]
+        out.append((on_timeline / 1e9 + delay_us / 1e6, by_packet / 1e9 + delay_us / 1e6, packets[0][0],
+                    before[-1] + delay_us / 1e6 if before else None))
     return out
 
 
 def skews_ms(a, b, b_from):
-    """[(B - A on the timelines, B - A by the packets' arrival)] in ms, of
+    """[(B - A on the timelines, B - A by the packets' arrival, whether
+    either link's bitpool stepped within STEP_SETTLE_S before)] in ms, of
     each of A's onsets after b_from paired with B's nearest on the
     timeline (one pairing for both figures)."""
     out = []
@@ -168,7 +195,8 @@ def skews_ms(a, b, b_from):
             continue
         other = min(b, key=lambda o: abs(o[0] - onset[0]))
         if abs(other[0] - onset[0]) < 1.0:
-            out.append(((other[0] - onset[0]) * 1000, (other[1] - onset[1]) * 1000))
+            stepped = any(o[3] is not None and o[1] - o[3] <= STEP_SETTLE_S for o in (onset, other))
+            out.append(((other[0] - onset[0]) * 1000, (other[1] - onset[1]) * 1000, stepped))
     return out
 
 
@@ -197,8 +225,19 @@ def judge(run, a_addr, b_addr):
     timeline = sorted(p[0] for p in pairs)
     median = timeline[len(timeline) // 2]
     run.require(abs(median) <= TIMELINE_MS, 'the same sample presented together: median B - A %.2f ms on the '
-                'streams\' timelines (within %.0f ms; worst single onset %.2f ms)'
-                % (median, TIMELINE_MS, max(timeline, key=abs)))
+                'streams\' timelines (within %.0f ms)' % (median, TIMELINE_MS))
+    steady = [p[0] for p in pairs if not p[2]]
+    after_step = [p[0] for p in pairs if p[2]]
+    if steady:
+        run.require(abs(max(steady, key=abs)) <= TIMELINE_MS,
+                    'every onset presented together on the timelines: worst B - A %.2f ms of %d (within %.0f ms)'
+                    % (max(steady, key=abs), len(steady), TIMELINE_MS))
+    if after_step:
+        run.figure('after a bitpool step', '%d onsets, worst %.2f ms on the timelines'
+                   % (len(after_step), max(after_step, key=abs)))
+        run.require(abs(max(after_step, key=abs)) <= EACH_MS,
+                    'onsets within %.0f s of a bitpool step within %.0f ms on the timelines (worst %.2f ms)'
+                    % (STEP_SETTLE_S, EACH_MS, max(after_step, key=abs)))
     worst = max((p[1] for p in pairs), key=abs)
     run.require(abs(worst) <= EACH_MS, 'by each packet\'s arrival, every onset within %.0f ms (worst %.2f ms)'
                 % (EACH_MS, worst))
