@@ -38,8 +38,9 @@ unsigned codec_refusal_sbc_refused(struct codec_refusals *r, const char *address
 /* Refused SBC since it last streamed: a refusal now may be its being busy
  * (the next codec is tried at the next attempt, not at once). */
 bool codec_refusal_busy(const struct codec_refusals *r, const char *address);
-/* address streams: what it refused until now stands. */
-void codec_refusal_confirm(struct codec_refusals *r, const char *address);
+/* address streams: what it refused until now stands, but for what it
+ * refused while busy, which is forgotten; returns how many were. */
+unsigned codec_refusal_confirm(struct codec_refusals *r, const char *address);
 /* Forgets that address refused codec (the user asked for it by name:
  * SetCodec), or every refusal of address with CODEC_COUNT. */
 void codec_refusal_clear(struct codec_refusals *r, const char *address, enum a2dp_codec_index codec);

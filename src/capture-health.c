@@ -64,8 +64,18 @@ void capture_watch_update(struct daemon *d)
                        output_blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE) ||
                        (d->engine_failures && stream_running(d->stream)));
 
-        if (d->capture_watch && sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON
-                                                                                      : SD_EVENT_OFF) < 0)
+        int was = SD_EVENT_OFF;
+
+        if (!d->capture_watch)
+                return;
+        sd_event_source_get_enabled(d->capture_watch, &was);
+        if (needed && was == SD_EVENT_OFF) {
+                /* frames count from now: what came before (an engine since
+                 * stopped) says nothing of the capture today */
+                d->watch_frames = atomic_load(&stream_stats(d->stream)->capture_frames);
+                sd_event_now(d->event, CLOCK_MONOTONIC, &d->watch_moved_at);
+        }
+        if (sd_event_source_set_enabled(d->capture_watch, needed ? SD_EVENT_ON : SD_EVENT_OFF) < 0)
                 log_err("cannot %s the capture watch", needed ? "start" : "stop");
 }
 

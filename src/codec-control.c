@@ -373,8 +373,8 @@ void codec_control_stream_started(struct daemon *d, struct transport *t)
                 return;
         }
         d->reconfig_at = now;
-        log_notice("%s plays alone: its %s was chosen to join another speaker's rate (bluetoothd tries "
-                   "that first); asking for %s", dev->address, t->codec->label, c->label);
+        log_notice("%s plays alone: its %s was chosen to join another speaker's rate or while it was busy "
+                   "(bluetoothd tries that first); asking for %s", dev->address, t->codec->label, c->label);
 }
 
 static bool adapter_streams(struct daemon *d, const struct adapter *a)

@@ -86,14 +86,22 @@ void codec_refusal_clear(struct codec_refusals *r, const char *address, enum a2d
                 memset(&r->dev[i], 0, sizeof(r->dev[i]));
 }
 
-void codec_refusal_confirm(struct codec_refusals *r, const char *address)
+unsigned codec_refusal_confirm(struct codec_refusals *r, const char *address)
 {
         int i = address && address[0] ? find(r, address) : -1;
+        unsigned n = 0;
 
         if (i < 0)
-                return;
+                return 0;
+        /* refused while busy: not believed (a free speaker refusing that
+         * codec refuses it again, and is then believed) */
+        if (r->dev[i].busy) {
+                n = (unsigned)__builtin_popcount(r->dev[i].unconfirmed);
+                r->dev[i].mask &= ~r->dev[i].unconfirmed;
+        }
         r->dev[i].unconfirmed = 0;
         r->dev[i].busy = false;
         if (!r->dev[i].mask)
                 memset(&r->dev[i], 0, sizeof(r->dev[i]));
+        return n;
 }

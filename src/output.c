@@ -214,6 +214,8 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
         /* capture-unavailable is lifted when the capture delivers */
         if (output_blocked_for(d, BLOCKED_NO_PRODUCER))
                 output_unblock_stream(d);
+        /* with failures behind it, watched until it delivers */
+        capture_watch_update(d);
         return 0;
 }
 

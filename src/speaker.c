@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-control.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "log.h"
@@ -217,7 +218,11 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         log_info("%s connected as the Bluetooth output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
         cancel_reconnect(d);
-        codec_refusal_confirm(&d->refusals, addr);
+        /* what it refused while busy is forgotten, and the codec it
+         * plays (bluetoothd tries it first next time: LastUsed) chosen
+         * again as it streams */
+        if (codec_refusal_confirm(&d->refusals, addr))
+                codec_control_mark_rechoose(d, addr, true);
         set_str(d->output, sizeof(d->output), addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
         d->output2_newer = false;       /* the most recent now (MultiOutput) */
@@ -494,9 +499,10 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
 
         if (!dev || speaker_transport_is_output(d, t) || multi_output_is_second(d, t))
                 return;
-        if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) == 0) {
+        if ((d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) == 0) ||
+            calloff_waiting(&d->calloff, dev->address)) {
                 /* our own connection, called off: not a speaker coming by
-                 * itself; on_connect_reply sends it away */
+                 * itself; on_connect_reply or our Disconnect sends it away */
                 log_info("%s is being configured, but is no longer wanted", dev->address);
                 return;
         }

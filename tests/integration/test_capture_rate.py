@@ -6,6 +6,7 @@ speaker is never left connected and silent while the capture gives
 nothing."""
 
 import os
+import re
 import time
 import unittest
 
@@ -177,6 +178,27 @@ class CaptureRateTests(A2dpTestCase):
                              what='packets after the failed reconfiguration')
         self.assertEqual(str(self.mprop('State')), 'streaming')
         self.assertIsNone(self.daemon.returncode)
+
+    def test_rate_changes_while_playing_locally_are_each_followed_at_once(self):
+        # no speaker: the producer changes rate three times, the capture
+        # delivering for seconds in between; each break is a first one
+        # (quick retry), never a capture that keeps failing
+        self.rate_file = os.path.join(self.tmp, 'producer-rate')
+        self.producer(48000)
+        self.pcms['tone'] = pcm('tone', source='sine', frequency=TONE_HZ, amplitude=0.5,
+                                rate_file=self.rate_file)
+        self.start_daemon()
+        time.sleep(1.5)
+
+        def retries():
+            return re.findall(r'retrying the capture in ([\d.]+) s', self.daemon.log_text())
+        for i, rate in enumerate((44100, 48000, 44100)):
+            self.producer(rate)
+            self.daemon.wait_for(lambda: len(retries()) > i, 4, what='retry %d' % i)
+            time.sleep(2.5)
+        self.assertEqual(retries(), ['0.25'] * 3)
+        self.assertEqual(str(self.mprop('StreamBlocked')), '')
+        self.assertNotIn('without delivering', self.daemon.log_text())
 
     def test_producer_rate_change_speaker_48k_only(self):
         a = self.rate_change(ONLY_48K)

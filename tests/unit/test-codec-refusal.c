@@ -77,11 +77,17 @@ START_TEST(refusals_since_the_last_stream_are_undone_together)
         ck_assert(!codec_refusal_has(&r, a, CODEC_SBC_XQ));
         ck_assert(codec_refusal_has(&r, a, CODEC_APTX));
         ck_assert(codec_refusal_busy(&r, a));
-        /* busy until it streams */
+        /* busy until it streams, and what it refused meanwhile is
+         * forgotten then */
         ck_assert(codec_refusal_add(&r, a, CODEC_AAC));
         ck_assert(codec_refusal_busy(&r, a));
         codec_refusal_confirm(&r, a);
         ck_assert(!codec_refusal_busy(&r, a));
+        ck_assert(!codec_refusal_has(&r, a, CODEC_AAC));
+        ck_assert(codec_refusal_has(&r, a, CODEC_APTX));
+        /* refused by a free speaker: believed once it streams */
+        ck_assert(codec_refusal_add(&r, a, CODEC_AAC));
+        codec_refusal_confirm(&r, a);
         ck_assert(codec_refusal_has(&r, a, CODEC_AAC));
         ck_assert_uint_eq(codec_refusal_sbc_refused(&r, a), 0);
         ck_assert(codec_refusal_has(&r, a, CODEC_AAC));
