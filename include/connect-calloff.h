@@ -29,7 +29,13 @@ int calloff_send(DBusConnection *conn, struct calloff *c, const char *path, cons
 /* True while a Disconnect calling off address's connection is unanswered
  * (address NULL: anyone's). */
 bool calloff_waiting(const struct calloff *c, const char *address);
-void calloff_answered(struct calloff *c);
+/* The Disconnect is answered (err: why it failed, or NULL); address (18
+ * bytes) gets whose connection it called off. */
+void calloff_answered(struct calloff *c, const DBusError *err, char *address);
+/* The ConnectProfile in *pending to inflight, when it is to address and
+ * still unanswered, never will be (5.66 dropped it with its service
+ * search): cancelled, and inflight cleared. True when it was. */
+bool calloff_drop_unanswered(DBusPendingCall **pending, char *inflight, const char *address);
 /* At shutdown: its answer is no longer wanted. */
 void calloff_cancel(struct calloff *c);
 

@@ -481,15 +481,8 @@ static void on_called_off(DBusMessage *reply, const DBusError *err, void *ud)
         struct device *dev;
         char addr[18];
 
-        snprintf(addr, sizeof(addr), "%s", d->calloff2.address);
-        calloff_answered(&d->calloff2);
-        if (!reply)
-                log_debug("calling off the connection to %s: %s", addr, err->message);
-        if (d->connect2_pending && strcasecmp(d->connect2_inflight, addr) == 0) {
-                log_info("bluetoothd dropped the connection to %s unanswered", addr);
-                dbus_call_cancel(&d->connect2_pending);
-                d->connect2_inflight[0] = '\0';
-        }
+        calloff_answered(&d->calloff2, reply ? NULL : err, addr);
+        calloff_drop_unanswered(&d->connect2_pending, d->connect2_inflight, addr);
         /* wanted again meanwhile */
         dev = d->connecting2[0] ? bluez_device_by_address(d, d->connecting2) : NULL;
         if (d->connecting2[0] && !d->connect2_pending && (!dev || !send_connect2(d, dev))) {

@@ -402,16 +402,10 @@ static void on_called_off(DBusMessage *reply, const DBusError *err, void *ud)
         struct daemon *d = ud;
         char addr[18];
 
-        set_str(addr, sizeof(addr), d->calloff.address);
-        calloff_answered(&d->calloff);
-        if (!reply)
-                log_debug("calling off the connection to %s: %s", addr, err->message);
-        if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, addr) == 0) {
-                log_info("bluetoothd dropped the connection to %s unanswered", addr);
-                dbus_call_cancel(&d->connect_pending);
+        calloff_answered(&d->calloff, reply ? NULL : err, addr);
+        if (d->connect_pending_kind == CONNECT_PROFILE &&
+            calloff_drop_unanswered(&d->connect_pending, d->connect_inflight, addr))
                 d->connect_pending_kind = CONNECT_NONE;
-                d->connect_inflight[0] = '\0';
-        }
         if (d->connecting[0] && !d->connect_pending)
                 send_connect_profile(d, d->connecting);
         manager_update(d);
