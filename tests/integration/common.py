@@ -611,6 +611,21 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
     def manager(self):
         return dbus.Interface(self.bus.conn.get_object('org.a2dpsrc', MANAGER_PATH), MANAGER)
 
+    def call_async(self, method, signature, *args, dest='org.a2dpsrc', path=MANAGER_PATH,
+                   iface=MANAGER, timeout=30, stderr=subprocess.PIPE):
+        """A method call left in flight (busctl in its own process, so the
+        test goes on while the daemon has not answered); killed at cleanup
+        if still waiting. stderr=subprocess.STDOUT folds the error into
+        stdout."""
+        env = dict(self.bus.env)
+        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+        argv = ['busctl', '--system', '--timeout=%d' % timeout, 'call', dest, path, iface, method]
+        if signature:
+            argv += [signature] + [str(a) for a in args]
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        return p
+
     def mprop(self, name):
         return self.bus.conn.get_object('org.a2dpsrc', MANAGER_PATH).Get(
             MANAGER, name, dbus_interface=PROPS)

@@ -54,7 +54,7 @@ class BoardPairingTests(ControlCase):
         self.assertEqual(list(self.bluez.GetAgents()), [])
         self.assertFalse(self.pairable())
         owner = self.bus.name_owner('org.a2dpsrc')
-        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        pair = self.call_async('Pair', 's', SPEAKER_B, stderr=subprocess.STDOUT)
         self.daemon.wait_for(lambda: [tuple(plain(a)) for a in self.bluez.GetAgents()] ==
                              [(owner, '/org/a2dpsrc/agent', 'NoInputNoOutput', True)], 3,
                              what='our agent registered for the pairing')
@@ -73,7 +73,7 @@ class BoardPairingTests(ControlCase):
         self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker',
                               {'Paired': False, 'Known': True, 'PairMs': 5000})
         self.start_daemon()
-        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        pair = self.call_async('Pair', 's', SPEAKER_B, stderr=subprocess.STDOUT)
         self.daemon.wait_for(lambda: any('Pair from' in e for e in self.bluez.event_log()), 5,
                              what='pairing under way')
         self.assertTrue(self.pairable())
@@ -84,13 +84,6 @@ class BoardPairingTests(ControlCase):
                              what='hci0 back')
         self.daemon.wait_for(lambda: not self.pairable(), 3, what='adapter not pairable after')
         self.assertEqual(list(self.bluez.GetAgents()), [])
-
-    def busctl_async(self, *args):
-        p = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
-                              '/org/a2dpsrc', 'org.a2dpsrc.Manager1'] + list(args),
-                             env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.addCleanup(p.kill)
-        return p
 
     def test_connect_pairs_an_unpaired_speaker_first(self):
         # Connect on a speaker never paired: paired and trusted through our
@@ -135,12 +128,10 @@ class BoardPairingTests(ControlCase):
         stranger = self.bluez.add_device('hci0', STRANGER, 'Laptop',
                                          {'Paired': False, 'Class': 0x10010c, 'PairMs': 2500})
         self.start_daemon()
-        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        pair = self.call_async('Pair', 's', SPEAKER_B, stderr=subprocess.STDOUT)
         self.daemon.wait_for(self.pairable, 3, what='adapter pairable for our pairing')
-        remote = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.bluez', '/',
-                                   'org.a2dpsrc.Test.BlueZ1', 'RemotePair', 'o', stranger],
-                                  env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.addCleanup(remote.kill)
+        remote = self.call_async('RemotePair', 'o', stranger, dest='org.bluez', path='/',
+                                 iface='org.a2dpsrc.Test.BlueZ1', stderr=subprocess.STDOUT)
         time.sleep(0.3)         # the call reaches the double while we still pair
         self.assertEqual(pair.wait(timeout=10), 0, pair.stdout.read())
         self.assertFalse(self.pairable())
@@ -160,7 +151,7 @@ class BoardPairingTests(ControlCase):
         stranger = self.bluez.add_device('hci0', STRANGER, 'Laptop',
                                          {'Paired': False, 'Class': 0x10010c})
         self.start_daemon()
-        pair = self.busctl_async('Pair', 's', SPEAKER_B)
+        pair = self.call_async('Pair', 's', SPEAKER_B, stderr=subprocess.STDOUT)
         self.daemon.wait_for(self.pairable, 3, what='adapter pairable for our pairing')
         self.bluez.RemotePair(stranger)          # the kernel lets it in
         self.daemon.wait_for(lambda: not self.double_device(stranger)['Paired'], 3,

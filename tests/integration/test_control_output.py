@@ -4,7 +4,6 @@ and Reset."""
 
 import os
 import signal
-import subprocess
 import threading
 import time
 import unittest
@@ -105,10 +104,7 @@ class OutputTests(ControlCase):
         self.add_speaker(SPEAKER_B, 'Speaker B')
         self.start_daemon()
         rec = self.recorder()
-        first = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', MANAGER_PATH,
-                                  MANAGER, 'Connect', 's', SPEAKER], env=self.env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: first.poll() is None and first.kill())
+        first = self.call_async('Connect', 's', SPEAKER)
         rec.wait('State', 'connecting')
         msg = self.assert_error(ERR + 'InProgress', self.call, 'Connect', SPEAKER_B)
         self.assertIn(SPEAKER, msg)
@@ -123,10 +119,7 @@ class OutputTests(ControlCase):
         # a Disconnect while connecting answers the Connect
         self.busctl('call', 'org.a2dpsrc', MANAGER_PATH, MANAGER, 'Disconnect')
         self.daemon.wait_for(lambda: not self.double_device(SPEAKER_PATH)['Connected'], 3)
-        second = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', MANAGER_PATH,
-                                   MANAGER, 'Connect', 's', SPEAKER], env=self.env(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: second.poll() is None and second.kill())
+        second = self.call_async('Connect', 's', SPEAKER)
         self.wait_prop('State', 'connecting')
         self.call('Disconnect')
         _, err = second.communicate(timeout=10)
@@ -146,10 +139,7 @@ class OutputTests(ControlCase):
         self.add_speaker(ServicesKnown=False, SdpMs=2000)
         self.add_speaker(SPEAKER_B, 'Speaker B')
         self.start_daemon()
-        first = subprocess.Popen(['busctl', '--system', '--timeout=40', 'call', 'org.a2dpsrc', MANAGER_PATH,
-                                  MANAGER, 'Connect', 's', SPEAKER], env=self.env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: first.poll() is None and first.kill())
+        first = self.call_async('Connect', 's', SPEAKER, timeout=40)
         # paged; its services are being searched
         self.daemon.wait_for(lambda: self.double_device(SPEAKER_PATH)['Connected'], 5, what='A paged')
         self.call('Disconnect')

@@ -2,7 +2,6 @@
 one at a time), the agent that exists only for our pairings, and which
 devices count as audio sinks."""
 
-import subprocess
 import time
 import unittest
 
@@ -107,10 +106,7 @@ class PairingTests(ControlCase):
         self.add_unpaired('00:11:22:33:44:77')
         self.start_daemon()
         self.daemon.wait_for(lambda: self.device_entry('00:11:22:33:44:77'), 2)
-        first = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
-                                  MANAGER_PATH, MANAGER, 'Pair', 's', SPEAKER_B], env=self.env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: first.poll() is None and first.kill())
+        first = self.call_async('Pair', 's', SPEAKER_B)
         self.log_has('pairing with %s' % SPEAKER_B)
         for addr in ('00:11:22:33:44:77', SPEAKER_B):
             msg = self.assert_error(ERR + 'InProgress', self.call, 'Pair', addr)
@@ -126,10 +122,7 @@ class PairingTests(ControlCase):
         """The daemon started, Connect(SPEAKER_B) under way through busctl."""
         self.start_daemon()
         self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 2)
-        conn = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
-                                 MANAGER_PATH, MANAGER, 'Connect', 's', SPEAKER_B], env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: conn.poll() is None and conn.kill())
+        conn = self.call_async('Connect', 's', SPEAKER_B)
         return conn
 
     def test_disconnect_during_a_connects_pairing_calls_it_off(self):
@@ -209,10 +202,7 @@ class PairingTests(ControlCase):
         stranger = self.add_speaker(SPEAKER_B, 'Stranger', Trusted=False)
         self.start_daemon()
         owner = self.bus.name_owner('org.a2dpsrc')
-        pair = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', MANAGER_PATH,
-                                 MANAGER, 'Pair', 's', '00:11:22:33:44:77'], env=self.env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(pair.kill)
+        self.call_async('Pair', 's', '00:11:22:33:44:77')
         self.daemon.wait_for(lambda: self.bluez.GetAgents(), 3, what='our agent registered')
         for uuid in ('0000110d-0000-1000-8000-00805f9b34fb',     # A2DP signalling
                      '0000110a-0000-1000-8000-00805f9b34fb', '0000110b-0000-1000-8000-00805f9b34fb',

@@ -734,11 +734,7 @@ class TwoSpeakers(A2dpTestCase):
         self.start_daemon()
         self.call('Connect', SPEAKER_A)
         self.wait_streaming(dev_path(SPEAKER_A))
-        switch = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc',
-                                   '/org/a2dpsrc', MANAGER, 'SetOutputCodec', 'ss', SPEAKER_A, 'sbc'],
-                                  env=self.bus.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-        self.addCleanup(switch.kill)
+        switch = self.call_async('SetOutputCodec', 'ss', SPEAKER_A, 'sbc', stderr=subprocess.STDOUT)
         self.log_has('switching Speaker A from aptX to SBC')
         self.bluez.speaker_connect(dev_path(SPEAKER_B))
         # B's stream was set up while A's switch was under way
@@ -935,12 +931,7 @@ class SecondCalledOff(A2dpTestCase):
         self.start_daemon()
         self.call('Connect', SPEAKER_A)
         self.wait_streaming(dev_path(SPEAKER_A))
-        env = dict(self.bus.env)
-        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
-        joining = subprocess.Popen(['busctl', '--system', '--timeout=30', 'call', 'org.a2dpsrc', '/org/a2dpsrc',
-                                    MANAGER, 'Connect', 's', SPEAKER_B], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: joining.poll() is None and joining.kill())
+        joining = self.call_async('Connect', 's', SPEAKER_B)
         self.log_has('connecting %s as the second output' % SPEAKER_B)
         time.sleep(0.3)
         return joining
