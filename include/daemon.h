@@ -49,7 +49,6 @@ struct adapter {
         bool pairable;           /* bondable: the kernel accepts new bonds */
         bool br_edr;             /* can do classic audio (see bluez.c) */
         uint32_t cls;            /* its Class of Device as last read */
-        bool cls_read;           /* in the properties being read */
         bool blocked;            /* rfkill: PowerState off-blocked (bluetoothd -E) */
         bool has_media;          /* org.bluez.Media1 present */
         enum registration reg;

@@ -126,9 +126,16 @@ static bool adapter_usable(struct daemon *d, const struct adapter *a)
         return a->has_media && adapter_wanted(d, a->name);
 }
 
+/* one property dict of an adapter being read: whether it held Class */
+struct adapter_read {
+        struct adapter *a;
+        bool cls_read;
+};
+
 static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
 {
-        struct adapter *a = ud;
+        struct adapter_read *rd = ud;
+        struct adapter *a = rd->a;
         const char *s;
         dbus_bool_t b;
         uint32_t u;
@@ -146,7 +153,7 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
                 a->blocked = strcmp(s, "off-blocked") == 0;
         else if (strcmp(key, "Class") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_UINT32, &u) == 0) {
                 a->cls = u;
-                a->cls_read = true;
+                rd->cls_read = true;
         }
         return 0;
 }
@@ -251,10 +258,9 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
 
 int bluez_parse_adapter_props(DBusMessageIter *dict, struct adapter *a)
 {
-        int r;
+        struct adapter_read rd = { .a = a };
+        int r = dbus_dict_foreach(dict, adapter_prop, &rd);
 
-        a->cls_read = false;
-        r = dbus_dict_foreach(dict, adapter_prop, a);
         /* BlueZ 5.66 shows an LE-only controller like any other, Media1
          * included; only its Class of Device stays 0, since a Class exists
          * only on BR/EDR. But any adapter powered off reads 0 too
@@ -264,7 +270,7 @@ int bluez_parse_adapter_props(DBusMessageIter *dict, struct adapter *a)
          * meanwhile, so that Bluetooth switched off says so. An LE-only
          * adapter first seen powered off is taken for BR/EDR until the
          * daemon restarts (its Class, 0, is not sent again at power-on) */
-        if (a->powered && a->cls_read)
+        if (a->powered && rd.cls_read)
                 a->br_edr = a->cls != 0;
         return r;
 }
