@@ -535,6 +535,13 @@ bool speaker_transport_is_output(struct daemon *d, struct transport *t);
 void speaker_link_lost(struct daemon *d, const char *device_path);
 void speaker_device_changed(struct daemon *d, struct device *dev, bool was_connected);
 void speaker_reconnect_soon(struct daemon *d);
+/* speaker-refusal.c: what a speaker's failed connection (after our
+ * SelectConfiguration chose its codec; unnamed: a connection not ours)
+ * says of its codecs; true when it is to be connected again at once with
+ * its next codec. */
+bool speaker_refusal_learn(struct daemon *d, const char *addr, bool unnamed);
+/* The speaker took a configuration: not busy (codec-refusal.h). */
+void speaker_refusal_configured(struct daemon *d, const char *addr);
 /* Our endpoints are registered on an adapter: a reconnection that waited
  * for them goes ahead. */
 void speaker_endpoints_registered(struct daemon *d);

@@ -376,6 +376,8 @@ static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
 
 /* ---- connecting ---------------------------------------------------------------- */
 
+static bool send_connect2(struct daemon *d, const struct device *dev);
+
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
@@ -401,6 +403,12 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                         log_info("%s connected, but is no longer wanted; disconnecting it", addr);
                         bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
                 }
+                manager_update(d);
+                return;
+        }
+        /* it refused the codec chosen: again at once, with its next
+         * (output2, connecting2 and the call stay) */
+        if (!ok && dev && speaker_refusal_learn(d, addr, false) && send_connect2(d, dev)) {
                 manager_update(d);
                 return;
         }

@@ -218,11 +218,6 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         log_info("%s connected as the Bluetooth output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
         cancel_reconnect(d);
-        /* what it refused while busy is forgotten, and the codec it
-         * plays (bluetoothd tries it first next time: LastUsed) chosen
-         * again as it streams */
-        if (codec_refusal_confirm(&d->refusals, addr))
-                codec_control_mark_rechoose(d, addr, true);
         set_str(d->output, sizeof(d->output), addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
         d->output2_newer = false;       /* the most recent now (MultiOutput) */
@@ -253,44 +248,6 @@ static bool drop_then_connect(struct daemon *d, struct device *old)
         if (!m || dbus_call_async(d->conn, m, 10000, on_old_disconnected, d, &d->connect_pending) < 0)
                 return false;
         d->connect_pending_kind = CONNECT_DROP_OLD;
-        return true;
-}
-
-/* A connection that failed after our SelectConfiguration chose a codec
- * for this speaker, with no SetConfiguration since: the speaker refused
- * that configuration (bluetoothd 5.66 reports it as a failed connection,
- * br-connection-create-socket). Learnt for the speaker; SBC, which every
- * sink must take, is never held against it, and a refusal of SBC too
- * undoes what was learnt since the speaker last streamed (a speaker busy
- * with a phone refuses every configuration). True: connect again at once,
- * and the endpoint of that codec lets bluetoothd move to the next one. */
-static bool learn_refusal(struct daemon *d, const char *addr)
-{
-        const struct a2dp_codec *c = d->chosen_codec;
-        unsigned n;
-
-        d->chosen_codec = NULL;
-        if (!c || strcasecmp(d->chosen_for, addr) != 0)
-                return false;
-        if (c->index == CODEC_SBC) {
-                n = codec_refusal_sbc_refused(&d->refusals, addr);
-                if (n)
-                        log_info("%s refused SBC too: it refused the connection, not the %u codec%s "
-                                 "before it, which it is offered again", addr, n, n == 1 ? "" : "s");
-                return false;
-        }
-        if (!codec_refusal_add(&d->refusals, addr, c->index))
-                return false;
-        /* busy a moment ago: the next codec waits for the next attempt,
-         * or every attempt would page it twice */
-        if (codec_refusal_busy(&d->refusals, addr)) {
-                log_info("%s refused its %s configuration; its next codec is tried at the next attempt",
-                         addr, c->label);
-                return false;
-        }
-        log_warn("%s refused its %s configuration; connecting it again with its next codec", addr,
-                 c->label);
-        diagnose_note(d, addr, HIST_CONNECT_FAILED, "refused its codec configuration");
         return true;
 }
 
@@ -332,7 +289,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         }
         /* a selection made for a connection we did not make says nothing
          * of ours */
-        if (!ok && !d->chosen_unnamed && learn_refusal(d, addr)) {
+        if (!ok && speaker_refusal_learn(d, addr, false)) {
                 send_connect_profile(d, addr);
                 manager_update(d);
                 return;
@@ -491,6 +448,8 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
         struct device *dev = bluez_device_by_path(d, t->device);
         struct device *cur;
 
+        if (dev)
+                speaker_refusal_configured(d, dev->address);
         if (!dev || speaker_transport_is_output(d, t) || multi_output_is_second(d, t))
                 return;
         if ((d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) == 0) ||
@@ -567,7 +526,7 @@ static bool unnamed_refusal(struct daemon *d, struct device *dev)
             sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0 ||
             now - d->chosen_at > UNNAMED_REFUSAL_WINDOW_US)
                 return false;
-        if (!learn_refusal(d, dev->address))
+        if (!speaker_refusal_learn(d, dev->address, true))
                 return false;
         if (!d->state.speaker_mode || d->output[0] || d->shutting_down ||
             (d->user_disconnected && strcasecmp(d->state.last_output, dev->address) != 0))

@@ -719,6 +719,58 @@ class TwoSpeakers(A2dpTestCase):
         self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
         self.assertNotIn('it waits', self.daemon.log_text())
 
+    def test_a_second_speaker_refusing_a_codec_joins_on_its_next(self):
+        # B advertises aptX and refuses its SET_CONFIGURATION: the Connect
+        # that makes B the second failed (br-connection-create-socket) and
+        # nothing was learnt, so every attempt chose aptX again. B is
+        # connected again at once with its next codec, within that Connect
+        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800,
+                               refuse=['aptx'])
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        self.call('Connect', SPEAKER_B)
+        codecs = self.both_streaming()
+        self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
+        self.log_has('%s refused its aptX configuration' % SPEAKER_B)
+        self.assertIn('SelectConfiguration (aptX) refused: %s refused aptX' % SPEAKER_B, self.daemon.log_text())
+
+    def test_a_busy_second_speaker_once_free_gets_its_best_codec_back(self):
+        # B, busy with a phone, rejects every SET_CONFIGURATION, SBC's too,
+        # for two Connects as the second; free, it joins on SBC (bluetoothd
+        # tries the pair it used last first). That it was busy was
+        # forgotten only when it streamed as the first output through our
+        # own Connect: coming back by itself alone, it stayed on SBC for
+        # good. It is marked to be asked for its best once it plays alone
+        # A on aptX: B is offered the SBC-XQ endpoint first
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('sbc-xq', address=SPEAKER_B, name='Speaker B', Delay=1800,
+                               RejectConfiguration=True)
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc-xq,sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        for _ in range(2):
+            with self.assertRaises(dbus.DBusException):
+                self.call('Connect', SPEAKER_B)
+        self.log_has('%s refused SBC too' % SPEAKER_B)
+        self.bluez.SetDeviceOption(dev_path(SPEAKER_B), 'RejectConfiguration', False)
+        self.call('Connect', SPEAKER_B)
+        codecs = self.both_streaming()
+        self.assertTrue(codecs[1].startswith('SBC '), codecs)
+        self.daemon.wait_for(lambda: 'rechoose-codec=' + SPEAKER_B in self.state_text(), 5,
+                             what='B marked in the state file')
+        # both go; B comes back by itself, alone
+        self.call('Disconnect')
+        b = dbus.ObjectPath(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: not self.bluez.GetDevices()[b]['Connected'], 5, what='B disconnected')
+        self.bluez.speaker_connect(dev_path(SPEAKER_B))
+        self.wait_streaming(dev_path(SPEAKER_B), timeout=10)
+        self.daemon.wait_for(lambda: str(self.mprop('Codec')).startswith('SBC-XQ'), 8,
+                             what='B alone on SBC-XQ')
+
     def test_a_speaker_joining_during_the_first_ones_codec_switch_is_asked_for_its_rate(self):
         # A (aptX, 48 kHz) is switched to SBC and its speaker is slow to
         # answer AVDTP CLOSE (1.5 s: the stream plays on meanwhile); B sets
