@@ -593,6 +593,9 @@ void multi_output_transport_volume(struct daemon *d, struct transport *t);
 /* dev configured a stream by itself while another speaker plays: with
  * MultiOutput on and no second, it becomes the second (true). */
 bool multi_output_adopt(struct daemon *d, struct device *dev);
+/* With MultiOutput on, another speaker playing and no second, dev would
+ * be taken as the second. */
+bool multi_output_takes(struct daemon *d, const struct device *dev);
 /* dev is being configured, its connection as the second output called
  * off while in flight: its reply sends it away. */
 bool multi_output_called_off(struct daemon *d, const struct device *dev);

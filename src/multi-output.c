@@ -643,12 +643,17 @@ void multi_output_stream_lost(struct daemon *d, const char *device_path)
         manager_update(d);
 }
 
-bool multi_output_adopt(struct daemon *d, struct device *dev)
+bool multi_output_takes(struct daemon *d, const struct device *dev)
 {
         struct device *first = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
 
-        if (!d->state.multi_output || !d->state.speaker_mode || d->output2[0] || !first ||
-            !first->connected || !transport_of_device(d, first) || strcasecmp(dev->address, d->output) == 0)
+        return d->state.multi_output && d->state.speaker_mode && !d->output2[0] && first && first->connected &&
+               transport_of_device(d, first) && strcasecmp(dev->address, d->output) != 0;
+}
+
+bool multi_output_adopt(struct daemon *d, struct device *dev)
+{
+        if (!multi_output_takes(d, dev))
                 return false;
         log_info("%s connected by itself; it is the second output now", dev->address);
         diagnose_note(d, dev->address, HIST_CONNECTED, "second output, connected by itself");

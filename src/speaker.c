@@ -515,8 +515,9 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
  * if there was just one (endpoint.c). When that device's link goes down
  * before SetConfiguration, with no connection of ours under way, it
  * refused the codec chosen: learnt as on our own connection, and a speaker
- * that came to us while there is no output is connected again with its
- * next codec. True when that connection was started. */
+ * that came to us while there is no output, or that MultiOutput would
+ * have taken as the second, is connected again with its next codec. True
+ * when that connection was started. */
 static bool unnamed_refusal(struct daemon *d, struct device *dev)
 {
         uint64_t now;
@@ -528,7 +529,8 @@ static bool unnamed_refusal(struct daemon *d, struct device *dev)
                 return false;
         if (!speaker_refusal_learn(d, dev->address, true))
                 return false;
-        if (!d->state.speaker_mode || d->output[0] || d->shutting_down ||
+        if (!d->state.speaker_mode || d->shutting_down ||
+            (d->output[0] && !multi_output_takes(d, dev)) ||
             (d->user_disconnected && strcasecmp(d->state.last_output, dev->address) != 0))
                 return false;
         speaker_connect(d, dev, NULL);

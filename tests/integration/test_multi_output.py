@@ -737,6 +737,26 @@ class TwoSpeakers(A2dpTestCase):
         self.log_has('%s refused its aptX configuration' % SPEAKER_B)
         self.assertIn('SelectConfiguration (aptX) refused: %s refused aptX' % SPEAKER_B, self.daemon.log_text())
 
+    def test_a_speaker_refusing_a_codec_as_it_joins_by_itself_is_connected_with_its_next(self):
+        # B connects by itself while A plays and refuses the aptX chosen for
+        # it: the refusal was learnt, but B was connected again only when
+        # nothing played, so it stayed away. It joins as the second on SBC
+        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800,
+                               refuse=['aptx'])
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        try:
+            self.bluez.speaker_connect(dev_path(SPEAKER_B))
+        except dbus.DBusException:
+            pass        # its own setup fails: it refuses aptX
+        self.log_has('%s refused its aptX configuration' % SPEAKER_B, timeout=10)
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A, SPEAKER_B], 10, what='B joins')
+        codecs = self.both_streaming()
+        self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
+
     def test_a_busy_second_speaker_once_free_gets_its_best_codec_back(self):
         # B, busy with a phone, rejects every SET_CONFIGURATION, SBC's too,
         # for two Connects as the second; free, it joins on SBC (bluetoothd
