@@ -50,6 +50,11 @@
 #define AAC_LEVELS 3
 /* PCM frames per AAC-LC frame */
 #define AAC_FRAME_SAMPLES 1024u
+/* Frames in flight each way between the audio thread and the encoding
+ * thread: the latter may wait tens of milliseconds on a loaded two-core
+ * board (it runs real-time just below the audio thread when the daemon
+ * has one, at normal priority otherwise). */
+#define AAC_RING 8u
 /* From a frame of PCM handed to encode() to the first of its samples
  * played by the speaker: libavcodec's encoder holds one frame of look-ahead
  * and primes the decoder with 1024 samples (initial_padding), and the

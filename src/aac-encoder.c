@@ -38,11 +38,6 @@
 #include "err-text.h"
 #include "latm.h"
 
-/* Frames in flight each way: the encoding thread may wait tens of
- * milliseconds on a loaded two-core board (it runs real-time just below
- * the audio thread when the daemon has one, at normal priority otherwise). */
-#define AAC_RING 8
-
 struct lavc_api {
         const AVCodec *(*find_encoder_by_name)(const char *name);
         AVCodecContext *(*alloc_context3)(const AVCodec *codec);
@@ -65,7 +60,7 @@ struct lavu_api {
 };
 
 struct aac_element {
-        unsigned fed;           /* the PCM frame whose hand-over made it */
+        unsigned fed;           /* the call whose frame's hand-over made it */
         size_t len;
         uint8_t data[CODEC_MAX_FRAME];
 };
@@ -85,6 +80,11 @@ struct codec_encoder {
         int16_t pcm[AAC_RING][AAC_FRAME_SAMPLES * 2];
         struct aac_element out[AAC_RING];
         atomic_uint pcm_head, pcm_tail, out_head, out_tail;
+        /* calls to aac_encode so far, and the call each PCM frame came
+         * with: counted in calls, not frames taken, the age of an element
+         * includes the frames a full ring dropped after its own */
+        unsigned calls;
+        unsigned pcm_call[AAC_RING];
         atomic_uint bitrate;     /* what the next frame is encoded at */
         atomic_uint overruns;
         unsigned lag_frames;            /* audio thread: beyond the usual one */
@@ -257,7 +257,7 @@ static void *encode_thread(void *arg)
                                         atomic_fetch_add_explicit(&e->overruns, 1,
                                                                   memory_order_relaxed);
                         }
-                        drain_packets(e, tail);
+                        drain_packets(e, e->pcm_call[tail % AAC_RING]);
                         /* after the element is out: "idle" means done */
                         atomic_store_explicit(&e->pcm_tail, tail + 1, memory_order_release);
                 }
@@ -359,6 +359,7 @@ int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t
         unsigned tail = atomic_load_explicit(&e->pcm_tail, memory_order_acquire);
         unsigned otail = atomic_load_explicit(&e->out_tail, memory_order_relaxed);
         unsigned ohead = atomic_load_explicit(&e->out_head, memory_order_acquire);
+        unsigned now = e->calls++;
         int ret = 0;
 
         if (ohead - otail > AAC_MAX_BACKLOG) {
@@ -374,9 +375,9 @@ int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t
                 } else {
                         memcpy(out, el->data, el->len);
                         ret = (int)el->len;
-                        /* made when frame fed was handed over: quick, the
-                         * thread has it out by the next call */
-                        e->lag_frames = head - el->fed > 1 ? head - el->fed - 1 : 0;
+                        /* made when call fed handed its frame over: quick,
+                         * the thread has it out by the next call */
+                        e->lag_frames = now - el->fed > 1 ? now - el->fed - 1 : 0;
                 }
                 otail++;
         }
@@ -387,6 +388,7 @@ int aac_encode(struct codec_encoder *e, const int16_t *pcm, uint8_t *out, size_t
                 return ret;
         }
         memcpy(e->pcm[head % AAC_RING], pcm, sizeof(e->pcm[0]));
+        e->pcm_call[head % AAC_RING] = now;
         atomic_store_explicit(&e->pcm_head, head + 1, memory_order_release);
         sem_post(&e->wake);
         return ret;

@@ -9,6 +9,9 @@
 
 #include "check-main.h"
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -864,6 +867,60 @@ START_TEST(lag_is_the_frames_the_thread_fell_behind)
 }
 END_TEST
 
+/* The element handed out after the encoding thread was kept from running
+ * for AAC_RING + dropped calls (the caller at SCHED_FIFO on the one CPU
+ * both share, as the audio thread is on a loaded board); UINT_MAX when
+ * the test may not use SCHED_FIFO. */
+static unsigned lag_after_starving(unsigned dropped)
+{
+        static int16_t pcm[AAC_FRAME_SAMPLES * 2];
+        static uint8_t out[CODEC_MAX_FRAME];
+        struct codec_encoder *e = busy_encoder(pcm);
+        struct sched_param rt = { .sched_priority = 10 }, normal = { .sched_priority = 0 };
+        unsigned lag = UINT_MAX;
+        cpu_set_t one;
+
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        ck_assert_int_eq(sched_setaffinity(aac_encoder_worker_tid(e), sizeof(one), &one), 0);
+        ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+        for (int i = 0; i < 10; i++) {
+                wait_idle(e);
+                ck_assert_int_ge(a2dp_codec_aac.encode(e, pcm, out, sizeof(out)), 0);
+        }
+        wait_idle(e);
+        if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &rt) == 0) {
+                unsigned before = aac_encoder_overruns(e);
+
+                for (unsigned i = 0; i < AAC_RING + dropped; i++)
+                        ck_assert_int_ge(a2dp_codec_aac.encode(e, pcm, out, sizeof(out)), 0);
+                ck_assert_int_eq(pthread_setschedparam(pthread_self(), SCHED_OTHER, &normal), 0);
+                /* the thread did not run: exactly `dropped` frames were */
+                ck_assert_uint_eq(aac_encoder_overruns(e) - before, dropped);
+                wait_idle(e);
+                ck_assert_int_gt(a2dp_codec_aac.encode(e, pcm, out, sizeof(out)), 0);
+                lag = a2dp_codec_aac.lag_samples(e);
+        }
+        a2dp_codec_aac.encoder_free(e);
+        return lag;
+}
+
+/* Frames a full ring dropped are time that passed: the audio made before
+ * them and handed out after is that much older (the sender dates packets
+ * by it, and two speakers' alignment follows) */
+START_TEST(lag_counts_the_frames_a_full_ring_dropped)
+{
+        unsigned none = lag_after_starving(0), five = lag_after_starving(5);
+
+        if (none == UINT_MAX || five == UINT_MAX) {
+                fprintf(stderr, "lag_counts_the_frames_a_full_ring_dropped: SCHED_FIFO not permitted, "
+                        "not judged\n");
+                return;
+        }
+        ck_assert_uint_eq(five - none, 5 * AAC_FRAME_SAMPLES);
+}
+END_TEST
+
 /* available() looks for the library without loading it */
 START_TEST(library_findable)
 {
@@ -911,6 +968,7 @@ static Suite *aac_suite(void)
         tcase_add_test(enc, library_findable);
         tcase_add_test(enc, stall_recovers);
         tcase_add_test(enc, lag_is_the_frames_the_thread_fell_behind);
+        tcase_add_test(enc, lag_counts_the_frames_a_full_ring_dropped);
         suite_add_tcase(s, enc);
         return s;
 }
