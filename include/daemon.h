@@ -14,6 +14,7 @@
 #include "codec-refusal.h"
 #include "connect-calloff.h"
 #include "history.h"
+#include "log.h"
 #include "options.h"
 #include "policy.h"
 #include "state.h"
@@ -229,6 +230,9 @@ struct daemon {
         unsigned engine_period;  /* frames, as asked of the capture */
         sd_event_source *engine_retry;
         unsigned engine_failures;
+        /* per category, the capture's failure last logged: the same one
+         * again is debug until the capture delivers (capture-health.c) */
+        char capture_said[CAT_COUNT][192];
         bool engine_stuck;       /* the audio thread stopped answering: see output.c */
         bool local_warned;
         uint64_t link_errors;
@@ -491,6 +495,7 @@ bool output_blocked_for(const struct daemon *d, const char *reason);
 void capture_watch_update(struct daemon *d);
 void output_producer_changed(struct daemon *d, bool playing);
 bool capture_health_producer_plays(struct daemon *d);
+void capture_health_say(struct daemon *d, int category, enum log_level level, const char *text);
 int capture_health_init(struct daemon *d);
 void capture_health_shutdown(struct daemon *d);
 

@@ -40,6 +40,27 @@ void output_unblock_stream(struct daemon *d)
         output_update_status(d);
 }
 
+/* A capture failing the same way at every retry (a missing snd-aloop, a
+ * misspelt PCM, a start refused: 30 s apart for as long as the board runs)
+ * is news once: logged at level when the failure is new for its category,
+ * at debug when it repeats, until the capture delivers. */
+void capture_health_say(struct daemon *d, int category, enum log_level level, const char *text)
+{
+        char *said;
+
+        if (category < 0 || category >= CAT_COUNT) {
+                log_msg(level, "%s", text);
+                return;
+        }
+        said = d->capture_said[category];
+        if (strncmp(said, text, sizeof(d->capture_said[0]) - 1) == 0) {
+                log_debug("%s (again)", text);
+                return;
+        }
+        snprintf(said, sizeof(d->capture_said[0]), "%s", text);
+        log_msg(level, "%s", text);
+}
+
 /* A capture that delivers nothing (a stalled device, a producer that
  * stopped its clock) while streaming: after CAPTURE_DRY_US the speaker is
  * given back, and taken again when frames come. Checked only while
@@ -92,6 +113,7 @@ static int on_capture_watch(sd_event_source *s, uint64_t usec, void *ud)
                 /* the engine delivers: its next failure is retried quickly
                  * again (output.c) */
                 d->engine_failures = 0;
+                memset(d->capture_said, 0, sizeof(d->capture_said));
                 if (output_blocked_for(d, BLOCKED_CAPTURE_NO_DATA) ||
                     output_blocked_for(d, BLOCKED_CAPTURE_UNAVAILABLE))
                         output_unblock_stream(d);

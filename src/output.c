@@ -114,8 +114,11 @@ static void schedule_engine_retry(struct daemon *d)
         if (sd_event_add_time_relative(d->event, &d->engine_retry, CLOCK_MONOTONIC,
                                        (uint64_t)ms * 1000, 10000, on_engine_retry, d) < 0)
                 log_err("cannot schedule a capture retry");
-        else
-                log_notice("retrying the capture in %.2g s", ms / 1000.0);
+        else if (n == 0)
+                log_notice("retrying the capture in %.2g s, then less often while it fails",
+                           ms / 1000.0);
+        else    /* the failure itself is logged when it is new */
+                log_debug("retrying the capture in %.2g s", ms / 1000.0);
 }
 
 static void detach(struct daemon *d);
@@ -147,7 +150,7 @@ static int start_engine(struct daemon *d, unsigned rate, unsigned period_frames,
                 r = pcm_open(&d->capture[c], d->opts.capture[c], SND_PCM_STREAM_CAPTURE, &cc,
                              &res, err, sizeof(err));
                 if (r < 0) {
-                        log_err("%s", err);
+                        capture_health_say(d, c, LOG_LVL_ERR, err);
                         continue;
                 }
                 if (res.converting)
@@ -627,9 +630,13 @@ static int master_category(const struct daemon *d)
 
 static void capture_failed(struct daemon *d, int c, int err)
 {
-        log_err("capture %s failed: %s", audio_category_name(c), snd_strerror(err));
+        char text[160];
+
+        snprintf(text, sizeof(text), "capture %s failed: %s", audio_category_name(c),
+                 snd_strerror(err));
         d->capture_failures++;
         if (c != master_category(d) && c >= 0 && c < CAT_COUNT) {
+                log_err("%s", text);
                 log_notice("the %s category is silent until its capture reopens; the rest plays on",
                            audio_category_name(c));
                 capture_retry_schedule(d, c);
@@ -637,6 +644,7 @@ static void capture_failed(struct daemon *d, int c, int err)
         }
         /* reopen everything after a pause; the transport stays held,
          * unless the capture keeps failing before it delivers anything */
+        capture_health_say(d, c, LOG_LVL_ERR, text);
         stop_engine(d);
         schedule_engine_retry(d);
         if (d->engine_failures >= CAPTURE_FAILURES_BLOCK && c >= 0 && c < CAT_COUNT) {

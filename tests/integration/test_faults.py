@@ -137,6 +137,22 @@ class FaultTests(A2dpTestCase):
         a = self.analyze(self.recording(), '--tone', str(TONE_HZ))
         self.assertTrue(a['audio']['tone']['present'])
 
+    def test_a_capture_missing_for_long_is_not_logged_at_every_retry(self):
+        # a board whose capture does not exist (snd-aloop not loaded, a
+        # misspelt PCM): retried with backoff for as long as the daemon
+        # runs, 30 s apart in the end. Why is said once, at the level it
+        # deserves; the same failure again is not news (debug), or the
+        # journal on a small flash fills with one error twice a minute
+        self.add_speaker()
+        self.start_daemon(capture='later')
+        self.daemon.wait_for(lambda: len(self.capture_retries()) >= 4, 6, what='four capture retries')
+        time.sleep(0.3)
+        said = [l for l in self.daemon.log_text().splitlines()
+                if re.match(r'\[\s*\d+\.\d+\] (error|warning|notice|info): ', l) and
+                ("'later'" in l or 'retrying the capture' in l)]
+        self.assertTrue([l for l in said if "error: cannot open capture 'later'" in l], said)
+        self.assertLessEqual(len(said), 3, 'the same failure logged at every retry:\n' + '\n'.join(said))
+
     def test_a_capture_that_opens_but_never_starts_backs_off(self):
         # the device opens and takes its parameters, but every start fails
         # with -EIO (snd-aloop's trigger when the producer's format or access
@@ -163,6 +179,11 @@ class FaultTests(A2dpTestCase):
         self.assertIsNotNone(t)
         self.assertEqual(str(self.bluez.transports()[t].get('State')), 'idle', 'the speaker held silent')
         self.assertNotEqual(str(self.mprop('State')), 'streaming')
+        # the same failure at every retry is said once (30 s apart for
+        # hours, it would fill a small board's journal), repeats at debug
+        failed = [l for l in self.daemon.log_text().splitlines()
+                  if 'capture media failed' in l and 'debug:' not in l]
+        self.assertEqual(len(failed), 1, 'the same failure logged at every retry: %s' % failed)
         # the device starts again: used at the fourth retry (announced 4 s
         # ahead), the speaker taken back and streamed to, no retry more
         os.unlink(broken)
