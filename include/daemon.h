@@ -292,6 +292,10 @@ struct daemon {
         unsigned reconnect2_attempt;
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
+        /* the automatic reconnect's failure last logged: the same again
+         * (a speaker off for hours, paged every 60 s) is debug until one
+         * connects (speaker.c) */
+        char reconnect_said[160];
         uint64_t reconnects;
         bool user_disconnected;          /* no auto-reconnect after Disconnect() */
         sd_event_source *idle_timer;

@@ -87,9 +87,14 @@ static void schedule_backoff(struct daemon *d)
                 cancel_reconnect(d);
                 return;
         }
+        /* after the link loss and the first failure; the next ones are
+         * the same news, 60 s apart in the end for as long as it is off */
+        if (d->reconnect_attempt < 2)
+                log_info("reconnecting %s in %u s", d->state.last_output, s);
+        else
+                log_debug("reconnecting %s in %u s", d->state.last_output, s);
         if (d->reconnect_attempt < 16)
                 d->reconnect_attempt++;
-        log_info("reconnecting %s in %u s", d->state.last_output, s);
         schedule_reconnect(d, s * 1000);
 }
 
@@ -224,6 +229,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         if (automatic)
                 d->reconnects++;
         d->reconnect_attempt = 0;
+        d->reconnect_said[0] = '\0';
         manager_save(d);
         finish_call(d, &d->connect_call, NULL, NULL);
         /* the transport came with SetConfiguration before this reply;
@@ -298,7 +304,14 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
         if (!ok) {
                 const char *name = speaker_connect_error(err, addr, text, sizeof(text));
-                log_warn("%s", text);
+
+                if (automatic && strcmp(text, d->reconnect_said) == 0) {
+                        log_debug("%s", text);
+                } else {
+                        log_warn("%s", text);
+                        if (automatic)
+                                set_str(d->reconnect_said, sizeof(d->reconnect_said), text);
+                }
                 diagnose_note(d, addr, HIST_CONNECT_FAILED,
                               err->message && err->message[0] ? err->message : err->name);
                 finish_call(d, &d->connect_call, name, text);
@@ -332,7 +345,10 @@ static void send_connect_profile(struct daemon *d, const char *address)
         }
         d->connect_pending_kind = CONNECT_PROFILE;
         set_str(d->connect_inflight, sizeof(d->connect_inflight), dev->address);
-        log_info("connecting %s", dev->address);
+        if (!d->connect_call && d->reconnect_said[0])
+                log_debug("connecting %s", dev->address);    /* it failed before: said then */
+        else
+                log_info("connecting %s", dev->address);
 }
 
 /* The previous output is gone (or going): the new speaker is asked now. */
@@ -482,6 +498,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
         }
         cancel_reconnect(d);
         d->reconnect_attempt = 0;
+        d->reconnect_said[0] = '\0';
 }
 
 /* ---- link loss ------------------------------------------------------------------- */

@@ -8,6 +8,7 @@ suspend."""
 import array
 import math
 import os
+import re
 import time
 import unittest
 
@@ -329,6 +330,31 @@ class FallbackTests(SpeakerCase):
         self.bluez.SetInRange(SPEAKER_PATH, True)
         self.wait_back_on_bluetooth(n, timeout=6)
         self.assertEqual(self.stats()['Reconnects'], 1)
+
+    def test_a_speaker_switched_off_for_hours_is_not_logged_at_every_attempt(self):
+        # the speaker is off most of the day: the daemon pages it with
+        # backoff, every 60 s in the end, for as long as it stays off. That
+        # it is away and why is news once; each attempt failing the same
+        # way again is debug, or the journal on a small flash fills with
+        # three lines a minute (connecting, page timeout, reconnecting in)
+        self.start_media_only(PageTimeoutMs=100)
+        self.bluez.SetInRange(SPEAKER_PATH, False)
+        self.log_has('reconnecting %s in 8 s' % SPEAKER, timeout=12)
+        said = [l for l in self.daemon.log_text().splitlines()
+                if re.match(r'\[\s*\d+\.\d+\] (error|warning|notice|info): ', l) and SPEAKER in l]
+        said = said[next(i for i, l in enumerate(said) if l.endswith('%s disconnected' % SPEAKER)):]
+        # why, once: disconnected, reconnecting in 1 s, connecting, did not
+        # answer, reconnecting in 2 s; the attempts at 2 and 4 s add nothing
+        self.assertEqual(len([l for l in said if 'did not answer' in l]), 1, said)
+        self.assertLessEqual(len(said), 5, 'the same failure logged at every attempt:\n' + '\n'.join(said))
+        # it comes back: said, and the next failure is news again
+        n = len(self.bluez.recordings())
+        self.bluez.SetInRange(SPEAKER_PATH, True)
+        self.wait_back_on_bluetooth(n, timeout=12)
+        self.bluez.SetInRange(SPEAKER_PATH, False)
+        self.daemon.wait_for(lambda: len([l for l in self.daemon.log_text().splitlines()
+                                          if 'warning: %s did not answer' % SPEAKER in l]) == 2, 8,
+                             what='the next failure after it came back logged again')
 
     def test_settings_written_again_keep_the_backoff(self):
         # an app applying its settings every 0.5 s writes AutoReconnect
