@@ -247,7 +247,9 @@ struct daemon {
 
         /* speaker mode and the one Bluetooth output */
         struct saved_state state;        /* the user's settings, as saved */
-        sd_event_source *save_timer;     /* a coalesced write is due */
+        sd_event_source *save_timer;     /* a coalesced write, or a failed one's retry, is due */
+        unsigned save_failures;          /* writes failed in a row (a full or read-only disk) */
+        int save_err_said;               /* their error, logged once: -errno */
         bool on_battery;
         sd_event_source *power_timer;
         char output[18];                 /* address of the output device, "" none */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager-props.h"
 #include "player.h"
+#include "policy.h"
 #include "stream.h"
 
 /* ---- property values ------------------------------------------------------ */
@@ -573,19 +574,44 @@ out:
 /* Every write of the settings costs two fsyncs (the file, then the rename
  * in its directory): on a board's flash, a burst of changes is one write. */
 #define SAVE_DELAY_US 1000000ull
+/* A full disk is often passing (a log rotated, the journal vacuumed): a
+ * failed write is tried again, 1 s doubling to this, until it is on disk */
+#define SAVE_RETRY_MAX_S 60
+
+static int on_save_timer(sd_event_source *s, uint64_t usec, void *ud);
 
 int manager_save(struct daemon *d)
 {
+        unsigned s;
         int r;
 
         /* this write covers whatever was waiting */
         sd_event_source_disable_unref(d->save_timer);
         d->save_timer = NULL;
         r = state_save(d->opts.state_dir, &d->state);
-
-        if (r < 0)
-                log_err("saving settings in %s failed: %s; the previous settings stay on disk",
+        if (r == 0) {
+                if (d->save_failures)
+                        log_notice("settings saved in %s again", d->opts.state_dir);
+                d->save_failures = 0;
+                d->save_err_said = 0;
+                return 0;
+        }
+        /* said once; the retries failing alike are no news */
+        if (r != d->save_err_said)
+                log_err("saving settings in %s failed: %s; the previous settings stay on disk, "
+                        "and the write is tried again until it succeeds",
                         d->opts.state_dir, strerror(-r));
+        else
+                log_debug("saving settings in %s failed again: %s", d->opts.state_dir,
+                          strerror(-r));
+        d->save_err_said = r;
+        s = policy_backoff_s(d->save_failures, SAVE_RETRY_MAX_S);
+        if (d->save_failures < 16)
+                d->save_failures++;
+        if (!d->shutting_down &&
+            sd_event_add_time_relative(d->event, &d->save_timer, CLOCK_MONOTONIC,
+                                       (uint64_t)s * 1000000, 100000, on_save_timer, d) < 0)
+                d->save_timer = NULL;
         return r;
 }
 
@@ -597,8 +623,13 @@ static int on_save_timer(sd_event_source *s, uint64_t usec, void *ud)
 
 void manager_save_soon(struct daemon *d)
 {
-        if (d->save_timer)
+        if (d->save_timer) {
+                /* a retry may be a minute away: a new change is written
+                 * as soon as any */
+                if (d->save_failures)
+                        sd_event_source_set_time_relative(d->save_timer, SAVE_DELAY_US);
                 return;         /* the write already due takes this change too */
+        }
         if (sd_event_add_time_relative(d->event, &d->save_timer, CLOCK_MONOTONIC, SAVE_DELAY_US,
                                        100000, on_save_timer, d) < 0)
                 manager_save(d);
@@ -614,7 +645,8 @@ DBusHandlerResult manager_reply_saved(struct daemon *d, DBusMessage *msg)
         if (r < 0)
                 return dbus_reply_error(d->conn, msg, ERR_FAILED,
                                         "The change applies now but could not be saved in %s (%s); "
-                                        "it will be lost at the next restart",
+                                        "it is written when the disk takes it, and lost if the "
+                                        "daemon stops before",
                                         d->opts.state_dir, strerror(-r));
         return dbus_reply_empty(d->conn, msg);
 }

@@ -342,6 +342,40 @@ class FaultTests(A2dpTestCase):
         self.assertIn('volume=91', text)
         self.assertIn('idle-suspend=30', text)
 
+    @unittest.skipUnless(shutil.which('prlimit'), 'prlimit is not installed')
+    def test_a_change_made_while_the_disk_was_full_is_saved_when_it_has_room(self):
+        # a board's /var/lib fills up (logs, the journal) and is freed
+        # again by a rotation: a change made meanwhile applied at once but
+        # stayed off the disk until the next change, so a reboot before
+        # one lost it. The write is tried again (1, 2, 4 ... s), quietly,
+        # and is on disk once there is room, with nothing changed since.
+        # (A directory in the temporary file's place stops every write, as
+        # a full or read-only disk would; prlimit's file size limit would
+        # stop the daemon's log too.)
+        state = os.path.join(self.state_dir, 'state')
+        self.start_daemon()
+        self.set_mprop('Volume', dbus.UInt16(50))
+        os.mkdir(state + '.tmp')
+        with self.assertRaises(dbus.exceptions.DBusException):
+            self.set_mprop('Volume', dbus.UInt16(90))
+        # the retries at 1 and 2 s fail alike: said once
+        time.sleep(3.3)
+        said = [l for l in self.daemon.log_text().splitlines()
+                if 'saving settings' in l and 'debug:' not in l]
+        self.assertEqual(len(said), 1, said)
+        with open(state) as f:
+            self.assertIn('volume=50', f.read())
+        os.rmdir(state + '.tmp')
+
+        def saved():
+            with open(state) as f:
+                return 'volume=90' in f.read()
+        self.daemon.wait_for(saved, 10, what='the change saved once there is room')
+        self.assertIn('settings saved in %s again' % self.state_dir, self.daemon.log_text())
+        # the retries were made, and failed at debug only
+        self.assertIn('debug: saving settings in %s failed again' % self.state_dir,
+                      self.daemon.log_text())
+
     @unittest.skipUnless(shutil.which('stress-ng'), 'stress-ng is not installed')
     def test_cpu_starvation_with_realtime_thread(self):
         seconds = float(os.environ.get('STARVATION_SECONDS', '60'))
