@@ -42,6 +42,38 @@ void options_defaults(struct options *o)
 }
 
 
+/* Length of the UTF-8 sequence at s as D-Bus takes it (no overlong form,
+ * no surrogate, nothing past U+10FFFF, no noncharacter, which older
+ * libdbus refuses too); 0 when it is none. */
+static size_t utf8_seq(const unsigned char *s)
+{
+        unsigned c = s[0], len, cp;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                len = 4, cp = c & 0x07;
+        else
+                return 0;
+        for (unsigned i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfdd0 && cp <= 0xfdef) ||
+            (cp & 0xfffe) == 0xfffe)
+                return 0;
+        return len;
+}
+
+/* The names given here reach D-Bus (StreamBlocked, the doctor), where a
+ * string that is not UTF-8 makes libdbus abort the daemon: refused here,
+ * with the reason, instead. */
 static int set_string(char *dst, const char *key, const char *value, char *err, size_t err_len)
 {
         size_t n = strlen(value);
@@ -53,6 +85,10 @@ static int set_string(char *dst, const char *key, const char *value, char *err, 
         for (size_t i = 0; i < n; i++)
                 if (iscntrl((unsigned char)value[i]))
                         return err_text(err, err_len, "%s: control character in value", key);
+        for (size_t i = 0, k; i < n; i += k)
+                if (!(k = utf8_seq((const unsigned char *)value + i)))
+                        return err_text(err, err_len, "%s: the value is not UTF-8 text (byte %zu)",
+                                        key, i + 1);
         memcpy(dst, value, n + 1);
         return 0;
 }

@@ -153,6 +153,17 @@ class FaultTests(A2dpTestCase):
         self.assertTrue([l for l in said if "error: cannot open capture 'later'" in l], said)
         self.assertLessEqual(len(said), 3, 'the same failure logged at every retry:\n' + '\n'.join(said))
 
+    def test_a_capture_name_that_is_not_utf8_is_refused_with_the_reason(self):
+        # a byte not UTF-8 in the configured capture (a file written in
+        # Latin-1, a stray byte): the name reaches D-Bus in StreamBlocked,
+        # where libdbus aborts the daemon (SIGABRT at every start, systemd
+        # restarting it). Refused at start instead, exit 2, with the reason
+        self.add_speaker()
+        self.start_daemon(capture='hw:Lo\udcffop', wait_registered=False)
+        rc = self.daemon.wait_exit(5)
+        self.assertEqual(rc, 2, self.daemon.log_text())
+        self.assertIn('capture: the value is not UTF-8 text', self.daemon.log_text())
+
     def test_a_capture_that_opens_but_never_starts_backs_off(self):
         # the device opens and takes its parameters, but every start fails
         # with -EIO (snd-aloop's trigger when the producer's format or access

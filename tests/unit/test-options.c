@@ -139,6 +139,34 @@ START_TEST(config_errors_name_the_line)
 }
 END_TEST
 
+/* a capture or output name reaches D-Bus (StreamBlocked), where a string
+ * that is not UTF-8 made libdbus abort the daemon at start */
+START_TEST(config_values_must_be_utf8)
+{
+        struct options o;
+        char err[256];
+        char *argv[] = { "a2dpsrcd", "--capture", "hw:Lo\xffop", NULL };
+
+        options_defaults(&o);
+        ck_assert_int_eq(options_parse_config(&o, "capture = hw:Lo\xffop\n", err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "line 1"));
+        ck_assert_ptr_nonnull(strstr(err, "not UTF-8"));
+        ck_assert_str_eq(o.capture[CAT_MEDIA], "hw:Loopback,1,0");
+        /* truncated, overlong, a surrogate, past U+10FFFF */
+        ck_assert_int_eq(options_parse_config(&o, "local-output = K\xc3\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_config(&o, "local-output = \xc0\xaf\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_config(&o, "local-output = \xed\xa0\x80\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_config(&o, "local-output = \xf4\x90\x80\x80\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_config(&o, "capture = alerts=plug:\xe2\x82\n", err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(options_parse_args(&o, 3, argv, 0, err, sizeof(err)), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "not UTF-8"));
+        /* UTF-8 is fine: a card named by its user */
+        ck_assert_int_eq(options_parse_config(&o, "local-output = plug:K\xc3\xbc" "che \xf0\x9f\x8e\xb5\n",
+                                              err, sizeof(err)), 0);
+        ck_assert_str_eq(o.local_output, "plug:K\xc3\xbc" "che \xf0\x9f\x8e\xb5");
+}
+END_TEST
+
 START_TEST(config_long_line)
 {
         struct options o;
@@ -166,6 +194,7 @@ static Suite *suite(void)
         tcase_add_test(tc, config_file);
         tcase_add_test(tc, config_errors_name_the_line);
         tcase_add_test(tc, config_long_line);
+        tcase_add_test(tc, config_values_must_be_utf8);
         suite_add_tcase(s, tc);
         return s;
 }
