@@ -292,12 +292,13 @@ struct daemon {
         sd_event_source *reconnect2_timer;
         sd_event_source *rate_retry;     /* asking the second for the engine's rate again */
         unsigned reconnect2_attempt;
+        char reconnect2_said[256];       /* as reconnect_said, for lost2 */
         sd_event_source *reconnect_timer;
         unsigned reconnect_attempt;
         /* the automatic reconnect's failure last logged: the same again
          * (a speaker off for hours, paged every 60 s) is debug until one
          * connects (speaker.c) */
-        char reconnect_said[160];
+        char reconnect_said[256];
         uint64_t reconnects;
         bool user_disconnected;          /* no auto-reconnect after Disconnect() */
         sd_event_source *idle_timer;

@@ -310,6 +310,7 @@ static void forget_lost(struct daemon *d)
         cancel_reconnect2(d);
         d->lost2[0] = '\0';
         d->reconnect2_attempt = 0;
+        d->reconnect2_said[0] = '\0';
 }
 
 static bool reconnect2_wanted(struct daemon *d)
@@ -336,9 +337,14 @@ static void schedule_reconnect2(struct daemon *d)
                 forget_lost(d);
                 return;
         }
+        /* after the link loss and the first failure; the next ones are
+         * the same news for as long as it stays away (speaker.c alike) */
+        if (d->reconnect2_attempt < 2)
+                log_info("reconnecting %s (the second output) in %u s", d->lost2, delay);
+        else
+                log_debug("reconnecting %s (the second output) in %u s", d->lost2, delay);
         if (d->reconnect2_attempt < 16)
                 d->reconnect2_attempt++;
-        log_info("reconnecting %s (the second output) in %u s", d->lost2, delay);
         arm_reconnect2(d, delay);
 }
 
@@ -415,8 +421,16 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         d->connecting2[0] = '\0';
         if (!ok) {
                 const char *name = speaker_connect_error(err, addr, text, sizeof(text));
+                bool again = strcasecmp(addr, d->lost2) == 0;
 
-                log_warn("%s", text);
+                /* a speaker away for hours fails alike every minute */
+                if (again && strcmp(text, d->reconnect2_said) == 0) {
+                        log_debug("%s", text);
+                } else {
+                        log_warn("%s", text);
+                        if (again)
+                                snprintf(d->reconnect2_said, sizeof(d->reconnect2_said), "%s", text);
+                }
                 diagnose_note(d, addr, HIST_CONNECT_FAILED,
                               err->message && err->message[0] ? err->message : err->name);
                 d->output2[0] = '\0';
@@ -477,7 +491,10 @@ static bool send_connect2(struct daemon *d, const struct device *dev)
             dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect2_pending) < 0)
                 return false;
         snprintf(d->connect2_inflight, sizeof(d->connect2_inflight), "%s", dev->address);
-        log_info("connecting %s as the second output", dev->address);
+        if (d->reconnect2_said[0] && strcasecmp(dev->address, d->lost2) == 0)
+                log_debug("connecting %s as the second output", dev->address);  /* said */
+        else
+                log_info("connecting %s as the second output", dev->address);
         return true;
 }
 

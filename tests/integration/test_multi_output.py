@@ -479,6 +479,22 @@ class TwoSpeakers(A2dpTestCase):
         # B's going was no suspend of A's
         self.assertNotIn('sound again: taking the speaker back', self.daemon.log_text())
 
+    def test_a_second_speaker_away_for_hours_is_not_logged_at_every_attempt(self):
+        # B is switched off and stays off: paged 1, 2, 4 ... 60 s apart for
+        # as long as it does. Why is said once; the same failure again,
+        # its attempts and waits are debug (test_routing's, for the first)
+        self.start_two(codecs='sbc', b_opts={'PageTimeoutMs': 100})
+        self.bluez.SetInRange(dev_path(SPEAKER_B), False)
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        self.log_has('reconnecting %s (the second output) in 8 s' % SPEAKER_B, timeout=12)
+        said = [l for l in self.daemon.log_text().splitlines()
+                if re.match(r'\[\s*\d+\.\d+\] (error|warning|notice|info): ', l) and
+                ('connecting %s' % SPEAKER_B in l or '%s did not answer' % SPEAKER_B in l)]
+        said = said[next(i for i, l in enumerate(said) if 'reconnecting %s' % SPEAKER_B in l):]
+        self.assertEqual(len([l for l in said if 'did not answer' in l]), 1, said)
+        # reconnecting in 1 s, connecting, did not answer, reconnecting in 2 s
+        self.assertLessEqual(len(said), 4, 'the same failure logged at every attempt:\n' + '\n'.join(said))
+
     def test_no_reconnect_after_disconnect_output_or_with_auto_reconnect_off(self):
         self.start_two(codecs='sbc', auto_reconnect=False)
         self.bluez.LinkLoss(dev_path(SPEAKER_B))
