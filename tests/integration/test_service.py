@@ -56,6 +56,22 @@ class ServiceUnitTests(unittest.TestCase):
         allowed = [v for v in u['SystemCallFilter'] if not v.startswith(('~', '@'))]
         self.assertEqual(allowed, ['sched_setscheduler'])
 
+    def test_a_bad_configuration_is_not_restarted(self):
+        # a2dpsrcd exits 2 on a bad option or configuration file (one line
+        # naming file and line); a restart cannot mend it, and with
+        # Restart=on-failure every 2 s it was started five times in 10 s,
+        # the same line five times, until the start limit failed the unit
+        conf = os.path.join(self.tmp, 'a2dpsrcd.conf')
+        with open(conf, 'w') as f:
+            f.write('capture = hw:Loopback,1,0\ncolour = blue\n')
+        out = subprocess.run([DAEMON, '--config', conf], capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn('line 2', out.stderr)
+        u = self.unit_settings()
+        self.assertEqual(u.get('Restart'), ['on-failure'])
+        prevent = ' '.join(u.get('RestartPreventExitStatus', [])).split()
+        self.assertIn('2', prevent)
+
     def test_exposure_at_most_2_5(self):
         out = subprocess.run(['systemd-analyze', 'security', '--offline=yes', self.unit],
                              capture_output=True, text=True)
