@@ -114,6 +114,18 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/* kill -HUP is how many daemons are asked to read their configuration
+ * again; ours is read at start only. By default SIGHUP would end the
+ * daemon at once, with no clean-up, and systemd counts that a clean exit
+ * (Restart=on-failure does not restart it): the board without its
+ * speaker until the next boot. Said, and ignored. */
+static int on_hangup(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
+{
+        log_notice("SIGHUP ignored: the configuration is read at start only; "
+                   "'systemctl restart a2dpsrcd' applies a changed one");
+        return 0;
+}
+
 static int on_disconnected(sd_event_source *s, void *ud)
 {
         log_err("lost the system bus");
@@ -189,11 +201,13 @@ int main(int argc, char **argv)
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGPIPE);
+        sigaddset(&mask, SIGHUP);
         /* blocked before any thread starts, so only the loop sees them */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d)) < 0 ||
-            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0) {
-                log_err("cannot watch SIGTERM/SIGINT: %s", strerror(-r));
+            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0 ||
+            (r = sd_event_add_signal(d.event, NULL, SIGHUP, on_hangup, &d)) < 0) {
+                log_err("cannot watch SIGTERM/SIGINT/SIGHUP: %s", strerror(-r));
                 goto fail;
         }
         /* WATCHDOG=1 at half of WatchdogSec= while the loop turns */

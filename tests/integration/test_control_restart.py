@@ -22,6 +22,23 @@ class RestartTests(ControlCase):
         self.start_daemon()
         return mark
 
+    def test_sighup_is_said_and_ignored(self):
+        # a user at a shell sends SIGHUP, as many daemons take it, to have
+        # the configuration read again: by default the signal ended the
+        # daemon at once, no clean-up, and systemd counts a SIGHUP death a
+        # clean exit (Restart=on-failure does not restart it): the board
+        # without its speaker until the next boot
+        self.add_speaker()
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        os.kill(self.daemon.pid, signal.SIGHUP)
+        self.daemon.wait_for(lambda: 'SIGHUP ignored' in self.daemon.log_text(), 3,
+                             what='SIGHUP said')
+        self.assertIsNone(self.daemon.returncode)
+        self.assertEqual(plain(self.mprop('State')), 'streaming')
+        self.assertEqual(self.daemon.stop(signal.SIGTERM, 5), 0)
+
     def test_settings_and_last_output_survive_a_restart(self):
         self.add_speaker()
         self.start_daemon()
