@@ -62,7 +62,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 # Pure logic: no I/O, linked into the daemon, the unit tests and fuzzers.
 CORE_SRCS  := src/sbc-config.c src/a2dp-sbc.c src/a2dp-sbc-xq.c src/a2dp-codecs.c src/rtp.c src/ring.c src/cmd-ack.c src/options.c src/mixer.c src/policy.c \
               src/bdaddr.c src/err-text.c src/media-key.c src/now-playing.c src/history.c src/codec-names.c src/doctor-stream.c \
-              src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c src/airtime.c src/speaker-delay.c
+              src/doctor.c src/aloop-status.c src/latm.c src/codec-refusal.c src/delay-line.c src/align.c src/airtime.c src/speaker-delay.c src/utf8.c
 # Codecs, one file each behind include/a2dp-codec.h; their libraries are
 # loaded on first use (codec-lib.c), so only their headers are needed to
 # build. WITH_<CODEC>=no leaves a codec out (SBC and SBC-XQ are always in).
@@ -172,7 +172,8 @@ $(BUILD)/%.o: %.c
 $(BUILD)/a2dpsrcd: $(DAEMON_OBJS) $(CORE_OBJS) $(UTIL_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs bluez) -lpthread -lm
 
-$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o $(BUILD)/src/dbus-util.o
+$(BUILD)/a2dpsrcctl: $(CTL_OBJS) $(BUILD)/src/bdaddr.o $(BUILD)/src/err-text.o $(BUILD)/src/dbus-util.o \
+                     $(BUILD)/src/utf8.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs dbus-1)
 
 # ---- tests ---------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "dbus-util.h"
 #include "doctor.h"
 #include "log.h"
+#include "utf8.h"
 
 #define IFACE_ADAPTER "org.bluez.Adapter1"
 #define IFACE_MEDIA "org.bluez.Media1"
@@ -25,11 +26,6 @@ static const char *const match_rules[] = {
         "type='signal',sender='org.bluez',interface='org.freedesktop.DBus.Properties',"
         "member='PropertiesChanged'",
 };
-
-static void copy_str(char *dst, size_t len, const char *src)
-{
-        snprintf(dst, len, "%s", src);
-}
 
 struct adapter *bluez_adapter_by_path(struct daemon *d, const char *path)
 {
@@ -141,7 +137,7 @@ static int adapter_prop(const char *key, DBusMessageIter *v, void *ud)
         uint32_t u;
 
         if (strcmp(key, "Address") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
-                copy_str(a->address, sizeof(a->address), s);
+                utf8_copy(a->address, sizeof(a->address), s);
         else if (strcmp(key, "Powered") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 a->powered = b;
         else if (strcmp(key, "Discovering") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
@@ -170,9 +166,9 @@ static struct adapter *adapter_get(struct daemon *d, const char *path)
                 return NULL;
         a->daemon = d;
         a->br_edr = true;
-        copy_str(a->path, sizeof(a->path), path);
+        utf8_copy(a->path, sizeof(a->path), path);
         name = strrchr(path, '/');
-        copy_str(a->name, sizeof(a->name), name ? name + 1 : path);
+        utf8_copy(a->name, sizeof(a->name), name ? name + 1 : path);
         a->next = d->adapters;
         d->adapters = a;
         return a;
@@ -230,9 +226,9 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
         int16_t n;
 
         if (strcmp(key, "Address") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
-                copy_str(dev->address, sizeof(dev->address), s);
+                utf8_copy(dev->address, sizeof(dev->address), s);
         else if (strcmp(key, "Alias") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_STRING, &s) == 0)
-                copy_str(dev->name, sizeof(dev->name), s);
+                utf8_copy(dev->name, sizeof(dev->name), s);
         else if (strcmp(key, "Paired") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 dev->paired = b;
         else if (strcmp(key, "Bonded") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
@@ -297,8 +293,8 @@ static struct device *device_get(struct daemon *d, const char *path)
         v = calloc(1, sizeof(*v));
         if (!v)
                 return NULL;
-        copy_str(v->path, sizeof(v->path), path);
-        copy_str(v->adapter, sizeof(v->adapter), path);
+        utf8_copy(v->path, sizeof(v->path), path);
+        utf8_copy(v->adapter, sizeof(v->adapter), path);
         if (strrchr(v->adapter, '/'))
                 *strrchr(v->adapter, '/') = '\0';
         v->next = d->devices;
@@ -340,7 +336,7 @@ static struct remote_sep *sep_slot(struct daemon *d, const char *path, bool add,
         if (!add || v->n_seps >= DEVICE_MAX_SEPS)
                 return NULL;
         memset(&v->seps[v->n_seps], 0, sizeof(v->seps[0]));
-        copy_str(v->seps[v->n_seps].path, sizeof(v->seps[0].path), path);
+        utf8_copy(v->seps[v->n_seps].path, sizeof(v->seps[0].path), path);
         return &v->seps[v->n_seps++];
 }
 
@@ -549,7 +545,7 @@ static void bluez_appeared(struct daemon *d, const char *owner)
 {
         DBusMessage *m;
 
-        copy_str(d->bluez_owner, sizeof(d->bluez_owner), owner);
+        utf8_copy(d->bluez_owner, sizeof(d->bluez_owner), owner);
         log_info("bluetoothd is on the bus as %s", owner);
         m = dbus_message_new_method_call(BLUEZ_SERVICE, "/", IFACE_OBJMGR, "GetManagedObjects");
         dbus_call_cancel(&d->objects_call);

@@ -1,4 +1,5 @@
 #include "dbus-util.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -94,6 +95,9 @@ DBusHandlerResult dbus_reply_error(DBusConnection *conn, DBusMessage *call,
         va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
+        /* a name in it may have been cut to fit (libdbus aborts on a
+         * split character) */
+        utf8_copy(text, sizeof(text), text);
         if (dbus_message_get_no_reply(call))
                 return DBUS_HANDLER_RESULT_HANDLED;
         return dbus_send_reply(conn, dbus_message_new_error(call, name, text));

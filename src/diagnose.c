@@ -14,6 +14,7 @@
 #include "radio.h"
 #include "rfkill.h"
 #include "stream.h"
+#include "utf8.h"
 
 #define ERR_INVALID "org.a2dpsrc.Error.InvalidArguments"
 #define ERR_NOT_FOUND "org.a2dpsrc.Error.NotFound"
@@ -51,23 +52,6 @@ void diagnose_note_transport(struct daemon *d, const struct transport *t, enum h
 
         if (dev && dev->address[0])
                 diagnose_note(d, dev->address, kind, detail);
-}
-
-/* Cuts a UTF-8 sequence that a size limit split at the end of s (device
- * names come from the air and are cut to fit). */
-static void utf8_trim(char *s)
-{
-        size_t n = strlen(s), i = n, need;
-        unsigned char lead;
-
-        while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-                i--;
-        if (i == 0)
-                return;
-        lead = (unsigned char)s[i - 1];
-        need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-        if (n - (i - 1) < need)
-                s[i - 1] = '\0';
 }
 
 void diagnose_seen(struct daemon *d, const struct device *dev)
@@ -176,8 +160,7 @@ static void fill_device(struct daemon *d, struct doctor_snapshot *s, const char 
         if (!dev)
                 return;
         v->known = true;
-        snprintf(v->name, sizeof(v->name), "%.63s", dev->name);
-        utf8_trim(v->name);
+        utf8_copy(v->name, sizeof(v->name), dev->name);
         v->paired = dev->paired;
         v->trusted = dev->trusted;
         v->connected = dev->connected;
@@ -268,10 +251,9 @@ DBusHandlerResult diagnose_method(struct daemon *d, DBusMessage *msg)
                 const char *id = findings[i].id, *verdict = doctor_verdict_name(findings[i].verdict);
                 const char *seen = findings[i].seen, *fix = findings[i].fix;
 
-                /* device names come from the air: only valid UTF-8 goes out */
-                utf8_trim(findings[i].seen);
-                if (!dbus_validate_utf8(seen, NULL))
-                        seen = "(unreadable text)";
+                /* device names come from the air, cut to fit: only
+                 * UTF-8 goes out */
+                utf8_copy(findings[i].seen, sizeof(findings[i].seen), seen);
                 if (!dbus_message_iter_open_container(&arr, DBUS_TYPE_STRUCT, NULL, &st) ||
                     !dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &id) ||
                     !dbus_message_iter_append_basic(&st, DBUS_TYPE_STRING, &verdict) ||

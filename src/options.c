@@ -1,6 +1,7 @@
 #include "options.h"
 #include "err-text.h"
 #include "a2dp-codec.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,35 +42,6 @@ void options_defaults(struct options *o)
         o->scan_timeout = 120;
 }
 
-
-/* Length of the UTF-8 sequence at s as D-Bus takes it (no overlong form,
- * no surrogate, nothing past U+10FFFF, no noncharacter, which older
- * libdbus refuses too); 0 when it is none. */
-static size_t utf8_seq(const unsigned char *s)
-{
-        unsigned c = s[0], len, cp;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-                len = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-                len = 4, cp = c & 0x07;
-        else
-                return 0;
-        for (unsigned i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfdd0 && cp <= 0xfdef) ||
-            (cp & 0xfffe) == 0xfffe)
-                return 0;
-        return len;
-}
 
 /* The names given here reach D-Bus (StreamBlocked, the doctor), where a
  * string that is not UTF-8 makes libdbus abort the daemon: refused here,

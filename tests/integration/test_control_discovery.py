@@ -41,6 +41,22 @@ class DiscoveryTests(ControlCase):
         # stopping what is not running is no error
         self.call('StopDiscovery')
 
+    def test_a_long_name_in_another_script_is_cut_at_a_character(self):
+        # a speaker names itself (up to 248 bytes over the air); one in
+        # kanji is three bytes a character: kept to what fits, it must be
+        # cut between characters, or libdbus aborts the daemon as it
+        # sends the name out (not UTF-8)
+        name = '\u97f3' * 80
+        self.bluez.add_device('hci0', SPEAKER_B, name, {'Paired': False, 'RSSI': -61})
+        self.start_daemon()
+        self.call('StartDiscovery')
+        entry = self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 3, what='speaker found')
+        got = str(entry['Name'])
+        self.assertTrue(got and name.startswith(got), got)
+        self.assertGreater(len(got.encode()), 100)
+        self.call('StopDiscovery')
+        self.assertIsNone(self.daemon.proc.poll())
+
     def test_rssi_is_from_the_current_scan(self):
         path = self.bluez.add_device('hci0', SPEAKER_B, 'Kitchen', {'Paired': False, 'RSSI': -61})
         self.start_daemon()
