@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "stream.h"
+#include "utf8.h"
 
 /* Never a speaker connected and silent: while the capture cannot be opened
  * or delivers nothing, the speaker is given back (as idle suspend does)
@@ -21,6 +22,9 @@ void output_block_stream(struct daemon *d, const char *reason, const char *detai
         bool was = d->stream_blocked[0] != '\0';
 
         snprintf(d->stream_blocked, sizeof(d->stream_blocked), "%s: %s", reason, detail);
+        /* a capture name of up to 255 bytes may have been cut to fit,
+         * and StreamBlocked goes out on D-Bus */
+        utf8_copy(d->stream_blocked, sizeof(d->stream_blocked), d->stream_blocked);
         if (!was)
                 log_warn("%s; the speaker is given back until the capture delivers", detail);
         output_detach(d);

@@ -153,6 +153,20 @@ class FaultTests(A2dpTestCase):
         self.assertTrue([l for l in said if "error: cannot open capture 'later'" in l], said)
         self.assertLessEqual(len(said), 3, 'the same failure logged at every retry:\n' + '\n'.join(said))
 
+    def test_a_long_capture_name_not_in_latin_script_is_said_whole_or_cut_between_characters(self):
+        # a capture name of 84 kanji after an 'x' (253 bytes, within the
+        # 255 allowed): StreamBlocked says it with the reason and the
+        # error, more than fits, and goes out on D-Bus, where a character
+        # cut in two makes libdbus abort the daemon
+        name = 'x' + '\u97f3' * 84
+        self.add_speaker()
+        self.start_daemon(capture=name)
+        self.bluez.connect_speaker(SPEAKER_PATH)
+        blocked = self.daemon.wait_for(lambda: str(self.mprop('StreamBlocked')), 8, what='StreamBlocked said')
+        self.assertTrue(blocked.startswith('capture-unavailable: '), blocked)
+        self.assertIn('\u97f3' * 20, blocked)
+        self.assertIsNone(self.daemon.proc.poll())
+
     def test_a_capture_name_that_is_not_utf8_is_refused_with_the_reason(self):
         # a byte not UTF-8 in the configured capture (a file written in
         # Latin-1, a stray byte): the name reaches D-Bus in StreamBlocked,
