@@ -161,9 +161,11 @@ class TestA2DP(DoubleTest):
         i_gone = ev.index('InterfacesRemoved', lambda e: e[1] == tpath,
                           start)
         i_disc = ev.index('PropertiesChanged', disconnected, start)
+        # 5.66 reads mgmt Device Disconnected before the channels' HUP,
+        # and ClearConfiguration's send flushes Connected false first
+        self.assertLess(i_disc, i_idle)
         self.assertLess(i_idle, i_clear)
         self.assertLess(i_clear, i_gone)
-        self.assertLess(i_gone, i_disc)
         with self.assertRaises(OSError) as cm:
             for _ in range(3):
                 sock.send(b'\x80' * 50)

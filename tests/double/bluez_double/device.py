@@ -409,14 +409,36 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
         self.idle_timer = self.world.timer(delay, check)
 
     def link_dropped(self, loss, quiet=False):
-        """Disconnection Complete.  Order as bluetoothd sees it: the media
-        channel HUP (transport idle, ClearConfiguration, transport removed),
-        the AVDTP/AVRCP sessions, then mgmt Device Disconnected
-        (ServicesResolved false, Connected false)."""
+        """Disconnection Complete.  A link we or the speaker take down in
+        order (loss False) loses its services first: the media channel HUP
+        (transport idle, ClearConfiguration, transport removed), the
+        AVDTP/AVRCP sessions, then mgmt Device Disconnected
+        (ServicesResolved false, Connected false).  A link lost (loss True:
+        supervision timeout, the speaker switched off) goes the other way
+        round: the kernel's hci_disconn_complete_evt queues mgmt Device
+        Disconnected before hci_disconn_cfm closes the L2CAP channels, so
+        bluetoothd reads the mgmt socket (its first watch) first:
+        device_remove_connection queues Connected false, and the
+        ClearConfiguration that follows goes out through
+        g_dbus_send_message, whose g_dbus_flush sends it before."""
         self.gen += 1
         self.world.cancel_timer(self.idle_timer)
         self.idle_timer = None
-        req, self.connect_req = self.connect_req, None
+        if loss:
+            self._acl_gone()
+            self.world.flush_changes()
+            self._services_gone(loss)
+        else:
+            self._services_gone(loss)
+            self._acl_gone()
+        waiters, self.disconnect_waiters = self.disconnect_waiters, []
+        for cb in waiters:
+            cb()
+        if self.temporary and self.exported:
+            self._arm_temporary()
+
+    def _services_gone(self, loss):
+        """The AVDTP and AVCTP channels closed (their HUP)."""
         if self.a2dp == 'connecting' and self._setup_cb is not None:
             self._setup_cb('ECANCELED')      # SpeakerConnect & co. hear it
         if self.transport is not None:
@@ -432,11 +454,15 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             self.control = False
             self.changed(C.MEDIA_CONTROL_IFACE, 'Connected')
         self.ext_connected.clear()
-        if req is not None:
-            req['err'](C.failed(C.BR_CANCELED))
         if self.bonding is not None:
             self._bonding_done('canceled')
         self.browsing = False
+
+    def _acl_gone(self):
+        """mgmt Device Disconnected: device_remove_connection()."""
+        req, self.connect_req = self.connect_req, None
+        if req is not None:
+            req['err'](C.failed(C.BR_CANCELED))
         was = self.connected
         self.connected = False
         self.link_incoming = False
@@ -450,11 +476,6 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             self.changed(C.DEVICE_IFACE, 'Paired')
         if was:
             self.changed(C.DEVICE_IFACE, 'Connected')
-        waiters, self.disconnect_waiters = self.disconnect_waiters, []
-        for cb in waiters:
-            cb()
-        if self.temporary and self.exported:
-            self._arm_temporary()
 
     def request_disconnect(self, done):
         """device_request_disconnect(): a bonding is cancelled, a service
