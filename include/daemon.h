@@ -431,6 +431,9 @@ int manager_decode_routes(DBusMessageIter *v, enum route routes[CAT_COUNT], char
 /* adapter selection shared by the control modules */
 struct adapter *bluez_default_adapter(struct daemon *d);
 struct device *bluez_device_by_address(struct daemon *d, const char *address);
+/* BlueZ lists every device it has: it is on the bus, and an adapter we use
+ * has our endpoints registered (it exported that adapter's devices first) */
+bool bluez_devices_listed(struct daemon *d);
 /* An A2DP sink, or not known yet and audio equipment by its class. */
 bool bluez_device_may_be_sink(const struct device *dev);
 

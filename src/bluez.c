@@ -736,6 +736,16 @@ struct adapter *bluez_default_adapter(struct daemon *d)
         return best;
 }
 
+bool bluez_devices_listed(struct daemon *d)
+{
+        if (!d->bluez_owner[0])
+                return false;
+        for (struct adapter *a = d->adapters; a; a = a->next)
+                if (adapter_usable(d, a) && a->reg == REG_DONE)
+                        return true;
+        return false;
+}
+
 struct device *bluez_device_by_address(struct daemon *d, const char *address)
 {
         struct adapter *a = bluez_default_adapter(d);

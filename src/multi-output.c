@@ -374,6 +374,13 @@ static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
                 forget_lost(d);
                 return 0;
         }
+        if (!dev && bluez_devices_listed(d)) {
+                /* removed in BlueZ meanwhile: as the first (speaker.c), no
+                 * more tries; kept, for its adapter or bluetoothd coming
+                 * back to try again (multi_output_reconnect_soon) */
+                log_notice("%s (the second output) is no longer known to BlueZ; not reconnecting it", d->lost2);
+                return 0;
+        }
         /* the first not playing (yet): try again later */
         if (!dev || !multi_output_connect(d, dev, NULL) || !d->connecting2[0])
                 schedule_reconnect2(d);

@@ -149,6 +149,14 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
         if (!reconnect_wanted(d) || d->connecting[0])
                 return 0;
         dev = bluez_device_by_address(d, d->state.last_output);
+        if (!dev && bluez_devices_listed(d)) {
+                /* removed in BlueZ (bluetoothctl remove, another app) while
+                 * it ran: no try can find it, and only pairing brings it
+                 * back. Its adapter or bluetoothd coming back tries again
+                 * by itself (speaker_endpoints_registered) */
+                log_notice("%s is no longer known to BlueZ; not reconnecting it", d->state.last_output);
+                return 0;
+        }
         if (!dev) {
                 schedule_backoff(d);    /* BlueZ may not know it again yet */
                 return 0;

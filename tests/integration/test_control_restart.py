@@ -109,6 +109,58 @@ class RestartTests(ControlCase):
         self.wait_streaming()
         self.assertTrue(self.double_device(SPEAKER_PATH)['Trusted'])
 
+    def test_a_playing_speaker_removed_in_bluez_is_not_retried_for_ever(self):
+        # bluetoothctl remove while it plays: 5.66 disconnects it, then
+        # drops the object and the bond. Its reconnect went on backing off
+        # to a minute for the daemon's life, a log line a minute, for a
+        # device no try could find
+        self.add_speaker()
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        mark = len(self.daemon.log_text())
+        adapter = dbus.Interface(self.bluez.obj('/org/bluez/hci0'), 'org.bluez.Adapter1')
+        adapter.RemoveDevice(dbus.ObjectPath(SPEAKER_PATH))
+        time.sleep(3.5)
+        log = self.daemon.log_text()[mark:]
+        # the try after a link loss's second, and no more
+        self.assertEqual(log.count('reconnecting %s in' % SPEAKER), 1, log)
+        self.assertIn('%s is no longer known to BlueZ; not reconnecting it' % SPEAKER, log)
+        self.assertEqual(plain(self.mprop('Output')), '')
+        # in pairing mode, found by a scan and connected (so paired)
+        # again, it plays
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'Discoverable', True)
+        self.call('StartDiscovery')
+        self.daemon.wait_for(lambda: self.device_entry(SPEAKER), 3, what='speaker found again')
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+
+    def test_a_speaker_removed_in_bluez_while_being_reconnected_is_let_go(self):
+        # out of range, it is paged again and again; removed meanwhile,
+        # 5.66 answers the ConnectProfile under way (service_remove:
+        # br-connection-aborted-by-local) and the daemon stops there
+        self.add_speaker(PageTimeoutMs=3000)
+        self.start_daemon()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+        mark = len(self.daemon.log_text())
+        self.bluez.SetInRange(SPEAKER_PATH, False)
+        self.daemon.wait_for(lambda: 'info: connecting %s' % SPEAKER in self.daemon.log_text()[mark:], 3,
+                             what='paged again')
+        time.sleep(0.5)     # in the middle of its 3 s page
+        self.wait_prop('State', 'connecting')
+        mark = len(self.daemon.log_text())
+        self.bluez.ClearLog()
+        adapter = dbus.Interface(self.bluez.obj('/org/bluez/hci0'), 'org.bluez.Adapter1')
+        adapter.RemoveDevice(dbus.ObjectPath(SPEAKER_PATH))
+        self.daemon.wait_for(lambda: plain(self.mprop('State')) != 'connecting', 2,
+                             what='the connection under way over')
+        time.sleep(4.0)
+        log = self.daemon.log_text()[mark:]
+        self.assertIn('%s is no longer known to BlueZ; not reconnecting it' % SPEAKER, log)
+        self.assertNotIn('ConnectProfile', '\n'.join(self.bluez.event_log()))
+        self.assertNotEqual(plain(self.mprop('State')), 'connecting')
+
     def test_auto_reconnect_off_survives_a_restart(self):
         self.add_speaker()
         self.start_daemon()

@@ -495,6 +495,23 @@ class TwoSpeakers(A2dpTestCase):
         # reconnecting in 1 s, connecting, did not answer, reconnecting in 2 s
         self.assertLessEqual(len(said), 4, 'the same failure logged at every attempt:\n' + '\n'.join(said))
 
+    def test_a_second_speaker_removed_in_bluez_is_not_retried_for_ever(self):
+        # bluetoothctl remove B while both play: A plays on, and B, gone
+        # from BlueZ, is not paged every second to a minute for good
+        self.start_two(codecs='sbc')
+        mark = len(self.daemon.log_text())
+        adapter = dbus.Interface(self.bluez.obj('/org/bluez/hci0'), 'org.bluez.Adapter1')
+        adapter.RemoveDevice(dbus.ObjectPath(dev_path(SPEAKER_B)))
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        time.sleep(3.5)
+        log = self.daemon.log_text()[mark:]
+        self.assertEqual(log.count('reconnecting %s (the second output) in' % SPEAKER_B), 1, log)
+        self.assertIn('%s (the second output) is no longer known to BlueZ; not reconnecting it' % SPEAKER_B,
+                      log)
+        self.assertEqual(self.outputs(), [SPEAKER_A])
+        t = self.bluez.transport_for(dev_path(SPEAKER_A))
+        self.assertEqual(str(self.bluez.transports()[t]['State']), 'active')
+
     def test_no_reconnect_after_disconnect_output_or_with_auto_reconnect_off(self):
         self.start_two(codecs='sbc', auto_reconnect=False)
         self.bluez.LinkLoss(dev_path(SPEAKER_B))

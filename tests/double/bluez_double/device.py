@@ -242,8 +242,21 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             self._arm_temporary()
 
     def remove_object(self):
+        """device_remove(): with no link, a service search under way is
+        cancelled (its Connect never answered: browse_request_cancel), and
+        the services are removed: a connect under way ends as
+        service_remove() puts it DISCONNECTED with -ECONNABORTED, which
+        device_profile_connected() answers br-connection-aborted-by-local
+        (not connected, ECONNABORTED: done), and the page stops with the
+        AVDTP session being made."""
         if self.connected:
             self.link_dropped(loss=True, quiet=True)
+        else:
+            self.browsing = False
+            req, self.connect_req = self.connect_req, None
+            if req is not None:
+                req['err'](C.failed(C.BR_ABORT_BY_LOCAL))
+            self.gen += 1
         self.world.cancel_timer(self.temp_timer)
         self.temp_timer = None
         for sep in list(self.remote_seps.values()):
