@@ -397,8 +397,8 @@ static void check_busy(const struct doctor_snapshot *s, struct doctor_out *o)
                     "10 min (last %s: %s)", refusals, refusals == 1 ? "" : "s",
                     ago(s->now_us, last_refusal->at_us, t, sizeof(t)), last_refusal->detail);
         if (snatches)
-                cat(f->seen, sizeof(f->seen), "%sit suspended the stream %u time%s while audio played "
-                    "(last %s)", refusals ? "; " : "It ", snatches, snatches == 1 ? "" : "s",
+                cat(f->seen, sizeof(f->seen), "%s suspended the stream %u time%s while audio played "
+                    "(last %s)", refusals ? "; it" : "It", snatches, snatches == 1 ? "" : "s",
                     ago(s->now_us, last_snatch->at_us, t, sizeof(t)));
         cat(f->seen, sizeof(f->seen), ": it is busy with another source, such as a phone");
         FIX(f, "Stop playback on the other device or disconnect it from the speaker; a2dpsrc takes "

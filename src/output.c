@@ -564,17 +564,27 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                  * (which flushed what was queued before it) says so: a
                  * SUSPEND read before gdbus' idle flush leaves "active"
                  * never announced at all */
+                const struct device *dev = bluez_device_by_path(d, t->device);
+
                 let_go(d, t);
-                diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
-                if (!speaker_transport_is_output(d, t))
-                        /* the second speaker's: taken again when it starts
-                         * the stream (below); the first's idle state is not
-                         * its business */
-                        log_info("%s suspended by the second speaker", t->path);
-                else if (t->state == TRANSPORT_IDLE)
-                        hold_off_after_suspend(d, t);
-                else
-                        log_info("%s suspended and started again by the speaker", t->path);
+                if (dev && !dev->connected) {
+                        /* no suspend: its link is gone, which 5.66 says
+                         * first (mgmt's Device Disconnected is read before
+                         * the channels' HUP), and the doctor must not take
+                         * lost links for a speaker busy with a phone */
+                        log_info("%s ended with the link", t->path);
+                } else {
+                        diagnose_note_transport(d, t, HIST_SUSPENDED, NULL);
+                        if (!speaker_transport_is_output(d, t))
+                                /* the second speaker's: taken again when it
+                                 * starts the stream (below); the first's
+                                 * idle state is not its business */
+                                log_info("%s suspended by the second speaker", t->path);
+                        else if (t->state == TRANSPORT_IDLE)
+                                hold_off_after_suspend(d, t);
+                        else
+                                log_info("%s suspended and started again by the speaker", t->path);
+                }
         }
         if (t->state == TRANSPORT_PENDING && t->acq == ACQ_NONE) {
                 /* the speaker started the stream: take it, even while we
