@@ -309,6 +309,46 @@ class FallbackTests(SpeakerCase):
         # the ACL is up: the stream is set up again
         self.wait_back_on_bluetooth(n)
 
+    def test_a_speaker_setting_its_stream_up_again_itself_plays_on(self):
+        # the speaker closes the stream and configures a new one on
+        # another of our endpoints itself (AVDTP CLOSE, SET_CONFIGURATION
+        # as initiator), its link and AVRCP up all along
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        old = self.bluez.transport_for(SPEAKER_PATH)
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'SpeakerConnectMode', 'remote-config')
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RemoteEndpoint', dbus.Int32(1, variant_level=1))
+        self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
+        self.daemon.wait_for(lambda: self.bluez.transport_for(SPEAKER_PATH) != old, 2,
+                             what='the old stream gone')
+        new = self.bluez.speaker_connect(SPEAKER_PATH)
+        self.assertNotEqual(new, old)
+        self.wait_back_on_bluetooth(n, timeout=3)
+        # and it stays: the socket error seen on the old stream sends no
+        # reconnect into the new one
+        time.sleep(2.0)
+        self.assertEqual(self.bluez.transport_for(SPEAKER_PATH), new)
+        self.assertEqual(len(self.bluez.recordings()), n + 1)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+        self.wait_prop('State', 'streaming')
+
+    def test_a_speaker_reconnecting_by_itself_right_after_a_link_loss_plays(self):
+        # many speakers page their source back at once after a link loss:
+        # its new stream is taken, and our own reconnect a second later
+        # leaves it be
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        self.bluez.LinkLoss(SPEAKER_PATH)
+        time.sleep(0.2)
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        self.wait_back_on_bluetooth(n, timeout=3)
+        t = self.bluez.transport_for(SPEAKER_PATH)
+        time.sleep(2.0)
+        self.assertEqual(self.bluez.transport_for(SPEAKER_PATH), t)
+        self.assertEqual(len(self.bluez.recordings()), n + 1)
+        self.wait_prop('State', 'streaming')
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+
     def test_out_of_range_retries_with_backoff(self):
         self.start_media_only(PageTimeoutMs=100)
         n = len(self.bluez.recordings())
