@@ -752,11 +752,8 @@ class TwoSpeakers(A2dpTestCase):
         self.assertEqual(self.outputs(), [SPEAKER_A, SPEAKER_B])
         self.assertNotIn('it waits', self.daemon.log_text())
 
-    def test_a_second_speaker_refusing_a_codec_joins_on_its_next(self):
-        # B advertises aptX and refuses its SET_CONFIGURATION: the Connect
-        # that makes B the second failed (br-connection-create-socket) and
-        # nothing was learnt, so every attempt chose aptX again. B is
-        # connected again at once with its next codec, within that Connect
+    def a_playing_b_refusing_aptx(self):
+        """A plays (SBC); B advertises aptX and SBC and refuses aptX."""
         self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
         self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800,
                                refuse=['aptx'])
@@ -764,6 +761,13 @@ class TwoSpeakers(A2dpTestCase):
         self.start_daemon()
         self.call('Connect', SPEAKER_A)
         self.wait_streaming(dev_path(SPEAKER_A))
+
+    def test_a_second_speaker_refusing_a_codec_joins_on_its_next(self):
+        # B advertises aptX and refuses its SET_CONFIGURATION: the Connect
+        # that makes B the second failed (br-connection-create-socket) and
+        # nothing was learnt, so every attempt chose aptX again. B is
+        # connected again at once with its next codec, within that Connect
+        self.a_playing_b_refusing_aptx()
         self.call('Connect', SPEAKER_B)
         codecs = self.both_streaming()
         self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
@@ -774,13 +778,7 @@ class TwoSpeakers(A2dpTestCase):
         # B connects by itself while A plays and refuses the aptX chosen for
         # it: the refusal was learnt, but B was connected again only when
         # nothing played, so it stayed away. It joins as the second on SBC
-        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
-        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800,
-                               refuse=['aptx'])
-        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
-        self.start_daemon()
-        self.call('Connect', SPEAKER_A)
-        self.wait_streaming(dev_path(SPEAKER_A))
+        self.a_playing_b_refusing_aptx()
         try:
             self.bluez.speaker_connect(dev_path(SPEAKER_B))
         except dbus.DBusException:
