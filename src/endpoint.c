@@ -262,20 +262,32 @@ static DBusHandlerResult get_managed_objects(struct daemon *d, DBusMessage *msg,
 #define SELECT_CANDIDATES 4
 
 /* SelectConfiguration does not say which speaker asks. Ours when a
- * connection of ours is under way; otherwise (the speaker connecting by
- * itself, another client, bluetoothd's policy) one of the paired devices
- * connected without a stream that are, as far as BlueZ knows, A2DP sinks.
- * Their addresses (the first max) in who[]; returns how many there are. */
-static unsigned selection_candidates(struct daemon *d, const char **who, unsigned max)
+ * connection of ours is under way and its link is up (*ours); otherwise
+ * (the speaker connecting by itself, another client, bluetoothd's policy)
+ * one of the paired devices connected without a stream that are, as far
+ * as BlueZ knows, A2DP sinks. Their addresses (the first max) in who[];
+ * returns how many there are. */
+static unsigned selection_candidates(struct daemon *d, const char **who, unsigned max, bool *ours)
 {
+        const char *mine[2] = { d->connecting, d->connecting2 };
         unsigned n = 0;
 
-        /* ours: the first output's, or the second's (MultiOutput), which
-         * is asked only once the first is set up */
-        if (d->connecting[0] || d->connecting2[0]) {
-                who[0] = d->connecting[0] ? d->connecting : d->connecting2;
-                return 1;
+        /* ours: the first output's, or the second's (MultiOutput). Not
+         * one still paging: bluetoothd asks only after AVDTP discovery on
+         * the speaker's link, so that selection is another speaker's, and
+         * a page timeout would be learnt as a refusal of its codec */
+        for (unsigned i = 0; i < 2; i++) {
+                const struct device *dev = mine[i][0] ? bluez_device_by_address(d, mine[i]) : NULL;
+
+                if (dev && dev->connected) {
+                        if (n < max)
+                                who[n] = mine[i];
+                        n++;
+                }
         }
+        *ours = n > 0;
+        if (n)
+                return n;
         for (struct device *dev = d->devices; dev; dev = dev->next) {
                 bool streaming = false;
 
@@ -337,6 +349,7 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         char err[160], hex[2 * A2DP_CODEC_BLOB_MAX + 1];
         const char *who[SELECT_CANDIDATES];
         unsigned n_who;
+        bool ours;
         DBusMessage *reply;
 
         if (!dbus_message_iter_init(msg, &it) ||
@@ -347,7 +360,7 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
         if (!(daemon_codecs(d) & (1u << codec->index)))
                 return dbus_reply_error(d->conn, msg, ERR_INVALID, "%s is %s", codec->label,
                                         codec_off_why(d, codec));
-        n_who = selection_candidates(d, who, SELECT_CANDIDATES);
+        n_who = selection_candidates(d, who, SELECT_CANDIDATES, &ours);
         if (n_who > SELECT_CANDIDATES)
                 n_who = SELECT_CANDIDATES;
         select_prefs(d, who, n_who, &prefs);
@@ -397,7 +410,7 @@ static DBusHandlerResult select_configuration(struct daemon *d, DBusMessage *msg
          * for one device alone (speaker.c unnamed_refusal) */
         d->chosen_codec = codec;
         snprintf(d->chosen_for, sizeof(d->chosen_for), "%s", n_who == 1 ? who[0] : "");
-        d->chosen_unnamed = !d->connecting[0] && !d->connecting2[0];
+        d->chosen_unnamed = !ours;
         if (sd_event_now(d->event, CLOCK_MONOTONIC, &d->chosen_at) < 0)
                 d->chosen_at = 0;
         reply = dbus_message_new_method_return(msg);

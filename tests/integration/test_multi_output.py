@@ -788,6 +788,34 @@ class TwoSpeakers(A2dpTestCase):
         codecs = self.both_streaming()
         self.assertTrue(codecs[1].startswith('SBC 48000 Hz'), codecs)
 
+    def test_a_selection_for_another_speaker_is_not_blamed_on_a_second_still_paging(self):
+        # Connect B (the second) pages a B out of range; meanwhile C comes
+        # by itself and rejects the aptX chosen for it. SelectConfiguration
+        # does not say for whom: it was taken to be B's (ours in flight),
+        # though B had no link yet, so B's page timeout was learnt as B
+        # refusing aptX (B paged again at once, and later joined on SBC)
+        self.add_codec_speaker('sbc', address=SPEAKER_A, name='Speaker A', Delay=400)
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_B, name='Speaker B', Delay=1800,
+                               InRange=False, PageTimeoutMs=2500)
+        self.add_codec_speaker('aptx', 'sbc', address=SPEAKER_C, name='Speaker C', refuse=['aptx'])
+        self.write_state(speaker_mode=True, multi_output=True, codecs='aptx,sbc')
+        self.start_daemon()
+        self.call('Connect', SPEAKER_A)
+        self.wait_streaming(dev_path(SPEAKER_A))
+        p = self.call_async('Connect', 's', SPEAKER_B, stderr=subprocess.STDOUT)
+        self.log_has('connecting %s as the second output' % SPEAKER_B)
+        with self.assertRaises(dbus.DBusException):
+            self.bluez.speaker_connect(dev_path(SPEAKER_C))     # it refuses aptX
+        out, _ = p.communicate(timeout=15)
+        self.assertIn('did not answer', out)
+        log = self.daemon.log_text()
+        self.assertNotIn('%s refused its aptX' % SPEAKER_B, log)
+        self.assertEqual(log.count('connecting %s as the second output' % SPEAKER_B), 1, log)
+        self.bluez.SetInRange(dev_path(SPEAKER_B), True)
+        self.call('Connect', SPEAKER_B)
+        codecs = self.both_streaming()
+        self.assertTrue(codecs[1].startswith('aptX'), codecs)
+
     def test_a_busy_second_speaker_once_free_gets_its_best_codec_back(self):
         # B, busy with a phone, rejects every SET_CONFIGURATION, SBC's too,
         # for two Connects as the second; free, it joins on SBC (bluetoothd
