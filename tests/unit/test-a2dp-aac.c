@@ -913,6 +913,10 @@ START_TEST(lag_counts_the_frames_a_full_ring_dropped)
         unsigned none = lag_after_starving(0), five = lag_after_starving(5);
 
         if (none == UINT_MAX || five == UINT_MAX) {
+                /* CI (.ci/run, as root) must judge it, as run.py fails a
+                 * skipped integration test there */
+                ck_assert_msg(!getenv("A2DPSRC_NO_SKIP"),
+                              "SCHED_FIFO not permitted: not judged, and A2DPSRC_NO_SKIP is set");
                 fprintf(stderr, "lag_counts_the_frames_a_full_ring_dropped: SCHED_FIFO not permitted, "
                         "not judged\n");
                 return;
