@@ -447,6 +447,9 @@ void output_acquired(struct daemon *d, struct transport *t);
 /* by_bluez: BlueZ refused (the speaker may accept later); else what it
  * gave was unusable */
 void output_acquire_failed(struct daemon *d, struct transport *t, const char *error, bool by_bluez);
+/* The output speaker pressed a key asking for music: what holds its stream
+ * back for its own sake ends (output-acquire.c). */
+void output_speaker_wants_music(struct daemon *d);
 void output_update_status(struct daemon *d);
 /* service-status.c: systemd's READY=1 and STATUS= line */
 void service_status_update(struct daemon *d);

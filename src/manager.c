@@ -417,8 +417,14 @@ static void on_media_key(struct daemon *d, enum media_key key, const char *adapt
         const char *name = media_key_name(key), *addr = "";
         DBusMessage *sig;
 
-        if (dev && dev->connected && strcmp(dev->adapter, adapter_path) == 0)
+        if (dev && dev->connected && strcmp(dev->adapter, adapter_path) == 0) {
                 addr = dev->address;
+                /* the key's meaning is the board's; that the speaker wants
+                 * music now is ours to act on */
+                if (key == MEDIA_KEY_PLAY || key == MEDIA_KEY_PLAY_PAUSE || key == MEDIA_KEY_NEXT ||
+                    key == MEDIA_KEY_PREVIOUS)
+                        output_speaker_wants_music(d);
+        }
         sig = dbus_message_new_signal(MANAGER_PATH, MANAGER_IFACE, "MediaKey");
         if (!sig)
                 return;

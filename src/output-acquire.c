@@ -1,6 +1,7 @@
 /* Acquiring a speaker's stream, and trying again when BlueZ or the
  * speaker refuses (split out of output.c). */
 #include <stdio.h>
+#include <string.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -77,4 +78,31 @@ void output_acquire_failed(struct daemon *d, struct transport *t, const char *er
                 schedule_acquire(d, t, s * 1000);
         }
         output_update_status(d);
+}
+
+/* The output speaker asked for music (its PLAY, NEXT or PREVIOUS key): it is
+ * free again, so a wait meant not to fight it (the hold-off after its
+ * suspend, the backoff while it refused START for a phone) ends, and the
+ * next suspend starts the hold-off afresh. In silence the stream still
+ * waits for sound. */
+void output_speaker_wants_music(struct daemon *d)
+{
+        for (struct transport *t = d->transports; t; t = t->next) {
+                if (!speaker_transport_is_output(d, t) || multi_output_is_second(d, t))
+                        continue;
+                if (d->idle_suspended && d->holdoff_device[0] && strcmp(d->holdoff_device, t->device) == 0 &&
+                    d->resume_not_before) {
+                        log_info("the speaker asked for music: its hold-off is over");
+                        d->resume_not_before = 0;
+                        d->resume_holdoff_ms = 0;
+                }
+                if (t->acquire_timer && t->acquire_failures > ACQUIRE_QUICK_RETRIES) {
+                        log_info("the speaker asked for music: asking it for %s now", t->path);
+                        sd_event_source_disable_unref(t->acquire_timer);
+                        t->acquire_timer = NULL;
+                        t->acquire_failures = ACQUIRE_QUICK_RETRIES;
+                        d->resume_holdoff_ms = 0;
+                        output_maybe_acquire(d, t);
+                }
+        }
 }

@@ -559,6 +559,47 @@ class SpeakerBehaviourTests(SpeakerCase):
         log = self.daemon.log_text()
         self.assertIn('(Input/output error); trying again in 1 s', log)
 
+    def test_the_speakers_play_key_takes_its_stream_back_at_once(self):
+        # A multipoint speaker suspends us for a phone and refuses START
+        # while the call lasts: the board's music plays locally and the
+        # stream is asked for again ever less often (up to 60 s apart).
+        # The call over, the user presses PLAY on the speaker; bluetoothd
+        # 5.66 hands it to our player (avrcp.c handle_passthrough ->
+        # media.c media_player_play -> Play). That press says the speaker is
+        # free and wants the music: it must not wait out the backoff
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectStart', True)
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker')
+        self.log_has('(Input/output error); trying again in 4 s', timeout=15)
+        self.bluez.SetDeviceOption(SPEAKER_PATH, 'RejectStart', False)
+        t0 = time.monotonic()
+        self.assertTrue(self.bluez.SpeakerPressKey(dbus.ObjectPath(SPEAKER_PATH), 'play'))
+        self.wait_back_on_bluetooth(n, timeout=6)
+        self.assertLess(time.monotonic() - t0, 2.0, 'waited out the backoff after the speaker asked')
+        # and a speaker that suspends again and again, its hold-off grown
+        # to 4 s: a press of PLAY ends the hold-off too
+        for holdoff in (1, 2, 4):
+            n = len(self.bluez.recordings())
+            self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+            self.log_has('suspended by the speaker; starting it again in %d s' % holdoff)
+            if holdoff < 4:
+                self.wait_back_on_bluetooth(n, timeout=holdoff + 3)
+        time.sleep(0.2)     # a person's press, not the suspend's echo
+        t0 = time.monotonic()
+        self.assertTrue(self.bluez.SpeakerPressKey(dbus.ObjectPath(SPEAKER_PATH), 'play'))
+        self.wait_back_on_bluetooth(n, timeout=6)
+        self.assertLess(time.monotonic() - t0, 2.0, "waited out the speaker's hold-off after it asked")
+        # a PAUSE asks for no music: a hold-off is kept
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SpeakerSuspend(SPEAKER_PATH))
+        self.log_has('suspended by the speaker; starting it again in 1 s')
+        t0 = time.monotonic()
+        self.assertTrue(self.bluez.SpeakerPressKey(dbus.ObjectPath(SPEAKER_PATH), 'pause'))
+        self.wait_back_on_bluetooth(n, timeout=5)
+        self.assertGreater(time.monotonic() - t0, 0.8)
+
     def test_reachable_speaker_refusing_a2dp_is_retried_with_backoff(self):
         # the speaker answers pages (its link comes up) but refuses the
         # stream's configuration, as a speaker busy with a phone or with a
