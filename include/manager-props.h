@@ -12,6 +12,7 @@
 #define ERR_PREFIX "org.a2dpsrc.Error."
 #define ERR_INVALID ERR_PREFIX "InvalidArguments"
 #define ERR_NOT_FOUND ERR_PREFIX "NotFound"
+#define ERR_NOT_AVAILABLE ERR_PREFIX "NotAvailable"
 #define ERR_NOT_SINK ERR_PREFIX "NotAudioSink"
 #define ERR_IN_PROGRESS ERR_PREFIX "InProgress"
 #define ERR_FAILED ERR_PREFIX "Failed"

@@ -107,13 +107,23 @@ static struct device *address_arg(struct daemon *d, DBusMessage *msg, bool *repl
                 return NULL;
         }
         dev = bluez_device_by_address(d, addr);
-        if (!dev) {
-                dbus_reply_error(d->conn, msg, ERR_NOT_FOUND,
-                                 "No device %s is known; scan for it first", addr);
-                return NULL;
+        if (dev) {
+                *replied = false;
+                return dev;
         }
-        *replied = false;
-        return dev;
+        /* no device is known while bluetoothd or its controller is not
+         * up yet (at boot, after a crash): "scan for it" would send the
+         * user looking for a speaker that is paired */
+        if (!d->bluez_owner[0])
+                dbus_reply_error(d->conn, msg, ERR_NOT_AVAILABLE,
+                                 "bluetoothd is not running (starting, or restarting); try again once it is");
+        else if (!d->adapters)
+                dbus_reply_error(d->conn, msg, policy_blocker_error(BLOCKER_NO_ADAPTER), "%s",
+                                 policy_blocker_message(BLOCKER_NO_ADAPTER));
+        else
+                dbus_reply_error(d->conn, msg, ERR_NOT_FOUND, "No device %s is known; scan for it first",
+                                 addr);
+        return NULL;
 }
 
 static bool no_args(struct daemon *d, DBusMessage *msg)

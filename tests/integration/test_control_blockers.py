@@ -135,6 +135,43 @@ class AdapterTests(ControlCase):
         self.set_mprop('SpeakerMode', True)
         rec.wait('SpeakerMode', True)
 
+    def test_calls_before_bluetoothd_and_its_adapter_are_up_say_so(self):
+        # At boot a companion app calls as soon as a2dpsrcd is on the bus:
+        # bluetoothd may still be starting (or restarting after a crash),
+        # and a UART controller is attached seconds after it (hciuart,
+        # btattach). Meanwhile no device is known, and Connect/Pair/Forget
+        # of the paired speaker said "NotFound: No device ... is known;
+        # scan for it first", which sends the user scanning for a speaker
+        # that is paired (and the scan says there is no adapter)
+        self.add_tone()
+        self.write_state(speaker_mode=False, paired=SPEAKER)
+        self.bluez.stop()
+        self.start_daemon(wait_registered=False)
+        self.daemon.wait_for(lambda: self.bus.name_owner('org.a2dpsrc'), 5, what='a2dpsrcd on the bus')
+        for method in ('Connect', 'Pair', 'Forget'):
+            msg = self.assert_error(ERR + 'NotAvailable', self.call, method, SPEAKER)
+            self.assertIn('bluetoothd is not running', msg, method)
+            self.assertNotIn('scan', msg, method)
+        out = self.ctl('connect', SPEAKER, check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('bluetoothd is not running', out.stderr)
+        # bluetoothd is up, its controller not yet
+        self.bluez.start()
+        self.bluez.RemoveAdapter('hci0')
+        self.log_has('bluetoothd is on the bus as')
+        time.sleep(0.3)     # its objects read, the adapter's removal seen
+        self.assertEqual(plain(self.mprop('SpeakerModeBlocker')), 'no-adapter')
+        for method in ('Connect', 'Pair', 'Forget'):
+            msg = self.assert_error(ERR + 'NotSupported', self.call, method, SPEAKER)
+            self.assertIn('No Bluetooth adapter is available', msg, method)
+        # nothing was lost: the speaker is still ours, and connects once
+        # the controller is there
+        self.assertIn(SPEAKER, self.state_file())
+        self.bluez.add_adapter('hci0')
+        self.add_speaker()
+        self.call('Connect', SPEAKER)
+        self.wait_streaming()
+
     def back_at_once(self, off, on):
         """Streaming; Bluetooth goes away (off()) for 8 s, long enough
         for a backoff to have grown to 8 s; on() brings it back: the
