@@ -498,6 +498,17 @@ bool output_reconfiguring(struct daemon *d, struct transport *t);
 /* The second speaker, playing, is the one output from now on, where it plays. */
 void output_take_over(struct daemon *d);
 void output_maybe_acquire(struct daemon *d, struct transport *t);
+/* t's stream, the first's or the second's, let go of: detached, then
+ * released (its socket closed) */
+void output_let_go(struct daemon *d, struct transport *t);
+
+/* output-idle.c: given back after silence, or held off after the
+ * speaker's own suspend */
+int output_idle_init(struct daemon *d);
+void output_idle_shutdown(struct daemon *d);
+void output_idle_watch_update(struct daemon *d);
+void output_forget_holdoff(struct daemon *d);
+void output_hold_off_after_suspend(struct daemon *d, struct transport *t);
 void output_engine_resume(struct daemon *d);
 void output_engine_stop(struct daemon *d);
 

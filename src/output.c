@@ -334,9 +334,7 @@ static void detach(struct daemon *d)
         output_update_status(d);
 }
 
-/* t's stream, the first's or the second's, let go of: detached, then
- * released (its socket closed) */
-static void let_go(struct daemon *d, struct transport *t)
+void output_let_go(struct daemon *d, struct transport *t)
 {
         if (d->streaming == t)
                 detach(d);
@@ -352,7 +350,7 @@ bool output_reconfiguring(struct daemon *d, struct transport *t)
          * another rate): no lost link, no suspend of the speaker's, nothing
          * for the doctor's history */
         log_info("%s closed for reconfiguration", t->path);
-        let_go(d, t);
+        output_let_go(d, t);
         return true;
 }
 
@@ -417,73 +415,6 @@ static int on_engine_retry(sd_event_source *s, uint64_t usec, void *ud)
         return 0;
 }
 
-/* Idle suspend: released after IdleSuspend seconds of silence, taken back
- * when sound comes. Polled four times a second, quick enough to come back,
- * and only while it can change something: streaming with an IdleSuspend,
- * or suspended and waiting for sound (a board that never suspends never
- * wakes for it). */
-#define IDLE_POLL_US 250000ull
-
-static void idle_watch_update(struct daemon *d)
-{
-        bool needed = (d->streaming && d->state.idle_suspend) || d->idle_suspended;
-
-        if (d->idle_timer && sd_event_source_set_enabled(d->idle_timer, needed ? SD_EVENT_ON
-                                                                                : SD_EVENT_OFF) < 0)
-                log_err("cannot %s the idle-suspend check", needed ? "start" : "stop");
-}
-
-void output_idle_suspend_changed(struct daemon *d)
-{
-        idle_watch_update(d);
-}
-
-static int on_idle_timer(sd_event_source *s, uint64_t usec, void *ud)
-{
-        struct daemon *d = ud;
-        uint64_t silent = atomic_load(&stream_stats(d->stream)->silent_run);
-        uint64_t rate = d->engine_rate ? d->engine_rate : 48000;
-
-        if (d->streaming && d->state.idle_suspend &&
-            silent >= (uint64_t)d->state.idle_suspend * rate) {
-                struct transport *t = d->streaming;
-                struct transport *t2 = d->streaming2;
-
-                log_info("%u s of silence: releasing the speaker%s until sound comes", d->state.idle_suspend,
-                         t2 ? "s" : "");
-                diagnose_note_transport(d, t, HIST_IDLE_RELEASED, NULL);
-                let_go(d, t);
-                if (t2) {
-                        /* the second too: both come back with the sound
-                         * (maybe_acquire below takes every transport) */
-                        diagnose_note_transport(d, t2, HIST_IDLE_RELEASED, NULL);
-                        let_go(d, t2);
-                }
-                d->idle_suspended = true;
-                d->holdoff_device[0] = '\0';   /* for silence: every speaker waits */
-        } else if (d->idle_suspended && silent < rate / 8 && usec >= d->resume_not_before) {
-                log_info("sound again: taking the speaker back");
-                d->idle_suspended = false;
-                d->resumed_at = usec;
-                for (struct transport *t = d->transports; t; t = t->next)
-                        maybe_acquire(d, t);
-        }
-        sd_event_source_set_time(s, usec + IDLE_POLL_US);
-        idle_watch_update(d);
-        return 0;
-}
-
-/* The hold-off after a speaker's suspend ends: its stream closed, or
- * another speaker is the output now. The next starts clean. */
-static void forget_holdoff(struct daemon *d)
-{
-        d->idle_suspended = false;
-        d->resume_not_before = 0;
-        d->resume_holdoff_ms = 0;
-        d->holdoff_device[0] = '\0';
-        idle_watch_update(d);
-}
-
 static void maybe_acquire(struct daemon *d, struct transport *t)
 {
         struct transport *held = held_transport(d);
@@ -500,38 +431,13 @@ static void maybe_acquire(struct daemon *d, struct transport *t)
          * kept waiting, in silence for ever, for the last one's */
         if (d->idle_suspended && d->holdoff_device[0] && strcmp(t->device, d->holdoff_device) != 0) {
                 log_info("%s is not the speaker that suspended: its hold-off is over", t->path);
-                forget_holdoff(d);
+                output_forget_holdoff(d);
         }
         if (d->idle_suspended || d->stream_blocked[0])
                 return;
         /* also one being given back once its Acquire answers: kept */
         if (transport_acquire(d, t) < 0)
                 log_err("cannot acquire %s", t->path);
-}
-
-/* Sinks rarely start a stream themselves: after a suspend the source starts
- * it again when it has something to play. Not at once (a speaker switching
- * to its other input would be fought), and later each time the speaker
- * suspends again soon after a resume. */
-#define RESUME_HOLDOFF_MIN_MS 1000u
-#define RESUME_HOLDOFF_MAX_MS 60000u
-#define RESUME_CALM_US 30000000ull
-
-static void hold_off_after_suspend(struct daemon *d, struct transport *t)
-{
-        uint64_t now = 0;
-
-        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-        if (d->resumed_at && now - d->resumed_at < RESUME_CALM_US && d->resume_holdoff_ms)
-                d->resume_holdoff_ms = d->resume_holdoff_ms * 2 < RESUME_HOLDOFF_MAX_MS
-                                               ? d->resume_holdoff_ms * 2 : RESUME_HOLDOFF_MAX_MS;
-        else
-                d->resume_holdoff_ms = RESUME_HOLDOFF_MIN_MS;
-        d->resume_not_before = now + (uint64_t)d->resume_holdoff_ms * 1000;
-        d->idle_suspended = true;
-        snprintf(d->holdoff_device, sizeof(d->holdoff_device), "%s", t->device);
-        log_info("%s suspended by the speaker; starting it again in %u s when there is sound",
-                 t->path, d->resume_holdoff_ms / 1000);
 }
 
 void output_transport_changed(struct daemon *d, struct transport *t)
@@ -566,7 +472,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                  * never announced at all */
                 const struct device *dev = bluez_device_by_path(d, t->device);
 
-                let_go(d, t);
+                output_let_go(d, t);
                 if (dev && !dev->connected) {
                         /* no suspend: its link is gone, which 5.66 says
                          * first (mgmt's Device Disconnected is read before
@@ -581,7 +487,7 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                                  * idle state is not its business */
                                 log_info("%s suspended by the second speaker", t->path);
                         else if (t->state == TRANSPORT_IDLE)
-                                hold_off_after_suspend(d, t);
+                                output_hold_off_after_suspend(d, t);
                         else
                                 log_info("%s suspended and started again by the speaker", t->path);
                 }
@@ -607,7 +513,7 @@ void output_transport_removing(struct daemon *d, struct transport *t)
                  * the speaker's, and the next connection starts afresh
                  * rather than waiting out a hold-off (doubling with each
                  * loss) meant for a speaker that suspends over and over. */
-                forget_holdoff(d);
+                output_forget_holdoff(d);
         }
 }
 
@@ -759,14 +665,13 @@ int output_init(struct daemon *d)
                             on_stream_event, d);
         if (r < 0)
                 return r;
-        r = sd_event_add_time_relative(d->event, &d->idle_timer, CLOCK_MONOTONIC, IDLE_POLL_US,
-                                       50000, on_idle_timer, d);
+        r = output_idle_init(d);
         if (r < 0)
                 return r;
         r = capture_health_init(d);
         if (r < 0)
                 return r;
-        idle_watch_update(d);
+        output_idle_watch_update(d);
         /* local playback from the start; a speaker re-opens at its rate */
         start_engine(d, d->opts.rate, d->opts.rate * LOCAL_PERIOD_MS / 1000, false);
         return 0;
@@ -780,8 +685,7 @@ void output_shutdown(struct daemon *d)
         stop_engine(d);
         sd_event_source_disable_unref(d->engine_retry);
         d->engine_retry = NULL;
-        sd_event_source_disable_unref(d->idle_timer);
-        d->idle_timer = NULL;
+        output_idle_shutdown(d);
         capture_health_shutdown(d);
         for (struct transport *t = d->transports; t; t = t->next)
                 transport_release(d, t, true);
@@ -794,7 +698,7 @@ void output_shutdown(struct daemon *d)
 void output_update_status(struct daemon *d)
 {
         /* every change of streaming or suspension ends here */
-        idle_watch_update(d);
+        output_idle_watch_update(d);
         capture_watch_update(d);
         service_status_update(d);
         manager_update(d);
