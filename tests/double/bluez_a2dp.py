@@ -47,6 +47,13 @@ Template parameters (JSON object, all optional):
   external_profiles  local UUIDs some other client registered through
                ProfileManager1 (e.g. HFP AG "0000111f-..."): Connect() then
                connects HFP on headsets
+  policy_reconnect  (default false) bluetoothd's own reconnect of a device
+               lost to a supervision timeout (plugins/policy.c; on by
+               default in real 5.66, opt-in here so that tests losing links
+               keep the daemon's timing alone): bluez_double/policy.py
+  policy_reconnect_intervals_s  main.conf ReconnectIntervals (default
+               [1, 2, 4, 8, 16, 32, 64]; fractions scale a test down)
+  policy_reconnect_attempts  main.conf ReconnectAttempts (default 7)
   *_ms / temporary_timeout_s  timings, see bluez_double/world.py DEFAULTS
 
 AddDevice options (a{sv}; also the "opts" of the devices parameter):
@@ -114,6 +121,7 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   RemoteConfiguration ay: what the speaker picks in remote-config mode
                 (default: codecs.choose_config, 48 kHz stereo where both
                 sides have it, SBC 44.1 kHz)
+  PolicyReconnect b: this device only, as the policy_reconnect parameter
   Avrcp b (true), PageTimeoutMs, ConnectMs, AvdtpMs, StartMs, SuspendMs,
   PairMs, SdpMs, AvrcpMs, AvdtpSetupWaitMs, AvdtpDisconnectMs
 An unused ACL is dropped acl_idle_ms after its last user (4 s on a link

@@ -414,6 +414,7 @@ class A2dpSetupMixin:
                 t.set_delay(self.delay_report)
             self.a2dp = 'connected'
             self.last_used = (ep.seid, t.rsep.seid)   # update_last_used
+            self.policy_service_connected('a2dp-sink')
             finish(None)
 
         if rediscover:

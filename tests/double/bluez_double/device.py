@@ -43,6 +43,7 @@ from .base import BzObject, as_
 from .consts import REASON_ERRNO, reason_error
 from .media_control import MediaControlMixin
 from .pairing import PairingMixin
+from .policy import PolicyReconnectMixin
 from .speaker import SpeakerMixin
 
 
@@ -66,7 +67,7 @@ def class_to_icon(cls):
 
 
 class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
-             BzObject):
+             PolicyReconnectMixin, BzObject):
     def __init__(self, adapter, address, name, opts, initial=False):
         world = adapter.world
         BzObject.__init__(self, world, '%s/dev_%s' % (
@@ -156,6 +157,7 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
         self._setup_cb = None
         self.idle_timer = None
         self.temp_timer = None
+        self.policy_init()
 
         D = C.DEVICE_IFACE
         self.add_prop(D, 'Address', 's', lambda: dbus.String(self.address))
@@ -259,6 +261,7 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             self.gen += 1
         self.world.cancel_timer(self.temp_timer)
         self.temp_timer = None
+        self.policy_device_removed()
         for sep in list(self.remote_seps.values()):
             sep.unexport()
         self.remote_seps.clear()
@@ -277,6 +280,7 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
     def adapter_removed(self):
         if self.connected:
             self.link_dropped(loss=True, quiet=True)
+        self.policy_device_removed()
         self.world.cancel_timer(self.temp_timer)
         for sep in list(self.remote_seps.values()):
             sep.unexport()
@@ -380,13 +384,15 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             def timeout():
                 if gen == self.gen:
                     cb('EHOSTDOWN')
+                    self.policy_conn_failed()
             return self.world.timer(self.ms('page_timeout_ms'), timeout)
 
         def up():
             if gen != self.gen:
                 return
             if not self.in_range:
-                return cb('EHOSTDOWN')
+                cb('EHOSTDOWN')
+                return self.policy_conn_failed()
             self.acl_up()
             cb(None)
         return self.world.timer(self.ms('connect_ms'), up)
@@ -531,6 +537,10 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
         if self.connected:
             self.link_dropped(loss=True)
         self.gen += 1
+        if self.pol_active:
+            # its page fails "not powered", or its timer finds the
+            # adapter off (-ENETDOWN): reset either way
+            self.policy_reset()
 
     # -- A2DP stream ---------------------------------------------------------------
     def stream_cleared(self, send_clear=True, link_loss=False):
@@ -622,6 +632,9 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
 
     def connect_profiles(self, method, uuid, ok, err):
         if self.connect_req is not None or self.browsing:
+            self.log('%s: InProgress %s%s' % (
+                method, C.BR_BUSY, '' if self.connect_req is None or
+                self.connect_req['method'] else ' (bluetoothd reconnecting)'))
             return err(C.in_progress(C.BR_BUSY))
         if not self.adapter.powered:
             return err(C.not_ready(C.BR_ADAPTER_NOT_POWERED))
@@ -743,6 +756,7 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
                     errno = self._connect_error()
                 if errno is None:
                     self.ext_connected.add(name)
+                    self.policy_service_connected(name)
                 done(svc, errno)
             self._page(paged)
             return None

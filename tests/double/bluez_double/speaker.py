@@ -165,11 +165,13 @@ class SpeakerMixin:
         if not self.connected:
             raise C.test_error('not connected', 'NotConnected')
         self.link_dropped(loss=True)
+        self.policy_link_timeout()      # reason MGMT_DEV_DISCONN_TIMEOUT
 
     def set_in_range(self, value):
         self.in_range = bool(value)
         if not self.in_range and self.connected:
             self.link_dropped(loss=True)
+            self.policy_link_timeout()  # a supervision timeout
         if self.in_range and self.adapter.discovering:
             self.adapter.report_found(self)
 
