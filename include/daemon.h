@@ -12,6 +12,7 @@
 
 #include "a2dp-codec.h"
 #include "codec-refusal.h"
+#include "connect-busy.h"
 #include "connect-calloff.h"
 #include "history.h"
 #include "log.h"
@@ -273,6 +274,9 @@ struct daemon {
         enum { CONNECT_NONE, CONNECT_DROP_OLD, CONNECT_PROFILE } connect_pending_kind;
         char connect_inflight[18];
         struct calloff calloff;          /* connect_inflight called off */
+        /* d->connecting refused InProgress: bluetoothd's own reconnect
+         * (or another client) connects it; asked again */
+        struct connect_busy connect_busy;
         /* the second speaker (MultiOutput, multi-output.c): engine slot 1 */
         char output2[18];                /* its address, "" none */
         uint8_t volume2;                 /* its volume, 0..127 (the first's is state.volume) */
@@ -286,6 +290,7 @@ struct daemon {
         DBusMessage *connect2_call;      /* Manager1.Connect waiting for it */
         DBusPendingCall *connect2_pending;
         struct calloff calloff2;         /* connect2_inflight called off */
+        struct connect_busy connect2_busy;      /* connecting2 refused InProgress */
         /* a second speaker whose link dropped: reconnected with backoff
          * while the first plays (AutoReconnect) */
         char lost2[18];

@@ -391,6 +391,31 @@ static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
 
 static bool send_connect2(struct daemon *d, const struct device *dev);
 
+/* Asks for d->connecting2 again (wanted again once a call off is over,
+ * or BlueZ was connecting it already); given up when it cannot be sent. */
+static void connect2_resend(struct daemon *d)
+{
+        struct device *dev = bluez_device_by_address(d, d->connecting2);
+
+        if (!dev || !send_connect2(d, dev)) {
+                d->output2[0] = '\0';
+                d->connecting2[0] = '\0';
+                finish_call(d, ERR_PREFIX "Failed", dev ? "cannot reach bluetoothd" : "the device went away");
+        }
+}
+
+/* BlueZ was connecting it already (connect-busy.h) */
+static void connect2_again(void *ud, const char *addr)
+{
+        struct daemon *d = ud;
+
+        if (strcasecmp(d->connecting2, addr) == 0 && !d->connect2_pending)
+                connect2_resend(d);
+        else
+                connect_busy_clear(&d->connect2_busy);
+        manager_update(d);
+}
+
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
@@ -425,6 +450,9 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 manager_update(d);
                 return;
         }
+        if (!ok && connect_busy_wait(&d->connect2_busy, d->event, err, addr, connect2_again, d))
+                return;
+        connect_busy_clear(&d->connect2_busy);
         d->connecting2[0] = '\0';
         if (!ok) {
                 const char *name = speaker_connect_error(err, addr, text, sizeof(text));
@@ -510,18 +538,12 @@ static bool send_connect2(struct daemon *d, const struct device *dev)
 static void on_called_off(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
-        struct device *dev;
         char addr[18];
 
         calloff_answered(&d->calloff2, reply ? NULL : err, addr);
         calloff_drop_unanswered(&d->connect2_pending, d->connect2_inflight, addr);
-        /* wanted again meanwhile */
-        dev = d->connecting2[0] ? bluez_device_by_address(d, d->connecting2) : NULL;
-        if (d->connecting2[0] && !d->connect2_pending && (!dev || !send_connect2(d, dev))) {
-                d->output2[0] = '\0';
-                d->connecting2[0] = '\0';
-                finish_call(d, ERR_PREFIX "Failed", dev ? "cannot reach bluetoothd" : "the device went away");
-        }
+        if (d->connecting2[0] && !d->connect2_pending)
+                connect2_resend(d);     /* wanted again meanwhile */
         manager_update(d);
 }
 
@@ -787,6 +809,7 @@ int multi_output_set(struct daemon *d, bool on)
 void multi_output_shutdown(struct daemon *d)
 {
         cancel_reconnect2(d);
+        connect_busy_clear(&d->connect2_busy);
         sd_event_source_disable_unref(d->rate_retry);
         d->rate_retry = NULL;
         dbus_call_cancel(&d->connect2_pending);

@@ -265,6 +265,18 @@ static bool drop_then_connect(struct daemon *d, struct device *old)
         return true;
 }
 
+/* BlueZ was connecting it already (connect-busy.h: mostly its own
+ * reconnect after a lost link): asked again unless no longer wanted. */
+static void connect_again(void *ud, const char *addr)
+{
+        struct daemon *d = ud;
+
+        if (strcasecmp(d->connecting, addr) == 0 && !d->connect_pending)
+                send_connect_profile(d, addr);
+        else
+                connect_busy_clear(&d->connect_busy);
+}
+
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
@@ -308,6 +320,11 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 manager_update(d);
                 return;
         }
+        if (!ok && connect_busy_wait(&d->connect_busy, d->event, err, addr, connect_again, d)) {
+                manager_update(d);
+                return;
+        }
+        connect_busy_clear(&d->connect_busy);
         d->connecting[0] = '\0';
 
         if (!ok) {
@@ -408,6 +425,7 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         if (multi_output_connect(d, dev, call))
                 return;
         cancel_reconnect(d);
+        connect_busy_clear(&d->connect_busy);
         d->user_disconnected = false;
         if (!d->state.speaker_mode)
                 output_set_speaker_mode(d, true);
@@ -756,6 +774,7 @@ void speaker_shutdown(struct daemon *d)
 {
         multi_output_shutdown(d);
         cancel_reconnect(d);
+        connect_busy_clear(&d->connect_busy);
         dbus_call_cancel(&d->connect_pending);
         calloff_cancel(&d->calloff);
         d->connect_pending_kind = CONNECT_NONE;
