@@ -50,19 +50,10 @@ void output_unblock_stream(struct daemon *d)
  * at debug when it repeats, until the capture delivers. */
 void capture_health_say(struct daemon *d, int category, enum log_level level, const char *text)
 {
-        char *said;
-
-        if (category < 0 || category >= CAT_COUNT) {
+        if (category < 0 || category >= CAT_COUNT)
                 log_msg(level, "%s", text);
-                return;
-        }
-        said = d->capture_said[category];
-        if (strncmp(said, text, sizeof(d->capture_said[0]) - 1) == 0) {
-                log_debug("%s (again)", text);
-                return;
-        }
-        snprintf(said, sizeof(d->capture_said[0]), "%s", text);
-        log_msg(level, "%s", text);
+        else
+                log_news(d->capture_said[category], sizeof(d->capture_said[0]), level, text);
 }
 
 /* A capture that delivers nothing (a stalled device, a producer that

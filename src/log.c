@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static int max_level = LOG_LVL_INFO;
@@ -38,4 +39,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+}
+
+void log_news(char *said, size_t len, enum log_level level, const char *text)
+{
+        if (len && strncmp(said, text, len - 1) == 0) {
+                log_debug("%s (again)", text);
+                return;
+        }
+        snprintf(said, len, "%s", text);
+        log_msg(level, "%s", text);
 }

@@ -459,13 +459,10 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 bool again = strcasecmp(addr, d->lost2) == 0;
 
                 /* a speaker away for hours fails alike every minute */
-                if (again && strcmp(text, d->reconnect2_said) == 0) {
-                        log_debug("%s", text);
-                } else {
+                if (again)
+                        log_news(d->reconnect2_said, sizeof(d->reconnect2_said), LOG_LVL_WARNING, text);
+                else
                         log_warn("%s", text);
-                        if (again)
-                                snprintf(d->reconnect2_said, sizeof(d->reconnect2_said), "%s", text);
-                }
                 diagnose_note(d, addr, HIST_CONNECT_FAILED,
                               err->message && err->message[0] ? err->message : err->name);
                 d->output2[0] = '\0';

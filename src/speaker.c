@@ -330,13 +330,10 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
         if (!ok) {
                 const char *name = speaker_connect_error(err, addr, text, sizeof(text));
 
-                if (automatic && strcmp(text, d->reconnect_said) == 0) {
-                        log_debug("%s", text);
-                } else {
+                if (automatic)
+                        log_news(d->reconnect_said, sizeof(d->reconnect_said), LOG_LVL_WARNING, text);
+                else
                         log_warn("%s", text);
-                        if (automatic)
-                                set_str(d->reconnect_said, sizeof(d->reconnect_said), text);
-                }
                 diagnose_note(d, addr, HIST_CONNECT_FAILED,
                               err->message && err->message[0] ? err->message : err->name);
                 finish_call(d, &d->connect_call, name, text);
