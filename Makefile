@@ -137,6 +137,7 @@ TEST_PLUGIN := $(BUILD)/tests/libasound_module_pcm_a2dpsrc_test.so
 ANALYZER    := $(BUILD)/tests/speaker-analyze
 PCM_CLIENT  := $(BUILD)/tests/pcm-client
 GEN_REC     := $(BUILD)/tests/gen-recording
+CLOCK_SHIFT := $(BUILD)/tests/libclock-shift.so
 
 PYTHON     ?= /usr/bin/python3
 
@@ -234,7 +235,12 @@ $(GEN_REC): tests/tools/gen-recording.c tests/tools/gen-codecs.c tests/tools/gen
 	    $(filter %.c,$^) $(ALL_LDFLAGS) \
 	    $(shell $(PKG_CONFIG) --libs sbc libavcodec libavutil ldacBT-enc) -lm
 
-test-tools: $(TEST_PLUGIN) $(ANALYZER) $(PCM_CLIENT) $(GEN_REC)
+# a suspend's and a wall-clock step's effect on the clocks, LD_PRELOADed
+$(CLOCK_SHIFT): tests/tools/clock-shift.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS) -ldl
+
+test-tools: $(TEST_PLUGIN) $(ANALYZER) $(PCM_CLIENT) $(GEN_REC) $(CLOCK_SHIFT)
 
 # the test instruments themselves: the ALSA plugin and the analyzer
 check-tools: test-tools

@@ -110,7 +110,7 @@ struct doctor_radio {
 };
 
 struct doctor_snapshot {
-        uint64_t now_us;                /* CLOCK_MONOTONIC, as the history's times */
+        uint64_t now_us;                /* CLOCK_BOOTTIME, as the history's times */
         struct doctor_board board;
         bool have_device;               /* "" asks about the board alone */
         struct doctor_device device;

@@ -8,9 +8,10 @@
  * the device recorded least recently makes room for a new one.
  *
  * It lives in memory only and does not survive a restart, by choice: its
- * times are CLOCK_MONOTONIC (boards often have no real-time clock, and
- * intervals are what the patterns need), the story before a restart is in
- * the journal, and a write to flash on every suspend would wear a board's
+ * times are CLOCK_BOOTTIME (boards often have no real-time clock, and
+ * intervals are what the patterns need; unlike CLOCK_MONOTONIC it goes on
+ * while the system is suspended, and "2 h ago" must mean that), the story
+ * before a restart is in the journal, and a write to flash on every suspend would wear a board's
  * SD card for a diagnosis that is about what happens now. */
 #ifndef A2DPSRC_HISTORY_H
 #define A2DPSRC_HISTORY_H
@@ -37,7 +38,7 @@ enum history_kind {
 };
 
 struct history_event {
-        uint64_t at_us;          /* CLOCK_MONOTONIC */
+        uint64_t at_us;          /* CLOCK_BOOTTIME */
         uint32_t silent_ms;      /* silence on the Bluetooth mix just before */
         enum history_kind kind;
         char detail[HISTORY_DETAIL];

@@ -19,7 +19,21 @@
 #define ERR_INVALID "org.a2dpsrc.Error.InvalidArguments"
 #define ERR_NOT_FOUND "org.a2dpsrc.Error.NotFound"
 
+/* The history's clock, CLOCK_BOOTTIME: its times are told to a person
+ * ("2 h ago", "in the last 10 min"), so a system suspend counts, which
+ * CLOCK_MONOTONIC leaves out; like it, it does not move with the wall
+ * clock, which a board without an RTC steps at boot. The daemon's own
+ * deadlines stay on CLOCK_MONOTONIC (mono_us). */
 static uint64_t now_us(struct daemon *d)
+{
+        uint64_t now = 0;
+
+        if (!d->event || sd_event_now(d->event, CLOCK_BOOTTIME, &now) < 0)
+                return 0;
+        return now;
+}
+
+static uint64_t mono_us(struct daemon *d)
 {
         uint64_t now = 0;
 
@@ -152,6 +166,7 @@ static void fill_device(struct daemon *d, struct doctor_snapshot *s, const char 
 {
         struct doctor_device *v = &s->device;
         const struct history_event *sus, *idle;
+        uint64_t mono;
 
         s->have_device = true;
         snprintf(v->address, sizeof(v->address), "%s", dev ? dev->address : address);
@@ -174,8 +189,9 @@ static void fill_device(struct daemon *d, struct doctor_snapshot *s, const char 
                 idle = history_last(s->history, HIST_IDLE_RELEASED);
                 v->suspended = sus && (!idle || sus->at_us >= idle->at_us);
                 v->idle_released = !v->suspended;
-                if (d->resume_not_before > s->now_us)
-                        v->resume_in_s = (unsigned)((d->resume_not_before - s->now_us + 999999) / 1000000);
+                mono = mono_us(d);      /* the hold-off is the daemon's deadline */
+                if (d->resume_not_before > mono)
+                        v->resume_in_s = (unsigned)((d->resume_not_before - mono + 999999) / 1000000);
         }
         if (v->connected && !s->board.blocker) {
                 struct adapter *a = bluez_adapter_by_path(d, dev->adapter);

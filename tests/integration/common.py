@@ -32,6 +32,9 @@ CTL = os.path.join(BUILD, 'a2dpsrcctl')
 PLUGIN = os.path.join(BUILD, 'tests', 'libasound_module_pcm_a2dpsrc_test.so')
 ANALYZER = os.path.join(BUILD, 'tests', 'speaker-analyze')
 GEN_REC = os.path.join(BUILD, 'tests', 'gen-recording')
+# LD_PRELOADed: moves CLOCK_BOOTTIME and the wall clock as a suspend or an
+# NTP step does (tests/tools/clock-shift.c)
+CLOCK_SHIFT = os.path.join(BUILD, 'tests', 'libclock-shift.so')
 
 MANAGER = 'org.a2dpsrc.Manager1'
 MANAGER_PATH = '/org/a2dpsrc'
@@ -673,6 +676,24 @@ class A2dpTestCase(SpeakerJudge, unittest.TestCase):
                     return t
             return None
         return self.daemon.wait_for(active, timeout, what='transport active')
+
+    def clock_shift_env(self, boot_s=0, real_s=0):
+        """The daemon's environment for reading shifted clocks; shift_clocks
+        moves them while it runs."""
+        self.clock_shift_file = os.path.join(self.tmp, 'clock-shift')
+        self.shift_clocks(boot_s, real_s)
+        return {'LD_PRELOAD': CLOCK_SHIFT, 'A2DPSRC_CLOCK_SHIFT': self.clock_shift_file,
+                # a sanitized daemon wants its runtime first of all
+                'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'}
+
+    def shift_clocks(self, boot_s, real_s):
+        """CLOCK_BOOTTIME and CLOCK_REALTIME this many seconds ahead of the
+        machine's (a suspend of S s: both += S; an NTP step: the wall clock
+        alone); CLOCK_MONOTONIC is left alone."""
+        tmp = self.clock_shift_file + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write('%.6f %.6f\n' % (boot_s, real_s))
+        os.rename(tmp, self.clock_shift_file)
 
     def recording(self, index=-1):
         recs = sorted(self.bluez.recordings())

@@ -283,6 +283,49 @@ class StreamTests(DoctorCase):
         v, seen, fix = self.wait_finding('suspended', 'ok')
         self.assertIn('last suspended the stream', seen)
 
+    def test_a_system_suspend_counts_in_the_doctors_times(self):
+        # A laptop, or a board that suspends to RAM, sleeps: CLOCK_MONOTONIC
+        # stops meanwhile, CLOCK_BOOTTIME and the wall clock go on (the
+        # shim moves them as the kernel does). The doctor timed its history
+        # on CLOCK_MONOTONIC: after two hours asleep a speaker's suspend was
+        # still "12 s ago" and "in the last 10 min", and the doctor sent the
+        # user after a phone. The hold-off it shows is the daemon's own and
+        # must count down as before (the board slept an hour before, too).
+        self.add_speaker()
+        self.start_daemon(env=self.clock_shift_env(3600, 3600))
+        self.connect_speaker()
+        self.wait_prop('State', 'streaming')
+        self.bluez.SpeakerSuspend(SPEAKER_PATH)
+        v, seen, fix = self.wait_finding('suspended', 'warning')
+        self.assertRegex(seen, r'suspended the stream \d+ s ago; a2dpsrc starts it again in [1-9]\d* s')
+        self.assertEqual(self.diagnose(SPEAKER)['busy'][0], 'warning')
+        self.wait_streaming()
+        self.shift_clocks(3600 + 7200, 3600 + 7200)
+        f = self.diagnose(SPEAKER)
+        self.assertEqual(f['busy'][0], 'ok', f['busy'])
+        self.assertIn('last suspended the stream 2 h ago', f['suspended'][1])
+
+    def test_a_wall_clock_step_changes_nothing(self):
+        # A board without a real-time clock boots in 1970 (or at its last
+        # saved time) and NTP steps the wall clock years forward a little
+        # after a2dpsrcd started, or a few minutes back. Nothing the daemon
+        # times may move: the doctor's "ago" and windows, the hold-off.
+        self.add_speaker()
+        self.start_daemon(env=self.clock_shift_env(0, -20 * 365 * 86400))
+        self.connect_speaker()
+        self.wait_prop('State', 'streaming')
+        self.bluez.SpeakerSuspend(SPEAKER_PATH)
+        v, seen, fix = self.wait_finding('suspended', 'warning')
+        self.assertRegex(seen, r'suspended the stream \d+ s ago; a2dpsrc starts it again in [1-9]\d* s')
+        self.wait_streaming()
+        for step in (0, -300):      # to the right time, then five minutes back
+            self.shift_clocks(0, step)
+            f = self.diagnose(SPEAKER)
+            self.assertEqual(f['busy'][0], 'warning', f['busy'])
+            self.assertRegex(f['busy'][1], r'\(last \d s ago\)')
+            self.assertRegex(f['suspended'][1], r'last suspended the stream \d s ago')
+        self.assertEqual(self.mprop('State'), 'streaming')
+
     def test_silence(self):
         self.silent_capture()
         self.stream()
