@@ -218,6 +218,23 @@ class RoutingTests(RoutingCase):
         a = self.analyze(self.recording(), '--tone', str(TONES['alerts']))
         self.assert_clean_stream(a, freq=TONES['alerts'])
 
+    def test_every_capture_comes_back_after_a_system_suspend(self):
+        # a system suspend leaves every PCM SUSPENDED at once: the
+        # categories read beside the clock as well as the clock itself
+        for cat, f in TONES.items():
+            self.pcms[cat] = pcm(cat, source='sine', frequency=f, amplitude=0.3, suspend_at_ms=800)
+        self.add_speaker()
+        self.write_state(speaker_mode=True, volume=127)
+        self.start_daemon(capture='media=media', local='localout',
+                          args=['--capture', 'alerts=alerts', '--capture', 'voice=voice'])
+        self.connect_speaker()
+        time.sleep(1.0)
+        bt, local = self.listen()
+        self.assert_heard(bt, {'media'}, 'Bluetooth after the resume')
+        self.assert_heard(local, {'alerts', 'voice'}, 'local after the resume')
+        # brought back at once, not failed and reopened by the retry
+        self.assertNotRegex(self.daemon.log_text(), r'capture \w+ failed')
+
     def test_mix_saturates_instead_of_wrapping(self):
         # three tones at 0.45 peak at 1.35 of full scale together: clipped,
         # not wrapped around (a wrap is a burst of broadband noise)
