@@ -17,6 +17,13 @@ fail() {
     busybox poweroff -f
 }
 
+# run-vm.sh boots with maxcpus=1 (see there): the other CPUs come up now,
+# after the boot's code patching, before anything of ours runs
+for c in /sys/devices/system/cpu/cpu[0-9]*/online; do
+    [ -f "$c" ] || continue
+    [ "$(busybox cat "$c")" = 1 ] || echo 1 > "$c" || fail "cannot bring ${c%/online} online"
+done
+
 for m in $(busybox cat /modules.order); do
     busybox insmod "/modules/$m.ko" || fail "insmod $m"
 done
