@@ -117,6 +117,10 @@ struct transport {
         uint16_t volume;         /* 0-127 */
         bool volume_changed;     /* by the last PropertiesChanged */
         bool volume_appeared;    /* AVRCP came up: Volume is new */
+        bool volume_answer;      /* ... and it answered a write of ours */
+        uint8_t volume_asked[8]; /* values written, not answered yet, oldest first */
+        unsigned volume_asked_n;
+        uint64_t volume_asked_at; /* when the last of them was written */
         enum acquire_state acq;
         bool release_on_reply;   /* released while its Acquire or TryAcquire was in flight */
         bool rate_asked;         /* the speaker was asked for the engine's rate */

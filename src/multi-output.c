@@ -97,6 +97,11 @@ void multi_output_transport_volume(struct daemon *d, struct transport *t)
                 /* AVRCP came up: the speaker takes the volume we hold */
                 t->volume_appeared = t->volume_changed = false;
                 apply_volume(d, t);
+        } else if (t->volume_answer) {
+                /* the answer to a write of ours: to one superseded since,
+                 * and the volume we hold is asked again */
+                t->volume_answer = false;
+                apply_volume(d, t);
         } else if (t->volume_changed) {
                 /* its own buttons: follow them */
                 t->volume_changed = false;

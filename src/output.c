@@ -446,8 +446,14 @@ void output_transport_changed(struct daemon *d, struct transport *t)
                 stream_set_output_delay(d->stream, first_slot(d), output_speaker_delay_us(d, t, NULL));
         if (d->streaming2 == t)
                 stream_set_output_delay(d->stream, second_slot(d), output_speaker_delay_us(d, t, NULL));
-        if ((t->volume_appeared || t->volume_changed) && multi_output_is_second(d, t)) {
+        if ((t->volume_appeared || t->volume_changed || t->volume_answer) && multi_output_is_second(d, t)) {
                 multi_output_transport_volume(d, t);
+        } else if (t->volume_answer) {
+                /* the speaker answered a write of ours: one to a write
+                 * superseded since, and our volume is asked again */
+                t->volume_answer = false;
+                if (d->streaming == t)
+                        apply_volume(d, t);
         } else if (t->volume_appeared && speaker_transport_is_output(d, t)) {
                 /* AVRCP just came up: the speaker takes our volume, and the
                  * software gain steps aside */

@@ -16,6 +16,10 @@
 
 #define IFACE_TRANSPORT "org.bluez.MediaTransport1"
 
+/* How long an answer to our SetAbsoluteVolume is awaited: a round trip
+ * is some 10 to 300 ms */
+#define VOLUME_ANSWER_US 2000000ull
+
 /* On a first connect 5.66's Acquire waits for AVDTP OPEN and then START,
  * each allowed avdtp.c's REQ_TIMEOUT of 6 s: both, with a margin */
 #define ACQUIRE_TIMEOUT_MS 20000
@@ -262,12 +266,48 @@ void transport_parse_changed(DBusMessageIter *changed, struct transport *t)
         dbus_dict_foreach(changed, changed_prop, t);
 }
 
+/* Where v is among the volumes we asked the speaker for that it has not
+ * answered yet, oldest first; -1 if not there. A speaker answers
+ * SetAbsoluteVolume within a round trip: older writes are forgotten. */
+static int volume_asked(struct daemon *d, struct transport *t, uint16_t v)
+{
+        uint64_t now = 0;
+
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        if (now - t->volume_asked_at > VOLUME_ANSWER_US)
+                t->volume_asked_n = 0;
+        for (unsigned i = t->volume_asked_n; i-- > 0;)
+                if (t->volume_asked[i] == v)
+                        return (int)i;
+        return -1;
+}
+
 void transport_properties_changed(struct daemon *d, struct transport *t, DBusMessageIter *changed)
 {
         enum transport_state before = t->state;
 
         t->state_announced = false;
         transport_parse_changed(changed, t);
+        /* 5.66 changes Volume when the speaker answers our write as well
+         * as when its buttons move: an answer is no button. One to a write
+         * superseded since arrives after the newer was asked (and a newer
+         * equal to the Volume shown then was never sent at all): taken for
+         * a button it pulled our volume back to the older value */
+        if (t->volume_changed && !t->volume_appeared) {
+                int i = volume_asked(d, t, t->volume);
+                unsigned left = i < 0 ? 0 : t->volume_asked_n - (unsigned)i - 1;
+
+                /* answers come in order, and gdbus sends those read in one
+                 * main-loop turn as one change: the older are in it. The
+                 * speaker moving on (its buttons, or a value of its own
+                 * for ours) ends the wait for all */
+                memmove(t->volume_asked, t->volume_asked + t->volume_asked_n - left, left);
+                t->volume_asked_n = left;
+                if (i >= 0) {
+                        t->volume_changed = false;
+                        t->volume_answer = true;
+                }
+        }
         /* 5.66 has Delay only while it is not 0: a report of 0 takes it
          * away, and the speaker is one that reports none */
         if (dbus_invalidated_has(changed, "Delay")) {
@@ -456,11 +496,24 @@ static void on_volume_reply(DBusMessage *reply, const DBusError *err, void *ud)
 
 void transport_set_volume(struct daemon *d, struct transport *t, uint16_t volume)
 {
-        DBusMessage *m = dbus_new_set_property(BLUEZ_SERVICE, t->path, IFACE_TRANSPORT, "Volume",
-                                               DBUS_TYPE_UINT16, &volume);
+        DBusMessage *m;
 
+        if (volume > 127)
+                return;
+        if (t->volume_asked_n && volume_asked(d, t, volume) == (int)t->volume_asked_n - 1)
+                return;         /* asked last already: its answer is on the way */
+        m = dbus_new_set_property(BLUEZ_SERVICE, t->path, IFACE_TRANSPORT, "Volume", DBUS_TYPE_UINT16,
+                                  &volume);
         /* the reply carries nothing we wait on; the transport's
          * PropertiesChanged confirms the new volume */
-        if (!m || dbus_call_async(d->conn, m, 5000, on_volume_reply, NULL, NULL) < 0)
+        if (!m || dbus_call_async(d->conn, m, 5000, on_volume_reply, NULL, NULL) < 0) {
                 log_warn("cannot send the volume to %s", t->path);
+                return;
+        }
+        if (t->volume_asked_n == sizeof(t->volume_asked)) {
+                memmove(t->volume_asked, t->volume_asked + 1, sizeof(t->volume_asked) - 1);
+                t->volume_asked_n--;
+        }
+        t->volume_asked[t->volume_asked_n++] = (uint8_t)volume;
+        sd_event_now(d->event, CLOCK_MONOTONIC, &t->volume_asked_at);
 }

@@ -92,6 +92,8 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   Passkey u (123456), PinCode s ("0000"; audio devices auto-pair with 0000)
   AbsoluteVolume b (true), Volume q (64, the speaker's volume),
   VolumeAtConfig b (Volume already in SetConfiguration's properties)
+  AvrcpRttMs u (10): how long the speaker takes to answer SetAbsoluteVolume
+                (bluetoothd changes Volume when it answers)
   Delay q       delay report in 1/10 ms (0 = none; only used when the local
                 endpoint registered DelayReporting true)
   ReadMTU q (895), WriteMTU q (895)

@@ -666,6 +666,52 @@ class VolumeTests(RoutingCase):
         for level in a['audio']['tone']['level_dbfs_per_channel']:
             self.assertAlmostEqual(level, 20 * math.log10(0.5), delta=0.5)
 
+    def test_a_volume_set_back_before_the_speaker_answered_is_kept(self):
+        # + and - pressed within the speaker's AVRCP round trip (300 ms):
+        # 100 goes out; 64, the Volume bluetoothd still shows, is dropped
+        # by 5.66's set_volume (equal to what it knows). The answer to 100
+        # was taken for the speaker's knob: the speaker stayed at 100 and
+        # the daemon's Volume with it, not the 64 asked last
+        self.add_speaker(Volume=64, AvrcpRttMs=300)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=64)
+        self.start_daemon()
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        self.set_mprop('Volume', dbus.UInt16(100))
+        self.set_mprop('Volume', dbus.UInt16(64))
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 100, 2,
+                             what='the speaker answering 100')
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 64, 2,
+                             what='the speaker back at 64 (writes %r)' % plain(self.bluez.GetVolumeWrites(t)))
+        time.sleep(0.4)
+        self.assertEqual(plain(self.mprop('Volume')), 64)
+        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 64)
+
+    def test_answers_to_earlier_volume_writes_do_not_pull_the_volume_back(self):
+        # a slider dragged 50, 51, 52 within the round trip: the speaker's
+        # answers to 50 and 51, arriving after 52 was asked, are not its
+        # knob; the daemon's Volume did not jump back (a client that binds
+        # a slider to it both ways would fight it) and ends at 52
+        self.add_speaker(Volume=64, AvrcpRttMs=300)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=64)
+        self.start_daemon()
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        rec = self.recorder()
+        for v in (50, 51, 52):
+            self.set_mprop('Volume', dbus.UInt16(v))
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 52, 3,
+                             what='the speaker at 52')
+        time.sleep(0.4)
+        self.assertEqual(rec.values('Volume'), [50, 51, 52])
+        self.assertEqual(plain(self.mprop('Volume')), 52)
+        # the knob afterwards is followed as before
+        self.bluez.SpeakerSetVolume(SPEAKER_PATH, 51)
+        rec.wait('Volume', 51)
+        self.assertEqual(rec.values('Volume'), [50, 51, 52, 51])
+
     def test_volume_set_before_connecting_reaches_the_speaker(self):
         self.add_speaker(Volume=20)
         self.add_tone()

@@ -212,7 +212,9 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
 
     @property
     def avrcp_rtt_ms(self):
-        return 10
+        # how long the speaker takes to answer SetAbsoluteVolume (device
+        # option AvrcpRttMs; real speakers take some 20 to 300 ms)
+        return int(self.opts.get('AvrcpRttMs', 10))
 
     @property
     def alias(self):
