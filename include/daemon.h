@@ -303,6 +303,7 @@ struct daemon {
         unsigned reconnect2_attempt;
         char reconnect2_said[256];       /* as reconnect_said, for lost2 */
         sd_event_source *reconnect_timer;
+        bool reconnect_after_socket_error; /* that timer: speaker_link_lost's */
         unsigned reconnect_attempt;
         /* the automatic reconnect's failure last logged: the same again
          * (a speaker off for hours, paged every 60 s) is debug until one
@@ -586,6 +587,7 @@ void speaker_endpoints_registered(struct daemon *d);
 void speaker_reset(struct daemon *d);
 bool speaker_reconnect_wanted(struct daemon *d);
 bool speaker_reconnect_pending(const struct daemon *d);
+bool speaker_reconnect_after_socket_error(const struct daemon *d);
 /* The output is connected again (or its stream set up) in delay_s. */
 void speaker_set_up_again(struct daemon *d, unsigned delay_s);
 void speaker_shutdown(struct daemon *d);

@@ -3,7 +3,8 @@
  * aborted it) with AVRCP keeping the link up. Suspended or still starting,
  * we hold no socket to see an error on, and Connected does not change:
  * nothing else would set it up again, and it stayed listed, connected and
- * silent. Checked a moment after a transport went (bluez.c's
+ * silent. Streaming, the socket's error set it up again a second later
+ * (speaker_link_lost), each time: this hold-off replaces that retry. Checked a moment after a transport went (bluez.c's
  * transport_gone), so that a lost link's Connected=false comes first and
  * its own backoff takes over; set up again after a wait that doubles while
  * it keeps closing soon after (policy_close_holdoff_s). Our own
@@ -38,7 +39,11 @@ static int on_check(sd_event_source *s, uint64_t usec, void *ud)
         if (d->shutting_down || !d->bluez_owner[0] || !d->state.speaker_mode)
                 return 0;
         dev = closed(d, d->output, d->connecting[0]);
-        if (dev && speaker_reconnect_wanted(d) && !speaker_reconnect_pending(d)) {
+        /* also after a socket error mid-stream (speaker_link_lost's quick
+         * retry): the link stayed, so the speaker closed it, and one that
+         * keeps doing so is not fought every second */
+        if (dev && speaker_reconnect_wanted(d) &&
+            (!speaker_reconnect_pending(d) || speaker_reconnect_after_socket_error(d))) {
                 wait = policy_close_holdoff_s(&d->closes[0], dev->address, usec);
                 log_warn("%s closed its stream while connected; setting it up again in %u s", dev->address,
                          wait);

@@ -59,6 +59,7 @@ static void cancel_reconnect(struct daemon *d)
 {
         sd_event_source_disable_unref(d->reconnect_timer);
         d->reconnect_timer = NULL;
+        d->reconnect_after_socket_error = false;
 }
 
 static bool reconnect_wanted(struct daemon *d)
@@ -534,10 +535,18 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
                 return;
         /* BlueZ follows with ClearConfiguration and Connected=false; if the
          * device stays connected the stream is simply set up again. Not
-         * with closed-stream.c's hold-off: a socket error is also how a
-         * lost link and a bluetoothd restart show (the soak's cycles grew
-         * it to 16 s), and neither is the speaker's choice */
+         * with closed-stream.c's hold-off here: a socket error is also how
+         * a lost link and a bluetoothd restart show (the soak's cycles grew
+         * it to 16 s), and neither is the speaker's choice. When the
+         * transport has gone and the link stayed (the speaker closed or
+         * aborted the stream), closed-stream.c takes this over */
         schedule_reconnect(d, 1000);
+        d->reconnect_after_socket_error = d->reconnect_timer != NULL;
+}
+
+bool speaker_reconnect_after_socket_error(const struct daemon *d)
+{
+        return d->reconnect_timer && d->reconnect_after_socket_error;
 }
 
 /* How long after our unnamed SelectConfiguration a speaker's link may go

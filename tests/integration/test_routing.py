@@ -520,6 +520,26 @@ class SpeakerBehaviourTests(SpeakerCase):
         self.wait_back_on_bluetooth(n, timeout=8)
         self.assertGreater(time.monotonic() - t0, 1.5)
 
+    def test_a_speaker_closing_the_stream_mid_stream_again_and_again_is_not_fought_every_second(self):
+        # streaming, the speaker closes the stream (AVDTP CLOSE or ABORT:
+        # another source took it) and keeps its link: our socket fails
+        # (ECONNRESET), the transport goes, Connected stays true. It was
+        # set up again 1 s after each socket error, for ever: a speaker
+        # that keeps closing was fought every 1.5 s, while one closing
+        # while suspended is given a wait that doubles. Now the same
+        self.start_media_only()
+        n = len(self.bluez.recordings())
+        self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
+        self.log_has('%s closed its stream while connected; setting it up again in 1 s' % SPEAKER)
+        self.assertTrue(self.bluez.prop(SPEAKER_PATH, 'org.bluez.Device1', 'Connected'))
+        self.wait_back_on_bluetooth(n, timeout=6)
+        n = len(self.bluez.recordings())
+        self.bluez.SpeakerCloseSocket(SPEAKER_PATH)
+        self.log_has('closed its stream while connected; setting it up again in 2 s')
+        t0 = time.monotonic()
+        self.wait_back_on_bluetooth(n, timeout=8)
+        self.assertGreater(time.monotonic() - t0, 1.5)
+
     def test_speaker_mode_off_and_on_during_a_slow_start_streams(self):
         # the speaker takes 1.5 s to answer START; speaker mode goes off
         # (the Acquire is waited for, to be given back) and on again before
