@@ -460,6 +460,26 @@ class TwoSpeakers(A2dpTestCase):
         # A at its software gain 100/127, B at full scale on the wire
         self.assertGreater(b, a, 'A at %.1f dBFS, B at %.1f' % (a, b))
 
+    def test_the_second_speakers_volume_set_back_before_it_answered_is_kept(self):
+        # B answers SetAbsoluteVolume after 300 ms; 100 and back to 64 (its
+        # Volume then) in that time: 5.66 drops the 64 (equal to what it
+        # shows), and B's answer to 100 was taken for its knob
+        self.start_two(codecs='sbc', a_opts={'AbsoluteVolume': False},
+                       b_opts={'Volume': 64, 'AvrcpRttMs': 300})
+        t = self.bluez.transport_for(dev_path(SPEAKER_B))
+        self.daemon.wait_for(lambda: int(self.bluez.transports()[t].get('Volume', -1)) >= 0, 3,
+                             what="B's AVRCP volume")
+        self.call('SetOutputVolume', SPEAKER_B, dbus.UInt16(64))
+        time.sleep(0.8)
+        self.call('SetOutputVolume', SPEAKER_B, dbus.UInt16(100))
+        self.call('SetOutputVolume', SPEAKER_B, dbus.UInt16(64))
+        self.daemon.wait_for(lambda: int(self.bluez.transports()[t]['Volume']) == 100, 2,
+                             what='B answering 100')
+        self.daemon.wait_for(lambda: int(self.bluez.transports()[t]['Volume']) == 64, 2,
+                             what='B back at 64 (writes %r)' % list(self.bluez.GetVolumeWrites(t)))
+        time.sleep(0.4)
+        self.assertEqual([o['Volume'] for o in self.get_outputs()][1], 64)
+
     def test_a_lost_second_speaker_is_reconnected(self):
         # B's link drops: A plays on, B is reconnected with backoff (1 s,
         # then 2 s, ... while it stays away) and becomes the second again,

@@ -732,6 +732,26 @@ class VolumeTests(RoutingCase):
         rec.wait('Volume', 51)
         self.assertEqual(rec.values('Volume'), [50, 51, 52, 51])
 
+    def test_a_knob_turned_fast_is_followed_and_nothing_is_sent_back(self):
+        # dozens of Volume changes a second from the speaker's knob, one of
+        # our writes in flight when it starts: the daemon follows to the
+        # last, and sends nothing back (no fight with the knob)
+        self.add_speaker(Volume=64, AvrcpRttMs=300)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=64)
+        self.start_daemon()
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        self.set_mprop('Volume', dbus.UInt16(100))
+        for v in range(40, 80):
+            self.bluez.SpeakerSetVolume(SPEAKER_PATH, v)
+            time.sleep(0.02)
+        self.daemon.wait_for(lambda: plain(self.mprop('Volume')) == 79, 2, what='Volume 79')
+        time.sleep(0.5)
+        self.assertEqual(plain(self.bluez.GetVolumeWrites(t)), [100])
+        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 79)
+        self.assertEqual(plain(self.mprop('Volume')), 79)
+
     def test_volume_set_before_connecting_reaches_the_speaker(self):
         self.add_speaker(Volume=20)
         self.add_tone()
