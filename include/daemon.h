@@ -14,6 +14,7 @@
 #include "codec-refusal.h"
 #include "connect-busy.h"
 #include "connect-calloff.h"
+#include "connect-callers.h"
 #include "history.h"
 #include "log.h"
 #include "options.h"
@@ -271,7 +272,7 @@ struct daemon {
          * encoder (it was findable when we offered them): left out until
          * a2dpsrcd restarts (codec-control.c) */
         unsigned codecs_unloadable;
-        DBusMessage *connect_call;       /* Manager1.Connect waiting for BlueZ */
+        struct connect_callers connect_calls;   /* Manager1.Connect waiting for d->connecting */
         DBusPendingCall *connect_pending;
         /* what connect_pending is (speaker.c): the previous output being
          * disconnected, or ConnectProfile to connect_inflight */
@@ -291,7 +292,7 @@ struct daemon {
         bool output2_newer;              /* connected after the first: kept
                                           * when MultiOutput goes off */
         struct transport *streaming2;    /* its transport on the other slot */
-        DBusMessage *connect2_call;      /* Manager1.Connect waiting for it */
+        struct connect_callers connect2_calls;  /* Manager1.Connect waiting for it */
         DBusPendingCall *connect2_pending;
         struct calloff calloff2;         /* connect2_inflight called off */
         struct connect_busy connect2_busy;      /* connecting2 refused InProgress */
@@ -568,6 +569,12 @@ const char *speaker_connect_error(const DBusError *err, const char *addr, char *
 void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call);
 void speaker_disconnect(struct daemon *d);
 void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call);
+/* connect-join.c: a Connect while one a caller asked for runs joins it
+ * when it is dev's (connect-callers.h), else is refused InProgress. True
+ * when call is answered or waiting; false: nothing asked for is under way. */
+bool connect_join(struct daemon *d, const struct device *dev, DBusMessage *call);
+/* The bus name left: its Connect calls waiting are dropped unanswered. */
+void connect_join_caller_left(struct daemon *d, const char *name);
 void speaker_transport_configured(struct daemon *d, struct transport *t);
 /* Whether t belongs to the output device (or the one being connected). */
 bool speaker_transport_is_output(struct daemon *d, struct transport *t);

@@ -136,8 +136,12 @@ static DBusHandlerResult bus_filter(DBusConnection *conn, DBusMessage *msg, void
 {
         struct daemon *d = ud;
 
+        const char *gone;
+
         if (dbus_message_is_signal(msg, DBUS_INTERFACE_LOCAL, "Disconnected"))
                 sd_event_add_defer(d->event, NULL, on_disconnected, d);
+        else if ((gone = connect_callers_left_bus(msg)))
+                connect_join_caller_left(d, gone);
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 

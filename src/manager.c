@@ -211,8 +211,9 @@ static DBusHandlerResult method_pair(struct daemon *d, DBusMessage *msg)
 }
 
 /* What Connect checks before connecting, now and again after pairing;
- * false when it has replied. */
-static bool may_connect(struct daemon *d, DBusMessage *msg)
+ * false when it has replied or the call waits for a connection under
+ * way. */
+static bool may_connect(struct daemon *d, DBusMessage *msg, const struct device *dev)
 {
         enum blocker bl = manager_current_blocker(d);
 
@@ -220,17 +221,7 @@ static bool may_connect(struct daemon *d, DBusMessage *msg)
                 dbus_reply_error(d->conn, msg, policy_blocker_error(bl), "%s", policy_blocker_message(bl));
                 return false;
         }
-        if (d->connect_call) {
-                dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
-                                 d->connecting);
-                return false;
-        }
-        if (d->connect2_call) {
-                dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS, "Connecting %s is in progress",
-                                 d->connecting2);
-                return false;
-        }
-        return true;
+        return !connect_join(d, dev, msg);
 }
 
 static void connect_after_pair(struct daemon *d, DBusMessage *call, const char *address,
@@ -247,7 +238,7 @@ static void connect_after_pair(struct daemon *d, DBusMessage *call, const char *
                 dbus_reply_error(d->conn, call, ERR_NOT_FOUND, "%s went away while pairing", address);
                 return;
         }
-        if (may_connect(d, call))
+        if (may_connect(d, call, dev))
                 speaker_connect(d, dev, call);
 }
 
@@ -260,7 +251,7 @@ static DBusHandlerResult method_connect(struct daemon *d, DBusMessage *msg)
                 return DBUS_HANDLER_RESULT_HANDLED;
         if (!bluez_device_may_be_sink(dev))
                 return dbus_reply_error(d->conn, msg, ERR_NOT_SINK, not_sink_text, dev->address);
-        if (!may_connect(d, msg))
+        if (!may_connect(d, msg, dev))
                 return DBUS_HANDLER_RESULT_HANDLED;
         /* A speaker not paired through us is paired first, as Pair does:
          * left to BlueZ, the connection would bond implicitly (general

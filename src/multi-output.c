@@ -28,14 +28,15 @@ static struct transport *transport_of(struct daemon *d, const char *address)
 
 static void finish_call(struct daemon *d, const char *err_name, const char *text)
 {
-        if (!d->connect2_call)
-                return;
-        if (err_name)
-                dbus_reply_error(d->conn, d->connect2_call, err_name, "%s", text);
-        else
-                dbus_reply_empty(d->conn, d->connect2_call);
-        dbus_message_unref(d->connect2_call);
-        d->connect2_call = NULL;
+        connect_callers_finish(d->conn, &d->connect2_calls, err_name, text);
+}
+
+/* call waits for the second's connection too; refused when too many do */
+static void join(struct daemon *d, const struct device *dev, DBusMessage *call)
+{
+        if (call && connect_callers_add(d->conn, &d->connect2_calls, call) < 0)
+                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "%u Connect calls wait for %s "
+                                 "already; try again once it is connected", CONNECT_CALLERS_MAX, dev->address);
 }
 
 bool multi_output_is_second(struct daemon *d, const struct transport *t)
@@ -502,8 +503,7 @@ static void want_inflight(struct daemon *d, struct device *dev, DBusMessage *cal
         snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
         snprintf(d->connecting2, sizeof(d->connecting2), "%s", dev->address);
         d->output2_newer = true;
-        if (call)
-                d->connect2_call = dbus_message_ref(call);
+        join(d, dev, call);
         manager_update(d);
 }
 
@@ -557,9 +557,7 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
                 return false;
         if (strcasecmp(d->output2, dev->address) == 0) {
                 if (d->connecting2[0]) {
-                        if (call)
-                                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress",
-                                                 "Connecting %s is in progress", dev->address);
+                        join(d, dev, call);     /* its reconnect is the caller's now */
                 } else if (call) {
                         dbus_reply_empty(d->conn, call);     /* an output already */
                 }
@@ -612,8 +610,9 @@ bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *cal
 
 /* ---- going away ------------------------------------------------------------------ */
 
-/* Lets the second speaker go: its stream, its link, our record of it. */
-static void drop_second(struct daemon *d)
+/* Lets the second speaker go: its stream, its link, our record of it; a
+ * Connect waiting for it is told why. */
+static void drop_second(struct daemon *d, const char *why)
 {
         struct device *dev = d->output2[0] ? bluez_device_by_address(d, d->output2) : NULL;
         struct transport *t = transport_of(d, d->output2);
@@ -633,7 +632,7 @@ static void drop_second(struct daemon *d)
                 if (!inflight || calloff_send(d->conn, &d->calloff2, dev->path, dev->address, on_called_off, d) < 0)
                         bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
         }
-        finish_call(d, ERR_PREFIX "Failed", "cancelled");
+        finish_call(d, ERR_PREFIX "Failed", why);
         d->output2[0] = '\0';
         d->connecting2[0] = '\0';
         forget_lost(d);
@@ -642,7 +641,7 @@ static void drop_second(struct daemon *d)
 void multi_output_disconnect(struct daemon *d)
 {
         if (d->output2[0])
-                drop_second(d);
+                drop_second(d, "cancelled by Disconnect");
 }
 
 bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_connected)
@@ -754,11 +753,11 @@ static void keep_most_recent(struct daemon *d)
                 return;
         if (!d->output2_newer && first && first->connected) {
                 log_info("MultiOutput off: %s stays, %s goes", d->output, d->output2);
-                drop_second(d);
+                drop_second(d, "cancelled: MultiOutput was turned off");
                 return;
         }
         if (d->connecting2[0] || !second || !second->connected) {
-                drop_second(d);
+                drop_second(d, "cancelled: MultiOutput was turned off");
                 return;
         }
         log_info("MultiOutput off: %s stays, %s goes", d->output2, first ? first->address : d->output);
@@ -769,7 +768,7 @@ bool multi_output_forget(struct daemon *d, const char *address)
 {
         if (d->output2[0] && strcasecmp(address, d->output2) == 0) {
                 log_info("%s is forgotten; %s plays on alone", d->output2, d->output);
-                drop_second(d);
+                drop_second(d, "cancelled: the speaker is being forgotten");
                 return true;
         }
         if (d->lost2[0] && strcasecmp(address, d->lost2) == 0) {
@@ -785,7 +784,7 @@ int multi_output_disconnect_one(struct daemon *d, bool first_one)
 
         if (!first_one) {
                 log_info("%s goes; %s plays on alone", d->output2, d->output);
-                drop_second(d);
+                drop_second(d, "cancelled by DisconnectOutput");
                 return 0;
         }
         if (!d->output2[0] || d->connecting2[0] || !multi_output_connected(d))
@@ -818,9 +817,5 @@ void multi_output_shutdown(struct daemon *d)
         calloff_cancel(&d->calloff2);
         d->connecting2[0] = '\0';
         d->connect2_inflight[0] = '\0';
-        if (d->connect2_call) {
-                dbus_reply_error(d->conn, d->connect2_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
-                dbus_message_unref(d->connect2_call);
-                d->connect2_call = NULL;
-        }
+        finish_call(d, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
 }

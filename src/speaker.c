@@ -42,6 +42,12 @@ static void finish_call(struct daemon *d, DBusMessage **call, const char *err_na
         *call = NULL;
 }
 
+/* Answers every Connect waiting for d->connecting alike. */
+static void finish_connect(struct daemon *d, const char *err_name, const char *text)
+{
+        connect_callers_finish(d->conn, &d->connect_calls, err_name, text);
+}
+
 static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud);
 
 /* Lets go of t's stream: the audio thread first, since it may be writing
@@ -240,7 +246,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         d->reconnect_attempt = 0;
         d->reconnect_said[0] = '\0';
         manager_save(d);
-        finish_call(d, &d->connect_call, NULL, NULL);
+        finish_connect(d, NULL, NULL);
         /* the transport came with SetConfiguration before this reply;
          * none: the speaker closed the stream meanwhile */
         if (t)
@@ -282,7 +288,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 {
         struct daemon *d = ud;
         char addr[18], text[256];
-        bool automatic = d->connect_call == NULL;
+        bool automatic = !d->connect_calls.asked;
         bool ok = reply || dbus_error_has_name(err, "org.bluez.Error.AlreadyConnected");
 
         dbus_pending_call_unref(d->connect_pending);
@@ -337,7 +343,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                         log_warn("%s", text);
                 diagnose_note(d, addr, HIST_CONNECT_FAILED,
                               err->message && err->message[0] ? err->message : err->name);
-                finish_call(d, &d->connect_call, name, text);
+                finish_connect(d, name, text);
                 /* the link may have come and gone first: its Connected=false
                  * planned the next try already */
                 if (automatic && !d->reconnect_timer)
@@ -356,19 +362,19 @@ static void send_connect_profile(struct daemon *d, const char *address)
 
         if (!dev) {
                 d->connecting[0] = '\0';
-                finish_call(d, &d->connect_call, ERR_PREFIX "NotFound", "the device went away");
+                finish_connect(d, ERR_PREFIX "NotFound", "the device went away");
                 return;
         }
         m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "ConnectProfile");
         if (!m || !dbus_message_append_args(m, DBUS_TYPE_STRING, &uuid, DBUS_TYPE_INVALID) ||
             dbus_call_async(d->conn, m, 30000, on_connect_reply, d, &d->connect_pending) < 0) {
                 d->connecting[0] = '\0';
-                finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cannot reach bluetoothd");
+                finish_connect(d, ERR_PREFIX "Failed", "cannot reach bluetoothd");
                 return;
         }
         d->connect_pending_kind = CONNECT_PROFILE;
         set_str(d->connect_inflight, sizeof(d->connect_inflight), dev->address);
-        if (!d->connect_call && d->reconnect_said[0])
+        if (!d->connect_calls.asked && d->reconnect_said[0])
                 log_debug("connecting %s", dev->address);    /* it failed before: said then */
         else
                 log_info("connecting %s", dev->address);
@@ -427,12 +433,16 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         d->user_disconnected = false;
         if (!d->state.speaker_mode)
                 output_set_speaker_mode(d, true);
-        if (call)
-                d->connect_call = dbus_message_ref(call);
+        if (call && connect_callers_add(d->conn, &d->connect_calls, call) < 0) {
+                /* a speaker's own reconnect joined by that many: refused */
+                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "%u Connect calls wait for %s "
+                                 "already; try again once it is connected", CONNECT_CALLERS_MAX, dev->address);
+                call = NULL;
+        }
         /* a speaker already configured needs no new connection */
         if (!d->connect_pending && dev->connected && transport_of_device(d, dev) &&
             strcasecmp(d->output, dev->address) == 0) {
-                connect_succeeded(d, dev->address, call == NULL);
+                connect_succeeded(d, dev->address, !d->connect_calls.asked);
                 return;
         }
         if (d->connect_pending || calloff_waiting(&d->calloff, NULL)) {
@@ -624,7 +634,9 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
 
 /* ---- disconnect, forget, reset --------------------------------------------------- */
 
-void speaker_disconnect(struct daemon *d)
+/* Disconnects the output and calls off a connection under way, whose
+ * callers are told why. */
+static void disconnect_all(struct daemon *d, const char *why)
 {
         struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
 
@@ -642,7 +654,7 @@ void speaker_disconnect(struct daemon *d)
                                 call_off(d, c);
                 }
                 d->connecting[0] = '\0';
-                finish_call(d, &d->connect_call, ERR_PREFIX "Failed", "cancelled by Disconnect");
+                finish_connect(d, ERR_PREFIX "Failed", why);
         }
         if (dev) {
                 struct transport *t = transport_of_device(d, dev);
@@ -657,6 +669,11 @@ void speaker_disconnect(struct daemon *d)
         }
         d->output[0] = '\0';
         d->state.last_output[0] = '\0';
+}
+
+void speaker_disconnect(struct daemon *d)
+{
+        disconnect_all(d, "cancelled by Disconnect");
 }
 
 struct forget_ctx {
@@ -714,12 +731,18 @@ static int remove_device(struct daemon *d, const struct device *dev, DBusMessage
  * reconnected for ever to a device BlueZ no longer had). */
 static void let_forgotten_go(struct daemon *d, const char *addr)
 {
+        char why[64];
+
         if (multi_output_forget(d, addr))
                 return;
         if (strcasecmp(addr, d->output) == 0 && multi_output_disconnect_one(d, true) == 0)
                 return;
-        if (strcasecmp(addr, d->output) == 0 || strcasecmp(addr, d->state.last_output) == 0)
-                speaker_disconnect(d);
+        /* one being connected too: its Connect ends now, not with a
+         * connection to a speaker BlueZ no longer knows */
+        snprintf(why, sizeof(why), "cancelled: %s is being forgotten", addr);
+        if (strcasecmp(addr, d->output) == 0 || strcasecmp(addr, d->state.last_output) == 0 ||
+            strcasecmp(addr, d->connecting) == 0)
+                disconnect_all(d, why);
 }
 
 void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call)
@@ -785,9 +808,5 @@ void speaker_shutdown(struct daemon *d)
         calloff_cancel(&d->calloff);
         d->connect_pending_kind = CONNECT_NONE;
         d->connect_inflight[0] = '\0';
-        if (d->connect_call) {
-                dbus_reply_error(d->conn, d->connect_call, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
-                dbus_message_unref(d->connect_call);
-                d->connect_call = NULL;
-        }
+        finish_connect(d, ERR_PREFIX "Failed", "a2dpsrcd is stopping");
 }
