@@ -29,6 +29,9 @@ struct connect_callers {
  * CONNECT_CALLERS_MAX wait already (call is not answered: the caller's
  * to do). */
 int connect_callers_add(DBusConnection *conn, struct connect_callers *c, DBusMessage *call);
+/* Moves the calls out (their references to out, at most
+ * CONNECT_CALLERS_MAX) and empties c; returns how many. */
+unsigned connect_callers_take(DBusConnection *conn, struct connect_callers *c, DBusMessage **out);
 /* Answers every caller alike (err_name NULL: success) and empties c. */
 void connect_callers_finish(DBusConnection *conn, struct connect_callers *c, const char *err_name,
                             const char *text);

@@ -328,6 +328,7 @@ struct daemon {
         DBusPendingCall *pair_pending;
         char pairing[18];                /* address the agent may accept, "" none */
         agent_pair_done_fn pair_done;    /* Manager1.Connect waiting on Pair */
+        struct connect_callers pair_joined;     /* more Connects of d->pairing */
         bool pair_called_off;            /* that Connect called off (Disconnect) */
         char pairable_adapter[PATH_LEN]; /* made Pairable for our pairing, "" none */
         /* the last such window, closed: a bond begun through it may
@@ -573,6 +574,10 @@ void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call);
  * when it is dev's (connect-callers.h), else is refused InProgress. True
  * when call is answered or waiting; false: nothing asked for is under way. */
 bool connect_join(struct daemon *d, const struct device *dev, DBusMessage *call);
+/* A Connect of dev, which a Connect is pairing first, waits for that
+ * pairing and then goes its way; true when call is answered or waiting,
+ * false when no Connect pairs dev. */
+bool connect_join_pairing(struct daemon *d, const struct device *dev, DBusMessage *call);
 /* The bus name left: its Connect calls waiting are dropped unanswered. */
 void connect_join_caller_left(struct daemon *d, const char *name);
 void speaker_transport_configured(struct daemon *d, struct transport *t);

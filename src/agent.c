@@ -294,12 +294,24 @@ static void finish_pair(struct daemon *d, const char *err_name, const char *text
         unregister_agent(d);
         if (!call)
                 return;
-        if (done)
+        if (done) {
+                /* the Connects that joined go the first one's way: they
+                 * join its connection, or get its answer */
+                DBusMessage *joined[CONNECT_CALLERS_MAX];
+                unsigned n = connect_callers_take(d->conn, &d->pair_joined, joined);
+
                 done(d, call, addr, err_name, text);
-        else if (err_name)
-                dbus_reply_error(d->conn, call, err_name, "%s", text);
-        else
-                dbus_reply_empty(d->conn, call);
+                for (unsigned i = 0; i < n; i++) {
+                        done(d, joined[i], addr, err_name, text);
+                        dbus_message_unref(joined[i]);
+                }
+        } else {
+                connect_callers_finish(d->conn, &d->pair_joined, err_name, text);
+                if (err_name)
+                        dbus_reply_error(d->conn, call, err_name, "%s", text);
+                else
+                        dbus_reply_empty(d->conn, call);
+        }
         dbus_message_unref(call);
 }
 

@@ -61,21 +61,32 @@ static void drop(DBusConnection *conn, struct connect_callers *c, unsigned i)
         dbus_message_unref(call);
 }
 
+unsigned connect_callers_take(DBusConnection *conn, struct connect_callers *c, DBusMessage **out)
+{
+        unsigned n = 0;
+
+        while (c->n) {
+                out[n++] = dbus_message_ref(c->call[0]);
+                drop(conn, c, 0);
+        }
+        c->asked = false;
+        return n;
+}
+
 void connect_callers_finish(DBusConnection *conn, struct connect_callers *c, const char *err_name,
                             const char *text)
 {
-        /* emptied before answering: nothing answers a caller twice */
-        while (c->n) {
-                DBusMessage *call = dbus_message_ref(c->call[0]);
+        DBusMessage *calls[CONNECT_CALLERS_MAX];
+        /* taken out before answering: nothing answers a caller twice */
+        unsigned n = connect_callers_take(conn, c, calls);
 
-                drop(conn, c, 0);
+        for (unsigned i = 0; i < n; i++) {
                 if (err_name)
-                        dbus_reply_error(conn, call, err_name, "%s", text);
+                        dbus_reply_error(conn, calls[i], err_name, "%s", text);
                 else
-                        dbus_reply_empty(conn, call);
-                dbus_message_unref(call);
+                        dbus_reply_empty(conn, calls[i]);
+                dbus_message_unref(calls[i]);
         }
-        c->asked = false;
 }
 
 bool connect_callers_gone(DBusConnection *conn, struct connect_callers *c, const char *name)

@@ -33,11 +33,25 @@ bool connect_join(struct daemon *d, const struct device *dev, DBusMessage *call)
         return true;
 }
 
+bool connect_join_pairing(struct daemon *d, const struct device *dev, DBusMessage *call)
+{
+        if (!d->pair_call || !d->pair_done || d->pair_called_off || strcasecmp(d->pairing, dev->address) != 0)
+                return false;
+        if (connect_callers_add(d->conn, &d->pair_joined, call) < 0)
+                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "%u more Connect calls wait for "
+                                 "the pairing with %s already; try again once it is connected",
+                                 CONNECT_CALLERS_MAX, dev->address);
+        else
+                log_debug("another Connect waits for the pairing with %s under way", dev->address);
+        return true;
+}
+
 void connect_join_caller_left(struct daemon *d, const char *name)
 {
         bool first = connect_callers_gone(d->conn, &d->connect_calls, name);
         bool second = connect_callers_gone(d->conn, &d->connect2_calls, name);
+        bool pairing = connect_callers_gone(d->conn, &d->pair_joined, name);
 
-        if (first || second)
+        if (first || second || pairing)
                 log_debug("%s left the bus while its Connect waited; the connection goes on", name);
 }

@@ -258,6 +258,8 @@ static DBusHandlerResult method_connect(struct daemon *d, DBusMessage *msg)
          * bonding, the default agent asked for a PIN), neither trusted nor
          * ours, so its own reconnects are refused and Reset keeps it */
         if (!dev->paired || !state_paired_contains(&d->state, dev->address)) {
+                if (connect_join_pairing(d, dev, msg))
+                        return DBUS_HANDLER_RESULT_HANDLED;
                 if (d->pair_call)
                         return dbus_reply_error(d->conn, msg, ERR_IN_PROGRESS,
                                                 "Pairing with %s is in progress", d->pairing);

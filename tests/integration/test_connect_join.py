@@ -199,3 +199,40 @@ class ConnectJoinTests(ControlCase):
         self.wait_streaming(SPEAKER_B_PATH)
         self.assertEqual(plain(self.mprop('Outputs')), [SPEAKER, SPEAKER_B])
         self.assertEqual(len(self.connect_profiles(SPEAKER_B)), before + 1, self.bluez.event_log())
+
+    def add_unpaired(self, **opts):
+        o = {'Paired': False, 'Known': True, 'PairingMethod': 'just-works'}
+        o.update(opts)
+        path = self.bluez.add_device('hci0', SPEAKER_B, 'New Speaker', o)
+        self.start_daemon()
+        self.daemon.wait_for(lambda: self.device_entry(SPEAKER_B), 2)
+        return path
+
+    def test_a_second_connect_while_the_first_pairs_the_speaker_waits_and_plays(self):
+        # a new speaker tapped twice: the first Connect pairs it, the
+        # second waits for that pairing and then for its connection
+        path = self.add_unpaired(PairMs=1500)
+        first = self.call_async('Connect', 's', SPEAKER_B)
+        self.log_has('pairing with %s' % SPEAKER_B)
+        second = self.call_async('Connect', 's', SPEAKER_B)
+        self.daemon.wait_for(lambda: 'another Connect waits for the pairing with' in self.daemon.log_text()
+                             or second.poll() is not None, 3, what='the second Connect waiting')
+        for p in (first, second):
+            self.answered(p)
+        self.wait_streaming(path)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER_B)
+        events = self.bluez.event_log()
+        self.assertEqual(len([e for e in events if 'Pair from' in e]), 1, events)
+        self.assertEqual(len(self.connect_profiles(SPEAKER_B)), 1, events)
+
+    def test_disconnect_while_the_first_pairs_answers_both(self):
+        self.add_unpaired(PairMs=2500)
+        first = self.call_async('Connect', 's', SPEAKER_B)
+        self.log_has('pairing with %s' % SPEAKER_B)
+        second = self.call_async('Connect', 's', SPEAKER_B)
+        self.daemon.wait_for(lambda: 'another Connect waits for the pairing with' in self.daemon.log_text()
+                             or second.poll() is not None, 3, what='the second Connect waiting')
+        self.call('Disconnect')
+        for p in (first, second):
+            self.assertIn('cancelled by Disconnect', self.answered(p, ok=False, timeout=10))
+        self.assertEqual(plain(self.mprop('Output')), '')
