@@ -91,6 +91,23 @@ class BluetoothdReconnectTests(SpeakerCase):
                             for e in self.bluez.event_log()), 'not met: ' + str(self.bluez.event_log()))
         self.assert_plays_once(n)
 
+    def test_two_user_connects_while_bluetoothd_reconnects_both_end_playing(self):
+        # tapped twice while bluetoothd's page runs: the second joins the
+        # first's wait for bluetoothd's connection (test_connect_join.py)
+        self.start_media_only(PolicyReconnect=True, ConnectMs=1500)
+        self.set_mprop('AutoReconnect', False)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        time.sleep(1.5)     # bluetoothd's page since 1 s
+        first = self.call_async('Connect', 's', SPEAKER)
+        self.daemon.wait_for(lambda: 'BlueZ is connecting %s already' % SPEAKER in self.daemon.log_text(), 3,
+                             what="the daemon waiting for bluetoothd's connection")
+        second = self.call_async('Connect', 's', SPEAKER)
+        for p in (first, second):
+            _, err = p.communicate(timeout=15)
+            self.assertEqual(p.returncode, 0, err)
+        self.assert_plays_once(n)
+
     def test_auto_reconnect_off_bluetoothd_brings_it_back_and_it_plays(self):
         # the daemon pages nobody, but bluetoothd 5.66 does: the speaker
         # connects "by itself" and is taken as the output, as docs say
