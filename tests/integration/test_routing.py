@@ -727,10 +727,12 @@ class VolumeTests(RoutingCase):
         time.sleep(0.4)
         self.assertEqual(rec.values('Volume'), [50, 51, 52])
         self.assertEqual(plain(self.mprop('Volume')), 52)
-        # the knob afterwards is followed as before
+        # the knob afterwards is followed as before (cleared first: 51 was
+        # signalled already, by the slider)
+        rec.clear()
         self.bluez.SpeakerSetVolume(SPEAKER_PATH, 51)
         rec.wait('Volume', 51)
-        self.assertEqual(rec.values('Volume'), [50, 51, 52, 51])
+        self.assertEqual(rec.values('Volume'), [51])
 
     def test_a_knob_turned_fast_is_followed_and_nothing_is_sent_back(self):
         # dozens of Volume changes a second from the speaker's knob, one of
