@@ -43,6 +43,15 @@ class ConnectJoinTests(ControlCase):
                              or any(p.poll() is not None for p in procs),
                              timeout, what='%d Connect calls joined' % n)
 
+    def two_connects(self):
+        """Connect to SPEAKER, and once it is connecting a second Connect
+        that joins it: the two calls in flight."""
+        first = self.call_async('Connect', 's', SPEAKER)
+        self.wait_prop('State', 'connecting')
+        second = self.call_async('Connect', 's', SPEAKER)
+        self.waiting(1, (second,))
+        return first, second
+
     def test_a_second_connect_of_the_speaker_being_connected_waits_and_plays(self):
         # tapped twice, and the app retried through a2dpsrcctl: one page
         self.add_speaker(ConnectMs=1500)
@@ -62,10 +71,7 @@ class ConnectJoinTests(ControlCase):
     def test_a_second_connect_gets_the_first_ones_error(self):
         self.add_speaker(InRange=False, PageTimeoutMs=1500)
         self.start_daemon()
-        first = self.call_async('Connect', 's', SPEAKER)
-        self.wait_prop('State', 'connecting')
-        second = self.call_async('Connect', 's', SPEAKER)
-        self.waiting(1, (second,))
+        first, second = self.two_connects()
         for p in (first, second):
             err = self.answered(p, ok=False)
             self.assertIn('did not answer', err)
@@ -90,10 +96,7 @@ class ConnectJoinTests(ControlCase):
     def test_disconnect_answers_every_caller_waiting(self):
         self.add_speaker(ConnectMs=2000)
         self.start_daemon()
-        first = self.call_async('Connect', 's', SPEAKER)
-        self.wait_prop('State', 'connecting')
-        second = self.call_async('Connect', 's', SPEAKER)
-        self.waiting(1, (second,))
+        first, second = self.two_connects()
         self.call('Disconnect')
         for p in (first, second):
             self.assertIn('cancelled by Disconnect', self.answered(p, ok=False, timeout=5))
@@ -108,10 +111,7 @@ class ConnectJoinTests(ControlCase):
         # whatever the removed device's page brings
         self.add_speaker(ConnectMs=2000)
         self.start_daemon()
-        first = self.call_async('Connect', 's', SPEAKER)
-        self.wait_prop('State', 'connecting')
-        second = self.call_async('Connect', 's', SPEAKER)
-        self.waiting(1, (second,))
+        first, second = self.two_connects()
         self.call('Forget', SPEAKER)
         for p in (first, second):
             err = self.answered(p, ok=False, timeout=5)

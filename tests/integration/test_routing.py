@@ -686,18 +686,24 @@ class VolumeTests(RoutingCase):
         for level in a['audio']['tone']['level_dbfs_per_channel']:
             self.assertAlmostEqual(level, 20 * math.log10(0.5), delta=0.5)
 
-    def test_a_volume_set_back_before_the_speaker_answered_is_kept(self):
-        # + and - pressed within the speaker's AVRCP round trip (300 ms):
-        # 100 goes out; 64, the Volume bluetoothd still shows, is dropped
-        # by 5.66's set_volume (equal to what it knows). The answer to 100
-        # was taken for the speaker's knob: the speaker stayed at 100 and
-        # the daemon's Volume with it, not the 64 asked last
+    def slow_answering_speaker(self):
+        """Streams to a speaker at volume 64 that answers SetAbsoluteVolume
+        300 ms later (some real ones take that long); its transport."""
         self.add_speaker(Volume=64, AvrcpRttMs=300)
         self.add_tone()
         self.write_state(speaker_mode=True, volume=64)
         self.start_daemon()
         t = self.connect_speaker()
         self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        return t
+
+    def test_a_volume_set_back_before_the_speaker_answered_is_kept(self):
+        # + and - pressed within the speaker's AVRCP round trip (300 ms):
+        # 100 goes out; 64, the Volume bluetoothd still shows, is dropped
+        # by 5.66's set_volume (equal to what it knows). The answer to 100
+        # was taken for the speaker's knob: the speaker stayed at 100 and
+        # the daemon's Volume with it, not the 64 asked last
+        t = self.slow_answering_speaker()
         self.set_mprop('Volume', dbus.UInt16(100))
         self.set_mprop('Volume', dbus.UInt16(64))
         self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 100, 2,
@@ -713,12 +719,7 @@ class VolumeTests(RoutingCase):
         # answers to 50 and 51, arriving after 52 was asked, are not its
         # knob; the daemon's Volume did not jump back (a client that binds
         # a slider to it both ways would fight it) and ends at 52
-        self.add_speaker(Volume=64, AvrcpRttMs=300)
-        self.add_tone()
-        self.write_state(speaker_mode=True, volume=64)
-        self.start_daemon()
-        t = self.connect_speaker()
-        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        t = self.slow_answering_speaker()
         rec = self.recorder()
         for v in (50, 51, 52):
             self.set_mprop('Volume', dbus.UInt16(v))
@@ -738,12 +739,7 @@ class VolumeTests(RoutingCase):
         # dozens of Volume changes a second from the speaker's knob, one of
         # our writes in flight when it starts: the daemon follows to the
         # last, and sends nothing back (no fight with the knob)
-        self.add_speaker(Volume=64, AvrcpRttMs=300)
-        self.add_tone()
-        self.write_state(speaker_mode=True, volume=64)
-        self.start_daemon()
-        t = self.connect_speaker()
-        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        t = self.slow_answering_speaker()
         self.set_mprop('Volume', dbus.UInt16(100))
         for v in range(40, 80):
             self.bluez.SpeakerSetVolume(SPEAKER_PATH, v)
