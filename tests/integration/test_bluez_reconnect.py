@@ -67,14 +67,20 @@ class BluetoothdReconnectTests(SpeakerCase):
         # bluetoothd being at it already is no failure to warn of
         self.assertNotIn('warning: BlueZ is already connecting', self.daemon.log_text())
 
-    def test_a_user_connect_while_bluetoothd_reconnects_ends_playing(self):
-        # AutoReconnect off: only bluetoothd pages; its connection takes
-        # 1.5 s to come up, and the user's Connect comes in the middle
+    def lost_and_paged_by_bluetoothd_only(self):
+        """AutoReconnect off, the link lost, and bluetoothd's own page (1.5 s
+        to come up) under way since 1 s; the recordings made before."""
         self.start_media_only(PolicyReconnect=True, ConnectMs=1500)
         self.set_mprop('AutoReconnect', False)
         n = len(self.bluez.recordings())
         self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
         time.sleep(1.5)     # bluetoothd's page since 1 s
+        return n
+
+    def test_a_user_connect_while_bluetoothd_reconnects_ends_playing(self):
+        # AutoReconnect off: only bluetoothd pages; its connection takes
+        # 1.5 s to come up, and the user's Connect comes in the middle
+        n = self.lost_and_paged_by_bluetoothd_only()
         result = {}
 
         def connect():
@@ -94,11 +100,7 @@ class BluetoothdReconnectTests(SpeakerCase):
     def test_two_user_connects_while_bluetoothd_reconnects_both_end_playing(self):
         # tapped twice while bluetoothd's page runs: the second joins the
         # first's wait for bluetoothd's connection (test_connect_join.py)
-        self.start_media_only(PolicyReconnect=True, ConnectMs=1500)
-        self.set_mprop('AutoReconnect', False)
-        n = len(self.bluez.recordings())
-        self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
-        time.sleep(1.5)     # bluetoothd's page since 1 s
+        n = self.lost_and_paged_by_bluetoothd_only()
         first = self.call_async('Connect', 's', SPEAKER)
         self.daemon.wait_for(lambda: 'BlueZ is connecting %s already' % SPEAKER in self.daemon.log_text(), 3,
                              what="the daemon waiting for bluetoothd's connection")
