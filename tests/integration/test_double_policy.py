@@ -66,6 +66,36 @@ class TestPolicyReconnect(DoubleTest):
         self.assertFalse(c.get(dev, DEVICE, 'Connected'))
         self.assertEqual(policy_lines(self.bluez), [])
 
+    def test_a_disconnect_with_no_link_leaves_the_reconnect_waiting(self):
+        # device_request_disconnect() never looks at policy.c's timer
+        c, dev = self.connected_speaker(PolicyReconnect=True)
+        call(self.control.LinkLoss, dbus.ObjectPath(dev))
+        spin(0.2)
+        call(c.iface(dev, DEVICE).Disconnect)
+        spin_until(lambda: c.get(dev, DEVICE, 'Connected'), timeout=3,
+                   what='bluetoothd reconnecting all the same')
+        self.assertIn('policy: reconnecting a2dp-sink', policy_lines(self.bluez))
+
+    def test_blocked_and_unblocked_ends_it_and_keeps_the_pairing(self):
+        # device_block() removes the services; policy.c's service_cb
+        # UNAVAILABLE drops the tracking and its timer; unblocked, the
+        # services are probed again and Connect goes straight ahead
+        c, dev = self.connected_speaker(PolicyReconnect=True)
+        call(self.control.LinkLoss, dbus.ObjectPath(dev))
+        spin(0.2)
+        props = c.iface(dev, 'org.freedesktop.DBus.Properties')
+        self.bluez.ClearLog()
+        call(props.Set, DEVICE, 'Blocked', dbus.Boolean(True, variant_level=1))
+        call(props.Set, DEVICE, 'Blocked', dbus.Boolean(False, variant_level=1))
+        spin(2.5)
+        self.assertFalse(c.get(dev, DEVICE, 'Connected'))
+        # its timer is gone: it does not even fire to find no services
+        self.assertEqual(policy_lines(self.bluez), [])
+        self.assertTrue(c.get(dev, DEVICE, 'Paired'))
+        self.bluez.ClearLog()
+        call(c.iface(dev, DEVICE).Connect)
+        self.assertTrue(c.get(dev, DEVICE, 'Connected'))
+
 
 class TestPolicyReconnectGivesUp(DoubleTest):
     params = {'policy_reconnect': True, 'policy_reconnect_intervals_s': FAST}

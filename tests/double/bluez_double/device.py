@@ -369,7 +369,15 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
             if v and self.connected:
                 self.request_disconnect(None)
             if v:
-                self.svc_resolved = False     # device_block(): services gone
+                # device_block() removes every service (none is offered
+                # while blocked: _pending_list), and with them policy.c's
+                # reconnect tracking (service_cb UNAVAILABLE ->
+                # reconnect_remove: its timer goes).  svc_resolved stays
+                # as it was: device_unblock() probes the services again
+                # from the UUIDs.  A connect of its own in flight (no
+                # link yet) is not modelled: bluetoothd removes the
+                # services under it
+                self.policy_device_removed()
         return after
 
     # -- ACL -----------------------------------------------------------------------

@@ -37,6 +37,12 @@ What 5.66 does, and what is modelled:
     waits): both fire; modelled so.
   * interval_timeout is one static in 5.66 (for every device): attempts
     past the list keep the last interval; modelled per world.
+  * What ends it besides: the services going (service_cb UNAVAILABLE ->
+    reconnect_remove frees the tracking and its timer): the device
+    removed, or blocked (device_block removes every service; unblocking
+    probes them again, untracked until one connects).  Not a
+    Device1.Disconnect: with no link it cancels a connect under way
+    (dev->pending) but leaves the timer; Trusted is not looked at.
   * Not modelled: MGMT_DEV_DISCONN_LOCAL_HOST_SUSPEND (reconnect on
     resume), a page cancelled by Disconnect reporting Connect Failed (the
     double's cancelled page reports nothing), a pairing's page failing.
