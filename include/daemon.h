@@ -15,6 +15,7 @@
 #include "connect-busy.h"
 #include "connect-calloff.h"
 #include "connect-callers.h"
+#include "lost-speaker.h"
 #include "history.h"
 #include "log.h"
 #include "options.h"
@@ -81,6 +82,7 @@ struct device {
         char adapter[PATH_LEN];  /* the adapter's object path */
         char name[128];
         bool paired, trusted, connected;
+        bool blocked;            /* Device1.Blocked */
         bool bonded;             /* its key stored (said before Paired, see agent.c) */
         bool audio_sink;         /* UUIDs list the A2DP sink */
         bool uuids_known;        /* UUIDs resolved (not empty) */
@@ -312,6 +314,7 @@ struct daemon {
         char reconnect_said[256];
         uint64_t reconnects;
         bool user_disconnected;          /* no auto-reconnect after Disconnect() */
+        struct lost_speaker lost;        /* the output lost, bluetoothd maybe paging it */
         sd_event_source *idle_timer;
         bool idle_suspended;             /* released for silence; sound takes it back */
         /* the speaker suspended the stream (AVDTP SUSPEND): taken back when
@@ -569,6 +572,10 @@ unsigned manager_route_mask(struct daemon *d);
 const char *speaker_connect_error(const DBusError *err, const char *addr, char *text, size_t len);
 void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call);
 void speaker_disconnect(struct daemon *d);
+/* The connection waiting (d->connecting) goes ahead once nothing it must
+ * wait for is under way: a previous output or a called-off connection
+ * being disconnected, a lost speaker being let go (lost-speaker.c). */
+void speaker_connect_when_free(struct daemon *d);
 void speaker_forget(struct daemon *d, struct device *dev, DBusMessage *call);
 /* connect-join.c: a Connect while one a caller asked for runs joins it
  * when it is dev's (connect-callers.h), else is refused InProgress. True

@@ -237,6 +237,8 @@ static int device_prop(const char *key, DBusMessageIter *v, void *ud)
                 dev->trusted = b;
         else if (strcmp(key, "Connected") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
                 dev->connected = b;
+        else if (strcmp(key, "Blocked") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_BOOLEAN, &b) == 0)
+                dev->blocked = b;
         else if (strcmp(key, "RSSI") == 0 && dbus_variant_get_basic(v, DBUS_TYPE_INT16, &n) == 0) {
                 dev->rssi = n;
                 dev->has_rssi = true;

@@ -191,6 +191,7 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
         if (t) {
                 /* still configured: just take the stream again */
                 set_str(d->output, sizeof(d->output), dev->address);
+                lost_speaker_back(&d->lost, dev->address);
                 output_transport_added(d, t);
                 return 0;
         }
@@ -239,6 +240,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
         diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
         cancel_reconnect(d);
         set_str(d->output, sizeof(d->output), addr);
+        lost_speaker_back(&d->lost, addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
         d->output2_newer = false;       /* the most recent now (MultiOutput) */
         if (automatic)
@@ -392,9 +394,7 @@ static void on_old_disconnected(DBusMessage *reply, const DBusError *err, void *
                 log_debug("disconnecting the previous output: %s", err->message);
         /* Disconnect() may have called the new one off meanwhile; a
          * connection called off is over first (on_called_off goes on) */
-        if (d->connecting[0] && !calloff_waiting(&d->calloff, NULL))
-                send_connect_profile(d, d->connecting);
-        manager_update(d);
+        speaker_connect_when_free(d);
 }
 
 /* Our Disconnect of a speaker whose connection we called off is answered:
@@ -408,7 +408,13 @@ static void on_called_off(DBusMessage *reply, const DBusError *err, void *ud)
         if (d->connect_pending_kind == CONNECT_PROFILE &&
             calloff_drop_unanswered(&d->connect_pending, d->connect_inflight, addr))
                 d->connect_pending_kind = CONNECT_NONE;
-        if (d->connecting[0] && !d->connect_pending)
+        speaker_connect_when_free(d);
+}
+
+void speaker_connect_when_free(struct daemon *d)
+{
+        if (d->connecting[0] && !d->connect_pending && !calloff_waiting(&d->calloff, NULL) &&
+            !lost_speaker_going(&d->lost, NULL))
                 send_connect_profile(d, d->connecting);
         manager_update(d);
 }
@@ -445,9 +451,10 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
                 connect_succeeded(d, dev->address, !d->connect_calls.asked);
                 return;
         }
-        if (d->connect_pending || calloff_waiting(&d->calloff, NULL)) {
-                /* a call is under way (an automatic reconnect, or one called
-                 * off): it finishes first, and what follows is for dev */
+        if (d->connect_pending || calloff_waiting(&d->calloff, NULL) || lost_speaker_going(&d->lost, NULL)) {
+                /* a call is under way (an automatic reconnect, one called
+                 * off, a lost speaker let go): it finishes first, and what
+                 * follows is for dev */
                 if (d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) != 0 &&
                     strcasecmp(d->connect_inflight, d->connecting) == 0) {
                         struct device *c = bluez_device_by_address(d, d->connect_inflight);
@@ -503,7 +510,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
         if (!dev || speaker_transport_is_output(d, t) || multi_output_is_second(d, t))
                 return;
         if ((d->connect_pending_kind == CONNECT_PROFILE && strcasecmp(d->connect_inflight, dev->address) == 0) ||
-            calloff_waiting(&d->calloff, dev->address)) {
+            calloff_waiting(&d->calloff, dev->address) || lost_speaker_going(&d->lost, dev->address)) {
                 /* our own connection, called off: not a speaker coming by
                  * itself; on_connect_reply or our Disconnect sends it away */
                 log_info("%s is being configured, but is no longer wanted", dev->address);
@@ -526,6 +533,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
         log_info("%s connected by itself; it is the Bluetooth output now", dev->address);
         diagnose_note(d, dev->address, HIST_CONNECTED, "connected by itself");
         set_str(d->output, sizeof(d->output), dev->address);
+        lost_speaker_back(&d->lost, dev->address);
         if (d->state.speaker_mode && strcmp(d->state.last_output, dev->address) != 0) {
                 set_str(d->state.last_output, sizeof(d->state.last_output), dev->address);
                 manager_save(d);
@@ -620,6 +628,9 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
                 if (was_output) {
                         d->output[0] = '\0';
                         d->reconnect_attempt = 0;
+                        /* not by our Disconnect (that lets go of the output
+                         * first): bluetoothd may be paging it */
+                        lost_speaker_note(&d->lost, dev->address);
                 }
                 /* not when it was dropped for another speaker, nor when the
                  * failed connect has planned the next try already */
@@ -667,6 +678,7 @@ static void disconnect_all(struct daemon *d, const char *why)
                         bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
                 log_info("disconnecting %s", dev->address);
         }
+        lost_speaker_let_go(d, d->output);
         d->output[0] = '\0';
         d->state.last_output[0] = '\0';
 }
@@ -806,6 +818,7 @@ void speaker_shutdown(struct daemon *d)
         connect_busy_clear(&d->connect_busy);
         dbus_call_cancel(&d->connect_pending);
         calloff_cancel(&d->calloff);
+        lost_speaker_clear(&d->lost);
         d->connect_pending_kind = CONNECT_NONE;
         d->connect_inflight[0] = '\0';
         finish_connect(d, ERR_PREFIX "Failed", "a2dpsrcd is stopping");

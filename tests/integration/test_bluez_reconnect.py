@@ -122,6 +122,79 @@ class BluetoothdReconnectTests(SpeakerCase):
         self.assertFalse(any('ConnectProfile' in e for e in self.bluez.event_log()))
         self.assertIn('connected by itself', self.daemon.log_text())
 
+    def connected(self):
+        return bool(self.bluez.prop(SPEAKER_PATH, 'org.bluez.Device1', 'Connected'))
+
+    def assert_let_alone(self, n, mark):
+        self.assertEqual(len(self.bluez.recordings()), n, self.bluez.event_log())
+        self.assertIsNone(self.bluez.transport_for(SPEAKER_PATH))
+        self.assertEqual(plain(self.mprop('Output')), '')
+        self.assertNotEqual(plain(self.mprop('State')), 'streaming')
+        self.assertNotIn('connected by itself', self.daemon.log_text()[mark:])
+
+    def test_a_user_disconnect_while_it_is_away_is_not_undone_by_bluetoothd(self):
+        # out of range: bluetoothd 5.66 will page it 1 s after the loss.
+        # The user presses Disconnect meanwhile, and the speaker is back
+        # in range before that page: it must not play again, and its link
+        # must not be kept up
+        self.start_media_only(PolicyReconnect=True, PageTimeoutMs=300)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.SetInRange(SPEAKER_PATH, False))
+        mark = len(self.daemon.log_text())
+        self.call('Disconnect')
+        self.bluez.SetInRange(SPEAKER_PATH, True)
+        time.sleep(5)           # bluetoothd's first two tries are past
+        self.assert_let_alone(n, mark)
+        self.assertFalse(self.connected(), self.bluez.event_log())
+        self.assertFalse(any('policy: reconnecting' in e for e in self.bluez.event_log()),
+                         self.bluez.event_log())
+        # nothing the user would mind: still paired and not blocked, and
+        # the speaker switched on and connecting by itself plays
+        dev = self.bluez.props(SPEAKER_PATH, 'org.bluez.Device1')
+        self.assertTrue(dev['Paired'])
+        self.assertFalse(dev['Blocked'])
+        self.bluez.speaker_connect(SPEAKER_PATH)
+        self.wait_back_on_bluetooth(n, timeout=10)
+        self.assertEqual(plain(self.mprop('Output')), SPEAKER)
+
+    def test_a_user_disconnect_while_bluetoothd_pages_it_is_not_undone(self):
+        # bluetoothd's page is under way (its connection takes 1.5 s) when
+        # the user presses Disconnect
+        self.start_media_only(PolicyReconnect=True, ConnectMs=1500)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        time.sleep(1.3)         # its page since 1 s
+        mark = len(self.daemon.log_text())
+        self.call('Disconnect')
+        time.sleep(5)
+        self.assert_let_alone(n, mark)
+        self.assertFalse(self.connected(), self.bluez.event_log())
+
+    def test_a_user_disconnect_once_bluetoothds_link_is_up_is_not_undone(self):
+        # bluetoothd's page has brought the link up and it is setting A2DP
+        # up (slowly) when the user presses Disconnect: the stream it sets
+        # up is not taken, and the link goes
+        self.start_media_only(PolicyReconnect=True, ConnectMs=300, AvdtpMs=700)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        self.daemon.wait_for(self.connected, 3, what="bluetoothd's link up")
+        mark = len(self.daemon.log_text())
+        self.call('Disconnect')
+        time.sleep(5)
+        self.assert_let_alone(n, mark)
+        self.assertFalse(self.connected(), self.bluez.event_log())
+
+    def test_connect_right_after_letting_it_go_plays(self):
+        # the user changes their mind at once: Connect waits for the link
+        # being let go, and the speaker plays, once
+        self.start_media_only(PolicyReconnect=True, ConnectMs=300, AvdtpMs=300)
+        n = len(self.bluez.recordings())
+        self.measure_fallback(lambda: self.bluez.LinkLoss(SPEAKER_PATH))
+        self.daemon.wait_for(self.connected, 3, what="bluetoothd's link up")
+        self.call('Disconnect')
+        self.call('Connect', SPEAKER)
+        self.assert_plays_once(n)
+
 
 class BluetoothdReconnectsTheSecondTests(multi.TwoSpeakers):
     """MultiOutput: B, the second speaker, is lost and bluetoothd reconnects

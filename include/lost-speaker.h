@@ -1,0 +1,33 @@
+/* The output speaker lost without our asking (out of range, switched off
+ * abruptly), which bluetoothd 5.66 may be paging by itself, and its being
+ * let go when the user disconnects meanwhile (lost-speaker.c). */
+#ifndef A2DPSRC_LOST_SPEAKER_H
+#define A2DPSRC_LOST_SPEAKER_H
+
+#include <dbus/dbus.h>
+#include <stdbool.h>
+
+struct lost_speaker {
+        char address[18];               /* lost, not back since; "" none */
+        char going[18];                 /* being let go: its Disconnect unanswered */
+        DBusPendingCall *call;          /* that Disconnect */
+};
+
+struct daemon;
+struct device;
+
+/* The output's link went down, not by our Disconnect. */
+void lost_speaker_note(struct lost_speaker *l, const char *address);
+/* address is the output again: bluetoothd's reconnect, if any, is over. */
+void lost_speaker_back(struct lost_speaker *l, const char *address);
+/* The user's Disconnect: the lost speaker (unless it is output, the
+ * disconnected one) is disconnected and bluetoothd's own reconnect of it
+ * is ended. */
+void lost_speaker_let_go(struct daemon *d, const char *output);
+/* True while address (NULL: any) is being let go: a stream it sets up
+ * meanwhile is not a speaker coming by itself, and a Connect waits. */
+bool lost_speaker_going(const struct lost_speaker *l, const char *address);
+/* At shutdown or Reset: nothing is remembered or waited for. */
+void lost_speaker_clear(struct lost_speaker *l);
+
+#endif
