@@ -46,28 +46,34 @@ void lost_speaker_back(struct lost_speaker *l, const char *address)
 
 bool lost_speaker_going(const struct lost_speaker *l, const char *address)
 {
-        return l->call && (!address || strcasecmp(l->going, address) == 0);
+        for (unsigned i = 0; i < 2; i++)
+                if (l->going[i].call && (!address || strcasecmp(l->going[i].address, address) == 0))
+                        return true;
+        return false;
 }
 
 void lost_speaker_clear(struct lost_speaker *l)
 {
-        dbus_call_cancel(&l->call);
-        l->address[0] = l->going[0] = '\0';
+        for (unsigned i = 0; i < 2; i++) {
+                dbus_call_cancel(&l->going[i].call);
+                l->going[i].address[0] = '\0';
+        }
+        l->address[0] = '\0';
 }
 
 static void on_gone(DBusMessage *reply, const DBusError *err, void *ud)
 {
-        struct daemon *d = ud;
+        struct lost_going *g = ud;
 
-        if (d->lost.call)
-                dbus_pending_call_unref(d->lost.call);
-        d->lost.call = NULL;
+        if (g->call)
+                dbus_pending_call_unref(g->call);
+        g->call = NULL;
         if (!reply)
-                log_debug("disconnecting %s: %s", d->lost.going, err->message ? err->message : err->name);
-        d->lost.going[0] = '\0';
+                log_debug("disconnecting %s: %s", g->address, err->message ? err->message : err->name);
+        g->address[0] = '\0';
         /* a Connect right after waited: a link going down would take its
          * connection with it */
-        speaker_connect_when_free(d);
+        speaker_connect_when_free(g->d);
 }
 
 static void on_blocked(DBusMessage *reply, const DBusError *err, void *ud)
@@ -89,27 +95,21 @@ static int set_blocked(struct daemon *d, const struct device *dev, bool on)
         return dbus_call_async(d->conn, m, LET_GO_TIMEOUT_MS, on_blocked, d, NULL);
 }
 
-void lost_speaker_let_go(struct daemon *d, const char *output)
+static void let_go(struct daemon *d, struct lost_going *g, const char *addr)
 {
-        struct lost_speaker *l = &d->lost;
-        struct device *dev;
+        struct device *dev = bluez_device_by_address(d, addr);
         DBusMessage *m;
-        char addr[18];
 
-        if (!l->address[0])
-                return;
-        snprintf(addr, sizeof(addr), "%s", l->address);
-        l->address[0] = '\0';
-        dev = bluez_device_by_address(d, addr);
-        if (strcasecmp(addr, output) == 0 || !dev)
+        if (!dev)
                 return;
         m = dbus_message_new_method_call(BLUEZ_SERVICE, dev->path, "org.bluez.Device1", "Disconnect");
-        dbus_call_cancel(&l->call);
-        if (!m || dbus_call_async(d->conn, m, LET_GO_TIMEOUT_MS, on_gone, d, &l->call) < 0) {
+        dbus_call_cancel(&g->call);
+        g->d = d;
+        if (!m || dbus_call_async(d->conn, m, LET_GO_TIMEOUT_MS, on_gone, g, &g->call) < 0) {
                 log_warn("cannot disconnect %s, which bluetoothd may be reconnecting", addr);
                 return;
         }
-        snprintf(l->going, sizeof(l->going), "%s", addr);
+        snprintf(g->address, sizeof(g->address), "%s", addr);
         if (dev->blocked) {
                 log_info("disconnecting %s (lost; blocked, so bluetoothd does not reconnect it)", addr);
                 return;
@@ -121,4 +121,17 @@ void lost_speaker_let_go(struct daemon *d, const char *output)
         }
         log_info("disconnecting %s, lost while it played: blocked and unblocked at once to end "
                  "bluetoothd's own reconnect of it", addr);
+}
+
+void lost_speaker_let_go(struct daemon *d, const char *output, const char *lost2)
+{
+        struct lost_speaker *l = &d->lost;
+        char addr[18];
+
+        snprintf(addr, sizeof(addr), "%s", l->address);
+        l->address[0] = '\0';
+        if (addr[0] && strcasecmp(addr, output) != 0)
+                let_go(d, &l->going[0], addr);
+        if (lost2[0] && strcasecmp(lost2, output) != 0 && strcasecmp(lost2, addr) != 0)
+                let_go(d, &l->going[1], lost2);
 }

@@ -678,7 +678,7 @@ static void disconnect_all(struct daemon *d, const char *why)
                         bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
                 log_info("disconnecting %s", dev->address);
         }
-        lost_speaker_let_go(d, d->output);
+        lost_speaker_let_go(d, d->output, d->lost2);
         d->output[0] = '\0';
         d->state.last_output[0] = '\0';
 }

@@ -255,6 +255,21 @@ class BluetoothdReconnectsTheSecondTests(multi.TwoSpeakers):
                             for e in self.bluez.event_log()), 'not met: ' + str(self.bluez.event_log()))
         self.assert_b_back_once()
 
+    def test_a_user_disconnect_while_the_second_is_away_is_not_undone(self):
+        # B out of range, bluetoothd about to page it; Disconnect lets A
+        # go, and B back in range must not become the output
+        self.start_two(codecs='sbc', b_opts={'PolicyReconnect': True, 'PageTimeoutMs': 300})
+        self.bluez.SetInRange(dev_path(SPEAKER_B), False)
+        self.daemon.wait_for(lambda: self.outputs() == [SPEAKER_A], 5, what='Outputs = A')
+        self.call('Disconnect')
+        self.bluez.SetInRange(dev_path(SPEAKER_B), True)
+        time.sleep(5)
+        self.assertEqual(self.outputs(), [])
+        self.assertIsNone(self.bluez.transport_for(dev_path(SPEAKER_B)), self.bluez.event_log())
+        self.assertFalse(bool(self.bluez.prop(dev_path(SPEAKER_B), 'org.bluez.Device1', 'Connected')))
+        self.assertFalse(any('policy: reconnecting' in e for e in self.bluez.event_log()))
+        self.assertFalse(bool(self.bluez.prop(dev_path(SPEAKER_B), 'org.bluez.Device1', 'Blocked')))
+
 
 # TwoSpeakers' own tests run in test_multi_output: only this module's here
 for _name in dir(multi.TwoSpeakers):
