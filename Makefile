@@ -95,7 +95,7 @@ CORE_SRCS  += $(CODEC_SRCS) src/codec-lib.c
 DAEMON_SRCS := src/main.c src/log.c src/dbus-loop.c src/bluez.c \
                src/endpoint.c src/transport.c src/pcm.c src/stream.c src/stream-output.c src/stream-ctl.c src/sender.c \
                src/output.c src/output-acquire.c src/output-idle.c src/service-status.c src/output-latency.c src/capture-retry.c src/capture-health.c src/producer-watch.c \
-               src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/manager-outputs.c src/speaker.c src/speaker-refusal.c src/connect-calloff.c src/connect-busy.c src/lost-speaker.c src/connect-callers.c src/connect-join.c src/closed-stream.c src/multi-output.c src/agent.c \
+               src/remote-sep.c src/codec-control.c src/dbus-util.c src/manager.c src/manager-props.c src/manager-outputs.c src/speaker.c src/speaker-reconnect.c src/speaker-refusal.c src/connect-calloff.c src/connect-busy.c src/lost-speaker.c src/connect-callers.c src/connect-join.c src/closed-stream.c src/multi-output.c src/multi-output-reconnect.c src/agent.c \
                src/discovery.c src/rtkit.c src/realtime.c src/player.c src/diagnose.c src/radio.c
 
 # Saved settings and power supplies: plain file I/O, no D-Bus, no daemon

@@ -610,6 +610,11 @@ bool speaker_reconnect_after_socket_error(const struct daemon *d);
 /* The output is connected again (or its stream set up) in delay_s. */
 void speaker_set_up_again(struct daemon *d, unsigned delay_s);
 void speaker_shutdown(struct daemon *d);
+/* speaker-reconnect.c: the reconnect timer of the (first) output; in
+ * delay_ms, at the next backoff step, or none */
+void speaker_reconnect_in(struct daemon *d, unsigned delay_ms);
+void speaker_reconnect_backoff(struct daemon *d);
+void speaker_reconnect_cancel(struct daemon *d);
 
 /* closed-stream.c: a speaker that closes its stream while connected */
 void closed_stream_init(struct daemon *d);
@@ -624,6 +629,12 @@ struct stream_event;
 bool multi_output_connect(struct daemon *d, struct device *dev, DBusMessage *call);
 /* t is the second speaker's. */
 bool multi_output_is_second(struct daemon *d, const struct transport *t);
+/* multi-output-reconnect.c: a lost second speaker (d->lost2) reconnected
+ * at the next backoff step, its timer stopped, or forgotten */
+bool multi_output_reconnect_wanted(struct daemon *d);
+void multi_output_reconnect_backoff(struct daemon *d);
+void multi_output_reconnect_cancel(struct daemon *d);
+void multi_output_forget_lost(struct daemon *d);
 /* The second speaker is connected. */
 bool multi_output_connected(struct daemon *d);
 void multi_output_maybe_acquire(struct daemon *d, struct transport *t);

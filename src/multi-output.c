@@ -303,96 +303,6 @@ void multi_output_event(struct daemon *d, const struct stream_event *ev)
         }
 }
 
-/* ---- reconnecting a lost second speaker ------------------------------------------ */
-
-static void cancel_reconnect2(struct daemon *d)
-{
-        sd_event_source_disable_unref(d->reconnect2_timer);
-        d->reconnect2_timer = NULL;
-}
-
-static void forget_lost(struct daemon *d)
-{
-        cancel_reconnect2(d);
-        d->lost2[0] = '\0';
-        d->reconnect2_attempt = 0;
-        d->reconnect2_said[0] = '\0';
-}
-
-static bool reconnect2_wanted(struct daemon *d)
-{
-        return d->lost2[0] && d->state.multi_output && d->state.speaker_mode && d->state.auto_reconnect &&
-               !d->user_disconnected && !d->shutting_down && d->bluez_owner[0] && !d->output2[0];
-}
-
-static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud);
-
-static void arm_reconnect2(struct daemon *d, unsigned delay_s)
-{
-        if (sd_event_add_time_relative(d->event, &d->reconnect2_timer, CLOCK_MONOTONIC,
-                                       (uint64_t)delay_s * 1000000, 10000, on_reconnect2, d) < 0)
-                log_err("cannot schedule a reconnect of the second speaker");
-}
-
-static void schedule_reconnect2(struct daemon *d)
-{
-        unsigned delay = policy_reconnect_delay_s(d->reconnect2_attempt);
-
-        cancel_reconnect2(d);
-        if (!reconnect2_wanted(d)) {
-                forget_lost(d);
-                return;
-        }
-        /* after the link loss and the first failure; the next ones are
-         * the same news for as long as it stays away (speaker.c alike) */
-        if (d->reconnect2_attempt < 2)
-                log_info("reconnecting %s (the second output) in %u s", d->lost2, delay);
-        else
-                log_debug("reconnecting %s (the second output) in %u s", d->lost2, delay);
-        if (d->reconnect2_attempt < 16)
-                d->reconnect2_attempt++;
-        arm_reconnect2(d, delay);
-}
-
-/* speaker_reconnect_soon's news, for a lost second speaker: tried
- * again afresh once the first has had its go */
-void multi_output_reconnect_soon(struct daemon *d)
-{
-        if (!reconnect2_wanted(d))
-                return;
-        d->reconnect2_attempt = 0;
-        cancel_reconnect2(d);
-        arm_reconnect2(d, 1);
-}
-
-static int on_reconnect2(sd_event_source *s, uint64_t usec, void *ud)
-{
-        struct daemon *d = ud;
-        struct device *dev = d->lost2[0] ? bluez_device_by_address(d, d->lost2) : NULL;
-
-        cancel_reconnect2(d);
-        if (!reconnect2_wanted(d)) {
-                forget_lost(d);
-                return 0;
-        }
-        if (dev && !dev->paired) {
-                log_notice("%s (the second output) is no longer paired; not reconnecting it", dev->address);
-                forget_lost(d);
-                return 0;
-        }
-        if (!dev && bluez_devices_listed(d)) {
-                /* removed in BlueZ meanwhile: as the first (speaker.c), no
-                 * more tries; kept, for its adapter or bluetoothd coming
-                 * back to try again (multi_output_reconnect_soon) */
-                log_notice("%s (the second output) is no longer known to BlueZ; not reconnecting it", d->lost2);
-                return 0;
-        }
-        /* the first not playing (yet): try again later */
-        if (!dev || !multi_output_connect(d, dev, NULL) || !d->connecting2[0])
-                schedule_reconnect2(d);
-        return 0;
-}
-
 /* ---- connecting ---------------------------------------------------------------- */
 
 static bool send_connect2(struct daemon *d, const struct device *dev);
@@ -474,12 +384,12 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 d->output2[0] = '\0';
                 finish_call(d, name, text);
                 if (strcasecmp(addr, d->lost2) == 0)
-                        schedule_reconnect2(d);
+                        multi_output_reconnect_backoff(d);
                 manager_update(d);
                 return;
         }
         if (strcasecmp(addr, d->lost2) == 0)
-                forget_lost(d);
+                multi_output_forget_lost(d);
         log_info("%s connected as the second output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, "second output");
         finish_call(d, NULL, NULL);
@@ -497,7 +407,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
 static void want_inflight(struct daemon *d, struct device *dev, DBusMessage *call)
 {
         if (strcasecmp(d->lost2, dev->address) != 0) {
-                forget_lost(d);                 /* another speaker is the second now */
+                multi_output_forget_lost(d);                 /* another speaker is the second now */
                 d->volume2 = d->state.volume;   /* it starts where the first is */
         }
         snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
@@ -635,7 +545,7 @@ static void drop_second(struct daemon *d, const char *why)
         finish_call(d, ERR_PREFIX "Failed", why);
         d->output2[0] = '\0';
         d->connecting2[0] = '\0';
-        forget_lost(d);
+        multi_output_forget_lost(d);
 }
 
 void multi_output_disconnect(struct daemon *d)
@@ -662,7 +572,7 @@ bool multi_output_device_changed(struct daemon *d, struct device *dev, bool was_
                 }
                 snprintf(d->lost2, sizeof(d->lost2), "%s", d->output2);
                 d->output2[0] = '\0';
-                schedule_reconnect2(d);
+                multi_output_reconnect_backoff(d);
         }
         manager_update(d);
         return true;
@@ -679,12 +589,12 @@ void multi_output_stream_lost(struct daemon *d, const char *device_path)
          * rate), and listed once it is; without auto-reconnect, let go */
         snprintf(d->lost2, sizeof(d->lost2), "%s", d->output2);
         d->output2[0] = '\0';
-        if (reconnect2_wanted(d)) {
+        if (multi_output_reconnect_wanted(d)) {
                 log_warn("%s (the second output) has no stream left; it is set up again", dev->address);
-                schedule_reconnect2(d);
+                multi_output_reconnect_backoff(d);
         } else {
                 log_warn("%s (the second output) has no stream left; disconnecting it", dev->address);
-                forget_lost(d);
+                multi_output_forget_lost(d);
                 bluez_device_call(d, dev, "org.bluez.Device1", "Disconnect");
         }
         manager_update(d);
@@ -706,7 +616,7 @@ bool multi_output_adopt(struct daemon *d, struct device *dev)
         diagnose_note(d, dev->address, HIST_CONNECTED, "second output, connected by itself");
         if (strcasecmp(d->lost2, dev->address) != 0)
                 d->volume2 = d->state.volume;
-        forget_lost(d);
+        multi_output_forget_lost(d);
         snprintf(d->output2, sizeof(d->output2), "%s", dev->address);
         d->output2_newer = true;
         manager_update(d);
@@ -772,7 +682,7 @@ bool multi_output_forget(struct daemon *d, const char *address)
                 return true;
         }
         if (d->lost2[0] && strcasecmp(address, d->lost2) == 0) {
-                forget_lost(d);
+                multi_output_forget_lost(d);
                 return true;
         }
         return false;
@@ -809,7 +719,7 @@ int multi_output_set(struct daemon *d, bool on)
 
 void multi_output_shutdown(struct daemon *d)
 {
-        cancel_reconnect2(d);
+        multi_output_reconnect_cancel(d);
         connect_busy_clear(&d->connect2_busy);
         sd_event_source_disable_unref(d->rate_retry);
         d->rate_retry = NULL;

@@ -1,6 +1,7 @@
 /* The one Bluetooth output: connecting a speaker (dropping the previous
  * one), adopting a speaker that connects by itself, disconnecting,
- * forgetting, and reconnecting with backoff when the link drops. */
+ * forgetting; reconnecting with backoff when the link drops is
+ * speaker-reconnect.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,6 @@
 #include "log.h"
 
 #define ERR_PREFIX "org.a2dpsrc.Error."
-
-static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud);
 
 /* What the one call in d->connect_pending is (d->connect_pending_kind): the
  * previous output being disconnected, or ConnectProfile to
@@ -59,146 +58,6 @@ static void release_stream(struct daemon *d, struct transport *t)
         transport_release(d, t, false);
 }
 
-/* ---- reconnect ----------------------------------------------------------------- */
-
-static void cancel_reconnect(struct daemon *d)
-{
-        sd_event_source_disable_unref(d->reconnect_timer);
-        d->reconnect_timer = NULL;
-        d->reconnect_after_socket_error = false;
-}
-
-static bool reconnect_wanted(struct daemon *d)
-{
-        return d->state.speaker_mode && d->state.auto_reconnect && !d->user_disconnected &&
-               d->state.last_output[0] && !d->shutting_down && d->bluez_owner[0];
-}
-
-static void schedule_reconnect(struct daemon *d, unsigned delay_ms)
-{
-        cancel_reconnect(d);
-        if (!reconnect_wanted(d))
-                return;
-        if (sd_event_add_time_relative(d->event, &d->reconnect_timer, CLOCK_MONOTONIC,
-                                       (uint64_t)delay_ms * 1000, 10000, on_reconnect, d) < 0)
-                log_err("cannot schedule a reconnect");
-}
-
-static void schedule_backoff(struct daemon *d)
-{
-        unsigned s = policy_reconnect_delay_s(d->reconnect_attempt);
-
-        /* with AutoReconnect off (or after Disconnect) nothing will come:
-         * the log must not promise it */
-        if (!reconnect_wanted(d)) {
-                cancel_reconnect(d);
-                return;
-        }
-        /* after the link loss and the first failure; the next ones are
-         * the same news, 60 s apart in the end for as long as it is off */
-        if (d->reconnect_attempt < 2)
-                log_info("reconnecting %s in %u s", d->state.last_output, s);
-        else
-                log_debug("reconnecting %s in %u s", d->state.last_output, s);
-        if (d->reconnect_attempt < 16)
-                d->reconnect_attempt++;
-        schedule_reconnect(d, s * 1000);
-}
-
-/* News that a reconnect may work now (an adapter powered or plugged in,
- * our endpoints registered, bluetoothd back, speaker mode or
- * AutoReconnect on): tried at once, and the backoff starts afresh. A
- * backoff grown while the adapter was away (a minute after an unplug)
- * kept the speaker away that long after it came back. */
-void speaker_reconnect_soon(struct daemon *d)
-{
-        if (reconnect_wanted(d)) {
-                d->reconnect_attempt = 0;
-                schedule_reconnect(d, 100);
-        }
-        multi_output_reconnect_soon(d);
-}
-
-/* Our endpoints on dev's adapter are being registered: bluetoothd has no
- * local SEP to set up A2DP with until it has read them, so a connection now
- * would fail (br-connection-profile-unavailable, read as a speaker without
- * an A2DP sink) and cost a backoff. speaker_endpoints_registered() takes
- * the reconnection up again. */
-static bool registration_pending(struct daemon *d, const struct device *dev)
-{
-        const struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
-
-        return a && a->reg == REG_PENDING;
-}
-
-static bool adapter_powered(struct daemon *d, const struct device *dev)
-{
-        const struct adapter *a = bluez_adapter_by_path(d, dev->adapter);
-
-        return !a || a->powered;
-}
-
-void speaker_endpoints_registered(struct daemon *d)
-{
-        if (!d->output[0])
-                speaker_reconnect_soon(d);
-        else    /* one left with no stream (it closed it meanwhile)? */
-                closed_stream_check_soon(d);
-}
-
-static int on_reconnect(sd_event_source *s, uint64_t usec, void *ud)
-{
-        struct daemon *d = ud;
-        struct device *dev;
-        struct transport *t;
-
-        cancel_reconnect(d);
-        if (!reconnect_wanted(d) || d->connecting[0])
-                return 0;
-        dev = bluez_device_by_address(d, d->state.last_output);
-        if (!dev && bluez_devices_listed(d)) {
-                /* removed in BlueZ (bluetoothctl remove, another app) while
-                 * it ran: no try can find it, and only pairing brings it
-                 * back. Its adapter or bluetoothd coming back tries again
-                 * by itself (speaker_endpoints_registered) */
-                log_notice("%s is no longer known to BlueZ; not reconnecting it", d->state.last_output);
-                return 0;
-        }
-        if (!dev) {
-                schedule_backoff(d);    /* BlueZ may not know it again yet */
-                return 0;
-        }
-        if (registration_pending(d, dev)) {
-                log_debug("connecting %s once our endpoints are registered", dev->address);
-                return 0;
-        }
-        if (!dev->paired) {
-                /* removed in BlueZ (bluetoothctl remove, another app):
-                 * a connection would bond implicitly, untrusted, a bond
-                 * nobody asked for; Connect pairs it again */
-                log_notice("%s is no longer paired; not reconnecting it", dev->address);
-                return 0;
-        }
-        if (!adapter_powered(d, dev)) {
-                /* bluetoothd refuses at once (NotReady): no try, no
-                 * backoff; its power-on takes the reconnection up */
-                log_debug("connecting %s once its adapter is powered", dev->address);
-                return 0;
-        }
-        t = transport_of_device(d, dev);
-        if (t && t == d->streaming)
-                return 0;       /* it plays already (news of another adapter) */
-        if (t) {
-                /* still configured: just take the stream again */
-                set_str(d->output, sizeof(d->output), dev->address);
-                lost_speaker_back(&d->lost, dev->address);
-                output_transport_added(d, t);
-                return 0;
-        }
-        speaker_connect(d, dev, NULL);
-        return 0;
-}
-
 /* ---- connect --------------------------------------------------------------------- */
 
 /* Maps BlueZ's ConnectProfile errors to ours, in words a user can act on. */
@@ -238,7 +97,7 @@ static void connect_succeeded(struct daemon *d, const char *addr, bool automatic
 
         log_info("%s connected as the Bluetooth output", addr);
         diagnose_note(d, addr, HIST_CONNECTED, automatic ? "reconnected" : NULL);
-        cancel_reconnect(d);
+        speaker_reconnect_cancel(d);
         set_str(d->output, sizeof(d->output), addr);
         lost_speaker_back(&d->lost, addr);
         set_str(d->state.last_output, sizeof(d->state.last_output), addr);
@@ -349,7 +208,7 @@ static void on_connect_reply(DBusMessage *reply, const DBusError *err, void *ud)
                 /* the link may have come and gone first: its Connected=false
                  * planned the next try already */
                 if (automatic && !d->reconnect_timer)
-                        schedule_backoff(d);
+                        speaker_reconnect_backoff(d);
                 manager_update(d);
                 return;
         }
@@ -434,7 +293,7 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         /* MultiOutput: a second speaker, or a third refused */
         if (multi_output_connect(d, dev, call))
                 return;
-        cancel_reconnect(d);
+        speaker_reconnect_cancel(d);
         connect_busy_clear(&d->connect_busy);
         d->user_disconnected = false;
         if (!d->state.speaker_mode)
@@ -538,7 +397,7 @@ void speaker_transport_configured(struct daemon *d, struct transport *t)
                 set_str(d->state.last_output, sizeof(d->state.last_output), dev->address);
                 manager_save(d);
         }
-        cancel_reconnect(d);
+        speaker_reconnect_cancel(d);
         d->reconnect_attempt = 0;
         d->reconnect_said[0] = '\0';
 }
@@ -558,7 +417,7 @@ void speaker_link_lost(struct daemon *d, const char *device_path)
          * it to 16 s), and neither is the speaker's choice. When the
          * transport has gone and the link stayed (the speaker closed or
          * aborted the stream), closed-stream.c takes this over */
-        schedule_reconnect(d, 1000);
+        speaker_reconnect_in(d, 1000);
         d->reconnect_after_socket_error = d->reconnect_timer != NULL;
 }
 
@@ -636,7 +495,7 @@ void speaker_device_changed(struct daemon *d, struct device *dev, bool was_conne
                  * failed connect has planned the next try already */
                 if ((!d->connecting[0] || strcasecmp(d->connecting, dev->address) == 0) &&
                     (was_output || !d->reconnect_timer))
-                        schedule_backoff(d);
+                        speaker_reconnect_backoff(d);
                 manager_update(d);
         } else if (!was_connected && dev->connected) {
                 manager_update(d);
@@ -651,7 +510,7 @@ static void disconnect_all(struct daemon *d, const char *why)
 {
         struct device *dev = d->output[0] ? bluez_device_by_address(d, d->output) : NULL;
 
-        cancel_reconnect(d);
+        speaker_reconnect_cancel(d);
         d->user_disconnected = true;
         multi_output_disconnect(d);
         agent_call_off_connect(d);
@@ -796,25 +655,10 @@ void speaker_reset(struct daemon *d)
         agent_bluez_gone(d);
 }
 
-bool speaker_reconnect_wanted(struct daemon *d)
-{
-        return reconnect_wanted(d);
-}
-
-bool speaker_reconnect_pending(const struct daemon *d)
-{
-        return d->reconnect_timer != NULL;
-}
-
-void speaker_set_up_again(struct daemon *d, unsigned delay_s)
-{
-        schedule_reconnect(d, delay_s * 1000);
-}
-
 void speaker_shutdown(struct daemon *d)
 {
         multi_output_shutdown(d);
-        cancel_reconnect(d);
+        speaker_reconnect_cancel(d);
         connect_busy_clear(&d->connect_busy);
         dbus_call_cancel(&d->connect_pending);
         calloff_cancel(&d->calloff);
