@@ -121,6 +121,7 @@ struct transport {
         bool volume_changed;     /* by the last PropertiesChanged */
         bool volume_appeared;    /* AVRCP came up: Volume is new */
         bool volume_answer;      /* ... and it answered a write of ours */
+        uint8_t volume_answered; /* that write's value (Volume: the step it took) */
         uint8_t volume_asked[8]; /* values written, not answered yet, oldest first */
         unsigned volume_asked_n;
         uint64_t volume_asked_at; /* when the last of them was written */

@@ -99,10 +99,16 @@ void multi_output_transport_volume(struct daemon *d, struct transport *t)
                 t->volume_appeared = t->volume_changed = false;
                 apply_volume(d, t);
         } else if (t->volume_answer) {
-                /* the answer to a write of ours: to one superseded since,
-                 * and the volume we hold is asked again */
+                /* the answer to a write of ours: to the volume we hold,
+                 * the step it took is ours; to one superseded since, the
+                 * volume we hold is asked again */
                 t->volume_answer = false;
-                apply_volume(d, t);
+                if (t->volume_answered == d->volume2) {
+                        d->volume2 = (uint8_t)(t->volume > 127 ? 127 : t->volume);
+                        manager_update(d);
+                } else {
+                        apply_volume(d, t);
+                }
         } else if (t->volume_changed) {
                 /* its own buttons: follow them */
                 t->volume_changed = false;

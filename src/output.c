@@ -449,11 +449,18 @@ void output_transport_changed(struct daemon *d, struct transport *t)
         if ((t->volume_appeared || t->volume_changed || t->volume_answer) && multi_output_is_second(d, t)) {
                 multi_output_transport_volume(d, t);
         } else if (t->volume_answer) {
-                /* the speaker answered a write of ours: one to a write
-                 * superseded since, and our volume is asked again */
+                /* the speaker answered a write of ours: to the volume we
+                 * hold, the step it took is ours (nothing written back);
+                 * to one superseded since, ours is asked again */
                 t->volume_answer = false;
-                if (d->streaming == t)
+                if (t->volume_answered == d->state.volume && speaker_transport_is_output(d, t)) {
+                        if (d->state.volume != t->volume) {
+                                d->state.volume = (uint8_t)t->volume;
+                                manager_save_soon(d);
+                        }
+                } else if (d->streaming == t) {
                         apply_volume(d, t);
+                }
         } else if (t->volume_appeared && speaker_transport_is_output(d, t)) {
                 /* AVRCP just came up: the speaker takes our volume, and the
                  * software gain steps aside */

@@ -19,6 +19,9 @@
 /* How long an answer to our SetAbsoluteVolume is awaited: a round trip
  * is some 10 to 300 ms */
 #define VOLUME_ANSWER_US 2000000ull
+/* A speaker with fewer steps than AVRCP's 128 answers with the step it
+ * took: within half a step of 16-step speakers' 8, truncating or not */
+#define VOLUME_ROUNDING 7
 
 /* On a first connect 5.66's Acquire waits for AVDTP OPEN and then START,
  * each allowed avdtp.c's REQ_TIMEOUT of 6 s: both, with a margin */
@@ -282,6 +285,25 @@ static int volume_asked(struct daemon *d, struct transport *t, uint16_t v)
         return -1;
 }
 
+/* The write of ours that the speaker's report v answers: the nearest to
+ * it, the newer of two as near (v itself, or the step the speaker took
+ * for it: it rounds to its steps); -1 if none is near. */
+static int volume_answered(struct daemon *d, struct transport *t, uint16_t v)
+{
+        int best = -1, best_diff = VOLUME_ROUNDING + 1;
+
+        (void)volume_asked(d, t, v);    /* forgets writes too old to be answered */
+        for (unsigned j = t->volume_asked_n; j-- > 0;) {
+                int diff = abs((int)t->volume_asked[j] - (int)v);
+
+                if (diff < best_diff) {
+                        best = (int)j;
+                        best_diff = diff;
+                }
+        }
+        return best;
+}
+
 void transport_properties_changed(struct daemon *d, struct transport *t, DBusMessageIter *changed)
 {
         enum transport_state before = t->state;
@@ -294,13 +316,14 @@ void transport_properties_changed(struct daemon *d, struct transport *t, DBusMes
          * equal to the Volume shown then was never sent at all): taken for
          * a button it pulled our volume back to the older value */
         if (t->volume_changed && !t->volume_appeared) {
-                int i = volume_asked(d, t, t->volume);
+                int i = volume_answered(d, t, t->volume);
                 unsigned left = i < 0 ? 0 : t->volume_asked_n - (unsigned)i - 1;
 
                 /* answers come in order, and gdbus sends those read in one
                  * main-loop turn as one change: the older are in it. The
-                 * speaker moving on (its buttons, or a value of its own
-                 * for ours) ends the wait for all */
+                 * speaker moving on (its buttons) ends the wait for all */
+                if (i >= 0)
+                        t->volume_answered = t->volume_asked[i];
                 memmove(t->volume_asked, t->volume_asked + t->volume_asked_n - left, left);
                 t->volume_asked_n = left;
                 if (i >= 0) {

@@ -94,6 +94,8 @@ AddDevice options (a{sv}; also the "opts" of the devices parameter):
   VolumeAtConfig b (Volume already in SetConfiguration's properties)
   AvrcpRttMs u (10): how long the speaker takes to answer SetAbsoluteVolume
                 (bluetoothd changes Volume when it answers)
+  VolumeStep u (1): the speaker's volume step; it answers SetAbsoluteVolume
+                with the nearest multiple it took (8: a 16-step speaker)
   Delay q       delay report in 1/10 ms (0 = none; only used when the local
                 endpoint registered DelayReporting true)
   ReadMTU q (895), WriteMTU q (895)

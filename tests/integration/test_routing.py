@@ -714,6 +714,61 @@ class VolumeTests(RoutingCase):
         self.assertEqual(plain(self.mprop('Volume')), 64)
         self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 64)
 
+    def test_a_volume_set_back_is_kept_with_a_speaker_that_rounds_its_answer(self):
+        # as above, with a speaker of 16 steps (AVRCP step 8): it answers
+        # 100 with 104, the step it took. That answer, to a write superseded
+        # since, was taken for its knob: speaker and daemon stayed at 104
+        self.add_speaker(Volume=64, AvrcpRttMs=300, VolumeStep=8)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=64)
+        self.start_daemon()
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        self.set_mprop('Volume', dbus.UInt16(100))
+        self.set_mprop('Volume', dbus.UInt16(64))
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 104, 2,
+                             what='the speaker answering 104')
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 64, 2,
+                             what='the speaker back at 64 (writes %r)' % plain(self.bluez.GetVolumeWrites(t)))
+        time.sleep(0.4)
+        self.assertEqual(plain(self.mprop('Volume')), 64)
+        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 64)
+
+    def test_a_speakers_rounded_answer_to_the_volume_asked_last_is_followed(self):
+        # the step it took for the one volume asked is where it is: the
+        # daemon shows it, and does not write ours again and again
+        self.add_speaker(Volume=64, AvrcpRttMs=100, VolumeStep=8)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=64)
+        self.start_daemon()
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        self.set_mprop('Volume', dbus.UInt16(100))
+        self.daemon.wait_for(lambda: plain(self.mprop('Volume')) == 104, 2, what='the daemon at 104')
+        time.sleep(0.5)
+        self.assertEqual(plain(self.bluez.GetVolumeWrites(t)), [100])
+        self.assertEqual(plain(self.mprop('Volume')), 104)
+
+    def test_a_rounding_speakers_answers_to_a_slider_do_not_pull_the_volume_back(self):
+        # a slider dragged 50, 51, 52 on a 16-step speaker: it answers 48,
+        # 48 (not shown again) and 56. The 48 is the answer to 50, not the
+        # knob: the daemon's Volume does not jump back to 48, and it ends
+        # where the speaker is for the volume asked last
+        self.add_speaker(Volume=64, AvrcpRttMs=300, VolumeStep=8)
+        self.add_tone()
+        self.write_state(speaker_mode=True, volume=64)
+        self.start_daemon()
+        t = self.connect_speaker()
+        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        rec = self.recorder()
+        for v in (50, 51, 52):
+            self.set_mprop('Volume', dbus.UInt16(v))
+        self.daemon.wait_for(lambda: plain(self.mprop('Volume')) == 56, 3, what='the daemon at 56')
+        time.sleep(0.4)
+        self.assertEqual(rec.values('Volume'), [50, 51, 52, 56])
+        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 56)
+        self.assertEqual(plain(self.bluez.GetVolumeWrites(t)), [50, 51, 52])
+
     def test_answers_to_earlier_volume_writes_do_not_pull_the_volume_back(self):
         # a slider dragged 50, 51, 52 within the round trip: the speaker's
         # answers to 50 and 51, arriving after 52 was asked, are not its

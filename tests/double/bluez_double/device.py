@@ -217,6 +217,12 @@ class Device(A2dpSetupMixin, PairingMixin, MediaControlMixin, SpeakerMixin,
         return int(self.opts.get('AvrcpRttMs', 10))
 
     @property
+    def volume_step(self):
+        # the speaker's volume steps on AVRCP's 0-127 (device option
+        # VolumeStep; 1: every value, 8: a speaker with 16 steps)
+        return max(1, int(self.opts.get('VolumeStep', 1)))
+
+    @property
     def alias(self):
         if self.alias_set:
             return self.alias_set

@@ -187,9 +187,14 @@ class Transport(BzObject):
         def confirmed():
             if gen != self.gen or not self.alive:
                 return
-            self.device.speaker_volume = v
-            if self.volume != v:
-                self.volume = v
+            # a speaker with fewer steps than AVRCP's 128 answers the
+            # volume it took, its nearest step (avrcp_handle_set_volume
+            # shows that one)
+            step = self.device.volume_step
+            took = min(127, int(v / step + 0.5) * step) if step > 1 else v
+            self.device.speaker_volume = took
+            if self.volume != took:
+                self.volume = took
                 self.changed(C.TRANSPORT_IFACE, 'Volume')
         return lambda: self.world.timer(self.device.avrcp_rtt_ms, confirmed)
 
