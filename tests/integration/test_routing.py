@@ -686,10 +686,10 @@ class VolumeTests(RoutingCase):
         for level in a['audio']['tone']['level_dbfs_per_channel']:
             self.assertAlmostEqual(level, 20 * math.log10(0.5), delta=0.5)
 
-    def slow_answering_speaker(self):
+    def slow_answering_speaker(self, rtt_ms=300, **opts):
         """Streams to a speaker at volume 64 that answers SetAbsoluteVolume
-        300 ms later (some real ones take that long); its transport."""
-        self.add_speaker(Volume=64, AvrcpRttMs=300)
+        rtt_ms later (some real ones take 300 ms); its transport."""
+        self.add_speaker(Volume=64, AvrcpRttMs=rtt_ms, **opts)
         self.add_tone()
         self.write_state(speaker_mode=True, volume=64)
         self.start_daemon()
@@ -697,52 +697,37 @@ class VolumeTests(RoutingCase):
         self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
         return t
 
+    def set_back_to_64(self, t, answer):
+        """100 then 64 asked within the speaker's round trip; it answers
+        the 100 with answer, and ends at 64, and so does the daemon."""
+        self.set_mprop('Volume', dbus.UInt16(100))
+        self.set_mprop('Volume', dbus.UInt16(64))
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == answer, 2,
+                             what='the speaker answering %d' % answer)
+        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 64, 2,
+                             what='the speaker back at 64 (writes %r)' % plain(self.bluez.GetVolumeWrites(t)))
+        time.sleep(0.4)
+        self.assertEqual(plain(self.mprop('Volume')), 64)
+        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 64)
+
     def test_a_volume_set_back_before_the_speaker_answered_is_kept(self):
         # + and - pressed within the speaker's AVRCP round trip (300 ms):
         # 100 goes out; 64, the Volume bluetoothd still shows, is dropped
         # by 5.66's set_volume (equal to what it knows). The answer to 100
         # was taken for the speaker's knob: the speaker stayed at 100 and
         # the daemon's Volume with it, not the 64 asked last
-        t = self.slow_answering_speaker()
-        self.set_mprop('Volume', dbus.UInt16(100))
-        self.set_mprop('Volume', dbus.UInt16(64))
-        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 100, 2,
-                             what='the speaker answering 100')
-        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 64, 2,
-                             what='the speaker back at 64 (writes %r)' % plain(self.bluez.GetVolumeWrites(t)))
-        time.sleep(0.4)
-        self.assertEqual(plain(self.mprop('Volume')), 64)
-        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 64)
+        self.set_back_to_64(self.slow_answering_speaker(), answer=100)
 
     def test_a_volume_set_back_is_kept_with_a_speaker_that_rounds_its_answer(self):
         # as above, with a speaker of 16 steps (AVRCP step 8): it answers
         # 100 with 104, the step it took. That answer, to a write superseded
         # since, was taken for its knob: speaker and daemon stayed at 104
-        self.add_speaker(Volume=64, AvrcpRttMs=300, VolumeStep=8)
-        self.add_tone()
-        self.write_state(speaker_mode=True, volume=64)
-        self.start_daemon()
-        t = self.connect_speaker()
-        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
-        self.set_mprop('Volume', dbus.UInt16(100))
-        self.set_mprop('Volume', dbus.UInt16(64))
-        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 104, 2,
-                             what='the speaker answering 104')
-        self.daemon.wait_for(lambda: plain(self.bluez.transports()[t]['Volume']) == 64, 2,
-                             what='the speaker back at 64 (writes %r)' % plain(self.bluez.GetVolumeWrites(t)))
-        time.sleep(0.4)
-        self.assertEqual(plain(self.mprop('Volume')), 64)
-        self.assertEqual(plain(self.bluez.transports()[t]['Volume']), 64)
+        self.set_back_to_64(self.slow_answering_speaker(VolumeStep=8), answer=104)
 
     def test_a_speakers_rounded_answer_to_the_volume_asked_last_is_followed(self):
         # the step it took for the one volume asked is where it is: the
         # daemon shows it, and does not write ours again and again
-        self.add_speaker(Volume=64, AvrcpRttMs=100, VolumeStep=8)
-        self.add_tone()
-        self.write_state(speaker_mode=True, volume=64)
-        self.start_daemon()
-        t = self.connect_speaker()
-        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        t = self.slow_answering_speaker(rtt_ms=100, VolumeStep=8)
         self.set_mprop('Volume', dbus.UInt16(100))
         self.daemon.wait_for(lambda: plain(self.mprop('Volume')) == 104, 2, what='the daemon at 104')
         time.sleep(0.5)
@@ -754,12 +739,7 @@ class VolumeTests(RoutingCase):
         # 48 (not shown again) and 56. The 48 is the answer to 50, not the
         # knob: the daemon's Volume does not jump back to 48, and it ends
         # where the speaker is for the volume asked last
-        self.add_speaker(Volume=64, AvrcpRttMs=300, VolumeStep=8)
-        self.add_tone()
-        self.write_state(speaker_mode=True, volume=64)
-        self.start_daemon()
-        t = self.connect_speaker()
-        self.daemon.wait_for(lambda: 'Volume' in self.bluez.transports()[t], 2, what='AVRCP volume')
+        t = self.slow_answering_speaker(VolumeStep=8)
         rec = self.recorder()
         for v in (50, 51, 52):
             self.set_mprop('Volume', dbus.UInt16(v))
