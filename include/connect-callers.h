@@ -31,6 +31,10 @@ struct connect_callers {
 int connect_callers_add(DBusConnection *conn, struct connect_callers *c, DBusMessage *call);
 /* Moves the calls out (their references to out, at most
  * CONNECT_CALLERS_MAX) and empties c; returns how many. */
+/* connect_callers_add for a Connect of address; when too many wait
+ * already, call is answered InProgress saying so. True when it waits. */
+bool connect_callers_join(DBusConnection *conn, struct connect_callers *c, DBusMessage *call,
+                          const char *address);
 unsigned connect_callers_take(DBusConnection *conn, struct connect_callers *c, DBusMessage **out);
 /* Answers every caller alike (err_name NULL: success) and empties c. */
 void connect_callers_finish(DBusConnection *conn, struct connect_callers *c, const char *err_name,

@@ -47,6 +47,16 @@ int connect_callers_add(DBusConnection *conn, struct connect_callers *c, DBusMes
         return 0;
 }
 
+bool connect_callers_join(DBusConnection *conn, struct connect_callers *c, DBusMessage *call,
+                          const char *address)
+{
+        if (connect_callers_add(conn, c, call) == 0)
+                return true;
+        dbus_reply_error(conn, call, "org.a2dpsrc.Error.InProgress", "%u Connect calls wait for %s "
+                         "already; try again once it is connected", CONNECT_CALLERS_MAX, address);
+        return false;
+}
+
 /* Lets go of call i, answered or not; the sender is no longer watched
  * when it has no other call waiting. */
 static void drop(DBusConnection *conn, struct connect_callers *c, unsigned i)

@@ -25,10 +25,7 @@ bool connect_join(struct daemon *d, const struct device *dev, DBusMessage *call)
                 dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "connecting %s is in progress "
                                  "(asked by another Connect); Disconnect first to connect %s instead",
                                  busy, dev->address);
-        else if (connect_callers_add(d->conn, c, call) < 0)
-                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "%u Connect calls wait for %s "
-                                 "already; try again once it is connected", CONNECT_CALLERS_MAX, busy);
-        else
+        else if (connect_callers_join(d->conn, c, call, busy))
                 log_debug("another Connect waits for the connection to %s under way", busy);
         return true;
 }

@@ -34,9 +34,8 @@ static void finish_call(struct daemon *d, const char *err_name, const char *text
 /* call waits for the second's connection too; refused when too many do */
 static void join(struct daemon *d, const struct device *dev, DBusMessage *call)
 {
-        if (call && connect_callers_add(d->conn, &d->connect2_calls, call) < 0)
-                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "%u Connect calls wait for %s "
-                                 "already; try again once it is connected", CONNECT_CALLERS_MAX, dev->address);
+        if (call)
+                connect_callers_join(d->conn, &d->connect2_calls, call, dev->address);
 }
 
 bool multi_output_is_second(struct daemon *d, const struct transport *t)

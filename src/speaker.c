@@ -298,12 +298,9 @@ void speaker_connect(struct daemon *d, struct device *dev, DBusMessage *call)
         d->user_disconnected = false;
         if (!d->state.speaker_mode)
                 output_set_speaker_mode(d, true);
-        if (call && connect_callers_add(d->conn, &d->connect_calls, call) < 0) {
-                /* a speaker's own reconnect joined by that many: refused */
-                dbus_reply_error(d->conn, call, ERR_PREFIX "InProgress", "%u Connect calls wait for %s "
-                                 "already; try again once it is connected", CONNECT_CALLERS_MAX, dev->address);
+        /* a speaker's own reconnect joined by that many: refused */
+        if (call && !connect_callers_join(d->conn, &d->connect_calls, call, dev->address))
                 call = NULL;
-        }
         /* a speaker already configured needs no new connection */
         if (!d->connect_pending && dev->connected && transport_of_device(d, dev) &&
             strcasecmp(d->output, dev->address) == 0) {
